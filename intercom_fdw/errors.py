@@ -1,0 +1,94 @@
+"""The error hierarchy shared by the FDW, the SQL functions and the HTTP client.
+
+Every error carries a message (what failed, where), an optional HINT and DETAIL, and, when it
+came from Intercom, the HTTP status, Intercom's error code and the request id. Messages are
+scrubbed of secrets in one place: `IntercomError.__init__`, so no path can forget it.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+# Values registered here (access tokens, client secrets) are replaced wherever an error
+# would show them. Bearer-looking strings are scrubbed even when nobody registered them.
+_secrets: set = set()
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_SECRET_FIELDS = re.compile(
+    r"""((?:access_token|client_secret|token|password)['"]?\s*[:=]\s*['"]?)[^'"\s,&}]+""",
+    re.IGNORECASE,
+)
+
+
+def register_secret(value: Optional[str]) -> None:
+    """Remember a secret so that no error message, hint or detail can ever contain it."""
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def scrub(text: Optional[str]) -> Optional[str]:
+    if not text:
+        return text
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, "[secret]")
+    text = _BEARER.sub(r"\1[secret]", text)
+    return _SECRET_FIELDS.sub(r"\1[secret]", text)
+
+
+class IntercomError(Exception):
+    """Base class. `str(error)` is the scrubbed message."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: Optional[str] = None,
+        detail: Optional[str] = None,
+        status: Optional[int] = None,
+        code: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ):
+        self.message = scrub(message)
+        self.hint = scrub(hint)
+        self.detail = scrub(detail)
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        super().__init__(self.message)
+
+
+class ConfigurationError(IntercomError):
+    """Bad server, table or user mapping options; bad arguments to an SQL function."""
+
+
+class UnsupportedOperationError(IntercomError):
+    """An operation the Intercom API does not offer for this object (e.g. DELETE on admins)."""
+
+
+class AuthenticationError(IntercomError):
+    """401/403 from Intercom, or no token at all."""
+
+
+class NotFoundError(IntercomError):
+    """404 from Intercom."""
+
+
+class RateLimitedError(IntercomError):
+    """429 from Intercom after the client stopped waiting."""
+
+
+class ApiRejectedError(IntercomError):
+    """Any other 4xx: Intercom understood the request and refused it."""
+
+
+class ServerError(IntercomError):
+    """5xx from Intercom after the last retry."""
+
+
+class TransportError(IntercomError):
+    """No usable HTTP response: connection refused or dropped, timeout, TLS."""
+
+
+def first_error(errors: Iterable[dict]) -> tuple:
+    """(code, message) of the first entry of Intercom's `error.list` body."""
+    for entry in errors or ():
+        return entry.get("code"), entry.get("message")
+    return None, None

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs everything intercom_fdw needs on a Debian bookworm machine, idempotently:
+# PostgreSQL 15 with its server headers and plpython3u, the Multicorn runtime (our
+# multicorn_compat unless real multicorn2 is installed), and .venv/ with the package,
+# the emulator and the test tools. A second run only checks and returns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- Debian packages -------------------------------------------------------------
+apt_packages=(postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15 python3-dev python3-venv make gcc)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+export PG_CONFIG
+
+# --- The Multicorn runtime -------------------------------------------------------
+# Real multicorn2 (built from its release, as in docker/) is used when present; our
+# runtime marks its control file so that we never overwrite someone else's build.
+control="$($PG_CONFIG --sharedir)/extension/multicorn.control"
+if [ -f "$control" ] && ! grep -q multicorn_compat "$control"; then
+  say "real multicorn2 found at $control: using it"
+  real_multicorn=1
+else
+  real_multicorn=0
+  if [ -f multicorn_compat/Makefile ]; then
+    make -s -C multicorn_compat PG_CONFIG="$PG_CONFIG" >/dev/null
+    as_root make -s -C multicorn_compat PG_CONFIG="$PG_CONFIG" install >/dev/null
+  fi
+fi
+
+# --- The virtual environment ------------------------------------------------------
+# Made from Debian's python3: the backend embeds Debian's libpython3.11, so the packages
+# it imports must be built for that same interpreter.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.base_prefix != "/usr")'; then
+  rm -rf .venv
+  say "creating .venv from /usr/bin/python3"
+  /usr/bin/python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+fi
+stamp=.venv/.bootstrap-stamp
+want=$( (cat setup.py multicorn_compat/python/setup.py 2>/dev/null || true) | sha256sum | cut -c1-16)-$real_multicorn
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing intercom_fdw and its test dependencies into .venv"
+  .venv/bin/pip install -q -e ".[emulator,test]"
+  if [ "$real_multicorn" = 0 ] && [ -f multicorn_compat/python/setup.py ]; then
+    .venv/bin/pip install -q -e multicorn_compat/python
+  fi
+  echo "$want" > "$stamp"
+fi
+
+# The backend runs as an unprivileged OS user and must read the checkout and .venv.
+if [ "$(id -u)" = 0 ]; then
+  d="$root"
+  while [ "$d" != / ]; do
+    if ! runuser -u postgres -- test -x "$d" 2>/dev/null; then
+      say "making $d traversable for the postgres OS user"
+      chmod o+x "$d"
+    fi
+    d=$(dirname "$d")
+  done
+fi
+say "ready"

@@ -1,0 +1,36 @@
+"""intercom_fdw: Intercom as PostgreSQL foreign tables, on the Multicorn2 API."""
+from setuptools import find_packages, setup
+
+setup(
+    name="intercom-fdw",
+    version="0.1.0",
+    description="PostgreSQL foreign data wrapper for Intercom, built on Multicorn2",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="PostgreSQL",
+    python_requires=">=3.9",
+    packages=find_packages(include=["intercom_fdw", "intercom_fdw.*"]),
+    include_package_data=True,
+    # multicorn2 itself is not on PyPI: production builds it from its release,
+    # development machines get the runtime in multicorn_compat/ (see README).
+    install_requires=[
+        "requests>=2.31",
+        "authlib>=1.3",
+        "psycopg[binary]>=3.1",
+    ],
+    extras_require={
+        "emulator": [
+            "starlette>=0.37",
+            "uvicorn>=0.29",
+            "orjson>=3.9",
+            "faker>=24",
+        ],
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "openapi-core>=0.19",
+            "httpx>=0.27",
+        ],
+    },
+    entry_points={"console_scripts": ["intercom-fdw=intercom_fdw.cli:main"]},
+)

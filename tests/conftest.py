@@ -1,0 +1,25 @@
+"""Fixtures shared by every test layer.
+
+- `pg`: one throwaway PostgreSQL 15 cluster for the whole session.
+- `db`: a fresh database per test module, with the multicorn extension created.
+"""
+import re
+
+import pytest
+
+from tests.harness.pgcluster import PgCluster
+
+
+@pytest.fixture(scope="session")
+def pg():
+    cluster = PgCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def db(pg, request):
+    name = re.sub(r"[^a-z0-9_]", "_", request.module.__name__.lower())[-60:]
+    return pg.create_database(name)
