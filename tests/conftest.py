@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.harness.pgcluster import PgCluster
+from intercom_fdw.throwaway_pg import PgCluster
 
 
 @pytest.fixture(scope="session")

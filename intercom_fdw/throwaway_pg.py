@@ -1,0 +1,115 @@
+"""A throwaway PostgreSQL 15 cluster, for the test suite and the demo: initdb in a temporary
+folder, a free port, an unprivileged OS user when run as root. It relies on no system service
+and is removed at stop. The backend's PYTHONPATH holds the checkout (so `intercom_fdw` and the
+test FDWs in `tests/` import from the working tree), the runtime's Python module when it comes
+from multicorn_compat/, and the virtual environment's site-packages (requests, psycopg, ...):
+PostgreSQL embeds Debian's libpython, which knows nothing of the virtual environment."""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+SUPERUSER = "postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def backend_pythonpath() -> str:
+    parts = [str(REPO), str(REPO / "multicorn_compat" / "python"), sysconfig.get_paths()["purelib"]]
+    return os.pathsep.join(p for p in parts if os.path.isdir(p))
+
+
+class PgCluster:
+    def __init__(self, settings: dict | None = None):
+        self.settings = {
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "50",
+            "shared_buffers": "64MB",
+            "log_min_messages": "warning",
+            "lc_messages": "C",
+            **(settings or {}),
+        }
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="intercom_fdw_pg_"))
+        self.data = self.dir / "data"
+        self.log = self.dir / "postgres.log"
+        self.os_user = "postgres" if os.geteuid() == 0 else None
+        self.env = {**os.environ, "PYTHONPATH": backend_pythonpath(), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [str(a) for a in args]
+        if self.os_user:
+            cmd = ["runuser", "-u", self.os_user, "--", "env", f"PYTHONPATH={self.env['PYTHONPATH']}"] + cmd
+        return subprocess.run(cmd, env=self.env, check=check, capture_output=True, text=True)
+
+    def start(self) -> "PgCluster":
+        os.chmod(self.dir, 0o755)
+        if self.os_user:
+            pw = pwd.getpwnam(self.os_user)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self._run(PG_BIN / "initdb", "-D", self.data, "-U", SUPERUSER, "-A", "trust", "--no-sync", "-E", "UTF8")
+        opts = " ".join(f"-c {k}={v}" for k, v in self.settings.items())
+        self._run(
+            PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
+            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {opts}", "start",
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.data.exists():
+            self._run(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def dsn(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
+        return f"host=127.0.0.1 port={self.port} dbname={dbname} user={user}"
+
+    def connect(self, dbname: str = "postgres", user: str = SUPERUSER, autocommit: bool = True, **kw):
+        return psycopg.connect(self.dsn(dbname, user), autocommit=autocommit, **kw)
+
+    def create_database(self, name: str, extensions=("multicorn",)) -> str:
+        with self.connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        with self.connect(name) as conn:
+            for ext in extensions:
+                conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')
+        return name
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def is_alive(self) -> bool:
+        try:
+            with self.connect(connect_timeout=5) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def wait_until_ready(self, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.is_alive():
+                return
+            time.sleep(0.2)
+        raise RuntimeError("PostgreSQL did not come back:\n" + self.log_tail())
