@@ -1,0 +1,17 @@
+"""The HTTP client for Intercom's REST API: paging, rate limits, retries, timeouts, auth, errors.
+
+Nothing here knows about SQL, quals or multicorn. Layout:
+- request.py       ApiRequest, the description of one read
+- paging.py        the paging styles, one strategy each
+- policy.py        retry and throttle decisions (pure functions)
+- throttle.py      the throttle state shared by a client's threads
+- scroll_lock.py   one companies scroll per workspace, across PostgreSQL backends
+- error_mapping.py HTTP outcomes -> intercom_fdw.errors, with hints
+- regions.py       region -> base URL
+- http.py          IntercomClient and client_for
+"""
+from intercom_fdw.client.http import IntercomClient, client_for
+from intercom_fdw.client.regions import REGION_BASE_URLS, api_base_url
+from intercom_fdw.client.request import ApiRequest
+
+__all__ = ["ApiRequest", "IntercomClient", "client_for", "api_base_url", "REGION_BASE_URLS"]

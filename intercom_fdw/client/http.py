@@ -1,0 +1,286 @@
+"""IntercomClient: one requests.Session per (base URL, token, API version) and backend.
+
+It knows paging, rate limits, retries, timeouts, auth headers and error mapping, and nothing
+about SQL: callers describe reads as ApiRequest and get dicts back.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import itertools
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator, List, Mapping, Optional
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from intercom_fdw import __version__, errors
+from intercom_fdw.client import error_mapping
+from intercom_fdw.client.paging import PagingContext, iter_pages
+from intercom_fdw.client.policy import (
+    CONNECT,
+    TRANSPORT,
+    backoff_delay,
+    is_idempotent,
+    retry_after_429,
+    should_retry,
+)
+from intercom_fdw.client.request import ApiRequest
+from intercom_fdw.client.scroll_lock import workspace_key, workspace_scroll_lock
+from intercom_fdw.client.throttle import Throttle
+
+log = logging.getLogger("intercom_fdw.client")
+
+USER_AGENT = f"intercom_fdw/{__version__}"
+DEFAULT_API_VERSION = "2.14"
+
+
+class IntercomClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        api_version: str = DEFAULT_API_VERSION,
+        *,
+        connect_timeout: float = 10,
+        read_timeout: float = 60,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        concurrency: int = 8,
+        scroll_wait_timeout: float = 300.0,
+        scroll_lock_dir: Optional[str] = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Optional[random.Random] = None,
+    ):
+        if not token:
+            raise errors.AuthenticationError(
+                "no Intercom access token", hint="set access_token in the USER MAPPING for this server"
+            )
+        errors.register_secret(token)
+        self.base_url = base_url.rstrip("/")
+        self.api_version = api_version
+        self.max_retries = max_retries
+        self.concurrency = max(1, concurrency)
+        self.calls_made = 0
+        self._timeout = (connect_timeout, read_timeout)
+        self._backoff = (backoff_base, backoff_cap)
+        self._scroll_wait_timeout = scroll_wait_timeout
+        self._scroll_lock_dir = scroll_lock_dir
+        self._workspace_key = workspace_key(self.base_url, token)
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._calls_lock = threading.Lock()
+        self._throttle = Throttle(clock, sleep)
+        self._session = self._new_session(token)
+
+    def __repr__(self) -> str:
+        return f"IntercomClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
+
+    def _new_session(self, token: str) -> requests.Session:
+        session = requests.Session()
+        # Retries are ours (policy.py); the pool holds a keep-alive connection per concurrent call.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(self.concurrency, 10), max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "Intercom-Version": self.api_version,
+                "User-Agent": USER_AGENT,
+            }
+        )
+        return session
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def iter_items(self, request: ApiRequest) -> Iterator[dict]:
+        """The request's items, page by page, lazily; stops (and stops fetching) at max_items."""
+        if request.max_items == 0:
+            return
+        pages = iter_pages(request, self._paging_context(request))
+        count = 0
+        try:
+            for page in pages:
+                for item in page:
+                    yield item
+                    count += 1
+                    if request.max_items is not None and count >= request.max_items:
+                        return
+        finally:
+            pages.close()  # releases a scroll's workspace lock as soon as the consumer stops
+
+    def get_many(self, requests: Iterable[ApiRequest], concurrency: Optional[int] = None) -> Iterator[List[dict]]:
+        """Each request's items, in input order, with at most `concurrency` requests in flight.
+
+        A window of futures slides over the input: the head is yielded when done and one more
+        request is submitted, so the pool never runs ahead of the consumer by more than the window.
+        """
+        width = max(1, concurrency or self.concurrency)
+        pending = iter(requests)
+        pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="intercom_fdw")
+        try:
+            window = collections.deque(pool.submit(self._collect, r) for r in itertools.islice(pending, width))
+            while window:
+                items = window.popleft().result()
+                for following in itertools.islice(pending, 1):
+                    window.append(pool.submit(self._collect, following))
+                yield items
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _collect(self, request: ApiRequest) -> List[dict]:
+        return list(self.iter_items(request))
+
+    # ---- one logical call ---------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[Mapping] = None,
+        json: Optional[Mapping] = None,
+        idempotent: Optional[bool] = None,
+        allow_404: bool = False,
+    ) -> Optional[dict]:
+        """One logical call with retries: parsed JSON, {} for an empty 2xx body, None for an allowed 404."""
+        return self._send(method.upper(), path, params, json, idempotent, allow_404)
+
+    def _paging_context(self, request: ApiRequest) -> PagingContext:
+        def fetch(target, params, body, idempotent):
+            return self._send(request.method.upper(), target, params, body, idempotent, request.allow_404)
+
+        return PagingContext(
+            fetch=fetch,
+            base_url=self.base_url,
+            scroll_lock=lambda: workspace_scroll_lock(
+                self._workspace_key, self._scroll_wait_timeout, self._clock, self._sleep, self._scroll_lock_dir
+            ),
+            wait_for_open_scroll=self._wait_for_open_scroll_factory(),
+        )
+
+    def _wait_for_open_scroll_factory(self) -> Callable[[int], bool]:
+        deadline = [None]
+
+        def wait(attempt: int) -> bool:
+            now = self._clock()
+            if deadline[0] is None:
+                deadline[0] = now + self._scroll_wait_timeout
+            if now >= deadline[0]:
+                return False
+            self._sleep(min(backoff_delay(attempt, 1.0, 10.0, self._rng) + 1.0, deadline[0] - now))
+            return True
+
+        return wait
+
+    def _send(self, method, target, params, body, idempotent, allow_404) -> Optional[dict]:
+        url = target if target.startswith(("http://", "https://")) else self.base_url + target
+        path = urlsplit(url).path
+        idempotent = is_idempotent(method, idempotent)
+        attempt = 0
+        while True:
+            attempt += 1
+            self._throttle.wait_turn()
+            with self._calls_lock:
+                self.calls_made += 1
+            try:
+                response = self._session.request(method, url, params=params, json=body, timeout=self._timeout)
+            except requests.RequestException as exc:
+                kind = transport_kind(exc)
+                log.warning("%s %s: %s (attempt %d)", method, path, type(exc).__name__, attempt)
+                if should_retry(method, idempotent, None, kind, attempt, self.max_retries):
+                    self._sleep(backoff_delay(attempt, *self._backoff, self._rng))
+                    continue
+                raise error_mapping.error_for_transport(exc, method, path, attempt) from None
+            self._throttle.observe(response.headers)
+            status = response.status_code
+            request_id = response.headers.get("X-Request-Id")
+            log.debug(
+                "%s %s -> %d in %.0f ms (request_id %s)",
+                method, _path_and_query(response.url), status,
+                response.elapsed.total_seconds() * 1000, request_id,
+            )
+            if status < 400:
+                return _parsed(response, method, path)
+            if status == 404 and allow_404:
+                return None
+            if should_retry(method, idempotent, status, None, attempt, self.max_retries):
+                delay = retry_after_429(response.headers, self._clock()) if status == 429 else None
+                if delay is None:
+                    delay = backoff_delay(attempt, *self._backoff, self._rng)
+                log.info("%s %s -> %d; retrying in %.2f s (attempt %d)", method, path, status, delay, attempt)
+                response.close()
+                self._sleep(delay)
+                continue
+            raise error_mapping.error_for_response(status, _body(response), method, path, request_id)
+
+
+def transport_kind(exc: requests.RequestException) -> Optional[str]:
+    """CONNECT when nothing was sent (safe to resend anything), TRANSPORT when the request may have
+    reached Intercom, None for errors that another attempt cannot fix (a malformed URL)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return CONNECT
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            return CONNECT
+        return TRANSPORT
+    if isinstance(exc, requests.exceptions.Timeout):
+        return TRANSPORT
+    return None
+
+
+def _parsed(response: requests.Response, method: str, path: str):
+    if not response.content:
+        return {}  # e.g. 202 from POST /events
+    try:
+        return response.json()
+    except ValueError:
+        raise error_mapping.error_for_unreadable_body(response.status_code, method, path, response.text) from None
+
+
+def _body(response: requests.Response):
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+# ---- one client per backend ------------------------------------------------------------------
+
+_clients: dict = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(base_url: str, token: str, api_version: str = DEFAULT_API_VERSION, **options) -> IntercomClient:
+    """The backend's client for (base_url, token, version, options): one Session, kept alive."""
+    key = (
+        base_url.rstrip("/"),
+        hashlib.sha256((token or "").encode()).hexdigest(),
+        api_version,
+        tuple(sorted(options.items())),
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = IntercomClient(base_url, token, api_version, **options)
+        return client

@@ -1,0 +1,106 @@
+"""One companies scroll per workspace: an exclusive fcntl lock shared by all PostgreSQL backends.
+
+Intercom allows one open scroll per workspace; a second `GET /companies/scroll` fails while the
+first is open. Every backend of a cluster runs on one machine as one OS user, so a lock file in
+the temp directory, named by a hash of (base_url, token), serialises their scans: a second scan
+waits (polling, bounded by `timeout`) instead of failing. flock locks belong to the open file,
+so the lock is released when the scan ends, is abandoned, or its backend dies.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import tempfile
+import threading
+from typing import Callable, Iterator, Optional
+
+from intercom_fdw import errors
+
+_POLL_SECONDS = 0.05
+_MAX_POLL_SECONDS = 1.0
+
+# Keys whose lock this process holds: a second scroll from the same backend (a self-join of
+# companies) would wait for itself, so it fails at once with an explanation instead.
+_held_here: set = set()
+_held_here_lock = threading.Lock()
+
+
+def workspace_key(base_url: str, token: str) -> str:
+    """A file-name-safe key for the workspace that never reveals the token."""
+    return hashlib.sha256(f"{base_url}\0{token}".encode()).hexdigest()[:32]
+
+
+def lock_path(key: str, directory: Optional[str] = None) -> str:
+    return os.path.join(directory or tempfile.gettempdir(), f"intercom_fdw-scroll-{key}.lock")
+
+
+@contextlib.contextmanager
+def workspace_scroll_lock(
+    key: str,
+    timeout: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    directory: Optional[str] = None,
+) -> Iterator[None]:
+    with _held_here_lock:
+        if key in _held_here:
+            raise errors.UnsupportedOperationError(
+                "this session already has a scan of companies open, and Intercom allows only one "
+                "companies scroll per workspace at a time",
+                hint="a query that scans companies twice at once (e.g. a self-join) needs one side "
+                "filtered by id or company_id, or materialized first",
+            )
+        _held_here.add(key)
+    try:
+        fd = _open_lock_file(lock_path(key, directory))
+        try:
+            _acquire(fd, timeout, clock, sleep)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+    finally:
+        with _held_here_lock:
+            _held_here.discard(key)
+
+
+def _open_lock_file(path: str) -> int:
+    """Open read-only (flock needs no more), creating the file if needed.
+
+    Not O_CREAT on an existing file: with fs.protected_regular, Linux refuses that in /tmp for a
+    file another user created (tests running as root next to backends running as postgres).
+    """
+    while True:
+        try:
+            return os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            pass
+        try:
+            return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue  # another backend created it between our two calls
+
+
+def _acquire(fd: int, timeout: float, clock, sleep) -> None:
+    deadline = clock() + timeout
+    pause = _POLL_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+        if clock() >= deadline:
+            raise errors.RateLimitedError(
+                f"gave up after waiting {timeout:g} s for another session's scan of companies to finish",
+                hint="Intercom allows one companies scroll per workspace at a time; retry when the "
+                "other scan is done, or filter companies by id, company_id, name, tag_id or segment_id",
+            )
+        sleep(pause)
+        pause = min(pause * 2, _MAX_POLL_SECONDS)
