@@ -38,6 +38,8 @@ else
     as_root make -s -C multicorn_compat PG_CONFIG="$PG_CONFIG" install >/dev/null
   fi
 fi
+# The intercom_fdw extension: the action functions (sql/, generated from intercom_fdw/actions/).
+as_root make -s -C sql PG_CONFIG="$PG_CONFIG" install >/dev/null
 
 # --- The virtual environment ------------------------------------------------------
 # Made from Debian's python3: the backend embeds Debian's libpython3.11, so the packages

@@ -1,0 +1,101 @@
+"""The PL/Python edge: what every generated SQL function calls, and the only module that uses `plpy`.
+
+It turns SQL values into Python ones, reads the server and the caller's user mapping from the
+catalog as the calling role (the functions are SECURITY INVOKER), runs the action and raises
+errors through plpy with message, detail and hint. Every argument is checked before the catalog
+is read or Intercom is called.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional, Sequence
+
+from intercom_fdw.actions import connection as conn
+from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
+from intercom_fdw.actions.executor import execute
+from intercom_fdw.errors import AuthenticationError, ConfigurationError, IntercomError, scrub
+
+_SERVERS = f"""
+SELECT s.srvname AS name, s.srvoptions AS options,
+       pg_catalog.pg_has_role(s.srvowner, 'USAGE')
+         OR pg_catalog.has_server_privilege(s.oid, 'USAGE') AS may_use
+FROM pg_catalog.pg_foreign_server s
+JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+WHERE w.fdwname = '{conn.FOREIGN_DATA_WRAPPER}'
+ORDER BY s.srvname
+"""
+
+# Only the caller's own row (umuser 0 is PUBLIC). pg_user_mappings shows umoptions to no one else.
+_OWN_MAPPING = """
+SELECT current_user AS role, m.umid IS NOT NULL AS has_mapping, m.umoptions AS options
+FROM (SELECT 1) AS one
+LEFT JOIN pg_catalog.pg_user_mappings m
+  ON m.srvname = $1 AND m.umuser <> 0 AND m.usename = current_user
+"""
+
+# SQLSTATEs by error class: bad arguments and options are the caller's to fix.
+_SQLSTATES = {
+    ConfigurationError: "22023",  # invalid_parameter_value
+    AuthenticationError: "28000",  # invalid_authorization_specification
+}
+
+
+def run(plpy, name: str, args: Sequence[Any]) -> str:
+    """Body of every action function: `args` are its SQL arguments, the server name last."""
+    action = ACTIONS_BY_NAME[name]
+    try:
+        *values, server = args
+        sql_types = [param.sql_type for param in action.params]
+        arguments = action.bind([_from_sql(plpy, t, v) for t, v in zip(sql_types, values)])
+        connection = _connection(plpy, server)
+        return json.dumps(execute(action, arguments, connection))
+    except IntercomError as error:
+        failure = error
+    except Exception as error:  # a bug of ours: still never show a secret
+        failure = IntercomError(f"internal error: {type(error).__name__}: {error}")
+    # Raised outside the except block, so that no chained exception reaches PL/Python's report.
+    plpy.error(
+        f"intercom_fdw.{name}(): {failure.message}",
+        detail=_detail(failure),
+        hint=failure.hint,
+        sqlstate=_SQLSTATES.get(type(failure), "HV000"),  # fdw_error
+    )
+
+
+def _from_sql(plpy, sql_type: str, value: Any) -> Any:
+    """PL/Python hands jsonb and timestamptz over as text; the actions want JSON and UNIX seconds."""
+    if value is None:
+        return None
+    if sql_type == "jsonb":
+        return json.loads(value)
+    if sql_type == "timestamptz":
+        # Parsed by PostgreSQL itself, so DateStyle and TimeZone are honoured.
+        row = plpy.execute(f"SELECT floor(extract(epoch FROM {plpy.quote_literal(value)}::timestamptz)) AS s")
+        return int(row[0]["s"])
+    return value
+
+
+def _connection(plpy, server: Optional[str]) -> conn.ServerConnection:
+    servers = {row["name"]: row for row in plpy.execute(_SERVERS)}
+    chosen = conn.choose_server(
+        [(name, conn.parse_options(row["options"])) for name, row in servers.items()], server
+    )
+    mapping = plpy.execute(plpy.prepare(_OWN_MAPPING, ["name"]), [chosen])[0]
+    return conn.server_connection(
+        chosen,
+        conn.parse_options(servers[chosen]["options"]),
+        role=mapping["role"],
+        may_use=servers[chosen]["may_use"],
+        mapping_options=conn.parse_options(mapping["options"]) if mapping["has_mapping"] else None,
+    )
+
+
+def _detail(error: IntercomError) -> Optional[str]:
+    parts = [error.detail] if error.detail else []
+    if error.status is not None:
+        parts.append(f"HTTP status {error.status}")
+    if error.code:
+        parts.append(f"Intercom error code {error.code}")
+    if error.request_id:
+        parts.append(f"request id {error.request_id}")
+    return scrub("; ".join(parts)) if parts else None

@@ -1,0 +1,187 @@
+"""The words an action is described in: parameters, value rules, body templates, the action itself.
+
+Everything here is pure: binding SQL arguments to an action checks them (NULLs, enumerations, rules)
+and planning turns them into one HTTP request. Nothing does I/O, so every rule is unit-tested
+without PostgreSQL or HTTP, and every problem is found before Intercom is called.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Tuple
+from urllib.parse import quote
+
+from intercom_fdw.errors import ConfigurationError
+
+# A rule looks at one non-NULL argument value and returns None, or (problem, hint). `now` is the
+# UNIX time of the call, passed in so that rules stay pure.
+Rule = Callable[[Any, float], Optional[Tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One SQL parameter of an action function.
+
+    `default` is the SQL DEFAULT expression; a parameter without one is required and may be
+    neither NULL nor empty. A NULL optional argument is left out of the request body.
+    `choices` enumerates the values Intercom accepts; `to_api` converts the SQL value into the
+    JSON value Intercom expects (it may raise ValueError, reported with `to_api_hint`).
+    """
+
+    name: str
+    sql_type: str = "text"
+    default: Optional[str] = None
+    choices: Tuple[str, ...] = ()
+    rules: Tuple[Rule, ...] = ()
+    to_api: Optional[Callable[[Any], Any]] = None
+    to_api_hint: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A place in a body template filled with the named argument (left out when it is NULL)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    """The one HTTP request an action makes."""
+
+    method: str
+    path: str
+    body: Optional[dict]
+    idempotent: bool
+
+
+@dataclass(frozen=True)
+class Action:
+    """One Intercom action as an SQL function.
+
+    `path` is a template whose `{fields}` are arguments; `body` a JSON template of constants and
+    `Arg`s. `idempotent` tells the client whether a request that may have reached Intercom can be
+    sent again: true only when a second send leaves Intercom in the same state and gives the same
+    answer. `empty_response` is returned when Intercom answers 2xx without a body.
+    """
+
+    name: str
+    summary: str
+    method: str
+    path: str
+    params: Tuple[Param, ...]
+    body: Optional[Mapping[str, Any]] = None
+    idempotent: bool = False
+    empty_response: Mapping[str, Any] = field(default_factory=dict)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def bind(self, values, now: Optional[float] = None) -> dict:
+        """Check positional SQL argument values and return them by name, converted for the API.
+
+        Raises ConfigurationError naming the function, the parameter and the valid values.
+        """
+        if len(values) != len(self.params):
+            raise ConfigurationError(
+                f"{self.name}() takes {len(self.params)} arguments besides server, got {len(values)}"
+            )
+        now = time.time() if now is None else now
+        return {p.name: self._check(p, v, now) for p, v in zip(self.params, values)}
+
+    def _check(self, param: Param, value: Any, now: float) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if param.required:
+                raise self._argument_error(
+                    param, "must not be NULL or empty", f"pass a value for {param.name}"
+                )
+            return None
+        if param.choices and value not in param.choices:
+            valid = ", ".join(param.choices)
+            raise self._argument_error(
+                param, f"has invalid value {value!r}; valid values: {valid}",
+                f"use one of: {valid}",
+            )
+        for rule in param.rules:
+            problem = rule(value, now)
+            if problem:
+                raise self._argument_error(param, *problem)
+        if param.to_api is None:
+            return value
+        try:
+            return param.to_api(value)
+        except (TypeError, ValueError):
+            raise self._argument_error(param, f"has invalid value {value!r}", param.to_api_hint) from None
+
+    def _argument_error(self, param: Param, problem: str, hint: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"argument {param.name} of {self.name}() {problem}",
+            hint=hint or None,
+            detail="the argument was checked before any request was sent to Intercom",
+        )
+
+    def plan(self, arguments: Mapping[str, Any]) -> ActionCall:
+        """The HTTP request for arguments returned by `bind`."""
+        path = self.path.format(**{
+            name: quote(str(value), safe="") for name, value in arguments.items() if value is not None
+        })
+        body = _render(self.body, arguments) if self.body is not None else None
+        return ActionCall(self.method, path, body, self.idempotent)
+
+
+def _render(template: Any, arguments: Mapping[str, Any]) -> Any:
+    """Fill a body template: `Arg`s take their argument's value, NULL arguments drop their key."""
+    if isinstance(template, Arg):
+        return arguments[template.name]
+    if isinstance(template, Mapping):
+        rendered = {key: _render(value, arguments) for key, value in template.items()}
+        return {key: value for key, value in rendered.items() if value is not None}
+    return template
+
+
+# --- Rules ----------------------------------------------------------------------------------
+
+def at_most_keys(limit: int, what: str) -> Rule:
+    def rule(value, now):
+        if not isinstance(value, Mapping):
+            return f"must be a JSON object, got {type(value).__name__}", f'pass {what} like \'{{"plan": "pro"}}\''
+        if len(value) > limit:
+            return (
+                f"has {len(value)} keys; Intercom accepts at most {limit}",
+                f"keep at most {limit} keys in {what}",
+            )
+        return None
+    return rule
+
+
+def in_future(value, now):
+    if value <= now:
+        return "is in the past", "pass a time after now(), for example now() + interval '1 hour'"
+    return None
+
+
+def string_values(value: Mapping) -> dict:
+    """The OpenAPI file declares event metadata values as strings: numbers and booleans are sent
+    as their JSON text, and values that have no string form (null, objects, arrays) are refused."""
+    def text(item):
+        if isinstance(item, str):
+            return item
+        if isinstance(item, (int, float)):  # bool included
+            return json.dumps(item)
+        raise ValueError(item)
+    return {key: text(item) for key, item in value.items()}
+
+
+def integer_id(value) -> int:
+    """Intercom declares this admin id as an integer in the request body (messages' `from.id`)."""
+    text = str(value).strip()
+    if not text.isdigit():
+        raise ValueError(text)
+    return int(text)
