@@ -54,11 +54,12 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
     except Exception as error:  # a bug of ours: still never show a secret
         failure = IntercomError(f"internal error: {type(error).__name__}: {error}")
     # Raised outside the except block, so that no chained exception reaches PL/Python's report.
+    # PL/Python prints a None detail or hint as the word "None": pass only what there is.
+    extras = {"detail": _detail(failure), "hint": failure.hint}
     plpy.error(
         f"intercom_fdw.{name}(): {failure.message}",
-        detail=_detail(failure),
-        hint=failure.hint,
         sqlstate=_SQLSTATES.get(type(failure), "HV000"),  # fdw_error
+        **{key: value for key, value in extras.items() if value},
     )
 
 

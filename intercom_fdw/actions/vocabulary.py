@@ -87,11 +87,12 @@ class Action:
     def bind(self, values, now: Optional[float] = None) -> dict:
         """Check positional SQL argument values and return them by name, converted for the API.
 
-        Raises ConfigurationError naming the function, the parameter and the valid values.
+        Raises ConfigurationError naming the parameter and the valid values (the SQL edge adds the
+        function's name to every message).
         """
         if len(values) != len(self.params):
             raise ConfigurationError(
-                f"{self.name}() takes {len(self.params)} arguments besides server, got {len(values)}"
+                f"takes {len(self.params)} arguments besides server, got {len(values)}"
             )
         now = time.time() if now is None else now
         return {p.name: self._check(p, v, now) for p, v in zip(self.params, values)}
@@ -122,7 +123,7 @@ class Action:
 
     def _argument_error(self, param: Param, problem: str, hint: str) -> ConfigurationError:
         return ConfigurationError(
-            f"argument {param.name} of {self.name}() {problem}",
+            f"argument {param.name} {problem}",
             hint=hint or None,
             detail="the argument was checked before any request was sent to Intercom",
         )

@@ -133,7 +133,7 @@ def _error(name, values):
 @pytest.mark.parametrize("value", [None, "", "   "])
 def test_required_arguments_must_be_given(value):
     error = _error("close_conversation", ["7", value])
-    assert error.message == "argument admin_id of close_conversation() must not be NULL or empty"
+    assert error.message == "argument admin_id must not be NULL or empty"
     assert error.hint == "pass a value for admin_id"
 
 
@@ -148,7 +148,7 @@ def test_required_arguments_must_be_given(value):
 ])
 def test_enumerations_list_the_valid_values(name, values, param, valid):
     error = _error(name, values)
-    assert error.message.startswith(f"argument {param} of {name}() has invalid value ")
+    assert error.message.startswith(f"argument {param} has invalid value ")
     assert error.message.endswith(f"valid values: {valid}")
     assert error.hint == f"use one of: {valid}"
 
@@ -157,7 +157,7 @@ def test_event_metadata_takes_at_most_ten_keys():
     ten = {f"k{i}": i for i in range(10)}
     ACTIONS_BY_NAME["submit_event"].bind(["e", NOW, "c", ten], now=NOW)
     error = _error("submit_event", ["e", NOW, "c", {**ten, "k10": 10}])
-    assert error.message == "argument metadata of submit_event() has 11 keys; Intercom accepts at most 10"
+    assert error.message == "argument metadata has 11 keys; Intercom accepts at most 10"
 
 
 def test_event_metadata_must_be_an_object():
@@ -169,19 +169,19 @@ def test_event_metadata_must_be_an_object():
 def test_event_metadata_values_need_a_string_form(bad):
     # The OpenAPI file declares metadata values as strings (additionalProperties: string).
     error = _error("submit_event", ["e", NOW, "c", {"k": bad}])
-    assert error.message.startswith("argument metadata of submit_event() has invalid value")
+    assert error.message.startswith("argument metadata has invalid value")
     assert error.hint == "metadata values must be strings, numbers or booleans"
 
 
 @pytest.mark.parametrize("snoozed_until", [NOW - 1, NOW])
 def test_snooze_must_end_in_the_future(snoozed_until):
     error = _error("snooze_conversation", ["7", "9", snoozed_until])
-    assert error.message == "argument snoozed_until of snooze_conversation() is in the past"
+    assert error.message == "argument snoozed_until is in the past"
 
 
 def test_message_sender_must_be_a_numeric_admin_id():
     error = _error("create_email_message", ["S", "B", "plain", "admin-9", "user", "c"])
-    assert error.message == "argument from_id of create_email_message() has invalid value 'admin-9'"
+    assert error.message == "argument from_id has invalid value 'admin-9'"
     assert "numeric" in error.hint
 
 
