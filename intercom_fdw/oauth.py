@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.integrations.base_client.errors import OAuthError
 
 from intercom_fdw import errors
 from intercom_fdw.client import error_mapping
@@ -46,7 +46,7 @@ def exchange_code(code: str, client_id: str, client_secret: str, token_url: str 
         session.register_compliance_hook("access_token_response", _raise_for_intercom_error)
         try:
             token = session.fetch_token(token_url, code=code, grant_type="authorization_code", timeout=TIMEOUT)
-        except OAuth2Error as exc:
+        except OAuthError as exc:
             raise errors.AuthenticationError(
                 f"Intercom refused the authorization code: {exc.error}: {exc.description or ''}",
                 hint=_CODE_HINT,

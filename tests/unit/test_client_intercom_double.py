@@ -28,6 +28,7 @@ class SeenRequest:
     query: Dict[str, str]
     headers: Dict[str, str]
     body: Optional[dict]
+    peer: tuple  # the client's (host, port): one per TCP connection
 
 
 @dataclass
@@ -84,7 +85,8 @@ class IntercomDouble:
                     path=parts.path,
                     query={k: v[-1] for k, v in parse_qs(parts.query).items()},
                     headers=dict(self.headers.items()),
-                    body=json.loads(raw) if raw else None,
+                    body=_decoded(raw, self.headers.get("Content-Type", "")),
+                    peer=self.client_address,
                 )
                 with double._lock:
                     double.seen.append(seen)
@@ -119,11 +121,21 @@ class IntercomDouble:
         return Handler
 
 
-class FakeClock:
-    """Injected as the client's clock and sleep: sleeping advances time instantly and is recorded."""
+def _decoded(raw: bytes, content_type: str):
+    if not raw:
+        return None
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+    return json.loads(raw)
 
-    def __init__(self, now: float = 1_700_000_000.0):
+
+class FakeClock:
+    """Injected as the client's clock and sleep: sleeping is recorded and (unless `advance` is
+    False, to see each thread's planned wait) advances time instantly."""
+
+    def __init__(self, now: float = 1_700_000_000.0, advance: bool = True):
         self.now = now
+        self.advance = advance
         self.sleeps: List[float] = []
         self._lock = threading.Lock()
 
@@ -133,7 +145,8 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.sleeps.append(seconds)
-            self.now += seconds
+            if self.advance:
+                self.now += seconds
 
 
 def client_against(double: IntercomDouble, clock: Optional[FakeClock] = None, **options) -> IntercomClient:
