@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence
 from intercom_fdw.actions import connection as conn
 from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.actions.executor import execute
+from intercom_fdw.actions.vocabulary import Param
 from intercom_fdw.errors import AuthenticationError, ConfigurationError, IntercomError, scrub
 
 _SERVERS = f"""
@@ -45,8 +46,7 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
     action = ACTIONS_BY_NAME[name]
     try:
         *values, server = args
-        sql_types = [param.sql_type for param in action.params]
-        arguments = action.bind([_from_sql(plpy, t, v) for t, v in zip(sql_types, values)])
+        arguments = action.bind([_from_sql(plpy, p, v) for p, v in zip(action.params, values)])
         connection = _connection(plpy, server)
         return json.dumps(execute(action, arguments, connection))
     except IntercomError as error:
@@ -63,16 +63,24 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
     )
 
 
-def _from_sql(plpy, sql_type: str, value: Any) -> Any:
+def _from_sql(plpy, param: Param, value: Any) -> Any:
     """PL/Python hands jsonb and timestamptz over as text; the actions want JSON and UNIX seconds."""
     if value is None:
         return None
-    if sql_type == "jsonb":
+    if param.sql_type == "jsonb":
         return json.loads(value)
-    if sql_type == "timestamptz":
-        # Parsed by PostgreSQL itself, so DateStyle and TimeZone are honoured.
-        row = plpy.execute(f"SELECT floor(extract(epoch FROM {plpy.quote_literal(value)}::timestamptz)) AS s")
-        return int(row[0]["s"])
+    if param.sql_type == "timestamptz":
+        # Read back by PostgreSQL itself, so DateStyle and TimeZone are honoured.
+        row = plpy.execute(
+            "SELECT isfinite(t) AS finite, floor(extract(epoch FROM t)) AS seconds "
+            f"FROM (SELECT {plpy.quote_literal(value)}::timestamptz AS t) AS arg"
+        )[0]
+        if not row["finite"]:
+            raise ConfigurationError(
+                f"argument {param.name} must be a finite time, not {value}",
+                hint="pass a date and time such as now() + interval '1 day'",
+            )
+        return int(row["seconds"])
     return value
 
 
