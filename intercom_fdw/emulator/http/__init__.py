@@ -1,0 +1,1 @@
+"""The HTTP face of the emulator: Starlette routes that parse, call the backend, serialise."""

@@ -1,0 +1,109 @@
+""""Sign in with Intercom": the authorize page and the token exchange.
+
+GET /oauth?client_id=..&state=.. shows a page with email and password fields and an "Authorize
+access" button; POST /oauth/authorize signs the admin in and redirects to the app's redirect URL with
+`code` and `state`; POST /auth/eagle/token exchanges code + client_id + client_secret for
+`{"token", "access_token", "token_type": "Bearer"}` (the token never expires, as Intercom's do not).
+"""
+from __future__ import annotations
+
+import html
+import secrets
+from urllib.parse import parse_qsl, urlencode
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.routing import Route
+
+from intercom_fdw.emulator.apierror import ApiError
+from intercom_fdw.emulator.http.responses import ApiResponse
+from intercom_fdw.emulator.state import EmulatorState
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Sign in with Intercom</title></head>
+<body>
+<h1>Sign in to Intercom</h1>
+<p>{app} would like to access your Intercom workspace.</p>
+{error}
+<form method="post" action="/oauth/authorize">
+  <input type="hidden" name="client_id" value="{client_id}">
+  <input type="hidden" name="state" value="{state}">
+  <label>Email <input type="email" name="email" required></label>
+  <label>Password <input type="password" name="password" required></label>
+  <button type="submit" name="authorize" value="1">Authorize access</button>
+</form>
+</body></html>
+"""
+
+
+def _page(client_id: str, state: str, error: str = "", status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(app=html.escape(client_id), client_id=html.escape(client_id),
+                                     state=html.escape(state),
+                                     error=f'<p class="error">{html.escape(error)}</p>' if error else ""),
+                        status_code=status)
+
+
+def _error(error: ApiError) -> ApiResponse:
+    return ApiResponse.json(error.status, error.body(secrets.token_hex(8)), {})
+
+
+async def _fields(request: Request) -> dict:
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            parsed = orjson.loads(raw or b"{}")
+            return parsed if isinstance(parsed, dict) else {}
+        except orjson.JSONDecodeError:
+            return {}
+    return dict(parse_qsl(raw.decode("utf-8", "replace")))
+
+
+def routes(state: EmulatorState) -> list:
+    apps = lambda: {app.client_id: app for app in state.config.oauth_apps}  # noqa: E731
+
+    async def authorize_page(request: Request):
+        client_id = request.query_params.get("client_id", "")
+        if client_id not in apps():
+            return HTMLResponse("<p>Unknown client_id: this app is not registered.</p>", status_code=400)
+        return _page(client_id, request.query_params.get("state", ""))
+
+    async def authorize(request: Request):
+        form = await _fields(request)
+        client_id, oauth_state = form.get("client_id", ""), form.get("state", "")
+        app = apps().get(client_id)
+        if app is None:
+            return HTMLResponse("<p>Unknown client_id: this app is not registered.</p>", status_code=400)
+        email = (form.get("email") or "").strip().lower()
+        found = None
+        for ws in state.workspaces:
+            for admin in ws.admins.values():
+                if admin["email"].lower() == email:
+                    found = (ws, admin["id"])
+        if found is None or not form.get("password"):
+            return _page(client_id, oauth_state, "Email or password is incorrect.", status=401)
+        code = secrets.token_urlsafe(16)
+        state.oauth_codes[code] = (found[0], found[1], client_id)
+        return RedirectResponse(f"{app.redirect_uri}?{urlencode({'code': code, 'state': oauth_state})}",
+                                status_code=302)
+
+    async def token(request: Request):
+        form = await _fields(request)
+        app = apps().get(form.get("client_id", ""))
+        if app is None or not secrets.compare_digest(app.client_secret, form.get("client_secret", "")):
+            return _error(ApiError(401, "unauthorized", "client_id or client_secret is invalid"))
+        grant = state.oauth_codes.get(form.get("code", ""))
+        if grant is None or grant[2] != app.client_id:
+            return _error(ApiError(400, "invalid_grant", "code is invalid, expired or already used"))
+        del state.oauth_codes[form["code"]]  # a code works once
+        ws, admin_id, _client = grant
+        access_token = "dG9r" + secrets.token_urlsafe(40)
+        state.add_token(ws, access_token, admin_id)
+        return ApiResponse.json(200, {"token": access_token, "access_token": access_token,
+                                      "token_type": "Bearer"}, {})
+
+    return [
+        Route("/oauth", authorize_page, methods=["GET"]),
+        Route("/oauth/authorize", authorize, methods=["POST"]),
+        Route("/auth/eagle/token", token, methods=["POST"]),
+    ]
