@@ -1,0 +1,88 @@
+"""`intercom-fdw` command line: one subcommand per entry in SUBCOMMANDS.
+
+Each subcommand is (help text, function adding its arguments, function running it); add one by adding
+an entry. Heavy imports happen inside the run functions so `intercom-fdw --help` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Dict, List, Optional, Tuple
+
+
+def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the generated data (default 42)")
+    parser.add_argument("--token", default="test-token", help="access token of the seeded workspace")
+    parser.add_argument("--contacts", type=int, default=300, help="contacts in the seeded workspace")
+    parser.add_argument("--companies", type=int, help="companies (default: derived from --contacts)")
+    parser.add_argument("--conversations", type=int, help="conversations (default: derived from --contacts)")
+    parser.add_argument("--tickets", type=int, help="tickets (default: derived from --contacts)")
+    parser.add_argument("--articles", type=int, help="help center articles (default 20)")
+    parser.add_argument("--extra-workspace", action="append", default=[], metavar="TOKEN",
+                        help="add another, separately seeded workspace with this token (repeatable)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    parser.add_argument("--latency-jitter-ms", type=float, default=0.0, help="random +/- jitter on the latency")
+    parser.add_argument("--rate-limit-per-10s", type=int, help="calls per token per 10 s (default 1666)")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of 500/502/503 answers (0..1)")
+    parser.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped connections (0..1)")
+    parser.add_argument("--slow-body-ms", type=float, default=0.0, help="time spread over sending a body")
+    parser.add_argument("--custom-attribute-delay-s", type=float, default=0.0,
+                        help="how long list/search show old custom attribute values after an update")
+    parser.add_argument("--timezone", default="UTC", help="workspace time zone for day-granular date search")
+
+
+def _run_emulator(args: argparse.Namespace) -> int:
+    from intercom_fdw.emulator.config import EmulatorConfig
+    from intercom_fdw.emulator.server import serve
+
+    knobs = {"latency_ms": args.latency_ms, "latency_jitter_ms": args.latency_jitter_ms,
+             "fault_rate": args.fault_rate, "drop_rate": args.drop_rate, "slow_body_ms": args.slow_body_ms,
+             "custom_attribute_delay_s": args.custom_attribute_delay_s, "timezone": args.timezone}
+    if args.rate_limit_per_10s is not None:
+        knobs["rate_limit_per_10s"] = args.rate_limit_per_10s
+    try:
+        config = EmulatorConfig(seed=args.seed, token=args.token, contacts=args.contacts, companies=args.companies,
+                                conversations=args.conversations, tickets=args.tickets, articles=args.articles,
+                                extra_workspace_tokens=args.extra_workspace, knobs=knobs)
+    except ValueError as error:
+        print(f"intercom-fdw emulator: {error}", file=sys.stderr)
+        return 2
+    base = f"http://{args.host}:{args.port}"
+
+    def announce(state) -> None:
+        print(f"Intercom emulator: {base}  ({args.contacts} contacts, seed {args.seed}, "
+              f"{len(state.workspaces)} workspace(s))")
+        print(f"  curl -H 'Authorization: Bearer <token>' -H 'Intercom-Version: 2.14' {base}/contacts?per_page=5")
+        print(f"  tokens: --token and --extra-workspace values; admin routes: {base}/__emulator/counters, "
+              f"{base}/__emulator/config")
+        sys.stdout.flush()
+
+    serve(config, args.host, args.port, on_ready=announce)
+    return 0
+
+
+Subcommand = Tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+SUBCOMMANDS: Dict[str, Subcommand] = {
+    "emulator": ("run the Intercom API emulator (a seeded, stateful fake of api.intercom.io)",
+                 _emulator_arguments, _run_emulator),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intercom-fdw", description="intercom_fdw tools")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add_arguments, _run) in SUBCOMMANDS.items():
+        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return SUBCOMMANDS[args.command][2](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
