@@ -81,7 +81,7 @@ def _follow_pages_next(request: ApiRequest, ctx: PagingContext, size: Optional[i
     target, query = request.path, params
     seen_links = set()
     while True:
-        page = ctx.fetch(target, query, None, request.idempotent)
+        page = ctx.fetch(target, query, request.body, request.idempotent)
         items = items_of(page, request.items_key)
         if not items:
             return
@@ -104,7 +104,7 @@ def numbered_pages(request: ApiRequest, ctx: PagingContext) -> Iterator[Page]:
         params["per_page"] = request.page_size
     number = 1
     while True:
-        page = ctx.fetch(request.path, {**params, "page": number}, None, request.idempotent)
+        page = ctx.fetch(request.path, {**params, "page": number}, request.body, request.idempotent)
         items = items_of(page, request.items_key)
         if not items:
             return
@@ -117,13 +117,13 @@ def numbered_pages(request: ApiRequest, ctx: PagingContext) -> Iterator[Page]:
 
 
 def search_pages(request: ApiRequest, ctx: PagingContext) -> Iterator[Page]:
-    """"search": POST; the pagination lives in the body. Reading, hence idempotent."""
+    """"search": POST; the pagination lives in the body."""
     pagination = {"per_page": request.page_size} if request.page_size else {}
     cursor = None
     while True:
         body = dict(request.body or {})
         body["pagination"] = {**pagination, **({"starting_after": cursor} if cursor else {})}
-        page = ctx.fetch(request.path, dict(request.params) or None, body, True)
+        page = ctx.fetch(request.path, dict(request.params) or None, body, request.idempotent)
         items = items_of(page, request.items_key)
         if not items:
             return
@@ -163,13 +163,12 @@ class CompanyScroll:
         restarts = waits = 0
         scroll_param = None
         while True:
-            params = dict(self.request.params)
-            if scroll_param:
-                params["scroll_param"] = scroll_param
+            continuing = scroll_param is not None
+            params = {**self.request.params, **({"scroll_param": scroll_param} if continuing else {})}
             try:
-                page = self.ctx.fetch(self.request.path, params, None, None if scroll_param is None else False)
+                page = self.ctx.fetch(self.request.path, params, None, False if continuing else self.request.idempotent)
             except errors.IntercomError as exc:
-                action = scroll_recovery(exc, continuing=scroll_param is not None)
+                action = scroll_recovery(exc, continuing)
                 if action == "restart" and restarts < MAX_SCROLL_RESTARTS:
                     restarts += 1
                     log.info("companies scroll ended by Intercom (%s); restarting it (%d)", exc, restarts)

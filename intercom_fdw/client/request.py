@@ -6,6 +6,9 @@ from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 PAGING_STYLES = ("none", "unpaged", "cursor", "page", "next_url", "scroll", "search")
+SINGLE_CALL_STYLES = ("none", "unpaged")
+# Intercom's default page size on most lists (contacts, companies search, notes...).
+DEFAULT_PER_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,17 @@ class ApiRequest:
 
     @property
     def idempotent(self) -> Optional[bool]:
-        """Search POSTs only read, so they may be retried; otherwise the method decides."""
-        return True if self.paging == "search" else None
+        """A request that pages is a read, even as a POST (search, POST /companies/list), so it may
+        be retried; a single call ("none"/"unpaged") leaves it to the method (a POST may create)."""
+        return None if self.paging in SINGLE_CALL_STYLES else True
 
     @property
     def page_size(self) -> Optional[int]:
-        """per_page to ask for: the requested size, shrunk to max_items (LIMIT pushdown)."""
-        sizes = [n for n in (self.per_page, self.max_items) if n]
-        return min(sizes) if sizes else None
+        """per_page to ask for: the requested size, shrunk to max_items (LIMIT pushdown).
+
+        With max_items but no per_page, at most DEFAULT_PER_PAGE: the caller did not say what the
+        endpoint accepts, and no Intercom list refuses its own default size.
+        """
+        if self.per_page:
+            return min(self.per_page, self.max_items) if self.max_items else self.per_page
+        return min(self.max_items, DEFAULT_PER_PAGE) if self.max_items else None

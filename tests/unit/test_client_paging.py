@@ -199,6 +199,37 @@ def test_allow_404_gives_no_items():
         assert client.call("GET", "/contacts/missing", allow_404=True) is None
 
 
+@pytest.mark.parametrize(
+    "per_page,max_items,expected",
+    [(None, None, None), (150, None, 150), (150, 5, 5), (20, 500, 20), (None, 5, 5), (None, 500, 50)],
+)
+def test_page_size(per_page, max_items, expected):
+    assert ApiRequest("GET", "/x", paging="cursor", per_page=per_page, max_items=max_items).page_size == expected
+
+
+def test_paged_requests_are_reads_single_calls_follow_their_method():
+    assert ApiRequest("POST", "/contacts/search", paging="search").idempotent is True
+    assert ApiRequest("POST", "/companies/list", paging="page").idempotent is True
+    assert ApiRequest("POST", "/contacts", paging="none").idempotent is None  # a create: method decides
+    assert ApiRequest("GET", "/admins", paging="unpaged").idempotent is None
+
+
+def test_a_paged_post_is_retried_as_a_read():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        if len(calls) == 1:
+            return Reply(503, "busy")
+        return Reply(body={"data": [{"id": "co1"}], "pages": {"page": 1, "total_pages": 1}})
+
+    with serve(handler) as api:
+        got = list(client_against(api).iter_items(ApiRequest("POST", "/companies/list", {"order": "desc"},
+                                                               paging="page", per_page=60)))
+    assert ids(got) == ["co1"]
+    assert [r.query for r in api.seen] == [{"order": "desc", "page": "1", "per_page": "60"}] * 2
+
+
 def test_bad_requests_are_refused_at_construction():
     with pytest.raises(ValueError, match="unknown paging style"):
         ApiRequest("GET", "/x", paging="offset")
