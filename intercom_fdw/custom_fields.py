@@ -1,0 +1,143 @@
+"""Custom data attributes and ticket type attributes as typed columns (the mapping of issue 5).
+
+| Intercom type            | contacts, companies | conversations       | ticket-type tables           |
+|--------------------------|---------------------|---------------------|------------------------------|
+| Text                     | varchar(255)        | varchar(1000)*      | varchar(1000)*               |
+| Number                   | integer             | integer             | integer                      |
+| Decimal Number           | double precision    | double precision    | double precision             |
+| Date                     | date                | timestamptz         | timestamptz (read-only)      |
+| DateTime                 | timestamptz         | timestamptz         | timestamptz (read-only)      |
+| True or false / Boolean  | boolean             | boolean             | boolean                      |
+| List                     | text (read-only)    | text (read-only)    | text (read-only)             |
+| File upload              | jsonb (read-only)   | jsonb (read-only)   | jsonb (read-only)            |
+
+* varchar(4000) when the name contains memo, note, description, comment, notes or address, or
+  ends with url, reason or keywords; text when it contains content or html.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, List, Optional, Set
+
+from intercom_fdw.spec import Column
+
+# Intercom's data_type values (data attributes and ticket type attributes) -> the issue's kinds.
+_KINDS = {
+    "string": "text", "text": "text",
+    "integer": "number", "number": "number",
+    "float": "decimal", "decimal": "decimal",
+    "date": "date", "datetime": "datetime",
+    "boolean": "boolean",
+    "list": "list", "options": "list",
+    "files": "files", "file": "files",
+}
+
+_LONG_TEXT_WORDS = ("memo", "note", "description", "comment", "notes", "address")
+_LONG_TEXT_ENDINGS = ("url", "reason", "keywords")
+_UNBOUNDED_TEXT_WORDS = ("content", "html")
+
+
+def text_type(name: str, flavour: str) -> str:
+    if flavour in ("contact", "company"):
+        return "varchar(255)"
+    lowered = name.lower()
+    if any(word in lowered for word in _UNBOUNDED_TEXT_WORDS):
+        return "text"
+    if any(word in lowered for word in _LONG_TEXT_WORDS) or lowered.endswith(_LONG_TEXT_ENDINGS):
+        return "varchar(4000)"
+    return "varchar(1000)"
+
+
+def column_type(data_type: str, attribute_name: str, flavour: str):
+    """(pg_type, converter, read_only) for an Intercom data type, or None for a type we do not know."""
+    kind = _KINDS.get((data_type or "").lower())
+    if kind is None:
+        return None
+    date_only = flavour in ("contact", "company")
+    return {
+        "text": (text_type(attribute_name, flavour), "text", False),
+        "number": ("integer", "integer", False),
+        "decimal": ("double precision", "float", False),
+        "date": ("date", "unix_date", False) if date_only else ("timestamptz", "unix_timestamp", flavour == "ticket"),
+        "datetime": ("timestamptz", "unix_timestamp", flavour == "ticket"),
+        "boolean": ("boolean", "boolean", False),
+        "list": ("text", "text", True),
+        "files": ("jsonb", "file_list", True),
+    }[kind]
+
+
+def custom_column(attribute_name: str, data_type: str, flavour: str, container: str, option: str,
+                  taken: Set[str]) -> Optional[Column]:
+    """The typed column for one custom attribute, or None for a data type we do not know.
+
+    Its column options record the attribute's name and data type, so a scan needs no API call
+    to know where the value is and how to convert it.
+    """
+    typed = column_type(data_type, attribute_name, flavour)
+    if typed is None:
+        return None
+    pg_type, convert, read_only = typed
+    options = {option: attribute_name, "data_type": data_type.lower()}
+    return Column(column_name(attribute_name, taken), pg_type, (container, attribute_name), convert,
+                  options=options, read_only=read_only)
+
+
+def custom_columns(attributes: Iterable[dict], flavour: str, container: str, option: str,
+                   taken: Iterable[str]) -> List[Column]:
+    """Columns for the attributes (dicts with name and data_type), skipping archived ones."""
+    taken = set(taken)
+    columns = []
+    for attribute in attributes:
+        if attribute.get("archived"):
+            continue
+        column = custom_column(attribute.get("name") or "", attribute.get("data_type") or "", flavour,
+                               container, option, taken)
+        if column is not None:
+            taken.add(column.name)
+            columns.append(column)
+    return columns
+
+
+def column_name(attribute_name: str, taken: Set[str] = frozenset()) -> str:
+    """snake_case, at most 63 bytes (PostgreSQL's NAMEDATALEN), never clashing with `taken`."""
+    base = snake_case(attribute_name) or "attribute"
+    if base[0].isdigit():
+        base = "_" + base
+    base = base[:63]
+    name, n = base, 2
+    while name in taken:
+        suffix = f"_{n}"
+        name, n = base[: 63 - len(suffix)] + suffix, n + 1
+    return name
+
+
+def snake_case(text: str) -> str:
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text or "")
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def ticket_type_table_name(ticket_type_name: str, taken: Set[str] = frozenset()) -> str:
+    """`<ticket_type_name>_tickets`, snake_case, unique among the tables being created."""
+    return column_name(snake_case(ticket_type_name)[:55] + "_tickets", taken)
+
+
+def column_from_options(name: str, pg_type: str, options: dict, container: str, option: str,
+                        flavour: str) -> Optional[Column]:
+    """A custom field column of a foreign table, rebuilt from its column options at scan time.
+
+    Hand-written tables may omit data_type: the column's PostgreSQL type then decides.
+    """
+    attribute = options.get(option)
+    if not attribute:
+        return None
+    typed = column_type(options.get("data_type") or _DATA_TYPE_OF_PG.get(pg_type.split("(")[0].strip().lower(),
+                                                                        "string"), attribute, flavour)
+    convert, read_only = (typed[1], typed[2]) if typed else ("text", False)
+    return Column(name, pg_type, (container, attribute), convert, options=dict(options), read_only=read_only)
+
+
+_DATA_TYPE_OF_PG = {
+    "integer": "integer", "bigint": "integer", "smallint": "integer", "double precision": "float",
+    "real": "float", "numeric": "float", "boolean": "boolean", "date": "date",
+    "timestamp with time zone": "datetime", "timestamptz": "datetime", "jsonb": "files", "json": "files",
+}

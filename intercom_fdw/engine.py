@@ -1,0 +1,113 @@
+"""The generic engine: runs any ScanPlan through the HTTP client and streams shaped rows.
+
+Nothing here knows a particular object: the plan says which calls to make (one, several
+concurrent ones, or one per row of a parent scan), which per-row extended requests to add, which
+values a table option demands, and what LIMIT/OFFSET PostgreSQL handed over. Rows flow one at a
+time from HTTP pages to PostgreSQL; only a local sort (an order the API could not give) collects.
+"""
+from __future__ import annotations
+
+from itertools import islice
+from typing import Any, Iterable, Iterator, Mapping, Sequence, Tuple
+
+from intercom_fdw.client import ApiRequest
+from intercom_fdw.planning import ApiCall, ScanPlan
+from intercom_fdw.shaping import RowShaper, dig
+from intercom_fdw.spec import Column, path_of
+
+# Parent values (or rows needing extended fields) handed to the client per concurrent batch.
+BATCH = 64
+
+
+def to_request(call: ApiCall) -> ApiRequest:
+    return ApiRequest(
+        method=call.method, path=call.path, params=dict(call.params), body=call.body, paging=call.paging,
+        items_key=call.items_key, per_page=call.per_page, max_items=call.max_items, allow_404=call.allow_404,
+    )
+
+
+def objects(plan: ScanPlan, client) -> Iterator[Tuple[dict, Mapping[str, Any]]]:
+    """(object, injected column values) for every object the plan's calls return, lazily."""
+    stream = _calls_objects(plan, client)
+    if plan.extended:
+        stream = _with_extended(stream, plan, client)
+    if plan.row_limit is not None:
+        stream = islice(stream, plan.row_limit)
+    return stream
+
+
+def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iterable[str]) -> Iterator[dict]:
+    """Rows holding the `selected` columns (of the table's columns), with the plan's table-option
+    check, local sort and LIMIT/OFFSET applied."""
+    needed = set(selected) | {name for name, _ in plan.required_values} | {name for name, _ in plan.sort_locally}
+    shaper = RowShaper(c for c in table_columns if c.name in needed)
+    stream = (shaper(item, inject) for item, inject in objects(plan, client))
+    if plan.required_values:
+        stream = (row for row in stream if _has_required_values(row, plan.required_values))
+    if plan.sort_locally:
+        stream = iter(_sorted(list(stream), plan.sort_locally))
+    if plan.offset or plan.limit is not None:
+        stop = None if plan.limit is None else plan.offset + plan.limit
+        stream = islice(stream, plan.offset, stop)
+    return stream
+
+
+def _calls_objects(plan: ScanPlan, client):
+    if plan.child_calls:
+        yield from _children(plan, client)
+        return
+    if len(plan.calls) == 1:
+        call = plan.calls[0]
+        for item in client.iter_items(to_request(call)):
+            yield item, call.inject
+        return
+    for batch in _batches(plan.calls):
+        for call, items in zip(batch, client.get_many([to_request(c) for c in batch], client.concurrency)):
+            for item in items:
+                yield item, call.inject
+
+
+def _children(plan: ScanPlan, client):
+    child = plan.child_calls
+    field = path_of(child.parent_field)
+    parent_values = (dig(item, field) for item, _ in objects(child.parent_plan, client))
+    values = (str(v) for v in parent_values if v is not None)
+    for batch in _batches(values):
+        calls = [child.call(v) for v in batch]
+        for call, items in zip(calls, client.get_many([to_request(c) for c in calls], client.concurrency)):
+            for item in items:
+                yield item, call.inject
+
+
+def _with_extended(stream, plan: ScanPlan, client):
+    extended = plan.extended
+    for batch in _batches(stream):
+        keys = [dig(item, path_of(extended.key)) for item, _ in batch]
+        wanted = [(i, extended.call(k)) for i, k in enumerate(keys) if k is not None]
+        details = client.get_many([to_request(c) for _, c in wanted], client.concurrency)
+        merged = {i: found[0] for (i, _), found in zip(wanted, details) if found}
+        for i, (item, inject) in enumerate(batch):
+            yield ({**item, **merged[i]} if i in merged else item), inject
+
+
+def _batches(iterable: Iterable, size: int = BATCH):
+    iterator = iter(iterable)
+    while True:
+        batch = list(islice(iterator, size))
+        if not batch:
+            return
+        yield batch
+
+
+def _has_required_values(row: dict, required) -> bool:
+    return all(row.get(name) is not None and str(row.get(name)) == str(value) for name, value in required)
+
+
+def _sorted(rows_: list, keys) -> list:
+    # PostgreSQL's defaults: NULLS LAST ascending, NULLS FIRST descending.
+    for name, descending in reversed(keys):
+        present = [r for r in rows_ if r.get(name) is not None]
+        missing = [r for r in rows_ if r.get(name) is None]
+        present.sort(key=lambda r: r[name], reverse=descending)
+        rows_ = missing + present if descending else present + missing
+    return rows_

@@ -1,0 +1,149 @@
+"""IntercomFdw: the Multicorn class. The only module that imports multicorn; thin glue only.
+
+It converts Multicorn's arguments (Qual, SortKey, ColumnDefinition) into the neutral forms of
+planning/, asks plan_scan for a plan, and hands the plan to the engine (execute) or prints it
+(explain). Every IntercomError leaves through `log_to_postgres(ERROR)` with its HINT and DETAIL.
+"""
+from __future__ import annotations
+
+import functools
+import time
+
+from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNBOUND
+from multicorn.utils import ERROR, log_to_postgres
+
+from intercom_fdw import engine, schema_import
+from intercom_fdw.client import client_for
+from intercom_fdw.custom_fields import column_from_options
+from intercom_fdw.errors import ConfigurationError, IntercomError, scrub
+from intercom_fdw.objects import spec_for
+from intercom_fdw.options import FdwOptions
+from intercom_fdw.planning import (
+    ScanOptions, SortKey, condition_from_qual, path_keys, plan_scan, supported_sortkeys,
+)
+from intercom_fdw.planning.quals import Parameter
+
+
+def _reported(method):
+    """Turn our errors into PostgreSQL errors with HINT and DETAIL (messages are already scrubbed)."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except IntercomError as error:
+            log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
+
+    return wrapper
+
+
+def _reported_rows(rows):
+    try:
+        yield from rows
+    except IntercomError as error:
+        log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
+
+
+class IntercomFdw(ForeignDataWrapper):
+    @_reported
+    def __init__(self, fdw_options, fdw_columns):
+        super().__init__(fdw_options, fdw_columns)
+        self.options = FdwOptions.parse(fdw_options)
+        if not self.options.object:
+            raise ConfigurationError("the foreign table has no object option",
+                                     hint="add OPTIONS (object 'contacts') (or another Intercom object), "
+                                          "or create the tables with IMPORT FOREIGN SCHEMA")
+        base = spec_for(self.options.object)
+        self.pg_types = {name: column.type_name for name, column in fdw_columns.items()}
+        self.spec = base.with_columns(self._columns(base, fdw_columns))
+
+    @staticmethod
+    def _columns(spec, fdw_columns):
+        columns = []
+        for name, definition in fdw_columns.items():
+            column = spec.column(name)
+            if column is None and spec.custom_fields:
+                custom = spec.custom_fields
+                column = column_from_options(name, definition.type_name, definition.options or {},
+                                             custom.container, custom.option, custom.flavour)
+            if column is None:
+                raise ConfigurationError(
+                    f"column {name} is not a field of Intercom {spec.table}",
+                    hint=f"columns of {spec.table}: " + ", ".join(spec.column_names)
+                    + ("; custom fields need the column option "
+                       f"{spec.custom_fields.option} '<attribute name>'" if spec.custom_fields else ""),
+                )
+            columns.append(column)
+        return columns
+
+    # -- planning --------------------------------------------------------------------------------
+    def _plan(self, quals, columns, sortkeys=None, limit=None, offset=None, strict=True):
+        conditions = []
+        for qual in quals:
+            value = Parameter() if qual.value is UNBOUND else qual.value
+            condition = condition_from_qual(qual.field_name, qual.operator, value,
+                                            self.pg_types.get(qual.field_name, "text"))
+            if condition is not None:
+                conditions.append(condition)
+        options = ScanOptions(
+            pushdown=self.options.pushdown, suppress_extended_requests=self.options.suppress_extended_requests,
+            table_options=self.options.table_options(), now=int(time.time()),
+            row_estimate=self.options.row_estimate, strict=strict,
+        )
+        keys = [SortKey(k.attname, bool(k.is_reversed)) for k in sortkeys or ()]
+        return plan_scan(self.spec, conditions, columns, keys, limit, offset, options)
+
+    @_reported
+    def get_rel_size(self, quals, columns):
+        plan = self._plan(quals, columns, strict=False)
+        return plan.estimated_rows, 40 * max(1, len(columns))
+
+    @_reported
+    def get_path_keys(self):
+        present = set(self.spec.column_names)
+        return [(cols, rows) for cols, rows in path_keys(self.spec, self.options.pushdown)
+                if set(cols) <= present]
+
+    @_reported
+    def can_sort(self, sortkeys):
+        keys = [SortKey(k.attname, bool(k.is_reversed)) for k in sortkeys]
+        supported = {(k.column, k.descending) for k in supported_sortkeys(self.spec, keys, self.options.pushdown)}
+        return [k for k in sortkeys if (k.attname, bool(k.is_reversed)) in supported]
+
+    def can_limit(self, limit, offset):
+        # multicorn2 offers LIMIT/OFFSET only for scans without WHERE and then drops its Limit
+        # node: the engine applies both exactly (and stops paging early when it can).
+        return self.options.pushdown
+
+    @_reported
+    def explain(self, quals, columns, sortkeys=None, verbose=False, limit=None, offset=None):
+        plan = self._plan(quals, columns, sortkeys, limit, offset, strict=False)
+        return [scrub(line) for line in plan.explain(verbose)]
+
+    # -- execution -------------------------------------------------------------------------------
+    @_reported
+    def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
+        plan = self._plan(quals, columns, sortkeys, limit, offset)
+        client = self._client()
+        return _reported_rows(engine.rows(plan, client, self.spec.columns, columns))
+
+    def _client(self):
+        return client_for(self.options.base_url, self.options.token, self.options.api_version,
+                          **self.options.client_options())
+
+    # -- IMPORT FOREIGN SCHEMA -------------------------------------------------------------------
+    @classmethod
+    @_reported
+    def import_schema(cls, schema, srv_options, options, restriction_type, restricts):
+        merged = {**(srv_options or {}), **(options or {})}
+        parsed = FdwOptions.parse({k: v for k, v in merged.items() if k not in ("object", "ticket_type_id")})
+        client = client_for(parsed.base_url, parsed.token, parsed.api_version, **parsed.client_options())
+        definitions = schema_import.table_definitions(client, restriction_type, restricts, now=int(time.time()))
+        return [
+            TableDefinition(
+                table.name,
+                columns=[ColumnDefinition(c.name, type_name=c.pg_type, options=dict(c.options)) for c in table.columns],
+                options=table.options,
+            )
+            for table in definitions
+        ]

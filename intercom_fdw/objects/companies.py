@@ -1,0 +1,46 @@
+"""Companies and the lists hanging off a company (its contacts and segments)."""
+from intercom_fdw.objects._columns import COMPANY_COLUMNS, CONTACT_COLUMNS, SEGMENT_COLUMNS
+from intercom_fdw.spec import CustomFields, Endpoint, ListFilter, ObjectSpec, Ordering, ParentKey, parent_key
+
+# GET /companies filters by these parameters and pages by page number.
+_FILTERED_LIST = Endpoint("GET", "/companies", "page", "data", per_page_cap=60)
+
+COMPANIES = ObjectSpec(
+    table="companies",
+    columns=COMPANY_COLUMNS,
+    # The plain list stops at 10,000 companies, so full scans scroll (one open scroll per
+    # workspace: the client serialises scrolls across backends). Companies without contacts are
+    # not returned by list or scroll but are found by id.
+    list=Endpoint("GET", "/companies/scroll", "scroll", "data"),
+    get=Endpoint("GET", "/companies/{id}", items_key=None),
+    list_filters=(
+        ListFilter("company_id", "company_id", _FILTERED_LIST),
+        ListFilter("name", "name", _FILTERED_LIST),
+    ),
+    # POST /companies/list is sorted by last_request_at; `order` picks the direction (OpenAPI file).
+    orderings=(
+        Ordering("last_request_at", True, Endpoint("POST", "/companies/list", "page", "data", 60, {"order": "desc"})),
+        Ordering("last_request_at", False, Endpoint("POST", "/companies/list", "page", "data", 60, {"order": "asc"})),
+    ),
+    custom_fields=CustomFields("custom_attributes", "company", "custom_attribute"),
+    row_estimate=5000,
+    notes=("companies without contacts are not returned by a full scan; WHERE id = ... finds them",),
+)
+
+COMPANY_CONTACTS = ObjectSpec(
+    table="company_contacts",
+    columns=(parent_key("company_id"),) + CONTACT_COLUMNS,
+    parent=ParentKey("company_id", parent="companies", path_param="company_id"),
+    list=Endpoint("GET", "/companies/{company_id}/contacts", "cursor", "data", per_page_cap=150),
+    row_estimate=20,
+)
+
+COMPANY_SEGMENTS = ObjectSpec(
+    table="company_segments",
+    columns=(parent_key("company_id"),) + SEGMENT_COLUMNS,
+    parent=ParentKey("company_id", parent="companies", path_param="company_id"),
+    list=Endpoint("GET", "/companies/{company_id}/segments", "unpaged", "data"),
+    row_estimate=5,
+)
+
+SPECS = (COMPANIES, COMPANY_CONTACTS, COMPANY_SEGMENTS)

@@ -1,0 +1,83 @@
+"""Contacts, the lists hanging off a contact (companies, segments, subscriptions, tags, notes) and events."""
+from intercom_fdw.objects._columns import (
+    COMPANY_COLUMNS, CONTACT_COLUMNS, SEGMENT_COLUMNS, SUBSCRIPTION_TYPE_COLUMNS, TAG_COLUMNS,
+)
+from intercom_fdw.spec import (
+    CustomFields, Endpoint, ObjectSpec, ParentKey, RequiredFilter, SearchField, jsonb, parent_key, text,
+    timestamp,
+)
+
+_STRING = ("role", "name", "email", "email_domain", "phone", "external_id", "language_override", "browser",
+           "browser_language", "os", "ios_app_version", "ios_device", "ios_os_version", "ios_app_name",
+           "ios_sdk_version", "android_app_version", "android_device", "android_app_name")
+_DATE = ("created_at", "signed_up_at", "updated_at", "last_seen_at", "last_contacted_at", "last_replied_at",
+         "last_email_opened_at", "last_email_clicked_at", "ios_last_seen_at", "android_last_seen_at")
+_BOOLEAN = ("unsubscribed_from_emails", "marked_email_as_spam", "has_hard_bounced")
+
+# The accepted fields and operators of POST /contacts/search (OpenAPI description).
+CONTACT_SEARCH_FIELDS = (
+    (SearchField("id", "id", "id"), SearchField("owner_id", "owner_id", "integer"),
+     SearchField("avatar_image_url", "avatar", "string"))
+    + tuple(SearchField(c, c, "string") for c in _STRING)
+    + tuple(SearchField(c, c, "date") for c in _DATE)
+    + tuple(SearchField(c, c, "boolean") for c in _BOOLEAN)
+    + tuple(SearchField(f"location_{p}", f"location.{p}", "string") for p in ("country", "region", "city"))
+)
+
+CONTACTS = ObjectSpec(
+    table="contacts",
+    columns=CONTACT_COLUMNS,
+    list=Endpoint("GET", "/contacts", "cursor", "data", per_page_cap=150),
+    get=Endpoint("GET", "/contacts/{id}", items_key=None),
+    search=Endpoint("POST", "/contacts/search", "search", "data", per_page_cap=150),
+    search_fields=CONTACT_SEARCH_FIELDS,
+    custom_fields=CustomFields("custom_attributes", "contact", "custom_attribute"),
+    row_estimate=10000,
+    notes=("recently created contacts can take minutes to appear in search results",),
+)
+
+
+def _contact_child(table, columns, path, paging="unpaged", items_key="data", per_page_cap=None, estimate=10):
+    return ObjectSpec(
+        table=table,
+        columns=(parent_key("contact_id"),) + columns,
+        parent=ParentKey("contact_id", parent="contacts", path_param="contact_id"),
+        list=Endpoint("GET", "/contacts/{contact_id}/" + path, paging, items_key, per_page_cap),
+        row_estimate=estimate,
+    )
+
+
+CONTACT_COMPANIES = _contact_child("contact_companies", COMPANY_COLUMNS, "companies", "page", "companies", 50)
+CONTACT_SEGMENTS = _contact_child("contact_segments", SEGMENT_COLUMNS, "segments")
+CONTACT_SUBSCRIPTIONS = _contact_child("contact_subscriptions", SUBSCRIPTION_TYPE_COLUMNS, "subscriptions")
+CONTACT_TAGS = _contact_child("contact_tags", TAG_COLUMNS, "tags")
+
+NOTES = ObjectSpec(
+    table="notes",
+    columns=(
+        text("id"), text("contact_id", "contact.id"), timestamp("created_at"), text("body"),
+        text("author_id", "author.id"), text("author_name", "author.name"), text("author_email", "author.email"),
+    ),
+    parent=ParentKey("contact_id", parent="contacts", path_param="contact_id"),
+    list=Endpoint("GET", "/contacts/{contact_id}/notes", "cursor", "data", per_page_cap=150),
+    get=Endpoint("GET", "/notes/{id}", items_key=None),
+    row_estimate=10,
+)
+
+# Events are listed per contact only (type=user and one of the identifiers), about the last 90 days.
+EVENTS = ObjectSpec(
+    table="events",
+    columns=(
+        text("id"), text("event_name"), timestamp("created_at"), text("contact_id", "intercom_user_id"),
+        text("user_id"), text("email"), jsonb("metadata"),
+    ),
+    list=Endpoint("GET", "/events", "next_url", "events", params={"type": "user"}),
+    required=RequiredFilter(
+        {"contact_id": "intercom_user_id", "user_id": "user_id", "email": "email"},
+        hint="Add WHERE contact_id = '...' (or user_id = '...' or email = '...'): "
+             "Intercom lists events only per contact.",
+    ),
+    row_estimate=100,
+)
+
+SPECS = (CONTACTS, CONTACT_COMPANIES, CONTACT_SEGMENTS, CONTACT_SUBSCRIPTIONS, CONTACT_TAGS, NOTES, EVENTS)

@@ -1,0 +1,76 @@
+"""Tickets (no list endpoint: every scan is a search), ticket types, their attributes and ticket states."""
+from intercom_fdw.spec import (
+    CustomFields, Endpoint, ObjectSpec, ParentKey, SearchField, boolean, integer, jsonb, parent_key, text,
+    timestamp,
+)
+
+TICKETS = ObjectSpec(
+    table="tickets",
+    columns=(
+        text("id"), text("ticket_id"), text("category"),
+        text("title", "ticket_attributes._default_title_"),
+        text("description", "ticket_attributes._default_description_"),
+        text("ticket_state_id", "ticket_state.id"), text("ticket_state_category", "ticket_state.category"),
+        text("ticket_state_internal_label", "ticket_state.internal_label"),
+        text("ticket_state_external_label", "ticket_state.external_label"),
+        text("ticket_type_id", "ticket_type.id"), text("ticket_type_name", "ticket_type.name"),
+        jsonb("contacts", "contacts.contacts"), text("admin_assignee_id"), text("team_assignee_id"),
+        timestamp("created_at"), timestamp("updated_at"), boolean("open"), timestamp("snoozed_until"),
+        boolean("is_shared"), jsonb("linked_objects", "linked_objects.data"), jsonb("ticket_attributes"),
+    ),
+    get=Endpoint("GET", "/tickets/{id}", items_key=None),
+    search=Endpoint("POST", "/tickets/search", "search", "tickets", per_page_cap=150),
+    # Every ticket was created after the epoch: the search that stands in for the missing list.
+    match_all={"field": "created_at", "operator": ">", "value": 0},
+    search_fields=(
+        SearchField("id", "id", "id"), SearchField("created_at", "created_at", "date"),
+        SearchField("updated_at", "updated_at", "date"), SearchField("snoozed_until", "snoozed_until", "date"),
+        SearchField("title", "title", "string"), SearchField("description", "description", "string"),
+        SearchField("category", "category", "string"), SearchField("ticket_type_id", "ticket_type_id", "id"),
+        SearchField("admin_assignee_id", "admin_assignee_id", "id"),
+        SearchField("team_assignee_id", "team_assignee_id", "id"), SearchField("open", "open", "boolean"),
+    ),
+    # A ticket-type table (IMPORT FOREIGN SCHEMA makes one per type) carries ticket_type_id as a
+    # table option; it is pushed into every search.
+    table_filters={"ticket_type_id": "ticket_type_id"},
+    custom_fields=CustomFields("ticket_attributes", "ticket", "ticket_attribute"),
+    row_estimate=5000,
+)
+
+TICKET_TYPES = ObjectSpec(
+    table="ticket_types",
+    columns=(
+        text("id"), text("category"), text("name"), text("description"), text("icon"), text("workspace_id"),
+        jsonb("ticket_type_attributes", "ticket_type_attributes.ticket_type_attributes"),
+        jsonb("ticket_states", "ticket_states.ticket_states"), boolean("archived"),
+        timestamp("created_at"), timestamp("updated_at"),
+    ),
+    list=Endpoint("GET", "/ticket_types", "unpaged", "data"),
+    get=Endpoint("GET", "/ticket_types/{id}", items_key=None),
+    row_estimate=10,
+)
+
+TICKET_TYPE_ATTRIBUTES = ObjectSpec(
+    table="ticket_type_attributes",
+    columns=(
+        parent_key("ticket_type_id"), text("id"), text("workspace_id"), text("name"), text("description"),
+        text("data_type"), jsonb("input_options"), integer("order"), boolean("required_to_create"),
+        boolean("required_to_create_for_contacts"), boolean("visible_on_create"), boolean("visible_to_contacts"),
+        boolean("default"), boolean("archived"), timestamp("created_at"), timestamp("updated_at"),
+    ),
+    parent=ParentKey("ticket_type_id", parent="ticket_types", path_param="ticket_type_id"),
+    list=Endpoint("GET", "/ticket_types/{ticket_type_id}", "none", "ticket_type_attributes.ticket_type_attributes"),
+    row_estimate=10,
+)
+
+TICKET_STATES = ObjectSpec(
+    table="ticket_states",
+    columns=(
+        text("id"), text("category"), text("internal_label"), text("external_label"), boolean("archived"),
+        jsonb("ticket_types", "ticket_types.data"),
+    ),
+    list=Endpoint("GET", "/ticket_states", "unpaged", "data"),
+    row_estimate=10,
+)
+
+SPECS = (TICKETS, TICKET_TYPES, TICKET_TYPE_ATTRIBUTES, TICKET_STATES)

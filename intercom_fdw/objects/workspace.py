@@ -1,0 +1,42 @@
+"""Workspace-wide lists: data attributes, segments, tags, subscription types."""
+from intercom_fdw.objects._columns import SEGMENT_COLUMNS, SUBSCRIPTION_TYPE_COLUMNS
+from intercom_fdw.spec import Endpoint, ObjectSpec, ParentKey, boolean, jsonb, text, timestamp
+
+# One call per model: GET /data_attributes?model=contact|company|conversation.
+DATA_ATTRIBUTES = ObjectSpec(
+    table="data_attributes",
+    columns=(
+        text("id"), text("model"), text("name"), text("full_name"), text("label"), text("description"),
+        text("data_type"), jsonb("options"), boolean("api_writable"), boolean("messenger_writable"),
+        boolean("ui_writable"), boolean("custom"), boolean("archived"), timestamp("created_at"),
+        timestamp("updated_at"), text("admin_id"),
+    ),
+    parent=ParentKey("model", query_param="model", values=("contact", "company", "conversation")),
+    list=Endpoint("GET", "/data_attributes", "unpaged", "data"),
+    row_estimate=200,
+)
+
+SEGMENTS = ObjectSpec(
+    table="segments",
+    columns=SEGMENT_COLUMNS,
+    list=Endpoint("GET", "/segments", "unpaged", "segments"),
+    get=Endpoint("GET", "/segments/{id}", items_key=None),
+    row_estimate=50,
+)
+
+TAGS = ObjectSpec(
+    table="tags",
+    columns=(text("id"), text("name")),
+    list=Endpoint("GET", "/tags", "unpaged", "data"),
+    get=Endpoint("GET", "/tags/{id}", items_key=None),
+    row_estimate=100,
+)
+
+SUBSCRIPTION_TYPES = ObjectSpec(
+    table="subscription_types",
+    columns=SUBSCRIPTION_TYPE_COLUMNS,
+    list=Endpoint("GET", "/subscription_types", "unpaged", "data"),
+    row_estimate=10,
+)
+
+SPECS = (DATA_ATTRIBUTES, SEGMENTS, TAGS, SUBSCRIPTION_TYPES)

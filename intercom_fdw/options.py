@@ -1,0 +1,124 @@
+"""Server, table and user mapping options: parsed and validated once, at the edge.
+
+multicorn2 hands the FDW one dict holding the foreign table's, the server's and the user
+mapping's options. `FdwOptions.parse` checks every name and value and raises ConfigurationError
+naming the option, the valid choices and a HINT. The access token is never echoed: it is
+registered as a secret before anything could print it, and its value is excluded from repr.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+from intercom_fdw.client.regions import api_base_url
+from intercom_fdw.errors import ConfigurationError, register_secret
+
+SERVER_OPTIONS = {
+    "region": "us, eu or au (default us)",
+    "api_url": "base URL overriding region (an emulator or a proxy)",
+    "api_version": "Intercom-Version header (default 2.14)",
+    "pushdown": "true/false: translate WHERE, ORDER BY and LIMIT into API requests (default true)",
+    "suppress_extended_requests": "true/false: never make per-row requests for extra fields",
+    "concurrency": "concurrent requests for lookups and extended fields (1-32, default 8)",
+    "connect_timeout": "seconds (default 10)",
+    "read_timeout": "seconds (default 60)",
+    "max_retries": "retries of idempotent calls (0-10, default 5)",
+}
+TABLE_OPTIONS = {
+    "object": "the Intercom object this table reads (contacts, companies, ...)",
+    "ticket_type_id": "ticket-type tables: the ticket type whose tickets they hold",
+    "suppress_extended_requests": "true/false, overrides the server's",
+    "on_conflict": "writes: error or update (issue 6)",
+    "row_estimate": "rows the planner should expect from a full scan",
+}
+USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"}
+# Added by the runtime itself, never by users.
+_RUNTIME_OPTIONS = frozenset({"wrapper"})
+
+ALL_OPTIONS = {**SERVER_OPTIONS, **TABLE_OPTIONS, **USER_MAPPING_OPTIONS}
+
+
+def _boolean(name, value) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "on", "yes", "1", "t"):
+        return True
+    if text in ("false", "off", "no", "0", "f"):
+        return False
+    raise ConfigurationError(f"invalid value {value!r} for option {name}", hint=f"{name} takes 'true' or 'false'")
+
+
+def _number(name, value, low, high, kind=float):
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:
+        raise ConfigurationError(f"invalid value {value!r} for option {name}",
+                                 hint=f"{name} takes a number from {low} to {high}")
+    return number
+
+
+@dataclass(frozen=True)
+class FdwOptions:
+    base_url: str
+    token: str = field(repr=False, default="")
+    api_version: str = "2.14"
+    pushdown: bool = True
+    suppress_extended_requests: bool = False
+    concurrency: int = 8
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_retries: int = 5
+    object: Optional[str] = None
+    ticket_type_id: Optional[str] = None
+    on_conflict: str = "error"
+    row_estimate: Optional[int] = None
+
+    @classmethod
+    def parse(cls, options: Mapping[str, str], require_token: bool = True) -> "FdwOptions":
+        options = {k: v for k, v in (options or {}).items() if k not in _RUNTIME_OPTIONS}
+        token = options.get("access_token")
+        register_secret(token)
+        unknown = sorted(set(options) - set(ALL_OPTIONS))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
+                hint="valid options: server " + ", ".join(SERVER_OPTIONS) + "; table " + ", ".join(TABLE_OPTIONS)
+                + "; user mapping " + ", ".join(USER_MAPPING_OPTIONS),
+            )
+        if require_token and not token:
+            raise ConfigurationError(
+                "no Intercom access token for this role",
+                hint="CREATE USER MAPPING FOR CURRENT_USER SERVER <server> OPTIONS (access_token '...')",
+            )
+        on_conflict = options.get("on_conflict", "error").strip().lower()
+        if on_conflict not in ("error", "update"):
+            raise ConfigurationError(f"invalid value {on_conflict!r} for option on_conflict",
+                                     hint="on_conflict takes 'error' or 'update'")
+        api_version = options.get("api_version", "2.14").strip()
+        if not api_version:
+            raise ConfigurationError("empty api_version", hint="use api_version '2.14' or drop the option")
+        return cls(
+            base_url=api_base_url(options.get("region"), options.get("api_url")),
+            token=token or "",
+            api_version=api_version,
+            pushdown=_boolean("pushdown", options.get("pushdown", "true")),
+            suppress_extended_requests=_boolean("suppress_extended_requests",
+                                                options.get("suppress_extended_requests", "false")),
+            concurrency=_number("concurrency", options.get("concurrency", 8), 1, 32, int),
+            connect_timeout=_number("connect_timeout", options.get("connect_timeout", 10), 0.1, 600),
+            read_timeout=_number("read_timeout", options.get("read_timeout", 60), 0.1, 3600),
+            max_retries=_number("max_retries", options.get("max_retries", 5), 0, 10, int),
+            object=(options.get("object") or "").strip() or None,
+            ticket_type_id=(options.get("ticket_type_id") or "").strip() or None,
+            on_conflict=on_conflict,
+            row_estimate=_number("row_estimate", options["row_estimate"], 1, 10 ** 9, int)
+            if "row_estimate" in options else None,
+        )
+
+    def client_options(self) -> dict:
+        return {"connect_timeout": self.connect_timeout, "read_timeout": self.read_timeout,
+                "max_retries": self.max_retries, "concurrency": self.concurrency}
+
+    def table_options(self) -> dict:
+        return {"ticket_type_id": self.ticket_type_id} if self.ticket_type_id else {}

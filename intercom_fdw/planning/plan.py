@@ -1,0 +1,151 @@
+"""What a scan will do, as data: the API calls, what was pushed, what is left to PostgreSQL.
+
+The same ScanPlan object drives `engine.execute` and prints EXPLAIN's lines, so EXPLAIN shows
+exactly the calls that run.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Optional, Tuple
+from urllib.parse import quote
+
+from intercom_fdw.spec import Endpoint
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One logical request (the client pages it). Mirrors the client's ApiRequest without importing it.
+
+    `inject` holds column values the returned rows do not carry themselves (a child row's parent key).
+    """
+
+    method: str
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    body: Optional[Mapping[str, Any]] = None
+    paging: str = "none"
+    items_key: Optional[str] = "data"
+    per_page: Optional[int] = None
+    max_items: Optional[int] = None
+    allow_404: bool = False
+    inject: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        paging = "" if self.paging in ("none", "unpaged") else f" ({self.paging} paging"
+        if paging:
+            paging += f", per_page {self.per_page})" if self.per_page else ")"
+        return f"{self.method} {self.path}{'?' + query if query else ''}{paging}"
+
+
+def call_for(endpoint: Endpoint, path_values: Mapping[str, str] = None, params: Mapping[str, Any] = None,
+             body=None, max_items=None, allow_404=False, inject=None) -> ApiCall:
+    """An ApiCall from an endpoint template: fills {placeholders}, sizes pages to the row limit."""
+    path = endpoint.path.format(**{k: _path_segment(v) for k, v in (path_values or {}).items()})
+    per_page = endpoint.per_page_cap
+    if per_page and max_items:
+        per_page = min(per_page, max(max_items, 1))
+    return ApiCall(
+        method=endpoint.method, path=path, params={**endpoint.params, **(params or {})}, body=body,
+        paging=endpoint.paging, items_key=endpoint.items_key, per_page=per_page, max_items=max_items,
+        allow_404=allow_404, inject=dict(inject or {}),
+    )
+
+
+def _path_segment(value) -> str:
+    # Ids come from SQL text: never let one change the path (no '/', '?', '#', '..').
+    return quote(str(value), safe="")
+
+
+@dataclass(frozen=True)
+class ChildCalls:
+    """Calls made once per parent value; the values come from a scan of the parent table."""
+
+    endpoint: Endpoint
+    column: str
+    path_param: Optional[str]
+    query_param: Optional[str]
+    parent_plan: "ScanPlan"
+    parent_field: str
+
+    def call(self, value) -> ApiCall:
+        return child_call(self.endpoint, self.column, self.path_param, self.query_param, value)
+
+
+def child_call(endpoint: Endpoint, column: str, path_param, query_param, value, max_items=None) -> ApiCall:
+    return call_for(
+        endpoint,
+        path_values={path_param: value} if path_param else None,
+        params={query_param: value} if query_param else None,
+        max_items=max_items, allow_404=True, inject={column: value},
+    )
+
+
+@dataclass(frozen=True)
+class ExtendedRequests:
+    """Per-row requests for columns the list leaves out (merged over the row before shaping)."""
+
+    endpoint: Endpoint
+    key: str
+    columns: Tuple[str, ...]
+
+    def call(self, key_value) -> ApiCall:
+        return call_for(self.endpoint, {"id": key_value}, allow_404=True)
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    table: str
+    strategy: str
+    calls: Tuple[ApiCall, ...] = ()
+    child_calls: Optional[ChildCalls] = None
+    extended: Optional[ExtendedRequests] = None
+    pushed: Tuple[str, ...] = ()
+    notes: Tuple[str, ...] = ()
+    sort_locally: Tuple[Tuple[str, bool], ...] = ()  # (column, descending)
+    # Column values every row must have although no qual asks for them (a ticket-type table's
+    # ticket_type_id): PostgreSQL cannot re-check a table option, so the engine does.
+    required_values: Tuple[Tuple[str, Any], ...] = ()
+    row_limit: Optional[int] = None  # the API stops after this many rows (every qual applied exactly)
+    # LIMIT/OFFSET that PostgreSQL handed over (multicorn2 pushes them only for scans without WHERE
+    # and then drops its own Limit node): the engine applies them to the rows it returns.
+    limit: Optional[int] = None
+    offset: int = 0
+    expected_calls: str = "1"
+    estimated_rows: int = 1000
+
+    @property
+    def concurrent(self) -> bool:
+        return len(self.calls) > 1
+
+    def with_notes(self, *notes) -> "ScanPlan":
+        return replace(self, notes=self.notes + tuple(notes))
+
+    def explain(self, verbose: bool = False):
+        """EXPLAIN's lines for this plan (VERBOSE adds request bodies)."""
+        lines = [f"Intercom {self.table}: {self.strategy}"]
+        if self.child_calls:
+            lines += [f"  parent {line}" for line in self.child_calls.parent_plan.explain(verbose)[1:]]
+            endpoint = self.child_calls.endpoint
+            lines.append(f"Per {self.child_calls.column}: {endpoint.method} {endpoint.path}")
+        shown = self.calls[:5]
+        for call in shown:
+            lines.append(f"Request: {call.describe()}")
+            if verbose and call.body is not None:
+                lines.append(f"Request body: {json.dumps(call.body, sort_keys=True)}")
+        if len(self.calls) > len(shown):
+            lines.append(f"... and {len(self.calls) - len(shown)} more requests like these (concurrent)")
+        lines.append("Pushed filters: " + (" AND ".join(self.pushed) if self.pushed else "none"))
+        if self.extended:
+            lines.append(f"Extended requests: yes, one {self.extended.endpoint.method} {self.extended.endpoint.path} "
+                         f"per row for {', '.join(self.extended.columns)}")
+        else:
+            lines.append("Extended requests: no")
+        if self.row_limit is not None:
+            lines.append(f"Stops reading after {self.row_limit} rows")
+        if self.sort_locally:
+            lines.append("Sorted locally by " + ", ".join(f"{c}{' DESC' if d else ''}" for c, d in self.sort_locally))
+        lines.append(f"Expected API calls: {self.expected_calls}")
+        lines += [f"Note: {note}" for note in self.notes]
+        return lines

@@ -1,0 +1,141 @@
+"""The neutral form of an SQL restriction, and the one place where Multicorn's value forms are normalised.
+
+multicorn2 hands quals over as (column, operator, value) with operator names from pg_operator
+('~~' is LIKE), list operators as (operator, is_any) tuples, and values often as PostgreSQL's text
+output ('2024-01-01 00:00:00+00', 't'). `condition_from_qual` turns one of those into a typed
+`Condition` whose value suits the column's type, or None when it cannot be represented (the qual
+then stays a PostgreSQL filter only, which is always correct).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any, Optional
+
+OPERATORS = frozenset(
+    {"=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is null", "is not null"}
+)
+
+_SCALAR_OPERATORS = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
+                     "~~": "like", "!~~": "not like"}
+_LIST_OPERATORS = {("=", True): "in", ("<>", False): "not in", ("!=", False): "not in"}
+_COMMUTED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+class Parameter(str):
+    """A value known only at execution (a join parameter while EXPLAIN runs): shown as `$param`."""
+
+    def __new__(cls):
+        return super().__new__(cls, "$param")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`column op value` with a typed value (epoch seconds for timestamps, a tuple for IN lists)."""
+
+    column: str
+    op: str
+    value: Any = None
+
+    def __post_init__(self):
+        if self.op not in OPERATORS:
+            raise ValueError(f"unknown operator {self.op!r}")
+
+    def __str__(self):
+        if self.op in ("is null", "is not null"):
+            return f"{self.column} {self.op}"
+        if self.op in ("in", "not in"):
+            return f"{self.column} {self.op} ({', '.join(_literal(v) for v in self.value)})"
+        return f"{self.column} {self.op} {_literal(self.value)}"
+
+
+def _literal(value) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[Condition]:
+    """A Condition for a Multicorn qual on a column of `pg_type`, or None if it cannot be represented."""
+    if isinstance(operator, (tuple, list)):
+        op = _LIST_OPERATORS.get((operator[0], bool(operator[1])))
+        if op is None or value is None:
+            return None
+        values = tuple(typed_value(v, pg_type) for v in value)
+        if any(v is None for v in values):
+            return None
+        return Condition(column, op, values)
+    op = _SCALAR_OPERATORS.get(operator)
+    if op is None:
+        return None
+    if value is None:
+        return {"=": Condition(column, "is null"), "<>": Condition(column, "is not null")}.get(op)
+    if op in ("like", "not like"):
+        return Condition(column, op, value) if isinstance(value, str) and _is_text(pg_type) else None
+    typed = typed_value(value, pg_type)
+    if typed is None:
+        return None
+    if isinstance(typed, bool) and op == "<>":
+        # multicorn2 passes `flag = false` as `flag <> 't'`: say what it means.
+        return Condition(column, "=", not typed)
+    return Condition(column, op, typed)
+
+
+def commute(op: str) -> str:
+    """The operator for `value op column` written as `column op' value`."""
+    return _COMMUTED.get(op, op)
+
+
+def _is_text(pg_type: str) -> bool:
+    return pg_type.startswith(("text", "character varying", "varchar", "character", "char"))
+
+
+def typed_value(value, pg_type: str):
+    """Value in the form planning compares: int, float, bool, str, or epoch seconds for date/time types."""
+    if isinstance(value, Parameter):
+        return value
+    base = pg_type.split("(")[0].strip()
+    try:
+        if base in ("timestamp with time zone", "timestamptz", "timestamp without time zone", "timestamp", "date"):
+            return epoch_seconds(value)
+        if base in ("integer", "bigint", "smallint", "int", "int4", "int8", "int2"):
+            if isinstance(value, bool):
+                return None
+            return int(value)
+        if base in ("double precision", "real", "numeric", "float8", "float4"):
+            return float(value)
+        if base in ("boolean", "bool"):
+            return boolean_value(value)
+        if base in ("json", "jsonb"):
+            return None
+        return value if isinstance(value, str) else str(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def boolean_value(value) -> Optional[bool]:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("t", "true", "yes", "on", "1"):
+        return True
+    if text in ("f", "false", "no", "off", "0"):
+        return False
+    return None
+
+
+def epoch_seconds(value) -> Optional[int]:
+    """UNIX seconds of a timestamp given as text (PostgreSQL output), datetime or date; None for infinity."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("infinity", "-infinity") or text.endswith(" BC"):
+            return None
+        value = dt.datetime.fromisoformat(text)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return math.floor(value.timestamp())
+    if isinstance(value, dt.date):
+        return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp())
+    return None

@@ -1,0 +1,337 @@
+"""plan_scan: from (conditions, columns, sort keys, limit) to a ScanPlan. Pure: no I/O, no clock.
+
+Routes, most specific first: get by id; one call per parent value; the required filter (events);
+list parameters; the search API; an ordered list; the full scan (list, match-everything search,
+fixed fan-out or one call per row of the parent table). A route consumes some conditions;
+whatever it does not consume exactly stays with PostgreSQL, which re-checks every qual anyway.
+LIMIT is pushed only when every condition is consumed exactly, so the API never returns fewer
+rows than the query needs.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.planning.plan import ApiCall, ChildCalls, ExtendedRequests, ScanPlan, call_for, child_call
+from intercom_fdw.planning.quals import Condition
+from intercom_fdw.planning.search import build_query, search_filters
+from intercom_fdw.spec import ObjectSpec
+
+MAX_CONCURRENT_LOOKUPS = 500  # ids or parent values beyond this: a scan is cheaper than lookups
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    pushdown: bool = True
+    suppress_extended_requests: bool = False
+    table_options: Mapping[str, str] = field(default_factory=dict)
+    now: int = 0  # UNIX seconds, for default time windows (passed in: planning reads no clock)
+    row_estimate: Optional[int] = None
+    # strict: a missing required filter is an error (execution); lenient for sizing and EXPLAIN.
+    strict: bool = True
+
+
+def supported_sortkeys(spec: ObjectSpec, sortkeys: Sequence[SortKey], pushdown: bool = True) -> List[SortKey]:
+    """The sort keys the API can deliver in order: one key matching one of the spec's orderings."""
+    if not pushdown or len(sortkeys) != 1:
+        return []
+    key = sortkeys[0]
+    if any(o.column == key.column and o.descending == key.descending for o in spec.orderings):
+        return [key]
+    return []
+
+
+def path_keys(spec: ObjectSpec, pushdown: bool = True) -> List[Tuple[Tuple[str, ...], int]]:
+    """Columns whose `=` value makes a cheap request: parameterized nested loops use them."""
+    if not pushdown and not spec.required:
+        return []
+    keys = []
+    if pushdown and spec.get:
+        keys.append((("id",), 1))
+    if pushdown and spec.parent and not spec.parent.values:
+        keys.append(((spec.parent.column,), spec.row_estimate))
+    if spec.required:
+        keys += [((column,), spec.row_estimate) for column in spec.required.params]
+    if pushdown:
+        keys += [((f.column,), 1) for f in spec.list_filters]
+        keys += [((f.column,), 1) for f in spec.search_fields if f.kind in ("string", "id") and f.column != "id"]
+    return keys
+
+
+def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterable[str],
+              sortkeys: Sequence[SortKey] = (), limit: Optional[int] = None, offset: Optional[int] = None,
+              options: ScanOptions = ScanOptions()) -> ScanPlan:
+    conditions = [c for c in conditions if spec.column(c.column) is not None]
+    columns = set(columns)
+    wanted_rows = None if limit is None else limit + (offset or 0)
+    route = _Route.choose(spec, conditions, sortkeys, wanted_rows, options)
+    plan = route.plan
+    exact = all(c in route.exact for c in conditions)
+    in_order = bool(sortkeys) and route.ordered
+    sort_locally = tuple((k.column, k.descending) for k in sortkeys) if sortkeys and not in_order else ()
+    row_limit = wanted_rows if (wanted_rows is not None and exact and not sort_locally
+                                and not plan.required_values) else None
+    extended = _extended(spec, columns, route, options)
+    estimate = _estimate(spec, route, options, row_limit)
+    return ScanPlan(
+        table=spec.table, strategy=plan.strategy, calls=_limit_calls(plan.calls, row_limit),
+        child_calls=plan.child_calls, extended=extended,
+        pushed=tuple(str(c) for c in route.pushed) + plan.pushed, notes=plan.notes + spec.notes,
+        sort_locally=sort_locally, row_limit=row_limit, required_values=plan.required_values,
+        limit=limit, offset=offset or 0,
+        expected_calls=_expected_calls(spec, route, row_limit, extended, estimate), estimated_rows=estimate,
+    )
+
+
+def _limit_calls(calls: Tuple[ApiCall, ...], row_limit: Optional[int]) -> Tuple[ApiCall, ...]:
+    if row_limit is None or len(calls) != 1 or calls[0].max_items is not None:
+        return calls
+    call = calls[0]
+    per_page = min(call.per_page, max(row_limit, 1)) if call.per_page else None
+    return (replace(call, max_items=row_limit, per_page=per_page),)
+
+
+class _Route:
+    """The chosen way to read: the plan skeleton and which conditions it consumed (exactly or widened)."""
+
+    def __init__(self, plan: ScanPlan, pushed=(), exact=(), ordered=False, kind="list"):
+        self.plan, self.pushed, self.exact, self.ordered, self.kind = plan, list(pushed), list(exact), ordered, kind
+
+    @classmethod
+    def choose(cls, spec, conditions, sortkeys, wanted_rows, options) -> "_Route":
+        pushdown = options.pushdown
+        table_values = tuple((f, options.table_options[o]) for o, f in spec.table_filters.items()
+                             if options.table_options.get(o))
+        for candidate in (
+            pushdown and cls._by_id(spec, conditions),
+            pushdown and cls._by_parent_value(spec, conditions),
+            cls._by_required_filter(spec, conditions, options),
+            pushdown and cls._by_list_filter(spec, conditions),
+            pushdown and cls._by_search(spec, conditions, table_values),
+            pushdown and cls._ordered(spec, sortkeys),
+        ):
+            if candidate:
+                return candidate._with_required(table_values)
+        return cls._full_scan(spec, conditions, options, table_values)._with_required(table_values)
+
+    def _with_required(self, table_values) -> "_Route":
+        columns = tuple((column, value) for column, value in table_values)
+        self.plan = replace(self.plan, required_values=columns)
+        return self
+
+    # -- routes ---------------------------------------------------------------------------------
+    @classmethod
+    def _by_id(cls, spec, conditions):
+        if not spec.get:
+            return None
+        ids, used = _equal_values(conditions, "id")
+        if ids is None or len(ids) > MAX_CONCURRENT_LOOKUPS:
+            return None
+        calls = tuple(call_for(spec.get, {"id": v}, allow_404=True) for v in ids)
+        return cls(ScanPlan(spec.table, "get by id" + (" (concurrent)" if len(calls) > 1 else ""), calls),
+                   used, used, kind="lookup")
+
+    @classmethod
+    def _by_parent_value(cls, spec, conditions):
+        parent = spec.parent
+        if not parent:
+            return None
+        values, used = _equal_values(conditions, parent.column)
+        if values is None or len(values) > MAX_CONCURRENT_LOOKUPS:
+            return None
+        calls = tuple(child_call(spec.list, parent.column, parent.path_param, parent.query_param, v) for v in values)
+        strategy = f"one request per {parent.column}" + (" (concurrent)" if len(calls) > 1 else "")
+        return cls(ScanPlan(spec.table, strategy, calls), used, used, kind="lookup")
+
+    @classmethod
+    def _by_required_filter(cls, spec, conditions, options):
+        required = spec.required
+        if not required:
+            return None
+        for column, param in required.params.items():
+            values, used = _equal_values(conditions, column)
+            if values is not None:
+                calls = tuple(call_for(spec.list, params={param: v}, inject={column: v}) for v in values)
+                return cls(ScanPlan(spec.table, f"one request per {column}", calls), used, used, kind="lookup")
+        if options.strict:
+            raise ConfigurationError(
+                f"a query on {spec.table} needs a filter on one of: {', '.join(required.params)}",
+                hint=required.hint,
+            )
+        return cls(ScanPlan(spec.table, "needs a filter", (), notes=(required.hint,)), kind="lookup")
+
+    @classmethod
+    def _by_list_filter(cls, spec, conditions):
+        for list_filter in spec.list_filters:
+            values, used = _equal_values(conditions, list_filter.column)
+            if values is not None and len(values) == 1:
+                endpoint = list_filter.endpoint or spec.list
+                call = call_for(endpoint, params={list_filter.param: values[0]})
+                exact = used if list_filter.exact else []
+                return cls(ScanPlan(spec.table, "filtered list", (call,)), used, exact)
+        return None
+
+    @classmethod
+    def _by_search(cls, spec, conditions, table_values):
+        if not spec.search:
+            return None
+        candidates = []
+        for condition in conditions:
+            field = spec.search_field(condition.column)
+            if field:
+                filters = search_filters(condition, field)
+                if filters:
+                    candidates.append((condition, filters))
+        if not candidates:
+            return None
+        fixed = [{"field": f, "operator": "=", "value": v} for f, v in table_values]
+        query, pushed = build_query(candidates, fixed)
+        call = call_for(spec.search, body={"query": query})
+        return cls(ScanPlan(spec.table, "search", (call,), pushed=_table_filter_text(table_values)), pushed, (),
+                   kind="search")
+
+    @classmethod
+    def _ordered(cls, spec, sortkeys):
+        for key in supported_sortkeys(spec, sortkeys):
+            ordering = next(o for o in spec.orderings if o.column == key.column and o.descending == key.descending)
+            endpoint = ordering.endpoint or spec.list
+            strategy = f"list in API order ({key.column}{' DESC' if key.descending else ''})"
+            return cls(ScanPlan(spec.table, strategy, (call_for(endpoint),)), ordered=True)
+        return None
+
+    @classmethod
+    def _full_scan(cls, spec, conditions, options, table_values):
+        if spec.list and spec.window:
+            return cls._windowed(spec, conditions, options)
+        if spec.parent and spec.parent.values:
+            parent = spec.parent
+            calls = tuple(child_call(spec.list, parent.column, parent.path_param, parent.query_param, v)
+                          for v in parent.values)
+            return cls(ScanPlan(spec.table, f"one request per {parent.column}", calls), kind="fanout")
+        if spec.parent:
+            return cls._per_parent_row(spec, options)
+        if spec.list:
+            return cls(ScanPlan(spec.table, "full scan", (call_for(spec.list),)))
+        if spec.search and spec.match_all is not None:
+            fixed = [{"field": f, "operator": "=", "value": v} for f, v in table_values]
+            query = fixed[0] if len(fixed) == 1 else (
+                {"operator": "AND", "value": fixed} if fixed else dict(spec.match_all))
+            plan = ScanPlan(spec.table, "full scan (search matching everything)",
+                            (call_for(spec.search, body={"query": query}),), pushed=_table_filter_text(table_values))
+            return cls(plan, kind="search")
+        raise ConfigurationError(f"{spec.table} cannot be scanned without a filter",
+                                 hint="Add WHERE id = '...'")
+
+    @classmethod
+    def _windowed(cls, spec, conditions, options):
+        window = spec.window
+        after = before = None
+        pushed = []
+        if options.pushdown:
+            for condition in conditions:
+                if condition.column != window.column or not isinstance(condition.value, int):
+                    continue
+                if condition.op in (">", ">=", "="):
+                    after = max(after or condition.value - 1, condition.value - 1)
+                    pushed.append(condition)
+                if condition.op in ("<", "<=", "="):
+                    before = min(before or condition.value + 1, condition.value + 1)
+                    pushed.append(condition)
+        notes = ()
+        if after is None:
+            after = options.now - window.default_days * 86400
+            notes = (f"no lower bound on {window.column}: reading the last {window.default_days} days "
+                     f"(add WHERE {window.column} >= ... to read further back)",)
+        params = {window.after_param: str(after)}
+        if before is not None:
+            params[window.before_param] = str(before)
+        plan = ScanPlan(spec.table, "time window", (call_for(spec.list, params=params),), notes=notes)
+        return cls(plan, pushed, ())
+
+    @classmethod
+    def _per_parent_row(cls, spec, options):
+        from intercom_fdw.objects import spec_for  # the registry: parent tables are named by the spec
+
+        parent = spec.parent
+        parent_spec = spec_for(parent.parent)
+        parent_plan = plan_scan(parent_spec, (), [parent.parent_column], options=ScanOptions(
+            pushdown=options.pushdown, suppress_extended_requests=True, now=options.now, strict=options.strict))
+        child = ChildCalls(spec.list, parent.column, parent.path_param, parent.query_param, parent_plan,
+                           parent.parent_column)
+        plan = ScanPlan(spec.table, f"one request per row of {parent.parent}", (), child_calls=child,
+                        notes=(f"add WHERE {parent.column} = ... (or join on it) to avoid reading every "
+                               f"{parent.parent} row",))
+        return cls(plan, kind="children")
+
+
+def _table_filter_text(table_values) -> Tuple[str, ...]:
+    return tuple(f"{column} = '{value}' (table option)" for column, value in table_values)
+
+
+def _equal_values(conditions, column) -> Tuple[Optional[list], list]:
+    """Values the column must take (from = and IN, intersected), and the conditions that say so."""
+    values, used = None, []
+    for condition in conditions:
+        if condition.column != column or condition.op not in ("=", "in"):
+            continue
+        these = [condition.value] if condition.op == "=" else list(condition.value)
+        these = [v if isinstance(v, str) else str(v) for v in these]
+        values = these if values is None else [v for v in values if v in these]
+        used.append(condition)
+    if values is not None:
+        values = list(dict.fromkeys(values))
+    return values, used
+
+
+def _extended(spec, columns, route, options) -> Optional[ExtendedRequests]:
+    extended = spec.extended
+    if not extended or options.suppress_extended_requests or not columns & set(extended.columns):
+        return None
+    if route.kind == "lookup" and spec.get and spec.get.path == extended.endpoint.path:
+        return None  # the by-id response already has the extended fields
+    return ExtendedRequests(extended.endpoint, extended.key, extended.columns)
+
+
+def _estimate(spec, route, options, row_limit) -> int:
+    base = options.row_estimate or spec.row_estimate
+    plan = route.plan
+    if route.kind == "lookup":
+        per_call = 1 if plan.strategy.startswith("get by id") else base
+        estimate = max(1, len(plan.calls)) * per_call
+    elif route.kind == "search" and route.pushed:
+        # An equality on a searchable field (email, external_id) is nearly unique; anything else
+        # keeps about a tenth of the rows per filter.
+        divisor = 1
+        for condition in route.pushed:
+            divisor *= 1000 if condition.op == "=" else 10
+        estimate = max(1, base // divisor)
+    else:
+        estimate = base
+    return min(estimate, row_limit) if row_limit is not None else estimate
+
+
+def _expected_calls(spec, route, row_limit, extended, estimate) -> str:
+    plan = route.plan
+    if plan.child_calls:
+        text = f"1 per {plan.child_calls.column} + the {spec.parent.parent} scan"
+    else:
+        total = 0
+        for call in plan.calls:
+            if call.paging in ("none", "unpaged"):
+                total += 1
+            else:
+                rows = row_limit if row_limit is not None else (estimate if len(plan.calls) == 1 else spec.row_estimate)
+                total += max(1, math.ceil(rows / (call.per_page or 50)))
+        known = row_limit is not None or all(c.paging in ("none", "unpaged") for c in plan.calls)
+        text = str(total) if known else f"about {total}"
+    if extended:
+        text += " + 1 per row (extended fields)"
+    return text

@@ -1,0 +1,122 @@
+"""Translate conditions into an Intercom search query, within the API's limits and never under-fetching.
+
+Intercom's search is coarser than SQL in places (day-granular dates, missing operators, at most
+15 filters a group and two levels of nesting). Each rule below widens the request where it must;
+PostgreSQL re-checks every qual, so a wider request is correct and a narrower one never happens.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+from intercom_fdw.planning.quals import Condition
+from intercom_fdw.spec import SEARCH_OPERATORS, SearchField
+
+MAX_FILTERS_PER_GROUP = 15
+DAY = 86400
+
+# Lower rank = more selective: pushed first when there are more than 15 candidates.
+_RANK = {"=": 0, "in": 1, "prefix": 2, "suffix": 2, "contains": 3, "<": 4, ">": 4, "<=": 4, ">=": 4,
+         "<>": 6, "not in": 6, "not contains": 6}
+
+
+def like_operator(pattern: str, negated: bool) -> Optional[Tuple[str, str]]:
+    """('prefix'|'suffix'|'contains'|'='|..., literal) for a LIKE pattern Intercom can express, else None.
+
+    Only patterns whose inner text has no wildcard or escape qualify: 'x%' starts with, '%x' ends
+    with, '%x%' contains, 'x' equals. NOT LIKE is expressible only as "doesn't contain".
+    """
+    starts, ends = pattern.startswith("%"), pattern.endswith("%") and len(pattern) > 1
+    inner = pattern[1 if starts else 0: len(pattern) - (1 if ends else 0)]
+    if not inner or any(ch in inner for ch in "%_\\"):
+        return None
+    if negated:
+        return ("not contains", inner) if starts and ends else (("<>", inner) if not starts and not ends else None)
+    if starts and ends:
+        return "contains", inner
+    if starts:
+        return "suffix", inner
+    if ends:
+        return "prefix", inner
+    return "=", inner
+
+
+def search_filters(condition: Condition, field: SearchField) -> List[dict]:
+    """The search filters (ANDed) that return at least every row satisfying `condition`; [] if none do."""
+    operators = SEARCH_OPERATORS[field.kind]
+    op, value = condition.op, condition.value
+    if op in ("like", "not like"):
+        translated = like_operator(value, op == "not like")
+        if translated is None:
+            return []
+        op, value = translated
+    if op in ("is null", "is not null"):
+        return []
+    value = _search_value(value, field.kind)
+    if value is None:
+        return []
+    if field.kind == "date":
+        return _date_filters(field.field, op, value)
+    if field.kind == "integer_loose" and op in (">=", "<="):
+        # "> v - 1" is ">= v" if Intercom's > is strict and wider if it is inclusive.
+        op, value = (">", value - 1) if op == ">=" else ("<", value + 1)
+    if field.kind == "boolean" and op == "<>":
+        op, value = "=", not value
+    if op == "in" and "in" not in operators and "=" in operators and len(value) <= MAX_FILTERS_PER_GROUP:
+        return [{"operator": "OR", "value": [_leaf(field.field, "=", v) for v in value]}]
+    if op not in operators:
+        return []
+    return [_leaf(field.field, operators[op], list(value) if op in ("in", "not in") else value)]
+
+
+def _date_filters(name: str, op: str, value: int) -> List[dict]:
+    # Dates compare by calendar day in the workspace's (unknown) time zone and accept only =, <, >;
+    # "> d" starts at the next day and "< d" stops at the start of d's day (OpenAPI search docs).
+    # A day's margin on each side covers any time zone.
+    if op == "=":
+        return [_leaf(name, "=", value)]
+    if op in (">", ">="):
+        return [_leaf(name, ">", value - DAY)]
+    if op in ("<", "<="):
+        return [_leaf(name, "<", value + DAY)]
+    if op == "in" and len(value) <= MAX_FILTERS_PER_GROUP:
+        return [{"operator": "OR", "value": [_leaf(name, "=", v) for v in value]}]
+    return []
+
+
+def _search_value(value, kind: str):
+    """The value in the JSON type the field's kind expects, or None if it has none (not pushed)."""
+    if isinstance(value, tuple):
+        converted = tuple(_search_value(v, kind) for v in value)
+        return None if any(v is None for v in converted) else converted
+    if kind in ("integer", "integer_loose"):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+    if kind == "boolean":
+        return value if isinstance(value, bool) else None
+    if kind == "date":
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if isinstance(value, str) else None
+
+
+def _leaf(field: str, operator: str, value) -> dict:
+    return {"field": field, "operator": operator, "value": value}
+
+
+def build_query(candidates: Sequence[Tuple[Condition, List[dict]]], fixed: Sequence[dict] = ()):
+    """(query, pushed conditions): the most selective filters that fit one AND group of 15.
+
+    `fixed` filters (a ticket-type table's ticket_type_id) always go first.
+    """
+    ranked = sorted(candidates, key=lambda item: _RANK.get(item[0].op, 5))
+    filters, pushed = list(fixed), []
+    for condition, condition_filters in ranked:
+        if len(filters) + len(condition_filters) > MAX_FILTERS_PER_GROUP:
+            continue
+        filters.extend(condition_filters)
+        pushed.append(condition)
+    if not filters:
+        return None, []
+    query = filters[0] if len(filters) == 1 else {"operator": "AND", "value": filters}
+    return query, pushed

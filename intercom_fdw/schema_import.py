@@ -1,0 +1,82 @@
+"""IMPORT FOREIGN SCHEMA: the table definitions for a workspace, custom fields included.
+
+One call per data attribute model (contact, company, conversation) and one for the ticket types
+(which embed their attributes), each made only when a table that needs it is imported. Custom
+field columns record their attribute's name and type as column options, so scans need no call.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from intercom_fdw import engine
+from intercom_fdw.custom_fields import custom_columns, ticket_type_table_name
+from intercom_fdw.objects import SPECS, spec_for
+from intercom_fdw.planning import Condition, ScanOptions, plan_scan
+from intercom_fdw.shaping import dig
+from intercom_fdw.spec import Column, ObjectSpec
+
+# Custom field flavour -> the data attribute model that lists its attributes.
+_MODEL_OF_FLAVOUR = {"contact": "contact", "company": "company", "conversation": "conversation"}
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    name: str
+    columns: Sequence[Column]
+    options: Dict[str, str] = field(default_factory=dict)
+
+
+def table_definitions(client, restriction_type: Optional[str] = None, restricts: Iterable[str] = (),
+                      now: int = 0) -> List[TableDefinition]:
+    restricts = set(restricts or ())
+
+    def wanted(name: str) -> bool:
+        if restriction_type == "limit":
+            return name in restricts
+        if restriction_type == "except":
+            return name not in restricts
+        return True
+
+    options = ScanOptions(now=now, suppress_extended_requests=True)
+    tables = []
+    for spec in sorted(SPECS.values(), key=lambda s: s.table):
+        if not wanted(spec.table):
+            continue
+        columns = list(spec.columns)
+        if spec.custom_fields and spec.custom_fields.flavour in _MODEL_OF_FLAVOUR:
+            attributes = _custom_data_attributes(client, _MODEL_OF_FLAVOUR[spec.custom_fields.flavour], options)
+            columns += custom_columns(attributes, spec.custom_fields.flavour, spec.custom_fields.container,
+                                      spec.custom_fields.option, spec.column_names)
+        tables.append(TableDefinition(spec.table, columns, {"object": spec.table}))
+    if restriction_type != "limit" or restricts - set(SPECS):
+        taken = set(SPECS)
+        for table in _ticket_type_tables(client, options, taken):
+            if wanted(table.name):
+                tables.append(table)
+    return tables
+
+
+def _custom_data_attributes(client, model: str, options: ScanOptions) -> List[dict]:
+    spec = spec_for("data_attributes")
+    plan = plan_scan(spec, [Condition("model", "=", model)], spec.column_names, options=options)
+    return [item for item, _ in engine.objects(plan, client) if item.get("custom")]
+
+
+def _ticket_type_tables(client, options: ScanOptions, taken: set) -> List[TableDefinition]:
+    tickets: ObjectSpec = spec_for("tickets")
+    types_spec = spec_for("ticket_types")
+    plan = plan_scan(types_spec, (), types_spec.column_names, options=options)
+    tables = []
+    for ticket_type, _ in engine.objects(plan, client):
+        if ticket_type.get("archived") or ticket_type.get("id") is None:
+            continue
+        attributes = [a for a in dig(ticket_type, ("ticket_type_attributes", "ticket_type_attributes")) or ()
+                      if isinstance(a, dict) and not a.get("default")]
+        custom = tickets.custom_fields
+        columns = list(tickets.columns) + custom_columns(attributes, custom.flavour, custom.container, custom.option,
+                                                         tickets.column_names)
+        name = ticket_type_table_name(ticket_type.get("name") or str(ticket_type["id"]), taken)
+        taken.add(name)
+        tables.append(TableDefinition(name, columns, {"object": "tickets", "ticket_type_id": str(ticket_type["id"])}))
+    return tables

@@ -1,0 +1,146 @@
+"""Row shaping: one Intercom object (JSON) -> one row of typed column values for PostgreSQL.
+
+Values leave in forms the runtime converts without guessing: str for text, int, float, bool,
+ISO 8601 text with an offset for timestamptz, 'YYYY-MM-DD' for date, and JSON text for json/jsonb
+(multicorn2 does not serialise dicts). Anything of the wrong shape becomes NULL rather than an
+error: one odd field must not fail a whole scan, and `attrs` still holds the raw value.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+
+from intercom_fdw.spec import Column
+
+_MISSING = object()
+
+
+def dig(item: Any, path: Sequence[str]) -> Any:
+    """The value at `path` in nested dicts, or None if any step is missing."""
+    for key in path:
+        if not isinstance(item, dict):
+            return None
+        item = item.get(key)
+        if item is None:
+            return None
+    return item
+
+
+def _text(value):
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _integer(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and value == int(value):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _float(value):
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _boolean(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, int):
+        return bool(value)
+    return None
+
+
+def _unix_seconds(value) -> Optional[float]:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            try:  # some custom attribute values arrive as ISO text
+                parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.timezone.utc)
+            return parsed.timestamp()
+    return None
+
+
+def _timestamp(value):
+    seconds = _unix_seconds(value)
+    if seconds is None:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _date(value):
+    seconds = _unix_seconds(value)
+    if seconds is None:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date().isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _json(value):
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_FILE_FIELDS = ("name", "url", "content_type", "file_size", "width", "height")
+
+
+def _file_list(value):
+    """File upload attributes: a jsonb array of {name, url, content_type, file_size, width, height}."""
+    files = value if isinstance(value, list) else [value]
+    shaped = [{k: f.get(k) for k in _FILE_FIELDS} for f in files if isinstance(f, dict)]
+    return _json(shaped)
+
+
+CONVERT: Dict[str, Callable[[Any], Any]] = {
+    "text": _text, "integer": _integer, "bigint": _integer, "float": _float, "boolean": _boolean,
+    "unix_timestamp": _timestamp, "unix_date": _date, "json": _json, "file_list": _file_list,
+}
+
+
+class RowShaper:
+    """Shapes objects into rows for a fixed list of columns (built once per scan)."""
+
+    def __init__(self, columns: Iterable[Column]):
+        self.columns = tuple(columns)
+        self._steps = tuple((c.name, c.source, CONVERT[c.convert], c.name == "attrs") for c in self.columns)
+
+    def __call__(self, item: Mapping, inject: Mapping[str, Any] = None) -> Dict[str, Any]:
+        row = {}
+        for name, source, convert, is_attrs in self._steps:
+            if is_attrs:
+                row[name] = _json(item)
+                continue
+            value = dig(item, source) if source else None
+            if value is None and inject:
+                value = inject.get(name)
+            row[name] = None if value is None else convert(value)
+        return row
