@@ -169,19 +169,21 @@ class IntercomClient:
             scroll_lock=lambda: workspace_scroll_lock(
                 self._workspace_key, self._scroll_wait_timeout, self._clock, self._sleep, self._scroll_lock_dir
             ),
-            wait_for_open_scroll=self._wait_for_open_scroll_factory(),
+            wait_for_open_scroll=self._open_scroll_waiter(),
         )
 
-    def _wait_for_open_scroll_factory(self) -> Callable[[int], bool]:
-        deadline = [None]
+    def _open_scroll_waiter(self) -> Callable[[int], bool]:
+        """Waits between attempts to open a scroll while Intercom says another is open: at least a
+        second, jittered, growing to 11 s, within scroll_wait_timeout for the whole scan."""
+        deadline = None
 
         def wait(attempt: int) -> bool:
+            nonlocal deadline
             now = self._clock()
-            if deadline[0] is None:
-                deadline[0] = now + self._scroll_wait_timeout
-            if now >= deadline[0]:
+            deadline = deadline if deadline is not None else now + self._scroll_wait_timeout
+            if now >= deadline:
                 return False
-            self._sleep(min(backoff_delay(attempt, 1.0, 10.0, self._rng) + 1.0, deadline[0] - now))
+            self._sleep(min(1.0 + backoff_delay(attempt, 1.0, 10.0, self._rng), deadline - now))
             return True
 
         return wait
@@ -208,11 +210,12 @@ class IntercomClient:
             self._throttle.observe(response.headers)
             status = response.status_code
             request_id = response.headers.get("X-Request-Id")
-            log.debug(
-                "%s %s -> %d in %.0f ms (request_id %s)",
-                method, _path_and_query(response.url), status,
-                response.elapsed.total_seconds() * 1000, request_id,
-            )
+            if log.isEnabledFor(logging.DEBUG):  # the request log; a hot path, so only when wanted
+                log.debug(
+                    "%s %s -> %d in %.0f ms (request_id %s)",
+                    method, _path_and_query(response.url), status,
+                    response.elapsed.total_seconds() * 1000, request_id,
+                )
             if status < 400:
                 return _parsed(response, method, path)
             if status == 404 and allow_404:
