@@ -42,7 +42,7 @@ TICKET_TYPES = ObjectSpec(
     columns=(
         text("id"), text("category"), text("name"), text("description"), text("icon"), text("workspace_id"),
         jsonb("ticket_type_attributes", "ticket_type_attributes.ticket_type_attributes"),
-        jsonb("ticket_states", "ticket_states.ticket_states"), boolean("archived"),
+        jsonb("ticket_states", "ticket_states.data"), boolean("archived"),
         timestamp("created_at"), timestamp("updated_at"),
     ),
     list=Endpoint("GET", "/ticket_types", "unpaged", "data"),

@@ -1,0 +1,242 @@
+"""plan_scan and the search translation: pure, no HTTP, no PostgreSQL."""
+import pytest
+
+from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.objects import SPECS
+from intercom_fdw.planning import Condition, ScanOptions, SortKey, path_keys, plan_scan, supported_sortkeys
+from intercom_fdw.planning.search import DAY, build_query, like_operator, search_filters
+from intercom_fdw.spec import SearchField
+
+NOW = 1_750_000_000
+
+
+def plan(table, conditions=(), columns=("id",), sortkeys=(), limit=None, offset=None, **options):
+    return plan_scan(SPECS[table], conditions, columns, sortkeys, limit, offset, ScanOptions(now=NOW, **options))
+
+
+def only_call(scan_plan):
+    assert len(scan_plan.calls) == 1, scan_plan.calls
+    return scan_plan.calls[0]
+
+
+def test_id_equality_is_one_get_by_id():
+    call = only_call(plan("contacts", [Condition("id", "=", "abc")]))
+    assert (call.method, call.path, call.allow_404) == ("GET", "/contacts/abc", True)
+
+
+def test_id_in_list_is_one_get_per_distinct_id():
+    scan_plan = plan("contacts", [Condition("id", "in", ("a", "b", "a"))])
+    assert [c.path for c in scan_plan.calls] == ["/contacts/a", "/contacts/b"]
+    assert scan_plan.expected_calls == "2"
+
+
+def test_ids_from_two_conditions_are_intersected():
+    scan_plan = plan("contacts", [Condition("id", "in", ("a", "b")), Condition("id", "=", "b")])
+    assert [c.path for c in scan_plan.calls] == ["/contacts/b"]
+
+
+def test_id_cannot_escape_its_path_segment():
+    assert only_call(plan("contacts", [Condition("id", "=", "../admins")])).path == "/contacts/..%2Fadmins"
+
+
+def test_email_equality_is_one_search():
+    call = only_call(plan("contacts", [Condition("email", "=", "a@example.com")]))
+    assert (call.method, call.path, call.paging) == ("POST", "/contacts/search", "search")
+    assert call.body == {"query": {"field": "email", "operator": "=", "value": "a@example.com"}}
+    assert call.per_page == 150
+
+
+def test_several_search_conditions_are_anded():
+    call = only_call(plan("contacts", [Condition("email", "like", "ann%"), Condition("role", "=", "user")]))
+    assert call.body["query"]["operator"] == "AND"
+    assert {"field": "email", "operator": "^", "value": "ann"} in call.body["query"]["value"]
+    assert {"field": "role", "operator": "=", "value": "user"} in call.body["query"]["value"]
+
+
+@pytest.mark.parametrize("op,value,expected", [
+    (">=", 1_000_000, (">", 1_000_000 - DAY)),
+    (">", 1_000_000, (">", 1_000_000 - DAY)),
+    ("<=", 1_000_000, ("<", 1_000_000 + DAY)),
+    ("<", 1_000_000, ("<", 1_000_000 + DAY)),
+    ("=", 1_000_000, ("=", 1_000_000)),
+])
+def test_date_bounds_are_widened_by_a_day(op, value, expected):
+    filters = search_filters(Condition("created_at", op, value), SearchField("created_at", "created_at", "date"))
+    assert [(f["operator"], f["value"]) for f in filters] == [expected]
+
+
+def test_date_inequality_is_not_pushed():
+    assert search_filters(Condition("created_at", "<>", 5), SearchField("created_at", "created_at", "date")) == []
+
+
+def test_loose_integer_bounds_never_under_fetch():
+    field = SearchField("n", "n", "integer_loose")
+    assert search_filters(Condition("n", ">=", 5), field) == [{"field": "n", "operator": ">", "value": 4}]
+    assert search_filters(Condition("n", "<=", 5), field) == [{"field": "n", "operator": "<", "value": 6}]
+
+
+@pytest.mark.parametrize("pattern,negated,expected", [
+    ("ab%", False, ("prefix", "ab")),
+    ("%ab", False, ("suffix", "ab")),
+    ("%ab%", False, ("contains", "ab")),
+    ("ab", False, ("=", "ab")),
+    ("%ab%", True, ("not contains", "ab")),
+    ("ab%", True, None),
+    ("a_b%", False, None),
+    ("a%b", False, None),
+    ("%", False, None),
+    ("a\\%b%", False, None),
+])
+def test_like_patterns(pattern, negated, expected):
+    assert like_operator(pattern, negated) == expected
+
+
+def test_tag_ids_take_only_equality():
+    field = SearchField("tag", "tag_id", "tag")
+    assert search_filters(Condition("tag", "=", "1"), field) == [{"field": "tag_id", "operator": "=", "value": "1"}]
+    assert search_filters(Condition("tag", "like", "1%"), field) == []
+
+
+def test_at_most_fifteen_filters_and_the_most_selective_first():
+    candidates = [(Condition(f"c{i}", "<>", str(i)), [{"field": f"c{i}", "operator": "!=", "value": str(i)}])
+                  for i in range(20)]
+    candidates.append((Condition("email", "=", "x"), [{"field": "email", "operator": "=", "value": "x"}]))
+    query, pushed = build_query(candidates)
+    assert len(query["value"]) == 15 and len(pushed) == 15
+    assert query["value"][0] == {"field": "email", "operator": "=", "value": "x"}
+
+
+def test_unpushable_conditions_stay_with_postgres():
+    scan_plan = plan("contacts", [Condition("email", "is null")])
+    assert only_call(scan_plan).path == "/contacts"
+    assert scan_plan.pushed == ()
+
+
+def test_full_contacts_scan_pages_by_150():
+    call = only_call(plan("contacts"))
+    assert (call.path, call.paging, call.per_page, call.max_items) == ("/contacts", "cursor", 150, None)
+
+
+def test_limit_without_conditions_sizes_the_page_and_stops():
+    scan_plan = plan("contacts", limit=5)
+    call = only_call(scan_plan)
+    assert (call.per_page, call.max_items) == (5, 5)
+    assert scan_plan.expected_calls == "1"
+
+
+def test_limit_with_offset_reads_both():
+    assert only_call(plan("contacts", limit=5, offset=10)).max_items == 15
+
+
+def test_limit_is_not_pushed_to_the_api_when_a_condition_is_widened():
+    scan_plan = plan("contacts", [Condition("created_at", ">=", 1_000_000)], limit=5)
+    assert scan_plan.row_limit is None and only_call(scan_plan).max_items is None
+
+
+def test_articles_order_is_pushed_with_the_limit():
+    keys = [SortKey("updated_at", True)]
+    assert supported_sortkeys(SPECS["articles"], keys) == keys
+    assert supported_sortkeys(SPECS["articles"], [SortKey("updated_at", False)]) == []
+    scan_plan = plan("articles", sortkeys=keys, limit=10)
+    assert scan_plan.sort_locally == () and only_call(scan_plan).max_items == 10
+
+
+def test_companies_order_uses_the_ordered_list():
+    call = only_call(plan("companies", sortkeys=[SortKey("last_request_at", False)], limit=3))
+    assert (call.method, call.path, dict(call.params)) == ("POST", "/companies/list", {"order": "asc"})
+
+
+def test_pushed_order_on_another_route_is_sorted_locally():
+    scan_plan = plan("companies", [Condition("company_id", "=", "c1")], sortkeys=[SortKey("last_request_at", True)],
+                     limit=3)
+    assert scan_plan.sort_locally == (("last_request_at", True),)
+    assert scan_plan.row_limit is None
+
+
+def test_companies_full_scan_scrolls_and_filters_use_list_parameters():
+    assert only_call(plan("companies")).paging == "scroll"
+    call = only_call(plan("companies", [Condition("name", "=", "Acme")]))
+    assert (call.path, dict(call.params)) == ("/companies", {"name": "Acme"})
+
+
+def test_tickets_full_scan_is_a_match_everything_search():
+    call = only_call(plan("tickets"))
+    assert call.path == "/tickets/search" and call.body["query"]["field"] == "created_at"
+
+
+def test_ticket_type_table_pushes_its_type_and_checks_it():
+    scan_plan = plan("tickets", table_options={"ticket_type_id": "77"})
+    assert only_call(scan_plan).body == {"query": {"field": "ticket_type_id", "operator": "=", "value": "77"}}
+    assert scan_plan.required_values == (("ticket_type_id", "77"),)
+    by_id = plan("tickets", [Condition("id", "=", "1")], table_options={"ticket_type_id": "77"})
+    assert by_id.required_values == (("ticket_type_id", "77"),)
+
+
+def test_child_table_with_parent_values_calls_once_per_parent():
+    scan_plan = plan("contact_tags", [Condition("contact_id", "in", tuple(f"c{i}" for i in range(10)))])
+    assert [c.path for c in scan_plan.calls] == [f"/contacts/c{i}/tags" for i in range(10)]
+    assert scan_plan.calls[3].inject == {"contact_id": "c3"}
+
+
+def test_child_table_without_parent_values_scans_the_parent():
+    scan_plan = plan("contact_tags")
+    assert scan_plan.calls == () and scan_plan.child_calls.parent_plan.calls[0].path == "/contacts"
+
+
+def test_conversation_parts_come_from_the_conversation():
+    call = only_call(plan("conversation_parts", [Condition("conversation_id", "=", "9")]))
+    assert (call.path, call.items_key) == ("/conversations/9", "conversation_parts.conversation_parts")
+
+
+def test_data_attributes_one_call_per_model():
+    assert [dict(c.params) for c in plan("data_attributes").calls] == [
+        {"model": "contact"}, {"model": "company"}, {"model": "conversation"}]
+    assert [dict(c.params) for c in plan("data_attributes", [Condition("model", "=", "company")]).calls] == [
+        {"model": "company"}]
+
+
+def test_events_need_a_contact():
+    with pytest.raises(ConfigurationError) as error:
+        plan("events")
+    assert "contact_id" in error.value.hint
+    call = only_call(plan("events", [Condition("email", "=", "a@b.c")]))
+    assert dict(call.params) == {"type": "user", "email": "a@b.c"}
+    assert plan("events", strict=False).calls == ()
+
+
+def test_activity_logs_default_window_is_explained():
+    scan_plan = plan("activity_logs")
+    assert dict(only_call(scan_plan).params) == {"created_at_after": str(NOW - 30 * DAY)}
+    assert any("30 days" in line for line in scan_plan.explain())
+    bounded = plan("activity_logs", [Condition("created_at", ">=", 1000), Condition("created_at", "<", 2000)])
+    assert dict(only_call(bounded).params) == {"created_at_after": "999", "created_at_before": "2001"}
+
+
+def test_pushdown_off_is_a_plain_full_scan():
+    scan_plan = plan("contacts", [Condition("id", "=", "x"), Condition("email", "=", "y")], pushdown=False)
+    assert only_call(scan_plan).path == "/contacts" and scan_plan.pushed == ()
+    assert supported_sortkeys(SPECS["articles"], [SortKey("updated_at", True)], pushdown=False) == []
+
+
+def test_extended_requests_only_when_selected_and_not_suppressed():
+    assert plan("articles", columns=("id", "title")).extended is None
+    assert plan("articles", columns=("id", "statistics_views")).extended is not None
+    assert plan("articles", columns=("statistics_views",), suppress_extended_requests=True).extended is None
+    # get by id already returns the statistics
+    assert plan("articles", [Condition("id", "=", "1")], columns=("statistics_views",)).extended is None
+
+
+def test_explain_shows_endpoint_filters_extended_and_calls():
+    lines = plan("contacts", [Condition("email", "=", "a@b.c")]).explain(verbose=True)
+    text = "\n".join(lines)
+    assert "POST /contacts/search" in text and "email = 'a@b.c'" in text
+    assert "Extended requests: no" in text and "Expected API calls: about 1" in text
+    assert "Request body:" in text
+    assert "Request body:" not in "\n".join(plan("contacts", [Condition("email", "=", "a@b.c")]).explain())
+
+
+def test_path_keys_offer_parameterized_lookups():
+    keys = dict(path_keys(SPECS["contacts"]))
+    assert keys[("id",)] == 1 and ("external_id",) in keys and ("email",) in keys
+    assert ("contact_id",) in dict(path_keys(SPECS["contact_tags"]))
+    assert path_keys(SPECS["contacts"], pushdown=False) == []

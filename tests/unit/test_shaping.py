@@ -1,0 +1,51 @@
+"""JSON objects -> typed column values."""
+import json
+
+from intercom_fdw.shaping import RowShaper, dig
+from intercom_fdw.spec import Column, boolean, integer, jsonb, parent_key, text, timestamp, ATTRS
+
+
+def shape(columns, item, inject=None):
+    return RowShaper(columns)(item, inject)
+
+
+def test_nested_paths_and_types():
+    item = {"id": 5, "location": {"city": "Paris"}, "created_at": 1704067200, "open": True, "n": "7",
+            "tags": {"tags": [{"id": "1"}]}}
+    row = shape([text("id"), text("location_city", "location.city"), timestamp("created_at"), boolean("open"),
+                 integer("n"), jsonb("tags", "tags.tags"), ATTRS], item)
+    assert row["id"] == "5" and row["location_city"] == "Paris"
+    assert row["created_at"] == "2024-01-01T00:00:00+00:00"
+    assert row["open"] is True and row["n"] == 7
+    assert json.loads(row["tags"]) == [{"id": "1"}]
+    assert json.loads(row["attrs"]) == item
+
+
+def test_missing_and_mistyped_values_are_null():
+    row = shape([text("location_city", "location.city"), integer("n"), timestamp("t"), boolean("b")],
+                {"location": None, "n": "x", "t": "soon", "b": "maybe"})
+    assert row == {"location_city": None, "n": None, "t": None, "b": None}
+
+
+def test_injected_parent_key_and_fallback():
+    row = shape([parent_key("contact_id"), text("id")], {"id": "t1"}, {"contact_id": "c1"})
+    assert row == {"contact_id": "c1", "id": "t1"}
+    row = shape([text("email")], {"email": "own@x"}, {"email": "asked@x"})
+    assert row["email"] == "own@x"
+
+
+def test_custom_attribute_names_with_dots():
+    column = Column("plan", "text", ("custom_attributes", "plan.name"), "text")
+    assert shape([column], {"custom_attributes": {"plan.name": "pro"}})["plan"] == "pro"
+    assert dig({"a": {"b": 1}}, ("a", "b")) == 1 and dig({"a": 1}, ("a", "b")) is None
+
+
+def test_dates_files_and_text_of_objects():
+    columns = [Column("d", "date", "d", "unix_date"), Column("f", "jsonb", "f", "file_list"), text("o")]
+    row = shape(columns, {"d": 1704153600, "f": [{"name": "a.png", "url": "u", "content_type": "image/png",
+                                                   "file_size": 3, "width": 1, "height": 2, "extra": 0}],
+                          "o": {"k": 1}})
+    assert row["d"] == "2024-01-02"
+    assert json.loads(row["f"]) == [{"name": "a.png", "url": "u", "content_type": "image/png", "file_size": 3,
+                                     "width": 1, "height": 2}]
+    assert json.loads(row["o"]) == {"k": 1}

@@ -1,0 +1,104 @@
+"""The object specs, the custom field mapping and the options, checked as data."""
+import pytest
+
+from intercom_fdw.custom_fields import column_name, custom_column, text_type, ticket_type_table_name
+from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.objects import SPECS, spec_for
+from intercom_fdw.options import FdwOptions
+
+ISSUE_TABLES = {
+    "admins", "teams", "articles", "collections", "help_centers", "companies", "company_segments",
+    "company_contacts", "contacts", "contact_companies", "contact_segments", "contact_subscriptions",
+    "contact_tags", "conversations", "conversation_parts", "tickets", "ticket_types", "ticket_type_attributes",
+    "ticket_states", "data_attributes", "notes", "events", "activity_logs", "segments", "tags",
+    "subscription_types",
+}
+
+
+def test_every_object_of_the_issue_has_a_spec():
+    assert set(SPECS) == ISSUE_TABLES
+
+
+@pytest.mark.parametrize("table", sorted(ISSUE_TABLES))
+def test_spec_is_readable(table):
+    spec = SPECS[table]
+    assert spec.column("attrs").pg_type == "jsonb"
+    assert spec.list or spec.search or spec.get
+    for column in spec.columns:
+        assert column.name == column.name.lower() and " " not in column.name
+        assert column.name == "attrs" or column.source or column.name == getattr(spec.parent, "column", None)
+    for field in spec.search_fields:
+        assert spec.column(field.column), field
+    if spec.parent:
+        assert spec.column(spec.parent.column) and spec.list
+        assert "{" not in spec.list.path or spec.parent.path_param
+        assert spec.parent.values or spec.parent.parent in SPECS
+    for ordering in spec.orderings:
+        assert spec.column(ordering.column)
+    if spec.extended:
+        assert all(spec.column(c) for c in spec.extended.columns)
+
+
+def test_unknown_object_lists_the_valid_ones():
+    with pytest.raises(ConfigurationError) as error:
+        spec_for("contact")
+    assert "contacts" in error.value.hint
+
+
+@pytest.mark.parametrize("name,flavour,expected", [
+    ("plan", "contact", "varchar(255)"),
+    ("account memo", "company", "varchar(255)"),
+    ("plan", "conversation", "varchar(1000)"),
+    ("internal_notes", "ticket", "varchar(4000)"),
+    ("shipping address", "conversation", "varchar(4000)"),
+    ("docs_url", "ticket", "varchar(4000)"),
+    ("refund reason", "ticket", "varchar(4000)"),
+    ("seo keywords", "ticket", "varchar(4000)"),
+    ("email_html", "conversation", "text"),
+    ("page content", "ticket", "text"),
+])
+def test_text_mapping(name, flavour, expected):
+    assert text_type(name, flavour) == expected
+
+
+@pytest.mark.parametrize("data_type,flavour,pg_type,read_only", [
+    ("integer", "contact", "integer", False),
+    ("float", "company", "double precision", False),
+    ("decimal", "ticket", "double precision", False),
+    ("date", "contact", "date", False),
+    ("date", "conversation", "timestamptz", False),
+    ("datetime", "ticket", "timestamptz", True),
+    ("boolean", "ticket", "boolean", False),
+    ("list", "ticket", "text", True),
+    ("files", "ticket", "jsonb", True),
+])
+def test_type_mapping(data_type, flavour, pg_type, read_only):
+    column = custom_column("Some Field", data_type, flavour, "custom_attributes", "custom_attribute", set())
+    assert (column.pg_type, column.read_only) == (pg_type, read_only)
+    assert column.options["custom_attribute"] == "Some Field"
+    assert column.name == "some_field"
+
+
+def test_names_are_snake_case_unique_and_short():
+    assert column_name("Plan Name", {"plan_name"}) == "plan_name_2"
+    assert column_name("1st touch") == "_1st_touch"
+    assert len(column_name("x" * 100)) == 63
+    assert ticket_type_table_name("Bug Report") == "bug_report_tickets"
+
+
+def test_options_parse_and_validate():
+    options = FdwOptions.parse({"api_url": "http://127.0.0.1:9/", "access_token": "tok-secret-1",
+                                "object": "contacts", "pushdown": "false", "wrapper": "x"})
+    assert options.base_url == "http://127.0.0.1:9" and options.pushdown is False
+    assert "tok-secret-1" not in repr(options)
+    with pytest.raises(ConfigurationError) as error:
+        FdwOptions.parse({"access_token": "tok-secret-1", "regoin": "eu"})
+    assert "regoin" in error.value.message and "region" in error.value.hint
+    with pytest.raises(ConfigurationError) as error:
+        FdwOptions.parse({"access_token": "tok-secret-1", "pushdown": "maybe"})
+    assert "pushdown" in error.value.message
+    with pytest.raises(ConfigurationError) as error:
+        FdwOptions.parse({"region": "mars", "access_token": "tok-secret-1"})
+    assert "tok-secret-1" not in str(error.value) + (error.value.hint or "")
+    with pytest.raises(ConfigurationError):
+        FdwOptions.parse({"region": "eu"})
