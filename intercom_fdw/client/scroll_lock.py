@@ -22,10 +22,11 @@ from intercom_fdw import errors
 _POLL_SECONDS = 0.05
 _MAX_POLL_SECONDS = 1.0
 
-# Keys whose lock this process holds: a second scroll from the same backend (a self-join of
-# companies) would wait for itself, so it fails at once with an explanation instead.
-_held_here: set = set()
-_held_here_lock = threading.Lock()
+# Which thread of this process holds each key's lock. A second scroll from the same thread (a
+# self-join of companies: the outer scan is suspended while the inner one runs) would wait for
+# itself, so it fails at once with an explanation; another thread simply waits like a backend.
+_holders: dict = {}
+_holders_lock = threading.Lock()
 
 
 def workspace_key(base_url: str, token: str) -> str:
@@ -45,28 +46,28 @@ def workspace_scroll_lock(
     sleep: Callable[[float], None],
     directory: Optional[str] = None,
 ) -> Iterator[None]:
-    with _held_here_lock:
-        if key in _held_here:
+    me = threading.get_ident()
+    with _holders_lock:
+        if _holders.get(key) == me:
             raise errors.UnsupportedOperationError(
-                "this session already has a scan of companies open, and Intercom allows only one "
+                "this query already has a scan of companies open, and Intercom allows only one "
                 "companies scroll per workspace at a time",
                 hint="a query that scans companies twice at once (e.g. a self-join) needs one side "
                 "filtered by id or company_id, or materialized first",
             )
-        _held_here.add(key)
+    fd = _open_lock_file(lock_path(key, directory))
     try:
-        fd = _open_lock_file(lock_path(key, directory))
+        _acquire(fd, timeout, clock, sleep)
+        with _holders_lock:
+            _holders[key] = me
         try:
-            _acquire(fd, timeout, clock, sleep)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            yield
         finally:
-            os.close(fd)
+            with _holders_lock:
+                del _holders[key]
+            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        with _held_here_lock:
-            _held_here.discard(key)
+        os.close(fd)
 
 
 def _open_lock_file(path: str) -> int:

@@ -110,6 +110,24 @@ def test_a_second_scroll_in_the_same_session_fails_at_once(tmp_path):
         assert len(ids(outer)) == len(COMPANIES) - 1
 
 
+def test_scans_in_two_threads_wait_for_each_other(tmp_path):
+    from intercom_fdw.client import IntercomClient
+
+    with serve(ScrollingIntercom()) as api:
+        client = IntercomClient(api.url, TOKEN, scroll_lock_dir=str(tmp_path), scroll_wait_timeout=20)
+        first = client.iter_items(SCROLL)
+        next(first)  # the first scan holds the workspace's scroll
+        second = []
+        waiter = threading.Thread(target=lambda: second.extend(scan(client)))
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive() and len(api.seen) == 1  # waiting, not calling Intercom
+        rest = ids(first)
+        waiter.join(10)
+    assert len(rest) == len(COMPANIES) - 1 and second == ids(COMPANIES)
+    assert [r.query for r in api.seen].count({}) == 2  # two scrolls, one after the other
+
+
 def test_stopping_early_releases_the_lock(tmp_path):
     with serve(ScrollingIntercom()) as api:
         client = client_against(api, scroll_lock_dir=str(tmp_path))
