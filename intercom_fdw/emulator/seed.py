@@ -426,12 +426,9 @@ class _Builder:
                 "custom_attributes": self.custom_values("conversation"),
                 "first_contact_reply": {"created_at": created, "type": "conversation", "url": None},
                 "sla_applied": None,
-                "statistics": {"type": "conversation_statistics",
-                               "time_to_admin_reply": rng.randrange(60, 86400) if admin_id else None,
-                               "count_reopens": rng.randrange(3), "count_assignments": 1 if admin_id else 0,
-                               "count_conversation_parts": len(parts)},
+                "statistics": conversation_statistics(rng, created, admin_id, len(parts)),
                 "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
-                "ai_agent_participated": False, "ai_agent": None,
+                "ai_agent_participated": False,  # no "ai_agent" key: the file's $ref there cannot be null
             })
             ws.conversation_parts[conv_id] = parts
 
@@ -460,16 +457,16 @@ class _Builder:
                     {"type": "contact", "id": contact["id"], "external_id": contact["external_id"]}]},
                 "admin_assignee_id": admin_id, "team_assignee_id": rng.choice(self.team_ids) if rng.random() < 0.3 else "0",
                 "created_at": created, "updated_at": created + rng.randrange(10 * DAY),
-                "open": state["category"] != "resolved", "snoozed_until": None,
+                "open": state["category"] != "resolved",  # snoozed_until absent: not nullable in the file
                 "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
                 "is_shared": ttype["category"] == "Customer",
             })
             ws.ticket_parts[ticket_id] = [{
                 "type": "ticket_part", "id": str(800_000_000 + i), "part_type": "ticket_state_updated_by_admin",
                 "body": None, "previous_ticket_state": "submitted", "ticket_state": state["category"],
-                "created_at": created + 600, "updated_at": created + 600, "assigned_to": None,
+                "created_at": created + 600, "updated_at": created + 600,
                 "author": self.admin_author(self.admin_ids[i % len(self.admin_ids)]), "attachments": [],
-                "external_id": None, "redacted": False, "app_package_code": None,
+                "external_id": None, "redacted": False,
             }]
 
     # --- help center, logs ---------------------------------------------------------------------
@@ -592,10 +589,25 @@ def ticket_attribute_value(rng: random.Random, attr: dict, now: int):
     return rng.choice(["Billing", "Reporting", "Inbox", "Messenger"])
 
 
+def conversation_statistics(rng: random.Random, created: int, admin_id, n_parts: int) -> dict:
+    stats = {"type": "conversation_statistics", "count_reopens": rng.randrange(3),
+             "count_assignments": 1 if admin_id else 0, "count_conversation_parts": n_parts,
+             "first_contact_reply_at": created}
+    if admin_id:  # integer fields of the file are not nullable: absent until an admin replied
+        reply = rng.randrange(60, 86400)
+        stats.update(time_to_admin_reply=reply, first_admin_reply_at=created + reply,
+                     last_admin_reply_at=created + reply, first_assignment_at=created,
+                     last_assignment_at=created)
+    return stats
+
+
 def conversation_part(part_id, part_type, body, created, author, state="open", assigned_to=None) -> dict:
-    return {
+    part = {
         "type": "conversation_part", "id": part_id, "part_type": part_type,
         "body": f"<p>{body}</p>" if body else None, "created_at": created, "updated_at": created,
-        "notified_at": created, "assigned_to": assigned_to, "author": author, "attachments": [],
+        "notified_at": created, "author": author, "attachments": [],
         "external_id": None, "redacted": False, "state": state, "tags": [], "app_package_code": None,
     }
+    if assigned_to is not None:  # the file's $ref for assigned_to cannot be null: absent instead
+        part["assigned_to"] = assigned_to
+    return part

@@ -156,7 +156,9 @@ def _iso(ts: int) -> str:
 
 def list_events(ws, rt, req) -> dict:
     contact = _event_contact(ws, req.query)
-    identity = {"email": contact["email"], "intercom_user_id": contact["id"], "user_id": contact["external_id"]}
+    identity = {"email": contact["email"], "intercom_user_id": contact["id"]}
+    if contact["external_id"]:  # leads have none, and user_id is not nullable in the file
+        identity["user_id"] = contact["external_id"]
     events = ws.events.get(contact["id"], [])
     if req.query.get("summary") == "true":
         summary = {}
