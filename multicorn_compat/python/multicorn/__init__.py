@@ -1,0 +1,245 @@
+"""The `multicorn` Python API (multicorn2 3.2), written for multicorn_compat.
+
+A foreign data wrapper is a subclass of `ForeignDataWrapper` named in
+`CREATE SERVER ... OPTIONS (wrapper 'package.module.Class')`. The C extension creates
+one instance per foreign table and backend, and calls the methods below. Names,
+signatures and defaults follow multicorn2 so that the same FDW code runs under both.
+"""
+import importlib
+from collections import OrderedDict, namedtuple
+
+__version__ = "3.2.0"
+
+# Markers returned by Qual.list_any_or_all.
+ANY = object()
+ALL = object()
+UNBOUND = object()
+
+SortKey = namedtuple("SortKey", ["attname", "attnum", "is_reversed", "nulls_first", "collate"])
+SortKey.__doc__ = """One ORDER BY item: column name and number (1-based), DESC?, NULLS FIRST?,
+collation name (None for the database default)."""
+
+
+class Qual(object):
+    """A restriction `field_name operator value` that PostgreSQL will re-check anyway.
+
+    For `col = ANY(array)` / `col IN (...)` / `col <> ALL(array)` the operator is a
+    tuple `(operator, True)` for ANY and `(operator, False)` for ALL, and value is a list.
+    """
+
+    def __init__(self, field_name, operator, value):
+        self.field_name = field_name
+        self.operator = operator
+        self.value = value
+
+    @property
+    def is_list_operator(self):
+        return isinstance(self.operator, tuple)
+
+    @property
+    def list_any_or_all(self):
+        if not self.is_list_operator:
+            return None
+        return ANY if self.operator[1] else ALL
+
+    def __repr__(self):
+        if self.is_list_operator:
+            kind = "ANY" if self.list_any_or_all is ANY else "ALL"
+            return "%s %s %s(%s)" % (self.field_name, self.operator[0], kind, self.value)
+        return "%s %s %s" % (self.field_name, self.operator, self.value)
+
+    def __eq__(self, other):
+        if not isinstance(other, Qual):
+            return False
+        return (self.field_name, self.operator, self.value) == (
+            other.field_name, other.operator, other.value)
+
+    def __lt__(self, other):
+        # Lets FDWs and tests sort quals deterministically (multicorn2's tests do).
+        return repr(self) < repr(other)
+
+    def __hash__(self):
+        return hash((self.field_name, self.operator, _hashable(self.value)))
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+class ForeignDataWrapper(object):
+    """Base class of every foreign data wrapper; override what the remote side supports."""
+
+    _startup_cost = 20
+
+    def __init__(self, fdw_options, fdw_columns):
+        """fdw_options: dict of table, server and user mapping options (without
+        `wrapper`); fdw_columns: OrderedDict column name -> ColumnDefinition."""
+
+    def get_rel_size(self, quals, columns):
+        """Planner estimate: (expected rows, average row width in bytes)."""
+        return (100000000, len(columns) * 100)
+
+    def can_sort(self, sortkeys):
+        """Return the leading SortKeys the FDW will honour in execute()."""
+        return []
+
+    def can_limit(self, limit, offset):
+        """Return True if execute() will apply LIMIT/OFFSET itself (multicorn2 3.2)."""
+        return False
+
+    def get_path_keys(self):
+        """List of (key_columns, expected_rows): lookups that are cheap, such as
+        [(('id',), 1)]. Each one lets the planner run a parameterized nested loop."""
+        return []
+
+    def explain(self, quals, columns, sortkeys=None, verbose=False, limit=None, offset=None):
+        """Lines shown under the Foreign Scan node by EXPLAIN."""
+        return []
+
+    def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
+        """Return an iterable of dicts (column -> value) or sequences (every column,
+        in table order). Called once per scan and per re-scan; prefer a generator."""
+        raise NotImplementedError("This FDW does not implement execute()")
+
+    @property
+    def rowid_column(self):
+        """Name of the column that identifies a row for UPDATE and DELETE."""
+        raise NotImplementedError("This FDW does not support the writable API")
+
+    @property
+    def modify_batch_size(self):
+        return 1
+
+    def insert(self, values):
+        raise NotImplementedError("This FDW does not support the writable API")
+
+    def bulk_insert(self, all_values):
+        raise NotImplementedError("This FDW does not support the bulk insert writable API")
+
+    def update(self, oldvalues, newvalues):
+        raise NotImplementedError("This FDW does not support the writable API")
+
+    def delete(self, oldvalues):
+        raise NotImplementedError("This FDW does not support the writable API")
+
+    def pre_commit(self):
+        pass
+
+    def rollback(self):
+        pass
+
+    def commit(self):
+        pass
+
+    def end_scan(self):
+        pass
+
+    def end_modify(self):
+        pass
+
+    def begin(self, serializable):
+        pass
+
+    def sub_begin(self, level):
+        pass
+
+    def sub_rollback(self, level):
+        pass
+
+    def sub_commit(self, level):
+        pass
+
+    @classmethod
+    def import_schema(cls, schema, srv_options, options, restriction_type, restricts):
+        """Return TableDefinitions for IMPORT FOREIGN SCHEMA. restriction_type is
+        'limit', 'except' or None; restricts lists the table names of that clause."""
+        raise NotImplementedError("This FDW does not support IMPORT FOREIGN SCHEMA")
+
+
+class TransactionAwareForeignDataWrapper(ForeignDataWrapper):
+    """Collects writes in `current_transaction_state` until commit; rollback drops them."""
+
+    def __init__(self, fdw_options, fdw_columns):
+        super().__init__(fdw_options, fdw_columns)
+        self._init_transaction_state()
+
+    def _init_transaction_state(self):
+        self.current_transaction_state = []
+
+    def insert(self, values):
+        self.current_transaction_state.append(("insert", values))
+
+    def update(self, oldvalues, newvalues):
+        self.current_transaction_state.append(("update", (oldvalues, newvalues)))
+
+    def delete(self, oldvalues):
+        self.current_transaction_state.append(("delete", oldvalues))
+
+    def rollback(self):
+        self._init_transaction_state()
+
+
+def get_class(module_path):
+    """Import 'package.module.Class' and return the class (used by the C extension)."""
+    module_name, _, class_name = module_path.rpartition(".")
+    if not module_name:
+        raise ImportError("wrapper %r is not of the form 'package.module.Class'" % module_path)
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def quote_identifier(value):
+    return '"' + value.replace('"', '""') + '"'
+
+
+def quote_option(value):
+    return "'" + value.replace("'", "''") + "'"
+
+
+def dict_to_optionstring(options):
+    return ",\n".join("%s %s" % (key, quote_option(value)) for key, value in sorted(options.items()))
+
+
+class ColumnDefinition(object):
+    """A foreign table column as the C extension describes it to __init__."""
+
+    def __init__(self, column_name, type_oid=0, typmod=0, type_name="", base_type_name="", options=None):
+        self.column_name = column_name
+        self.type_oid = type_oid
+        self.typmod = typmod
+        self.type_name = type_name
+        self.base_type_name = base_type_name
+        self.options = options or {}
+
+    def __repr__(self):
+        return "%s(%s, %i, %s%s)" % (
+            type(self).__name__, self.column_name, self.type_oid, self.type_name,
+            " options %s" % self.options if self.options else "")
+
+    def to_statement(self):
+        stmt = "%s %s" % (quote_identifier(self.column_name), self.type_name)
+        if self.options:
+            stmt += " OPTIONS ( %s )" % dict_to_optionstring(self.options)
+        return stmt
+
+
+class TableDefinition(object):
+    """A foreign table to create, as returned by import_schema()."""
+
+    def __init__(self, table_name, schema=None, columns=None, options=None):
+        self.table_name = table_name
+        self.columns = columns or []
+        self.options = options or {}
+
+    def to_statement(self, schema_name, server_name):
+        stmt = "CREATE FOREIGN TABLE %s.%s (\n%s\n) SERVER %s" % (
+            quote_identifier(schema_name), quote_identifier(self.table_name),
+            ",\n".join(column.to_statement() for column in self.columns),
+            quote_identifier(server_name))
+        if self.options:
+            stmt += " OPTIONS (\n%s\n)" % dict_to_optionstring(self.options)
+        return stmt
+
+
+__all__ = ["ANY", "ALL", "UNBOUND", "SortKey", "Qual", "ForeignDataWrapper",
+           "TransactionAwareForeignDataWrapper", "ColumnDefinition", "TableDefinition",
+           "OrderedDict", "get_class"]

@@ -1,0 +1,623 @@
+/*
+ * convert.c: values between PostgreSQL and Python, in the forms multicorn2 uses.
+ *
+ * Into Python (qual values, insert/update values; multicorn2 src/python.c datumToPython):
+ *   bytea -> bytes; text, varchar -> str; char(n) -> str without trailing blanks;
+ *   numeric -> float; date -> datetime.date; timestamp -> naive datetime.datetime
+ *   (whole seconds); int4 -> int; arrays -> list of converted elements;
+ *   every other type (int2, int8, float4, float8, bool, timestamptz, json, uuid, ...)
+ *   -> its PostgreSQL text output as str ('t', '2024-01-01 00:00:00+00', ...).
+ *
+ * Out of Python (rows from execute(), RETURNING; multicorn2 pyobjectToCString):
+ *   None -> NULL; numbers (int, float, bool, Decimal) -> str(value); str -> text;
+ *   bytes -> raw bytes; list/tuple -> '{...}' array literal for array columns, str(value)
+ *   otherwise; dict -> 'k=>v' pairs (so a dict for a json column fails, as in multicorn2);
+ *   date/datetime -> isoformat(); anything else -> str(value).  The text is then given to
+ *   the column type's input function; text and bytea take it as is.  Fast paths for exact
+ *   int/float/bool/str produce the same Datum without the round trip through text.
+ */
+#include "multicorn_compat.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+/* Python's datetime.h and PostgreSQL's utils/datetime.h share the guard DATETIME_H. */
+#undef DATETIME_H
+#include <datetime.h>
+
+void
+mc_convert_init(void)
+{
+	PyDateTime_IMPORT;
+	if (PyDateTimeAPI == NULL)
+		py_raise_error(ERROR, "importing the datetime C API");
+}
+
+/* ------------------------------------------------------------------------
+ * Relation metadata
+ * ------------------------------------------------------------------------ */
+
+RelationIO *
+relation_io_create(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	RelationIO *rio = palloc0(sizeof(RelationIO));
+	int			i;
+
+	rio->relname = pstrdup(RelationGetRelationName(rel));
+	rio->natts = desc->natts;
+	rio->columns = palloc0(sizeof(ColumnIO) * desc->natts);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		ColumnIO   *col = &rio->columns[i];
+		Oid			infunc;
+
+		col->dropped = att->attisdropped;
+		if (col->dropped)
+			continue;
+		col->name = pstrdup(NameStr(att->attname));
+		col->attnum = att->attnum;
+		col->typoid = att->atttypid;
+		col->typmod = att->atttypmod;
+		col->ndims = att->attndims > 0 ? att->attndims :
+			(type_is_array(att->atttypid) ? 1 : 0);
+		getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
+		fmgr_info(infunc, &col->infunc);
+		col->pyname = py_str_from_server(col->name);
+		if (col->pyname == NULL)
+			py_raise_error(ERROR, "converting column name \"%s\"", col->name);
+		PyUnicode_InternInPlace(&col->pyname);
+	}
+	return rio;
+}
+
+void
+relation_io_release(RelationIO *rio)
+{
+	int			i;
+
+	for (i = 0; i < rio->natts; i++)
+		Py_CLEAR(rio->columns[i].pyname);
+}
+
+/* ------------------------------------------------------------------------
+ * PostgreSQL -> Python
+ * ------------------------------------------------------------------------ */
+
+static PyObject *
+output_text_to_python(Datum value, Oid typoid)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+	char	   *text;
+	PyObject   *result;
+
+	getTypeOutputInfo(typoid, &outfunc, &isvarlena);
+	text = OidOutputFunctionCall(outfunc, value);
+	result = py_str_from_server(text);
+	pfree(text);
+	return result;
+}
+
+static PyObject *
+array_to_python(Datum value, Oid elemtype)
+{
+	ArrayType  *array = DatumGetArrayTypeP(value);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems,
+				i;
+	PyObject   *list;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign, &elems, &nulls, &nelems);
+	list = PyList_New(nelems);
+	if (list == NULL)
+		return NULL;
+	for (i = 0; i < nelems; i++)
+	{
+		PyObject   *item;
+
+		if (nulls[i])
+		{
+			Py_INCREF(Py_None);
+			item = Py_None;
+		}
+		else if ((item = datum_to_python(elems[i], elemtype)) == NULL)
+		{
+			Py_DECREF(list);
+			return NULL;
+		}
+		PyList_SET_ITEM(list, i, item);
+	}
+	return list;
+}
+
+PyObject *
+datum_to_python(Datum value, Oid typoid)
+{
+	switch (typoid)
+	{
+		case BYTEAOID:
+			{
+				bytea	   *b = DatumGetByteaPP(value);
+
+				return PyBytes_FromStringAndSize(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+			}
+		case TEXTOID:
+		case VARCHAROID:
+			{
+				char	   *s = TextDatumGetCString(value);
+				PyObject   *result = py_str_from_server(s);
+
+				pfree(s);
+				return result;
+			}
+		case BPCHAROID:
+			{
+				char	   *s = TextDatumGetCString(value);
+				int			len = strlen(s);
+				PyObject   *result;
+
+				while (len > 0 && s[len - 1] == ' ')
+					s[--len] = '\0';
+				result = py_str_from_server(s);
+				pfree(s);
+				return result;
+			}
+		case NUMERICOID:
+			{
+				char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, value));
+				PyObject   *str = PyUnicode_FromString(s);
+				PyObject   *result = str ? PyFloat_FromString(str) : NULL;
+
+				Py_XDECREF(str);
+				pfree(s);
+				return result;
+			}
+		case INT4OID:
+			return PyLong_FromLong(DatumGetInt32(value));
+		case DATEOID:
+			{
+				DateADT		date = DatumGetDateADT(value);
+				int			year,
+							month,
+							day;
+
+				if (DATE_NOT_FINITE(date))
+					break;
+				j2date(date + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+				if (year < 1 || year > 9999)
+					break;
+				return PyDate_FromDate(year, month, day);
+			}
+		case TIMESTAMPOID:
+			{
+				Timestamp	ts = DatumGetTimestamp(value);
+				struct pg_tm tm;
+				fsec_t		fsec;
+
+				/* multicorn2 drops the fractional seconds; so do we. */
+				if (TIMESTAMP_NOT_FINITE(ts) ||
+					timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+					tm.tm_year < 1 || tm.tm_year > 9999)
+					break;
+				return PyDateTime_FromDateAndTime(tm.tm_year, tm.tm_mon, tm.tm_mday,
+												  tm.tm_hour, tm.tm_min, tm.tm_sec, 0);
+			}
+		default:
+			{
+				Oid			elemtype = get_element_type(typoid);
+
+				if (OidIsValid(elemtype) && get_typlen(typoid) == -1)
+					return array_to_python(value, elemtype);
+			}
+			break;
+	}
+	/* infinity, out-of-Python-range dates, and every other type: text output */
+	return output_text_to_python(value, typoid);
+}
+
+PyObject *
+slot_to_python_dict(RelationIO *rio, TupleTableSlot *slot)
+{
+	PyObject   *dict = PyDict_New();
+	int			i;
+
+	if (dict == NULL)
+		py_raise_error(ERROR, "building a row for Python");
+	slot_getallattrs(slot);
+	for (i = 0; i < rio->natts && i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		ColumnIO   *col = &rio->columns[i];
+		PyObject   *item;
+
+		if (col->dropped)
+			continue;
+		if (slot->tts_isnull[i])
+		{
+			Py_INCREF(Py_None);
+			item = Py_None;
+		}
+		else
+			item = datum_to_python(slot->tts_values[i], col->typoid);
+		if (item == NULL || PyDict_SetItem(dict, col->pyname, item) != 0)
+		{
+			Py_XDECREF(item);
+			Py_DECREF(dict);
+			py_raise_error(ERROR, "converting column \"%s\" of foreign table \"%s\" for Python",
+						   col->name, rio->relname);
+		}
+		Py_DECREF(item);
+	}
+	return dict;
+}
+
+/* ------------------------------------------------------------------------
+ * Python -> PostgreSQL
+ * ------------------------------------------------------------------------ */
+
+static void
+append_quoted(StringInfo buf, const char *s, Py_ssize_t len, bool quote)
+{
+	Py_ssize_t	i;
+
+	if (!quote)
+	{
+		appendBinaryStringInfo(buf, s, len);
+		return;
+	}
+	appendStringInfoChar(buf, '"');
+	for (i = 0; i < len; i++)
+	{
+		if (s[i] == '"' || s[i] == '\\')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, s[i]);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/* str(obj), or obj.isoformat() for dates; appended with array quoting if asked. */
+static void
+append_method_result(StringInfo buf, PyObject *obj, bool isoformat, bool quote, const char *what)
+{
+	PyObject   *str = isoformat ? PyObject_CallMethod(obj, "isoformat", NULL) : PyObject_Str(obj);
+	const char *s;
+	Py_ssize_t	len;
+
+	if (str == NULL)
+		py_raise_error(ERROR, "converting a Python %s value for %s", Py_TYPE(obj)->tp_name, what);
+	if (!PyUnicode_Check(str))
+	{
+		Py_DECREF(str);
+		ereport(ERROR, (errmsg("isoformat() of a Python %s did not return a str (%s)",
+							   Py_TYPE(obj)->tp_name, what)));
+	}
+	s = py_as_server_str(str, &len);
+	if (s == NULL)
+	{
+		Py_DECREF(str);
+		py_raise_error(ERROR, "encoding a Python %s value for %s", Py_TYPE(obj)->tp_name, what);
+	}
+	append_quoted(buf, s, len, quote);
+	Py_DECREF(str);
+}
+
+/* The PostgreSQL text form of obj, built as multicorn2's pyobjectToCString does. */
+static void
+python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const char *what)
+{
+	if (obj == Py_None)
+	{
+		/* multicorn2 writes nothing here (an invalid array); NULL is what was meant */
+		appendStringInfoString(buf, "NULL");
+		return;
+	}
+	if (PyNumber_Check(obj))
+	{
+		append_method_result(buf, obj, false, false, what);
+		return;
+	}
+	if (PyUnicode_Check(obj))
+	{
+		Py_ssize_t	len;
+		const char *s = py_as_server_str(obj, &len);
+
+		if (s == NULL)
+			py_raise_error(ERROR, "encoding a Python str for %s", what);
+		append_quoted(buf, s, len, quote);
+		return;
+	}
+	if (PyBytes_Check(obj))
+	{
+		append_quoted(buf, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj), quote);
+		return;
+	}
+	if (PySequence_Check(obj))
+	{
+		PyObject   *seq;
+		Py_ssize_t	i,
+					n;
+
+		if (ndims == 0)
+		{
+			append_method_result(buf, obj, false, quote, what);
+			return;
+		}
+		seq = PySequence_Fast(obj, "not a sequence");
+		if (seq == NULL)
+			py_raise_error(ERROR, "reading a Python sequence for %s", what);
+		n = PySequence_Fast_GET_SIZE(seq);
+		appendStringInfoChar(buf, '{');
+		for (i = 0; i < n; i++)
+		{
+			if (i > 0)
+				appendStringInfoString(buf, ", ");
+			python_to_text(buf, PySequence_Fast_GET_ITEM(seq, i), ndims - 1, true, what);
+		}
+		appendStringInfoChar(buf, '}');
+		Py_DECREF(seq);
+		return;
+	}
+	if (PyMapping_Check(obj))
+	{
+		PyObject   *items = PyMapping_Items(obj);
+		Py_ssize_t	i,
+					n;
+
+		if (items == NULL)
+			py_raise_error(ERROR, "reading a Python mapping for %s", what);
+		n = PyList_GET_SIZE(items);
+		for (i = 0; i < n; i++)
+		{
+			PyObject   *pair = PyList_GET_ITEM(items, i);
+
+			if (i > 0)
+				appendStringInfoString(buf, ", ");
+			python_to_text(buf, PyTuple_GET_ITEM(pair, 0), 0, true, what);
+			appendStringInfoString(buf, "=>");
+			python_to_text(buf, PyTuple_GET_ITEM(pair, 1), 0, true, what);
+		}
+		Py_DECREF(items);
+		return;
+	}
+	append_method_result(buf, obj, PyDate_Check(obj), quote, what);
+}
+
+/* The Datum for a fast-path Python value, or false when the text path must be used. */
+static bool
+python_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
+{
+	switch (col->typoid)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			if (PyLong_CheckExact(obj))
+			{
+				int			overflow;
+				long long	v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+
+				if (overflow || (v == -1 && PyErr_Occurred()))
+				{
+					PyErr_Clear();
+					return false;	/* the input function reports "out of range" */
+				}
+				if (col->typoid == INT8OID)
+					*result = Int64GetDatum((int64) v);
+				else if (col->typoid == INT4OID && v >= PG_INT32_MIN && v <= PG_INT32_MAX)
+					*result = Int32GetDatum((int32) v);
+				else if (col->typoid == INT2OID && v >= PG_INT16_MIN && v <= PG_INT16_MAX)
+					*result = Int16GetDatum((int16) v);
+				else
+					return false;
+				return true;
+			}
+			return false;
+		case FLOAT8OID:
+			/* float8in(repr(x)) == x: repr round-trips exactly */
+			if (PyFloat_CheckExact(obj))
+			{
+				*result = Float8GetDatum(PyFloat_AS_DOUBLE(obj));
+				return true;
+			}
+			return false;
+		case BOOLOID:
+			if (PyBool_Check(obj))
+			{
+				*result = BoolGetDatum(obj == Py_True);
+				return true;
+			}
+			return false;
+		case TEXTOID:
+			if (PyUnicode_CheckExact(obj))
+			{
+				Py_ssize_t	len;
+				const char *s = py_as_server_str(obj, &len);
+
+				if (s == NULL)
+					return false;	/* the text path reports the encoding error */
+				*result = PointerGetDatum(cstring_to_text_with_len(s, len));
+				return true;
+			}
+			return false;
+		default:
+			return false;
+	}
+}
+
+static Datum
+python_to_datum(RelationIO *rio, ColumnIO *col, PyObject *obj)
+{
+	StringInfoData buf;
+	Datum		result;
+	MemoryContext oldcontext = CurrentMemoryContext;
+	char		what[NAMEDATALEN * 2 + 40];
+
+	if (python_fast_datum(col, obj, &result))
+		return result;
+	PyErr_Clear();
+
+	snprintf(what, sizeof(what), "column \"%s\" of foreign table \"%s\"", col->name, rio->relname);
+	initStringInfo(&buf);
+	python_to_text(&buf, obj, col->ndims, false, what);
+
+	/* text, unconstrained varchar and bytea take the bytes as they are (as multicorn2) */
+	if (col->typoid == TEXTOID || col->typoid == BYTEAOID ||
+		(col->typoid == VARCHAROID && col->typmod < 0))
+		return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+
+	/* Re-raise input errors with the table, the column and the value in the message. */
+	PG_TRY();
+	{
+		result = InputFunctionCall(&col->infunc, buf.data, col->ioparam, col->typmod);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		bool		json = (col->typoid == JSONOID || col->typoid == JSONBOID);
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (buf.len > 200)
+			strcpy(buf.data + 197, "...");
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("invalid value for column \"%s\" of foreign table \"%s\": %s",
+						col->name, rio->relname, edata->message),
+				 errdetail("Python returned %s value: %s", Py_TYPE(obj)->tp_name, buf.data),
+				 (json && (PyDict_Check(obj) || PyList_Check(obj))) ?
+				 errhint("multicorn does not serialize Python objects for json/jsonb columns: return JSON text (json.dumps(value)).") :
+				 (edata->hint ? errhint("%s", edata->hint) : 0)));
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static void
+set_column(RelationIO *rio, TupleTableSlot *slot, int i, PyObject *value)
+{
+	if (value == NULL || value == Py_None)
+	{
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+	}
+	else
+	{
+		slot->tts_values[i] = python_to_datum(rio, &rio->columns[i], value);
+		slot->tts_isnull[i] = false;
+	}
+}
+
+/*
+ * Fill a cleared virtual slot from one item of execute()/insert()/update().
+ * Dicts may omit columns (NULL); sequences hold every column in table order.
+ * The caller keeps a reference to row, so an ERROR here leaks nothing.
+ */
+void
+python_row_to_slot(RelationIO *rio, PyObject *row, TupleTableSlot *slot)
+{
+	int			i;
+
+	if (PyDict_Check(row))
+	{
+		for (i = 0; i < rio->natts; i++)
+		{
+			PyObject   *value;
+
+			if (rio->columns[i].dropped)
+			{
+				slot->tts_isnull[i] = true;
+				continue;
+			}
+			value = PyDict_GetItemWithError(row, rio->columns[i].pyname);
+			if (value == NULL && PyErr_Occurred())
+				py_raise_error(ERROR, "reading column \"%s\" from a row of foreign table \"%s\"",
+							   rio->columns[i].name, rio->relname);
+			set_column(rio, slot, i, value);
+		}
+	}
+	else if (PySequence_Check(row))
+	{
+		PyObject   *volatile seq = PySequence_Fast(row, "not a sequence");
+
+		if (seq == NULL)
+			py_raise_error(ERROR, "reading a row of foreign table \"%s\"", rio->relname);
+		PG_TRY();
+		{
+			Py_ssize_t	n = PySequence_Fast_GET_SIZE(seq),
+						j = 0;
+
+			for (i = 0; i < rio->natts; i++)
+			{
+				if (rio->columns[i].dropped)
+				{
+					slot->tts_isnull[i] = true;
+					continue;
+				}
+				if (j >= n)
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+							 errmsg("a row of foreign table \"%s\" has %zd values, but the table has more columns",
+									rio->relname, n),
+							 errhint("Return a sequence with one value per column, in table order, or a dict.")));
+				set_column(rio, slot, i, PySequence_Fast_GET_ITEM(seq, j));
+				j++;
+			}
+		}
+		PG_FINALLY();
+		{
+			Py_DECREF(seq);
+		}
+		PG_END_TRY();
+	}
+	else if (PyMapping_Check(row))
+	{
+		for (i = 0; i < rio->natts; i++)
+		{
+			PyObject   *value;
+
+			if (rio->columns[i].dropped)
+			{
+				slot->tts_isnull[i] = true;
+				continue;
+			}
+			value = PyObject_GetItem(row, rio->columns[i].pyname);
+			if (value == NULL)
+			{
+				if (!PyErr_ExceptionMatches(PyExc_KeyError))
+					py_raise_error(ERROR, "reading column \"%s\" from a row of foreign table \"%s\"",
+								   rio->columns[i].name, rio->relname);
+				PyErr_Clear();
+			}
+			PG_TRY();
+			{
+				set_column(rio, slot, i, value);
+			}
+			PG_FINALLY();
+			{
+				Py_XDECREF(value);
+			}
+			PG_END_TRY();
+		}
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("a row of foreign table \"%s\" is a Python %s", rio->relname, Py_TYPE(row)->tp_name),
+				 errhint("Rows must be dicts (column name -> value) or sequences (one value per column).")));
+}

@@ -1,0 +1,451 @@
+/*
+ * embed.c: the Python interpreter inside a PostgreSQL backend.
+ *
+ * - One interpreter per backend, shared with PL/Python: Debian's plpython3u links the same
+ *   libpython3.11, and a process can hold only one interpreter.  When plpython3.so exists
+ *   we load it first so that it initialises Python with its "plpy" module registered
+ *   (CPython reads the table of built-in modules at Py_Initialize time); if Python is
+ *   already initialised (Py_IsInitialized) we simply use it.
+ * - Python exceptions become PostgreSQL errors only after the Python call has returned
+ *   (py_raise_error), because ereport(ERROR) longjmps and must never unwind Python frames
+ *   (src/backend/utils/error/elog.c: PG_TRY/PG_CATCH are siglongjmp based).
+ * - multicorn._utils is provided from here: _log_to_postgres() and check_interrupts().
+ */
+#include "multicorn_compat.h"
+
+#include <unistd.h>
+
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+static PyObject *format_exception_fn = NULL;	/* traceback.format_exception */
+static PyObject *multicorn_module = NULL;
+
+static void register_utils_module(void);
+
+void
+mc_python_init(void)
+{
+	char		plpython_path[MAXPGPATH];
+
+	if (Py_IsInitialized() && multicorn_module != NULL)
+		return;
+
+	/*
+	 * Let PL/Python initialise the interpreter when it is installed, so that
+	 * plpython3u works in this backend whichever extension is used first.
+	 * (multicorn2 does the same in its _PG_init.)
+	 */
+	snprintf(plpython_path, sizeof(plpython_path), "%s/plpython3.so", pkglib_path);
+	if (!Py_IsInitialized() && access(plpython_path, R_OK) == 0)
+		(void) load_external_function("$libdir/plpython3", "PyInit_plpy", false, NULL);
+
+	/* Py_InitializeEx(0): leave PostgreSQL's signal handlers alone (SIGINT is cancel). */
+	if (!Py_IsInitialized())
+		Py_InitializeEx(0);
+
+	register_utils_module();
+
+	multicorn_module = PyImport_ImportModule("multicorn");
+	if (multicorn_module == NULL)
+		py_raise_error(ERROR, "importing the multicorn Python package");
+
+	if (format_exception_fn == NULL)
+	{
+		PyObject   *traceback = PyImport_ImportModule("traceback");
+
+		if (traceback != NULL)
+		{
+			format_exception_fn = PyObject_GetAttrString(traceback, "format_exception");
+			Py_DECREF(traceback);
+		}
+		PyErr_Clear();
+	}
+	mc_convert_init();
+}
+
+PyObject *
+mc_multicorn_attr(const char *name)
+{
+	PyObject   *attr = PyObject_GetAttrString(multicorn_module, name);
+
+	if (attr == NULL)
+		py_raise_error(ERROR, "looking up multicorn.%s", name);
+	return attr;
+}
+
+/* ------------------------------------------------------------------------
+ * Strings between the server encoding and Python str
+ * ------------------------------------------------------------------------ */
+
+PyObject *
+py_str_from_server(const char *s)
+{
+	char	   *utf8 = pg_server_to_any(s, strlen(s), PG_UTF8);
+	PyObject   *result = PyUnicode_FromString(utf8);
+
+	if (utf8 != s)
+		pfree(utf8);
+	return result;
+}
+
+/*
+ * The server-encoded bytes of a Python str.  The result points into the str object
+ * (valid while it lives) or is palloc'd when a conversion was needed.  Invalid bytes,
+ * including NUL, are reported by pg_any_to_server as an ERROR (never inside Python).
+ */
+const char *
+py_as_server_str(PyObject *str, Py_ssize_t *len)
+{
+	Py_ssize_t	size;
+	const char *utf8 = PyUnicode_AsUTF8AndSize(str, &size);
+	char	   *converted;
+
+	if (utf8 == NULL)
+		return NULL;
+	if (memchr(utf8, '\0', size) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("a string from Python contains a NUL character, which PostgreSQL text cannot hold")));
+	converted = pg_any_to_server(utf8, size, PG_UTF8);
+	*len = (converted == utf8) ? size : (Py_ssize_t) strlen(converted);
+	return converted;
+}
+
+/* str(obj) as a palloc'd server string; "what" names it in the error. */
+char *
+py_object_to_server_str(PyObject *obj, const char *what)
+{
+	PyObject   *str = PyObject_Str(obj);
+	const char *s;
+	Py_ssize_t	len;
+	char	   *result;
+
+	if (str == NULL)
+		py_raise_error(ERROR, "converting %s to a string", what);
+	s = py_as_server_str(str, &len);
+	if (s == NULL)
+	{
+		Py_DECREF(str);
+		py_raise_error(ERROR, "converting %s to a string", what);
+	}
+	result = pnstrdup(s, len);
+	Py_DECREF(str);
+	return result;
+}
+
+/* ------------------------------------------------------------------------
+ * Python exceptions -> PostgreSQL errors
+ * ------------------------------------------------------------------------ */
+
+/* A str attribute of the exception as a palloc'd string, or NULL. */
+static char *
+exception_text_attr(PyObject *exc, const char *name)
+{
+	PyObject   *attr;
+	char	   *result = NULL;
+
+	if (!PyObject_HasAttrString(exc, name))
+		return NULL;
+	attr = PyObject_GetAttrString(exc, name);
+	if (attr != NULL && attr != Py_None)
+	{
+		PyObject   *str = PyObject_Str(attr);
+
+		if (str != NULL)
+		{
+			const char *utf8 = PyUnicode_AsUTF8(str);
+
+			if (utf8 != NULL)
+				result = pg_any_to_server(pstrdup(utf8), strlen(utf8), PG_UTF8);
+			Py_DECREF(str);
+		}
+	}
+	Py_XDECREF(attr);
+	PyErr_Clear();
+	return result;
+}
+
+static char *
+exception_message(PyObject *type, PyObject *value)
+{
+	char	   *message = exception_text_attr(value, "message");
+	char	   *text;
+
+	if (message != NULL && message[0] != '\0')
+		return message;
+	text = NULL;
+	{
+		PyObject   *str = PyObject_Str(value);
+
+		if (str != NULL)
+		{
+			const char *utf8 = PyUnicode_AsUTF8(str);
+
+			if (utf8 != NULL)
+				text = pg_any_to_server(pstrdup(utf8), strlen(utf8), PG_UTF8);
+			Py_DECREF(str);
+		}
+		PyErr_Clear();
+	}
+	if (text == NULL || text[0] == '\0')
+		return pstrdup(((PyTypeObject *) type)->tp_name);
+	return psprintf("%s: %s", ((PyTypeObject *) type)->tp_name, text);
+}
+
+static char *
+exception_traceback(PyObject *type, PyObject *value, PyObject *tb)
+{
+	PyObject   *lines;
+	PyObject   *empty;
+	PyObject   *joined = NULL;
+	char	   *result = NULL;
+
+	if (format_exception_fn == NULL)
+		return NULL;
+	lines = PyObject_CallFunctionObjArgs(format_exception_fn, type, value,
+										 tb ? tb : Py_None, NULL);
+	if (lines != NULL)
+	{
+		empty = PyUnicode_FromString("");
+		if (empty != NULL)
+		{
+			joined = PyUnicode_Join(empty, lines);
+			Py_DECREF(empty);
+		}
+		Py_DECREF(lines);
+	}
+	if (joined != NULL)
+	{
+		const char *utf8 = PyUnicode_AsUTF8(joined);
+
+		if (utf8 != NULL)
+		{
+			result = pg_any_to_server(pstrdup(utf8), strlen(utf8), PG_UTF8);
+			/* drop the trailing newline */
+			if (result[0] != '\0' && result[strlen(result) - 1] == '\n')
+				result[strlen(result) - 1] = '\0';
+		}
+		Py_DECREF(joined);
+	}
+	PyErr_Clear();
+	return result;
+}
+
+/* The pending Python exception as "Type: message" (palloc'd); the error is cleared. */
+char *
+py_fetch_error_message(void)
+{
+	PyObject   *type,
+			   *value,
+			   *tb;
+	char	   *message;
+
+	PyErr_Fetch(&type, &value, &tb);
+	if (type == NULL)
+		return pstrdup("unknown Python error");
+	PyErr_NormalizeException(&type, &value, &tb);
+	message = exception_message(type, value);
+	Py_XDECREF(type);
+	Py_XDECREF(value);
+	Py_XDECREF(tb);
+	return message;
+}
+
+/*
+ * Report the pending Python exception at elevel, with fmt describing where it
+ * happened (CONTEXT).  Message: the exception's `message` attribute if it has one
+ * (multicorn's MulticornException, intercom_fdw's IntercomError), else
+ * "Type: str(exc)".  `hint` and `detail` attributes become HINT and DETAIL; the
+ * traceback goes to DETAIL when there is no detail, else to CONTEXT.
+ */
+void
+py_raise_error(int elevel, const char *fmt,...)
+{
+	PyObject   *type,
+			   *value,
+			   *tb;
+	StringInfoData where;
+	char	   *message,
+			   *hint,
+			   *detail,
+			   *trace;
+
+	initStringInfo(&where);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&where, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&where, needed);
+	}
+
+	PyErr_Fetch(&type, &value, &tb);
+	if (type == NULL)
+		ereport(elevel,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("Python call failed without an exception"),
+				 errcontext("%s", where.data)));
+	PyErr_NormalizeException(&type, &value, &tb);
+	if (tb != NULL && value != NULL)
+		PyException_SetTraceback(value, tb);
+
+	/* A query cancel surfaced in Python (check_interrupts): report it as PostgreSQL does. */
+	if (PyErr_GivenExceptionMatches(type, PyExc_KeyboardInterrupt) && InterruptPending)
+	{
+		Py_XDECREF(type);
+		Py_XDECREF(value);
+		Py_XDECREF(tb);
+		CHECK_FOR_INTERRUPTS();
+		PyErr_Fetch(&type, &value, &tb);	/* not reached unless the interrupt was held off */
+		ereport(elevel, (errcode(ERRCODE_QUERY_CANCELED), errmsg("canceling Python call")));
+	}
+
+	message = exception_message(type, value);
+	hint = exception_text_attr(value, "hint");
+	detail = exception_text_attr(value, "detail");
+	trace = exception_traceback(type, value, tb);
+	Py_XDECREF(type);
+	Py_XDECREF(value);
+	Py_XDECREF(tb);
+
+	ereport(elevel,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("%s", message),
+			 hint ? errhint("%s", hint) : 0,
+			 detail ? errdetail("%s", detail) : (trace ? errdetail("%s", trace) : 0),
+			 (detail && trace) ? errcontext("%s\n%s", where.data, trace) : errcontext("%s", where.data)));
+}
+
+/* ------------------------------------------------------------------------
+ * multicorn._utils
+ * ------------------------------------------------------------------------ */
+
+/*
+ * _log_to_postgres(message, level=0, hint=None, detail=None)
+ * Codes as in multicorn.utils.REPORT_CODES: 0 DEBUG, 1 INFO (shown as NOTICE, like
+ * multicorn2), 2 WARNING.  3 and 4 never reach here through log_to_postgres (it raises
+ * MulticornException instead); called directly, they raise that exception too.
+ */
+static PyObject *
+utils_log_to_postgres(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"message", "level", "hint", "detail", NULL};
+	PyObject   *p_message,
+			   *p_hint = Py_None,
+			   *p_detail = Py_None;
+	int			level = 0;
+	int			elevel;
+	char	   *message,
+			   *hint = NULL,
+			   *detail = NULL;
+	MemoryContext oldcontext = CurrentMemoryContext;
+	volatile bool failed = false;
+	char	   *volatile failure = NULL;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|iOO", kwlist,
+									 &p_message, &level, &p_hint, &p_detail))
+		return NULL;
+	if (level >= 3)
+	{
+		PyObject   *utils = PyImport_ImportModule("multicorn.utils");
+		PyObject   *exc_class = utils ? PyObject_GetAttrString(utils, "MulticornException") : NULL;
+		PyObject   *exc = exc_class ? PyObject_CallFunction(exc_class, "OiOO", p_message, level,
+															p_hint, p_detail) : NULL;
+
+		Py_XDECREF(utils);
+		Py_XDECREF(exc_class);
+		if (exc != NULL)
+		{
+			PyErr_SetObject((PyObject *) Py_TYPE(exc), exc);
+			Py_DECREF(exc);
+		}
+		return NULL;
+	}
+	elevel = level == 0 ? DEBUG1 : (level == 1 ? NOTICE : WARNING);
+
+	/* Nothing below may longjmp out: we are called from Python code. */
+	PG_TRY();
+	{
+		message = py_object_to_server_str(p_message, "log message");
+		if (p_hint != Py_None)
+			hint = py_object_to_server_str(p_hint, "log hint");
+		if (p_detail != Py_None)
+			detail = py_object_to_server_str(p_detail, "log detail");
+		ereport(elevel,
+				(errmsg("%s", message),
+				 hint ? errhint("%s", hint) : 0,
+				 detail ? errdetail("%s", detail) : 0));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		failure = edata->message;
+		failed = true;
+	}
+	PG_END_TRY();
+	if (failed)
+	{
+		PyErr_SetString(PyExc_RuntimeError, failure ? failure : "log_to_postgres failed");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+/*
+ * check_interrupts(): raise KeyboardInterrupt when a cancel or termination is pending,
+ * so long-running Python code can stop; py_raise_error then reports PostgreSQL's own
+ * "canceling statement" error.  KeyboardInterrupt is not an Exception subclass, so
+ * `except Exception` in FDW code does not swallow it.
+ */
+static PyObject *
+utils_check_interrupts(PyObject *self, PyObject *unused)
+{
+	if (InterruptPending && (QueryCancelPending || ProcDiePending))
+	{
+		PyErr_SetString(PyExc_KeyboardInterrupt, "canceling statement due to a PostgreSQL interrupt");
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef utils_methods[] = {
+	{"_log_to_postgres", (PyCFunction) (void (*) (void)) utils_log_to_postgres,
+	METH_VARARGS | METH_KEYWORDS, "Send a message to PostgreSQL's log/client."},
+	{"check_interrupts", utils_check_interrupts, METH_NOARGS,
+	"Raise KeyboardInterrupt if the query was canceled."},
+	{NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef utils_module_def = {
+	PyModuleDef_HEAD_INIT, "multicorn._utils", "PostgreSQL services for multicorn", -1,
+	utils_methods
+};
+
+/*
+ * Registered in sys.modules before `multicorn` is imported, so that
+ * `from ._utils import ...` in multicorn.utils finds it.
+ */
+static void
+register_utils_module(void)
+{
+	PyObject   *module;
+	PyObject   *modules = PyImport_GetModuleDict();	/* borrowed */
+
+	if (PyDict_GetItemString(modules, "multicorn._utils") != NULL)
+		return;
+	module = PyModule_Create(&utils_module_def);
+	if (module == NULL || PyDict_SetItemString(modules, "multicorn._utils", module) != 0)
+		py_raise_error(ERROR, "registering multicorn._utils");
+	Py_DECREF(module);
+}

@@ -1,0 +1,1100 @@
+/*
+ * fdw.c: the FdwRoutine of the `multicorn` foreign data wrapper.
+ *
+ * PostgreSQL 15 callbacks (doc: "Writing a Foreign Data Wrapper", foreign/fdwapi.h)
+ * mapped to multicorn2's Python API:
+ *   GetForeignRelSize  -> get_rel_size(quals, columns)
+ *   GetForeignPaths    -> a plain path; a sorted path if can_sort(sortkeys) accepts a
+ *                         prefix of the query's ORDER BY; one parameterized path per
+ *                         get_path_keys() entry whose columns are bound by join clauses
+ *   GetForeignUpperPaths (UPPERREL_FINAL) -> can_limit(limit, offset) for a LIMIT/OFFSET
+ *                         over a plain scan (no WHERE, grouping, etc.), as multicorn2 3.2
+ *   Begin/Iterate/ReScan/EndForeignScan -> execute(quals, columns, **kwargs), one item per
+ *                         IterateForeignScan; end_scan()
+ *   ExplainForeignScan -> explain(quals, columns, verbose=..., **kwargs)
+ *   modify callbacks   -> rowid_column, insert, bulk_insert, update, delete, end_modify
+ *   ImportForeignSchema -> import_schema(...) and TableDefinition.to_statement()
+ * execute()/explain() receive sortkeys=, limit=, offset= only when they apply, so FDWs
+ * written for older multicorn signatures keep working.
+ */
+#include "multicorn_compat.h"
+
+#include "access/reloptions.h"
+#include "access/table.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "catalog/pg_foreign_data_wrapper.h"
+#include "commands/defrem.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/appendinfo.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(multicorn_handler);
+PG_FUNCTION_INFO_V1(multicorn_validator);
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	mc_instances_init();
+}
+
+#define ROWID_JUNK_NAME "multicorn_rowid"
+
+/* Planner state of one foreign base relation (RelOptInfo.fdw_private). */
+typedef struct McPlanState
+{
+	Oid			relid;
+	char	   *relname;
+	PyObject   *instance;		/* borrowed from the instance cache */
+	RelationIO *rio;
+	List	   *target_names;	/* String nodes: columns the query needs */
+	double		startup_cost;
+	int			width;
+	MemoryContextCallback release;
+} McPlanState;
+
+/* Executor state of a scan or a modification. */
+typedef struct McExecState
+{
+	char	   *relname;
+	PyObject   *instance;
+	RelationIO *rio;
+	/* scan */
+	List	   *qual_specs;
+	List	   *exprs;
+	List	   *expr_states;
+	List	   *target_names;
+	List	   *sortkeys;
+	List	   *limit;			/* String count or "", String offset or ""; NIL if not pushed */
+	PyObject   *iterator;
+	PyObject   *row;			/* item being converted, released by cleanup on ERROR */
+	bool		done;
+	/* modify */
+	MemoryContext rowcxt;
+	AttrNumber	rowid_resno;	/* junk column in the subplan output */
+	AttrNumber	rowid_attnum;
+	MemoryContextCallback release;
+} McExecState;
+
+/* fdw_private of a ForeignScan */
+#define FP_QUALS	0
+#define FP_TARGETS	1
+#define FP_SORTKEYS 2
+#define FP_LIMIT	3
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------ */
+
+static void
+release_plan_state(void *arg)
+{
+	McPlanState *ps = arg;
+
+	if (ps->rio)
+		relation_io_release(ps->rio);
+	ps->rio = NULL;
+}
+
+/* Runs when the executor's memory goes away, also on ERROR: Python refs never leak. */
+static void
+release_exec_state(void *arg)
+{
+	McExecState *es = arg;
+
+	Py_CLEAR(es->row);
+	Py_CLEAR(es->iterator);
+	Py_CLEAR(es->instance);
+	if (es->rio)
+		relation_io_release(es->rio);
+	es->rio = NULL;
+}
+
+static PyObject *
+names_to_pyset(List *names)
+{
+	PyObject   *set = PySet_New(NULL);
+	ListCell   *lc;
+
+	if (set == NULL)
+		py_raise_error(ERROR, "building the column set");
+	foreach(lc, names)
+	{
+		PyObject   *name = py_str_from_server(strVal(lfirst(lc)));
+
+		if (name == NULL || PySet_Add(set, name) != 0)
+			py_raise_error(ERROR, "building the column set");
+		Py_DECREF(name);
+	}
+	return set;
+}
+
+static PyObject *
+limit_value(List *limit, int n)
+{
+	const char *s = strVal(list_nth(limit, n));
+
+	if (s[0] == '\0')
+		Py_RETURN_NONE;
+	return PyLong_FromString(s, NULL, 10);
+}
+
+/* kwargs shared by execute() and explain(): sortkeys, limit, offset when they apply */
+static PyObject *
+scan_kwargs(McExecState *es)
+{
+	PyObject   *kwargs = PyDict_New();
+
+	if (kwargs == NULL)
+		py_raise_error(ERROR, "building arguments");
+	if (es->sortkeys != NIL)
+	{
+		PyObject   *sk = sortkeys_to_python(es->sortkeys);
+
+		PyDict_SetItemString(kwargs, "sortkeys", sk);
+		Py_DECREF(sk);
+	}
+	if (es->limit != NIL)
+	{
+		PyObject   *count = limit_value(es->limit, 0);
+		PyObject   *offset = limit_value(es->limit, 1);
+
+		PyDict_SetItemString(kwargs, "limit", count);
+		PyDict_SetItemString(kwargs, "offset", offset);
+		Py_XDECREF(count);
+		Py_XDECREF(offset);
+	}
+	if (PyErr_Occurred())
+		py_raise_error(ERROR, "building arguments");
+	return kwargs;
+}
+
+static long
+python_number(PyObject *obj, const char *what, const char *relname)
+{
+	PyObject   *num = PyNumber_Long(obj);
+	long		value;
+
+	if (num == NULL)
+		py_raise_error(ERROR, "%s of foreign table \"%s\" is not a number", what, relname);
+	value = PyLong_AsLong(num);
+	Py_DECREF(num);
+	if (value == -1 && PyErr_Occurred())
+		py_raise_error(ERROR, "%s of foreign table \"%s\" is out of range", what, relname);
+	return value;
+}
+
+/* ------------------------------------------------------------------------
+ * Planning
+ * ------------------------------------------------------------------------ */
+
+static void
+mcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	McPlanState *ps = palloc0(sizeof(McPlanState));
+	FdwInstance *entry = mc_get_instance(foreigntableid);
+	Relation	rel = table_open(foreigntableid, NoLock);
+	Bitmapset  *attrs = NULL;
+	ListCell   *lc;
+	List	   *specs = NIL,
+			   *exprs = NIL;
+	PyObject   *result,
+			   *startup;
+	int			i;
+
+	ps->relid = foreigntableid;
+	ps->relname = pstrdup(RelationGetRelationName(rel));
+	ps->instance = entry->instance;
+	ps->rio = relation_io_create(rel);
+	ps->release.func = release_plan_state;
+	ps->release.arg = ps;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &ps->release);
+	table_close(rel, NoLock);
+	baserel->fdw_private = ps;
+
+	/* The columns the query needs: output, and those the local re-check reads. */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+	foreach(lc, baserel->baserestrictinfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, baserel->relid, &attrs);
+	for (i = 0; i < ps->rio->natts; i++)
+	{
+		ColumnIO   *col = &ps->rio->columns[i];
+		bool		whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+
+		if (!col->dropped &&
+			(whole_row || bms_is_member(col->attnum - FirstLowInvalidHeapAttributeNumber, attrs)))
+			ps->target_names = lappend(ps->target_names, makeString(col->name));
+	}
+
+	extract_quals(root, baserel, baserel->baserestrictinfo, &specs, &exprs);
+	result = mc_call_method(ERROR, ps->instance, "get_rel_size", ps->relname,
+							Py_BuildValue("(NN)", quals_to_python(specs, exprs, NIL, ps->rio, NULL),
+										  names_to_pyset(ps->target_names)), NULL);
+	if (!PySequence_Check(result) || PySequence_Size(result) != 2)
+	{
+		Py_DECREF(result);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("get_rel_size() of foreign table \"%s\" must return a tuple (rows, width)",
+						ps->relname)));
+	}
+	{
+		PyObject   *rows = PySequence_GetItem(result, 0);
+		PyObject   *width = PySequence_GetItem(result, 1);
+
+		Py_DECREF(result);
+		baserel->rows = Max(python_number(rows, "get_rel_size() rows", ps->relname), 1);
+		ps->width = Max(python_number(width, "get_rel_size() width", ps->relname), 1);
+		baserel->reltarget->width = ps->width;
+		Py_DECREF(rows);
+		Py_DECREF(width);
+	}
+	startup = PyObject_GetAttrString(ps->instance, "_startup_cost");
+	if (startup == NULL)
+		PyErr_Clear();
+	ps->startup_cost = startup ? python_number(startup, "_startup_cost", ps->relname) : 20;
+	Py_XDECREF(startup);
+}
+
+static Cost
+scan_total_cost(McPlanState *ps, double rows)
+{
+	/* multicorn2's model: a scan costs rows * width, at least the startup cost */
+	return Max(ps->startup_cost, rows * ps->width);
+}
+
+/* Does an equivalence class member stand for column *arg of rel? */
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					EquivalenceMember *em, void *arg)
+{
+	Node	   *expr = (Node *) em->em_expr;
+
+	while (IsA(expr, RelabelType))
+		expr = (Node *) ((RelabelType *) expr)->arg;
+	return IsA(expr, Var) && ((Var *) expr)->varno == rel->relid &&
+		((Var *) expr)->varattno == *(AttrNumber *) arg;
+}
+
+/* A join clause that binds column attnum to other relations, or NULL. */
+static RestrictInfo *
+join_clause_for_column(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attnum)
+{
+	ListCell   *lc;
+	List	   *clauses;
+
+	clauses = generate_implied_equalities_for_column(root, baserel, ec_member_is_column,
+													 &attnum, baserel->lateral_referencers);
+	clauses = list_concat(clauses, list_copy(baserel->joininfo));
+	foreach(lc, clauses)
+	{
+		RestrictInfo *ri = lfirst(lc);
+		List	   *specs = NIL,
+				   *exprs = NIL;
+
+		if (!bms_is_member(baserel->relid, ri->clause_relids) ||
+			bms_is_subset(ri->clause_relids, baserel->relids))
+			continue;
+		extract_quals(root, baserel, list_make1(ri), &specs, &exprs);
+		if (specs != NIL && intVal(linitial((List *) linitial(specs))) == attnum)
+			return ri;
+	}
+	return NULL;
+}
+
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, McPlanState *ps)
+{
+	PyObject   *result = mc_call_method(ERROR, ps->instance, "get_path_keys", ps->relname, NULL, NULL);
+	PyObject   *items = PySequence_Fast(result, "get_path_keys() must return a list");
+	Py_ssize_t	i;
+
+	Py_DECREF(result);
+	if (items == NULL)
+		py_raise_error(ERROR, "reading get_path_keys() of foreign table \"%s\"", ps->relname);
+	for (i = 0; i < PySequence_Fast_GET_SIZE(items); i++)
+	{
+		PyObject   *item = PySequence_Fast_GET_ITEM(items, i);
+		PyObject   *keys,
+				   *key_seq;
+		double		rows;
+		Relids		required_outer = NULL;
+		bool		usable = true;
+		Py_ssize_t	k;
+
+		if (!PySequence_Check(item) || PySequence_Size(item) != 2)
+		{
+			Py_DECREF(items);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("get_path_keys() of foreign table \"%s\" must return (columns, rows) pairs",
+							ps->relname)));
+		}
+		keys = PySequence_GetItem(item, 0);
+		{
+			PyObject   *p_rows = PySequence_GetItem(item, 1);
+
+			rows = Max(python_number(p_rows, "get_path_keys() rows", ps->relname), 1);
+			Py_DECREF(p_rows);
+		}
+		if (PyUnicode_Check(keys))	/* ('id', 1) means the column 'id' */
+			key_seq = Py_BuildValue("(O)", keys);
+		else
+			key_seq = PySequence_Fast(keys, "get_path_keys() columns must be a tuple");
+		Py_DECREF(keys);
+		if (key_seq == NULL)
+			py_raise_error(ERROR, "reading get_path_keys() of foreign table \"%s\"", ps->relname);
+		for (k = 0; k < PySequence_Size(key_seq) && usable; k++)
+		{
+			PyObject   *name = PySequence_GetItem(key_seq, k);
+			char	   *colname = py_object_to_server_str(name, "a get_path_keys() column");
+			AttrNumber	attnum = get_attnum(ps->relid, colname);
+			RestrictInfo *ri;
+
+			Py_DECREF(name);
+			ri = attnum > 0 ? join_clause_for_column(root, baserel, attnum) : NULL;
+			if (ri == NULL)
+				usable = false;
+			else
+				required_outer = bms_union(required_outer,
+										   bms_difference(ri->clause_relids, baserel->relids));
+		}
+		Py_DECREF(key_seq);
+		if (usable && !bms_is_empty(required_outer))
+			add_path(baserel, (Path *)
+					 create_foreignscan_path(root, baserel, NULL, rows, ps->startup_cost,
+											 ps->startup_cost + rows * ps->width,
+											 NIL, required_outer, NULL, NIL));
+	}
+	Py_DECREF(items);
+}
+
+/* Ask can_sort() about the leading ORDER BY keys; returns the accepted sort key specs. */
+static List *
+pushable_sortkeys(PlannerInfo *root, RelOptInfo *baserel, McPlanState *ps, List *pathkeys,
+				  int *naccepted)
+{
+	int			n;
+	List	   *sortkeys = deparse_sortkeys(root, baserel, pathkeys, &n);
+	PyObject   *requested,
+			   *accepted;
+
+	*naccepted = 0;
+	if (n == 0)
+		return NIL;
+	requested = sortkeys_to_python(sortkeys);
+	Py_INCREF(requested);
+	accepted = mc_call_method(ERROR, ps->instance, "can_sort", ps->relname,
+							  Py_BuildValue("(N)", requested), NULL);
+	*naccepted = accepted_sortkeys(requested, accepted);
+	Py_DECREF(accepted);
+	Py_DECREF(requested);
+	return list_truncate(sortkeys, *naccepted);
+}
+
+static void
+mcGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	McPlanState *ps = baserel->fdw_private;
+	Cost		total = scan_total_cost(ps, baserel->rows);
+
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, baserel->rows, ps->startup_cost,
+									 total, NIL, NULL, NULL, NIL));
+	if (root->query_pathkeys != NIL)
+	{
+		int			n;
+		List	   *sortkeys = pushable_sortkeys(root, baserel, ps, root->query_pathkeys, &n);
+
+		if (n > 0)
+			add_path(baserel, (Path *)
+					 create_foreignscan_path(root, baserel, NULL, baserel->rows, ps->startup_cost,
+											 total,
+											 list_truncate(list_copy(root->query_pathkeys), n),
+											 NULL, NULL, list_make1(sortkeys)));
+	}
+	add_parameterized_paths(root, baserel, ps);
+}
+
+/*
+ * LIMIT/OFFSET pushdown (multicorn2 3.2): only for a plain SELECT over this one foreign
+ * table without WHERE, grouping, aggregates, window functions, DISTINCT or SRFs, with
+ * constant LIMIT/OFFSET, and with the whole ORDER BY pushed down; then can_limit()
+ * decides.  The path replaces Limit(Sort(scan)) by one ForeignScan that still scans
+ * the base relation (scanrelid > 0, so EXPLAIN shows "Foreign Scan on t").
+ */
+static void
+mcGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
+					   RelOptInfo *output_rel, void *extra)
+{
+	Query	   *parse = root->parse;
+	FinalPathExtraData *fextra = extra;
+	RelOptInfo *baserel;
+	McPlanState *ps;
+	int			relid;
+	char	   *count = "",
+			   *offset = "";
+	List	   *sortkeys = NIL;
+	PyObject   *ok;
+	int			truth;
+	double		rows;
+	Cost		scan_total,
+				startup,
+				total;
+
+	if (stage != UPPERREL_FINAL || !fextra->limit_needed ||
+		parse->commandType != CMD_SELECT || parse->hasAggs || parse->groupClause != NIL ||
+		parse->groupingSets != NIL || parse->hasWindowFuncs || parse->distinctClause != NIL ||
+		parse->hasTargetSRFs || parse->setOperations != NULL || parse->rowMarks != NIL ||
+		parse->havingQual != NULL || parse->limitOption == LIMIT_OPTION_WITH_TIES ||
+		bms_membership(root->all_baserels) != BMS_SINGLETON)
+		return;
+	relid = bms_singleton_member(root->all_baserels);
+	baserel = find_base_rel(root, relid);
+	ps = baserel->fdw_private;
+	if (baserel->reloptkind != RELOPT_BASEREL || baserel->fdwroutine == NULL || ps == NULL ||
+		baserel->baserestrictinfo != NIL)
+		return;
+	if (parse->limitCount != NULL)
+	{
+		Const	   *c = (Const *) parse->limitCount;
+
+		if (!IsA(c, Const))
+			return;
+		if (!c->constisnull)
+			count = psprintf(INT64_FORMAT, DatumGetInt64(c->constvalue));
+	}
+	if (parse->limitOffset != NULL)
+	{
+		Const	   *c = (Const *) parse->limitOffset;
+
+		if (!IsA(c, Const))
+			return;
+		if (!c->constisnull)
+			offset = psprintf(INT64_FORMAT, DatumGetInt64(c->constvalue));
+	}
+	if (parse->sortClause != NIL)
+	{
+		int			n;
+
+		sortkeys = pushable_sortkeys(root, baserel, ps, root->sort_pathkeys, &n);
+		if (n != list_length(root->sort_pathkeys))
+			return;
+	}
+	ok = mc_call_method(ERROR, ps->instance, "can_limit", ps->relname,
+						Py_BuildValue("(NN)",
+									  count[0] ? PyLong_FromString(count, NULL, 10) : (Py_INCREF(Py_None), Py_None),
+									  offset[0] ? PyLong_FromString(offset, NULL, 10) : (Py_INCREF(Py_None), Py_None)),
+						NULL);
+	truth = PyObject_IsTrue(ok);
+	Py_DECREF(ok);
+	if (truth < 0)
+		py_raise_error(ERROR, "reading the result of can_limit() of foreign table \"%s\"", ps->relname);
+	if (!truth)
+		return;
+
+	/* Cheaper than Limit over the scan, so that the planner takes it. */
+	rows = count[0] ? Min(Max(fextra->count_est, 1), baserel->rows) : baserel->rows;
+	scan_total = scan_total_cost(ps, baserel->rows);
+	startup = ps->startup_cost * 0.9;
+	total = startup + (scan_total - ps->startup_cost) * (rows / baserel->rows) * 0.5;
+	add_path(output_rel, (Path *)
+			 create_foreign_upper_path(root, output_rel, root->upper_targets[UPPERREL_FINAL],
+									   rows, startup, total,
+									   parse->sortClause != NIL ? root->sort_pathkeys : NIL, NULL,
+									   list_make3(makeInteger(relid), sortkeys,
+												  list_make2(makeString(count), makeString(offset)))));
+}
+
+static ForeignScan *
+mcGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
+				 ForeignPath *best_path, List *tlist, List *scan_clauses, Plan *outer_plan)
+{
+	RelOptInfo *baserel = foreignrel;
+	McPlanState *ps;
+	List	   *specs = NIL,
+			   *exprs = NIL,
+			   *sortkeys = NIL,
+			   *limit = NIL;
+
+	if (foreignrel->reloptkind == RELOPT_UPPER_REL)
+	{
+		List	   *fp = best_path->fdw_private;
+
+		baserel = find_base_rel(root, intVal(linitial(fp)));
+		sortkeys = lsecond(fp);
+		limit = lthird(fp);
+	}
+	else if (best_path->fdw_private != NIL)
+		sortkeys = linitial(best_path->fdw_private);
+	ps = baserel->fdw_private;
+
+	/* Every clause stays in the plan's qual: PostgreSQL re-checks what Python filtered. */
+	extract_quals(root, baserel, scan_clauses, &specs, &exprs);
+	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, exprs,
+							list_make4(specs, ps->target_names, sortkeys, limit),
+							NIL, NIL, outer_plan);
+}
+
+/* ------------------------------------------------------------------------
+ * Scanning
+ * ------------------------------------------------------------------------ */
+
+static McExecState *
+exec_state_create(EState *estate, Relation rel)
+{
+	McExecState *es = palloc0(sizeof(McExecState));
+	FdwInstance *entry = mc_get_instance(RelationGetRelid(rel));
+
+	es->relname = pstrdup(RelationGetRelationName(rel));
+	es->instance = entry->instance;
+	Py_INCREF(es->instance);
+	es->release.func = release_exec_state;
+	es->release.arg = es;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &es->release);
+	es->rio = relation_io_create(rel);
+	return es;
+}
+
+static void
+mcBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	McExecState *es = exec_state_create(node->ss.ps.state, node->ss.ss_currentRelation);
+
+	es->qual_specs = list_nth(plan->fdw_private, FP_QUALS);
+	es->target_names = list_nth(plan->fdw_private, FP_TARGETS);
+	es->sortkeys = list_nth(plan->fdw_private, FP_SORTKEYS);
+	es->limit = list_nth(plan->fdw_private, FP_LIMIT);
+	es->exprs = plan->fdw_exprs;
+	es->expr_states = ExecInitExprList(plan->fdw_exprs, (PlanState *) node);
+	node->fdw_state = es;
+}
+
+static void
+start_python_scan(ForeignScanState *node, McExecState *es)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	MemoryContext oldcontext = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	PyObject   *quals = quals_to_python(es->qual_specs, es->exprs, es->expr_states, es->rio, econtext);
+	PyObject   *result;
+
+	MemoryContextSwitchTo(oldcontext);
+	result = mc_call_method(ERROR, es->instance, "execute", es->relname,
+							Py_BuildValue("(NN)", quals, names_to_pyset(es->target_names)),
+							scan_kwargs(es));
+	if (result == Py_None)
+	{
+		Py_DECREF(result);
+		es->done = true;
+		return;
+	}
+	es->iterator = PyObject_GetIter(result);
+	Py_DECREF(result);
+	if (es->iterator == NULL)
+		py_raise_error(ERROR, "execute() of foreign table \"%s\" must return an iterable", es->relname);
+}
+
+static TupleTableSlot *
+mcIterateForeignScan(ForeignScanState *node)
+{
+	McExecState *es = node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext oldcontext;
+
+	ExecClearTuple(slot);
+	if (es->iterator == NULL && !es->done)
+		start_python_scan(node, es);
+	if (es->done)
+		return slot;
+
+	/* Between rows: lets statement_timeout and pg_cancel_backend end a long scan. */
+	CHECK_FOR_INTERRUPTS();
+
+	es->row = PyIter_Next(es->iterator);
+	if (es->row == NULL)
+	{
+		if (PyErr_Occurred())
+			py_raise_error(ERROR, "iterating the result of execute() of foreign table \"%s\"",
+						   es->relname);
+		es->done = true;
+		return slot;
+	}
+	if (es->row == Py_None)		/* multicorn2: a None item ends the scan */
+	{
+		Py_CLEAR(es->row);
+		es->done = true;
+		return slot;
+	}
+	oldcontext = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	python_row_to_slot(es->rio, es->row, slot);
+	MemoryContextSwitchTo(oldcontext);
+	Py_CLEAR(es->row);
+	return ExecStoreVirtualTuple(slot);
+}
+
+static void
+mcReScanForeignScan(ForeignScanState *node)
+{
+	McExecState *es = node->fdw_state;
+
+	/* The next iteration calls execute() again, with the new parameter values. */
+	Py_CLEAR(es->iterator);
+	es->done = false;
+}
+
+static void
+mcEndForeignScan(ForeignScanState *node)
+{
+	McExecState *es = node->fdw_state;
+
+	Py_CLEAR(es->iterator);
+	Py_XDECREF(mc_call_method(ERROR, es->instance, "end_scan", es->relname, NULL, NULL));
+	release_exec_state(es);
+}
+
+static void
+mcExplainForeignScan(ForeignScanState *node, ExplainState *explain)
+{
+	McExecState *es = node->fdw_state;
+	PyObject   *kwargs = scan_kwargs(es);
+	PyObject   *result,
+			   *lines;
+	List	   *texts = NIL;
+	ListCell   *lc;
+	Py_ssize_t	i;
+
+	PyDict_SetItemString(kwargs, "verbose", explain->verbose ? Py_True : Py_False);
+	result = mc_call_method(ERROR, es->instance, "explain", es->relname,
+							Py_BuildValue("(NN)",
+										  quals_to_python(es->qual_specs, es->exprs, NIL, es->rio, NULL),
+										  names_to_pyset(es->target_names)),
+							kwargs);
+	if (result == Py_None)
+	{
+		Py_DECREF(result);
+		return;
+	}
+	lines = PySequence_Fast(result, "explain() must return a list of strings");
+	Py_DECREF(result);
+	if (lines == NULL)
+		py_raise_error(ERROR, "reading explain() of foreign table \"%s\"", es->relname);
+	for (i = 0; i < PySequence_Fast_GET_SIZE(lines); i++)
+		texts = lappend(texts, py_object_to_server_str(PySequence_Fast_GET_ITEM(lines, i),
+													   "an explain() line"));
+	Py_DECREF(lines);
+	foreach(lc, texts)
+		ExplainPropertyText("Multicorn", lfirst(lc), explain);
+}
+
+/* ------------------------------------------------------------------------
+ * Modifying
+ * ------------------------------------------------------------------------ */
+
+static char *
+rowid_column(PyObject *instance, const char *relname)
+{
+	PyObject   *name = PyObject_GetAttrString(instance, "rowid_column");
+	char	   *result;
+
+	if (name == NULL)
+		py_raise_error(ERROR, "rowid_column of foreign table \"%s\"", relname);
+	if (name == Py_None)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("foreign table \"%s\" does not support UPDATE or DELETE: its rowid_column is None",
+						relname)));
+	result = py_object_to_server_str(name, "rowid_column");
+	Py_DECREF(name);
+	return result;
+}
+
+static void
+mcAddForeignUpdateTargets(PlannerInfo *root, Index rtindex, RangeTblEntry *target_rte,
+						  Relation target_relation)
+{
+	FdwInstance *entry = mc_get_instance(RelationGetRelid(target_relation));
+	const char *relname = RelationGetRelationName(target_relation);
+	char	   *column = rowid_column(entry->instance, relname);
+	AttrNumber	attnum = get_attnum(RelationGetRelid(target_relation), column);
+	Form_pg_attribute att;
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("rowid_column \"%s\" is not a column of foreign table \"%s\"", column, relname),
+				 errhint("rowid_column must name a column of the foreign table that identifies a row.")));
+	att = TupleDescAttr(RelationGetDescr(target_relation), attnum - 1);
+	add_row_identity_var(root, makeVar(rtindex, attnum, att->atttypid, att->atttypmod,
+									   att->attcollation, 0),
+						 rtindex, ROWID_JUNK_NAME);
+
+	/*
+	 * DELETE ... RETURNING needs the deleted row when delete() returns nothing;
+	 * PostgreSQL adds this whole-row Var by itself for UPDATE (appendinfo.c).
+	 */
+	if (root->parse->commandType == CMD_DELETE && root->parse->returningList != NIL)
+		add_row_identity_var(root, makeWholeRowVar(target_rte, rtindex, 0, false),
+							 rtindex, "wholerow");
+}
+
+static List *
+mcPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation, int subplan_index)
+{
+	return NIL;
+}
+
+static void
+mcBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
+					 int subplan_index, int eflags)
+{
+	EState	   *estate = mtstate->ps.state;
+	McExecState *es = exec_state_create(estate, rinfo->ri_RelationDesc);
+
+	es->rowcxt = AllocSetContextCreate(estate->es_query_cxt, "multicorn row",
+									   ALLOCSET_DEFAULT_SIZES);
+	if (mtstate->operation == CMD_UPDATE || mtstate->operation == CMD_DELETE)
+	{
+		Plan	   *subplan = outerPlanState(mtstate)->plan;
+		char	   *column = rowid_column(es->instance, es->relname);
+
+		es->rowid_resno = ExecFindJunkAttributeInTlist(subplan->targetlist, ROWID_JUNK_NAME);
+		es->rowid_attnum = get_attnum(RelationGetRelid(rinfo->ri_RelationDesc), column);
+		if (!AttributeNumberIsValid(es->rowid_resno) || es->rowid_attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not find the rowid column \"%s\" of foreign table \"%s\"",
+							column, es->relname)));
+	}
+	rinfo->ri_FdwState = es;
+}
+
+/* Replace the slot's contents by what insert()/update()/delete() returned, if anything. */
+static TupleTableSlot *
+store_returned_row(McExecState *es, PyObject *result, TupleTableSlot *slot)
+{
+	if (result != Py_None)
+	{
+		es->row = result;
+		ExecClearTuple(slot);
+		python_row_to_slot(es->rio, result, slot);
+		ExecStoreVirtualTuple(slot);
+		es->row = NULL;
+	}
+	Py_DECREF(result);
+	return slot;
+}
+
+static TupleTableSlot *
+mcExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+					TupleTableSlot *planSlot)
+{
+	McExecState *es = rinfo->ri_FdwState;
+	MemoryContext oldcontext;
+	PyObject   *result;
+
+	MemoryContextReset(es->rowcxt);
+	oldcontext = MemoryContextSwitchTo(es->rowcxt);
+	result = mc_call_method(ERROR, es->instance, "insert", es->relname,
+							Py_BuildValue("(N)", slot_to_python_dict(es->rio, slot)), NULL);
+	slot = store_returned_row(es, result, slot);
+	MemoryContextSwitchTo(oldcontext);
+	return slot;
+}
+
+static TupleTableSlot **
+mcExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **slots,
+						 TupleTableSlot **planSlots, int *numSlots)
+{
+	McExecState *es = rinfo->ri_FdwState;
+	MemoryContext oldcontext;
+	PyObject   *rows = PyList_New(*numSlots);
+	PyObject   *result;
+	int			i;
+
+	if (rows == NULL)
+		py_raise_error(ERROR, "building rows for bulk_insert()");
+	MemoryContextReset(es->rowcxt);
+	oldcontext = MemoryContextSwitchTo(es->rowcxt);
+	for (i = 0; i < *numSlots; i++)
+		PyList_SET_ITEM(rows, i, slot_to_python_dict(es->rio, slots[i]));
+	result = mc_call_method(ERROR, es->instance, "bulk_insert", es->relname,
+							Py_BuildValue("(N)", rows), NULL);
+	/* Returned rows matter only for WITH CHECK OPTION / AFTER triggers (see multicorn2). */
+	if (result != Py_None && PySequence_Check(result) && PySequence_Size(result) == *numSlots)
+	{
+		es->row = result;
+		for (i = 0; i < *numSlots; i++)
+		{
+			PyObject   *row = PySequence_GetItem(result, i);
+
+			if (row != NULL && row != Py_None)
+			{
+				ExecClearTuple(slots[i]);
+				python_row_to_slot(es->rio, row, slots[i]);
+				ExecStoreVirtualTuple(slots[i]);
+			}
+			Py_XDECREF(row);
+		}
+		es->row = NULL;
+	}
+	PyErr_Clear();
+	Py_DECREF(result);
+	MemoryContextSwitchTo(oldcontext);
+	return slots;
+}
+
+static int
+mcGetForeignModifyBatchSize(ResultRelInfo *rinfo)
+{
+	McExecState *es = rinfo->ri_FdwState;
+	PyObject   *size;
+	long		n;
+
+	/* Like postgres_fdw: RETURNING, triggers and check options need row-by-row inserts. */
+	if (rinfo->ri_projectReturning != NULL || rinfo->ri_WithCheckOptions != NIL ||
+		(rinfo->ri_TrigDesc && (rinfo->ri_TrigDesc->trig_insert_after_row ||
+								rinfo->ri_TrigDesc->trig_insert_before_row)))
+		return 1;
+	size = PyObject_GetAttrString(es->instance, "modify_batch_size");
+	if (size == NULL)
+		py_raise_error(ERROR, "modify_batch_size of foreign table \"%s\"", es->relname);
+	if (size == Py_None)
+	{
+		Py_DECREF(size);
+		return 1;
+	}
+	n = python_number(size, "modify_batch_size", es->relname);
+	Py_DECREF(size);
+	if (n < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("modify_batch_size of foreign table \"%s\" must be at least 1, not %ld",
+						es->relname, n)));
+	return (int) Min(n, 65535);
+}
+
+static PyObject *
+rowid_value(McExecState *es, TupleTableSlot *planSlot)
+{
+	bool		isnull;
+	Datum		value = ExecGetJunkAttribute(planSlot, es->rowid_resno, &isnull);
+	PyObject   *result;
+
+	if (isnull)
+		Py_RETURN_NONE;
+	result = datum_to_python(value, es->rio->columns[es->rowid_attnum - 1].typoid);
+	if (result == NULL)
+		py_raise_error(ERROR, "converting the rowid of foreign table \"%s\"", es->relname);
+	return result;
+}
+
+static TupleTableSlot *
+mcExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+					TupleTableSlot *planSlot)
+{
+	McExecState *es = rinfo->ri_FdwState;
+	MemoryContext oldcontext;
+	PyObject   *result;
+
+	MemoryContextReset(es->rowcxt);
+	oldcontext = MemoryContextSwitchTo(es->rowcxt);
+	result = mc_call_method(ERROR, es->instance, "update", es->relname,
+							Py_BuildValue("(NN)", rowid_value(es, planSlot),
+										  slot_to_python_dict(es->rio, slot)), NULL);
+	slot = store_returned_row(es, result, slot);
+	MemoryContextSwitchTo(oldcontext);
+	return slot;
+}
+
+static TupleTableSlot *
+mcExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+					TupleTableSlot *planSlot)
+{
+	McExecState *es = rinfo->ri_FdwState;
+	MemoryContext oldcontext;
+	PyObject   *result;
+
+	MemoryContextReset(es->rowcxt);
+	oldcontext = MemoryContextSwitchTo(es->rowcxt);
+	result = mc_call_method(ERROR, es->instance, "delete", es->relname,
+							Py_BuildValue("(N)", rowid_value(es, planSlot)), NULL);
+	if (result == Py_None && AttributeNumberIsValid(rinfo->ri_RowIdAttNo))
+	{
+		/* RETURNING: the deleted row, from the whole-row Var we asked for */
+		bool		isnull;
+		Datum		wholerow = ExecGetJunkAttribute(planSlot, rinfo->ri_RowIdAttNo, &isnull);
+
+		if (!isnull)
+		{
+			HeapTupleHeader td = DatumGetHeapTupleHeader(wholerow);
+			HeapTupleData tuple;
+
+			tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+			ItemPointerSetInvalid(&tuple.t_self);
+			tuple.t_tableOid = RelationGetRelid(rinfo->ri_RelationDesc);
+			tuple.t_data = td;
+			ExecForceStoreHeapTuple(&tuple, slot, false);
+		}
+	}
+	slot = store_returned_row(es, result, slot);
+	MemoryContextSwitchTo(oldcontext);
+	return slot;
+}
+
+static void
+mcEndForeignModify(EState *estate, ResultRelInfo *rinfo)
+{
+	McExecState *es = rinfo->ri_FdwState;
+
+	if (es == NULL)
+		return;
+	Py_XDECREF(mc_call_method(ERROR, es->instance, "end_modify", es->relname, NULL, NULL));
+	release_exec_state(es);
+}
+
+/* ------------------------------------------------------------------------
+ * IMPORT FOREIGN SCHEMA
+ * ------------------------------------------------------------------------ */
+
+static List *
+mcImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	const char *wrapper;
+	List	   *srv_options = server_and_mapping_options(serverOid, &wrapper);
+	PyObject   *cls = mc_wrapper_class(wrapper);
+	PyObject   *restricts = PyList_New(0);
+	PyObject   *tables,
+			   *iterator,
+			   *item;
+	List	   *commands = NIL;
+	ListCell   *lc;
+	const char *restriction = NULL;
+
+	if (stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO)
+		restriction = "limit";
+	else if (stmt->list_type == FDW_IMPORT_SCHEMA_EXCEPT)
+		restriction = "except";
+	foreach(lc, stmt->table_list)
+	{
+		PyObject   *name = py_str_from_server(((RangeVar *) lfirst(lc))->relname);
+
+		if (name == NULL || PyList_Append(restricts, name) != 0)
+			py_raise_error(ERROR, "building the IMPORT FOREIGN SCHEMA table list");
+		Py_DECREF(name);
+	}
+	tables = mc_call_method(ERROR, cls, "import_schema", NULL,
+							Py_BuildValue("(NNNzN)", py_str_from_server(stmt->remote_schema),
+										  options_to_pydict(srv_options),
+										  options_to_pydict(stmt->options), restriction, restricts),
+							NULL);
+	Py_DECREF(cls);
+	iterator = PyObject_GetIter(tables);
+	Py_DECREF(tables);
+	if (iterator == NULL)
+		py_raise_error(ERROR, "import_schema() must return a list of TableDefinition");
+	while ((item = PyIter_Next(iterator)) != NULL)
+	{
+		PyObject   *statement = mc_call_method(ERROR, item, "to_statement", NULL,
+											   Py_BuildValue("(ss)", stmt->local_schema,
+															 server->servername), NULL);
+
+		commands = lappend(commands, py_object_to_server_str(statement, "a to_statement() result"));
+		Py_DECREF(statement);
+		Py_DECREF(item);
+	}
+	Py_DECREF(iterator);
+	if (PyErr_Occurred())
+		py_raise_error(ERROR, "iterating the result of import_schema()");
+	return commands;
+}
+
+/* ------------------------------------------------------------------------
+ * Handler and validator
+ * ------------------------------------------------------------------------ */
+
+Datum
+multicorn_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	routine->GetForeignRelSize = mcGetForeignRelSize;
+	routine->GetForeignPaths = mcGetForeignPaths;
+	routine->GetForeignPlan = mcGetForeignPlan;
+	routine->GetForeignUpperPaths = mcGetForeignUpperPaths;
+	routine->ExplainForeignScan = mcExplainForeignScan;
+	routine->BeginForeignScan = mcBeginForeignScan;
+	routine->IterateForeignScan = mcIterateForeignScan;
+	routine->ReScanForeignScan = mcReScanForeignScan;
+	routine->EndForeignScan = mcEndForeignScan;
+
+	routine->AddForeignUpdateTargets = mcAddForeignUpdateTargets;
+	routine->PlanForeignModify = mcPlanForeignModify;
+	routine->BeginForeignModify = mcBeginForeignModify;
+	routine->ExecForeignInsert = mcExecForeignInsert;
+	routine->ExecForeignBatchInsert = mcExecForeignBatchInsert;
+	routine->GetForeignModifyBatchSize = mcGetForeignModifyBatchSize;
+	routine->ExecForeignUpdate = mcExecForeignUpdate;
+	routine->ExecForeignDelete = mcExecForeignDelete;
+	routine->EndForeignModify = mcEndForeignModify;
+
+	routine->ImportForeignSchema = mcImportForeignSchema;
+	PG_RETURN_POINTER(routine);
+}
+
+/*
+ * The wrapper class is chosen on the server only (a table-level wrapper would let table
+ * owners run other Python code, which is why multicorn2 refuses it too), and must import.
+ */
+Datum
+multicorn_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	char	   *wrapper = NULL;
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, "wrapper") == 0)
+			wrapper = defGetString(def);
+	}
+	if (wrapper != NULL && catalog != ForeignServerRelationId)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("the wrapper option can only be set on a foreign server"),
+				 errhint("Set it with CREATE SERVER ... OPTIONS (wrapper 'package.module.Class').")));
+	if (catalog == ForeignServerRelationId)
+	{
+		if (wrapper == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("the wrapper option is mandatory for a multicorn server"),
+					 errhint("CREATE SERVER ... FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'package.module.Class')")));
+		Py_DECREF(mc_wrapper_class(wrapper));
+	}
+	PG_RETURN_VOID();
+}
