@@ -70,6 +70,12 @@ def _calls_objects(plan: ScanPlan, client):
 def _children(plan: ScanPlan, client):
     child = plan.child_calls
     field = path_of(child.parent_field)
+    if child.embedded:
+        for parent, _ in objects(child.parent_plan, client):
+            value = dig(parent, field)
+            for item in dig(parent, path_of(child.embedded)) or ():
+                yield item, {child.column: None if value is None else str(value)}
+        return
     parent_values = (dig(item, field) for item, _ in objects(child.parent_plan, client))
     values = (str(v) for v in parent_values if v is not None)
     for batch in _batches(values):

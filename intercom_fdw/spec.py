@@ -178,7 +178,8 @@ class ParentKey:
     """A child table read once per parent value: `column` = value fills {`path_param`} or query `query_param`.
 
     Without a qual on `column`, values come from `values` (a fixed list, e.g. data attribute models)
-    or from a full scan of the `parent` table's `parent_column`.
+    or from a full scan of the `parent` table's `parent_column`; when the parent's list already
+    embeds the children (`embedded`, a path in each parent object), they are read from there.
     """
 
     column: str
@@ -187,6 +188,7 @@ class ParentKey:
     path_param: Optional[str] = None
     query_param: Optional[str] = None
     values: Tuple[str, ...] = ()
+    embedded: Optional[str] = None
 
 
 @dataclass(frozen=True)

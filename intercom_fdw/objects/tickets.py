@@ -58,7 +58,9 @@ TICKET_TYPE_ATTRIBUTES = ObjectSpec(
         boolean("required_to_create_for_contacts"), boolean("visible_on_create"), boolean("visible_to_contacts"),
         boolean("default"), boolean("archived"), timestamp("created_at"), timestamp("updated_at"),
     ),
-    parent=ParentKey("ticket_type_id", parent="ticket_types", path_param="ticket_type_id"),
+    # GET /ticket_types embeds every type's attributes: a full scan is that one call.
+    parent=ParentKey("ticket_type_id", parent="ticket_types", path_param="ticket_type_id",
+                     embedded="ticket_type_attributes.ticket_type_attributes"),
     list=Endpoint("GET", "/ticket_types/{ticket_type_id}", "none", "ticket_type_attributes.ticket_type_attributes"),
     row_estimate=10,
 )

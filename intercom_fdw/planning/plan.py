@@ -68,6 +68,7 @@ class ChildCalls:
     query_param: Optional[str]
     parent_plan: "ScanPlan"
     parent_field: str
+    embedded: Optional[str] = None  # children read from each parent object, no call per parent
 
     def call(self, value) -> ApiCall:
         return child_call(self.endpoint, self.column, self.path_param, self.query_param, value)
@@ -128,7 +129,10 @@ class ScanPlan:
         if self.child_calls:
             lines += [f"  parent {line}" for line in self.child_calls.parent_plan.explain(verbose)[1:]]
             endpoint = self.child_calls.endpoint
-            lines.append(f"Per {self.child_calls.column}: {endpoint.method} {endpoint.path}")
+            if self.child_calls.embedded:
+                lines.append(f"Rows embedded in each parent at {self.child_calls.embedded}")
+            else:
+                lines.append(f"Per {self.child_calls.column}: {endpoint.method} {endpoint.path}")
         shown = self.calls[:5]
         for call in shown:
             lines.append(f"Request: {call.describe()}")

@@ -9,6 +9,7 @@ rows than the query needs.
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field, replace
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -84,7 +85,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
     return ScanPlan(
         table=spec.table, strategy=plan.strategy, calls=_limit_calls(plan.calls, row_limit),
         child_calls=plan.child_calls, extended=extended,
-        pushed=tuple(str(c) for c in route.pushed) + plan.pushed, notes=plan.notes + spec.notes,
+        pushed=tuple(_describe(c, spec) for c in route.pushed) + plan.pushed, notes=plan.notes + spec.notes,
         sort_locally=sort_locally, row_limit=row_limit, required_values=plan.required_values,
         limit=limit, offset=offset or 0,
         expected_calls=_expected_calls(spec, route, row_limit, extended, estimate), estimated_rows=estimate,
@@ -265,11 +266,20 @@ class _Route:
         parent_plan = plan_scan(parent_spec, (), [parent.parent_column], options=ScanOptions(
             pushdown=options.pushdown, suppress_extended_requests=True, now=options.now, strict=options.strict))
         child = ChildCalls(spec.list, parent.column, parent.path_param, parent.query_param, parent_plan,
-                           parent.parent_column)
+                           parent.parent_column, parent.embedded)
         plan = ScanPlan(spec.table, f"one request per row of {parent.parent}", (), child_calls=child,
                         notes=(f"add WHERE {parent.column} = ... (or join on it) to avoid reading every "
                                f"{parent.parent} row",))
         return cls(plan, kind="children")
+
+
+def _describe(condition: Condition, spec: ObjectSpec) -> str:
+    """The condition as SQL, timestamps shown as ISO text (the planner holds UNIX seconds)."""
+    column = spec.column(condition.column)
+    if column is not None and column.convert in ("unix_timestamp", "unix_date") and isinstance(condition.value, int):
+        when = dt.datetime.fromtimestamp(condition.value, dt.timezone.utc).isoformat()
+        return f"{condition.column} {condition.op} '{when}'"
+    return str(condition)
 
 
 def _table_filter_text(table_values) -> Tuple[str, ...]:
@@ -320,7 +330,9 @@ def _estimate(spec, route, options, row_limit) -> int:
 
 def _expected_calls(spec, route, row_limit, extended, estimate) -> str:
     plan = route.plan
-    if plan.child_calls:
+    if plan.child_calls and plan.child_calls.embedded:
+        text = plan.child_calls.parent_plan.expected_calls
+    elif plan.child_calls:
         text = f"1 per {plan.child_calls.column} + the {spec.parent.parent} scan"
     else:
         total = 0

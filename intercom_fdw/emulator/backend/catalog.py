@@ -171,7 +171,7 @@ def list_events(ws, rt, req) -> dict:
             entry = summary.setdefault(name, {"name": name, "first": extra["first"], "last": extra["last"], "count": 0})
             entry["count"] += extra["count"]
             entry["first"], entry["last"] = min(entry["first"], extra["first"]), max(entry["last"], extra["last"])
-        items = [{**e, "first": _iso(e["first"]), "last": _iso(e["last"]), "description": None}
+        items = [{**e, "first": _iso(e["first"]), "last": _iso(e["last"])}
                  for e in summary.values()]
         return {"type": "event.summary", **identity, "events": items}
     since = rt.now() - EVENT_LIST_WINDOW_S
