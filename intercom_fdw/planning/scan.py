@@ -316,6 +316,10 @@ def _estimate(spec, route, options, row_limit) -> int:
     if route.kind == "lookup":
         per_call = 1 if plan.strategy.startswith("get by id") else base
         estimate = max(1, len(plan.calls)) * per_call
+    elif route.kind == "children":
+        # every parent row's children: far more than one parent's, which makes PostgreSQL prefer
+        # a parameterized nested loop whenever the parent key comes from a join
+        estimate = plan.child_calls.parent_plan.estimated_rows * base
     elif route.kind == "search" and route.pushed:
         # An equality on a searchable field (email, external_id) is nearly unique; anything else
         # keeps about a tenth of the rows per filter.
