@@ -231,9 +231,21 @@ class IntercomClient:
             raise error_mapping.error_for_response(status, _body(response), method, path, request_id)
 
 
+# Errors in the request itself: no attempt can fix them.
+_MALFORMED_REQUEST = (
+    requests.exceptions.URLRequired,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidJSONError,
+)
+
+
 def transport_kind(exc: requests.RequestException) -> Optional[str]:
-    """CONNECT when nothing was sent (safe to resend anything), TRANSPORT when the request may have
-    reached Intercom, None for errors that another attempt cannot fix (a malformed URL)."""
+    """CONNECT when nothing was sent (safe to resend anything), None for a malformed request,
+    TRANSPORT for the rest: the request may have reached Intercom (timeouts, dropped connections,
+    a body cut short)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return CONNECT
     if isinstance(exc, requests.exceptions.ConnectionError):
@@ -241,10 +253,9 @@ def transport_kind(exc: requests.RequestException) -> Optional[str]:
         reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
         if isinstance(reason, urllib3.exceptions.NewConnectionError):
             return CONNECT
-        return TRANSPORT
-    if isinstance(exc, requests.exceptions.Timeout):
-        return TRANSPORT
-    return None
+    if isinstance(exc, _MALFORMED_REQUEST):
+        return None
+    return TRANSPORT
 
 
 def _parsed(response: requests.Response, method: str, path: str):

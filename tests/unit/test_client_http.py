@@ -95,6 +95,17 @@ def test_a_create_is_never_resent_after_a_dropped_connection():
     assert caught.value.hint == "check api_url/region and network"
 
 
+def test_a_body_cut_short_is_retried_for_reads_only():
+    cut = Reply(body={"data": [{"id": "c1"}]}, cut_short=True)
+    with serve(replies(cut, OK)) as api:
+        assert client_against(api).call("GET", "/contacts/c1")["id"] == "c1"
+    assert len(api.seen) == 2
+    with serve(replies(cut, OK)) as api:
+        with pytest.raises(errors.TransportError, match="ChunkedEncodingError|IncompleteRead"):
+            client_against(api).call("POST", "/contacts", json={"email": "a@b.c"})
+    assert len(api.seen) == 1
+
+
 def test_a_search_post_is_retried():
     with serve(replies(Reply(drop=True), Reply(502, "bad gateway"), Reply(body={"data": [{"id": "c1"}], "pages": {}}))) as api:
         got = list(client_against(api).iter_items(ApiRequest("POST", "/contacts/search", body={"query": {}}, paging="search")))

@@ -38,6 +38,7 @@ class Reply:
     body: object = None  # dict/list -> JSON, str -> text, None -> empty
     headers: Dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    cut_short: bool = False  # promise a longer body than is sent, then close (a connection lost mid-body)
     delay: float = 0.0  # real seconds before answering (read timeouts)
 
 
@@ -116,11 +117,13 @@ class IntercomDouble:
                     payload, kind = b"", "application/json"
                 self.send_response(reply.status)
                 self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Content-Length", str(len(payload) + (10 if reply.cut_short else 0)))
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
+                if reply.cut_short:
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
