@@ -2,12 +2,15 @@
 
 - `pg`: one throwaway PostgreSQL 15 cluster for the whole session.
 - `db`: a fresh database per test module, with the multicorn extension created.
+- `emulator`: one small seeded Intercom workspace (tests/emulator_fixtures.py).
 """
 import re
 
 import pytest
 
 from intercom_fdw.throwaway_pg import PgCluster
+
+pytest_plugins = ["tests.emulator_fixtures"]
 
 
 @pytest.fixture(scope="session")
