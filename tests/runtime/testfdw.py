@@ -101,9 +101,9 @@ class RecordingFdw(ForeignDataWrapper):
                sortkeys=[list(k) for k in sortkeys] if sortkeys is not None else None, **limits)
         if self.options.get("endless") == "true":
             return self._endless()
+        if "rows" not in self.options:
+            return [{name: "%s %d" % (name, i) for name in self.columns} for i in range(3)]
         rows = self._eval("rows", quals=quals)
-        if rows is None:
-            rows = [{name: "%s %d" % (name, i) for name in self.columns} for i in range(3)]
         if self.options.get("fail_in") == "iterate":
             return self._failing(rows)
         return rows
