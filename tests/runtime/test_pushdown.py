@@ -84,7 +84,7 @@ def test_stable_expressions_and_parameters_are_evaluated_at_execution(fdw, quals
 
 def test_unsupported_clauses_are_not_passed_but_still_applied(fdw):
     fdw.table("rechecked", "name text, n int", rows="[{'name': 'a', 'n': 1}, {'name': 'b', 'n': 2}]")
-    assert fdw.sql("SELECT name FROM rechecked WHERE n + 1 = 3 AND lower(name) = 'b' AND n = random()::int + 2") == [("b",)]
+    assert fdw.sql("SELECT name FROM rechecked WHERE n + 1 = 3 AND lower(name) = 'b' AND n = (random() * 0)::int + 2") == [("b",)]
     [call] = fdw.calls("execute")
     assert call["quals"] == []
 
