@@ -6,16 +6,24 @@ Which endpoints use which style (API 2.14; checked against the OpenAPI file and 
 - "none"/"unpaged": one call - get-by-id, admins, teams, tags, segments, data attributes, ticket
   types, subscription types, help centers, sub-resources such as /contacts/{id}/tags.
 - "cursor": `per_page` + `starting_after`, next cursor at `pages.next.starting_after` (schema
-  `cursor_pages`): contacts, conversations, articles, help center collections, notes, ...
-- "page": `page` + `per_page` until `pages.total_pages` or no `pages.next`: the companies list,
-  /companies/{id}/contacts (its example answers page/per_page/total_pages, no cursor).
-- "next_url": follow `pages.next` as given. The file disagrees with itself here: GET /events
-  shows `pages.next` as a URL, GET /admins/activity_logs' schema says `cursor_pages` (an object
-  with `starting_after`) while the live API sends a URL. So this style follows either shape; it
-  sends `per_page` only when the caller asked for one (those endpoints declare no per_page).
-  "cursor" follows either shape too, for the same reason, so a URL never ends a scan early.
+  `cursor_pages`): contacts, conversations, articles, help center collections, notes.
+- "page": `page` + `per_page` until `pages.total_pages` or no `pages.next`: GET /companies and
+  POST /companies/list (query parameters page/per_page; their `pages` carry total_pages).
+- "next_url": follow `pages.next` as given (/events, /admins/activity_logs).
 - "scroll": GET /companies/scroll, then `scroll_param` until an empty `data`. See CompanyScroll.
 - "search": POST with body `pagination: {per_page, starting_after}`, next at `pages.next.starting_after`.
+
+What the file says about `pages.next`, endpoint by endpoint, and why both "cursor" and
+"next_url" accept either shape of it:
+- GET /events: the schema declares no `pages`; the example's `pages.next` is a URL.
+- GET /admins/activity_logs: schema `cursor_pages` (an object with `starting_after`), example
+  `next: null`; Intercom's documentation shows a URL. Declares no per_page, hence "next_url"
+  sends per_page only when the caller asked for one.
+- GET /conversations, GET /contacts/{id}/notes: schema `cursor_pages` -> object.
+- GET /companies/{id}/contacts: schema `cursor_pages`, but the example answers page/per_page/
+  total_pages and no `next`, and no paging parameter is declared: one page unless a `next` comes.
+- GET /contacts/{id}/companies, /ai/external_pages: schema `pages_link` -> `next` is a URL.
+A scan that meets the other shape than expected follows it instead of stopping short.
 
 A URL from `pages.next` is re-rooted on the client's base URL: the token is only ever sent to
 the configured host (a proxy or the emulator stays in the path even when the upstream answers

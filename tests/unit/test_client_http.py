@@ -191,7 +191,7 @@ def test_a_2xx_body_that_is_not_json_is_an_error():
 
 def test_the_token_never_shows(caplog):
     echo = Reply(401, error_list("unauthorized", f"Access Token Invalid: Bearer {TOKEN} ({TOKEN})"))
-    caplog.set_level(logging.DEBUG, logger="intercom_fdw")
+    caplog.set_level(logging.DEBUG)  # ours and urllib3's request lines
     with serve(replies(Reply(503, "down"), echo)) as api:
         client = client_against(api)
         with pytest.raises(errors.AuthenticationError) as caught:
