@@ -26,9 +26,12 @@ _CODE_HINT = (
 
 
 def authorization_url(
-    client_id: str, redirect_uri: str, state: Optional[str] = None, authorize_url: str = AUTHORIZE_URL
+    client_id: str, redirect_uri: Optional[str], state: Optional[str] = None, authorize_url: str = AUTHORIZE_URL
 ) -> Tuple[str, str]:
-    """(URL to send the browser to, state to check on the way back); a random state unless given."""
+    """(URL to send the browser to, state to check on the way back); a random state unless given.
+
+    redirect_uri None leaves it out: Intercom then redirects to the URL configured in the app.
+    """
     if not client_id:
         raise errors.ConfigurationError("no OAuth client_id", hint="use the client id of your Intercom app")
     with OAuth2Session(client_id=client_id, redirect_uri=redirect_uri) as session:

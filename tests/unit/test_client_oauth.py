@@ -21,6 +21,16 @@ def test_authorization_url_carries_client_state_and_redirect():
     assert state == "s-1"
 
 
+def test_authorization_url_without_redirect_uses_the_apps_own():
+    url, _ = authorization_url("app-123", None, state="s")
+    assert parse_qs(urlsplit(url).query) == {"response_type": ["code"], "client_id": ["app-123"], "state": ["s"]}
+
+
+def test_authorization_url_needs_a_client_id():
+    with pytest.raises(errors.ConfigurationError, match="client_id"):
+        authorization_url("", "https://x/cb")
+
+
 def test_authorization_url_makes_an_unguessable_state():
     (url1, state1), (_, state2) = (authorization_url("a", "https://x/cb") for _ in range(2))
     assert state1 != state2 and len(state1) >= 20
