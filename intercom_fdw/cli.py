@@ -63,11 +63,30 @@ def _run_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token", help="a real workspace's access token (default: use the seeded emulator)")
+    parser.add_argument("--region", choices=("us", "eu", "au"), help="the real workspace's region (default us)")
+    parser.add_argument("--api-url", help="an Intercom API base URL (overrides --region)")
+    parser.add_argument("--contacts", type=int, default=500, help="contacts in the emulator's workspace")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the emulator's data")
+    parser.add_argument("--wait", action=argparse.BooleanOptionalAction, default=None,
+                        help="keep PostgreSQL running for psql after the tour (default: when run in a terminal)")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from intercom_fdw.demo import run_demo
+
+    return run_demo(token=args.token, region=args.region, api_url=args.api_url, contacts=args.contacts,
+                    seed=args.seed, wait=args.wait)
+
+
 Subcommand = Tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 SUBCOMMANDS: Dict[str, Subcommand] = {
     "emulator": ("run the Intercom API emulator (a seeded, stateful fake of api.intercom.io)",
                  _emulator_arguments, _run_emulator),
+    "demo": ("tour intercom_fdw: emulator (or a real workspace), throwaway PostgreSQL, IMPORT FOREIGN SCHEMA, "
+             "queries with their API plans", _demo_arguments, _run_demo),
 }
 
 

@@ -44,6 +44,8 @@ class PgCluster:
             "shared_buffers": "64MB",
             "log_min_messages": "warning",
             "lc_messages": "C",
+            # Foreign scans of remote APIs cost a lot by multicorn's model; JIT would only add noise.
+            "jit": "off",
             **(settings or {}),
         }
         self.port = free_port()
