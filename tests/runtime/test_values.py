@@ -1,0 +1,133 @@
+"""Values out of Python into every column type, and into Python for writes, in the
+forms multicorn2 uses; values that do not fit fail naming table, column and value."""
+import datetime
+import decimal
+import json
+import uuid
+
+import psycopg
+import pytest
+
+UTC = datetime.timezone.utc
+
+
+def one(fdw, column_type, python_value, cast=None):
+    fdw.table("v", f"x {column_type}", rows=f"[{{'x': {python_value}}}]")
+    [(value,)] = fdw.sql(f"SELECT x{'::' + cast if cast else ''} FROM v")
+    return value
+
+
+@pytest.mark.parametrize("column_type, python_value, expected", [
+    ("text", "'héllo'", "héllo"),
+    ("text", "42", "42"),
+    ("text", "True", "True"),
+    ("text", "datetime.date(2024, 5, 6)", "2024-05-06"),
+    ("varchar(5)", "'short'", "short"),
+    ("char(3)", "'ab'", "ab "),
+    ("int2", "7", 7),
+    ("int4", "-7", -7),
+    ("int8", "2**40", 2**40),
+    ("int4", "'12'", 12),
+    ("float4", "1.5", 1.5),
+    ("float8", "0.1", 0.1),
+    ("float8", "3", 3.0),
+    ("numeric", "decimal.Decimal('12.345')", decimal.Decimal("12.345")),
+    ("numeric", "1.25", decimal.Decimal("1.25")),
+    ("bool", "True", True),
+    ("bool", "False", False),
+    ("bool", "'t'", True),
+    ("date", "datetime.date(2024, 2, 29)", datetime.date(2024, 2, 29)),
+    ("date", "'2024-02-29'", datetime.date(2024, 2, 29)),
+    ("timestamp", "datetime.datetime(2024, 1, 2, 3, 4, 5, 600000)", datetime.datetime(2024, 1, 2, 3, 4, 5, 600000)),
+    ("timestamptz", "datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))",
+     datetime.datetime(2024, 1, 2, 1, 4, 5, tzinfo=UTC)),
+    ("timestamptz", "datetime.datetime(2024, 1, 2, 3, 4, 5)", datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    ("timestamptz", "'2024-01-02T03:04:05Z'", datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    ("timestamptz", "'2024-01-02T03:04:05+01:00'", datetime.datetime(2024, 1, 2, 2, 4, 5, tzinfo=UTC)),
+    ("json", "json.dumps({'a': [1, 2]})", {"a": [1, 2]}),
+    ("jsonb", "'{\"a\": null}'", {"a": None}),
+    ("jsonb", "[1, 2]", [1, 2]),   # str([1, 2]) happens to be JSON
+    ("text[]", "['a', 'b,c', 'd\"e', None]", ["a", "b,c", 'd"e', None]),
+    ("int4[]", "[1, 2, 3]", [1, 2, 3]),
+    ("int4[]", "(4, 5)", [4, 5]),
+    ("uuid", "uuid.UUID(int=1)", uuid.UUID(int=1)),
+    ("uuid", "'00000000-0000-0000-0000-000000000002'", uuid.UUID(int=2)),
+    ("bytea", "b'\\x00\\x01'", b"\x00\x01"),
+    ("int4", "None", None),
+])
+def test_values_out_of_python(fdw, column_type, python_value, expected):
+    assert one(fdw, column_type, python_value) == expected
+
+
+def test_other_types_use_their_input_function(fdw):
+    assert one(fdw, "inet", "'10.0.0.1'", cast="text") == "10.0.0.1/32"
+    assert one(fdw, "interval", "datetime.timedelta(hours=1)", cast="text") == "01:00:00"
+
+
+@pytest.mark.parametrize("column_type, python_value, fragment", [
+    ("int4", "'abc'", 'invalid input syntax for type integer: "abc"'),
+    ("int4", "2**40", "out of range"),
+    ("int4", "1.5", 'invalid input syntax for type integer: "1.5"'),
+    ("int4", "True", 'invalid input syntax for type integer: "True"'),
+    ("varchar(3)", "'too long'", "value too long for type character varying(3)"),
+    ("date", "'not a date'", "invalid input syntax for type date"),
+    ("timestamptz", "'2024-13-45'", "out of range"),
+    ("uuid", "'nope'", "invalid input syntax for type uuid"),
+    ("int4[]", "['x']", "invalid input syntax for type integer"),
+])
+def test_values_that_do_not_fit_name_table_column_and_value(fdw, column_type, python_value, fragment):
+    with pytest.raises(psycopg.Error) as info:
+        one(fdw, column_type, python_value)
+    message = info.value.diag.message_primary
+    assert message.startswith('invalid value for column "x" of foreign table "v": '), message
+    assert fragment in message
+    assert info.value.diag.message_detail.startswith("Python returned ")
+
+
+def test_dict_for_json_column_is_not_serialized_like_multicorn2(fdw):
+    with pytest.raises(psycopg.Error) as info:
+        one(fdw, "jsonb", "{'a': 1}")
+    assert "invalid input syntax for type json" in info.value.diag.message_primary
+    assert "json.dumps" in info.value.diag.message_hint
+
+
+def test_nul_character_and_bad_rows_are_errors(fdw):
+    with pytest.raises(psycopg.Error, match="NUL"):
+        one(fdw, "text", "'a\\x00b'")
+    fdw.table("short", "a text, b text", rows="[('only one',)]")
+    with pytest.raises(psycopg.Error, match='a row of foreign table "short" has 1 values'):
+        fdw.sql("SELECT * FROM short")
+    fdw.table("scalar", "a text", rows="[42]")
+    with pytest.raises(psycopg.Error, match='a row of foreign table "scalar" is a Python int'):
+        fdw.sql("SELECT * FROM scalar")
+    fdw.table("noiter", "a text", rows="42")
+    with pytest.raises(psycopg.Error, match="must return an iterable"):
+        fdw.sql("SELECT * FROM noiter")
+
+
+def test_values_into_python_follow_multicorn2(fdw):
+    fdw.table("w", "t text, vc varchar(4), c char(4), i2 int2, i4 int4, i8 int8, f8 float8, n numeric, "
+              "b bool, d date, ts timestamp, tz timestamptz, j jsonb, u uuid, arr int4[], tarr text[], by bytea",
+              rows="[]")
+    fdw.sql("""INSERT INTO w VALUES ('t', 'vc', 'c', 2, 4, 8, 1.5, 2.25, true, '2024-01-02',
+               '2024-01-02 03:04:05.678', '2024-01-02 03:04:05+00', '{"k": 1}',
+               '00000000-0000-0000-0000-000000000001', '{1,2}', '{a,NULL}', '\\x0102')""")
+    [call] = fdw.calls("insert")
+    got = {k: (v["type"], v["repr"]) if isinstance(v, dict) else [(x["type"], x["repr"]) for x in v]
+           for k, v in call["values"].items()}
+    assert got == {
+        "t": ("str", "'t'"), "vc": ("str", "'vc'"), "c": ("str", "'c'"),
+        "i2": ("str", "'2'"), "i4": ("int", "4"), "i8": ("str", "'8'"), "f8": ("str", "'1.5'"),
+        "n": ("float", "2.25"), "b": ("str", "'t'"), "d": ("date", "datetime.date(2024, 1, 2)"),
+        "ts": ("datetime", "datetime.datetime(2024, 1, 2, 3, 4, 5)"),
+        "tz": ("str", "'2024-01-02 03:04:05+00'"), "j": ("str", "'{\"k\": 1}'"),
+        "u": ("str", "'00000000-0000-0000-0000-000000000001'"),
+        "arr": [("int", "1"), ("int", "2")], "tarr": [("str", "'a'"), ("NoneType", "None")],
+        "by": ("bytes", "b'\\x01\\x02'"),
+    }
+
+
+def test_generated_rows_round_trip_json(fdw):
+    fdw.table("js", "doc jsonb", rows="[{'doc': json.dumps({'nested': {'list': [1, 'two']}})}]")
+    assert fdw.sql("SELECT doc->'nested'->'list'->>1 FROM js") == [("two",)]
+    assert json.loads(json.dumps(fdw.sql("SELECT doc FROM js")[0][0])) == {"nested": {"list": [1, "two"]}}
