@@ -150,3 +150,15 @@ def test_sign_in_with_intercom_end_to_end(emulator, client):
     assert IntercomClient(emulator.url, token).call("GET", "/me")["id"] == admin["id"]
     with pytest.raises(errors.AuthenticationError, match="invalid_grant"):  # codes work once
         exchange_code(code, app.client_id, app.client_secret, token_url=emulator.url + "/auth/eagle/token")
+
+
+@pytest.mark.slow
+def test_the_throttle_slows_down_before_intercom_says_429():
+    """A budget of 4 calls per 10 s and 7 calls to make: the client waits for the next window
+    instead of running into 429s (a 429 would show as a resent call)."""
+    with start_in_thread(EmulatorConfig(seed=3, token="throttle-token", contacts=10,
+                                        knobs={"rate_limit_per_10s": 4})) as emulator:
+        client = IntercomClient(emulator.url, emulator.token)
+        for _ in range(7):
+            client.call("GET", "/admins")
+    assert client.calls_made == 7
