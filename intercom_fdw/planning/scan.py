@@ -160,7 +160,9 @@ class _Route:
         for column, param in required.params.items():
             values, used = _equal_values(conditions, column)
             if values is not None:
-                calls = tuple(call_for(spec.list, params={param: v}, inject={column: v}) for v in values)
+                # An unknown contact is a 404: no rows, as SQL expects, not an error.
+                calls = tuple(call_for(spec.list, params={param: v}, inject={column: v}, allow_404=True)
+                              for v in values)
                 return cls(ScanPlan(spec.table, f"one request per {column}", calls), used, used, kind="lookup")
         if options.strict:
             raise ConfigurationError(
