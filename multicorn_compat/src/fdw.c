@@ -19,6 +19,7 @@
  */
 #include "multicorn_compat.h"
 
+#include "access/htup_details.h"
 #include "access/reloptions.h"
 #include "access/table.h"
 #include "catalog/pg_foreign_server.h"
@@ -954,7 +955,10 @@ mcExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 			ItemPointerSetInvalid(&tuple.t_self);
 			tuple.t_tableOid = RelationGetRelid(rinfo->ri_RelationDesc);
 			tuple.t_data = td;
-			ExecForceStoreHeapTuple(&tuple, slot, false);
+			/* the slot keeps a pointer to the HeapTuple: give it its own copy */
+			MemoryContextSwitchTo(slot->tts_mcxt);
+			ExecForceStoreHeapTuple(heap_copytuple(&tuple), slot, true);
+			MemoryContextSwitchTo(es->rowcxt);
 		}
 	}
 	slot = store_returned_row(es, result, slot);

@@ -1,0 +1,147 @@
+"""Writes (insert/update/delete with RETURNING, batched inserts), transaction callbacks
+and IMPORT FOREIGN SCHEMA."""
+import psycopg
+import pytest
+
+ROWS = "[{'id': 'a', 'name': 'Ann', 'n': 1}, {'id': 'b', 'name': 'Bob', 'n': 2}]"
+
+
+@pytest.fixture
+def people(fdw):
+    fdw.table("people", "id text, name text, n int", rowid="id", rows=ROWS,
+              returning="dict(values, name=(values.get('name') or '').upper())")
+    fdw.reset()
+    return fdw
+
+
+def test_insert_passes_all_columns_and_returning_uses_the_result(people):
+    assert people.sql("INSERT INTO people (id, name) VALUES ('c', 'Cy') RETURNING id, name, n") == [("c", "CY", None)]
+    [call] = people.calls("insert")
+    assert call["values"] == {"id": {"type": "str", "repr": "'c'"}, "name": {"type": "str", "repr": "'Cy'"},
+                              "n": {"type": "NoneType", "repr": "None"}}
+    assert people.calls("end_modify")
+
+
+def test_insert_returning_none_keeps_the_inserted_values(fdw):
+    fdw.table("plain", "id text, n int", rows="[]")
+    assert fdw.sql("INSERT INTO plain VALUES ('x', 5) RETURNING *") == [("x", 5)]
+
+
+def test_update_gets_rowid_and_complete_new_row(people):
+    assert people.sql("UPDATE people SET n = n + 10 WHERE id = 'b' RETURNING id, name, n") == [("b", "BOB", 12)]
+    [call] = people.calls("update")
+    assert call["rowid"] == {"type": "str", "repr": "'b'"}
+    assert call["values"] == {"id": {"type": "str", "repr": "'b'"}, "name": {"type": "str", "repr": "'Bob'"},
+                              "n": {"type": "int", "repr": "12"}}
+
+
+def test_delete_gets_rowid_and_returning_shows_the_deleted_row(people):
+    assert people.sql("DELETE FROM people WHERE n = 1 RETURNING name") == [("Ann",)]
+    [call] = people.calls("delete")
+    assert call["rowid"] == {"type": "str", "repr": "'a'"}
+
+
+def test_batched_insert_uses_bulk_insert(fdw):
+    fdw.table("batched", "id int, name text", batch_size=3, rows="[]")
+    fdw.reset()
+    fdw.sql("INSERT INTO batched SELECT i, 'n' || i FROM generate_series(1, 7) i")
+    batches = fdw.calls("bulk_insert")
+    assert [len(b["rows"]) for b in batches] == [3, 3, 1]
+    assert batches[0]["rows"][0] == {"id": {"type": "int", "repr": "1"}, "name": {"type": "str", "repr": "'n1'"}}
+    assert not fdw.calls("insert")
+    # RETURNING needs the rows back one at a time
+    fdw.reset()
+    assert fdw.sql("INSERT INTO batched VALUES (8, 'x') RETURNING id") == [(8,)]
+    assert fdw.calls("insert") and not fdw.calls("bulk_insert")
+
+
+def test_rowid_column_must_be_a_column(fdw):
+    fdw.table("badrowid", "id text", rowid="nope", rows="[{'id': 'a'}]")
+    with pytest.raises(psycopg.Error, match='rowid_column "nope" is not a column of foreign table "badrowid"'):
+        fdw.sql("DELETE FROM badrowid")
+
+
+def test_read_only_fdw_refuses_writes_clearly(fdw):
+    fdw.server("ro", wrapper="OldSignatureFdw")
+    fdw.table("ro_t", "a text", server="ro")
+    with pytest.raises(psycopg.Error, match="does not support the writable API"):
+        fdw.sql("UPDATE ro_t SET a = 'x'")
+    with pytest.raises(psycopg.Error, match="does not support the writable API"):
+        fdw.sql("INSERT INTO ro_t VALUES ('x')")
+
+
+def methods(fdw, names=("begin", "pre_commit", "commit", "rollback", "sub_begin", "sub_commit", "sub_rollback")):
+    return [(c["method"], c.get("level")) for c in fdw.calls() if c["method"] in names]
+
+
+def test_transaction_callbacks_on_commit_and_rollback(people):
+    with people.conn.transaction():
+        people.sql("INSERT INTO people VALUES ('x', 'X', 1)")
+    assert methods(people) == [("begin", None), ("pre_commit", None), ("commit", None)]
+    people.reset()
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        with people.conn.transaction():
+            people.sql("INSERT INTO people VALUES ('y', 'Y', 1)")
+            people.sql("SELECT 1/0")
+    assert methods(people) == [("begin", None), ("rollback", None)]
+
+
+def test_savepoints_call_sub_transaction_callbacks(people):
+    people.conn.autocommit = False
+    try:
+        people.sql("SELECT * FROM people")
+        people.sql("SAVEPOINT s1")
+        people.sql("INSERT INTO people VALUES ('x', 'X', 1)")
+        people.sql("RELEASE SAVEPOINT s1")
+        people.sql("SAVEPOINT s2")
+        people.sql("INSERT INTO people VALUES ('y', 'Y', 1)")
+        people.sql("ROLLBACK TO SAVEPOINT s2")
+        people.conn.commit()
+    finally:
+        people.conn.autocommit = True
+    assert methods(people) == [("begin", None), ("sub_begin", 2), ("sub_commit", 2), ("sub_begin", 2),
+                               ("sub_rollback", 2), ("pre_commit", None), ("commit", None)]
+
+
+def test_pre_commit_failure_aborts_the_transaction(fdw):
+    fdw.table("fragile", "id text", fail_in="pre_commit", rows="[]")
+    with pytest.raises(psycopg.Error, match="pre_commit failed on purpose"):
+        fdw.sql("INSERT INTO fragile VALUES ('a')")
+    assert ("rollback", None) in methods(fdw)
+
+
+def test_commit_and_rollback_failures_are_warnings(fdw):
+    fdw.table("noisy_commit", "id text", fail_in="commit", rows="[]")
+    fdw.sql("INSERT INTO noisy_commit VALUES ('a')")
+    assert any(sev == "WARNING" and "commit failed on purpose" in text for sev, text, _, _ in fdw.notices)
+
+
+@pytest.mark.parametrize("clause, expected", [
+    ("", ["companies", "contacts", "tickets"]),
+    ("LIMIT TO (contacts, tickets)", ["contacts", "tickets"]),
+    ("EXCEPT (contacts)", ["companies", "tickets"]),
+])
+def test_import_foreign_schema(fdw, clause, expected):
+    fdw.sql("DROP SCHEMA IF EXISTS imported CASCADE; CREATE SCHEMA imported")
+    fdw.server("importer", token="secret-ish")
+    fdw.reset()
+    fdw.sql(f"IMPORT FOREIGN SCHEMA remote {clause} FROM SERVER importer INTO imported OPTIONS (region 'eu')")
+    tables = [r[0] for r in fdw.sql(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'imported' ORDER BY 1")]
+    assert tables == expected
+    [call] = fdw.calls("import_schema")
+    assert call["schema"] == "remote" and call["srv_options"] == {"token": "secret-ish"}
+    assert call["options"] == {"region": "eu"}
+    assert call["restriction_type"] == {"": None, "LIMIT": "limit", "EXCEPT": "except"}[clause.split(" ")[0]]
+    options = fdw.sql("SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'imported.tickets'::regclass")
+    if "tickets" in expected:
+        assert options == [(["object=tickets"],)]
+        assert fdw.sql("SELECT attfdwoptions FROM pg_attribute WHERE attrelid = 'imported.tickets'::regclass "
+                       "AND attname = 'created_at'") == [(["path=created_at"],)]
+
+
+def test_import_schema_errors_are_reported(fdw):
+    fdw.sql("DROP SCHEMA IF EXISTS imported2 CASCADE; CREATE SCHEMA imported2")
+    with pytest.raises(psycopg.Error, match="import failed on purpose"):
+        fdw.sql("IMPORT FOREIGN SCHEMA remote FROM SERVER rt INTO imported2 OPTIONS (fail 'true')")
