@@ -1,0 +1,182 @@
+"""Pushdown through PostgreSQL: API calls counted by the emulator, and every pushed query compared
+with its twin on the server with pushdown 'false' (same rows, or the pushdown lost some)."""
+import math
+
+import pytest
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def contact(api):
+    return next(c for c in api.all("/contacts") if c.get("email") and c.get("external_id"))
+
+
+@pytest.fixture(scope="module")
+def local_contacts(read_db, api):
+    """A local table of 10 contact ids, to join with."""
+    ids = [c["id"] for c in api.all("/contacts")[:10]]
+    read_db.conn.execute("CREATE TABLE my_contacts (contact_id text PRIMARY KEY, user_id text)")
+    with read_db.conn.cursor() as cursor:
+        cursor.executemany("INSERT INTO my_contacts VALUES (%s, %s)", [(i, None) for i in ids])
+    read_db.conn.execute("ANALYZE my_contacts")
+    return ids
+
+
+def total(routes):
+    return sum(routes.values())
+
+
+def same_as_unpushed(read_db, query, params=None, ordered=False):
+    pushed = read_db.rows(query.format(schema="intercom"), params)
+    plain = read_db.rows(query.format(schema="intercom_plain"), params)
+    if not ordered:
+        pushed, plain = sorted(pushed, key=repr), sorted(plain, key=repr)
+    assert pushed == plain
+    return pushed
+
+
+def test_id_equality_is_one_call(read_db, contact):
+    rows, routes = read_db.calls("SELECT id, email FROM intercom.contacts WHERE id = %s", (contact["id"],))
+    assert rows == [(contact["id"], contact["email"])] and routes == {"GET /contacts/{id}": 1}
+    same_as_unpushed(read_db, "SELECT id, email FROM {schema}.contacts WHERE id = %s", (contact["id"],))
+
+
+def test_id_in_list_is_one_call_per_id_and_missing_ids_are_no_rows(read_db, api):
+    ids = [c["id"] for c in api.all("/contacts")[:3]] + ["does-not-exist"]
+    rows, routes = read_db.calls("SELECT id FROM intercom.contacts WHERE id = ANY(%s)", (ids,))
+    assert sorted(r[0] for r in rows) == sorted(ids[:3]) and routes == {"GET /contacts/{id}": 4}
+
+
+def test_email_equality_is_one_search(read_db, contact):
+    rows, routes = read_db.calls("SELECT id FROM intercom.contacts WHERE email = %s", (contact["email"],))
+    assert rows == [(contact["id"],)] and routes == {"POST /contacts/search": 1}
+    same_as_unpushed(read_db, "SELECT id FROM {schema}.contacts WHERE email = %s", (contact["email"],))
+
+
+def test_full_contacts_scan_pages_by_150(read_db, api):
+    n = len(api.all("/contacts"))
+    rows, routes = read_db.calls("SELECT id FROM intercom.contacts")
+    assert len(rows) == n and routes == {"GET /contacts": math.ceil(n / 150)}
+
+
+def test_limit_5_is_one_call(read_db):
+    rows, routes = read_db.calls("SELECT id FROM intercom.contacts LIMIT 5")
+    assert len(rows) == 5 and total(routes) == 1
+
+
+def test_limit_offset_is_applied_exactly(read_db):
+    everything = [r[0] for r in read_db.rows("SELECT id FROM intercom.contacts")]
+    assert [r[0] for r in read_db.rows("SELECT id FROM intercom.contacts LIMIT 4 OFFSET 3")] == everything[3:7]
+
+
+def test_articles_newest_first_is_one_call(read_db):
+    query = "SELECT id, updated_at FROM {schema}.articles ORDER BY updated_at DESC LIMIT 10"
+    rows, routes = read_db.calls(query.format(schema="intercom"))
+    assert len(rows) == 10 and routes == {"GET /articles": 1}
+    same_as_unpushed(read_db, query, ordered=True)
+
+
+def test_companies_ordered_by_last_request(read_db):
+    query = "SELECT id, last_request_at FROM {schema}.companies ORDER BY last_request_at DESC LIMIT 5"
+    rows, routes = read_db.calls(query.format(schema="intercom"))
+    assert len(rows) == 5 and routes == {"POST /companies/list": 1}
+    same_as_unpushed(read_db, query, ordered=True)
+
+
+def test_join_of_ten_local_rows_to_contact_tags_is_ten_calls(read_db, local_contacts):
+    query = ("SELECT m.contact_id, t.id, t.name FROM my_contacts m "
+             "JOIN {schema}.contact_tags t ON t.contact_id = m.contact_id")
+    plan = read_db.explain(query.format(schema="intercom"))
+    assert "Nested Loop" in plan, plan
+    rows, routes = read_db.calls(query.format(schema="intercom"))
+    assert routes == {"GET /contacts/{id}/tags": 10}
+    assert sorted(rows) == sorted(same_as_unpushed(read_db, query))
+
+
+def test_join_on_external_id_is_one_search_per_local_row(read_db, api):
+    contacts = [c for c in api.all("/contacts") if c.get("external_id")][:4]
+    read_db.conn.execute("CREATE TABLE my_accounts (user_id text PRIMARY KEY)")
+    with read_db.conn.cursor() as cursor:
+        cursor.executemany("INSERT INTO my_accounts VALUES (%s)", [(c["external_id"],) for c in contacts])
+    read_db.conn.execute("ANALYZE my_accounts")
+    query = "SELECT c.id FROM my_accounts a JOIN {schema}.contacts c ON c.external_id = a.user_id"
+    rows, routes = read_db.calls(query.format(schema="intercom"))
+    assert sorted(r[0] for r in rows) == sorted(c["id"] for c in contacts)
+    assert routes == {"POST /contacts/search": 4}
+
+
+def test_article_statistics_only_when_selected(read_db, api):
+    n = len(api.all("/articles"))
+    _, routes = read_db.calls("SELECT id, title FROM intercom.articles")
+    assert routes == {"GET /articles": 1}
+    rows, routes = read_db.calls("SELECT id, statistics_views FROM intercom.articles")
+    assert routes == {"GET /articles": 1, "GET /articles/{id}": n}
+    assert all(views is not None for _, views in rows)
+
+
+def test_no_statistics_requests_when_suppressed(read_db, emulator):
+    read_db.conn.execute("CREATE FOREIGN TABLE public.articles_lean (id text, statistics_views integer) "
+                         "SERVER intercom OPTIONS (object 'articles', suppress_extended_requests 'true')")
+    rows, routes = read_db.calls("SELECT id, statistics_views FROM public.articles_lean")
+    assert routes == {"GET /articles": 1} and rows and all(views is None for _, views in rows)
+    assert "Extended requests: no" in read_db.explain("SELECT statistics_views FROM public.articles_lean")
+
+
+@pytest.mark.parametrize("where", [
+    "email LIKE '{prefix}%'",
+    "email LIKE '%{suffix}'",
+    "email LIKE '%{middle}%'",
+    "email NOT LIKE '%{middle}%'",
+    "role = 'user' AND email <> '{email}'",
+    "created_at >= '{created}'",
+    "created_at <= '{created}'",
+    "created_at > '{created}' AND created_at < '{created}'::timestamptz + interval '30 days'",
+    "created_at = '{created}'",
+    "unsubscribed_from_emails = false",
+    "unsubscribed_from_emails",
+    "location_city IN ('{city}', 'Nowhere')",
+    "external_id IS NOT NULL AND name LIKE '{name}%'",
+])
+def test_contact_search_matches_unpushed(read_db, contact, where):
+    values = {"prefix": contact["email"][:3], "suffix": contact["email"][-6:], "middle": contact["email"][2:6],
+              "email": contact["email"], "city": (contact.get("location") or {}).get("city") or "x",
+              "name": (contact.get("name") or "x")[:2],
+              "created": read_db.rows("SELECT to_timestamp(%s)::text", (contact["created_at"],))[0][0]}
+    query = "SELECT id, email FROM {schema}.contacts WHERE " + where.format(**values)
+    assert "POST /contacts/search" in read_db.explain(query.format(schema="intercom"))
+    same_as_unpushed(read_db, query)
+
+
+@pytest.mark.parametrize("table,where", [
+    ("conversations", "open AND state = 'open'"),
+    ("conversations", "created_at > now() - interval '200 days'"),
+    ("conversations", "admin_assignee_id IS NOT NULL AND read = false"),
+    ("tickets", "open"),
+    ("tickets", "created_at < now() - interval '10 days'"),
+    ("companies", "name = (SELECT name FROM intercom.companies ORDER BY id LIMIT 1)"),
+    ("data_attributes", "model = 'company'"),
+])
+def test_other_pushdowns_match_unpushed(read_db, table, where):
+    same_as_unpushed(read_db, f"SELECT id FROM {{schema}}.{table} WHERE {where}")
+
+
+def test_ticket_type_tables_match_unpushed(read_db):
+    tables = [r[0] for r in read_db.rows("SELECT table_name FROM information_schema.tables WHERE "
+                                         "table_schema = 'intercom' AND table_name LIKE '%\\_tickets'")]
+    assert tables
+    for table in tables:
+        rows, routes = read_db.calls(f"SELECT id FROM intercom.{table}")
+        assert routes == {"POST /tickets/search": 1}
+        assert sorted(rows) == sorted(same_as_unpushed(read_db, f"SELECT id FROM {{schema}}.{table}"))
+
+
+def test_explain_shows_the_api_plan(read_db, contact):
+    text = read_db.explain(f"SELECT id FROM intercom.contacts WHERE email = '{contact['email']}'")
+    assert "POST /contacts/search" in text and "Pushed filters: email = " in text
+    assert "Extended requests: no" in text and "Expected API calls:" in text
+    assert "Request body" not in text
+    assert '"operator": "="' in read_db.explain(
+        f"SELECT id FROM intercom.contacts WHERE email = '{contact['email']}'", verbose=True)
+    assert "Pushed filters: none" in read_db.explain(
+        f"SELECT id FROM intercom_plain.contacts WHERE email = '{contact['email']}'")
