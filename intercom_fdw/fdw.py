@@ -32,7 +32,8 @@ def _reported(method):
         try:
             return method(*args, **kwargs)
         except IntercomError as error:
-            log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
+            failure = error
+        _report(failure)
 
     return wrapper
 
@@ -41,7 +42,15 @@ def _reported_rows(rows):
     try:
         yield from rows
     except IntercomError as error:
-        log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
+        failure = error
+    else:
+        return
+    _report(failure)
+
+
+def _report(error: IntercomError):
+    # Outside the `except` block, so the report carries no chained traceback.
+    log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
 
 
 class IntercomFdw(ForeignDataWrapper):

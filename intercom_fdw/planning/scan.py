@@ -169,7 +169,7 @@ class _Route:
                 f"a query on {spec.table} needs a filter on one of: {', '.join(required.params)}",
                 hint=required.hint,
             )
-        return cls(ScanPlan(spec.table, "needs a filter", (), notes=(required.hint,)), kind="lookup")
+        return cls(ScanPlan(spec.table, "needs a filter", (), notes=(required.hint,)), kind="unanswerable")
 
     @classmethod
     def _by_list_filter(cls, spec, conditions):
@@ -315,6 +315,10 @@ def _extended(spec, columns, route, options) -> Optional[ExtendedRequests]:
 def _estimate(spec, route, options, row_limit) -> int:
     base = options.row_estimate or spec.row_estimate
     plan = route.plan
+    if route.kind == "unanswerable":
+        # Fails at execution: priced out, so that a join supplying the filter (a parameterized
+        # path) always wins.
+        return 10 ** 9
     if route.kind == "lookup":
         per_call = 1 if plan.strategy.startswith("get by id") else base
         estimate = max(1, len(plan.calls)) * per_call
