@@ -7,6 +7,7 @@ passes through errors.scrub() in IntercomError.__init__.
 from __future__ import annotations
 
 from typing import Optional
+from urllib.parse import urlsplit
 
 from intercom_fdw import errors
 
@@ -51,6 +52,18 @@ def error_for_transport(exc: BaseException, method: str, path: str, attempts: in
     return errors.TransportError(
         f"no usable answer from Intercom for {method} {path} after {attempts} attempt(s): {reason}",
         hint=TRANSPORT_HINT,
+    )
+
+
+def error_for_redirect(status: int, method: str, path: str, location: Optional[str]) -> errors.IntercomError:
+    message = f"Intercom answered HTTP {status} to {method} {path}"
+    if location:
+        target = urlsplit(location)
+        message += f": a redirect to {target.scheme}://{target.netloc}{target.path}"  # no query: it may carry data
+    return errors.ConfigurationError(
+        message,
+        hint="api_url must be the API's own base URL (https, no redirects); for Intercom use region instead",
+        status=status,
     )
 
 

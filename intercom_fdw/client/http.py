@@ -199,7 +199,9 @@ class IntercomClient:
             with self._calls_lock:
                 self.calls_made += 1
             try:
-                response = self._session.request(method, url, params=params, json=body, timeout=self._timeout)
+                response = self._session.request(
+                    method, url, params=params, json=body, timeout=self._timeout, allow_redirects=False
+                )
             except requests.RequestException as exc:
                 kind = transport_kind(exc)
                 log.warning("%s %s: %s (attempt %d)", method, path, type(exc).__name__, attempt)
@@ -216,8 +218,11 @@ class IntercomClient:
                     method, _path_and_query(response.url), status,
                     response.elapsed.total_seconds() * 1000, request_id,
                 )
-            if status < 400:
+            if status < 300:
                 return _parsed(response, method, path)
+            if status < 400:
+                # Intercom's API does not redirect; following one would turn a POST into a GET
+                raise error_mapping.error_for_redirect(status, method, path, response.headers.get("Location"))
             if status == 404 and allow_404:
                 return None
             if should_retry(method, idempotent, status, None, attempt, self.max_retries):

@@ -180,6 +180,15 @@ def test_further_intercom_errors_go_to_the_detail():
     assert caught.value.request_id == "hdr-id"
 
 
+def test_redirects_are_not_followed():
+    moved = Reply(301, None, {"Location": "https://api.intercom.io/contacts?x=1"})
+    with serve(replies(moved, OK)) as api:
+        with pytest.raises(errors.ConfigurationError, match="redirect to https://api.intercom.io/contacts") as caught:
+            client_against(api).call("POST", "/contacts", json={"email": "a@b.c"})
+    assert len(api.seen) == 1 and caught.value.status == 301
+    assert "api_url" in caught.value.hint
+
+
 def test_a_2xx_body_that_is_not_json_is_an_error():
     with serve(replies(Reply(200, "<html>login</html>"))) as api:
         with pytest.raises(errors.ServerError, match="not JSON") as caught:
