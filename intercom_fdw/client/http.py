@@ -101,9 +101,6 @@ class IntercomClient:
         )
         return session
 
-    def close(self) -> None:
-        self._session.close()
-
     # ---- reads ------------------------------------------------------------------------------
 
     def iter_items(self, request: ApiRequest) -> Iterator[dict]:
