@@ -2,10 +2,11 @@
  * embed.c: the Python interpreter inside a PostgreSQL backend.
  *
  * - One interpreter per backend, shared with PL/Python: Debian's plpython3u links the same
- *   libpython3.11, and a process can hold only one interpreter.  When plpython3.so exists
- *   we load it first so that it initialises Python with its "plpy" module registered
- *   (CPython reads the table of built-in modules at Py_Initialize time); if Python is
- *   already initialised (Py_IsInitialized) we simply use it.
+ *   libpython3.11, and a process can hold only one interpreter.  If PL/Python already
+ *   initialised it (Py_IsInitialized) we use it.  Otherwise we load plpython3.so and
+ *   register its "plpy" built-in module before Py_Initialize, because CPython ignores
+ *   PyImport_AppendInittab afterwards; PL/Python then finds Python ready.  (multicorn2's
+ *   _PG_init does the same.)
  * - Python exceptions become PostgreSQL errors only after the Python call has returned
  *   (py_raise_error), because ereport(ERROR) longjmps and must never unwind Python frames
  *   (src/backend/utils/error/elog.c: PG_TRY/PG_CATCH are siglongjmp based).
@@ -39,7 +40,20 @@ mc_python_init(void)
 	 */
 	snprintf(plpython_path, sizeof(plpython_path), "%s/plpython3.so", pkglib_path);
 	if (!Py_IsInitialized() && access(plpython_path, R_OK) == 0)
-		(void) load_external_function("$libdir/plpython3", "PyInit_plpy", false, NULL);
+	{
+		PyObject   *(*init_plpy) (void);
+
+		init_plpy = (PyObject *(*) (void))
+			load_external_function("$libdir/plpython3", "PyInit_plpy", false, NULL);
+
+		/*
+		 * PL/Python initialises Python lazily, at its first use.  Register its
+		 * "plpy" module now, as it would (plpy_main.c), since that only works
+		 * before Py_Initialize.
+		 */
+		if (init_plpy != NULL && !Py_IsInitialized())
+			PyImport_AppendInittab("plpy", init_plpy);
+	}
 
 	/* Py_InitializeEx(0): leave PostgreSQL's signal handlers alone (SIGINT is cancel). */
 	if (!Py_IsInitialized())
