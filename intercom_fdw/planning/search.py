@@ -51,6 +51,10 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
         op, value = translated
     if op in ("is null", "is not null"):
         return []
+    if field.kind in ("integer", "integer_loose") and op in ("<", "<=", ">", ">=") and not isinstance(value, int):
+        # A text column holding integers (owner_id, admin_assignee_id) compares as text in SQL
+        # ('10' < '9'): a numeric range on Intercom's side could drop rows SQL wants.
+        return []
     value = _search_value(value, field.kind)
     if value is None:
         return []

@@ -97,6 +97,13 @@ def test_tag_ids_take_only_equality():
     assert search_filters(Condition("tag", "like", "1%"), field) == []
 
 
+def test_text_columns_of_integer_fields_push_only_equality():
+    field = SearchField("owner_id", "owner_id", "integer")
+    assert search_filters(Condition("owner_id", "=", "12"), field) == [{"field": "owner_id", "operator": "=", "value": 12}]
+    assert search_filters(Condition("owner_id", ">", "12"), field) == []
+    assert search_filters(Condition("owner_id", ">", 12), field) == [{"field": "owner_id", "operator": ">", "value": 12}]
+
+
 def test_at_most_fifteen_filters_and_the_most_selective_first():
     candidates = [(Condition(f"c{i}", "<>", str(i)), [{"field": f"c{i}", "operator": "!=", "value": str(i)}])
                   for i in range(20)]
