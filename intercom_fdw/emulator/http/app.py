@@ -15,7 +15,7 @@ from intercom_fdw.emulator.apierror import ApiError
 from intercom_fdw.emulator.backend import Accepted, Req
 from intercom_fdw.emulator.http import admin, oauth
 from intercom_fdw.emulator.http.responses import ApiResponse
-from intercom_fdw.emulator.http.routes import API_ROUTES, ApiRoute
+from intercom_fdw.emulator.http.routes import ALL_ROUTES, ApiRoute
 from intercom_fdw.emulator.ratelimit import RateDecision
 from intercom_fdw.emulator.state import EmulatorState
 
@@ -62,7 +62,7 @@ def _log(state: EmulatorState, request: Request, route_key: str, raw: bytes) -> 
 
 def api_endpoint(state: EmulatorState, route: ApiRoute):
     key = counter_key(route.method, route.template)
-    operation, ok_status = route.operation, route.status
+    operation, ok_status, writes = route.operation, route.status, route.writes
 
     async def endpoint(request: Request):
         raw = await request.body()
@@ -99,6 +99,8 @@ def api_endpoint(state: EmulatorState, route: ApiRoute):
             result = operation(ws, runtime, req)
         except ApiError as error:
             return error_response(error, headers)
+        if writes:
+            ws.touch()
         if result is Accepted:
             return ApiResponse(202, b"", headers, drop=drop)
         return ApiResponse.json(ok_status, result, headers, slow_ms=knobs.slow_body_ms, drop=drop)
@@ -109,7 +111,7 @@ def api_endpoint(state: EmulatorState, route: ApiRoute):
 def _group_routes(state: EmulatorState) -> list:
     """One Starlette Route per path; methods dispatched inside (keeps route order from the table)."""
     by_path: dict = {}
-    for api_route in API_ROUTES:
+    for api_route in ALL_ROUTES:
         by_path.setdefault(api_route.template, {})[api_route.method] = api_endpoint(state, api_route)
     routes = []
     for template, endpoints in by_path.items():

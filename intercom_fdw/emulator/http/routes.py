@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from intercom_fdw.emulator.backend import catalog, companies, contacts, conversations
+from intercom_fdw.emulator.backend import (
+    catalog, catalog_writes, companies, company_writes, contact_writes, contacts, conversation_writes, conversations,
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,11 @@ class ApiRoute:
     template: str
     operation: Callable
     status: int = 200
+
+    @property
+    def writes(self) -> bool:
+        """Changes state (so cached search results must be recomputed)."""
+        return self.method != "GET" and not self.template.endswith(("/search", "/list"))
 
 
 R = ApiRoute
@@ -66,3 +73,55 @@ API_ROUTES = [
     R("GET", "/tickets/{ticket_id}", conversations.get_ticket),
     R("POST", "/tickets/search", conversations.search_tickets),
 ]
+
+WRITE_ROUTES = [
+    R("POST", "/contacts", contact_writes.create_contact),
+    R("POST", "/contacts/merge", contact_writes.merge_contacts),
+    R("PUT", "/contacts/{contact_id}", contact_writes.update_contact),
+    R("DELETE", "/contacts/{contact_id}", contact_writes.delete_contact),
+    R("POST", "/contacts/{contact_id}/archive", contact_writes.archive_contact),
+    R("POST", "/contacts/{contact_id}/unarchive", contact_writes.unarchive_contact),
+    R("POST", "/contacts/{contact_id}/companies", contact_writes.attach_company),
+    R("DELETE", "/contacts/{contact_id}/companies/{company_id}", contact_writes.detach_company),
+    R("POST", "/contacts/{contact_id}/tags", contact_writes.tag_contact),
+    R("DELETE", "/contacts/{contact_id}/tags/{tag_id}", contact_writes.untag_contact),
+    R("POST", "/contacts/{contact_id}/subscriptions", contact_writes.attach_subscription),
+    R("DELETE", "/contacts/{contact_id}/subscriptions/{subscription_id}", contact_writes.detach_subscription),
+    R("POST", "/contacts/{contact_id}/notes", contact_writes.create_note),
+    R("POST", "/companies", company_writes.create_or_update_company),
+    R("PUT", "/companies/{company_id}", company_writes.update_company),
+    R("DELETE", "/companies/{company_id}", company_writes.delete_company),
+    R("POST", "/tags", company_writes.tag_objects),
+    R("DELETE", "/tags/{tag_id}", company_writes.delete_tag),
+    R("POST", "/conversations", conversation_writes.create_conversation),
+    R("PUT", "/conversations/{conversation_id}", conversation_writes.update_conversation),
+    R("DELETE", "/conversations/{conversation_id}", conversation_writes.delete_conversation),
+    R("POST", "/conversations/{conversation_id}/reply", conversation_writes.reply_conversation),
+    R("POST", "/conversations/{conversation_id}/parts", conversation_writes.manage_conversation),
+    R("POST", "/conversations/{conversation_id}/tags", conversation_writes.tag_conversation),
+    R("DELETE", "/conversations/{conversation_id}/tags/{tag_id}", conversation_writes.untag_conversation),
+    R("POST", "/conversations/{conversation_id}/convert", conversation_writes.convert_conversation),
+    R("POST", "/tickets", conversation_writes.create_ticket),
+    R("PUT", "/tickets/{ticket_id}", conversation_writes.update_ticket),
+    R("DELETE", "/tickets/{ticket_id}", conversation_writes.delete_ticket),
+    R("POST", "/tickets/{ticket_id}/reply", conversation_writes.reply_ticket),
+    R("POST", "/tickets/{ticket_id}/tags", conversation_writes.tag_ticket),
+    R("DELETE", "/tickets/{ticket_id}/tags/{tag_id}", conversation_writes.untag_ticket),
+    R("POST", "/ticket_types", catalog_writes.create_ticket_type),
+    R("PUT", "/ticket_types/{ticket_type_id}", catalog_writes.update_ticket_type),
+    R("POST", "/ticket_types/{ticket_type_id}/attributes", catalog_writes.create_ticket_type_attribute),
+    R("PUT", "/ticket_types/{ticket_type_id}/attributes/{attribute_id}", catalog_writes.update_ticket_type_attribute),
+    R("POST", "/data_attributes", catalog_writes.create_data_attribute),
+    R("PUT", "/data_attributes/{data_attribute_id}", catalog_writes.update_data_attribute),
+    R("POST", "/events", catalog_writes.create_event, status=202),
+    R("POST", "/events/summaries", catalog_writes.create_event_summaries),
+    R("POST", "/messages", catalog_writes.create_message),
+    R("POST", "/articles", catalog_writes.create_article),
+    R("PUT", "/articles/{article_id}", catalog_writes.update_article),
+    R("DELETE", "/articles/{article_id}", catalog_writes.delete_article),
+    R("POST", "/help_center/collections", catalog_writes.create_collection),
+    R("PUT", "/help_center/collections/{collection_id}", catalog_writes.update_collection),
+    R("DELETE", "/help_center/collections/{collection_id}", catalog_writes.delete_collection),
+]
+
+ALL_ROUTES = API_ROUTES + WRITE_ROUTES
