@@ -141,3 +141,22 @@ _DATA_TYPE_OF_PG = {
     "real": "float", "numeric": "float", "boolean": "boolean", "date": "date",
     "timestamp with time zone": "datetime", "timestamptz": "datetime", "jsonb": "files", "json": "files",
 }
+
+
+_TYPE_FAMILIES = {
+    "integer": "integer", "bigint": "integer", "smallint": "integer", "numeric": "number",
+    "double precision": "number", "real": "number", "boolean": "boolean", "date": "date",
+    "timestamp with time zone": "timestamptz", "timestamptz": "timestamptz", "jsonb": "json", "json": "json",
+}
+
+
+def compatible_type(declared: str, expected: str) -> bool:
+    """Whether a column declared `declared` can hold values shaped for `expected`.
+
+    Text holds anything; numbers widen (integer values fit numeric and double precision).
+    """
+    declared_family = _TYPE_FAMILIES.get(declared.split("(")[0].strip().lower(), "text")
+    expected_family = _TYPE_FAMILIES.get(expected.split("(")[0].strip().lower(), "text")
+    if declared_family == "text" or declared_family == expected_family:
+        return True
+    return declared_family == "number" and expected_family == "integer"

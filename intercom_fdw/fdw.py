@@ -14,10 +14,10 @@ from multicorn.utils import ERROR, log_to_postgres
 
 from intercom_fdw import engine, schema_import
 from intercom_fdw.client import client_for
-from intercom_fdw.custom_fields import column_from_options
+from intercom_fdw.custom_fields import column_from_options, compatible_type
 from intercom_fdw.errors import ConfigurationError, IntercomError, scrub
 from intercom_fdw.objects import spec_for
-from intercom_fdw.options import FdwOptions
+from intercom_fdw.options import FdwOptions, validate_options
 from intercom_fdw.planning import (
     ScanOptions, SortKey, condition_from_qual, path_keys, plan_scan, supported_sortkeys,
 )
@@ -75,6 +75,11 @@ class IntercomFdw(ForeignDataWrapper):
                 custom = spec.custom_fields
                 column = column_from_options(name, definition.type_name, definition.options or {},
                                              custom.container, custom.option, custom.flavour)
+            if column is not None and not compatible_type(definition.type_name, column.pg_type):
+                raise ConfigurationError(
+                    f"column {name} of an Intercom {spec.table} table is declared {definition.type_name}",
+                    hint=f"declare it {column.pg_type} (or text)",
+                )
             if column is None:
                 raise ConfigurationError(
                     f"column {name} is not a field of Intercom {spec.table}",
@@ -139,6 +144,13 @@ class IntercomFdw(ForeignDataWrapper):
     def _client(self):
         return client_for(self.options.base_url, self.options.token, self.options.api_version,
                           **self.options.client_options())
+
+    @classmethod
+    @_reported
+    def validate(cls, options, catalog):
+        """Options of one server, table, user mapping or column (catalog names those), for a
+        validator that runs at CREATE/ALTER time."""
+        validate_options(catalog, options)
 
     # -- IMPORT FOREIGN SCHEMA -------------------------------------------------------------------
     @classmethod

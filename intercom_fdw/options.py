@@ -35,7 +35,32 @@ USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"
 # Added by the runtime itself, never by users.
 _RUNTIME_OPTIONS = frozenset({"wrapper"})
 
+COLUMN_OPTIONS = {
+    "custom_attribute": "contacts, companies, conversations: the custom data attribute's name",
+    "ticket_attribute": "ticket tables: the ticket type attribute's name",
+    "data_type": "the attribute's Intercom data type (string, integer, float, date, ...)",
+}
 ALL_OPTIONS = {**SERVER_OPTIONS, **TABLE_OPTIONS, **USER_MAPPING_OPTIONS}
+_BY_CATALOG = {"server": SERVER_OPTIONS, "table": TABLE_OPTIONS, "user_mapping": USER_MAPPING_OPTIONS,
+               "column": COLUMN_OPTIONS}
+
+
+def validate_options(catalog: str, options: Mapping[str, str]) -> None:
+    """Check the options of one catalog object (server, table, user_mapping, column) on their own.
+
+    For a validator run at CREATE/ALTER time, before the options meet those of the other objects.
+    """
+    valid = _BY_CATALOG[catalog]
+    options = {k: v for k, v in (options or {}).items() if k not in _RUNTIME_OPTIONS}
+    register_secret(options.get("access_token"))
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown {catalog.replace('_', ' ')} option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}",
+            hint=f"valid {catalog.replace('_', ' ')} options: " + "; ".join(f"{k} ({v})" for k, v in valid.items()),
+        )
+    if catalog != "column":
+        FdwOptions.parse(options, require_token=False)
 
 
 def _boolean(name, value) -> bool:

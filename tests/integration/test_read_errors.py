@@ -104,3 +104,10 @@ def test_child_tables_of_companies_scan_concurrently_too(pg, read_db):
     for thread in threads:
         thread.join(240)
     assert all(isinstance(n, int) for n in outcomes) and len(outcomes) == 2
+
+
+def test_column_of_the_wrong_type(read_db):
+    read_db.conn.execute("CREATE FOREIGN TABLE public.bad_type (id text, created_at bigint) SERVER intercom "
+                         "OPTIONS (object 'contacts')")
+    error = sql_error(read_db, "SELECT * FROM public.bad_type")
+    assert "created_at" in error.diag.message_primary and "timestamptz" in error.diag.message_hint

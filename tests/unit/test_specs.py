@@ -102,3 +102,31 @@ def test_options_parse_and_validate():
     assert "tok-secret-1" not in str(error.value) + (error.value.hint or "")
     with pytest.raises(ConfigurationError):
         FdwOptions.parse({"region": "eu"})
+
+
+def test_options_of_one_catalog_object():
+    from intercom_fdw.options import validate_options
+
+    validate_options("server", {"wrapper": "intercom_fdw.IntercomFdw", "region": "eu", "pushdown": "false"})
+    validate_options("column", {"custom_attribute": "plan", "data_type": "string"})
+    with pytest.raises(ConfigurationError) as error:
+        validate_options("table", {"object": "contacts", "region": "eu"})
+    assert "region" in error.value.message and "object" in error.value.hint
+    with pytest.raises(ConfigurationError):
+        validate_options("server", {"concurrency": "1000"})
+
+
+@pytest.mark.parametrize("declared,expected,ok", [
+    ("text", "timestamptz", True),
+    ("character varying(255)", "text", True),
+    ("timestamp with time zone", "timestamptz", True),
+    ("bigint", "integer", True),
+    ("numeric", "integer", True),
+    ("bigint", "timestamptz", False),
+    ("integer", "jsonb", False),
+    ("boolean", "integer", False),
+])
+def test_declared_column_types(declared, expected, ok):
+    from intercom_fdw.custom_fields import compatible_type
+
+    assert compatible_type(declared, expected) is ok
