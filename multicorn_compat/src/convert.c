@@ -21,6 +21,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -320,6 +321,8 @@ append_method_result(StringInfo buf, PyObject *obj, bool isoformat, bool quote, 
 static void
 python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const char *what)
 {
+	/* nested (even self-referencing) dicts recurse here: stop with an ERROR, not a crash */
+	check_stack_depth();
 	if (obj == Py_None)
 	{
 		/* multicorn2 writes nothing here (an invalid array); NULL is what was meant */

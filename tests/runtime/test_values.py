@@ -131,3 +131,22 @@ def test_generated_rows_round_trip_json(fdw):
     fdw.table("js", "doc jsonb", rows="[{'doc': json.dumps({'nested': {'list': [1, 'two']}})}]")
     assert fdw.sql("SELECT doc->'nested'->'list'->>1 FROM js") == [("two",)]
     assert json.loads(json.dumps(fdw.sql("SELECT doc FROM js")[0][0])) == {"nested": {"list": [1, "two"]}}
+
+
+def test_self_referencing_values_are_errors_not_crashes(fdw, pg):
+    fdw.table("loop", "a text", rows="[(lambda d: (d.__setitem__('k', d), {'a': d})[1])({})]")
+    with pytest.raises(psycopg.Error, match="stack depth limit exceeded"):
+        fdw.sql("SELECT * FROM loop")
+    fdw.table("loop2", "a int4[]", rows="[(lambda l: (l.append(l), {'a': l})[1])([])]")
+    with pytest.raises(psycopg.Error, match='invalid value for column "a" of foreign table "loop2"'):
+        fdw.sql("SELECT * FROM loop2")
+    assert pg.is_alive()
+
+
+def test_unprintable_python_values_are_errors(fdw):
+    fdw.table("unprintable", "a text",
+              rows="[{'a': type('Bad', (), {'__str__': lambda self: 1/0})()}]")
+    with pytest.raises(psycopg.Error) as info:
+        fdw.sql("SELECT * FROM unprintable")
+    assert info.value.diag.message_primary == "ZeroDivisionError: division by zero"
+    assert 'column "a" of foreign table "unprintable"' in info.value.diag.context
