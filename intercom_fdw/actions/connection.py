@@ -6,29 +6,19 @@ options only to the role they belong to. No other role's mapping is ever asked f
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Tuple
 
-from intercom_fdw.client.regions import api_base_url
 from intercom_fdw.errors import AuthenticationError, ConfigurationError
+from intercom_fdw.options import FdwOptions
 
 FOREIGN_DATA_WRAPPER = "multicorn"
 WRAPPER_CLASS = "intercom_fdw.IntercomFdw"
 TOKEN_OPTION = "access_token"
-DEFAULT_API_VERSION = "2.14"
 
 _CREATE_SERVER = (
     f"CREATE SERVER intercom FOREIGN DATA WRAPPER {FOREIGN_DATA_WRAPPER} "
     f"OPTIONS (wrapper '{WRAPPER_CLASS}', region 'us')"
 )
-
-
-@dataclass(frozen=True)
-class ServerConnection:
-    server: str
-    base_url: str
-    api_version: str
-    token: str = field(repr=False)
 
 
 def parse_options(options: Optional[Iterable[str]]) -> dict:
@@ -71,8 +61,8 @@ def server_connection(
     role: str,
     may_use: bool,
     mapping_options: Optional[Mapping[str, str]],
-) -> ServerConnection:
-    """Base URL, API version and the calling role's token.
+) -> FdwOptions:
+    """The server's options with the calling role's token, parsed as the foreign tables parse them.
 
     `may_use` says whether the role may use the server (USAGE, or membership in its owner), which
     PostgreSQL requires before it shows a role its own mapping's options. `mapping_options` is None
@@ -96,9 +86,4 @@ def server_connection(
             f'the user mapping of role "{role}" for Intercom server "{server}" has no {TOKEN_OPTION}',
             hint=f"ALTER USER MAPPING FOR \"{role}\" SERVER \"{server}\" OPTIONS (ADD {TOKEN_OPTION} '...');",
         )
-    return ServerConnection(
-        server=server,
-        base_url=api_base_url(server_options.get("region"), server_options.get("api_url")),
-        api_version=server_options.get("api_version") or DEFAULT_API_VERSION,
-        token=token,
-    )
+    return FdwOptions.parse({**server_options, **mapping_options})

@@ -15,6 +15,7 @@ from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.actions.executor import execute
 from intercom_fdw.actions.vocabulary import Param
 from intercom_fdw.errors import AuthenticationError, ConfigurationError, IntercomError, scrub
+from intercom_fdw.options import FdwOptions
 
 _SERVERS = f"""
 SELECT s.srvname AS name, s.srvoptions AS options,
@@ -84,7 +85,7 @@ def _from_sql(plpy, param: Param, value: Any) -> Any:
     return value
 
 
-def _connection(plpy, server: Optional[str]) -> conn.ServerConnection:
+def _connection(plpy, server: Optional[str]) -> FdwOptions:
     servers = {row["name"]: row for row in plpy.execute(_SERVERS)}
     chosen = conn.choose_server(
         [(name, conn.parse_options(row["options"])) for name, row in servers.items()], server

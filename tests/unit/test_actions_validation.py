@@ -223,8 +223,9 @@ def test_a_named_server_must_be_an_intercom_server(requested, message):
 def test_connection_from_options():
     c = conn.server_connection("ic", {"region": "eu", "api_version": "2.13"}, "alice", True, {"access_token": "tok"})
     assert (c.base_url, c.api_version, c.token) == ("https://api.eu.intercom.io", "2.13", "tok")
-    c = conn.server_connection("ic", {"api_url": "http://127.0.0.1:9/"}, "alice", True, {"access_token": "tok"})
-    assert (c.base_url, c.api_version) == ("http://127.0.0.1:9", "2.14")
+    c = conn.server_connection("ic", {"api_url": "http://127.0.0.1:9/", "read_timeout": "5"}, "alice", True,
+                               {"access_token": "tok"})
+    assert (c.base_url, c.api_version, c.client_options()["read_timeout"]) == ("http://127.0.0.1:9", "2.14", 5.0)
     assert "tok" not in repr(c)
 
 

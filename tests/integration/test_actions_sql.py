@@ -1,0 +1,387 @@
+"""The action functions of `CREATE EXTENSION intercom_fdw`, through PostgreSQL against the emulator.
+
+Each function's effect is read back from the emulator's HTTP API (GET /conversations/{id}, ...).
+Bad input must fail before any request reaches the emulator, which its request log proves.
+Roles: alice has a user mapping with the seeded workspace's token, bob one with another workspace's
+token, carol none; all three may use the server.
+"""
+import time
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+import requests
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+
+OTHER_WORKSPACE_TOKEN = "other-workspace-token-5b1e"
+DB = "test_actions_sql"
+pytestmark = pytest.mark.timeout(180)
+
+
+# --- the emulator and the database ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def emulator():
+    server = start_in_thread(EmulatorConfig(seed=6, contacts=40, extra_workspace_tokens=[OTHER_WORKSPACE_TOKEN]))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Intercom:
+    """Reads the emulator's state over HTTP, as a client of the real API would."""
+
+    def __init__(self, url, token):
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}", "Intercom-Version": "2.14",
+                                     "Accept": "application/json"})
+
+    def get(self, path, **params):
+        response = self.session.get(self.url + path, params=params, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def first(self, path, key="data", **params):
+        return self.get(path, **params)[key][0]
+
+    def conversation(self, conversation_id):
+        return self.get(f"/conversations/{conversation_id}")
+
+    def last_part(self, conversation_id):
+        return self.conversation(conversation_id)["conversation_parts"]["conversation_parts"][-1]
+
+    def contact_ids(self):
+        return {c["id"] for c in self.get("/contacts", per_page=150)["data"]}
+
+    def requests_sent(self):
+        """How many API requests the emulator has answered so far (its own endpoints excluded)."""
+        return self.get("/__emulator/counters")["total"]
+
+
+@pytest.fixture(scope="module")
+def api(emulator):
+    return Intercom(emulator.url, emulator.token)
+
+
+@pytest.fixture(scope="module")
+def actions_db(pg, emulator):
+    pg.create_database(DB, extensions=("multicorn", "plpython3u", "intercom_fdw"))
+    with pg.connect(DB) as conn:
+        conn.execute(sql.SQL(
+            "CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn "
+            "OPTIONS (wrapper 'intercom_fdw.IntercomFdw', api_url {})").format(sql.Literal(emulator.url)))
+        for role in ("alice", "bob", "carol"):
+            conn.execute(f"CREATE ROLE {role} LOGIN")
+            conn.execute(f"GRANT USAGE ON FOREIGN SERVER intercom TO {role}")
+        for role, token in (("postgres", emulator.token), ("alice", emulator.token), ("bob", OTHER_WORKSPACE_TOKEN)):
+            conn.execute(sql.SQL("CREATE USER MAPPING FOR {} SERVER intercom OPTIONS (access_token {})").format(
+                sql.Identifier(role), sql.Literal(token)))
+    return DB
+
+
+@pytest.fixture
+def conn(pg, actions_db):
+    with pg.connect(actions_db, user="alice") as connection:
+        yield connection
+
+
+def call(conn, function, *args, **named):
+    """`SELECT function(args, name => value)`; returns the jsonb result as Python."""
+    arguments = [sql.Literal(a) for a in args] + [
+        sql.SQL("{} => {}").format(sql.Identifier(k), sql.Literal(v)) for k, v in named.items()
+    ]
+    query = sql.SQL("SELECT {}({})").format(sql.Identifier(function), sql.SQL(", ").join(arguments))
+    return conn.execute(query).fetchone()[0]
+
+
+def sql_error(conn, function, *args, **named) -> psycopg.Error:
+    with pytest.raises(psycopg.Error) as caught:
+        call(conn, function, *args, **named)
+    return caught.value
+
+
+# --- seeded objects -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def admin_id(api):
+    return api.get("/admins")["admins"][0]["id"]
+
+
+@pytest.fixture(scope="module")
+def team_id(api):
+    return api.get("/teams")["teams"][0]["id"]
+
+
+@pytest.fixture(scope="module")
+def conversations(api):
+    """Seeded conversations, handed out one per test so that tests do not see each other's parts."""
+    return iter(c["id"] for c in api.get("/conversations", per_page=150)["conversations"])
+
+
+@pytest.fixture(scope="module")
+def contacts(api):
+    return iter(sorted(api.contact_ids()))
+
+
+@pytest.fixture(scope="module")
+def ticket_type_id(api):
+    return api.get("/ticket_types")["data"][0]["id"]
+
+
+def user_of(api, conversation_id):
+    return api.conversation(conversation_id)["contacts"]["contacts"][0]["id"]
+
+
+# --- one test per function: the state change, read back --------------------------------------
+
+def test_archive_and_unarchive_contact(conn, api, contacts):
+    contact_id = next(contacts)
+    archived = call(conn, "archive_contact", contact_id)
+    assert (archived["id"], archived["archived"]) == (contact_id, True)
+    assert contact_id not in api.contact_ids()  # archived contacts leave the list
+    unarchived = call(conn, "unarchive_contact", contact_id)
+    assert (unarchived["id"], unarchived["archived"]) == (contact_id, False)
+    assert contact_id in api.contact_ids()
+
+
+def test_contact_reply_to_conversation(conn, api, conversations):
+    conversation_id = next(conversations)
+    user_id = user_of(api, conversation_id)
+    call(conn, "contact_reply_to_conversation", conversation_id, user_id, "Thanks, that fixed it")
+    part = api.last_part(conversation_id)
+    assert part["part_type"] == "comment"
+    assert "Thanks, that fixed it" in part["body"]  # Intercom wraps plain text in <p>
+    assert part["author"]["id"] == user_id
+
+
+@pytest.mark.parametrize("message_type", ["comment", "note"])
+def test_admin_reply_to_conversation(conn, api, conversations, admin_id, message_type):
+    conversation_id = next(conversations)
+    call(conn, "admin_reply_to_conversation", conversation_id, message_type, admin_id, f"An admin {message_type}")
+    part = api.last_part(conversation_id)
+    assert part["part_type"] == message_type
+    assert f"An admin {message_type}" in part["body"]
+    assert (part["author"]["type"], str(part["author"]["id"])) == ("admin", str(admin_id))
+
+
+def test_add_and_remove_tag(conn, api, conversations, admin_id):
+    conversation_id = next(conversations)
+    tagged = {t["id"] for t in api.conversation(conversation_id)["tags"]["tags"]}
+    tag_id = next(t["id"] for t in api.get("/tags")["data"] if t["id"] not in tagged)
+    assert call(conn, "add_tag_to_conversation", conversation_id, admin_id, tag_id)["id"] == tag_id
+    assert tag_id in {t["id"] for t in api.conversation(conversation_id)["tags"]["tags"]}
+    assert call(conn, "remove_tag_from_conversation", conversation_id, tag_id, admin_id)["id"] == tag_id
+    assert tag_id not in {t["id"] for t in api.conversation(conversation_id)["tags"]["tags"]}
+
+
+def test_close_and_open_conversation(conn, api, conversations, admin_id):
+    conversation_id = next(conversations)
+    call(conn, "close_conversation", conversation_id, admin_id)
+    assert (api.conversation(conversation_id)["state"], api.last_part(conversation_id)["part_type"]) == ("closed", "close")
+    call(conn, "open_conversation", conversation_id, admin_id)
+    assert (api.conversation(conversation_id)["state"], api.last_part(conversation_id)["part_type"]) == ("open", "open")
+
+
+def test_snooze_conversation_defaults_to_one_day(conn, api, conversations, admin_id):
+    conversation_id = next(conversations)
+    before = time.time()
+    call(conn, "snooze_conversation", conversation_id, admin_id)
+    conversation = api.conversation(conversation_id)
+    assert conversation["state"] == "snoozed"
+    assert before + 86400 - 5 <= conversation["snoozed_until"] <= time.time() + 86400
+
+
+def test_snooze_conversation_until_a_given_time(conn, api, conversations, admin_id):
+    conversation_id = next(conversations)
+    until = datetime(2099, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    call(conn, "snooze_conversation", conversation_id, admin_id, until)
+    assert api.conversation(conversation_id)["snoozed_until"] == int(until.timestamp())
+
+
+def test_assign_conversation_to_admin_and_team(conn, api, conversations, admin_id, team_id):
+    conversation_id = next(conversations)
+    call(conn, "assign_conversation", conversation_id, "admin", admin_id, admin_id)
+    assert str(api.conversation(conversation_id)["admin_assignee_id"]) == str(admin_id)
+    call(conn, "assign_conversation", conversation_id, "team", admin_id, team_id)
+    assert str(api.conversation(conversation_id)["team_assignee_id"]) == str(team_id)
+
+
+def test_convert_conversation_to_ticket(conn, api, conversations, ticket_type_id):
+    conversation_id = next(conversations)
+    ticket = call(conn, "convert_conversation_to_ticket", conversation_id, ticket_type_id)
+    assert api.get(f"/tickets/{ticket['id']}")["ticket_type"]["id"] == ticket_type_id
+
+
+def test_submit_event(conn, api, contacts):
+    contact_id = next(contacts)
+    metadata = {"plan": "pro", "seats": 3}
+    # Intercom lists a contact's events of the last 90 days only.
+    created_at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    result = call(conn, "submit_event", "upgraded-plan", created_at, contact_id, Jsonb(metadata))
+    assert result == {"accepted": True}
+    events = api.get("/events", type="user", intercom_user_id=contact_id)["events"]
+    event = next(e for e in events if e["event_name"] == "upgraded-plan")
+    assert event["created_at"] == int(created_at.timestamp())
+    assert event["metadata"] == {"plan": "pro", "seats": "3"}  # the API takes metadata values as strings
+
+
+@pytest.mark.parametrize("function,requested,answered", [
+    ("create_email_message", "email", "email"),
+    ("create_in_app_message", "in_app", "inapp"),  # Intercom spells in-app differently in answers
+])
+def test_create_message(conn, api, contacts, admin_id, function, requested, answered):
+    contact_id = next(contacts)
+    message = call(conn, function, "Welcome", "<p>Hello</p>", "plain", admin_id, "user", contact_id)
+    assert (message["type"], message["message_type"], message["body"]) == ("admin_message", answered, "<p>Hello</p>")
+    # The API has no way to read a message back: the emulator's request log shows what reached it.
+    sent = api.get("/__emulator/requests", limit=1)["requests"][-1]
+    assert (sent["method"], sent["path"]) == ("POST", "/messages")
+    assert (sent["body"]["message_type"], sent["body"]["to"]) == (requested, {"type": "user", "id": contact_id})
+
+
+def test_create_and_update_ticket_type_attribute(conn, api, ticket_type_id):
+    created = call(conn, "create_ticket_type_attribute", ticket_type_id, "Serial number", "On the back", "string",
+                   multiline=False)
+    attributes = {a["id"]: a for a in api.get(f"/ticket_types/{ticket_type_id}")["ticket_type_attributes"]["ticket_type_attributes"]}
+    stored = attributes[created["id"]]
+    assert (stored["name"], stored["data_type"], stored["required_to_create"], stored["visible_to_contacts"]) == (
+        "Serial number", "string", False, True)
+
+    call(conn, "update_ticket_type_attribute", ticket_type_id, created["id"],
+         description="Printed on the back", archived=True)
+    attributes = {a["id"]: a for a in api.get(f"/ticket_types/{ticket_type_id}")["ticket_type_attributes"]["ticket_type_attributes"]}
+    stored = attributes[created["id"]]
+    assert (stored["name"], stored["description"], stored["archived"]) == ("Serial number", "Printed on the back", True)
+
+
+# --- bad input: nothing reaches Intercom ---------------------------------------------------------
+
+INVALID = [
+    ("admin_reply_to_conversation", ("1", "quick_reply", "1", "x"), {}, "message_type", "comment, note"),
+    ("assign_conversation", ("1", "user", "1", "1"), {}, "type", "admin, team"),
+    ("create_email_message", ("s", "b", "fancy", "1", "user", "1"), {}, "template", "plain, personal"),
+    ("create_in_app_message", ("s", "b", "fancy", "1", "user", "1"), {}, "template", "plain, personal"),
+    ("create_ticket_type_attribute", ("1", "n", "d", "text"), {}, "data_type",
+     "string, list, integer, decimal, boolean, datetime, files"),
+]
+
+
+@pytest.mark.parametrize("function,args,named,param,valid", INVALID, ids=[i[0] for i in INVALID])
+def test_invalid_enumerations_fail_before_any_call(conn, api, function, args, named, param, valid):
+    sent = api.requests_sent()
+    error = sql_error(conn, function, *args, **named)
+    assert error.sqlstate == "22023"
+    assert f"argument {param} has invalid value" in error.diag.message_primary
+    assert error.diag.message_primary.endswith(f"valid values: {valid}")
+    assert error.diag.message_hint == f"use one of: {valid}"
+    assert api.requests_sent() == sent
+
+
+def test_event_metadata_with_more_than_ten_keys_fails_before_any_call(conn, api):
+    sent = api.requests_sent()
+    metadata = Jsonb({f"k{i}": "v" for i in range(11)})
+    error = sql_error(conn, "submit_event", "e", "2026-01-01", "1", metadata)
+    assert "argument metadata has 11 keys; Intercom accepts at most 10" in error.diag.message_primary
+    assert api.requests_sent() == sent
+
+
+def test_snooze_in_the_past_fails_before_any_call(conn, api):
+    sent = api.requests_sent()
+    error = sql_error(conn, "snooze_conversation", "1", "1", "2020-01-01 00:00:00+00")
+    assert "argument snoozed_until is in the past" in error.diag.message_primary
+    assert "now()" in error.diag.message_hint
+    assert api.requests_sent() == sent
+
+
+def test_null_required_argument_fails_before_any_call(conn, api):
+    sent = api.requests_sent()
+    error = sql_error(conn, "close_conversation", "1", None)
+    assert "argument admin_id must not be NULL or empty" in error.diag.message_primary
+    assert api.requests_sent() == sent
+
+
+def test_intercom_rejection_is_reported_with_status_and_hint(conn, admin_id):
+    error = sql_error(conn, "close_conversation", "no-such-conversation", admin_id)
+    assert "intercom_fdw.close_conversation()" in error.diag.message_primary
+    assert "HTTP status 404" in error.diag.message_detail
+
+
+# --- whose token ----------------------------------------------------------------------------------
+
+def test_role_without_user_mapping_is_told_how_to_create_one(pg, actions_db):
+    with pg.connect(actions_db, user="carol") as carol:
+        error = sql_error(carol, "archive_contact", "1")
+    assert error.sqlstate == "28000"
+    assert error.diag.message_primary.endswith('role "carol" has no user mapping for Intercom server "intercom"')
+    assert error.diag.message_hint.startswith('CREATE USER MAPPING FOR "carol" SERVER "intercom"')
+
+
+def test_each_role_uses_only_its_own_token(pg, actions_db, api, contacts):
+    """bob's mapping holds another workspace's token: alice's contact is unknown there, so bob can
+    neither archive it nor, in the same backend right after alice, borrow alice's client."""
+    contact_id = next(contacts)
+    with pg.connect(actions_db) as session:
+        session.execute("SET ROLE bob")
+        assert "HTTP status 404" in sql_error(session, "archive_contact", contact_id).diag.message_detail
+        session.execute("SET ROLE alice")
+        assert call(session, "archive_contact", contact_id)["archived"] is True
+        session.execute("SET ROLE bob")
+        assert "HTTP status 404" in sql_error(session, "unarchive_contact", contact_id).diag.message_detail
+        session.execute("SET ROLE carol")
+        assert sql_error(session, "unarchive_contact", contact_id).sqlstate == "28000"
+        session.execute("SET ROLE alice")
+        call(session, "unarchive_contact", contact_id)
+    assert contact_id in api.contact_ids()
+
+
+def test_a_wrong_token_never_shows_in_errors(pg, actions_db):
+    token = "wrong-token-0123456789abcdef"
+    with pg.connect(actions_db) as admin:
+        admin.execute("CREATE ROLE dave LOGIN")
+        admin.execute("GRANT USAGE ON FOREIGN SERVER intercom TO dave")
+        admin.execute(sql.SQL("CREATE USER MAPPING FOR dave SERVER intercom OPTIONS (access_token {})").format(
+            sql.Literal(token)))
+    with pg.connect(actions_db, user="dave") as dave:
+        error = sql_error(dave, "archive_contact", "1")
+    assert error.sqlstate == "28000"
+    assert "401" in error.diag.message_detail
+    shown = " ".join(filter(None, [str(error), error.diag.message_detail, error.diag.message_hint, error.diag.context]))
+    assert token not in shown
+    assert token not in pg.log_tail(200)
+
+
+# --- which server ---------------------------------------------------------------------------------
+
+def test_several_servers_need_the_server_argument(pg, actions_db, api, emulator, conversations, admin_id):
+    conversation_id = next(conversations)
+    with pg.connect(actions_db, autocommit=False) as session:
+        session.execute(sql.SQL(
+            "CREATE SERVER intercom_eu FOREIGN DATA WRAPPER multicorn "
+            "OPTIONS (wrapper 'intercom_fdw.IntercomFdw', region 'eu')"))
+        session.execute("SAVEPOINT before_call")
+        error = sql_error(session, "close_conversation", conversation_id, admin_id)
+        assert "there are several Intercom servers (intercom, intercom_eu)" in error.diag.message_primary
+        assert "server => 'intercom'" in error.diag.message_hint
+        session.execute("ROLLBACK TO SAVEPOINT before_call")
+        call(session, "close_conversation", conversation_id, admin_id, server="intercom")
+        session.rollback()
+    assert api.conversation(conversation_id)["state"] == "closed"
+
+
+def test_unknown_server_argument(conn):
+    error = sql_error(conn, "archive_contact", "1", server="nope")
+    assert error.diag.message_primary.endswith('Intercom server "nope" does not exist')
+    assert error.diag.message_hint == "Intercom servers here: intercom"
+
+
+def test_database_without_intercom_server(pg):
+    name = pg.create_database("test_actions_sql_no_server", extensions=("plpython3u", "intercom_fdw"))
+    with pg.connect(name) as session:
+        error = sql_error(session, "archive_contact", "1")
+    assert error.diag.message_primary.endswith("there is no Intercom server in this database")
+    assert "CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn" in error.diag.message_hint
