@@ -765,15 +765,35 @@ mcPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation, 
 	return NIL;
 }
 
-static void
-mcBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
-					 int subplan_index, int eflags)
+static McExecState *
+modify_state_create(EState *estate, ResultRelInfo *rinfo)
 {
-	EState	   *estate = mtstate->ps.state;
 	McExecState *es = exec_state_create(estate, rinfo->ri_RelationDesc);
 
 	es->rowcxt = AllocSetContextCreate(estate->es_query_cxt, "multicorn row",
 									   ALLOCSET_DEFAULT_SIZES);
+	rinfo->ri_FdwState = es;
+	return es;
+}
+
+/* The state of rinfo; ERROR rather than a crash if PostgreSQL skipped our Begin callback. */
+static McExecState *
+modify_state(ResultRelInfo *rinfo)
+{
+	if (rinfo->ri_FdwState == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("foreign table \"%s\" was not prepared for modification",
+						RelationGetRelationName(rinfo->ri_RelationDesc))));
+	return rinfo->ri_FdwState;
+}
+
+static void
+mcBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_private,
+					 int subplan_index, int eflags)
+{
+	McExecState *es = modify_state_create(mtstate->ps.state, rinfo);
+
 	if (mtstate->operation == CMD_UPDATE || mtstate->operation == CMD_DELETE)
 	{
 		Plan	   *subplan = outerPlanState(mtstate)->plan;
@@ -787,7 +807,13 @@ mcBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_
 					 errmsg("could not find the rowid column \"%s\" of foreign table \"%s\"",
 							column, es->relname)));
 	}
-	rinfo->ri_FdwState = es;
+}
+
+/* COPY FROM and tuple routing into a foreign partition insert without a ModifyTable plan. */
+static void
+mcBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	modify_state_create(mtstate->ps.state, rinfo);
 }
 
 /* Replace the slot's contents by what insert()/update()/delete() returned, if anything. */
@@ -810,7 +836,7 @@ static TupleTableSlot *
 mcExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
 {
-	McExecState *es = rinfo->ri_FdwState;
+	McExecState *es = modify_state(rinfo);
 	MemoryContext oldcontext;
 	PyObject   *result;
 
@@ -827,7 +853,7 @@ static TupleTableSlot **
 mcExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **slots,
 						 TupleTableSlot **planSlots, int *numSlots)
 {
-	McExecState *es = rinfo->ri_FdwState;
+	McExecState *es = modify_state(rinfo);
 	MemoryContext oldcontext;
 	PyObject   *rows = PyList_New(*numSlots);
 	PyObject   *result;
@@ -868,7 +894,7 @@ mcExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **
 static int
 mcGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 {
-	McExecState *es = rinfo->ri_FdwState;
+	McExecState *es = modify_state(rinfo);
 	PyObject   *size;
 	long		n;
 
@@ -914,7 +940,7 @@ static TupleTableSlot *
 mcExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
 {
-	McExecState *es = rinfo->ri_FdwState;
+	McExecState *es = modify_state(rinfo);
 	MemoryContext oldcontext;
 	PyObject   *result;
 
@@ -932,7 +958,7 @@ static TupleTableSlot *
 mcExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
 {
-	McExecState *es = rinfo->ri_FdwState;
+	McExecState *es = modify_state(rinfo);
 	MemoryContext oldcontext;
 	PyObject   *result;
 
@@ -973,6 +999,7 @@ mcEndForeignModify(EState *estate, ResultRelInfo *rinfo)
 
 	if (es == NULL)
 		return;
+	rinfo->ri_FdwState = NULL;
 	Py_XDECREF(mc_call_method(ERROR, es->instance, "end_modify", es->relname, NULL, NULL));
 	release_exec_state(es);
 }
@@ -1062,6 +1089,8 @@ multicorn_handler(PG_FUNCTION_ARGS)
 	routine->ExecForeignUpdate = mcExecForeignUpdate;
 	routine->ExecForeignDelete = mcExecForeignDelete;
 	routine->EndForeignModify = mcEndForeignModify;
+	routine->BeginForeignInsert = mcBeginForeignInsert;
+	routine->EndForeignInsert = mcEndForeignModify;
 
 	routine->ImportForeignSchema = mcImportForeignSchema;
 	PG_RETURN_POINTER(routine);

@@ -145,3 +145,24 @@ def test_import_schema_errors_are_reported(fdw):
     fdw.sql("DROP SCHEMA IF EXISTS imported2 CASCADE; CREATE SCHEMA imported2")
     with pytest.raises(psycopg.Error, match="import failed on purpose"):
         fdw.sql("IMPORT FOREIGN SCHEMA remote FROM SERVER rt INTO imported2 OPTIONS (fail 'true')")
+
+
+def test_copy_from_inserts_through_python(fdw):
+    fdw.table("copied", "id int, name text", rows="[]")
+    fdw.reset()
+    with fdw.conn.cursor().copy("COPY copied FROM STDIN") as copy:
+        copy.write_row((1, "one"))
+        copy.write_row((2, "two"))
+    assert [c["values"]["name"]["repr"] for c in fdw.calls("insert")] == ["'one'", "'two'"]
+    assert fdw.calls("end_modify")
+
+
+def test_rows_routed_to_a_foreign_partition(fdw):
+    fdw.sql("DROP TABLE IF EXISTS routed; CREATE TABLE routed (id int, name text) PARTITION BY RANGE (id)")
+    fdw.sql("CREATE TABLE routed_local PARTITION OF routed FOR VALUES FROM (0) TO (10)")
+    fdw.sql("CREATE FOREIGN TABLE routed_remote PARTITION OF routed FOR VALUES FROM (10) TO (100) "
+            "SERVER rt OPTIONS (rows '[]')")
+    fdw.reset()
+    fdw.sql("INSERT INTO routed VALUES (1, 'local'), (50, 'remote')")
+    [call] = fdw.calls("insert")
+    assert call["values"] == {"id": {"type": "int", "repr": "50"}, "name": {"type": "str", "repr": "'remote'"}}
