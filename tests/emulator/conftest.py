@@ -40,6 +40,13 @@ def api(emulator):  # noqa: F811
         yield client
 
 
+@pytest.fixture(scope="session")
+def raw_api(emulator):  # noqa: F811
+    """Tests that send bodies breaking the file on purpose: responses still checked, requests not."""
+    with validating_client(emulator.url, emulator.token, check_requests=False) as client:
+        yield client
+
+
 @pytest.fixture
 def private_emulator():
     """Tests that write, turn knobs or reset: a workspace of their own (seeds in a fraction of a second)."""
