@@ -63,6 +63,10 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
     if field.kind == "integer_loose" and op in (">=", "<="):
         # "> v - 1" is ">= v" if Intercom's > is strict and wider if it is inclusive.
         op, value = (">", value - 1) if op == ">=" else ("<", value + 1)
+    if op in _NEGATED and field.kind in ("string", "id", "tag") and _has_case(value):
+        # Intercom matches text case-insensitively: "!= 'Ann'" also drops 'ann', which SQL's
+        # case-sensitive <> keeps. Only caseless values (digits, symbols) are safe to negate.
+        return []
     if field.kind == "boolean" and op == "<>":
         op, value = "=", not value
     if op == "in" and "in" not in operators and "=" in operators and len(value) <= MAX_FILTERS_PER_GROUP:
@@ -70,6 +74,14 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
     if op not in operators:
         return []
     return [_leaf(field.field, operators[op], list(value) if op in ("in", "not in") else value)]
+
+
+_NEGATED = ("<>", "not in", "not contains")
+
+
+def _has_case(value) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    return any(isinstance(v, str) and v.lower() != v.upper() for v in values)
 
 
 def _date_filters(name: str, op: str, value: int) -> List[dict]:

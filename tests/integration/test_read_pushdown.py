@@ -123,28 +123,35 @@ def test_no_statistics_requests_when_suppressed(read_db, emulator):
     assert "Extended requests: no" in read_db.explain("SELECT statistics_views FROM public.articles_lean")
 
 
-@pytest.mark.parametrize("where", [
-    "email LIKE '{prefix}%'",
-    "email LIKE '%{suffix}'",
-    "email LIKE '%{middle}%'",
-    "email NOT LIKE '%{middle}%'",
-    "role = 'user' AND email <> '{email}'",
-    "created_at >= '{created}'",
-    "created_at <= '{created}'",
-    "created_at > '{created}' AND created_at < '{created}'::timestamptz + interval '30 days'",
-    "created_at = '{created}'",
-    "unsubscribed_from_emails = false",
-    "unsubscribed_from_emails",
-    "location_city IN ('{city}', 'Nowhere')",
-    "external_id IS NOT NULL AND name LIKE '{name}%'",
+# (WHERE clause, whether the search API serves it). Negations of text with letters stay with
+# PostgreSQL: Intercom compares text case-insensitively, so they could lose rows.
+@pytest.mark.parametrize("where,pushed", [
+    ("email LIKE '{prefix}%'", True),
+    ("email LIKE '%{suffix}'", True),
+    ("email LIKE '%{middle}%'", True),
+    ("email NOT LIKE '%{middle}%'", False),
+    ("role = 'user' AND email <> '{email}'", True),
+    ("created_at >= '{created}'", True),
+    ("created_at <= '{created}'", True),
+    ("created_at > '{created}' AND created_at < '{created}'::timestamptz + interval '30 days'", True),
+    ("created_at = '{created}'", True),
+    ("unsubscribed_from_emails = false", True),
+    ("unsubscribed_from_emails", True),
+    ("location_city IN ('{city}', 'Nowhere')", True),
+    ("external_id IS NOT NULL AND name LIKE '{name}%'", True),
+    ("email <> upper('{email}')", False),
+    ("email NOT LIKE upper('%{middle}%')", False),
+    ("email NOT IN ('{email}', upper('{email}'))", False),
+    ("email = upper('{email}')", True),
+    ("role IN ('user', 'lead') AND created_at IN ('{created}', '{created}'::timestamptz + interval '1 hour')", True),
 ])
-def test_contact_search_matches_unpushed(read_db, contact, where):
+def test_contact_search_matches_unpushed(read_db, contact, where, pushed):
     values = {"prefix": contact["email"][:3], "suffix": contact["email"][-6:], "middle": contact["email"][2:6],
               "email": contact["email"], "city": (contact.get("location") or {}).get("city") or "x",
               "name": (contact.get("name") or "x")[:2],
               "created": read_db.rows("SELECT to_timestamp(%s)::text", (contact["created_at"],))[0][0]}
     query = "SELECT id, email FROM {schema}.contacts WHERE " + where.format(**values)
-    assert "POST /contacts/search" in read_db.explain(query.format(schema="intercom"))
+    assert ("POST /contacts/search" in read_db.explain(query.format(schema="intercom"))) is pushed
     same_as_unpushed(read_db, query)
 
 

@@ -91,6 +91,16 @@ def test_like_patterns(pattern, negated, expected):
     assert like_operator(pattern, negated) == expected
 
 
+def test_negations_of_text_with_letters_are_not_pushed():
+    # Intercom compares text case-insensitively, SQL does not: != 'Ann' would lose 'ann'.
+    field = SearchField("email", "email", "string")
+    assert search_filters(Condition("email", "<>", "Ann"), field) == []
+    assert search_filters(Condition("email", "not like", "%ann%"), field) == []
+    assert search_filters(Condition("email", "not in", ("1", "b")), field) == []
+    assert search_filters(Condition("phone", "<>", "+1 555"), SearchField("phone", "phone", "string")) == [
+        {"field": "phone", "operator": "!=", "value": "+1 555"}]
+
+
 def test_tag_ids_take_only_equality():
     field = SearchField("tag", "tag_id", "tag")
     assert search_filters(Condition("tag", "=", "1"), field) == [{"field": "tag_id", "operator": "=", "value": "1"}]
