@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from intercom_fdw import errors
-from intercom_fdw.client import ApiRequest, IntercomClient
+from intercom_fdw.client import ApiRequest, IntercomClient, error_mapping
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 from intercom_fdw.oauth import authorization_url, exchange_code
 
@@ -119,15 +119,21 @@ def test_reads_survive_server_faults_and_dropped_connections(client, knobs):
     assert client.calls_made > math.ceil(CONTACTS / 20)  # some calls were retried
 
 
-def test_a_non_idempotent_post_is_sent_once_under_faults(client, knobs, counted):
-    """The rule that keeps creates from running twice, with the emulator's injected 5xx. (Its
-    write endpoints arrive with the write path; this sends a search marked non-idempotent.)"""
-    knobs(fault_rate=1.0)
-    with pytest.raises(errors.ServerError) as caught:
-        client.call("POST", "/contacts/search", json={"query": {"field": "role", "operator": "=", "value": "user"}},
-                    idempotent=False)
-    assert counted() == 1 and caught.value.status >= 500
-    assert "try again later" in caught.value.hint
+@pytest.mark.parametrize("fault", ["fault_rate", "drop_rate"])
+def test_a_create_is_sent_once_under_faults(client, knobs, counted, fault):
+    """A 5xx or a connection cut mid-answer may follow a create that Intercom did process:
+    the client reports it and never sends the create again."""
+    email = f"created-once-{fault}@example.com"
+    knobs(**{fault: 1.0})
+    with pytest.raises((errors.ServerError, errors.TransportError)) as caught:
+        client.call("POST", "/contacts", json={"email": email})
+    knobs(**{fault: 0.0})
+    assert counted() == 1
+    assert caught.value.hint in ("check api_url/region and network", error_mapping.SERVER_ERROR_HINT)
+    query = {"query": {"field": "email", "operator": "=", "value": email}}
+    found = list(client.iter_items(ApiRequest("POST", "/contacts/search", body=query, paging="search")))
+    # the emulator injects 5xx before processing and cuts connections after it
+    assert len(found) == (1 if fault == "drop_rate" else 0)
 
 
 def test_a_bad_token_is_an_authentication_error_without_the_token(emulator):
