@@ -130,11 +130,16 @@ SEARCH_OPERATORS = {
 
 @dataclass(frozen=True)
 class SearchField:
-    """A column the search API can filter: the Intercom field name and its kind (keys of SEARCH_OPERATORS)."""
+    """A column the search API can filter: the Intercom field name and its kind (keys of SEARCH_OPERATORS).
+
+    `values` translates column values into the terms the search expects where they differ (a
+    ticket's category 'Customer' is searched as 'request'); other values are not pushed.
+    """
 
     column: str
     field: str
     kind: str
+    values: Optional[Mapping[str, str]] = None
 
     def __post_init__(self):
         if self.kind not in SEARCH_OPERATORS:

@@ -26,7 +26,9 @@ TICKETS = ObjectSpec(
         SearchField("id", "id", "id"), SearchField("created_at", "created_at", "date"),
         SearchField("updated_at", "updated_at", "date"), SearchField("snoozed_until", "snoozed_until", "date"),
         SearchField("title", "title", "string"), SearchField("description", "description", "string"),
-        SearchField("category", "category", "string"), SearchField("ticket_type_id", "ticket_type_id", "id"),
+        # The search spells categories differently from the objects (OpenAPI: "Searching by Category").
+        SearchField("category", "category", "id",
+                    values={"Customer": "request", "Back-office": "task", "Tracker": "tracker"}), SearchField("ticket_type_id", "ticket_type_id", "id"),
         SearchField("admin_assignee_id", "admin_assignee_id", "id"),
         SearchField("team_assignee_id", "team_assignee_id", "id"), SearchField("open", "open", "boolean"),
     ),

@@ -55,6 +55,8 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
         # A text column holding integers (owner_id, admin_assignee_id) compares as text in SQL
         # ('10' < '9'): a numeric range on Intercom's side could drop rows SQL wants.
         return []
+    if field.values is not None:
+        value = _translated(value, field.values)
     value = _search_value(value, field.kind)
     if value is None:
         return []
@@ -97,6 +99,14 @@ def _date_filters(name: str, op: str, value: int) -> List[dict]:
     if op == "in" and len(value) <= MAX_FILTERS_PER_GROUP:
         return [{"operator": "OR", "value": [_leaf(name, "=", v) for v in value]}]
     return []
+
+
+def _translated(value, terms):
+    """The search's terms for the column's values, or None if one has no term (nothing pushed)."""
+    if isinstance(value, tuple):
+        translated = tuple(terms.get(v) for v in value)
+        return None if None in translated else translated
+    return terms.get(value) if isinstance(value, str) else None
 
 
 def _search_value(value, kind: str):

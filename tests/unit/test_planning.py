@@ -101,6 +101,13 @@ def test_negations_of_text_with_letters_are_not_pushed():
         {"field": "phone", "operator": "!=", "value": "+1 555"}]
 
 
+def test_search_terms_that_differ_from_the_values():
+    field = SearchField("category", "category", "id", values={"Customer": "request", "Tracker": "tracker"})
+    assert search_filters(Condition("category", "in", ("Customer", "Tracker")), field) == [
+        {"field": "category", "operator": "IN", "value": ["request", "tracker"]}]
+    assert search_filters(Condition("category", "=", "customer"), field) == []
+
+
 def test_tag_ids_take_only_equality():
     field = SearchField("tag", "tag_id", "tag")
     assert search_filters(Condition("tag", "=", "1"), field) == [{"field": "tag_id", "operator": "=", "value": "1"}]
