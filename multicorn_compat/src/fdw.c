@@ -817,10 +817,83 @@ mcBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 }
 
 /* Replace the slot's contents by what insert()/update()/delete() returned, if anything. */
-static TupleTableSlot *
-store_returned_row(McExecState *es, PyObject *result, TupleTableSlot *slot)
+static PyObject *
+rowid_value(McExecState *es, TupleTableSlot *planSlot)
 {
-	if (result != Py_None)
+	bool		isnull;
+	Datum		value = ExecGetJunkAttribute(planSlot, es->rowid_resno, &isnull);
+	PyObject   *result;
+
+	if (isnull)
+		Py_RETURN_NONE;
+	result = datum_to_python(value, es->rio->columns[es->rowid_attnum - 1].typoid);
+	if (result == NULL)
+		py_raise_error(ERROR, "converting the rowid of foreign table \"%s\"", es->relname);
+	return result;
+}
+
+/* For DELETE ... RETURNING when delete() returned nothing: the row from the whole-row Var. */
+static void
+store_deleted_row(ResultRelInfo *rinfo, TupleTableSlot *planSlot, TupleTableSlot *slot)
+{
+	bool		isnull;
+	Datum		wholerow;
+	HeapTupleHeader td;
+	HeapTupleData tuple;
+	MemoryContext oldcontext;
+
+	if (!AttributeNumberIsValid(rinfo->ri_RowIdAttNo))
+		return;
+	wholerow = ExecGetJunkAttribute(planSlot, rinfo->ri_RowIdAttNo, &isnull);
+	if (isnull)
+		return;
+	td = DatumGetHeapTupleHeader(wholerow);
+	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = RelationGetRelid(rinfo->ri_RelationDesc);
+	tuple.t_data = td;
+	/* the slot keeps a pointer to the HeapTuple: give it its own copy */
+	oldcontext = MemoryContextSwitchTo(slot->tts_mcxt);
+	ExecForceStoreHeapTuple(heap_copytuple(&tuple), slot, true);
+	MemoryContextSwitchTo(oldcontext);
+}
+
+typedef enum WriteKind
+{
+	WRITE_INSERT,
+	WRITE_UPDATE,
+	WRITE_DELETE
+} WriteKind;
+
+/*
+ * insert(values), update(rowid, newvalues) or delete(rowid).  A row returned by Python
+ * replaces the slot's contents (it feeds RETURNING).  Values are converted in a memory
+ * context reset for every row, so a long INSERT ... SELECT stays flat.
+ */
+static TupleTableSlot *
+write_row(WriteKind kind, ResultRelInfo *rinfo, TupleTableSlot *slot, TupleTableSlot *planSlot)
+{
+	McExecState *es = modify_state(rinfo);
+	MemoryContext oldcontext;
+	PyObject   *args,
+			   *result;
+	static const char *const methods[] = {"insert", "update", "delete"};
+
+	MemoryContextReset(es->rowcxt);
+	oldcontext = MemoryContextSwitchTo(es->rowcxt);
+	if (kind == WRITE_INSERT)
+		args = Py_BuildValue("(N)", slot_to_python_dict(es->rio, slot));
+	else if (kind == WRITE_UPDATE)
+		args = Py_BuildValue("(NN)", rowid_value(es, planSlot), slot_to_python_dict(es->rio, slot));
+	else
+		args = Py_BuildValue("(N)", rowid_value(es, planSlot));
+	result = mc_call_method(ERROR, es->instance, methods[kind], es->relname, args, NULL);
+	if (result == Py_None)
+	{
+		if (kind == WRITE_DELETE)
+			store_deleted_row(rinfo, planSlot, slot);
+	}
+	else
 	{
 		es->row = result;
 		ExecClearTuple(slot);
@@ -829,6 +902,7 @@ store_returned_row(McExecState *es, PyObject *result, TupleTableSlot *slot)
 		es->row = NULL;
 	}
 	Py_DECREF(result);
+	MemoryContextSwitchTo(oldcontext);
 	return slot;
 }
 
@@ -836,17 +910,21 @@ static TupleTableSlot *
 mcExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
 {
-	McExecState *es = modify_state(rinfo);
-	MemoryContext oldcontext;
-	PyObject   *result;
+	return write_row(WRITE_INSERT, rinfo, slot, planSlot);
+}
 
-	MemoryContextReset(es->rowcxt);
-	oldcontext = MemoryContextSwitchTo(es->rowcxt);
-	result = mc_call_method(ERROR, es->instance, "insert", es->relname,
-							Py_BuildValue("(N)", slot_to_python_dict(es->rio, slot)), NULL);
-	slot = store_returned_row(es, result, slot);
-	MemoryContextSwitchTo(oldcontext);
-	return slot;
+static TupleTableSlot *
+mcExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+					TupleTableSlot *planSlot)
+{
+	return write_row(WRITE_UPDATE, rinfo, slot, planSlot);
+}
+
+static TupleTableSlot *
+mcExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
+					TupleTableSlot *planSlot)
+{
+	return write_row(WRITE_DELETE, rinfo, slot, planSlot);
 }
 
 static TupleTableSlot **
@@ -919,77 +997,6 @@ mcGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 				 errmsg("modify_batch_size of foreign table \"%s\" must be at least 1, not %ld",
 						es->relname, n)));
 	return (int) Min(n, 65535);
-}
-
-static PyObject *
-rowid_value(McExecState *es, TupleTableSlot *planSlot)
-{
-	bool		isnull;
-	Datum		value = ExecGetJunkAttribute(planSlot, es->rowid_resno, &isnull);
-	PyObject   *result;
-
-	if (isnull)
-		Py_RETURN_NONE;
-	result = datum_to_python(value, es->rio->columns[es->rowid_attnum - 1].typoid);
-	if (result == NULL)
-		py_raise_error(ERROR, "converting the rowid of foreign table \"%s\"", es->relname);
-	return result;
-}
-
-static TupleTableSlot *
-mcExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
-					TupleTableSlot *planSlot)
-{
-	McExecState *es = modify_state(rinfo);
-	MemoryContext oldcontext;
-	PyObject   *result;
-
-	MemoryContextReset(es->rowcxt);
-	oldcontext = MemoryContextSwitchTo(es->rowcxt);
-	result = mc_call_method(ERROR, es->instance, "update", es->relname,
-							Py_BuildValue("(NN)", rowid_value(es, planSlot),
-										  slot_to_python_dict(es->rio, slot)), NULL);
-	slot = store_returned_row(es, result, slot);
-	MemoryContextSwitchTo(oldcontext);
-	return slot;
-}
-
-static TupleTableSlot *
-mcExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
-					TupleTableSlot *planSlot)
-{
-	McExecState *es = modify_state(rinfo);
-	MemoryContext oldcontext;
-	PyObject   *result;
-
-	MemoryContextReset(es->rowcxt);
-	oldcontext = MemoryContextSwitchTo(es->rowcxt);
-	result = mc_call_method(ERROR, es->instance, "delete", es->relname,
-							Py_BuildValue("(N)", rowid_value(es, planSlot)), NULL);
-	if (result == Py_None && AttributeNumberIsValid(rinfo->ri_RowIdAttNo))
-	{
-		/* RETURNING: the deleted row, from the whole-row Var we asked for */
-		bool		isnull;
-		Datum		wholerow = ExecGetJunkAttribute(planSlot, rinfo->ri_RowIdAttNo, &isnull);
-
-		if (!isnull)
-		{
-			HeapTupleHeader td = DatumGetHeapTupleHeader(wholerow);
-			HeapTupleData tuple;
-
-			tuple.t_len = HeapTupleHeaderGetDatumLength(td);
-			ItemPointerSetInvalid(&tuple.t_self);
-			tuple.t_tableOid = RelationGetRelid(rinfo->ri_RelationDesc);
-			tuple.t_data = td;
-			/* the slot keeps a pointer to the HeapTuple: give it its own copy */
-			MemoryContextSwitchTo(slot->tts_mcxt);
-			ExecForceStoreHeapTuple(heap_copytuple(&tuple), slot, true);
-			MemoryContextSwitchTo(es->rowcxt);
-		}
-	}
-	slot = store_returned_row(es, result, slot);
-	MemoryContextSwitchTo(oldcontext);
-	return slot;
 }
 
 static void
