@@ -1,17 +1,17 @@
 """The action functions of `CREATE EXTENSION intercom_fdw`, through PostgreSQL against the emulator.
 
-Each function's effect is read back from the emulator's HTTP API (GET /conversations/{id}, ...).
-Bad input must fail before any request reaches the emulator, which its request log proves.
-Roles: alice has a user mapping with the seeded workspace's token, bob one with another workspace's
-token, carol none; all three may use the server.
+Each function's effect is read back through the foreign tables (IMPORT FOREIGN SCHEMA), so a test
+passes only when Intercom's state really changed. Bad input must fail before any request reaches
+the emulator, which its request counters prove. Roles: alice has a user mapping with the seeded
+workspace's token, bob one with another workspace's token, carol none; all three may use the server.
 """
-import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
 import requests
 from psycopg import sql
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
@@ -32,40 +32,58 @@ def emulator():
         server.stop()
 
 
-class Intercom:
-    """Reads the emulator's state over HTTP, as a client of the real API would."""
+class EmulatorLog:
+    """The emulator's own inspection endpoints (Intercom has none of these)."""
 
-    def __init__(self, url, token):
+    def __init__(self, url):
         self.url = url
-        self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {token}", "Intercom-Version": "2.14",
-                                     "Accept": "application/json"})
 
-    def get(self, path, **params):
-        response = self.session.get(self.url + path, params=params, timeout=30)
+    def _get(self, path, **params):
+        response = requests.get(self.url + path, params=params, timeout=30)
         response.raise_for_status()
         return response.json()
 
-    def first(self, path, key="data", **params):
-        return self.get(path, **params)[key][0]
+    def requests_sent(self) -> int:
+        """API requests answered so far (the inspection endpoints are not counted)."""
+        return self._get("/__emulator/counters")["total"]
+
+    def last_request(self) -> dict:
+        return self._get("/__emulator/requests", limit=1)["requests"][-1]
+
+
+class Tables:
+    """Intercom's state, read through the imported foreign tables."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def rows(self, query, *params):
+        return self.connection.execute(query, params).fetchall()
+
+    def one(self, query, *params):
+        rows = self.rows(query, *params)
+        assert len(rows) == 1, rows
+        return rows[0]
 
     def conversation(self, conversation_id):
-        return self.get(f"/conversations/{conversation_id}")
+        return self.one("SELECT * FROM intercom.conversations WHERE id = %s", conversation_id)
 
     def last_part(self, conversation_id):
-        return self.conversation(conversation_id)["conversation_parts"]["conversation_parts"][-1]
+        return self.rows(
+            "SELECT * FROM intercom.conversation_parts WHERE conversation_id = %s "
+            "ORDER BY created_at DESC, length(id) DESC, id DESC LIMIT 1", conversation_id)[0]
+
+    def conversation_tag_ids(self, conversation_id):
+        return {tag["id"] for tag in self.conversation(conversation_id)["attrs"]["tags"]["tags"]}
 
     def contact_ids(self):
-        return {c["id"] for c in self.get("/contacts", per_page=150)["data"]}
-
-    def requests_sent(self):
-        """How many API requests the emulator has answered so far (its own endpoints excluded)."""
-        return self.get("/__emulator/counters")["total"]
+        """A full scan: the contacts list, which leaves archived contacts out."""
+        return {row["id"] for row in self.rows("SELECT id FROM intercom.contacts")}
 
 
 @pytest.fixture(scope="module")
-def api(emulator):
-    return Intercom(emulator.url, emulator.token)
+def log(emulator):
+    return EmulatorLog(emulator.url)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +99,15 @@ def actions_db(pg, emulator):
         for role, token in (("postgres", emulator.token), ("alice", emulator.token), ("bob", OTHER_WORKSPACE_TOKEN)):
             conn.execute(sql.SQL("CREATE USER MAPPING FOR {} SERVER intercom OPTIONS (access_token {})").format(
                 sql.Identifier(role), sql.Literal(token)))
+        conn.execute("CREATE SCHEMA intercom")
+        conn.execute("IMPORT FOREIGN SCHEMA intercom FROM SERVER intercom INTO intercom")
     return DB
+
+
+@pytest.fixture(scope="module")
+def tables(pg, actions_db):
+    with pg.connect(actions_db, row_factory=dict_row) as connection:
+        yield Tables(connection)
 
 
 @pytest.fixture
@@ -108,125 +134,127 @@ def sql_error(conn, function, *args, **named) -> psycopg.Error:
 # --- seeded objects -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def admin_id(api):
-    return api.get("/admins")["admins"][0]["id"]
+def admin_id(tables):
+    return tables.rows("SELECT id FROM intercom.admins ORDER BY id LIMIT 1")[0]["id"]
 
 
 @pytest.fixture(scope="module")
-def team_id(api):
-    return api.get("/teams")["teams"][0]["id"]
+def team_id(tables):
+    return tables.rows("SELECT id FROM intercom.teams ORDER BY id LIMIT 1")[0]["id"]
 
 
 @pytest.fixture(scope="module")
-def conversations(api):
+def conversations(tables):
     """Seeded conversations, handed out one per test so that tests do not see each other's parts."""
-    return iter(c["id"] for c in api.get("/conversations", per_page=150)["conversations"])
+    return iter([row["id"] for row in tables.rows("SELECT id FROM intercom.conversations ORDER BY id")])
 
 
 @pytest.fixture(scope="module")
-def contacts(api):
-    return iter(sorted(api.contact_ids()))
+def contacts(tables):
+    return iter(sorted(tables.contact_ids()))
 
 
 @pytest.fixture(scope="module")
-def ticket_type_id(api):
-    return api.get("/ticket_types")["data"][0]["id"]
+def ticket_type_id(tables):
+    return tables.rows("SELECT id FROM intercom.ticket_types ORDER BY id LIMIT 1")[0]["id"]
 
 
-def user_of(api, conversation_id):
-    return api.conversation(conversation_id)["contacts"]["contacts"][0]["id"]
+def user_of(tables, conversation_id):
+    return tables.conversation(conversation_id)["attrs"]["contacts"]["contacts"][0]["id"]
 
 
-# --- one test per function: the state change, read back --------------------------------------
+# --- one test per function: the state change, read back through the foreign tables ----------
 
-def test_archive_and_unarchive_contact(conn, api, contacts):
+def test_archive_and_unarchive_contact(conn, tables, contacts):
     contact_id = next(contacts)
     archived = call(conn, "archive_contact", contact_id)
     assert (archived["id"], archived["archived"]) == (contact_id, True)
-    assert contact_id not in api.contact_ids()  # archived contacts leave the list
+    assert contact_id not in tables.contact_ids()  # archived contacts leave the list
     unarchived = call(conn, "unarchive_contact", contact_id)
     assert (unarchived["id"], unarchived["archived"]) == (contact_id, False)
-    assert contact_id in api.contact_ids()
+    assert contact_id in tables.contact_ids()
 
 
-def test_contact_reply_to_conversation(conn, api, conversations):
+def test_contact_reply_to_conversation(conn, tables, conversations):
     conversation_id = next(conversations)
-    user_id = user_of(api, conversation_id)
+    user_id = user_of(tables, conversation_id)
     call(conn, "contact_reply_to_conversation", conversation_id, user_id, "Thanks, that fixed it")
-    part = api.last_part(conversation_id)
-    assert part["part_type"] == "comment"
+    part = tables.last_part(conversation_id)
+    assert (part["part_type"], part["author_id"]) == ("comment", user_id)
     assert "Thanks, that fixed it" in part["body"]  # Intercom wraps plain text in <p>
-    assert part["author"]["id"] == user_id
 
 
 @pytest.mark.parametrize("message_type", ["comment", "note"])
-def test_admin_reply_to_conversation(conn, api, conversations, admin_id, message_type):
+def test_admin_reply_to_conversation(conn, tables, conversations, admin_id, message_type):
     conversation_id = next(conversations)
     call(conn, "admin_reply_to_conversation", conversation_id, message_type, admin_id, f"An admin {message_type}")
-    part = api.last_part(conversation_id)
-    assert part["part_type"] == message_type
+    part = tables.last_part(conversation_id)
+    assert (part["part_type"], part["author_type"], part["author_id"]) == (message_type, "admin", admin_id)
     assert f"An admin {message_type}" in part["body"]
-    assert (part["author"]["type"], str(part["author"]["id"])) == ("admin", str(admin_id))
 
 
-def test_add_and_remove_tag(conn, api, conversations, admin_id):
+def test_add_and_remove_tag(conn, tables, conversations, admin_id):
     conversation_id = next(conversations)
-    tagged = {t["id"] for t in api.conversation(conversation_id)["tags"]["tags"]}
-    tag_id = next(t["id"] for t in api.get("/tags")["data"] if t["id"] not in tagged)
+    tagged = tables.conversation_tag_ids(conversation_id)
+    tag_id = next(row["id"] for row in tables.rows("SELECT id FROM intercom.tags ORDER BY id") if row["id"] not in tagged)
     assert call(conn, "add_tag_to_conversation", conversation_id, admin_id, tag_id)["id"] == tag_id
-    assert tag_id in {t["id"] for t in api.conversation(conversation_id)["tags"]["tags"]}
+    assert tables.conversation_tag_ids(conversation_id) == tagged | {tag_id}
     assert call(conn, "remove_tag_from_conversation", conversation_id, tag_id, admin_id)["id"] == tag_id
-    assert tag_id not in {t["id"] for t in api.conversation(conversation_id)["tags"]["tags"]}
+    assert tables.conversation_tag_ids(conversation_id) == tagged
 
 
-def test_close_and_open_conversation(conn, api, conversations, admin_id):
+def test_close_and_open_conversation(conn, tables, conversations, admin_id):
     conversation_id = next(conversations)
     call(conn, "close_conversation", conversation_id, admin_id)
-    assert (api.conversation(conversation_id)["state"], api.last_part(conversation_id)["part_type"]) == ("closed", "close")
+    assert (tables.conversation(conversation_id)["state"], tables.last_part(conversation_id)["part_type"]) == (
+        "closed", "close")
     call(conn, "open_conversation", conversation_id, admin_id)
-    assert (api.conversation(conversation_id)["state"], api.last_part(conversation_id)["part_type"]) == ("open", "open")
+    assert (tables.conversation(conversation_id)["state"], tables.last_part(conversation_id)["part_type"]) == (
+        "open", "open")
 
 
-def test_snooze_conversation_defaults_to_one_day(conn, api, conversations, admin_id):
+def test_snooze_conversation_defaults_to_one_day(conn, tables, conversations, admin_id):
     conversation_id = next(conversations)
-    before = time.time()
+    before = datetime.now(timezone.utc).replace(microsecond=0)
     call(conn, "snooze_conversation", conversation_id, admin_id)
-    conversation = api.conversation(conversation_id)
+    conversation = tables.conversation(conversation_id)
     assert conversation["state"] == "snoozed"
-    assert before + 86400 - 5 <= conversation["snoozed_until"] <= time.time() + 86400
+    assert before + timedelta(days=1, seconds=-5) <= conversation["snoozed_until"]
+    assert conversation["snoozed_until"] <= datetime.now(timezone.utc) + timedelta(days=1)
 
 
-def test_snooze_conversation_until_a_given_time(conn, api, conversations, admin_id):
+def test_snooze_conversation_until_a_given_time(conn, tables, conversations, admin_id):
     conversation_id = next(conversations)
     until = datetime(2099, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     call(conn, "snooze_conversation", conversation_id, admin_id, until)
-    assert api.conversation(conversation_id)["snoozed_until"] == int(until.timestamp())
+    assert tables.conversation(conversation_id)["snoozed_until"] == until
 
 
-def test_assign_conversation_to_admin_and_team(conn, api, conversations, admin_id, team_id):
+def test_assign_conversation_to_admin_and_team(conn, tables, conversations, admin_id, team_id):
     conversation_id = next(conversations)
     call(conn, "assign_conversation", conversation_id, "admin", admin_id, admin_id)
-    assert str(api.conversation(conversation_id)["admin_assignee_id"]) == str(admin_id)
+    assert tables.conversation(conversation_id)["admin_assignee_id"] == admin_id
     call(conn, "assign_conversation", conversation_id, "team", admin_id, team_id)
-    assert str(api.conversation(conversation_id)["team_assignee_id"]) == str(team_id)
+    assert tables.conversation(conversation_id)["team_assignee_id"] == team_id
 
 
-def test_convert_conversation_to_ticket(conn, api, conversations, ticket_type_id):
+def test_convert_conversation_to_ticket(conn, tables, conversations, ticket_type_id):
     conversation_id = next(conversations)
     ticket = call(conn, "convert_conversation_to_ticket", conversation_id, ticket_type_id)
-    assert api.get(f"/tickets/{ticket['id']}")["ticket_type"]["id"] == ticket_type_id
+    stored = tables.one("SELECT ticket_type_id FROM intercom.tickets WHERE id = %s", ticket["id"])
+    assert stored["ticket_type_id"] == ticket_type_id
 
 
-def test_submit_event(conn, api, contacts):
+def test_submit_event(conn, tables, contacts):
     contact_id = next(contacts)
-    metadata = {"plan": "pro", "seats": 3}
     # Intercom lists a contact's events of the last 90 days only.
     created_at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
-    result = call(conn, "submit_event", "upgraded-plan", created_at, contact_id, Jsonb(metadata))
+    result = call(conn, "submit_event", "upgraded-plan", created_at, contact_id, Jsonb({"plan": "pro", "seats": 3}))
     assert result == {"accepted": True}
-    events = api.get("/events", type="user", intercom_user_id=contact_id)["events"]
-    event = next(e for e in events if e["event_name"] == "upgraded-plan")
-    assert event["created_at"] == int(created_at.timestamp())
+    event = tables.one(
+        "SELECT created_at, metadata FROM intercom.events WHERE contact_id = %s AND event_name = 'upgraded-plan'",
+        contact_id)
+    assert event["created_at"] == created_at
     assert event["metadata"] == {"plan": "pro", "seats": "3"}  # the API takes metadata values as strings
 
 
@@ -234,28 +262,28 @@ def test_submit_event(conn, api, contacts):
     ("create_email_message", "email", "email"),
     ("create_in_app_message", "in_app", "inapp"),  # Intercom spells in-app differently in answers
 ])
-def test_create_message(conn, api, contacts, admin_id, function, requested, answered):
+def test_create_message(conn, log, contacts, admin_id, function, requested, answered):
     contact_id = next(contacts)
     message = call(conn, function, "Welcome", "<p>Hello</p>", "plain", admin_id, "user", contact_id)
     assert (message["type"], message["message_type"], message["body"]) == ("admin_message", answered, "<p>Hello</p>")
-    # The API has no way to read a message back: the emulator's request log shows what reached it.
-    sent = api.get("/__emulator/requests", limit=1)["requests"][-1]
+    # Intercom offers no way to read a message back: the emulator's request log shows what reached it.
+    sent = log.last_request()
     assert (sent["method"], sent["path"]) == ("POST", "/messages")
     assert (sent["body"]["message_type"], sent["body"]["to"]) == (requested, {"type": "user", "id": contact_id})
 
 
-def test_create_and_update_ticket_type_attribute(conn, api, ticket_type_id):
+def test_create_and_update_ticket_type_attribute(conn, tables, ticket_type_id):
     created = call(conn, "create_ticket_type_attribute", ticket_type_id, "Serial number", "On the back", "string",
                    multiline=False)
-    attributes = {a["id"]: a for a in api.get(f"/ticket_types/{ticket_type_id}")["ticket_type_attributes"]["ticket_type_attributes"]}
-    stored = attributes[created["id"]]
-    assert (stored["name"], stored["data_type"], stored["required_to_create"], stored["visible_to_contacts"]) == (
-        "Serial number", "string", False, True)
+    query = ("SELECT name, description, data_type, required_to_create, visible_to_contacts, archived "
+             "FROM intercom.ticket_type_attributes WHERE ticket_type_id = %s AND id = %s")
+    assert tables.one(query, ticket_type_id, created["id"]) == {
+        "name": "Serial number", "description": "On the back", "data_type": "string",
+        "required_to_create": False, "visible_to_contacts": True, "archived": False}
 
     call(conn, "update_ticket_type_attribute", ticket_type_id, created["id"],
          description="Printed on the back", archived=True)
-    attributes = {a["id"]: a for a in api.get(f"/ticket_types/{ticket_type_id}")["ticket_type_attributes"]["ticket_type_attributes"]}
-    stored = attributes[created["id"]]
+    stored = tables.one(query, ticket_type_id, created["id"])
     assert (stored["name"], stored["description"], stored["archived"]) == ("Serial number", "Printed on the back", True)
 
 
@@ -272,37 +300,37 @@ INVALID = [
 
 
 @pytest.mark.parametrize("function,args,named,param,valid", INVALID, ids=[i[0] for i in INVALID])
-def test_invalid_enumerations_fail_before_any_call(conn, api, function, args, named, param, valid):
-    sent = api.requests_sent()
+def test_invalid_enumerations_fail_before_any_call(conn, log, function, args, named, param, valid):
+    sent = log.requests_sent()
     error = sql_error(conn, function, *args, **named)
     assert error.sqlstate == "22023"
     assert f"argument {param} has invalid value" in error.diag.message_primary
     assert error.diag.message_primary.endswith(f"valid values: {valid}")
     assert error.diag.message_hint == f"use one of: {valid}"
-    assert api.requests_sent() == sent
+    assert log.requests_sent() == sent
 
 
-def test_event_metadata_with_more_than_ten_keys_fails_before_any_call(conn, api):
-    sent = api.requests_sent()
+def test_event_metadata_with_more_than_ten_keys_fails_before_any_call(conn, log):
+    sent = log.requests_sent()
     metadata = Jsonb({f"k{i}": "v" for i in range(11)})
     error = sql_error(conn, "submit_event", "e", "2026-01-01", "1", metadata)
     assert "argument metadata has 11 keys; Intercom accepts at most 10" in error.diag.message_primary
-    assert api.requests_sent() == sent
+    assert log.requests_sent() == sent
 
 
-def test_snooze_in_the_past_fails_before_any_call(conn, api):
-    sent = api.requests_sent()
+def test_snooze_in_the_past_fails_before_any_call(conn, log):
+    sent = log.requests_sent()
     error = sql_error(conn, "snooze_conversation", "1", "1", "2020-01-01 00:00:00+00")
     assert "argument snoozed_until is in the past" in error.diag.message_primary
     assert "now()" in error.diag.message_hint
-    assert api.requests_sent() == sent
+    assert log.requests_sent() == sent
 
 
-def test_null_required_argument_fails_before_any_call(conn, api):
-    sent = api.requests_sent()
+def test_null_required_argument_fails_before_any_call(conn, log):
+    sent = log.requests_sent()
     error = sql_error(conn, "close_conversation", "1", None)
     assert "argument admin_id must not be NULL or empty" in error.diag.message_primary
-    assert api.requests_sent() == sent
+    assert log.requests_sent() == sent
 
 
 def test_intercom_rejection_is_reported_with_status_and_hint(conn, admin_id):
@@ -321,7 +349,7 @@ def test_role_without_user_mapping_is_told_how_to_create_one(pg, actions_db):
     assert error.diag.message_hint.startswith('CREATE USER MAPPING FOR "carol" SERVER "intercom"')
 
 
-def test_each_role_uses_only_its_own_token(pg, actions_db, api, contacts):
+def test_each_role_uses_only_its_own_token(pg, actions_db, tables, contacts):
     """bob's mapping holds another workspace's token: alice's contact is unknown there, so bob can
     neither archive it nor, in the same backend right after alice, borrow alice's client."""
     contact_id = next(contacts)
@@ -336,7 +364,7 @@ def test_each_role_uses_only_its_own_token(pg, actions_db, api, contacts):
         assert sql_error(session, "unarchive_contact", contact_id).sqlstate == "28000"
         session.execute("SET ROLE alice")
         call(session, "unarchive_contact", contact_id)
-    assert contact_id in api.contact_ids()
+    assert contact_id in tables.contact_ids()
 
 
 def test_a_wrong_token_never_shows_in_errors(pg, actions_db):
@@ -357,7 +385,7 @@ def test_a_wrong_token_never_shows_in_errors(pg, actions_db):
 
 # --- which server ---------------------------------------------------------------------------------
 
-def test_several_servers_need_the_server_argument(pg, actions_db, api, emulator, conversations, admin_id):
+def test_several_servers_need_the_server_argument(pg, actions_db, tables, conversations, admin_id):
     conversation_id = next(conversations)
     with pg.connect(actions_db, autocommit=False) as session:
         session.execute(sql.SQL(
@@ -370,7 +398,7 @@ def test_several_servers_need_the_server_argument(pg, actions_db, api, emulator,
         session.execute("ROLLBACK TO SAVEPOINT before_call")
         call(session, "close_conversation", conversation_id, admin_id, server="intercom")
         session.rollback()
-    assert api.conversation(conversation_id)["state"] == "closed"
+    assert tables.conversation(conversation_id)["state"] == "closed"
 
 
 def test_unknown_server_argument(conn):
