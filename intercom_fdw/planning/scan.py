@@ -175,11 +175,12 @@ class _Route:
     def _by_list_filter(cls, spec, conditions):
         for list_filter in spec.list_filters:
             values, used = _equal_values(conditions, list_filter.column)
-            if values is not None and len(values) == 1:
+            if values is not None and len(values) <= MAX_CONCURRENT_LOOKUPS:
                 endpoint = list_filter.endpoint or spec.list
-                call = call_for(endpoint, params={list_filter.param: values[0]})
+                calls = tuple(call_for(endpoint, params={list_filter.param: v}, allow_404=True) for v in values)
                 exact = used if list_filter.exact else []
-                return cls(ScanPlan(spec.table, "filtered list", (call,)), used, exact)
+                strategy = "filtered list" + (" per value (concurrent)" if len(calls) > 1 else "")
+                return cls(ScanPlan(spec.table, strategy, calls), used, exact)
         return None
 
     @classmethod

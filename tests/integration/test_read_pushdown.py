@@ -170,6 +170,7 @@ def test_contact_search_matches_unpushed(read_db, contact, where, pushed):
     ("tickets", "ticket_type_id = '{ticket_type}'"),
     ("tickets", "created_at < '{recent}'"),
     ("companies", "name = '{company}'"),
+    ("companies", "company_id IN ('{company_id}', 'no-such-company')"),
     ("data_attributes", "model = 'company'"),
 ])
 def test_other_pushdowns_match_unpushed(read_db, api, table, where):
@@ -177,7 +178,8 @@ def test_other_pushdowns_match_unpushed(read_db, api, table, where):
     values = {"recent": read_db.rows("SELECT (now() - interval '100 days')::text")[0][0],
               "admin": api.get("/admins")["admins"][0]["id"],
               "ticket_type": api.get("/ticket_types")["data"][0]["id"],
-              "company": api.scroll_all("/companies/scroll")[0]["name"].replace("'", "''")}
+              "company": api.scroll_all("/companies/scroll")[0]["name"].replace("'", "''"),
+              "company_id": api.scroll_all("/companies/scroll")[1]["company_id"]}
     query = f"SELECT id FROM {{schema}}.{table} WHERE " + where.format(**values)
     if " OR " not in where:
         assert "Pushed filters: none" not in read_db.explain(query.format(schema="intercom"))

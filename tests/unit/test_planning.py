@@ -183,6 +183,12 @@ def test_companies_full_scan_scrolls_and_filters_use_list_parameters():
     assert (call.path, dict(call.params)) == ("/companies", {"name": "Acme"})
 
 
+def test_list_parameter_in_a_list_is_one_call_per_value():
+    calls = plan("companies", [Condition("company_id", "in", ("a", "b"))]).calls
+    assert [dict(c.params) for c in calls] == [{"company_id": "a"}, {"company_id": "b"}]
+    assert all(c.allow_404 for c in calls)  # Intercom answers 404 for a company_id it does not know
+
+
 def test_tickets_full_scan_is_a_match_everything_search():
     call = only_call(plan("tickets"))
     assert call.path == "/tickets/search" and call.body["query"]["field"] == "created_at"
