@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 import urllib3
 from requests.adapters import HTTPAdapter
 
@@ -39,6 +40,20 @@ log = logging.getLogger("intercom_fdw.client")
 
 USER_AGENT = f"intercom_fdw/{__version__}"
 DEFAULT_API_VERSION = "2.14"
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """`Authorization: Bearer <token>` on every request; its repr never shows the token."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth([secret])"
 
 
 class IntercomClient:
@@ -91,9 +106,11 @@ class IntercomClient:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(self.concurrency, 10), max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
+        # The token goes through session.auth, not a default header: requests replaces an
+        # Authorization header with ~/.netrc credentials for the host, but never an explicit auth.
+        session.auth = BearerAuth(token)
         session.headers.update(
             {
-                "Authorization": f"Bearer {token}",
                 "Accept": "application/json",
                 "Intercom-Version": self.api_version,
                 "User-Agent": USER_AGENT,

@@ -30,6 +30,16 @@ def test_every_call_carries_auth_version_and_agent():
     assert headers["User-Agent"] == f"intercom_fdw/{__version__}"
 
 
+def test_a_netrc_entry_for_the_host_never_replaces_the_token(tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other-credential\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with serve(replies(OK)) as api:
+        client_against(api).call("GET", "/contacts/c1")
+    assert api.seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
 def test_keep_alive_reuses_one_connection():
     with serve(replies(OK)) as api:
         client = client_against(api)
