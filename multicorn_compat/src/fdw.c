@@ -15,7 +15,9 @@
  *   modify callbacks   -> rowid_column, insert, bulk_insert, update, delete, end_modify
  *   ImportForeignSchema -> import_schema(...) and TableDefinition.to_statement()
  * execute()/explain() receive sortkeys=, limit=, offset= only when they apply, so FDWs
- * written for older multicorn signatures keep working.
+ * written for older multicorn signatures keep working.  ORDER BY is pushed through the
+ * pathkeys of base-relation paths (as multicorn2 does), which also lets merge joins use
+ * the FDW's order; only LIMIT needs an upper path.
  */
 #include "multicorn_compat.h"
 

@@ -85,7 +85,6 @@ extern PyObject *mc_call_method(int elevel, PyObject *obj, const char *method,
 /* ---- quals.c ---- */
 struct PlannerInfo;
 struct RelOptInfo;
-struct PlanState;
 struct ExprContext;
 
 extern void extract_quals(struct PlannerInfo *root, struct RelOptInfo *baserel, List *clauses,

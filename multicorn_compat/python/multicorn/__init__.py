@@ -54,10 +54,6 @@ class Qual(object):
         return (self.field_name, self.operator, self.value) == (
             other.field_name, other.operator, other.value)
 
-    def __lt__(self, other):
-        # Lets FDWs and tests sort quals deterministically (multicorn2's tests do).
-        return repr(self) < repr(other)
-
     def __hash__(self):
         return hash((self.field_name, self.operator, _hashable(self.value)))
 
@@ -98,8 +94,8 @@ class ForeignDataWrapper(object):
 
     def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
         """Return an iterable of dicts (column -> value) or sequences (every column,
-        in table order). Called once per scan and per re-scan; prefer a generator."""
-        raise NotImplementedError("This FDW does not implement execute()")
+        in table order). Called once per scan and per re-scan; prefer a generator.
+        The default, like multicorn2's, returns nothing: no rows."""
 
     @property
     def rowid_column(self):
