@@ -17,6 +17,7 @@ setup(
         "requests>=2.31",
         "authlib>=1.3",
         "psycopg[binary]>=3.1",
+        "orjson>=3.9",  # the FDW serialises every row's attrs jsonb
     ],
     extras_require={
         "emulator": [
