@@ -287,9 +287,11 @@ class _Builder:
             ws.add_contact(contact)
             # Every 50th contact has more than 10 tags, notes and companies: the embed cap shows.
             crowded = i % 50 == 7
-            if rand() < 0.8 or crowded:
-                n_companies = 12 if crowded else (1 if rand() < 0.9 else 2)
-                for _ in range(n_companies):
+            if crowded:
+                for company_id in rng.sample(companies_pool, min(12, len(companies_pool))):
+                    ws.link_contact_company(cid, company_id)
+            elif rand() < 0.8:
+                for _ in range(1 if rand() < 0.9 else 2):
                     ws.link_contact_company(cid, companies_pool[randrange(len(companies_pool))])
             n_tags = 12 if crowded else (randrange(3) if rand() < 0.5 else 0)
             if n_tags:
