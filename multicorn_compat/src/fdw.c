@@ -359,10 +359,17 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, McPlanState *ps)
 			rows = Max(python_number(p_rows, "get_path_keys() rows", ps->relname), 1);
 			Py_DECREF(p_rows);
 		}
-		if (PyUnicode_Check(keys))	/* ('id', 1) means the column 'id' */
-			key_seq = Py_BuildValue("(O)", keys);
-		else
-			key_seq = PySequence_Fast(keys, "get_path_keys() columns must be a tuple");
+		if (PyUnicode_Check(keys))
+		{
+			/* multicorn2 would read the string's characters as column names: no path */
+			ereport(WARNING,
+					(errmsg("get_path_keys() of foreign table \"%s\" gave a string, not a tuple of column names",
+							ps->relname),
+					 errhint("Write (('column',), rows), with the comma.")));
+			Py_DECREF(keys);
+			continue;
+		}
+		key_seq = PySequence_Fast(keys, "get_path_keys() columns must be a tuple");
 		Py_DECREF(keys);
 		if (key_seq == NULL)
 			py_raise_error(ERROR, "reading get_path_keys() of foreign table \"%s\"", ps->relname);

@@ -165,3 +165,13 @@ def test_explain_shows_python_lines(fdw):
     assert "  Multicorn: verbose: True" in lines
     assert "  Multicorn: sortkeys: ['n']" in lines
     assert not fdw.calls("execute")
+
+
+def test_path_key_given_as_a_string_warns_and_adds_no_path(fdw):
+    fdw.sql("DROP TABLE IF EXISTS parents2; CREATE TABLE parents2 (id int); INSERT INTO parents2 VALUES (1)")
+    fdw.table("children2", "id text, parent_id int", estimated_rows=1000000, path_keys="[('parent_id', 1)]",
+              rows="[]")
+    plan = "\n".join(r[0] for r in fdw.sql(
+        "EXPLAIN SELECT * FROM parents2 p JOIN children2 c ON c.parent_id = p.id"))
+    assert "Nested Loop" not in plan and "Hash Cond" in plan, plan
+    assert any(sev == "WARNING" and "gave a string, not a tuple" in text for sev, text, _, _ in fdw.notices)
