@@ -14,10 +14,12 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 
 OTHER_WORKSPACE_TOKEN = "other-workspace-token-5b1e"
 DB = "test_actions_sql"
+MAX_RETRIES = 2
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -49,6 +51,13 @@ class EmulatorLog:
 
     def last_request(self) -> dict:
         return self._get("/__emulator/requests", limit=1)["requests"][-1]
+
+    def sent_to(self, route: str) -> int:
+        """Requests answered so far for one route, e.g. "POST /contacts/{id}/archive"."""
+        return self._get("/__emulator/counters")["by_route"].get(route, 0)
+
+    def set_knobs(self, **knobs):
+        requests.patch(self.url + "/__emulator/config", json=knobs, timeout=30).raise_for_status()
 
 
 class Tables:
@@ -92,7 +101,8 @@ def actions_db(pg, emulator):
     with pg.connect(DB) as conn:
         conn.execute(sql.SQL(
             "CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn "
-            "OPTIONS (wrapper 'intercom_fdw.IntercomFdw', api_url {})").format(sql.Literal(emulator.url)))
+            "OPTIONS (wrapper 'intercom_fdw.IntercomFdw', api_url {}, max_retries {})").format(
+                sql.Literal(emulator.url), sql.Literal(str(MAX_RETRIES))))
         for role in ("alice", "bob", "carol"):
             conn.execute(f"CREATE ROLE {role} LOGIN")
             conn.execute(f"GRANT USAGE ON FOREIGN SERVER intercom TO {role}")
@@ -339,6 +349,31 @@ def test_intercom_rejection_is_reported_with_status_and_hint(conn, admin_id):
     assert "HTTP status 404" in error.diag.message_detail
 
 
+# --- retries: never a second write ----------------------------------------------------------------
+
+def test_writes_that_may_have_reached_intercom_are_not_retried(conn, tables, log, conversations, contacts, admin_id):
+    """Every response is cut after Intercom acted: a close is sent once and happened once; archiving,
+    which gives the same result however often it is sent, is retried."""
+    conversation_id = next(conversations)
+    contact_id = next(contacts)
+    close_parts = "SELECT count(*) AS n FROM intercom.conversation_parts WHERE conversation_id = %s AND part_type = 'close'"
+    closes_before = tables.one(close_parts, conversation_id)["n"]
+    parts_sent, archives_sent = log.sent_to("POST /conversations/{id}/parts"), log.sent_to("POST /contacts/{id}/archive")
+    log.set_knobs(drop_rate=1.0)
+    try:
+        closing = sql_error(conn, "close_conversation", conversation_id, admin_id)
+        archiving = sql_error(conn, "archive_contact", contact_id)
+    finally:
+        log.set_knobs(drop_rate=0.0)
+    assert closing.sqlstate == archiving.sqlstate == "HV000"
+    assert "Intercom may have carried out this action" in closing.diag.message_detail
+    assert log.sent_to("POST /conversations/{id}/parts") == parts_sent + 1
+    assert log.sent_to("POST /contacts/{id}/archive") == archives_sent + 1 + MAX_RETRIES
+    assert tables.one(close_parts, conversation_id)["n"] == closes_before + 1
+    assert tables.conversation(conversation_id)["state"] == "closed"
+    call(conn, "unarchive_contact", contact_id)
+
+
 # --- whose token ----------------------------------------------------------------------------------
 
 def test_role_without_user_mapping_is_told_how_to_create_one(pg, actions_db):
@@ -407,9 +442,23 @@ def test_unknown_server_argument(conn):
     assert error.diag.message_hint == "Intercom servers here: intercom"
 
 
-def test_database_without_intercom_server(pg):
-    name = pg.create_database("test_actions_sql_no_server", extensions=("plpython3u", "intercom_fdw"))
+def test_extension_installs_every_function_in_the_chosen_schema(pg):
+    name = pg.create_database("test_actions_sql_schema", extensions=("plpython3u",))
     with pg.connect(name) as session:
+        session.execute("CREATE SCHEMA intercom_actions")
+        session.execute("CREATE EXTENSION intercom_fdw SCHEMA intercom_actions")
+        functions = session.execute("""
+            SELECT p.proname, n.nspname, p.prosecdef, p.prorettype::regtype::text,
+                   p.proargnames[p.pronargs], p.proargtypes[p.pronargs - 1]::regtype::text,
+                   pg_get_expr(p.proargdefaults, 0) LIKE '%NULL::name'
+            FROM pg_proc p
+            JOIN pg_namespace n ON n.oid = p.pronamespace
+            JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+            JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'intercom_fdw'""").fetchall()
+        # No server in this database: the functions say how to create one.
+        session.execute("SET search_path = intercom_actions")
         error = sql_error(session, "archive_contact", "1")
+    assert {f[0] for f in functions} == set(ACTIONS_BY_NAME)
+    assert {f[1:] for f in functions} == {("intercom_actions", False, "jsonb", "server", "name", True)}
     assert error.diag.message_primary.endswith("there is no Intercom server in this database")
     assert "CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn" in error.diag.message_hint
