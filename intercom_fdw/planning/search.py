@@ -131,18 +131,30 @@ def _leaf(field: str, operator: str, value) -> dict:
 
 
 def build_query(candidates: Sequence[Tuple[Condition, List[dict]]], fixed: Sequence[dict] = ()):
-    """(query, pushed conditions): the most selective filters that fit one AND group of 15.
+    """(query, pushed conditions): the most selective filters that fit Intercom's limits.
 
-    `fixed` filters (a ticket-type table's ticket_type_id) always go first.
+    A group holds either only filters or only groups (the OpenAPI schema of
+    multiple_filter_search_request), at most 15 of them, nested at most two levels. So plain
+    filters go into one AND group of up to 15, and OR groups (an IN spelled out) sit beside it
+    under the top-level AND. `fixed` filters (a ticket-type table's ticket_type_id) go first.
     """
-    ranked = sorted(candidates, key=lambda item: _RANK.get(item[0].op, 5))
-    filters, pushed = list(fixed), []
-    for condition, condition_filters in ranked:
-        if len(filters) + len(condition_filters) > MAX_FILTERS_PER_GROUP:
+    leaves, groups, pushed = list(fixed), [], []
+    for condition, condition_filters in sorted(candidates, key=lambda item: _RANK.get(item[0].op, 5)):
+        new_leaves = [f for f in condition_filters if "field" in f]
+        new_groups = [f for f in condition_filters if "field" not in f]
+        if len(leaves) + len(new_leaves) > MAX_FILTERS_PER_GROUP:
             continue
-        filters.extend(condition_filters)
+        if len(groups) + len(new_groups) + (1 if leaves or new_leaves else 0) > MAX_FILTERS_PER_GROUP:
+            continue
+        leaves += new_leaves
+        groups += new_groups
         pushed.append(condition)
-    if not filters:
-        return None, []
-    query = filters[0] if len(filters) == 1 else {"operator": "AND", "value": filters}
+    if not groups:
+        if not leaves:
+            return None, []
+        query = leaves[0] if len(leaves) == 1 else {"operator": "AND", "value": leaves}
+    elif not leaves and len(groups) == 1:
+        query = groups[0]
+    else:
+        query = {"operator": "AND", "value": ([{"operator": "AND", "value": leaves}] if leaves else []) + groups}
     return query, pushed

@@ -130,6 +130,22 @@ def test_at_most_fifteen_filters_and_the_most_selective_first():
     assert query["value"][0] == {"field": "email", "operator": "=", "value": "x"}
 
 
+def test_groups_never_mix_filters_and_groups():
+    date = SearchField("created_at", "created_at", "date")
+    candidates = [(c, search_filters(c, f)) for c, f in (
+        (Condition("created_at", "in", (1, 2)), date),
+        (Condition("email", "=", "x"), SearchField("email", "email", "string")),
+        (Condition("role", "=", "user"), SearchField("role", "role", "string")),
+    )]
+    query, pushed = build_query(candidates)
+    assert len(pushed) == 3 and query["operator"] == "AND"
+    for group in query["value"]:
+        kinds = {"field" in item for item in group["value"]}
+        assert len(kinds) == 1
+    assert {"operator": "AND", "value": [{"field": "email", "operator": "=", "value": "x"},
+                                         {"field": "role", "operator": "=", "value": "user"}]} in query["value"]
+
+
 def test_unpushable_conditions_stay_with_postgres():
     scan_plan = plan("contacts", [Condition("email", "is null")])
     assert only_call(scan_plan).path == "/contacts"
