@@ -1,0 +1,114 @@
+"""Realism knobs, counters and the request log, through /__emulator/ (and at start)."""
+import time
+
+import httpx
+import pytest
+
+from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+
+
+def test_config_reads_and_patches_knobs(admin_client):
+    knobs = admin_client.get("/__emulator/config").json()
+    assert set(knobs) == {"latency_ms", "latency_jitter_ms", "rate_limit_per_10s", "fault_rate", "drop_rate",
+                          "slow_body_ms", "custom_attribute_delay_s", "timezone"}
+    assert admin_client.patch("/__emulator/config", json={"latency_ms": 5}).json()["latency_ms"] == 5
+    for bad in ({"no_such_knob": 1}, {"fault_rate": 2}, {"latency_ms": -1}, {"timezone": "Mars/Olympus"},
+                {"latency_ms": "fast"}):
+        response = admin_client.patch("/__emulator/config", json=bad)
+        assert response.status_code == 400 and response.json()["error"]
+
+
+def test_knobs_can_be_set_at_start():
+    config = EmulatorConfig(contacts=10, knobs={"latency_ms": 120, "timezone": "Europe/Paris"})
+    with start_in_thread(config) as server:
+        assert httpx.get(f"{server.url}/__emulator/config").json()["timezone"] == "Europe/Paris"
+        started = time.perf_counter()
+        httpx.get(f"{server.url}/me", headers={"Authorization": f"Bearer {server.token}"})
+        assert time.perf_counter() - started >= 0.12
+
+
+def test_latency_and_jitter(papi, admin_client):
+    admin_client.patch("/__emulator/config", json={"latency_ms": 150, "latency_jitter_ms": 50})
+    timings = []
+    for _ in range(4):
+        started = time.perf_counter()
+        assert papi.get("/me").status_code == 200
+        timings.append(time.perf_counter() - started)
+    assert min(timings) >= 0.099 and max(timings) < 1.0
+
+
+def test_rate_limit_headers_on_every_response(papi, admin_client):
+    admin_client.patch("/__emulator/config", json={"rate_limit_per_10s": 100})
+    first, second = papi.get("/me"), papi.get("/teams")
+    assert first.headers["X-RateLimit-Limit"] == "100"
+    remaining = int(first.headers["X-RateLimit-Remaining"]), int(second.headers["X-RateLimit-Remaining"])
+    assert remaining[1] == remaining[0] - 1 or remaining[1] == 99  # the 10 s slice may have turned over
+    assert int(first.headers["X-RateLimit-Reset"]) > time.time() - 1
+    assert "X-RateLimit-Limit" in admin_client.get("/__emulator/counters").headers
+
+
+def test_rate_limit_is_per_token():
+    config = EmulatorConfig(contacts=10, token="one", extra_workspace_tokens=["two"], extra_workspace_contacts=10,
+                            knobs={"rate_limit_per_10s": 2})
+    with start_in_thread(config) as server:
+        statuses = [httpx.get(f"{server.url}/me", headers={"Authorization": "Bearer one"}).status_code
+                    for _ in range(5)]
+        assert 429 in statuses
+        assert httpx.get(f"{server.url}/me", headers={"Authorization": "Bearer two"}).status_code == 200
+
+
+def test_fault_rate_answers_5xx(papi, admin_client):
+    admin_client.patch("/__emulator/config", json={"fault_rate": 1.0})
+    statuses = {papi.get("/me").status_code for _ in range(12)}
+    assert statuses <= {500, 502, 503} and len(statuses) >= 2
+    admin_client.patch("/__emulator/config", json={"fault_rate": 0.0})
+    assert papi.get("/me").status_code == 200
+
+
+def test_drop_rate_cuts_connections(private_emulator, admin_client):
+    admin_client.patch("/__emulator/config", json={"drop_rate": 1.0})
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{private_emulator.url}/contacts", headers={"Authorization": f"Bearer {private_emulator.token}"})
+    admin_client.patch("/__emulator/config", json={"drop_rate": 0.0})
+    assert httpx.get(f"{private_emulator.url}/me",
+                     headers={"Authorization": f"Bearer {private_emulator.token}"}).status_code == 200
+
+
+def test_slow_body(papi, admin_client):
+    admin_client.patch("/__emulator/config", json={"slow_body_ms": 300})
+    started = time.perf_counter()
+    response = papi.get("/contacts", params={"per_page": 20})
+    assert response.status_code == 200 and len(response.json()["data"]) == 20
+    assert time.perf_counter() - started >= 0.28
+
+
+def test_counters_by_method_and_path_template(papi, admin_client):
+    admin_client.post("/__emulator/counters/reset")
+    contact = papi.get("/contacts", params={"per_page": 2}).json()["data"][0]
+    papi.get("/contacts", params={"per_page": 2})
+    papi.get(f"/contacts/{contact['id']}")
+    papi.post("/contacts/search", json={"query": {"field": "role", "operator": "=", "value": "lead"}})
+    admin_client.get("/__emulator/config")  # admin routes are not counted
+    counters = admin_client.get("/__emulator/counters").json()
+    assert counters == {"total": 4, "by_route": {"GET /contacts": 2, "GET /contacts/{id}": 1,
+                                                 "POST /contacts/search": 1}}
+    assert admin_client.post("/__emulator/counters/reset").json()["total"] == 0
+    assert admin_client.get("/__emulator/counters").json() == {"total": 0, "by_route": {}}
+
+
+def test_request_log_shows_what_was_sent(papi, admin_client):
+    papi.get("/contacts", params={"per_page": 3})
+    papi.post("/contacts/search", json={"query": {"field": "role", "operator": "=", "value": "lead"}})
+    logged = admin_client.get("/__emulator/requests", params={"limit": 2}).json()["requests"]
+    assert [r["method"] for r in logged] == ["GET", "POST"]
+    assert logged[0]["path"] == "/contacts" and logged[0]["query"] == {"per_page": "3"}
+    assert logged[1]["body"] == {"query": {"field": "role", "operator": "=", "value": "lead"}}
+    assert logged[1]["route"] == "POST /contacts/search"
+
+
+def test_reset_reseeds_from_the_config(papi, admin_client):
+    created = papi.post("/contacts", json={"email": "temporary@example.com"}).json()
+    assert papi.get(f"/contacts/{created['id']}").status_code == 200
+    assert admin_client.post("/__emulator/reset").json()["reset"] is True
+    assert papi.get(f"/contacts/{created['id']}").status_code == 404
+    assert papi.get("/contacts").json()["total_count"] == 300
