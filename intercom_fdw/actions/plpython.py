@@ -8,6 +8,7 @@ is read or Intercom is called.
 from __future__ import annotations
 
 import json
+import traceback
 from typing import Any, Optional, Sequence
 
 from intercom_fdw.actions import connection as conn
@@ -52,8 +53,9 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
         return json.dumps(execute(action, arguments, connection))
     except IntercomError as error:
         failure = error
-    except Exception as error:  # a bug of ours: still never show a secret
-        failure = IntercomError(f"internal error: {type(error).__name__}: {error}")
+    except Exception as error:  # a bug of ours: report where it happened, still never a secret
+        failure = IntercomError(f"internal error: {type(error).__name__}: {error}",
+                                detail=traceback.format_exc(limit=-3))
     # Raised outside the except block, so that no chained exception reaches PL/Python's report.
     # PL/Python prints a None detail or hint as the word "None": pass only what there is.
     extras = {"detail": _detail(failure), "hint": failure.hint}

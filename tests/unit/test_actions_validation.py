@@ -264,3 +264,8 @@ def test_every_function_takes_an_optional_server_last():
     script = extension_script()
     assert script.count("CREATE FUNCTION") == len(ACTIONS)
     assert script.count("    server name DEFAULT NULL\n)") == len(ACTIONS)
+
+
+def test_the_extension_readme_lists_every_function():
+    readme = (REPO / "sql" / "README.md").read_text()
+    assert [a.name for a in ACTIONS if f"`{a.name}(" not in readme] == []

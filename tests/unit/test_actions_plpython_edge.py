@@ -1,0 +1,57 @@
+"""How the PL/Python edge reports failures: what PostgreSQL's ERROR gets (message, SQLSTATE, detail,
+hint), with a stand-in for PL/Python's `plpy` module. The real module is exercised through
+PostgreSQL in tests/integration/test_actions_sql.py."""
+import pytest
+
+from intercom_fdw.actions.plpython import run
+
+
+class Raised(Exception):
+    def __init__(self, message, fields):
+        super().__init__(message)
+        self.message, self.fields = message, fields
+
+
+class StandInPlpy:
+    """Only what `run` uses; `execute` fails with the given exception."""
+
+    def __init__(self, failure=None):
+        self.failure = failure
+
+    def execute(self, *args):
+        raise self.failure
+
+    def error(self, message, **fields):
+        raise Raised(message, fields)
+
+
+def report(plpy, name, args):
+    with pytest.raises(Raised) as caught:
+        run(plpy, name, args)
+    return caught.value
+
+
+def test_bad_argument_is_invalid_parameter_value_with_detail_and_hint():
+    raised = report(StandInPlpy(), "assign_conversation", ["1", "bot", "2", "3", None])
+    assert raised.message == (
+        "intercom_fdw.assign_conversation(): argument type has invalid value 'bot'; valid values: admin, team")
+    assert raised.fields == {
+        "sqlstate": "22023",
+        "detail": "the argument was checked before any request was sent to Intercom",
+        "hint": "use one of: admin, team",
+    }
+
+
+def test_missing_detail_or_hint_is_left_out_rather_than_printed_as_none():
+    raised = report(StandInPlpy(RuntimeError("catalog unreadable")), "archive_contact", ["1", None])
+    assert "hint" not in raised.fields
+
+
+def test_an_unexpected_python_error_is_reported_with_its_place_and_without_secrets():
+    failure = RuntimeError("connect failed: Authorization: Bearer tok_live_abcdef123456")
+    raised = report(StandInPlpy(failure), "archive_contact", ["1", None])
+    assert raised.message == "intercom_fdw.archive_contact(): internal error: RuntimeError: connect failed: " \
+                             "Authorization: Bearer [secret]"
+    assert raised.fields["sqlstate"] == "HV000"
+    assert "in execute" in raised.fields["detail"]  # the traceback's last frames say where
+    assert "tok_live_abcdef123456" not in raised.fields["detail"]
