@@ -205,3 +205,41 @@ def test_explain_shows_the_api_plan(read_db, contact):
         f"SELECT id FROM intercom.contacts WHERE email = '{contact['email']}'", verbose=True)
     assert "Pushed filters: none" in read_db.explain(
         f"SELECT id FROM intercom_plain.contacts WHERE email = '{contact['email']}'")
+
+
+def test_every_request_matches_the_openapi_file(read_db, api):
+    """The requests of every table and of the pushdowns, checked against Intercom's OpenAPI file
+    (the acceptance checks do the same with a proxy of their own)."""
+    from intercom_fdw.objects import SPECS
+    from tests.emulator.openapi_check import INTERCOM_BASE, check_request
+    import httpx
+
+    contact = api.all("/contacts")[0]
+    queries = [f"SELECT * FROM intercom.{t}" for t in sorted(SPECS) if t not in ("events", "activity_logs")] + [
+        "SELECT * FROM intercom.activity_logs WHERE created_at >= now() - interval '3 days'",
+        f"SELECT * FROM intercom.events WHERE email = '{contact['email']}'",
+        f"SELECT * FROM intercom.events WHERE contact_id = '{contact['id']}'",
+        f"SELECT * FROM intercom.contacts WHERE id = '{contact['id']}'",
+        f"SELECT * FROM intercom.contacts WHERE email LIKE '{contact['email'][:3]}%' AND created_at > "
+        f"'2024-01-01' AND created_at IN ('2025-01-01', '2025-06-01') AND owner_id = '5' AND "
+        "unsubscribed_from_emails AND location_city IN ('a', 'b')",
+        "SELECT * FROM intercom.conversations WHERE open AND statistics_count_reopens >= 1 AND "
+        "admin_assignee_id IN ('1', '2') AND created_at < '2030-01-01'",
+        "SELECT * FROM intercom.tickets WHERE category = 'Tracker' AND open AND title LIKE '%a%'",
+        "SELECT * FROM intercom.companies WHERE company_id = 'x'",
+        "SELECT * FROM intercom.companies ORDER BY last_request_at LIMIT 3",
+        "SELECT * FROM intercom.articles ORDER BY updated_at DESC LIMIT 3",
+        "SELECT * FROM intercom.contacts LIMIT 7",
+        "SELECT * FROM intercom.data_attributes WHERE model = 'conversation'",
+    ]
+    before = len(api.get("/__emulator/requests", limit=1000000)["requests"])
+    for query in queries:
+        read_db.rows(query)
+    sent = api.get("/__emulator/requests", limit=1000000)["requests"][before:]
+    assert len(sent) > len(queries)
+    for logged in sent:
+        request = httpx.Request(logged["method"], INTERCOM_BASE + logged["path"], params=logged["query"],
+                                json=logged["body"] if logged["body"] not in (None, "") else None,
+                                headers={"Intercom-Version": "2.14", "Accept": "application/json",
+                                         "Authorization": "Bearer checked-elsewhere"})
+        check_request(request)
