@@ -217,7 +217,7 @@ AS $body$
 from intercom_fdw.actions.plpython import run
 return run(plpy, 'create_in_app_message', args)
 $body$;
-COMMENT ON FUNCTION create_in_app_message(text, text, text, text, text, text, name) IS 'Send an in-app message from an admin to a user or lead (POST /messages, message_type in_app).';
+COMMENT ON FUNCTION create_in_app_message(text, text, text, text, text, text, name) IS 'Send an in-app message from an admin to a user or lead; subject and template may be NULL (POST /messages, message_type in_app).';
 
 CREATE FUNCTION create_ticket_type_attribute(
     ticket_type_id text,

@@ -23,14 +23,17 @@ _parts = "/conversations/{conversation_id}/parts"
 # Every request that adds a conversation part (a reply, close, snooze, open, assignment) is not
 # idempotent: a second send adds a second part.
 
-_message_params = (
-    Param("subject"),
-    Param("body"),
-    Param("template", choices=("plain", "personal")),
-    Param("from_id", to_api=integer_id, to_api_hint="pass the admin's numeric id, as in admins.id"),
-    Param("to_type", choices=("user", "lead")),
-    Param("to_id"),
-)
+def _message_params(subject_and_template_needed: bool) -> tuple:
+    # Intercom needs a subject and a template for email only (create_message_request's anyOf).
+    optional = not subject_and_template_needed
+    return (
+        Param("subject", nullable=optional),
+        Param("body"),
+        Param("template", nullable=optional, choices=("plain", "personal")),
+        Param("from_id", to_api=integer_id, to_api_hint="pass the admin's numeric id, as in admins.id"),
+        Param("to_type", choices=("user", "lead")),
+        Param("to_id"),
+    )
 
 
 def _message_body(message_type: str) -> dict:
@@ -156,14 +159,15 @@ ACTIONS = (
         name="create_email_message",
         summary="Send an email message from an admin to a user or lead (POST /messages, message_type email).",
         method="POST", path="/messages",
-        params=_message_params,
+        params=_message_params(subject_and_template_needed=True),
         body=_message_body("email"),
     ),
     Action(
         name="create_in_app_message",
-        summary="Send an in-app message from an admin to a user or lead (POST /messages, message_type in_app).",
+        summary="Send an in-app message from an admin to a user or lead; subject and template may be NULL "
+                "(POST /messages, message_type in_app).",
         method="POST", path="/messages",
-        params=_message_params,
+        params=_message_params(subject_and_template_needed=False),
         body=_message_body("in_app"),
     ),
     Action(

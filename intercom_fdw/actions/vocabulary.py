@@ -23,8 +23,9 @@ Rule = Callable[[Any, float], Optional[Tuple[str, str]]]
 class Param:
     """One SQL parameter of an action function.
 
-    `default` is the SQL DEFAULT expression; a parameter without one is required and may be
-    neither NULL nor empty. A NULL optional argument is left out of the request body.
+    `default` is the SQL DEFAULT expression. A parameter without one is required and may be
+    neither NULL nor empty, unless `nullable` (a parameter in the middle of the signature that
+    Intercom does not need). A NULL optional argument is left out of the request body.
     `choices` enumerates the values Intercom accepts; `to_api` converts the SQL value into the
     JSON value Intercom expects (it may raise ValueError, reported with `to_api_hint`).
     """
@@ -32,6 +33,7 @@ class Param:
     name: str
     sql_type: str = "text"
     default: Optional[str] = None
+    nullable: bool = False
     choices: Tuple[str, ...] = ()
     rules: Tuple[Rule, ...] = ()
     to_api: Optional[Callable[[Any], Any]] = None
@@ -39,7 +41,7 @@ class Param:
 
     @property
     def required(self) -> bool:
-        return self.default is None
+        return self.default is None and not self.nullable
 
 
 @dataclass(frozen=True)

@@ -268,13 +268,14 @@ def test_submit_event(conn, tables, contacts):
     assert event["metadata"] == {"plan": "pro", "seats": "3"}  # the API takes metadata values as strings
 
 
-@pytest.mark.parametrize("function,requested,answered", [
-    ("create_email_message", "email", "email"),
-    ("create_in_app_message", "in_app", "inapp"),  # Intercom spells in-app differently in answers
+@pytest.mark.parametrize("function,subject,template,requested,answered", [
+    ("create_email_message", "Welcome", "plain", "email", "email"),
+    ("create_in_app_message", "Welcome", "personal", "in_app", "inapp"),  # in-app is spelled apart in answers
+    ("create_in_app_message", None, None, "in_app", "inapp"),  # in-app needs no subject nor template
 ])
-def test_create_message(conn, log, contacts, admin_id, function, requested, answered):
+def test_create_message(conn, log, contacts, admin_id, function, subject, template, requested, answered):
     contact_id = next(contacts)
-    message = call(conn, function, "Welcome", "<p>Hello</p>", "plain", admin_id, "user", contact_id)
+    message = call(conn, function, subject, "<p>Hello</p>", template, admin_id, "user", contact_id)
     assert (message["type"], message["message_type"], message["body"]) == ("admin_message", answered, "<p>Hello</p>")
     # Intercom offers no way to read a message back: the emulator's request log shows what reached it.
     sent = log.last_request()

@@ -77,6 +77,8 @@ CASES = [
     ("create_in_app_message", ["S", "B", "personal", "9", "lead", "c1"], "POST", "/messages",
      {"message_type": "in_app", "subject": "S", "body": "B", "template": "personal",
       "from": {"type": "admin", "id": 9}, "to": {"type": "lead", "id": "c1"}}),
+    ("create_in_app_message", [None, "B", None, "9", "user", "c1"], "POST", "/messages",
+     {"message_type": "in_app", "body": "B", "from": {"type": "admin", "id": 9}, "to": {"type": "user", "id": "c1"}}),
     ("create_ticket_type_attribute", ["3", "Size", "How big", "list", False, False, True, True, None, None],
      "POST", "/ticket_types/3/attributes",
      {"name": "Size", "description": "How big", "data_type": "list", "required_to_create": False,
@@ -177,6 +179,11 @@ def test_event_metadata_values_need_a_string_form(bad):
 def test_snooze_must_end_in_the_future(snoozed_until):
     error = _error("snooze_conversation", ["7", "9", snoozed_until])
     assert error.message == "argument snoozed_until is in the past"
+
+
+def test_email_messages_need_a_subject():
+    assert _error("create_email_message", [None, "B", "plain", "9", "user", "c"]).message == (
+        "argument subject must not be NULL or empty")
 
 
 def test_message_sender_must_be_a_numeric_admin_id():
