@@ -80,12 +80,6 @@ class Action:
     idempotent: bool = False
     empty_response: Mapping[str, Any] = field(default_factory=dict)
 
-    def param(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
     def bind(self, values, now: Optional[float] = None) -> dict:
         """Check positional SQL argument values and return them by name, converted for the API.
 
@@ -93,8 +87,11 @@ class Action:
         function's name to every message).
         """
         if len(values) != len(self.params):
+            # The installed SQL script and the Python package come from different versions.
             raise ConfigurationError(
-                f"takes {len(self.params)} arguments besides server, got {len(values)}"
+                f"takes {len(self.params)} arguments besides server, got {len(values)}",
+                hint="install the extension script of the installed intercom_fdw package "
+                     "(make -C sql install), then DROP and CREATE EXTENSION intercom_fdw",
             )
         now = time.time() if now is None else now
         return {p.name: self._check(p, v, now) for p, v in zip(self.params, values)}
@@ -102,33 +99,26 @@ class Action:
     def _check(self, param: Param, value: Any, now: float) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
             if param.required:
-                raise self._argument_error(
+                raise _argument_error(
                     param, "must not be NULL or empty", f"pass a value for {param.name}"
                 )
             return None
         if param.choices and value not in param.choices:
             valid = ", ".join(param.choices)
-            raise self._argument_error(
+            raise _argument_error(
                 param, f"has invalid value {value!r}; valid values: {valid}",
                 f"use one of: {valid}",
             )
         for rule in param.rules:
             problem = rule(value, now)
             if problem:
-                raise self._argument_error(param, *problem)
+                raise _argument_error(param, *problem)
         if param.to_api is None:
             return value
         try:
             return param.to_api(value)
         except (TypeError, ValueError):
-            raise self._argument_error(param, f"has invalid value {value!r}", param.to_api_hint) from None
-
-    def _argument_error(self, param: Param, problem: str, hint: str) -> ConfigurationError:
-        return ConfigurationError(
-            f"argument {param.name} {problem}",
-            hint=hint or None,
-            detail="the argument was checked before any request was sent to Intercom",
-        )
+            raise _argument_error(param, f"has invalid value {value!r}", param.to_api_hint) from None
 
     def plan(self, arguments: Mapping[str, Any]) -> ActionCall:
         """The HTTP request for arguments returned by `bind`."""
@@ -137,6 +127,14 @@ class Action:
         })
         body = _render(self.body, arguments) if self.body is not None else None
         return ActionCall(self.method, path, body, self.idempotent)
+
+
+def _argument_error(param: Param, problem: str, hint: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"argument {param.name} {problem}",
+        hint=hint or None,
+        detail="the argument was checked before any request was sent to Intercom",
+    )
 
 
 def _render(template: Any, arguments: Mapping[str, Any]) -> Any:

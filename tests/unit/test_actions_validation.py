@@ -120,6 +120,13 @@ def test_only_state_setting_actions_may_be_retried():
                        "update_ticket_type_attribute"}
 
 
+def test_a_script_older_than_the_package_is_detected():
+    with pytest.raises(ConfigurationError) as caught:
+        ACTIONS_BY_NAME["close_conversation"].bind(["7"], now=NOW)
+    assert caught.value.message == "takes 2 arguments besides server, got 1"
+    assert "make -C sql install" in caught.value.hint
+
+
 def test_path_arguments_are_url_quoted():
     action = ACTIONS_BY_NAME["archive_contact"]
     assert action.plan(action.bind(["a/b?c"], now=NOW)).path == "/contacts/a%2Fb%3Fc/archive"
