@@ -160,29 +160,34 @@ def manage_conversation(ws: Workspace, rt: Runtime, req: Req) -> dict:
     return views.conversation(ws, conversation, with_parts=True)
 
 
-def tag_conversation(ws: Workspace, rt: Runtime, req: Req) -> dict:
-    conversation = conversation_by_id(ws, req.path["conversation_id"])
+def _add_tag(ws: Workspace, rt: Runtime, req: Req, tag_list: dict) -> dict:
     body = require_body(req)
     admin = admin_or_404(ws, body.get("admin_id"))
     tag = require(ws.tags.get(str(typed(body, "id", (str,), required=True))), "Tag", "tag_not_found")
-    tags = conversation["tags"]["tags"]
+    tags = tag_list["tags"]
     if not any(t["id"] == tag["id"] for t in tags):
         tags.append({**tag, "applied_at": rt.now(), "applied_by": {"type": "admin", "id": admin["id"]}})
     return next(t for t in tags if t["id"] == tag["id"])
 
 
-def untag_conversation(ws: Workspace, rt: Runtime, req: Req) -> dict:
+def _remove_tag(ws: Workspace, req: Req, tag_list: dict) -> dict:
     """A DELETE that still needs a JSON body with admin_id (intercom-api-notes.md)."""
-    conversation = conversation_by_id(ws, req.path["conversation_id"])
     if not isinstance(req.body, dict) or not req.body.get("admin_id"):
         raise ApiError(400, "parameter_not_found", "admin_id is required in the request body")
     admin_or_404(ws, req.body["admin_id"])
     tag = require(ws.tags.get(req.path["tag_id"]), "Tag", "tag_not_found")
-    tags = conversation["tags"]["tags"]
-    if not any(t["id"] == tag["id"] for t in tags):
+    if not any(t["id"] == tag["id"] for t in tag_list["tags"]):
         raise not_found("Tag", "tag_not_found")
-    conversation["tags"]["tags"] = [t for t in tags if t["id"] != tag["id"]]
+    tag_list["tags"] = [t for t in tag_list["tags"] if t["id"] != tag["id"]]
     return dict(tag)
+
+
+def tag_conversation(ws: Workspace, rt: Runtime, req: Req) -> dict:
+    return _add_tag(ws, rt, req, conversation_by_id(ws, req.path["conversation_id"])["tags"])
+
+
+def untag_conversation(ws: Workspace, rt: Runtime, req: Req) -> dict:
+    return _remove_tag(ws, req, conversation_by_id(ws, req.path["conversation_id"])["tags"])
 
 
 def delete_conversation(ws: Workspace, rt: Runtime, req: Req) -> dict:
@@ -327,27 +332,16 @@ def reply_ticket(ws: Workspace, rt: Runtime, req: Req) -> dict:
     return part
 
 
+def _ticket_tags(ws: Workspace, req: Req) -> dict:
+    return ticket_by_id(ws, req.path["ticket_id"]).setdefault("tags", {"type": "tag.list", "tags": []})
+
+
 def tag_ticket(ws: Workspace, rt: Runtime, req: Req) -> dict:
-    ticket = ticket_by_id(ws, req.path["ticket_id"])
-    body = require_body(req)
-    admin = admin_or_404(ws, body.get("admin_id"))
-    tag = require(ws.tags.get(str(typed(body, "id", (str,), required=True))), "Tag", "tag_not_found")
-    tags = ticket.setdefault("tags", {"type": "tag.list", "tags": []})["tags"]
-    if not any(t["id"] == tag["id"] for t in tags):
-        tags.append({**tag, "applied_at": rt.now(), "applied_by": {"type": "admin", "id": admin["id"]}})
-    return next(t for t in tags if t["id"] == tag["id"])
+    return _add_tag(ws, rt, req, _ticket_tags(ws, req))
 
 
 def untag_ticket(ws: Workspace, rt: Runtime, req: Req) -> dict:
-    ticket = ticket_by_id(ws, req.path["ticket_id"])
-    if not isinstance(req.body, dict) or not req.body.get("admin_id"):
-        raise ApiError(400, "parameter_not_found", "admin_id is required in the request body")
-    tag = require(ws.tags.get(req.path["tag_id"]), "Tag", "tag_not_found")
-    tags = ticket.get("tags", {}).get("tags", [])
-    if not any(t["id"] == tag["id"] for t in tags):
-        raise not_found("Tag", "tag_not_found")
-    ticket["tags"]["tags"] = [t for t in tags if t["id"] != tag["id"]]
-    return dict(tag)
+    return _remove_tag(ws, req, _ticket_tags(ws, req))
 
 
 def delete_ticket(ws: Workspace, rt: Runtime, req: Req) -> dict:
