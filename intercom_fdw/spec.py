@@ -256,8 +256,9 @@ class ObjectSpec:
     orderings: Tuple[Ordering, ...] = ()
     extended: Optional[ExtendedFields] = None
     custom_fields: Optional[CustomFields] = None
-    # A table option whose value is pushed into every search (ticket-type tables: ticket_type_id).
-    table_filters: Mapping[str, str] = field(default_factory=dict)  # option -> search field
+    # Table options that fix a column's value (ticket-type tables: ticket_type_id): pushed into
+    # every search (the column must be a search field) and checked on every row.
+    table_filters: Mapping[str, str] = field(default_factory=dict)  # option -> column
     row_estimate: int = 1000
     writes: WriteRules = field(default_factory=WriteRules)
     notes: Tuple[str, ...] = ()

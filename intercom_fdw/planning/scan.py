@@ -73,7 +73,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
     conditions = [c for c in conditions if spec.column(c.column) is not None]
     columns = set(columns)
     wanted_rows = None if limit is None else limit + (offset or 0)
-    route = _Route.choose(spec, conditions, sortkeys, wanted_rows, options)
+    route = _Route.choose(spec, conditions, sortkeys, options)
     plan = route.plan
     exact = all(c in route.exact for c in conditions)
     in_order = bool(sortkeys) and route.ordered
@@ -107,26 +107,24 @@ class _Route:
         self.plan, self.pushed, self.exact, self.ordered, self.kind = plan, list(pushed), list(exact), ordered, kind
 
     @classmethod
-    def choose(cls, spec, conditions, sortkeys, wanted_rows, options) -> "_Route":
-        pushdown = options.pushdown
-        table_values = tuple((f, options.table_options[o]) for o, f in spec.table_filters.items()
-                             if options.table_options.get(o))
-        for candidate in (
-            pushdown and cls._by_id(spec, conditions),
-            pushdown and cls._by_parent_value(spec, conditions),
-            cls._by_required_filter(spec, conditions, options),
-            pushdown and cls._by_list_filter(spec, conditions),
-            pushdown and cls._by_search(spec, conditions, table_values),
-            pushdown and cls._ordered(spec, sortkeys),
-        ):
-            if candidate:
-                return candidate._with_required(table_values)
-        return cls._full_scan(spec, conditions, options, table_values)._with_required(table_values)
-
-    def _with_required(self, table_values) -> "_Route":
-        columns = tuple((column, value) for column, value in table_values)
-        self.plan = replace(self.plan, required_values=columns)
-        return self
+    def choose(cls, spec, conditions, sortkeys, options) -> "_Route":
+        # (column, value) a table option fixes (a ticket-type table's ticket_type_id)
+        table_values = tuple((column, options.table_options[option])
+                             for option, column in spec.table_filters.items() if options.table_options.get(option))
+        routes = [lambda: cls._by_required_filter(spec, conditions, options)]
+        if options.pushdown:
+            routes = [
+                lambda: cls._by_id(spec, conditions),
+                lambda: cls._by_parent_value(spec, conditions),
+                *routes,
+                lambda: cls._by_list_filter(spec, conditions),
+                lambda: cls._by_search(spec, conditions, table_values),
+                lambda: cls._ordered(spec, sortkeys),
+            ]
+        route = next((r for r in (make() for make in routes) if r), None)
+        route = route or cls._full_scan(spec, conditions, options, table_values)
+        route.plan = replace(route.plan, required_values=table_values)
+        return route
 
     # -- routes ---------------------------------------------------------------------------------
     @classmethod
@@ -196,8 +194,7 @@ class _Route:
                     candidates.append((condition, filters))
         if not candidates:
             return None
-        fixed = [{"field": f, "operator": "=", "value": v} for f, v in table_values]
-        query, pushed = build_query(candidates, fixed)
+        query, pushed = build_query(candidates, _fixed_filters(spec, table_values))
         call = call_for(spec.search, body={"query": query})
         return cls(ScanPlan(spec.table, "search", (call,), pushed=_table_filter_text(table_values)), pushed, (),
                    kind="search")
@@ -225,7 +222,7 @@ class _Route:
         if spec.list:
             return cls(ScanPlan(spec.table, "full scan", (call_for(spec.list),)))
         if spec.search and spec.match_all is not None:
-            fixed = [{"field": f, "operator": "=", "value": v} for f, v in table_values]
+            fixed = _fixed_filters(spec, table_values)
             query = fixed[0] if len(fixed) == 1 else (
                 {"operator": "AND", "value": fixed} if fixed else dict(spec.match_all))
             plan = ScanPlan(spec.table, "full scan (search matching everything)",
@@ -283,6 +280,11 @@ def _describe(condition: Condition, spec: ObjectSpec) -> str:
         when = dt.datetime.fromtimestamp(condition.value, dt.timezone.utc).isoformat()
         return f"{condition.column} {condition.op} '{when}'"
     return str(condition)
+
+
+def _fixed_filters(spec, table_values):
+    return [{"field": spec.search_field(column).field, "operator": "=", "value": value}
+            for column, value in table_values]
 
 
 def _table_filter_text(table_values) -> Tuple[str, ...]:

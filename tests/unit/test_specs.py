@@ -37,6 +37,8 @@ def test_spec_is_readable(table):
         assert spec.column(ordering.column)
     if spec.extended:
         assert all(spec.column(c) for c in spec.extended.columns)
+    for column in spec.table_filters.values():
+        assert spec.search_field(column) and spec.column(column)
 
 
 def test_unknown_object_lists_the_valid_ones():
