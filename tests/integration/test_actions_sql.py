@@ -298,6 +298,16 @@ def test_create_and_update_ticket_type_attribute(conn, tables, ticket_type_id):
     assert (stored["name"], stored["description"], stored["archived"]) == ("Serial number", "Printed on the back", True)
 
 
+def test_functions_run_over_rows_of_the_foreign_tables(tables, conversations, admin_id):
+    """The FDW runtime and PL/Python in one backend, one statement: close what a query selects."""
+    chosen = [next(conversations), next(conversations)]
+    closed = tables.rows(
+        "SELECT c.id, close_conversation(c.id, %s) ->> 'state' AS state FROM intercom.conversations c "
+        "WHERE c.id = ANY(%s) ORDER BY c.id", admin_id, chosen)
+    assert closed == [{"id": i, "state": "closed"} for i in sorted(chosen)]
+    assert [tables.conversation(i)["state"] for i in chosen] == ["closed", "closed"]
+
+
 # --- bad input: nothing reaches Intercom ---------------------------------------------------------
 
 INVALID = [
