@@ -89,3 +89,28 @@ def test_old_execute_signature_still_works(fdw):
     fdw.server("old", wrapper="OldSignatureFdw")
     fdw.table("old_t", "a text", server="old")
     assert fdw.sql("SELECT a FROM old_t LIMIT 1") == [("a",)]
+
+
+def test_cursor_reads_part_of_an_endless_scan_then_closes_or_aborts(fdw, pg):
+    fdw.table("endless_cursor", "a text", endless="true")
+    fdw.conn.autocommit = False
+    try:
+        fdw.sql("DECLARE c CURSOR FOR SELECT a FROM endless_cursor")
+        assert fdw.sql("FETCH 3 FROM c") == [("0",), ("1",), ("2",)]
+        assert fdw.sql("FETCH 2 FROM c") == [("3",), ("4",)]
+        fdw.sql("CLOSE c")
+        fdw.conn.commit()
+        assert fdw.calls("end_scan")
+        fdw.sql("DECLARE d CURSOR FOR SELECT a FROM endless_cursor")
+        assert fdw.sql("FETCH 1 FROM d") == [("0",)]
+        fdw.conn.rollback()     # the open scan is dropped with the transaction
+    finally:
+        fdw.conn.autocommit = True
+    assert fdw.sql("SELECT count(*) FROM (SELECT a FROM endless_cursor LIMIT 7) s") == [(7,)]
+    assert pg.is_alive()
+
+
+def test_explain_analyze_runs_the_scan(fdw):
+    fdw.table("analyzed", "a text", rows="[{'a': 'x'}, {'a': 'y'}]")
+    plan = "\n".join(r[0] for r in fdw.sql("EXPLAIN ANALYZE SELECT * FROM analyzed"))
+    assert "actual time" in plan and "rows=2 loops=1" in plan and "Multicorn: quals: []" in plan
