@@ -1,10 +1,13 @@
 """Contacts-list throughput of the Intercom emulator: contacts per second at per_page 150, on one core.
 
+With --seed-only: how long seeding takes and how much memory it peaks at (target: 100,000 contacts with
+their related objects in under 15 s and 1.5 GB).
+
 The emulator runs in its own process pinned to one CPU (when the OS allows pinning); this process walks
 `GET /contacts?per_page=150` over one keep-alive connection for a fixed time and prints the rate.
 Target: at least 50,000 contacts/s, so the emulator is never what an FDW benchmark measures.
 
-    .venv/bin/python bench/emulator_throughput.py [--contacts 100000] [--seconds 10]
+    .venv/bin/python bench/emulator_throughput.py [--contacts 100000] [--seconds 10] [--seed-only]
 """
 from __future__ import annotations
 
@@ -36,11 +39,33 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _seed_only(contacts: int) -> None:
+    import resource
+
+    from intercom_fdw.emulator.config import EmulatorConfig
+    from intercom_fdw.emulator.seed import seed_workspace
+
+    sizes = EmulatorConfig(contacts=contacts).sizes()
+    started = time.perf_counter()
+    ws = seed_workspace(["bench"], 42, sizes)
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"seeded {len(ws.contacts)} contacts, {len(ws.companies)} companies, {len(ws.conversations)} "
+          f"conversations ({sum(map(len, ws.conversation_parts.values()))} parts), {len(ws.tickets)} tickets, "
+          f"{len(ws.notes)} notes, {sum(map(len, ws.events.values()))} events in {elapsed:.2f} s; "
+          f"peak memory {peak_mb:,.0f} MB -> {'OK' if elapsed < 15 and peak_mb < 1536 else 'ABOVE'} "
+          f"target 15 s / 1.5 GB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seed-only", action="store_true", help="measure seeding time and memory only")
     args = parser.parse_args()
+    if args.seed_only:
+        _seed_only(args.contacts)
+        return
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
     server_cpu = cpus[0]
     if hasattr(os, "sched_setaffinity") and len(cpus) > 1:
