@@ -19,7 +19,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, List, Optional, Set
 
-from intercom_fdw.spec import Column
+from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.spec import Column, ObjectSpec
 
 # Intercom's data_type values (data attributes and ticket type attributes) -> the issue's kinds.
 _KINDS = {
@@ -160,3 +161,28 @@ def compatible_type(declared: str, expected: str) -> bool:
     if declared_family == "text" or declared_family == expected_family:
         return True
     return declared_family == "number" and expected_family == "integer"
+
+
+def table_columns(spec: ObjectSpec, declared) -> List[Column]:
+    """The columns of one foreign table, from its declared (name, type, column options).
+
+    Known fields come from the spec, custom fields from their column options; anything else, or
+    a type that cannot hold the field, is a ConfigurationError naming the column.
+    """
+    columns = []
+    for name, type_name, options in declared:
+        column = spec.column(name)
+        custom = spec.custom_fields
+        if column is None and custom:
+            column = column_from_options(name, type_name, options, custom.container, custom.option, custom.flavour)
+        if column is None:
+            raise ConfigurationError(
+                f"column {name} is not a field of Intercom {spec.table}",
+                hint=f"columns of {spec.table}: " + ", ".join(spec.column_names)
+                + (f"; custom fields need the column option {custom.option} '<attribute name>'" if custom else ""),
+            )
+        if not compatible_type(type_name, column.pg_type):
+            raise ConfigurationError(f"column {name} of an Intercom {spec.table} table is declared {type_name}",
+                                     hint=f"declare it {column.pg_type} (or text)")
+        columns.append(column)
+    return columns

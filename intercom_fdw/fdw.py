@@ -14,7 +14,7 @@ from multicorn.utils import ERROR, log_to_postgres
 
 from intercom_fdw import engine, schema_import
 from intercom_fdw.client import client_for
-from intercom_fdw.custom_fields import column_from_options, compatible_type
+from intercom_fdw.custom_fields import table_columns
 from intercom_fdw.errors import ConfigurationError, IntercomError, scrub
 from intercom_fdw.objects import spec_for
 from intercom_fdw.options import FdwOptions, validate_options
@@ -64,31 +64,8 @@ class IntercomFdw(ForeignDataWrapper):
                                           "or create the tables with IMPORT FOREIGN SCHEMA")
         base = spec_for(self.options.object)
         self.pg_types = {name: column.type_name for name, column in fdw_columns.items()}
-        self.spec = base.with_columns(self._columns(base, fdw_columns))
-
-    @staticmethod
-    def _columns(spec, fdw_columns):
-        columns = []
-        for name, definition in fdw_columns.items():
-            column = spec.column(name)
-            if column is None and spec.custom_fields:
-                custom = spec.custom_fields
-                column = column_from_options(name, definition.type_name, definition.options or {},
-                                             custom.container, custom.option, custom.flavour)
-            if column is not None and not compatible_type(definition.type_name, column.pg_type):
-                raise ConfigurationError(
-                    f"column {name} of an Intercom {spec.table} table is declared {definition.type_name}",
-                    hint=f"declare it {column.pg_type} (or text)",
-                )
-            if column is None:
-                raise ConfigurationError(
-                    f"column {name} is not a field of Intercom {spec.table}",
-                    hint=f"columns of {spec.table}: " + ", ".join(spec.column_names)
-                    + ("; custom fields need the column option "
-                       f"{spec.custom_fields.option} '<attribute name>'" if spec.custom_fields else ""),
-                )
-            columns.append(column)
-        return columns
+        declared = [(name, c.type_name, c.options or {}) for name, c in fdw_columns.items()]
+        self.spec = base.with_columns(table_columns(base, declared))
 
     # -- planning --------------------------------------------------------------------------------
     def _plan(self, quals, columns, sortkeys=None, limit=None, offset=None, strict=True):

@@ -132,3 +132,17 @@ def test_declared_column_types(declared, expected, ok):
     from intercom_fdw.custom_fields import compatible_type
 
     assert compatible_type(declared, expected) is ok
+
+
+def test_table_columns_from_declarations():
+    from intercom_fdw.custom_fields import table_columns
+
+    spec = SPECS["contacts"]
+    columns = table_columns(spec, [("id", "text", {}), ("plan", "character varying(255)",
+                                                        {"custom_attribute": "Plan", "data_type": "string"})])
+    assert [c.name for c in columns] == ["id", "plan"] and columns[1].source == ("custom_attributes", "Plan")
+    with pytest.raises(ConfigurationError) as error:
+        table_columns(spec, [("shoe_size", "integer", {})])
+    assert "shoe_size" in error.value.message and "custom_attribute" in error.value.hint
+    with pytest.raises(ConfigurationError):
+        table_columns(spec, [("created_at", "bigint", {})])
