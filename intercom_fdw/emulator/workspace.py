@@ -57,6 +57,8 @@ class Workspace:
 
         # Which admin each token acts as (GET /me); tokens absent here act as the first admin.
         self.token_admins: Dict[str, str] = {}
+        # Archived contacts: hidden from the list and search until unarchived.
+        self.archived_contacts: set = set()
         # Unique keys.
         self.contact_by_email: Dict[str, str] = {}
         self.contact_by_external_id: Dict[str, str] = {}
@@ -102,6 +104,7 @@ class Workspace:
         if contact is None:
             return None
         self.reindex_contact({"id": contact_id}, contact.get("email"), contact.get("external_id"))
+        self.archived_contacts.discard(contact_id)
         for company_id in self.contact_companies.pop(contact_id, []):
             self.company_contacts[company_id].remove(contact_id)
         for name in ("contact_tags", "contact_notes", "contact_segments", "contact_subscriptions", "events"):

@@ -30,8 +30,10 @@ def test_there_is_no_ticket_list(api):
 def test_archived_contacts_are_hidden_from_lists_until_unarchived(papi):
     contact = papi.get("/contacts", params={"per_page": 1}).json()["data"][0]
     papi.post(f"/contacts/{contact['id']}/archive")
-    listed = papi.get("/contacts", params={"per_page": 150}).json()["data"]
-    assert contact["id"] not in [c["id"] for c in listed]
+    listed = papi.get("/contacts", params={"per_page": 150}).json()
+    assert contact["id"] not in [c["id"] for c in listed["data"]] and listed["total_count"] == 299
+    found = papi.post("/contacts/search", json={"query": {"field": "id", "operator": "=", "value": contact["id"]}})
+    assert found.json()["data"] == []
     assert papi.get(f"/contacts/{contact['id']}").status_code == 200
     papi.post(f"/contacts/{contact['id']}/unarchive")
     assert papi.get("/contacts", params={"per_page": 1}).json()["data"][0]["id"] == contact["id"]

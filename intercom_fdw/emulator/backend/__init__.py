@@ -45,6 +45,9 @@ class SearchContext:
         self.ws, self.rt = ws, rt
         self._custom_types: Dict[str, Dict[str, str]] = {}
         self._now = rt.clock()
+        stale = ws.stale_custom_attributes
+        for key in [k for k, (_old, until) in stale.items() if until <= self._now]:
+            del stale[key]  # past the delay: lists and search see the current values again
 
     def custom_types(self, model: str) -> Dict[str, str]:
         if model not in self._custom_types:

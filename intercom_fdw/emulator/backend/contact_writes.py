@@ -111,12 +111,14 @@ def delete_contact(ws: Workspace, rt: Runtime, req: Req) -> dict:
 def archive_contact(ws: Workspace, rt: Runtime, req: Req) -> dict:
     contact = contact_by_id(ws, req.path["contact_id"])
     contact["archived"] = True
+    ws.archived_contacts.add(contact["id"])
     return _reference(contact, archived=True)
 
 
 def unarchive_contact(ws: Workspace, rt: Runtime, req: Req) -> dict:
     contact = contact_by_id(ws, req.path["contact_id"])
     contact.pop("archived", None)
+    ws.archived_contacts.discard(contact["id"])
     return _reference(contact, archived=False)
 
 

@@ -20,9 +20,10 @@ def _listed(contact: dict) -> bool:
 def list_contacts(ws: Workspace, rt: Runtime, req: Req) -> dict:
     per_page = per_page_value(req.query.get("per_page"), CONTACT_LIST)
     ctx = SearchContext(ws, rt)
-    items, pages = table_page(ws.contacts, per_page, req.query.get("starting_after"), _listed, len(ws.contacts))
+    listed = len(ws.contacts) - len(ws.archived_contacts)
+    items, pages = table_page(ws.contacts, per_page, req.query.get("starting_after"), _listed, listed)
     return {"type": "list", "data": [views.contact(ws, c, ctx.custom_attributes) for c in items],
-            "total_count": len(ws.contacts), "pages": pages}
+            "total_count": listed, "pages": pages}
 
 
 def contact_by_id(ws: Workspace, contact_id: str) -> dict:
