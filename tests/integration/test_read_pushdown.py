@@ -250,3 +250,25 @@ def test_every_request_matches_the_openapi_file(read_db, api):
                                 headers={"Intercom-Version": "2.14", "Accept": "application/json",
                                          "Authorization": "Bearer checked-elsewhere"})
         check_request(request)
+
+
+def test_an_order_the_route_cannot_give_is_sorted_locally(read_db, api):
+    ids = [c["company_id"] for c in api.scroll_all("/companies/scroll")[:6]]
+    query = ("SELECT id, last_request_at FROM {schema}.companies WHERE company_id = ANY(%s) "
+             "ORDER BY last_request_at DESC LIMIT 4")
+    assert "Sorted locally" in read_db.explain(query.format(schema="intercom").replace("%s", "'{}'::text[]"))
+    rows = same_as_unpushed(read_db, query, (ids,), ordered=True)
+    assert len(rows) == 4
+
+
+def test_ticket_type_table_never_shows_another_types_ticket(read_db, api):
+    tables = dict((type_id, name) for name, type_id in read_db.rows(
+        "SELECT c.relname, (SELECT option_value FROM pg_options_to_table(t.ftoptions) "
+        "WHERE option_name = 'ticket_type_id') FROM pg_foreign_table t JOIN pg_class c ON c.oid = t.ftrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'intercom' AND c.relname LIKE '%%_tickets'"))
+    tickets = api.search_all("/tickets/search", "tickets", {"field": "created_at", "operator": ">", "value": 0})
+    ticket = tickets[0]
+    own = tables[ticket["ticket_type"]["id"]]
+    other = next(name for type_id, name in tables.items() if type_id != ticket["ticket_type"]["id"])
+    assert read_db.rows(f"SELECT id FROM intercom.{own} WHERE id = %s", (ticket["id"],)) == [(ticket["id"],)]
+    assert read_db.rows(f"SELECT id FROM intercom.{other} WHERE id = %s", (ticket["id"],)) == []
