@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 from intercom_fdw.spec import Column
@@ -77,7 +78,13 @@ def _unix_seconds(value) -> Optional[float]:
             return parsed.timestamp()
     return None
 
+# Whole seconds from 1970 to 9999: Intercom's usual timestamps, formatted by time.strftime, which
+# is about twice as fast as datetime and the largest share of shaping a row (10 columns per contact).
+_FAST_SECONDS_END = 253402300800  # 10000-01-01T00:00:00Z
+
 def _timestamp(value):
+    if type(value) is int and 0 <= value < _FAST_SECONDS_END:
+        return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(value))
     seconds = _unix_seconds(value)
     if seconds is None:
         return None
