@@ -7,7 +7,7 @@ import pytest
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 from tests.emulator.openapi_check import check_request, check_response
-from tests.emulator_fixtures import EMULATOR_CONFIG, emulator  # noqa: F401  (the session fixture)
+from tests.emulator_fixtures import EMULATOR_CONFIG
 
 CHECKED = {"responses": 0, "requests": 0}
 
@@ -34,14 +34,14 @@ def validating_client(base_url: str, token: str, check_requests: bool = True) ->
 
 
 @pytest.fixture(scope="session")
-def api(emulator):  # noqa: F811
+def api(emulator):
     """Read-only tests: the shared session workspace."""
     with validating_client(emulator.url, emulator.token) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
-def raw_api(emulator):  # noqa: F811
+def raw_api(emulator):
     """Tests that send bodies breaking the file on purpose: responses still checked, requests not."""
     with validating_client(emulator.url, emulator.token, check_requests=False) as client:
         yield client
