@@ -56,7 +56,15 @@ def test_companies_page_numbers(api):
     assert api.get("/companies", params={"per_page": 61}).status_code == 400
     asc = api.post("/companies/list", params={"order": "asc", "per_page": 60}).json()["data"]
     desc = api.post("/companies/list", params={"per_page": 60}).json()["data"]
-    assert [c["id"] for c in asc] == [c["id"] for c in reversed(desc)]
+    assert [c["last_request_at"] for c in desc] == sorted((c["last_request_at"] for c in desc), reverse=True)
+    assert [c["last_request_at"] for c in asc] == sorted(c["last_request_at"] for c in asc)
+    assert {c["id"] for c in asc} == {c["id"] for c in desc}
+
+
+def test_articles_and_collections_come_most_recently_updated_first(api):
+    for path in ("/articles", "/help_center/collections"):
+        stamps = [a["updated_at"] for a in api.get(path, params={"per_page": 150}).json()["data"]]
+        assert stamps == sorted(stamps, reverse=True) and len(stamps) > 1
 
 
 def test_companies_without_contacts_are_left_out_of_list_and_scroll_but_found_by_id(papi, private_emulator):

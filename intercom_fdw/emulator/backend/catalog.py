@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from intercom_fdw.emulator import views
 from intercom_fdw.emulator.apierror import ApiError, invalid, missing, not_found
 from intercom_fdw.emulator.backend import Req, Runtime, int_param, require
-from intercom_fdw.emulator.paging.cursor import CursorLimits, per_page_value, sequence_page, table_page
+from intercom_fdw.emulator.paging.cursor import CursorLimits, per_page_value, sequence_page
 from intercom_fdw.emulator.workspace import Workspace
 
 ARTICLE_LIST = CursorLimits(default=25, maximum=150)
@@ -107,10 +107,14 @@ def get_help_center(ws, rt, req) -> dict:
     return require(ws.help_centers.get(req.path["help_center_id"]), "Help Center")
 
 
+def _recently_updated_first(table) -> list:
+    """Articles and collections come "in descending order on the updated_at attribute" (OpenAPI file)."""
+    return sorted(table.values(), key=lambda obj: obj["updated_at"], reverse=True)
+
+
 def list_collections(ws, rt, req) -> dict:
     per_page = per_page_value(req.query.get("per_page"), COLLECTION_LIST)
-    items, pages = table_page(ws.collections, per_page, req.query.get("starting_after"), lambda _c: True,
-                              len(ws.collections))
+    items, pages = sequence_page(_recently_updated_first(ws.collections), per_page, req.query.get("starting_after"))
     return {"type": "list", "data": items, "total_count": len(ws.collections), "pages": pages}
 
 
@@ -120,8 +124,7 @@ def get_collection(ws, rt, req) -> dict:
 
 def list_articles(ws, rt, req) -> dict:
     per_page = per_page_value(req.query.get("per_page"), ARTICLE_LIST)
-    items, pages = table_page(ws.articles, per_page, req.query.get("starting_after"), lambda _a: True,
-                              len(ws.articles))
+    items, pages = sequence_page(_recently_updated_first(ws.articles), per_page, req.query.get("starting_after"))
     return {"type": "list", "data": [views.article(a, with_statistics=False) for a in items],
             "total_count": len(ws.articles), "pages": pages}
 

@@ -6,7 +6,7 @@ Companies without any contact are left out of the list and the scroll, but found
 from __future__ import annotations
 
 from intercom_fdw.emulator import views
-from intercom_fdw.emulator.apierror import not_found
+from intercom_fdw.emulator.apierror import invalid, not_found
 from intercom_fdw.emulator.backend import Req, Runtime, SearchContext, require
 from intercom_fdw.emulator.paging.cursor import CursorLimits, per_page_value, sequence_page
 from intercom_fdw.emulator.paging.page_number import PageLimits, numbered_page
@@ -50,11 +50,13 @@ def list_companies(ws: Workspace, rt: Runtime, req: Req) -> dict:
 
 
 def list_companies_post(ws: Workspace, rt: Runtime, req: Req) -> dict:
-    candidates = [c for c in ws.companies.values() if _has_contacts(ws)(c)]
-    order = req.query.get("order") or ((req.body or {}).get("order") if isinstance(req.body, dict) else None)
-    if (order or "desc") == "desc":
-        candidates.reverse()
+    """Sorted by last_request_at, most recent first unless order=asc (OpenAPI file)."""
     body = req.body if isinstance(req.body, dict) else {}
+    order = req.query.get("order") or body.get("order") or "desc"
+    if order not in ("asc", "desc"):
+        raise invalid("order must be 'asc' or 'desc'")
+    candidates = sorted((c for c in ws.companies.values() if _has_contacts(ws)(c)),
+                        key=lambda c: c["last_request_at"], reverse=order == "desc")
     return _company_page(ws, rt, candidates, req.query.get("page") or body.get("page"),
                          req.query.get("per_page") or body.get("per_page"))
 
