@@ -71,3 +71,8 @@ def test_429_when_rate_limited(papi, admin_client):
     _error(limited[0], 429, "rate_limit_exceeded")
     assert limited[0].headers["X-RateLimit-Remaining"] == "0"
     assert int(limited[0].headers["X-RateLimit-Reset"]) >= int(answers[0].headers["X-RateLimit-Reset"])
+
+
+def test_400_for_an_unknown_intercom_version(raw_api):
+    _error(raw_api.get("/me", headers={"Intercom-Version": "9.99"}), 400, "intercom_version_invalid")
+    assert raw_api.get("/me", headers={"Intercom-Version": "2.11"}).status_code == 200

@@ -1,7 +1,7 @@
 """Intercom behaviours the schema does not show (intercom-api-notes.md), one test each."""
 import time
 
-import httpx
+from tests.emulator.conftest import validating_client
 
 
 def test_article_list_leaves_statistics_out_get_has_them(api):
@@ -122,15 +122,14 @@ def test_workspaces_see_only_their_own_data():
     from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 
     with start_in_thread(EmulatorConfig(seed=7, token="alpha", contacts=40,
-                                        extra_workspace_tokens=["beta"], extra_workspace_contacts=30)) as server:
-        alpha = httpx.get(f"{server.url}/contacts", params={"per_page": 150},
-                          headers={"Authorization": "Bearer alpha"}).json()
-        beta = httpx.get(f"{server.url}/contacts", params={"per_page": 150},
-                         headers={"Authorization": "Bearer beta"}).json()
+                                        extra_workspace_tokens=["beta"], extra_workspace_contacts=30)) as server, \
+            validating_client(server.url, "alpha") as as_alpha, validating_client(server.url, "beta") as as_beta:
+        alpha = as_alpha.get("/contacts", params={"per_page": 150}).json()
+        beta = as_beta.get("/contacts", params={"per_page": 150}).json()
         assert alpha["total_count"] == 40 and beta["total_count"] == 30
         assert not {c["id"] for c in alpha["data"]} & {c["id"] for c in beta["data"]}
-        other = httpx.get(f"{server.url}/contacts/{alpha['data'][0]['id']}", headers={"Authorization": "Bearer beta"})
-        assert other.status_code == 404
+        assert as_beta.get(f"/contacts/{alpha['data'][0]['id']}").status_code == 404
+        assert as_alpha.get("/me").json()["app"]["id_code"] != as_beta.get("/me").json()["app"]["id_code"]
 
 
 def test_seeding_is_deterministic():

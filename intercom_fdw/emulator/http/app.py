@@ -20,6 +20,9 @@ from intercom_fdw.emulator.ratelimit import RateDecision
 from intercom_fdw.emulator.state import EmulatorState
 
 _PARAM = re.compile(r"\{[^}]+\}")
+# The versions the `Intercom-Version` header may name (the file's `intercom_version` enum). Every
+# version is answered with 2.14 shapes; an unknown one is refused as Intercom does.
+INTERCOM_VERSIONS = frozenset(["1.0", "1.1", "1.2", "1.3", "1.4"] + [f"2.{n}" for n in range(15)] + ["Unstable"])
 FAULT_STATUSES = (500, 502, 503)
 _FAULT_ERRORS = {
     500: ("server_error", "Request failed due to an internal error. Please try again."),
@@ -80,6 +83,10 @@ def api_endpoint(state: EmulatorState, route: ApiRoute):
         if not decision.allowed:
             return error_response(ApiError(429, "rate_limit_exceeded",
                                            "You have exceeded the rate limit. Please try again later."), headers)
+        version = request.headers.get("intercom-version")
+        if version is not None and version not in INTERCOM_VERSIONS:
+            return error_response(ApiError(400, "intercom_version_invalid",
+                                           f"Requested version {version!r} is not a valid Intercom-Version"), headers)
         if knobs.latency_ms or knobs.latency_jitter_ms:
             jitter = state.chance.uniform(-knobs.latency_jitter_ms, knobs.latency_jitter_ms)
             await asyncio.sleep(max(0.0, knobs.latency_ms + jitter) / 1000)
