@@ -198,11 +198,38 @@ class ParentKey:
 
 @dataclass(frozen=True)
 class Ordering:
-    """The API guarantees rows in this order (on the endpoint given, or the list endpoint)."""
+    """The API guarantees rows in this order: on `endpoint` (or the list endpoint), or, when
+    `search_sort` names a search field, from a search whose body asks for
+    `"sort": {"field": search_sort, "order": "ascending"|"descending"}`.
+
+    PostgreSQL trusts a claimed order completely, NULL placement included, and Intercom does not
+    document where missing values sort: declare search orderings only on columns Intercom always
+    fills (created_at, updated_at).
+    """
 
     column: str
     descending: bool
     endpoint: Optional[Endpoint] = None
+    search_sort: Optional[str] = None
+
+    @property
+    def sort_body(self) -> Mapping[str, str]:
+        return {"field": self.search_sort, "order": "descending" if self.descending else "ascending"}
+
+
+def search_orderings(*columns: str) -> Tuple[Ordering, ...]:
+    """Both directions of the search's sort on each column (its search field has the column's name)."""
+    return tuple(Ordering(column, descending, search_sort=column) for column in columns for descending in (False, True))
+
+
+@dataclass(frozen=True)
+class LimitedList:
+    """The list endpoint for scans that read at most `max_rows` rows (a LIMIT handed over), instead of
+    the object's `list`: a scroll opened for a few rows and abandoned blocks the workspace's next
+    scroll for a minute, while a page-numbered list of the same objects reads only what is needed."""
+
+    endpoint: Endpoint
+    max_rows: int
 
 
 @dataclass(frozen=True)
@@ -218,14 +245,89 @@ class ExtendedFields:
     key: str = "id"
 
 
+# How an SQL value becomes a JSON value in a request body (implemented once in write_requests.py).
+# None: derived from the column's converter (text -> string, integer -> number, unix_timestamp ->
+# UNIX seconds, json -> the parsed JSON, ...); "integer" overrides it for ids Intercom wants as numbers.
+WRITE_KINDS = frozenset({"text", "integer", "float", "boolean", "unix", "json"})
+
+
+@dataclass(frozen=True)
+class WriteField:
+    """A column the API can set: where its value goes in the request body.
+
+    `target` is a dotted path into the body (default: the column's own source path, so
+    `ticket_attributes._default_title_` is written where it is read); `kind` overrides the JSON form.
+    """
+
+    column: str
+    target: object = None
+    kind: Optional[str] = None
+
+    def __post_init__(self):
+        if self.kind is not None and self.kind not in WRITE_KINDS:
+            raise ValueError(f"write field {self.column}: unknown kind {self.kind!r}")
+        if self.target is not None:
+            object.__setattr__(self, "target", path_of(self.target))
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A rule checked on every written row before any call: one of `columns` must be set
+    (and, with `values`, hold one of them)."""
+
+    columns: Tuple[str, ...]
+    hint: str
+    values: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WriteOperation:
+    """One DML operation as an API call.
+
+    `path` placeholders are filled from the row ({id} is the rowid; child tables also use their
+    parent key, e.g. {contact_id}). `fields` are the columns the call can set; custom field
+    columns are writable too when `custom_fields` (read-only kinds excepted). `keys` are always
+    sent (a tag rename names the tag). `idempotent` tells the client a resend cannot create a
+    second object (create-or-update endpoints). `result_id`: the response is not the object but
+    names it under this key; the row returned is then read by the spec's get endpoint.
+    """
+
+    method: str
+    path: str
+    fields: Tuple[WriteField, ...] = ()
+    custom_fields: bool = False
+    keys: Tuple[WriteField, ...] = ()
+    required: Tuple[Requirement, ...] = ()
+    idempotent: Optional[bool] = None
+    result_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Intercom refuses a create because the object exists (contacts: 409 naming the existing id).
+
+    Such creates are safe to resend after an ambiguous failure: the resend answers with the
+    conflict, and the existing id is the object the first attempt created. The table option
+    on_conflict 'update' turns a conflict into the update operation on that id.
+    """
+
+    status: int
+    id_pattern: str  # a regular expression whose first group is the existing id in Intercom's message
+
+
 @dataclass(frozen=True)
 class WriteRules:
-    """Room for issue 6: which DML the API allows and the endpoints it uses (unused by reads)."""
+    """Which DML the API allows for an object, each operation as data (issue 6)."""
 
-    insert: Optional[Endpoint] = None
-    update: Optional[Endpoint] = None
-    delete: Optional[Endpoint] = None
-    required_columns: Tuple[Tuple[str, ...], ...] = ()
+    insert: Optional[WriteOperation] = None
+    update: Optional[WriteOperation] = None
+    delete: Optional[WriteOperation] = None
+    conflict: Optional[Conflict] = None
+    notes: Tuple[str, ...] = ()
+
+    @property
+    def operations(self) -> Tuple[str, ...]:
+        return tuple(op for op in ("insert", "update", "delete") if getattr(self, op) is not None)
 
 
 @dataclass(frozen=True)
@@ -235,6 +337,11 @@ class CustomFields:
     container: str  # 'custom_attributes' or 'ticket_attributes'
     flavour: str  # 'contact', 'company', 'conversation', 'ticket' (custom_fields.py)
     option: str  # column option recording the attribute's name
+
+
+# Every object was created after the epoch: a search filter that matches them all (date fields
+# compare by day, so this misses only objects of 1970-01-01).
+CREATED_AFTER_EPOCH = {"field": "created_at", "operator": ">", "value": 0}
 
 
 @dataclass(frozen=True)
@@ -247,13 +354,15 @@ class ObjectSpec:
     get: Optional[Endpoint] = None  # by id: path holds {id}
     search: Optional[Endpoint] = None
     search_fields: Tuple[SearchField, ...] = ()
-    # The search field and value that match every object: tickets have no list endpoint.
+    # A search filter that matches every object: tickets have no list endpoint, and an unfiltered
+    # scan in a search ordering (ORDER BY created_at DESC LIMIT 10) needs a query too.
     match_all: Optional[Mapping] = None
     list_filters: Tuple[ListFilter, ...] = ()
     required: Optional[RequiredFilter] = None
     window: Optional[Window] = None
     parent: Optional[ParentKey] = None
     orderings: Tuple[Ordering, ...] = ()
+    limited_list: Optional[LimitedList] = None
     extended: Optional[ExtendedFields] = None
     custom_fields: Optional[CustomFields] = None
     # Table options that fix a column's value (ticket-type tables: ticket_type_id): pushed into
@@ -269,6 +378,9 @@ class ObjectSpec:
             raise ValueError(f"{self.table}: duplicate column names")
         if "attrs" not in names:
             object.__setattr__(self, "columns", tuple(self.columns) + (ATTRS,))
+        if any(o.search_sort for o in self.orderings) and not (self.search and self.match_all is not None):
+            # without a match-everything query, an unfiltered scan could not keep the claimed order
+            raise ValueError(f"{self.table}: search orderings need a search endpoint and match_all")
 
     def column(self, name: str) -> Optional[Column]:
         for column in self.columns:

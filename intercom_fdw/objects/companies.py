@@ -1,8 +1,10 @@
 """Companies and the lists hanging off a company (its contacts and segments)."""
 from intercom_fdw.objects._columns import COMPANY_COLUMNS, CONTACT_COLUMNS, SEGMENT_COLUMNS
-from intercom_fdw.spec import CustomFields, Endpoint, ListFilter, ObjectSpec, Ordering, ParentKey, parent_key
+from intercom_fdw.spec import (
+    CustomFields, Endpoint, LimitedList, ListFilter, ObjectSpec, Ordering, ParentKey, parent_key,
+)
 
-# GET /companies filters by these parameters and pages by page number.
+# GET /companies filters by these parameters and pages by page number (at most 60 a page).
 _FILTERED_LIST = Endpoint("GET", "/companies", "page", "data", per_page_cap=60)
 
 COMPANIES = ObjectSpec(
@@ -12,6 +14,9 @@ COMPANIES = ObjectSpec(
     # workspace: the client serialises scrolls across backends). Companies without contacts are
     # not returned by list or scroll but are found by id.
     list=Endpoint("GET", "/companies/scroll", "scroll", "data"),
+    # A LIMIT reads the plain list instead, which reaches the first 10,000 companies: a scroll
+    # abandoned after a few rows would block the workspace's next scroll for a minute.
+    limited_list=LimitedList(_FILTERED_LIST, max_rows=10_000),
     get=Endpoint("GET", "/companies/{id}", items_key=None),
     list_filters=(
         ListFilter("company_id", "company_id", _FILTERED_LIST),

@@ -3,8 +3,8 @@ from intercom_fdw.objects._columns import (
     COMPANY_COLUMNS, CONTACT_COLUMNS, SEGMENT_COLUMNS, SUBSCRIPTION_TYPE_COLUMNS, TAG_COLUMNS,
 )
 from intercom_fdw.spec import (
-    CustomFields, Endpoint, ObjectSpec, ParentKey, RequiredFilter, SearchField, jsonb, parent_key, text,
-    timestamp,
+    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, RequiredFilter, SearchField, jsonb,
+    parent_key, search_orderings, text, timestamp,
 )
 
 _STRING = ("role", "name", "email", "email_domain", "phone", "external_id", "language_override", "browser",
@@ -31,6 +31,8 @@ CONTACTS = ObjectSpec(
     get=Endpoint("GET", "/contacts/{id}", items_key=None),
     search=Endpoint("POST", "/contacts/search", "search", "data", per_page_cap=150),
     search_fields=CONTACT_SEARCH_FIELDS,
+    match_all=CREATED_AFTER_EPOCH,
+    orderings=search_orderings("created_at", "updated_at"),
     custom_fields=CustomFields("custom_attributes", "contact", "custom_attribute"),
     row_estimate=10000,
     notes=("recently created contacts can take minutes to appear in search results",),

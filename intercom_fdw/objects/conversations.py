@@ -1,7 +1,7 @@
 """Conversations and their parts."""
 from intercom_fdw.spec import (
-    CustomFields, Endpoint, ObjectSpec, ParentKey, SearchField, boolean, integer, jsonb, parent_key, text,
-    timestamp,
+    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, SearchField, boolean, integer, jsonb,
+    parent_key, search_orderings, text, timestamp,
 )
 
 _STAT_DURATIONS = ("time_to_assignment", "time_to_admin_reply", "time_to_first_close", "time_to_last_close",
@@ -77,6 +77,8 @@ CONVERSATIONS = ObjectSpec(
     get=Endpoint("GET", "/conversations/{id}", items_key=None),
     search=Endpoint("POST", "/conversations/search", "search", "conversations", per_page_cap=150),
     search_fields=SEARCH_FIELDS,
+    match_all=CREATED_AFTER_EPOCH,
+    orderings=search_orderings("created_at", "updated_at"),
     custom_fields=CustomFields("custom_attributes", "conversation", "custom_attribute"),
     row_estimate=10000,
 )

@@ -1,7 +1,7 @@
 """Tickets (no list endpoint: every scan is a search), ticket types, their attributes and ticket states."""
 from intercom_fdw.spec import (
-    CustomFields, Endpoint, ObjectSpec, ParentKey, SearchField, boolean, integer, jsonb, parent_key, text,
-    timestamp,
+    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, SearchField, boolean, integer, jsonb,
+    parent_key, search_orderings, text, timestamp,
 )
 
 TICKETS = ObjectSpec(
@@ -20,8 +20,8 @@ TICKETS = ObjectSpec(
     ),
     get=Endpoint("GET", "/tickets/{id}", items_key=None),
     search=Endpoint("POST", "/tickets/search", "search", "tickets", per_page_cap=150),
-    # Every ticket was created after the epoch: the search that stands in for the missing list.
-    match_all={"field": "created_at", "operator": ">", "value": 0},
+    # The search that stands in for the missing list.
+    match_all=CREATED_AFTER_EPOCH,
     search_fields=(
         SearchField("id", "id", "id"), SearchField("created_at", "created_at", "date"),
         SearchField("updated_at", "updated_at", "date"), SearchField("snoozed_until", "snoozed_until", "date"),
@@ -35,6 +35,7 @@ TICKETS = ObjectSpec(
     # A ticket-type table (IMPORT FOREIGN SCHEMA makes one per type) carries ticket_type_id as a
     # table option; it is pushed into every search.
     table_filters={"ticket_type_id": "ticket_type_id"},
+    orderings=search_orderings("created_at", "updated_at"),
     custom_fields=CustomFields("ticket_attributes", "ticket", "ticket_attribute"),
     row_estimate=5000,
 )

@@ -1,8 +1,10 @@
 """plan_scan: from (conditions, columns, sort keys, limit) to a ScanPlan. Pure: no I/O, no clock.
 
 Routes, most specific first: get by id; one call per parent value; the required filter (events);
-list parameters; the search API; an ordered list; the full scan (list, match-everything search,
-fixed fan-out or one call per row of the parent table). A route consumes some conditions;
+list parameters; the search API (sorted when the sort key is one of the search's orderings); an
+ordered list or a sorted match-everything search; the limited list for a LIMIT (companies: no
+scroll for a few rows); the full scan (list, match-everything search, fixed fan-out or one call
+per row of the parent table). A route consumes some conditions;
 whatever it does not consume exactly stays with PostgreSQL, which re-checks every qual anyway.
 LIMIT is pushed only when every condition is consumed exactly, so the API never returns fewer
 rows than the query needs.
@@ -73,7 +75,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
     conditions = [c for c in conditions if spec.column(c.column) is not None]
     columns = set(columns)
     wanted_rows = None if limit is None else limit + (offset or 0)
-    route = _Route.choose(spec, conditions, sortkeys, options)
+    route = _Route.choose(spec, conditions, sortkeys, options, wanted_rows)
     plan = route.plan
     exact = all(c in route.exact for c in conditions)
     in_order = bool(sortkeys) and route.ordered
@@ -107,7 +109,7 @@ class _Route:
         self.plan, self.pushed, self.exact, self.ordered, self.kind = plan, list(pushed), list(exact), ordered, kind
 
     @classmethod
-    def choose(cls, spec, conditions, sortkeys, options) -> "_Route":
+    def choose(cls, spec, conditions, sortkeys, options, wanted_rows=None) -> "_Route":
         # (column, value) a table option fixes (a ticket-type table's ticket_type_id)
         table_values = tuple((column, options.table_options[option])
                              for option, column in spec.table_filters.items() if options.table_options.get(option))
@@ -118,8 +120,9 @@ class _Route:
                 lambda: cls._by_parent_value(spec, conditions),
                 *routes,
                 lambda: cls._by_list_filter(spec, conditions),
-                lambda: cls._by_search(spec, conditions, table_values),
-                lambda: cls._ordered(spec, sortkeys),
+                lambda: cls._by_search(spec, conditions, table_values, sortkeys),
+                lambda: cls._ordered(spec, sortkeys, table_values),
+                lambda: cls._limited(spec, conditions, sortkeys, wanted_rows),
             ]
         route = next((r for r in (make() for make in routes) if r), None)
         route = route or cls._full_scan(spec, conditions, options, table_values)
@@ -182,7 +185,7 @@ class _Route:
         return None
 
     @classmethod
-    def _by_search(cls, spec, conditions, table_values):
+    def _by_search(cls, spec, conditions, table_values, sortkeys):
         if not spec.search:
             return None
         candidates = []
@@ -195,18 +198,37 @@ class _Route:
         if not candidates:
             return None
         query, pushed = build_query(candidates, _fixed_filters(spec, table_values))
-        call = call_for(spec.search, body={"query": query})
-        return cls(ScanPlan(spec.table, "search", (call,), pushed=_table_filter_text(table_values)), pushed, (),
-                   kind="search")
+        return cls._search(spec, query, "search", table_values, _search_ordering(spec, sortkeys), pushed)
 
     @classmethod
-    def _ordered(cls, spec, sortkeys):
+    def _search(cls, spec, query, strategy, table_values, ordering=None, pushed=()):
+        body = {"query": query, **({"sort": dict(ordering.sort_body)} if ordering else {})}
+        if ordering:
+            strategy += f", sorted by {ordering.column}{' DESC' if ordering.descending else ''}"
+        plan = ScanPlan(spec.table, strategy, (call_for(spec.search, body=body),), pushed=_table_filter_text(table_values))
+        return cls(plan, pushed, (), ordered=ordering is not None, kind="search")
+
+    @classmethod
+    def _ordered(cls, spec, sortkeys, table_values):
+        ordering = _search_ordering(spec, sortkeys)
+        if ordering:
+            return cls._search(spec, _match_all_query(spec, table_values), "search matching everything",
+                               table_values, ordering)
         for key in supported_sortkeys(spec, sortkeys):
             ordering = next(o for o in spec.orderings if o.column == key.column and o.descending == key.descending)
             endpoint = ordering.endpoint or spec.list
             strategy = f"list in API order ({key.column}{' DESC' if key.descending else ''})"
             return cls(ScanPlan(spec.table, strategy, (call_for(endpoint),)), ordered=True)
         return None
+
+    @classmethod
+    def _limited(cls, spec, conditions, sortkeys, wanted_rows):
+        """A scan that needs only its first rows (LIMIT, nothing left to filter or sort) reads the
+        spec's limited list, when it has one that reaches that far."""
+        limited = spec.limited_list
+        if not limited or wanted_rows is None or wanted_rows > limited.max_rows or conditions or sortkeys:
+            return None
+        return cls(ScanPlan(spec.table, f"list of the first {wanted_rows} rows", (call_for(limited.endpoint),)))
 
     @classmethod
     def _full_scan(cls, spec, conditions, options, table_values):
@@ -222,12 +244,8 @@ class _Route:
         if spec.list:
             return cls(ScanPlan(spec.table, "full scan", (call_for(spec.list),)))
         if spec.search and spec.match_all is not None:
-            fixed = _fixed_filters(spec, table_values)
-            query = fixed[0] if len(fixed) == 1 else (
-                {"operator": "AND", "value": fixed} if fixed else dict(spec.match_all))
-            plan = ScanPlan(spec.table, "full scan (search matching everything)",
-                            (call_for(spec.search, body={"query": query}),), pushed=_table_filter_text(table_values))
-            return cls(plan, kind="search")
+            return cls._search(spec, _match_all_query(spec, table_values), "full scan (search matching everything)",
+                               table_values)
         raise ConfigurationError(f"{spec.table} cannot be scanned without a filter",
                                  hint="Add WHERE id = '...'")
 
@@ -280,6 +298,21 @@ def _describe(condition: Condition, spec: ObjectSpec) -> str:
         when = dt.datetime.fromtimestamp(condition.value, dt.timezone.utc).isoformat()
         return f"{condition.column} {condition.op} '{when}'"
     return str(condition)
+
+
+def _search_ordering(spec, sortkeys):
+    """The search ordering that gives the single sort key, if the spec declares one."""
+    if len(sortkeys) != 1:
+        return None
+    key = sortkeys[0]
+    return next((o for o in spec.orderings
+                 if o.search_sort and o.column == key.column and o.descending == key.descending), None)
+
+
+def _match_all_query(spec, table_values):
+    """A search query for every row of the table: its table options' filters, or the spec's match_all."""
+    fixed = _fixed_filters(spec, table_values)
+    return fixed[0] if len(fixed) == 1 else ({"operator": "AND", "value": fixed} if fixed else dict(spec.match_all))
 
 
 def _fixed_filters(spec, table_values):
