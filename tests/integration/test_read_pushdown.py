@@ -236,6 +236,9 @@ def test_every_request_matches_the_openapi_file(read_db, api):
         "SELECT * FROM intercom.companies ORDER BY last_request_at LIMIT 3",
         "SELECT * FROM intercom.articles ORDER BY updated_at DESC LIMIT 3",
         "SELECT * FROM intercom.contacts LIMIT 7",
+        "SELECT * FROM intercom.contacts ORDER BY created_at DESC LIMIT 3",
+        "SELECT * FROM intercom.conversations WHERE open ORDER BY updated_at LIMIT 3",
+        "SELECT * FROM intercom.companies LIMIT 3",
         "SELECT * FROM intercom.data_attributes WHERE model = 'conversation'",
     ]
     api.reset_counters()
