@@ -105,7 +105,7 @@ def compile_query(query: Any, schema: SearchSchema, context: Any, tz_name: str) 
 
 def _compile(node: dict, schema: SearchSchema, context: Any, tz, depth: int) -> Predicate:
     operator = node.get("operator")
-    if operator in ("AND", "OR"):
+    if isinstance(operator, str) and operator in ("AND", "OR"):
         children = node.get("value")
         if not isinstance(children, list) or not children:
             raise _error(f"{operator} needs a non-empty list of filters as its value")
@@ -132,7 +132,7 @@ def _compile_filter(node: dict, schema: SearchSchema, context: Any, tz) -> Predi
     name, operator, value = node.get("field"), node.get("operator"), node.get("value")
     if not isinstance(name, str):
         raise _error("field must be a string")
-    if operator not in ALL_OPERATORS:
+    if not isinstance(operator, str) or operator not in ALL_OPERATORS:
         raise ApiError(400, "parameter_invalid", f"operator '{operator}' is not a valid operator")
     fld = schema.field(name, context)
     allowed = schema.operators.by_type[fld.type] | fld.extra_operators

@@ -191,12 +191,15 @@ def create_event_summaries(ws: Workspace, rt: Runtime, req: Req):
     if not isinstance(summaries, list):
         raise invalid("event_summaries must be an object or an array")
     for summary in summaries:
+        if not isinstance(summary, dict):
+            raise invalid("each event summary must be an object with event_name, count, first, last")
         name = typed(summary, "event_name", (str,), required=True)
-        entry = ws.event_summaries[contact["id"]].setdefault(
-            name, {"count": 0, "first": summary.get("first", rt.now()), "last": summary.get("last", rt.now())})
-        entry["count"] += int(summary.get("count", 1))
-        entry["first"] = min(entry["first"], int(summary.get("first", entry["first"])))
-        entry["last"] = max(entry["last"], int(summary.get("last", entry["last"])))
+        count = typed(summary, "count", (int,)) or 1
+        first = typed(summary, "first", (int,)) or rt.now()
+        last = typed(summary, "last", (int,)) or first
+        entry = ws.event_summaries[contact["id"]].setdefault(name, {"count": 0, "first": first, "last": last})
+        entry["count"] += count
+        entry["first"], entry["last"] = min(entry["first"], first), max(entry["last"], last)
     return None  # 200, empty body
 
 

@@ -19,6 +19,8 @@ def _apply_company_fields(ws: Workspace, rt: Runtime, company: dict, body: dict)
     fields = {name: typed(body, name, kinds) for name, kinds in _COMPANY_FIELDS.items() if name in body}
     custom = checked_custom_attributes(ws, "company", body.get("custom_attributes"))
     for name, value in fields.items():
+        if value is None:
+            continue  # null leaves the stored value as it is
         if name == "plan":
             company["plan"] = {"type": "plan", "id": str(abs(hash(value)) % 10_000), "name": value}
         elif name == "monthly_spend":

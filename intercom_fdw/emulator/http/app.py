@@ -3,6 +3,7 @@ plus the emulator's own `/__emulator/` admin routes and the OAuth pages."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 
@@ -19,6 +20,7 @@ from intercom_fdw.emulator.http.routes import ALL_ROUTES, ApiRoute
 from intercom_fdw.emulator.ratelimit import RateDecision
 from intercom_fdw.emulator.state import EmulatorState
 
+_LOG = logging.getLogger("intercom_fdw.emulator")
 _PARAM = re.compile(r"\{[^}]+\}")
 # The versions the `Intercom-Version` header may name (the file's `intercom_version` enum). Every
 # version is answered with 2.14 shapes; an unknown one is refused as Intercom does.
@@ -106,6 +108,9 @@ def api_endpoint(state: EmulatorState, route: ApiRoute):
             result = operation(ws, runtime, req)
         except ApiError as error:
             return error_response(error, headers)
+        except Exception:  # an emulator bug: still answer in Intercom's error format, and say where
+            _LOG.exception("emulator error in %s", key)
+            return error_response(ApiError(500, "server_error", f"Emulator error in {key}"), headers)
         if writes:
             ws.touch()
         if result is Accepted:
