@@ -274,17 +274,25 @@ def create_article(ws: Workspace, rt: Runtime, req: Req) -> dict:
     return article
 
 
+def _updated(table, obj_id: str, kind: str, apply_fields, ws: Workspace, rt: Runtime, req: Req) -> dict:
+    stored = require(table.get(obj_id), kind)
+    apply_fields(ws, stored, require_body(req))
+    stored["updated_at"] = rt.now()
+    return stored
+
+
+def _deleted(table, obj_id: str, kind: str) -> dict:
+    stored = require(table.get(obj_id), kind)
+    table.remove(stored["id"])
+    return {"id": stored["id"], "object": kind.lower(), "deleted": True}
+
+
 def update_article(ws: Workspace, rt: Runtime, req: Req) -> dict:
-    article = require(ws.articles.get(req.path["article_id"]), "Article")
-    _article_fields(ws, article, require_body(req))
-    article["updated_at"] = rt.now()
-    return article
+    return _updated(ws.articles, req.path["article_id"], "Article", _article_fields, ws, rt, req)
 
 
 def delete_article(ws: Workspace, rt: Runtime, req: Req) -> dict:
-    article = require(ws.articles.get(req.path["article_id"]), "Article")
-    ws.articles.remove(article["id"])
-    return {"id": article["id"], "object": "article", "deleted": True}
+    return _deleted(ws.articles, req.path["article_id"], "Article")
 
 
 def _collection_fields(ws: Workspace, collection: dict, body: dict) -> None:
@@ -315,13 +323,8 @@ def create_collection(ws: Workspace, rt: Runtime, req: Req) -> dict:
 
 
 def update_collection(ws: Workspace, rt: Runtime, req: Req) -> dict:
-    collection = require(ws.collections.get(req.path["collection_id"]), "Collection")
-    _collection_fields(ws, collection, require_body(req))
-    collection["updated_at"] = rt.now()
-    return collection
+    return _updated(ws.collections, req.path["collection_id"], "Collection", _collection_fields, ws, rt, req)
 
 
 def delete_collection(ws: Workspace, rt: Runtime, req: Req) -> dict:
-    collection = require(ws.collections.get(req.path["collection_id"]), "Collection")
-    ws.collections.remove(collection["id"])
-    return {"id": collection["id"], "object": "collection", "deleted": True}
+    return _deleted(ws.collections, req.path["collection_id"], "Collection")
