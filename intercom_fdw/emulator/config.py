@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 # Intercom's private-app limit is 10,000 calls a minute, enforced in 10-second slices
 # (intercom-api-notes.md, "Rate limits"); 1,666 per slice is that limit.

@@ -1,5 +1,4 @@
 """Errors as Intercom sends them: an error.list with a request id, code and message, and the right status."""
-import httpx
 import pytest
 
 

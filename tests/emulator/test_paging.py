@@ -1,5 +1,4 @@
 """Paging styles: cursor (contacts, conversations), page number (companies), the companies scroll."""
-import time
 
 import pytest
 

@@ -1,6 +1,5 @@
 """Bodies of the wrong shape get Intercom's 4xx error.list, never a 500 (the emulator must not crash)."""
 import httpx
-import pytest
 
 WRONG_VALUES = [None, [], {}, 1, "x", True, [{}], {"a": []}]
 

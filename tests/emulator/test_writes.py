@@ -1,6 +1,4 @@
 """Write endpoints and actions: each answers as the OpenAPI file says and changes what reads show."""
-import httpx
-import pytest
 
 
 def _contact(papi, **query):

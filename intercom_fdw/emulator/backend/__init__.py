@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from intercom_fdw.emulator.apierror import ApiError, invalid, not_found
+from intercom_fdw.emulator.apierror import invalid, not_found
 from intercom_fdw.emulator.config import Knobs
 from intercom_fdw.emulator.workspace import Workspace
 
