@@ -22,6 +22,9 @@ def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--articles", type=int, help="help center articles (default 20)")
     parser.add_argument("--extra-workspace", action="append", default=[], metavar="TOKEN",
                         help="add another, separately seeded workspace with this token (repeatable)")
+    parser.add_argument("--oauth-app", action="append", default=[], metavar="CLIENT_ID:SECRET:REDIRECT_URI",
+                        help="register an OAuth app for 'Sign in with Intercom' (repeatable; the default app "
+                             "emulator-client:emulator-secret:http://127.0.0.1/callback stays registered)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
     parser.add_argument("--latency-jitter-ms", type=float, default=0.0, help="random +/- jitter on the latency")
     parser.add_argument("--rate-limit-per-10s", type=int, help="calls per token per 10 s (default 1666)")
@@ -31,6 +34,16 @@ def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--custom-attribute-delay-s", type=float, default=0.0,
                         help="how long list/search show old custom attribute values after an update")
     parser.add_argument("--timezone", default="UTC", help="workspace time zone for day-granular date search")
+
+
+def _oauth_app(spec: str):
+    from intercom_fdw.emulator.config import OAuthApp
+
+    client_id, _, rest = spec.partition(":")
+    secret, _, redirect_uri = rest.partition(":")
+    if not (client_id and secret and redirect_uri.startswith(("http://", "https://"))):
+        raise ValueError("--oauth-app takes CLIENT_ID:SECRET:REDIRECT_URI, the redirect an http(s) URL")
+    return OAuthApp(client_id, secret, redirect_uri)
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
@@ -46,6 +59,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
         config = EmulatorConfig(seed=args.seed, token=args.token, contacts=args.contacts, companies=args.companies,
                                 conversations=args.conversations, tickets=args.tickets, articles=args.articles,
                                 extra_workspace_tokens=args.extra_workspace, knobs=knobs)
+        config.oauth_apps += [_oauth_app(spec) for spec in args.oauth_app]
     except ValueError as error:
         print(f"intercom-fdw emulator: {error}", file=sys.stderr)
         return 2

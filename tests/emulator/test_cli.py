@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from intercom_fdw.cli import SUBCOMMANDS, build_parser
+from intercom_fdw.cli import SUBCOMMANDS, build_parser, main
 
 
 def test_emulator_subcommand_is_in_the_dispatch_table():
@@ -15,6 +15,14 @@ def test_emulator_subcommand_is_in_the_dispatch_table():
     args = build_parser().parse_args(["emulator", "--port", "0", "--extra-workspace", "a", "--extra-workspace", "b",
                                       "--latency-ms", "5"])
     assert args.extra_workspace == ["a", "b"] and args.latency_ms == 5
+
+
+def test_oauth_apps_from_the_command_line():
+    from intercom_fdw.cli import _oauth_app
+
+    app = _oauth_app("my-app:s3cret:https://example.com/cb")
+    assert (app.client_id, app.client_secret, app.redirect_uri) == ("my-app", "s3cret", "https://example.com/cb")
+    assert main(["emulator", "--oauth-app", "broken"]) == 2
 
 
 def test_cli_serves_a_seeded_workspace():
