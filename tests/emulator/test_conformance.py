@@ -95,3 +95,23 @@ def test_every_deviation_names_an_operation_of_the_file_or_says_it_is_not_in_it(
         methods = {m for m, template in operations if template == where}
         assert methods and (method == "*" or method in methods), f"{deviation.where} is not in the OpenAPI file"
         assert deviation.reason
+
+
+def test_every_seeded_object_by_id_validates(api, emulator):
+    """Seeded data varies (leads without external_id, closed or snoozed conversations, unassigned tickets):
+    every object of the session workspace, read by id, matches the file."""
+    ws = emulator.state.workspaces[0]
+    for path, table in (("/contacts", ws.contacts), ("/companies", ws.companies),
+                        ("/conversations", ws.conversations), ("/tickets", ws.tickets)):
+        for obj_id in list(table.by_id):
+            assert api.get(f"{path}/{obj_id}").status_code == 200
+
+
+def test_the_clients_check_what_they_receive(api):
+    from tests.emulator.conftest import CHECKED
+
+    before = dict(CHECKED)
+    api.get("/me")
+    api.post("/contacts/search", json={"query": {"field": "role", "operator": "=", "value": "lead"}})
+    assert CHECKED["responses"] == before["responses"] + 2
+    assert CHECKED["requests"] >= before["requests"] + 1  # the request with a body, at least
