@@ -63,6 +63,10 @@ class UnsupportedOperationError(IntercomError):
     """An operation the Intercom API does not offer for this object (e.g. DELETE on admins)."""
 
 
+class InvalidValueError(IntercomError):
+    """A written row breaks a rule of the Intercom API; found before any call (issue 6)."""
+
+
 class AuthenticationError(IntercomError):
     """401/403 from Intercom, or no token at all."""
 

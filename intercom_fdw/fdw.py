@@ -2,7 +2,10 @@
 
 It converts Multicorn's arguments (Qual, SortKey, ColumnDefinition) into the neutral forms of
 planning/, asks plan_scan for a plan, and hands the plan to the engine (execute) or prints it
-(explain). Every IntercomError leaves through `log_to_postgres(ERROR)` with its HINT and DETAIL.
+(explain). Writes go to writes.py: one StatementWriter per statement, and the scan's rows are
+remembered (ScanMemory) for the update()/delete() that follow, since multicorn passes those only
+the rowid. Every IntercomError leaves through `log_to_postgres(ERROR)` with its HINT and DETAIL;
+a failed write first tells in a NOTICE what had already reached Intercom.
 """
 from __future__ import annotations
 
@@ -10,18 +13,20 @@ import functools
 import time
 
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNBOUND
-from multicorn.utils import ERROR, log_to_postgres
+from multicorn.utils import ERROR, INFO, log_to_postgres
 
 from intercom_fdw import engine, schema_import
 from intercom_fdw.client import client_for
 from intercom_fdw.custom_fields import table_columns
-from intercom_fdw.errors import ConfigurationError, IntercomError, scrub
+from intercom_fdw.errors import ConfigurationError, IntercomError, UnsupportedOperationError, scrub
 from intercom_fdw.objects import spec_for
 from intercom_fdw.options import FdwOptions, validate_options
 from intercom_fdw.planning import (
     ScanOptions, SortKey, condition_from_qual, path_keys, plan_scan, supported_sortkeys,
 )
 from intercom_fdw.planning.quals import Parameter
+from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites
+from intercom_fdw.writes import ScanMemory, StatementWriter, WriteFailed
 
 
 def _reported(method):
@@ -50,6 +55,9 @@ def _reported_rows(rows):
 
 def _report(error: IntercomError):
     # Outside the `except` block, so the report carries no chained traceback.
+    notice = error.notice() if isinstance(error, WriteFailed) else None
+    if notice:
+        log_to_postgres(notice[0], INFO, detail=notice[1])
     log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
 
 
@@ -66,6 +74,11 @@ class IntercomFdw(ForeignDataWrapper):
         self.pg_types = {name: column.type_name for name, column in fdw_columns.items()}
         declared = [(name, c.type_name, c.options or {}) for name, c in fdw_columns.items()]
         self.spec = base.with_columns(table_columns(base, declared))
+        self.writes = TableWrites(self.spec, self.options.table_options())
+        rules = self.spec.writes
+        keys = sorted(set(self.writes.path_keys("update")) | set(self.writes.path_keys("delete")))
+        self.scan_memory = ScanMemory(keys) if rules.update or rules.delete else None
+        self._writer = None
 
     # -- planning --------------------------------------------------------------------------------
     def _plan(self, quals, columns, sortkeys=None, limit=None, offset=None, strict=True):
@@ -116,7 +129,71 @@ class IntercomFdw(ForeignDataWrapper):
     def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
         plan = self._plan(quals, columns, sortkeys, limit, offset)
         client = self._client()
-        return _reported_rows(engine.rows(plan, client, self.spec.columns, columns))
+        memory = self.scan_memory if self.scan_memory is not None and ROWID_COLUMN in columns else None
+        selected = set(columns) | set(memory.keys) if memory else columns
+        rows = engine.rows(plan, client, self.spec.columns, selected)
+        return _reported_rows(memory.watch(rows) if memory else rows)
+
+    # -- writes ----------------------------------------------------------------------------------
+    @property
+    def rowid_column(self):
+        return self._rowid_column()
+
+    @_reported
+    def _rowid_column(self):
+        # Read by PostgreSQL when it plans an UPDATE or DELETE: a table that allows neither
+        # refuses here, before any call.
+        if not (self.spec.writes.update or self.spec.writes.delete):
+            raise UnsupportedOperationError(
+                f"UPDATE and DELETE on {self.spec.table} are not supported by the Intercom API",
+                hint=f"{self.spec.table} allows {self.writes.allowed()}")
+        return ROWID_COLUMN
+
+    @property
+    def modify_batch_size(self):
+        return self.options.modify_batch_size
+
+    @_reported
+    def insert(self, values):
+        return self._statement().insert([values])[0]
+
+    @_reported
+    def bulk_insert(self, all_values):
+        return self._statement().insert(all_values)
+
+    @_reported
+    def update(self, rowid, newvalues):
+        memory = self.scan_memory
+        return self._statement().update(rowid, newvalues, memory.row(rowid) if memory else None)
+
+    @_reported
+    def delete(self, rowid):
+        memory = self.scan_memory
+        self._statement().delete(rowid, memory.row(rowid) if memory else None)
+
+    def _statement(self) -> StatementWriter:
+        if self._writer is None:
+            self._writer = StatementWriter(self.writes, self._client(), self.options.on_conflict)
+        return self._writer
+
+    def end_modify(self):
+        self._end_statement()
+
+    def commit(self):
+        self._end_statement()
+
+    def rollback(self):
+        self._end_statement()
+
+    def sub_rollback(self, level):
+        self._end_statement()
+
+    def _end_statement(self):
+        # A statement's row numbers and written ids start afresh with the next statement, also
+        # after an error (PostgreSQL then skips end_modify, but the transaction rolls back).
+        self._writer = None
+        if self.scan_memory is not None:
+            self.scan_memory.forget()
 
     def _client(self):
         return client_for(self.options.base_url, self.options.token, self.options.api_version,

@@ -23,12 +23,14 @@ SERVER_OPTIONS = {
     "connect_timeout": "seconds (default 10)",
     "read_timeout": "seconds (default 60)",
     "max_retries": "retries of idempotent calls (0-10, default 5)",
+    "modify_batch_size": "rows per bulk INSERT batch, written concurrently (1-1000, default 50)",
 }
 TABLE_OPTIONS = {
     "object": "the Intercom object this table reads (contacts, companies, ...)",
     "ticket_type_id": "ticket-type tables: the ticket type whose tickets they hold",
     "suppress_extended_requests": "true/false, overrides the server's",
-    "on_conflict": "writes: error or update (issue 6)",
+    "on_conflict": "INSERT of an object that exists (contacts: 409): error (default) or update it",
+    "modify_batch_size": "rows per bulk INSERT batch, overrides the server's",
     "row_estimate": "rows the planner should expect from a full scan",
 }
 USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"}
@@ -98,6 +100,7 @@ class FdwOptions:
     ticket_type_id: Optional[str] = None
     on_conflict: str = "error"
     row_estimate: Optional[int] = None
+    modify_batch_size: int = 50
 
     @classmethod
     def parse(cls, options: Mapping[str, str], require_token: bool = True) -> "FdwOptions":
@@ -139,6 +142,7 @@ class FdwOptions:
             on_conflict=on_conflict,
             row_estimate=_number("row_estimate", options["row_estimate"], 1, 10 ** 9, int)
             if "row_estimate" in options else None,
+            modify_batch_size=_number("modify_batch_size", options.get("modify_batch_size", 50), 1, 1000, int),
         )
 
     def client_options(self) -> dict:

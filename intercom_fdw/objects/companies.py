@@ -1,11 +1,29 @@
 """Companies and the lists hanging off a company (its contacts and segments)."""
 from intercom_fdw.objects._columns import COMPANY_COLUMNS, CONTACT_COLUMNS, SEGMENT_COLUMNS
 from intercom_fdw.spec import (
+    Requirement, WriteField, WriteOperation, WriteRules,
     CustomFields, Endpoint, LimitedList, ListFilter, ObjectSpec, Ordering, ParentKey, parent_key,
 )
 
 # GET /companies filters by these parameters and pages by page number (at most 60 a page).
 _FILTERED_LIST = Endpoint("GET", "/companies", "page", "data", per_page_cap=60)
+
+# The fields of POST /companies and PUT /companies/{id} (OpenAPI create_or_update_company_request).
+_COMPANY_FIELDS = (
+    WriteField("name"), WriteField("website"), WriteField("industry"), WriteField("size"),
+    WriteField("monthly_spend"), WriteField("remote_created_at"), WriteField("plan_name", "plan"),
+)
+
+COMPANY_WRITES = WriteRules(
+    # POST /companies creates or updates the company with this company_id: a resend is harmless,
+    # and re-running an import updates instead of duplicating.
+    insert=WriteOperation("POST", "/companies", (WriteField("company_id"),) + _COMPANY_FIELDS, custom_fields=True,
+                          idempotent=True, required=(
+                              Requirement(("company_id",), "Intercom creates or updates companies by company_id "
+                                                           "(your own identifier): set it"),)),
+    update=WriteOperation("PUT", "/companies/{id}", _COMPANY_FIELDS, custom_fields=True),
+    delete=WriteOperation("DELETE", "/companies/{id}"),
+)
 
 COMPANIES = ObjectSpec(
     table="companies",
@@ -29,6 +47,7 @@ COMPANIES = ObjectSpec(
     ),
     custom_fields=CustomFields("custom_attributes", "company", "custom_attribute"),
     row_estimate=5000,
+    writes=COMPANY_WRITES,
     notes=("companies without contacts are not returned by a full scan; WHERE id = ... finds them",),
 )
 

@@ -3,8 +3,8 @@ from intercom_fdw.objects._columns import (
     COMPANY_COLUMNS, CONTACT_COLUMNS, SEGMENT_COLUMNS, SUBSCRIPTION_TYPE_COLUMNS, TAG_COLUMNS,
 )
 from intercom_fdw.spec import (
-    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, RequiredFilter, SearchField, jsonb,
-    parent_key, search_orderings, text, timestamp,
+    CREATED_AFTER_EPOCH, Conflict, CustomFields, Endpoint, ObjectSpec, ParentKey, RequiredFilter, Requirement,
+    SearchField, WriteField, WriteOperation, WriteRules, jsonb, parent_key, search_orderings, text, timestamp,
 )
 
 _STRING = ("role", "name", "email", "email_domain", "phone", "external_id", "language_override", "browser",
@@ -24,6 +24,22 @@ CONTACT_SEARCH_FIELDS = (
     + tuple(SearchField(f"location_{p}", f"location.{p}", "string") for p in ("country", "region", "city"))
 )
 
+# The fields of POST /contacts and PUT /contacts/{id} (OpenAPI create/update_contact_request).
+_CONTACT_FIELDS = (
+    WriteField("role"), WriteField("email"), WriteField("external_id"), WriteField("phone"), WriteField("name"),
+    WriteField("avatar_image_url", "avatar"), WriteField("signed_up_at"), WriteField("last_seen_at"),
+    WriteField("owner_id", kind="integer"), WriteField("unsubscribed_from_emails"),
+)
+
+CONTACT_WRITES = WriteRules(
+    insert=WriteOperation("POST", "/contacts", _CONTACT_FIELDS, custom_fields=True, required=(
+        Requirement(("email", "external_id"), "Intercom identifies a contact by email or external_id: set one"),)),
+    update=WriteOperation("PUT", "/contacts/{id}", _CONTACT_FIELDS, custom_fields=True),
+    delete=WriteOperation("DELETE", "/contacts/{id}"),
+    # A duplicate email or external_id answers 409 "... already exists with id=<id>" (api notes).
+    conflict=Conflict(409, r"id=([0-9A-Za-z_-]+)"),
+)
+
 CONTACTS = ObjectSpec(
     table="contacts",
     columns=CONTACT_COLUMNS,
@@ -35,24 +51,43 @@ CONTACTS = ObjectSpec(
     orderings=search_orderings("created_at", "updated_at"),
     custom_fields=CustomFields("custom_attributes", "contact", "custom_attribute"),
     row_estimate=10000,
+    writes=CONTACT_WRITES,
     notes=("recently created contacts can take minutes to appear in search results",),
 )
 
 
-def _contact_child(table, columns, path, paging="unpaged", items_key="data", per_page_cap=None, estimate=10):
+def _contact_child(table, columns, path, paging="unpaged", items_key="data", per_page_cap=None, estimate=10,
+                   writes=None):
     return ObjectSpec(
         table=table,
         columns=(parent_key("contact_id"),) + columns,
         parent=ParentKey("contact_id", parent="contacts", path_param="contact_id"),
         list=Endpoint("GET", "/contacts/{contact_id}/" + path, paging, items_key, per_page_cap),
         row_estimate=estimate,
+        writes=writes or WriteRules(),
     )
 
 
-CONTACT_COMPANIES = _contact_child("contact_companies", COMPANY_COLUMNS, "companies", "page", "companies", 50)
+def _attach_detach(path, *extra_fields, required=()):
+    """Child rows are links: INSERT attaches the object `id` to the contact, DELETE detaches it.
+    The rowid is the child's `id`; the parent key `contact_id` comes from the row."""
+    needs = (Requirement(("contact_id",), "set contact_id, the contact to attach to"),
+             Requirement(("id",), "set id, the Intercom id of the object to attach")) + tuple(required)
+    return WriteRules(
+        insert=WriteOperation("POST", "/contacts/{contact_id}/" + path, (WriteField("id"),) + extra_fields,
+                              required=needs),
+        delete=WriteOperation("DELETE", "/contacts/{contact_id}/" + path + "/{id}"),
+    )
+
+
+CONTACT_COMPANIES = _contact_child("contact_companies", COMPANY_COLUMNS, "companies", "page", "companies", 50,
+                                   writes=_attach_detach("companies"))
 CONTACT_SEGMENTS = _contact_child("contact_segments", SEGMENT_COLUMNS, "segments")
-CONTACT_SUBSCRIPTIONS = _contact_child("contact_subscriptions", SUBSCRIPTION_TYPE_COLUMNS, "subscriptions")
-CONTACT_TAGS = _contact_child("contact_tags", TAG_COLUMNS, "tags")
+CONTACT_SUBSCRIPTIONS = _contact_child(
+    "contact_subscriptions", SUBSCRIPTION_TYPE_COLUMNS, "subscriptions",
+    writes=_attach_detach("subscriptions", WriteField("consent_type"), required=(
+        Requirement(("consent_type",), "consent_type is opt_in or opt_out", ("opt_in", "opt_out")),)))
+CONTACT_TAGS = _contact_child("contact_tags", TAG_COLUMNS, "tags", writes=_attach_detach("tags"))
 
 NOTES = ObjectSpec(
     table="notes",
@@ -64,6 +99,10 @@ NOTES = ObjectSpec(
     list=Endpoint("GET", "/contacts/{contact_id}/notes", "cursor", "data", per_page_cap=150),
     get=Endpoint("GET", "/notes/{id}", items_key=None),
     row_estimate=10,
+    writes=WriteRules(insert=WriteOperation(
+        "POST", "/contacts/{contact_id}/notes", (WriteField("body"), WriteField("author_id", "admin_id")),
+        required=(Requirement(("contact_id",), "set contact_id, the contact the note is about"),
+                  Requirement(("body",), "set body, the note's text")))),
 )
 
 # Events are listed per contact only (type=user and one of the identifiers), about the last 90 days.

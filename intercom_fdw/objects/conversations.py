@@ -1,7 +1,7 @@
 """Conversations and their parts."""
 from intercom_fdw.spec import (
-    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, SearchField, boolean, integer, jsonb,
-    parent_key, search_orderings, text, timestamp,
+    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, Requirement, SearchField, WriteField,
+    WriteOperation, WriteRules, boolean, integer, jsonb, parent_key, search_orderings, text, timestamp,
 )
 
 _STAT_DURATIONS = ("time_to_assignment", "time_to_admin_reply", "time_to_first_close", "time_to_last_close",
@@ -70,6 +70,25 @@ SEARCH_FIELDS = (
     + (SearchField("ai_agent_rating", "ai_agent.rating", "integer_loose"),)
 )
 
+# POST /conversations starts a conversation from a contact ("from": {type, id}) and answers with
+# the first message, which names the conversation: the row returned is read back by id.
+CONVERSATION_WRITES = WriteRules(
+    insert=WriteOperation(
+        "POST", "/conversations",
+        (WriteField("source_author_type", "from.type"), WriteField("source_author_id", "from.id"),
+         WriteField("source_body", "body"), WriteField("source_subject", "subject")),
+        required=(
+            Requirement(("source_author_type",), "source_author_type is Intercom's from.type: the kind of contact "
+                        "who starts the conversation", ("user", "lead", "contact")),
+            Requirement(("source_author_id",), "set source_author_id (Intercom's from.id), the contact's id"),
+            Requirement(("source_body",), "set source_body (Intercom's body), the first message"),
+        ),
+        result_id="conversation_id",
+    ),
+    update=WriteOperation("PUT", "/conversations/{id}", (WriteField("title"), WriteField("read")),
+                          custom_fields=True),
+)
+
 CONVERSATIONS = ObjectSpec(
     table="conversations",
     columns=COLUMNS,
@@ -81,6 +100,7 @@ CONVERSATIONS = ObjectSpec(
     orderings=search_orderings("created_at", "updated_at"),
     custom_fields=CustomFields("custom_attributes", "conversation", "custom_attribute"),
     row_estimate=10000,
+    writes=CONVERSATION_WRITES,
 )
 
 # List and search leave the parts out; GET /conversations/{id} holds up to 500 of them.

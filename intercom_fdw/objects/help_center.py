@@ -1,5 +1,6 @@
 """Articles, help center collections and help centers."""
 from intercom_fdw.spec import (
+    Requirement, WriteField, WriteOperation, WriteRules,
     Endpoint, ExtendedFields, ObjectSpec, Ordering, boolean, double, integer, jsonb, text, timestamp,
 )
 
@@ -15,6 +16,15 @@ STATISTICS = (
     double("statistics_sad_reaction_percentage", "statistics.sad_reaction_percentage"),
 )
 
+_ARTICLE_FIELDS = (
+    WriteField("title"), WriteField("description"), WriteField("body"), WriteField("author_id", kind="integer"),
+    WriteField("state"), WriteField("parent_id", kind="integer"), WriteField("parent_type"),
+)
+_COLLECTION_FIELDS = (
+    WriteField("name"), WriteField("description"), WriteField("parent_id"),
+    WriteField("help_center_id", kind="integer"),
+)
+
 ARTICLES = ObjectSpec(
     table="articles",
     columns=(
@@ -28,6 +38,13 @@ ARTICLES = ObjectSpec(
     orderings=(Ordering("updated_at", descending=True),),
     extended=ExtendedFields(tuple(c.name for c in STATISTICS), Endpoint("GET", "/articles/{id}", items_key=None)),
     row_estimate=500,
+    writes=WriteRules(
+        insert=WriteOperation("POST", "/articles", _ARTICLE_FIELDS, required=(
+            Requirement(("title",), "set title"),
+            Requirement(("author_id",), "set author_id, the id of the admin who writes the article"))),
+        update=WriteOperation("PUT", "/articles/{id}", _ARTICLE_FIELDS),
+        delete=WriteOperation("DELETE", "/articles/{id}"),
+    ),
 )
 
 COLLECTIONS = ObjectSpec(
@@ -40,6 +57,12 @@ COLLECTIONS = ObjectSpec(
     list=Endpoint("GET", "/help_center/collections", "cursor", "data", per_page_cap=150),
     get=Endpoint("GET", "/help_center/collections/{id}", items_key=None),
     row_estimate=50,
+    writes=WriteRules(
+        insert=WriteOperation("POST", "/help_center/collections", _COLLECTION_FIELDS,
+                              required=(Requirement(("name",), "set name"),)),
+        update=WriteOperation("PUT", "/help_center/collections/{id}", _COLLECTION_FIELDS),
+        delete=WriteOperation("DELETE", "/help_center/collections/{id}"),
+    ),
 )
 
 HELP_CENTERS = ObjectSpec(

@@ -1,7 +1,27 @@
 """Tickets (no list endpoint: every scan is a search), ticket types, their attributes and ticket states."""
 from intercom_fdw.spec import (
-    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, SearchField, boolean, integer, jsonb,
-    parent_key, search_orderings, text, timestamp,
+    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, Requirement, SearchField, WriteField,
+    WriteOperation, WriteRules, boolean, integer, jsonb, parent_key, search_orderings, text, timestamp,
+)
+
+# Ticket-type tables fill ticket_attributes from their own columns (custom fields) and take
+# ticket_type_id from their table option (spec.table_filters).
+_TICKET_TEXT = (WriteField("title"), WriteField("description"))
+TICKET_WRITES = WriteRules(
+    insert=WriteOperation(
+        "POST", "/tickets",
+        _TICKET_TEXT + (WriteField("ticket_type_id"), WriteField("contacts"),
+                        WriteField("admin_assignee_id", "assignment.admin_assignee_id")),
+        custom_fields=True,
+        required=(Requirement(("ticket_type_id",), "set ticket_type_id (or insert into a ticket-type table)"),
+                  Requirement(("contacts",), "set contacts, e.g. '[{\"id\": \"<contact id>\"}]'::jsonb")),
+    ),
+    update=WriteOperation(
+        "PUT", "/tickets/{id}",
+        _TICKET_TEXT + (WriteField("ticket_state_id"), WriteField("open"), WriteField("is_shared"),
+                        WriteField("snoozed_until"), WriteField("admin_assignee_id", "assignee_id")),
+        custom_fields=True,
+    ),
 )
 
 TICKETS = ObjectSpec(
@@ -38,7 +58,10 @@ TICKETS = ObjectSpec(
     orderings=search_orderings("created_at", "updated_at"),
     custom_fields=CustomFields("ticket_attributes", "ticket", "ticket_attribute"),
     row_estimate=5000,
+    writes=TICKET_WRITES,
 )
+
+_TICKET_TYPE_FIELDS = (WriteField("name"), WriteField("description"), WriteField("category"), WriteField("icon"))
 
 TICKET_TYPES = ObjectSpec(
     table="ticket_types",
@@ -51,6 +74,11 @@ TICKET_TYPES = ObjectSpec(
     list=Endpoint("GET", "/ticket_types", "unpaged", "data"),
     get=Endpoint("GET", "/ticket_types/{id}", items_key=None),
     row_estimate=10,
+    writes=WriteRules(
+        insert=WriteOperation("POST", "/ticket_types", _TICKET_TYPE_FIELDS,
+                              required=(Requirement(("name",), "set name, the ticket type's name"),)),
+        update=WriteOperation("PUT", "/ticket_types/{id}", _TICKET_TYPE_FIELDS + (WriteField("archived"),)),
+    ),
 )
 
 TICKET_TYPE_ATTRIBUTES = ObjectSpec(

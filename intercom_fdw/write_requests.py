@@ -1,0 +1,353 @@
+"""From SQL rows to Intercom write requests: pure functions, no I/O (issue 6).
+
+`TableWrites` reads an object's `WriteRules` (spec.py) and turns the values multicorn hands to
+insert/update/delete into `WriteRequest`s, checking every rule first: the operation is allowed,
+the required columns are set, only writable columns change, values fit the types and the
+varchar lengths of the custom field mapping. Each failure names the table, the row and the
+column, with a HINT. Nothing here knows a particular object: the rules are data in objects/.
+
+Values arrive in multicorn2's forms (runtime README): timestamptz and floats as text, booleans
+as 't'/'f', dates as datetime.date, json as text. Old values (the scanned row an UPDATE changes)
+are the shaped rows of shaping.py. `json_value` accepts both, so comparing old and new is
+comparing what would be sent.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+from urllib.parse import quote
+
+from intercom_fdw.custom_fields import column_type
+from intercom_fdw.errors import InvalidValueError, UnsupportedOperationError
+from intercom_fdw.shaping import dig
+from intercom_fdw.spec import Column, ObjectSpec, WriteField, WriteOperation
+
+ROWID_COLUMN = "id"
+VERBS = {"insert": "INSERT", "update": "UPDATE", "delete": "DELETE"}
+
+# The JSON form of each read converter; file lists are never writable.
+_KIND_OF_CONVERTER = {"text": "text", "integer": "integer", "bigint": "integer", "float": "float",
+                      "boolean": "boolean", "unix_timestamp": "unix", "unix_date": "unix", "json": "json"}
+_PLACEHOLDER = re.compile(r"{(\w+)}")
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One API call for one row. `inject` fills the row's columns the response lacks (parent keys)."""
+
+    method: str
+    path: str
+    body: Optional[dict]
+    idempotent: Optional[bool] = None
+    result_id: Optional[str] = None
+    inject: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ---- values ----------------------------------------------------------------------------------
+
+class _BadValue(ValueError):
+    pass
+
+
+def _text(value):
+    return value if isinstance(value, str) else str(value)
+
+
+def _integer(value):
+    if isinstance(value, bool):
+        raise _BadValue("a number is expected")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise _BadValue("a whole number is expected")
+
+
+def _float(value):
+    if isinstance(value, bool):
+        raise _BadValue("a number is expected")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _BadValue("a number is expected") from None
+
+
+_TRUE, _FALSE = frozenset({"t", "true", "on", "yes", "1"}), frozenset({"f", "false", "off", "no", "0"})
+
+
+def _boolean(value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise _BadValue("true or false is expected")
+
+
+def _unix(value):
+    """UNIX seconds from a timestamptz (text in DateStyle ISO, or shaped ISO 8601), a date or a number."""
+    if isinstance(value, bool):
+        raise _BadValue("a timestamp is expected")
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        # PostgreSQL writes '+00' and '+05:30'; fromisoformat wants '+00:00' before 3.11 only, but
+        # whole-hour offsets like '+05' are accepted as well in 3.11.
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise _BadValue("an ISO 8601 timestamp is expected (SET DateStyle = ISO)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return int(moment.timestamp())
+
+
+def _json(value):
+    if isinstance(value, (dict, list)):
+        return value
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        raise _BadValue("JSON is expected") from None
+
+
+_CONVERT = {"text": _text, "integer": _integer, "float": _float, "boolean": _boolean, "unix": _unix, "json": _json}
+
+
+def json_value(kind: str, value):
+    """The JSON value sent for an SQL value of this kind (None stays None)."""
+    return None if value is None else _CONVERT[kind](value)
+
+
+def kind_of(column: Column, write_field: Optional[WriteField] = None) -> Optional[str]:
+    if write_field is not None and write_field.kind:
+        return write_field.kind
+    return _KIND_OF_CONVERTER.get(column.convert)
+
+
+def _set_path(body: dict, path: Tuple[str, ...], value) -> None:
+    for key in path[:-1]:
+        body = body.setdefault(key, {})
+    body[path[-1]] = value
+
+
+def _varchar_limit(pg_type: str) -> Optional[int]:
+    match = re.fullmatch(r"\s*(?:character varying|varchar)\s*\((\d+)\)\s*", pg_type or "", re.IGNORECASE)
+    return int(match.group(1)) if match else None
+
+
+# ---- one table's write rules -----------------------------------------------------------------
+
+class TableWrites:
+    """The write rules of one foreign table (its spec, with its custom field columns, and options).
+
+    `table_options` are the table's own options that fix a column (ticket-type tables'
+    ticket_type_id, from spec.table_filters): the column is filled from the option on INSERT and
+    a different value is an error.
+    """
+
+    def __init__(self, spec: ObjectSpec, table_options: Mapping[str, str] = None):
+        self.spec = spec
+        self.rules = spec.writes
+        self.fixed = {column: (table_options or {})[option] for option, column in spec.table_filters.items()
+                      if (table_options or {}).get(option)}
+        self.columns = {c.name: c for c in spec.columns}
+
+    # -- what is allowed ---------------------------------------------------------------------------
+    def allowed(self) -> str:
+        operations = [VERBS[op] for op in self.rules.operations]
+        return ", ".join(operations) if operations else "nothing (the table is read-only)"
+
+    def operation(self, name: str) -> WriteOperation:
+        op = getattr(self.rules, name)
+        if op is None:
+            raise UnsupportedOperationError(
+                f"{VERBS[name]} on {self.spec.table} is not supported by the Intercom API",
+                hint=f"{self.spec.table} allows {self.allowed()}",
+            )
+        return op
+
+    def writable(self, op: WriteOperation) -> Dict[str, Tuple[Tuple[str, ...], Optional[str]]]:
+        """column -> (body path, JSON kind) of every column this operation can set."""
+        result = {}
+        for write_field in op.fields:
+            column = self.columns.get(write_field.column)
+            if column is not None:
+                result[column.name] = (write_field.target or column.source, kind_of(column, write_field))
+        if op.custom_fields and self.spec.custom_fields:
+            option = self.spec.custom_fields.option
+            for column in self.spec.columns:
+                if column.options.get(option) and not column.read_only:
+                    result[column.name] = (column.source, kind_of(column))
+        return result
+
+    # -- requests ----------------------------------------------------------------------------------
+    def insert_request(self, values: Mapping[str, Any], row: int) -> WriteRequest:
+        op = self.operation("insert")
+        values = self._with_fixed_values(values, row)
+        self._check_required(op, values, row, "insert")
+        writable = self.writable(op)
+        addressing = set(_PLACEHOLDER.findall(op.path)) | set(self.fixed)
+        for name, value in values.items():
+            if value is not None and name not in writable and name not in addressing:
+                raise self._not_writable(name, row, "insert", writable)
+        return self._request(op, values, {n: v for n, v in values.items() if v is not None}, writable, row,
+                             "insert", rowid=values.get(ROWID_COLUMN))
+
+    def update_request(self, rowid, new: Mapping[str, Any], old: Mapping[str, Any], row: int,
+                       op_name: str = "update") -> Optional[WriteRequest]:
+        """The request for the columns whose value changed, or None when nothing changed."""
+        op = self.operation(op_name)
+        writable = self.writable(op)
+        changed = {}
+        for name, value in new.items():
+            column = self.columns.get(name)
+            if column is None or (name in old and self._same(column, old.get(name), value)):
+                continue
+            if name not in old and (value is None or name not in writable):
+                continue  # the old value is unknown: only a writable column is worth sending
+            if name not in writable:
+                raise self._not_writable(name, row, "update", writable)
+            changed[name] = value
+        if not changed:
+            return None
+        merged = {**old, **new}
+        self._check_required(op, merged, row, "update", only=set(changed))
+        return self._request(op, merged, changed, writable, row, "update", rowid=rowid)
+
+    def upsert_request(self, existing_id: str, values: Mapping[str, Any], row: int) -> WriteRequest:
+        """on_conflict 'update': the update operation with every set, updatable value of the row."""
+        op = self.operation("update")
+        writable = self.writable(op)
+        sent = {n: v for n, v in self._with_fixed_values(values, row).items() if v is not None and n in writable}
+        return self._request(op, values, sent, writable, row, "update", rowid=existing_id)
+
+    def delete_request(self, rowid, old: Mapping[str, Any], row: int) -> WriteRequest:
+        op = self.operation("delete")
+        return self._request(op, old, {}, {}, row, "delete", rowid=rowid)
+
+    def path_keys(self, op_name: str) -> Tuple[str, ...]:
+        """Columns besides the rowid that the operation's path needs (a child table's parent key)."""
+        op = getattr(self.rules, op_name)
+        if op is None:
+            return ()
+        return tuple(name for name in _PLACEHOLDER.findall(op.path) if name != ROWID_COLUMN)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _request(self, op, values, sent, writable, row, verb, rowid) -> WriteRequest:
+        path_values = {}
+        for name in _PLACEHOLDER.findall(op.path):
+            value = rowid if name == ROWID_COLUMN else values.get(name)
+            if value is None:
+                raise InvalidValueError(
+                    f"{self._where(row, verb)}: column {name} is needed to address the object",
+                    hint=f"set {name} (the path is {op.path})")
+            path_values[name] = quote(str(value), safe="")
+        body = None
+        if op.method != "DELETE" or sent or op.keys:
+            body = {}
+            for key in op.keys:
+                column = self.columns[key.column]
+                value = rowid if key.column == ROWID_COLUMN else values.get(key.column)
+                _set_path(body, key.target or column.source, json_value(kind_of(column, key), value))
+            for name, value in sent.items():
+                target, kind = writable[name]
+                _set_path(body, target, self._converted(name, kind, value, row, verb))
+        inject = {c.name: values.get(c.name) for c in self.spec.columns
+                  if not c.source and c.name != "attrs" and values.get(c.name) is not None}
+        return WriteRequest(op.method, op.path.format(**path_values), body, op.idempotent, op.result_id, inject)
+
+    def _converted(self, name, kind, value, row, verb):
+        column = self.columns[name]
+        try:
+            converted = json_value(kind, value)
+        except _BadValue as problem:
+            raise InvalidValueError(f"{self._where(row, verb)}: invalid value {value!r} for column {name}",
+                                    hint=str(problem)) from None
+        limit = self._length_limit(column)
+        if limit is not None and isinstance(converted, str) and len(converted) > limit:
+            raise InvalidValueError(
+                f"{self._where(row, verb)}: the value of column {name} has {len(converted)} characters; "
+                f"Intercom's {column.options.get(self.spec.custom_fields.option)!r} takes at most {limit}",
+                hint=f"shorten it to {limit} characters (left({name}, {limit}))")
+        return converted
+
+    def _length_limit(self, column: Column) -> Optional[int]:
+        """varchar(n) of the custom field mapping, whatever the column was declared as."""
+        custom = self.spec.custom_fields
+        attribute = column.options.get(custom.option) if custom else None
+        if not attribute:
+            return None
+        typed = column_type(column.options.get("data_type") or "string", attribute, custom.flavour)
+        return _varchar_limit(typed[0]) if typed else None
+
+    def _same(self, column: Column, old, new) -> bool:
+        if old is None or new is None:
+            return old is None and new is None
+        kind = kind_of(column) or "json"
+        try:
+            return json_value(kind, old) == json_value(kind, new)
+        except _BadValue:
+            return False
+
+    def _with_fixed_values(self, values, row):
+        if not self.fixed:
+            return values
+        values = dict(values)
+        for name, fixed in self.fixed.items():
+            if values.get(name) is not None and str(values[name]) != str(fixed):
+                raise InvalidValueError(
+                    f"{self._where(row, 'insert')}: {name} is {values[name]!r}, but this table holds "
+                    f"the tickets of ticket type {fixed}",
+                    hint=f"leave {name} out (it is filled from the table option ticket_type_id)")
+            values[name] = fixed
+        return values
+
+    def _check_required(self, op, values, row, verb, only=None):
+        for rule in op.required:
+            if only is not None and not only & set(rule.columns):
+                continue
+            present = [c for c in rule.columns if values.get(c) not in (None, "")]
+            if not present:
+                what = " or ".join(rule.columns)
+                raise InvalidValueError(f"{self._where(row, verb)}: {what} must be set", hint=rule.hint)
+            if rule.values and str(values[present[0]]) not in rule.values:
+                raise InvalidValueError(
+                    f"{self._where(row, verb)}: {present[0]} is {values[present[0]]!r}, "
+                    f"not one of {', '.join(rule.values)}", hint=rule.hint)
+
+    def _not_writable(self, name, row, verb, writable):
+        column = self.columns.get(name)
+        why = "is read-only in Intercom" if column is not None and column.read_only else \
+            f"cannot be set by Intercom's API on {verb.upper()}"
+        return InvalidValueError(
+            f"{self._where(row, verb)}: column {name} {why}",
+            hint=(f"leave {name} out; writable columns: {', '.join(sorted(writable))}" if writable
+                  else f"leave {name} out"))
+
+    def _where(self, row, verb) -> str:
+        return f"{VERBS[verb]} on {self.spec.table}, row {row}"
+
+    # -- conflicts ---------------------------------------------------------------------------------
+    def existing_id(self, error) -> Optional[str]:
+        """The existing object's id when `error` is this object's create conflict, else None."""
+        conflict = self.rules.conflict
+        if conflict is None or getattr(error, "status", None) != conflict.status:
+            return None
+        match = re.search(conflict.id_pattern, getattr(error, "message", "") or "")
+        return match.group(1) if match else None

@@ -1,0 +1,293 @@
+"""The generic write engine: runs the WriteRequests of write_requests.py through the HTTP client.
+
+One `StatementWriter` per INSERT/UPDATE/DELETE statement (the glue drops it in end_modify). It
+numbers rows across bulk_insert batches, sends a batch with bounded concurrency (the client's
+throttle is shared by the threads, so the rate limit holds), and remembers what was written: a
+remote write cannot be rolled back, so when row k fails the error names row k and Intercom's
+message, and `WriteFailed.written` tells the glue which ids had already reached Intercom.
+
+Resends: the client never resends a write that may have reached Intercom unless the call is
+idempotent (create-or-update endpoints, PUT, DELETE). Creates with a `Conflict` rule (contacts)
+are resent here after an ambiguous failure (5xx, dropped connection), because a resend cannot
+create a second object: it answers 409 with the id the first attempt created.
+"""
+from __future__ import annotations
+
+import collections
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import quote
+
+from intercom_fdw.client.policy import backoff_delay
+from intercom_fdw.errors import (
+    ApiRejectedError, IntercomError, InvalidValueError, ServerError, TransportError,
+)
+from intercom_fdw.shaping import RowShaper
+from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites, WriteRequest
+
+DEFAULT_BATCH_SIZE = 50
+# Backoff of resent creates (seconds): short, the emulator's and Intercom's 5xx are brief.
+RESEND_BACKOFF = (0.2, 5.0)
+
+
+class WriteFailed(IntercomError):
+    """A row of the statement failed; `written` lists the objects already written by the statement."""
+
+    def __init__(self, message, hint=None, detail=None, written: Sequence[str] = (), cause=None):
+        super().__init__(message, hint=hint, detail=detail, status=getattr(cause, "status", None),
+                         code=getattr(cause, "code", None), request_id=getattr(cause, "request_id", None))
+        self.written = list(written)
+
+    def notice(self) -> Optional[Tuple[str, str]]:
+        """(message, detail) telling what reached Intercom before the failure, or None when nothing did."""
+        if not self.written:
+            return None
+        return (f"{len(self.written)} row(s) had already been written to Intercom and stay there "
+                f"(a remote write cannot be rolled back)", "written ids: " + ", ".join(self.written))
+
+
+class StatementWriter:
+    def __init__(self, table: TableWrites, client, on_conflict: str = "error", sleep=time.sleep, rng=None):
+        self.table = table
+        self.client = client
+        self.on_conflict = on_conflict
+        self.rows_seen = 0
+        self.written: List[str] = []
+        self._shaper = RowShaper(table.spec.columns)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    # -- INSERT ------------------------------------------------------------------------------------
+    def insert(self, rows: Sequence[Mapping[str, Any]]) -> List[dict]:
+        """Creates the rows (one call each, concurrently); the shaped objects Intercom returned."""
+        first = self.rows_seen + 1
+        self.rows_seen += len(rows)
+        try:
+            requests = [self.table.insert_request(values, first + i) for i, values in enumerate(rows)]
+        except InvalidValueError as error:
+            raise self._failed(error.message, error, error.hint) from None
+        jobs = [(lambda r=request, v=values, n=first + i: self._create(r, v, n))
+                for i, (request, values) in enumerate(zip(requests, rows))]
+        return self._run(jobs, first, "INSERT")
+
+    def _create(self, request: WriteRequest, values, row: int) -> dict:
+        try:
+            response = self._send_create(request)
+        except IntercomError as error:
+            existing = self.table.existing_id(error)
+            if existing is None:
+                raise
+            if self.on_conflict != "update":
+                raise ApiRejectedError(
+                    f"Intercom already holds this {self.table.spec.table} object (id {existing}): {error.message}",
+                    hint="to update existing objects instead, ALTER FOREIGN TABLE ... OPTIONS (ADD on_conflict "
+                         "'update'); or leave the row out",
+                    status=error.status, code=error.code, request_id=error.request_id) from None
+            return self._upsert(existing, values, row)
+        if isinstance(response, _Existing):  # a resend found what the first attempt created
+            return self._upsert(response.id, values, row)
+        return self._finish(request, response)
+
+    def _send_create(self, request: WriteRequest):
+        resend = self.table.rules.conflict is not None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._call(request)
+            except (ServerError, TransportError):
+                if not resend or attempt > self.client.max_retries:
+                    raise
+                self._sleep(backoff_delay(attempt, *RESEND_BACKOFF, self._rng))
+            except ApiRejectedError as error:
+                existing = self.table.existing_id(error)
+                if attempt > 1 and existing is not None:
+                    return _Existing(existing)
+                raise
+
+    def _upsert(self, existing_id: str, values, row: int) -> dict:
+        request = self.table.upsert_request(existing_id, values, row)
+        return self._finish(request, self._call(request))
+
+    # -- UPDATE / DELETE -----------------------------------------------------------------------------
+    def update(self, rowid, new: Mapping[str, Any], remembered: Optional[Mapping[str, Any]]) -> Optional[dict]:
+        """Sends the changed columns; the shaped object Intercom returned, or None when nothing changed.
+
+        `remembered` is the row the scan gave for this rowid (ScanMemory); without all its columns
+        the old values are read by id.
+        """
+        self.table.operation("update")
+        self.rows_seen += 1
+        row = self.rows_seen
+        old = remembered if remembered is not None and set(new) <= set(remembered) else None
+        try:
+            if old is None:
+                old = self.current(rowid)
+            request = self.table.update_request(rowid, new, old, row)
+        except IntercomError as error:
+            raise self._failed(error.message, error, error.hint) from None
+        if request is None:
+            return None
+        return self._run([lambda: self._finish(request, self._call(request))], row, "UPDATE")[0]
+
+    def delete(self, rowid, remembered: Optional[Mapping[str, Any]]) -> None:
+        self.table.operation("delete")
+        self.rows_seen += 1
+        row = self.rows_seen
+        keys = self.table.path_keys("delete")
+        if keys and remembered is None:
+            raise self._failed(
+                f"DELETE on {self.table.spec.table}, row {row}: cannot tell which {', '.join(keys)} the row "
+                f"with id {rowid} belongs to", None,
+                f"delete through a plain filter on the table, e.g. DELETE FROM {self.table.spec.table} "
+                f"WHERE {keys[0]} = '...' AND id = '...'")
+        old = remembered or {}
+        request = self.table.delete_request(rowid, old, row)
+        # 404: already gone (or a resent DELETE after a dropped answer): the row is deleted either way.
+        self._run([lambda: self._deleted(request)], row, "DELETE", written_id=lambda _: self._describe(rowid, old))
+
+    def current(self, rowid) -> dict:
+        """The object as Intercom has it now (old values for an UPDATE whose scan row is unknown)."""
+        get = self.table.spec.get
+        if get is None:
+            raise InvalidValueError(f"{self.table.spec.table}: the row with id {rowid} cannot be read back",
+                                    hint="update rows through a plain scan of the table")
+        return self._shaper(self.client.call("GET", get.path.format(id=quote(str(rowid), safe=""))))
+
+    def _deleted(self, request: WriteRequest) -> dict:
+        self._call(request, allow_404=True)
+        return {}
+
+    def current(self, rowid) -> dict:
+        """The object as Intercom has it now (old values for an UPDATE whose scan row is unknown)."""
+        get = self.table.spec.get
+        if get is None:
+            raise InvalidValueError(f"{self.table.spec.table}: the row with id {rowid} cannot be read back",
+                                    hint="update rows through a plain scan of the table")
+        return self._shaper(self.client.call("GET", get.path.format(id=quote(str(rowid), safe=""))))
+
+    # -- running -------------------------------------------------------------------------------------
+    def _call(self, request: WriteRequest, allow_404: bool = False):
+        return self.client.call(request.method, request.path, json=request.body, idempotent=request.idempotent,
+                                allow_404=allow_404)
+
+    def _finish(self, request: WriteRequest, response) -> dict:
+        if request.result_id:  # the response names the object: read it (conversations answer a message)
+            object_id = (response or {}).get(request.result_id)
+            get = self.table.spec.get
+            response = self.client.call("GET", get.path.format(id=quote(str(object_id), safe="")))
+        return self._shaper(response or {}, request.inject)
+
+    def _run(self, jobs, first: int, verb: str, written_id=None) -> List[dict]:
+        written_id = written_id or (lambda shaped: self._describe(shaped.get(ROWID_COLUMN), shaped))
+        results: List[Any] = [None] * len(jobs)
+        failures: Dict[int, IntercomError] = {}
+        stop = threading.Event()  # after a failure, rows not yet started are not sent
+        width = min(max(1, self.client.concurrency), len(jobs))
+        if width == 1:
+            outcomes = [self._outcome(job, stop) for job in jobs]
+        else:
+            pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="intercom_fdw_write")
+            try:
+                outcomes = [f.result() for f in [pool.submit(self._outcome, job, stop) for job in jobs]]
+            finally:
+                pool.shutdown(wait=True)
+        for i, (result, error) in enumerate(outcomes):
+            if error is not None:
+                failures[first + i] = error
+            elif result is not _SKIPPED:
+                results[i] = result
+                self.written.append(written_id(result))
+        if failures:
+            row = min(failures)
+            error = failures[row]
+            others = [f"row {n}: {e.message}" for n, e in sorted(failures.items()) if n != row]
+            detail = "; ".join(filter(None, [error.detail] + others[:10]))
+            message = error.message if isinstance(error, InvalidValueError) else \
+                f"{verb} on {self.table.spec.table}, row {row}: {error.message}"
+            raise self._failed(message, error, error.hint, detail or None)
+        return results
+
+    @staticmethod
+    def _outcome(job, stop: threading.Event):
+        if stop.is_set():
+            return _SKIPPED, None
+        try:
+            return job(), None
+        except IntercomError as error:
+            stop.set()
+            return None, error
+
+    def _failed(self, message, cause, hint, detail=None) -> WriteFailed:
+        return WriteFailed(message, hint=hint, detail=detail if detail is not None else getattr(cause, "detail", None),
+                           written=self.written, cause=cause)
+
+    def _describe(self, rowid, row: Mapping) -> str:
+        keys = [str(row.get(k)) for k in self.table.path_keys("delete") or self.table.path_keys("insert")]
+        return "/".join(keys + [str(rowid)])
+
+
+_SKIPPED = object()
+
+
+class _Existing:
+    def __init__(self, object_id: str):
+        self.id = object_id
+
+
+class ScanMemory:
+    """The rows a scan of this table handed to PostgreSQL, by rowid, for the UPDATE or DELETE that
+    follows: multicorn passes update()/delete() only the rowid value, while an UPDATE must know
+    the old values (to send only what changed) and a child table's DELETE its parent key.
+
+    PostgreSQL's ModifyTable pulls one row from the scan and then writes it, so while the scan
+    runs the row being written is the last one scanned. When a plan reads the whole scan first
+    (a sort, a hash join), the rowid must identify one remembered row: for a child table, rows
+    of several parents sharing the rowid are ambiguous and None is returned.
+    """
+
+    def __init__(self, keys: Iterable[str] = (), limit: int = 10000):
+        self.keys = tuple(keys)
+        self.limit = limit
+        self._rows: "collections.OrderedDict[str, list]" = collections.OrderedDict()
+        self._last: Optional[dict] = None
+        self._scanning = False
+
+    def watch(self, rows: Iterable[dict]):
+        """Passes the rows through, remembering them."""
+        self._rows.clear()
+        self._scanning = True
+        try:
+            for row in rows:
+                self._remember(row)
+                yield row
+        finally:
+            self._scanning = False
+
+    def _remember(self, row: dict) -> None:
+        self._last = row
+        rowid = str(row.get(ROWID_COLUMN))
+        same = self._rows.get(rowid)
+        if same is None:
+            self._rows[rowid] = [row]
+            if len(self._rows) > self.limit:
+                self._rows.popitem(last=False)
+        elif self.keys:
+            same.append(row)
+        else:
+            same[0] = row
+
+    def row(self, rowid) -> Optional[dict]:
+        rowid = str(rowid)
+        if self._scanning and self._last is not None and str(self._last.get(ROWID_COLUMN)) == rowid:
+            return self._last
+        candidates = self._rows.get(rowid) or []
+        distinct = {tuple(str(r.get(k)) for k in self.keys) for r in candidates}
+        return candidates[-1] if len(distinct) == 1 else None
+
+    def forget(self) -> None:
+        self._rows.clear()
+        self._last = None
