@@ -49,6 +49,9 @@ CONTACT_SEARCH = SearchSchema(
                   ios_app_name=STRING, ios_sdk_version=STRING, android_last_seen_at=DATE,
                   android_app_version=STRING, android_device=STRING, android_app_name=STRING,
                   android_sdk_version=STRING),
+        # Spelled so in Intercom's own field table (OpenAPI file); accepted as written there.
+        "ios_app_device": Field(STRING, path_reader("ios_device")),
+        "andoid_sdk_version": Field(STRING, path_reader("android_sdk_version")),
         "avatar": Field(STRING, lambda obj, _c: (obj.get("avatar") or {}).get("image_url")),
         "tag_id": Field(MEMBERSHIP, lambda obj, ctx: ctx.contact_tag_ids(obj["id"])),
         # segment_id is a String in Intercom's table; membership with the equality operators.
@@ -85,7 +88,12 @@ CONVERSATION_SEARCH = SearchSchema(
                   statistics__last_admin_reply_at=DATE, statistics__last_close_at=DATE,
                   statistics__last_closed_by_id=STRING, statistics__count_reopens=INTEGER,
                   statistics__count_assignments=INTEGER, statistics__count_conversation_parts=INTEGER,
-                  ai_agent_participated=BOOLEAN),
+                  ai_agent_participated=BOOLEAN, conversation_rating__requested_at=DATE,
+                  conversation_rating__replied_at=DATE, conversation_rating__score=INTEGER,
+                  conversation_rating__remark=STRING, conversation_rating__contact_id=STRING,
+                  conversation_rating__admin_d=STRING, ai_agent__resolution_state=STRING,
+                  ai_agent__last_answer_type=STRING, ai_agent__rating=INTEGER, ai_agent__rating_remark=STRING,
+                  ai_agent__source_type=STRING, ai_agent__source_title=STRING),
         "source.body": Field(WORDS, _words),
         "contact_ids": Field(MEMBERSHIP, lambda obj, _c: [c["id"] for c in obj["contacts"]["contacts"]]),
         "teammate_ids": Field(MEMBERSHIP, lambda obj, _c: [t["id"] for t in obj["teammates"]["teammates"]]),
