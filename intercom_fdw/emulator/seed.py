@@ -194,10 +194,10 @@ class _Builder:
         for model in ("contact", "company", "conversation"):
             for name, data_type in STANDARD_ATTRIBUTES[model]:
                 n += 1
-                self.ws.data_attributes.add(str(n), _data_attribute(n, model, name, data_type, None, False, self.now))
+                self.ws.data_attributes.add(str(n), data_attribute(n, model, name, data_type, None, False, self.now))
             for name, data_type, options in CUSTOM_ATTRIBUTES[model]:
                 n += 1
-                self.ws.data_attributes.add(str(n), _data_attribute(n, model, name, data_type, options, True,
+                self.ws.data_attributes.add(str(n), data_attribute(n, model, name, data_type, options, True,
                                                                     self.now, self.admin_ids[0]))
 
     def custom_values(self, model: str) -> dict:
@@ -453,7 +453,7 @@ class _Builder:
                     attributes[attr["name"]] = ticket_attribute_value(rng, attr, self.now)
             ws.tickets.add(ticket_id, {
                 "type": "ticket", "id": ticket_id, "ticket_id": str(i + 1), "category": ttype["category"],
-                "ticket_attributes": attributes, "ticket_state": _state_ref(state),
+                "ticket_attributes": attributes, "ticket_state": state_ref(state),
                 "ticket_type": ticket_type_ref(ttype),
                 "contacts": {"type": "contact.list", "contacts": [
                     {"type": "contact", "id": contact["id"], "external_id": contact["external_id"]}]},
@@ -534,7 +534,7 @@ class _Builder:
 
 # --- shapes shared with the write side ---------------------------------------------------------
 
-def _data_attribute(n, model, name, data_type, options, custom, now, admin_id=None) -> dict:
+def data_attribute(n, model, name, data_type, options, custom, now, admin_id=None) -> dict:
     attr = {
         "type": "data_attribute", "id": n, "model": model, "name": name,
         "full_name": f"custom_attributes.{name}" if custom else name, "label": name.replace("_", " ").title(),
@@ -548,8 +548,6 @@ def _data_attribute(n, model, name, data_type, options, custom, now, admin_id=No
         attr["admin_id"] = admin_id
     return attr
 
-
-data_attribute = _data_attribute
 
 
 def ticket_type_attribute(attr_id, app_id, type_id, name, data_type, options, default, order, now) -> dict:
@@ -569,11 +567,9 @@ def ticket_type_ref(ttype: dict) -> dict:
     return {k: v for k, v in ttype.items() if k != "ticket_type_attributes"}
 
 
-def _state_ref(state: dict) -> dict:
+def state_ref(state: dict) -> dict:
     return {k: state[k] for k in ("type", "id", "category", "internal_label", "external_label")}
 
-
-state_ref = _state_ref
 
 
 def ticket_attribute_value(rng: random.Random, attr: dict, now: int):

@@ -27,7 +27,7 @@ def _embedded(ids: list, kind: str, path: str, list_url: str) -> dict:
 def contact(ws: Workspace, stored: dict, custom: CustomView = None, by_id: bool = False) -> dict:
     out = dict(stored)
     cid = stored["id"]
-    out.pop("archived", None)
+    out.pop("archived", None)  # the store's own flag (archived contacts are left out of lists), not API data
     if custom is not None:
         out["custom_attributes"] = custom("contact", stored)
     out["tags"] = _embedded([t[0] for t in ws.contact_tags.get(cid, ())], "tag", "tags", f"/contacts/{cid}/tags")
