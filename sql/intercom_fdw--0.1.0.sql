@@ -4,6 +4,7 @@
 --
 -- Each function runs as its caller (SECURITY INVOKER) and uses the caller's own user mapping
 -- for the Intercom server (the last argument, or the only Intercom server when NULL).
+-- At the end, an event trigger that validates intercom_fdw options when they are written.
 
 \echo Use "CREATE EXTENSION intercom_fdw" to load this file. \quit
 
@@ -263,3 +264,58 @@ from intercom_fdw.actions.plpython import run
 return run(plpy, 'update_ticket_type_attribute', args)
 $body$;
 COMMENT ON FUNCTION update_ticket_type_attribute(text, text, text, text, boolean, boolean, boolean, boolean, boolean, boolean, boolean, name) IS 'Change or archive an attribute of a ticket type; NULL arguments are left unchanged (PUT /ticket_types/{id}/attributes/{attribute_id}).';
+
+CREATE FUNCTION check_intercom_options(kind text, name text, options text[], column_options jsonb)
+RETURNS void
+LANGUAGE plpython3u
+VOLATILE SECURITY INVOKER
+AS $body$
+from intercom_fdw.actions.plpython import check_options
+check_options(plpy, kind, name, options, column_options)
+$body$;
+COMMENT ON FUNCTION check_intercom_options(text, text, text[], jsonb) IS 'Raises an error when the options of one Intercom server, foreign table or user mapping are bad.';
+
+CREATE FUNCTION intercom_options_written()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    item record;
+    checker text;
+BEGIN
+    FOR item IN
+    WITH written AS (SELECT DISTINCT classid, objid FROM pg_event_trigger_ddl_commands()),
+    intercom AS (SELECT oid, srvname FROM pg_foreign_server
+                 WHERE 'wrapper=intercom_fdw.IntercomFdw' = ANY(srvoptions))
+    SELECT 'server' AS kind, format('server %I', s.srvname) AS name, s.srvoptions AS options,
+           NULL::jsonb AS column_options
+    FROM written w JOIN intercom i ON w.classid = 'pg_foreign_server'::regclass AND i.oid = w.objid
+    JOIN pg_foreign_server s ON s.oid = i.oid
+    UNION ALL
+    SELECT 'table', format('foreign table %s', t.ftrelid::regclass), t.ftoptions,
+           (SELECT jsonb_object_agg(a.attname, a.attfdwoptions) FROM pg_attribute a
+            WHERE a.attrelid = t.ftrelid AND a.attnum > 0 AND NOT a.attisdropped AND a.attfdwoptions IS NOT NULL)
+    FROM written w JOIN pg_foreign_table t ON w.classid = 'pg_class'::regclass AND t.ftrelid = w.objid
+    JOIN intercom i ON i.oid = t.ftserver
+    UNION ALL
+    SELECT 'user_mapping', format('user mapping for %s on server %I',
+               CASE m.umuser WHEN 0 THEN 'PUBLIC' ELSE m.umuser::regrole::text END, i.srvname),
+           m.umoptions, NULL
+    FROM written w JOIN pg_user_mapping m ON w.classid = 'pg_user_mapping'::regclass AND m.oid = w.objid
+    JOIN intercom i ON i.oid = m.umserver
+    LOOP
+        IF checker IS NULL THEN
+            SELECT format('%I.check_intercom_options', n.nspname) INTO checker
+            FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+            WHERE e.extname = 'intercom_fdw';
+        END IF;
+        EXECUTE format('SELECT %s($1, $2, $3, $4)', checker)
+            USING item.kind, item.name, item.options, item.column_options;
+    END LOOP;
+END
+$body$;
+
+CREATE EVENT TRIGGER intercom_fdw_check_options ON ddl_command_end
+    WHEN TAG IN ('CREATE SERVER', 'ALTER SERVER', 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'ALTER TABLE', 'IMPORT FOREIGN SCHEMA', 'CREATE USER MAPPING', 'ALTER USER MAPPING')
+    EXECUTE FUNCTION intercom_options_written();

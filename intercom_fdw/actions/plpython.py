@@ -3,7 +3,8 @@
 It turns SQL values into Python ones, reads the server and the caller's user mapping from the
 catalog as the calling role (the functions are SECURITY INVOKER), runs the action and raises
 errors through plpy with message, detail and hint. Every argument is checked before the catalog
-is read or Intercom is called.
+is read or Intercom is called. `check_options` is the body of the event trigger that validates
+options when they are written (option_checks.py).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import traceback
 from typing import Any, Optional, Sequence
 
 from intercom_fdw.actions import connection as conn
+from intercom_fdw.actions.option_checks import check_catalog_object
 from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.actions.executor import execute
 from intercom_fdw.actions.vocabulary import Param
@@ -57,10 +59,29 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
         failure = IntercomError(f"internal error: {type(error).__name__}: {error}",
                                 detail=traceback.format_exc(limit=-3))
     # Raised outside the except block, so that no chained exception reaches PL/Python's report.
+    _raise(plpy, f"intercom_fdw.{name}(): ", failure)
+
+
+def check_options(plpy, kind: str, name: str, options, column_options: Optional[str]) -> None:
+    """Body of the function the extension's event trigger calls (sqlgen.py) for each Intercom server,
+    foreign table or user mapping the command wrote: options as PostgreSQL's 'key=value' array, the
+    columns' options as a JSON object of such arrays. A bad option aborts the command."""
+    columns = json.loads(column_options) if column_options else {}
+    try:
+        check_catalog_object(kind, name, conn.parse_options(options),
+                             {column: conn.parse_options(these) for column, these in columns.items()})
+    except IntercomError as error:
+        failure = error
+    else:
+        return
+    _raise(plpy, "intercom_fdw: ", failure)
+
+
+def _raise(plpy, prefix: str, failure: IntercomError):
     # PL/Python prints a None detail or hint as the word "None": pass only what there is.
     extras = {"detail": _detail(failure), "hint": failure.hint}
     plpy.error(
-        f"intercom_fdw.{name}(): {failure.message}",
+        prefix + failure.message,
         sqlstate=_SQLSTATES.get(type(failure), "HV000"),  # fdw_error
         **{key: value for key, value in extras.items() if value},
     )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import sys
 
+from intercom_fdw.actions.connection import WRAPPER_CLASS
 from intercom_fdw.actions.definitions import ACTIONS
+from intercom_fdw.actions.option_checks import COMMAND_TAGS
 from intercom_fdw.actions.vocabulary import Action
 
 HEADER = """\
@@ -18,6 +20,7 @@ HEADER = """\
 --
 -- Each function runs as its caller (SECURITY INVOKER) and uses the caller's own user mapping
 -- for the Intercom server (the last argument, or the only Intercom server when NULL).
+-- At the end, an event trigger that validates intercom_fdw options when they are written.
 
 \\echo Use "CREATE EXTENSION intercom_fdw" to load this file. \\quit
 """
@@ -48,8 +51,82 @@ def function_sql(action: Action) -> str:
     )
 
 
+# The servers, foreign tables (with their columns' options) and user mappings of Intercom servers
+# that the command wrote.
+_WRITTEN_OBJECTS = f"""
+    WITH written AS (SELECT DISTINCT classid, objid FROM pg_event_trigger_ddl_commands()),
+    intercom AS (SELECT oid, srvname FROM pg_foreign_server
+                 WHERE {_literal('wrapper=' + WRAPPER_CLASS)} = ANY(srvoptions))
+    SELECT 'server' AS kind, format('server %I', s.srvname) AS name, s.srvoptions AS options,
+           NULL::jsonb AS column_options
+    FROM written w JOIN intercom i ON w.classid = 'pg_foreign_server'::regclass AND i.oid = w.objid
+    JOIN pg_foreign_server s ON s.oid = i.oid
+    UNION ALL
+    SELECT 'table', format('foreign table %s', t.ftrelid::regclass), t.ftoptions,
+           (SELECT jsonb_object_agg(a.attname, a.attfdwoptions) FROM pg_attribute a
+            WHERE a.attrelid = t.ftrelid AND a.attnum > 0 AND NOT a.attisdropped AND a.attfdwoptions IS NOT NULL)
+    FROM written w JOIN pg_foreign_table t ON w.classid = 'pg_class'::regclass AND t.ftrelid = w.objid
+    JOIN intercom i ON i.oid = t.ftserver
+    UNION ALL
+    SELECT 'user_mapping', format('user mapping for %s on server %I',
+               CASE m.umuser WHEN 0 THEN 'PUBLIC' ELSE m.umuser::regrole::text END, i.srvname),
+           m.umoptions, NULL
+    FROM written w JOIN pg_user_mapping m ON w.classid = 'pg_user_mapping'::regclass AND m.oid = w.objid
+    JOIN intercom i ON i.oid = m.umserver"""
+
+
+def option_check_sql() -> str:
+    """The event trigger that validates options when they are written (option_checks.py).
+
+    PL/Python cannot write event trigger functions, so a PL/pgSQL one finds what the command wrote
+    and hands each Intercom object to a PL/Python function; commands on other servers never load
+    intercom_fdw. pg_user_mapping is readable by superusers only, hence SECURITY DEFINER (the
+    extension's owner) with a fixed search_path; the PL/Python function is found through the
+    extension's schema, which may change (the extension is relocatable).
+    """
+    tags = ", ".join(_literal(tag) for tag in COMMAND_TAGS)
+    return (
+        "CREATE FUNCTION check_intercom_options(kind text, name text, options text[], column_options jsonb)\n"
+        "RETURNS void\n"
+        "LANGUAGE plpython3u\n"
+        "VOLATILE SECURITY INVOKER\n"
+        "AS $body$\n"
+        "from intercom_fdw.actions.plpython import check_options\n"
+        "check_options(plpy, kind, name, options, column_options)\n"
+        "$body$;\n"
+        "COMMENT ON FUNCTION check_intercom_options(text, text, text[], jsonb) IS "
+        "'Raises an error when the options of one Intercom server, foreign table or user mapping are bad.';\n"
+        "\n"
+        "CREATE FUNCTION intercom_options_written()\n"
+        "RETURNS event_trigger\n"
+        "LANGUAGE plpgsql\n"
+        "SECURITY DEFINER SET search_path = pg_catalog, pg_temp\n"
+        "AS $body$\n"
+        "DECLARE\n"
+        "    item record;\n"
+        "    checker text;\n"
+        "BEGIN\n"
+        f"    FOR item IN{_WRITTEN_OBJECTS}\n"
+        "    LOOP\n"
+        "        IF checker IS NULL THEN\n"
+        "            SELECT format('%I.check_intercom_options', n.nspname) INTO checker\n"
+        "            FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace\n"
+        "            WHERE e.extname = 'intercom_fdw';\n"
+        "        END IF;\n"
+        "        EXECUTE format('SELECT %s($1, $2, $3, $4)', checker)\n"
+        "            USING item.kind, item.name, item.options, item.column_options;\n"
+        "    END LOOP;\n"
+        "END\n"
+        "$body$;\n"
+        "\n"
+        "CREATE EVENT TRIGGER intercom_fdw_check_options ON ddl_command_end\n"
+        f"    WHEN TAG IN ({tags})\n"
+        "    EXECUTE FUNCTION intercom_options_written();\n"
+    )
+
+
 def extension_script() -> str:
-    return HEADER + "".join("\n" + function_sql(action) for action in ACTIONS)
+    return HEADER + "".join("\n" + function_sql(action) for action in ACTIONS) + "\n" + option_check_sql()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,191 @@
+"""Options are validated when they are written: the event trigger of `CREATE EXTENSION intercom_fdw`
+checks every CREATE/ALTER of an Intercom server, foreign table (and its columns) and user mapping,
+and IMPORT FOREIGN SCHEMA, through PostgreSQL. Servers of other multicorn wrappers are left alone."""
+import psycopg
+import pytest
+from psycopg import sql
+
+DB = "test_option_checks"
+TOKEN = "tok-very-secret-4242"
+ROLE = "option_check_user"
+WRAPPER = "wrapper 'intercom_fdw.IntercomFdw'"
+
+
+@pytest.fixture(scope="module")
+def conn(pg):
+    name = pg.create_database(DB, extensions=("multicorn", "plpython3u", "intercom_fdw"))
+    with pg.connect(name) as session:
+        session.execute(f"CREATE SERVER good FOREIGN DATA WRAPPER multicorn OPTIONS ({WRAPPER})")
+        session.execute("CREATE FOREIGN TABLE good_contacts (id text, plan text OPTIONS (custom_attribute 'plan')) "
+                        "SERVER good OPTIONS (object 'contacts')")
+        session.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER good OPTIONS (access_token '{TOKEN}')")
+        yield session
+
+
+def failure(conn, statement) -> psycopg.Error:
+    with pytest.raises(psycopg.Error) as raised:
+        conn.execute(statement)
+    error = raised.value
+    reported = " ".join(str(part) for part in (error.diag.message_primary, error.diag.message_detail,
+                                               error.diag.message_hint, error.diag.context))
+    assert TOKEN not in reported and "very-secret" not in reported
+    return error
+
+
+def options_of(conn, query):
+    return conn.execute(query).fetchone()[0]
+
+
+# (options, words of the message, words of the hint)
+BAD_SERVER_OPTIONS = [
+    ("regoin 'eu'", "unknown server option regoin", "valid server options: region"),
+    ("region 'mars'", "unknown Intercom region 'mars'", "au, eu, us"),
+    ("pushdown 'maybe'", "invalid value 'maybe' for option pushdown", "'true' or 'false'"),
+    ("concurrency '1000'", "invalid value '1000' for option concurrency", "from 1 to 32"),
+    ("api_url 'ftp://example.com'", "invalid api_url 'ftp://example.com': not an http(s) URL", "api_url"),
+    ("object 'contacts'", "unknown server option object", "valid server options"),
+]
+
+
+@pytest.mark.parametrize("option,message,hint", BAD_SERVER_OPTIONS)
+def test_bad_server_options_fail_at_create(conn, option, message, hint):
+    error = failure(conn, f"CREATE SERVER bad FOREIGN DATA WRAPPER multicorn OPTIONS ({WRAPPER}, {option})")
+    assert error.diag.message_primary.endswith(f'intercom_fdw: server bad: {message}')
+    assert hint in error.diag.message_hint
+    assert conn.execute("SELECT count(*) FROM pg_foreign_server WHERE srvname = 'bad'").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("option,message,hint", BAD_SERVER_OPTIONS)
+def test_bad_server_options_fail_at_alter(conn, option, message, hint):
+    before = options_of(conn, "SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'good'")
+    error = failure(conn, f"ALTER SERVER good OPTIONS (ADD {option})")
+    assert message in error.diag.message_primary and hint in error.diag.message_hint
+    assert options_of(conn, "SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'good'") == before
+
+
+BAD_TABLE_OPTIONS = [
+    ("object 'contact'", "unknown Intercom object 'contact'", "contacts"),
+    ("object 'contacts', pushdwon 'false'", "unknown table option pushdwon", "valid table options: object"),
+    ("object 'contacts', suppress_extended_requests 'perhaps'",
+     "invalid value 'perhaps' for option suppress_extended_requests", "'true' or 'false'"),
+    ("object 'contacts', row_estimate 'many'", "invalid value 'many' for option row_estimate", "a number"),
+    ("ticket_type_id '1'", "no object option", "object 'contacts'"),
+]
+
+
+@pytest.mark.parametrize("options,message,hint", BAD_TABLE_OPTIONS)
+def test_bad_table_options_fail_at_create(conn, options, message, hint):
+    error = failure(conn, f"CREATE FOREIGN TABLE bad_table (id text) SERVER good OPTIONS ({options})")
+    assert error.diag.message_primary.endswith(f"intercom_fdw: foreign table public.bad_table: {message}")
+    assert hint in error.diag.message_hint
+    assert conn.execute("SELECT to_regclass('bad_table')").fetchone()[0] is None
+
+
+@pytest.mark.parametrize("alter,message,hint", [
+    ("OPTIONS (SET object 'contact')", "unknown Intercom object 'contact'", "contacts"),
+    ("OPTIONS (ADD pushdwon 'false')", "unknown table option pushdwon", "valid table options"),
+    ("OPTIONS (ADD suppress_extended_requests 'perhaps')",
+     "invalid value 'perhaps' for option suppress_extended_requests", "'true' or 'false'"),
+    ("OPTIONS (DROP object)", "no object option", "IMPORT FOREIGN SCHEMA"),
+    ("ALTER COLUMN plan OPTIONS (ADD custom_atribute 'x')", "column plan: unknown column option custom_atribute",
+     "custom_attribute"),
+    ("ADD COLUMN extra text OPTIONS (colour 'red')", "column extra: unknown column option colour", "data_type"),
+])
+def test_bad_table_options_fail_at_alter(conn, alter, message, hint):
+    before = options_of(conn, "SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'good_contacts'::regclass")
+    for command in ("ALTER FOREIGN TABLE", "ALTER TABLE"):
+        error = failure(conn, f"{command} good_contacts {alter}")
+        assert error.diag.message_primary.endswith(f"intercom_fdw: foreign table public.good_contacts: {message}")
+        assert hint in error.diag.message_hint
+    assert options_of(conn, "SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'good_contacts'::regclass") \
+        == before
+
+
+@pytest.mark.parametrize("options,message,hint", [
+    (f"access_token '{TOKEN}', region 'eu'", "unknown user mapping option region", "access_token"),
+    ("acces_token 'x'", "unknown user mapping option acces_token", "access_token"),
+    ("", "the access_token option is missing or empty", "OPTIONS (access_token '...')"),
+    ("access_token ''", "the access_token option is missing or empty", "ADD access_token"),
+])
+def test_bad_user_mapping_options_fail_at_create(conn, options, message, hint):
+    error = failure(conn, "CREATE USER MAPPING FOR PUBLIC SERVER good" + (f" OPTIONS ({options})" if options else ""))
+    assert error.diag.message_primary.endswith(f"intercom_fdw: user mapping for PUBLIC on server good: {message}")
+    assert hint in error.diag.message_hint
+
+
+@pytest.mark.parametrize("alter,message", [
+    ("ADD region 'eu'", "unknown user mapping option region"),
+    ("SET access_token ''", "the access_token option is missing or empty"),
+    ("DROP access_token", "the access_token option is missing or empty"),
+])
+def test_bad_user_mapping_options_fail_at_alter(conn, alter, message):
+    error = failure(conn, f"ALTER USER MAPPING FOR CURRENT_USER SERVER good OPTIONS ({alter})")
+    assert error.diag.message_primary.endswith(f"intercom_fdw: user mapping for postgres on server good: {message}")
+
+
+def test_a_role_that_is_not_superuser_is_checked_too(conn):
+    # pg_user_mapping is readable by superusers only: the check runs as the extension's owner.
+    conn.execute(f"DO $$ BEGIN CREATE ROLE {ROLE}; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    conn.execute(f"GRANT USAGE ON FOREIGN SERVER good TO {ROLE}")
+    conn.execute(f"SET ROLE {ROLE}")
+    try:
+        error = failure(conn, f"CREATE USER MAPPING FOR CURRENT_USER SERVER good OPTIONS (access_token '{TOKEN}', "
+                              "pushdown 'false')")
+        assert "unknown user mapping option pushdown" in error.diag.message_primary
+        conn.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER good OPTIONS (access_token '{TOKEN}')")
+    finally:
+        conn.execute("RESET ROLE")
+    conn.execute(f"DROP USER MAPPING FOR {ROLE} SERVER good")
+    conn.execute(f"REVOKE USAGE ON FOREIGN SERVER good FROM {ROLE}")
+
+
+def test_good_options_pass(conn):
+    conn.execute(f"CREATE SERVER full_options FOREIGN DATA WRAPPER multicorn OPTIONS ({WRAPPER}, region 'eu', "
+                 "api_url 'http://127.0.0.1:1', api_version '2.14', pushdown 'false', suppress_extended_requests "
+                 "'on', concurrency '4', connect_timeout '5', read_timeout '30', max_retries '2')")
+    conn.execute("ALTER SERVER full_options OPTIONS (SET region 'au', DROP api_url)")
+    conn.execute("CREATE FOREIGN TABLE full_tickets (id text, size integer OPTIONS (ticket_attribute 'size', "
+                 "data_type 'integer')) SERVER full_options OPTIONS (object 'tickets', ticket_type_id '7', "
+                 "suppress_extended_requests 'false', row_estimate '50')")
+    conn.execute("ALTER FOREIGN TABLE full_tickets OPTIONS (SET object 'conversations', DROP ticket_type_id)")
+    conn.execute(f"CREATE USER MAPPING FOR PUBLIC SERVER full_options OPTIONS (access_token '{TOKEN}')")
+    conn.execute("ALTER USER MAPPING FOR PUBLIC SERVER full_options OPTIONS (SET access_token 'another')")
+    assert options_of(conn, "SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'full_options'")[1] \
+        == "region=au"
+
+
+def test_import_foreign_schema_is_checked_and_passes(pg, conn, emulator):
+    conn.execute(sql.SQL("CREATE SERVER imported FOREIGN DATA WRAPPER multicorn OPTIONS ({}, api_url {})").format(
+        sql.SQL(WRAPPER), sql.Literal(emulator.url)))
+    conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER imported OPTIONS (access_token {})").format(
+        sql.Literal(emulator.token)))
+    conn.execute("CREATE SCHEMA imported")
+    conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts, companies) FROM SERVER imported INTO imported")
+    names = {r[0] for r in conn.execute("SELECT foreign_table_name FROM information_schema.foreign_tables "
+                                        "WHERE foreign_table_schema = 'imported'")}
+    assert names == {"contacts", "companies"}
+    # the imported custom field columns carry options, and they were checked
+    assert conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'imported.contacts'::regclass "
+                        "AND attfdwoptions IS NOT NULL").fetchone()[0] > 0
+
+
+def test_other_multicorn_servers_are_left_alone(conn):
+    conn.execute("CREATE SERVER other FOREIGN DATA WRAPPER multicorn "
+                 "OPTIONS (wrapper 'tests.runtime.testfdw.GeneratorFdw', regoin 'mars', pushdown 'maybe')")
+    conn.execute("ALTER SERVER other OPTIONS (ADD concurrency '1000')")
+    conn.execute("CREATE FOREIGN TABLE other_table (id text OPTIONS (colour 'red')) SERVER other "
+                 "OPTIONS (object 'contact', rows '0')")
+    conn.execute("ALTER FOREIGN TABLE other_table OPTIONS (ADD pushdwon 'x')")
+    conn.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER other OPTIONS (shared 'mapping')")
+    conn.execute("ALTER USER MAPPING FOR CURRENT_USER SERVER other OPTIONS (ADD region 'eu')")
+    assert conn.execute("SELECT count(*) FROM other_table").fetchone()[0] == 0
+
+
+def test_the_event_trigger_belongs_to_the_extension(conn):
+    row = conn.execute("""
+        SELECT t.evtevent, t.evtenabled, t.evttags
+        FROM pg_event_trigger t
+        JOIN pg_depend d ON d.classid = 'pg_event_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'e'
+        JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'intercom_fdw'""").fetchone()
+    assert row[0] == "ddl_command_end" and row[1] == "O"
+    assert "IMPORT FOREIGN SCHEMA" in row[2] and "CREATE USER MAPPING" in row[2]

@@ -1,0 +1,53 @@
+"""What the extension's event trigger checks (option_checks.py): pure, no PostgreSQL."""
+import pytest
+
+from intercom_fdw.actions.option_checks import check_catalog_object
+from intercom_fdw.errors import ConfigurationError
+
+TOKEN = "tok-unit-secret-777"
+
+
+def error_of(*args) -> ConfigurationError:
+    with pytest.raises(ConfigurationError) as raised:
+        check_catalog_object(*args)
+    error = raised.value
+    assert TOKEN not in f"{error.message} {error.hint} {error.detail}"
+    return error
+
+
+@pytest.mark.parametrize("kind,options,columns", [
+    ("server", {"wrapper": "intercom_fdw.IntercomFdw", "region": "eu", "pushdown": "false"}, None),
+    ("server", {"api_url": "http://127.0.0.1:9", "concurrency": "32", "max_retries": "0"}, None),
+    ("table", {"object": "tickets", "ticket_type_id": "3", "row_estimate": "10"},
+     {"size": {"ticket_attribute": "size", "data_type": "integer"}}),
+    ("user_mapping", {"access_token": TOKEN}, None),
+])
+def test_good_options_pass(kind, options, columns):
+    check_catalog_object(kind, f"{kind} x", options, columns)
+
+
+def test_the_message_names_the_object_and_the_hint_lists_valid_options():
+    error = error_of("server", 'server "s"', {"regoin": "eu"})
+    assert error.message == 'server "s": unknown server option regoin'
+    assert "region" in error.hint and "api_url" in error.hint
+
+
+def test_a_bad_region_fails_even_when_api_url_overrides_it():
+    error = error_of("server", "server s", {"api_url": "http://127.0.0.1:9", "region": "mars"})
+    assert "unknown Intercom region 'mars'" in error.message and "au, eu, us" in error.hint
+
+
+def test_tables_need_a_known_object_and_valid_column_options():
+    assert "no object option" in error_of("table", "t", {}).message
+    assert "contacts" in error_of("table", "t", {"object": "contact"}).hint
+    error = error_of("table", "t", {"object": "contacts"}, {"plan": {"custom_atribute": "plan"}})
+    assert error.message == "t: column plan: unknown column option custom_atribute"
+    assert "custom_attribute" in error.hint
+
+
+def test_user_mappings_never_echo_the_token():
+    error = error_of("user_mapping", "um", {"access_token": TOKEN, "region": "eu"})
+    assert error.message == "um: unknown user mapping option region"
+    assert "access_token" in error.hint
+    assert "missing or empty" in error_of("user_mapping", "um", {"access_token": "  "}).message
+    assert "missing or empty" in error_of("user_mapping", "um", {}).message
