@@ -206,8 +206,8 @@ class TableWrites:
         for name, value in values.items():
             if value is not None and name not in writable and name not in addressing:
                 raise self._not_writable(name, row, "insert", writable)
-        return self._request(op, values, {n: v for n, v in values.items() if v is not None}, writable, row,
-                             "insert", rowid=values.get(ROWID_COLUMN))
+        sent = {n: v for n, v in values.items() if v is not None and n in writable}
+        return self._request(op, values, sent, writable, row, "insert", rowid=values.get(ROWID_COLUMN))
 
     def update_request(self, rowid, new: Mapping[str, Any], old: Mapping[str, Any], row: int,
                        op_name: str = "update") -> Optional[WriteRequest]:

@@ -10,7 +10,7 @@ _TICKET_TEXT = (WriteField("title"), WriteField("description"))
 TICKET_WRITES = WriteRules(
     insert=WriteOperation(
         "POST", "/tickets",
-        _TICKET_TEXT + (WriteField("ticket_type_id"), WriteField("contacts"),
+        _TICKET_TEXT + (WriteField("ticket_type_id", "ticket_type_id"), WriteField("contacts", "contacts"),
                         WriteField("admin_assignee_id", "assignment.admin_assignee_id")),
         custom_fields=True,
         required=(Requirement(("ticket_type_id",), "set ticket_type_id (or insert into a ticket-type table)"),
@@ -18,7 +18,7 @@ TICKET_WRITES = WriteRules(
     ),
     update=WriteOperation(
         "PUT", "/tickets/{id}",
-        _TICKET_TEXT + (WriteField("ticket_state_id"), WriteField("open"), WriteField("is_shared"),
+        _TICKET_TEXT + (WriteField("ticket_state_id", "ticket_state_id"), WriteField("open"), WriteField("is_shared"),
                         WriteField("snoozed_until"), WriteField("admin_assignee_id", "assignee_id")),
         custom_fields=True,
     ),

@@ -25,7 +25,9 @@ class WriteDb:
         self.conn, self.api = conn, api
 
     def rows(self, query, params=None):
-        return self.conn.execute(query, params).fetchall()
+        """The statement's rows ([] for a statement without RETURNING)."""
+        cursor = self.conn.execute(query, params)
+        return cursor.fetchall() if cursor.description else []
 
     def one(self, query, params=None):
         rows = self.rows(query, params)
