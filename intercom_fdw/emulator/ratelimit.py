@@ -12,6 +12,11 @@ class RateDecision(NamedTuple):
     remaining: int
     reset: int  # UNIX seconds when the current slice ends
 
+    def headers(self) -> dict:
+        """The headers Intercom puts on every response."""
+        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
+                "X-RateLimit-Reset": str(self.reset)}
+
 
 class RateLimiter:
     def __init__(self) -> None:

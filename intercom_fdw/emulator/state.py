@@ -36,6 +36,10 @@ class EmulatorState:
         self.by_token = {token: ws for ws in self.workspaces for token in ws.tokens}
         self.oauth_codes.clear()
 
+    def rate_headers(self, token: str = "") -> dict:
+        """Rate-limit headers for a response that does not use up a call (admin routes, OAuth, 401)."""
+        return self.rate_limiter.peek(token, self.runtime.clock(), self.knobs.rate_limit_per_10s).headers()
+
     def workspace_for(self, token: Optional[str]) -> Optional[Workspace]:
         return self.by_token.get(token) if token else None
 

@@ -18,7 +18,7 @@ def test_oauth_flow_gives_a_token_for_the_admin_who_signed_in(private_emulator):
     admin = private_emulator.state.workspaces[0].admins.get(list(private_emulator.state.workspaces[0].admins.by_id)[2])
     with httpx.Client(base_url=private_emulator.url) as browser:
         page = browser.get("/oauth", params={"client_id": CLIENT["client_id"], "state": "xyz"})
-        assert page.status_code == 200
+        assert page.status_code == 200 and page.headers["X-RateLimit-Limit"]
         assert 'type="email"' in page.text and 'type="password"' in page.text and "Authorize access" in page.text
         assert re.search(r'name="state" value="xyz"', page.text)
         redirect = _sign_in(browser, admin["email"])
@@ -28,7 +28,7 @@ def test_oauth_flow_gives_a_token_for_the_admin_who_signed_in(private_emulator):
         query = parse_qs(location.query)
         assert query["state"] == ["xyz"] and query["code"][0]
         exchanged = browser.post("/auth/eagle/token", data={**CLIENT, "code": query["code"][0]})
-        assert exchanged.status_code == 200
+        assert exchanged.status_code == 200 and exchanged.headers["X-RateLimit-Remaining"]
         body = exchanged.json()
         assert body["token_type"] == "Bearer" and body["token"] == body["access_token"]
         again = browser.post("/auth/eagle/token", data={**CLIENT, "code": query["code"][0]})

@@ -13,11 +13,7 @@ from intercom_fdw.emulator.state import EmulatorState
 
 
 def _json(state: EmulatorState, payload, status: int = 200) -> ApiResponse:
-    limit = state.knobs.rate_limit_per_10s
-    decision = state.rate_limiter.peek("", state.runtime.clock(), limit)
-    headers = {"X-RateLimit-Limit": limit, "X-RateLimit-Remaining": decision.remaining,
-               "X-RateLimit-Reset": decision.reset}
-    return ApiResponse.json(status, payload, headers)
+    return ApiResponse.json(status, payload, state.rate_headers())
 
 
 def routes(state: EmulatorState) -> list:

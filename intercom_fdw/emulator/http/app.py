@@ -17,7 +17,6 @@ from intercom_fdw.emulator.backend import Accepted, Req
 from intercom_fdw.emulator.http import admin, oauth
 from intercom_fdw.emulator.http.responses import ApiResponse
 from intercom_fdw.emulator.http.routes import ALL_ROUTES, ApiRoute
-from intercom_fdw.emulator.ratelimit import RateDecision
 from intercom_fdw.emulator.state import EmulatorState
 
 _LOG = logging.getLogger("intercom_fdw.emulator")
@@ -36,11 +35,6 @@ _FAULT_ERRORS = {
 def counter_key(method: str, template: str) -> str:
     """"GET /contacts/{id}": method and path template, every path parameter shown as {id}."""
     return f"{method} {_PARAM.sub('{id}', template)}"
-
-
-def rate_headers(decision: RateDecision) -> dict:
-    return {"X-RateLimit-Limit": decision.limit, "X-RateLimit-Remaining": decision.remaining,
-            "X-RateLimit-Reset": decision.reset}
 
 
 def error_response(error: ApiError, headers: dict) -> ApiResponse:
@@ -77,11 +71,9 @@ def api_endpoint(state: EmulatorState, route: ApiRoute):
         token = _bearer(request)
         ws = state.workspace_for(token)
         if ws is None:
-            limit = knobs.rate_limit_per_10s
-            headers = rate_headers(state.rate_limiter.peek("", runtime.clock(), limit))
-            return error_response(ApiError(401, "unauthorized", "Access Token Invalid"), headers)
+            return error_response(ApiError(401, "unauthorized", "Access Token Invalid"), state.rate_headers())
         decision = state.rate_limiter.take(token, runtime.clock(), knobs.rate_limit_per_10s)
-        headers = rate_headers(decision)
+        headers = decision.headers()
         if not decision.allowed:
             return error_response(ApiError(429, "rate_limit_exceeded",
                                            "You have exceeded the rate limit. Please try again later."), headers)
@@ -145,8 +137,7 @@ async def _unknown(request: Request):
     state: EmulatorState = request.app.state.emulator
     raw = await request.body()
     _log(state, request, "unmatched", raw)
-    headers = rate_headers(state.rate_limiter.peek(_bearer(request) or "", state.runtime.clock(),
-                                                    state.knobs.rate_limit_per_10s))
+    headers = state.rate_headers(_bearer(request) or "")
     if state.workspace_for(_bearer(request)) is None:
         return error_response(ApiError(401, "unauthorized", "Access Token Invalid"), headers)
     return error_response(ApiError(404, "not_found", "Resource Not Found"), headers)

@@ -37,15 +37,19 @@ _PAGE = """<!doctype html>
 """
 
 
-def _page(client_id: str, state: str, error: str = "", status: int = 200) -> HTMLResponse:
+def _page(headers: dict, client_id: str, state: str, error: str = "", status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(app=html.escape(client_id), client_id=html.escape(client_id),
                                      state=html.escape(state),
                                      error=f'<p class="error">{html.escape(error)}</p>' if error else ""),
-                        status_code=status)
+                        status_code=status, headers=headers)
 
 
-def _error(error: ApiError) -> ApiResponse:
-    return ApiResponse.json(error.status, error.body(secrets.token_hex(8)), {})
+def _unknown_client(headers: dict) -> HTMLResponse:
+    return HTMLResponse("<p>Unknown client_id: this app is not registered.</p>", status_code=400, headers=headers)
+
+
+def _error(error: ApiError, headers: dict) -> ApiResponse:
+    return ApiResponse.json(error.status, error.body(secrets.token_hex(8)), headers)
 
 
 async def _fields(request: Request) -> dict:
@@ -63,17 +67,19 @@ def routes(state: EmulatorState) -> list:
     apps = lambda: {app.client_id: app for app in state.config.oauth_apps}  # noqa: E731
 
     async def authorize_page(request: Request):
+        headers = state.rate_headers()
         client_id = request.query_params.get("client_id", "")
         if client_id not in apps():
-            return HTMLResponse("<p>Unknown client_id: this app is not registered.</p>", status_code=400)
-        return _page(client_id, request.query_params.get("state", ""))
+            return _unknown_client(headers)
+        return _page(headers, client_id, request.query_params.get("state", ""))
 
     async def authorize(request: Request):
+        headers = state.rate_headers()
         form = await _fields(request)
         client_id, oauth_state = form.get("client_id", ""), form.get("state", "")
         app = apps().get(client_id)
         if app is None:
-            return HTMLResponse("<p>Unknown client_id: this app is not registered.</p>", status_code=400)
+            return _unknown_client(headers)
         email = (form.get("email") or "").strip().lower()
         found = None
         for ws in state.workspaces:
@@ -81,26 +87,27 @@ def routes(state: EmulatorState) -> list:
                 if admin["email"].lower() == email:
                     found = (ws, admin["id"])
         if found is None or not form.get("password"):
-            return _page(client_id, oauth_state, "Email or password is incorrect.", status=401)
+            return _page(headers, client_id, oauth_state, "Email or password is incorrect.", status=401)
         code = secrets.token_urlsafe(16)
         state.oauth_codes[code] = (found[0], found[1], client_id)
         return RedirectResponse(f"{app.redirect_uri}?{urlencode({'code': code, 'state': oauth_state})}",
-                                status_code=302)
+                                status_code=302, headers=headers)
 
     async def token(request: Request):
+        headers = state.rate_headers()
         form = await _fields(request)
         app = apps().get(form.get("client_id", ""))
         if app is None or not secrets.compare_digest(app.client_secret, form.get("client_secret", "")):
-            return _error(ApiError(401, "unauthorized", "client_id or client_secret is invalid"))
+            return _error(ApiError(401, "unauthorized", "client_id or client_secret is invalid"), headers)
         grant = state.oauth_codes.get(form.get("code", ""))
         if grant is None or grant[2] != app.client_id:
-            return _error(ApiError(400, "invalid_grant", "code is invalid, expired or already used"))
+            return _error(ApiError(400, "invalid_grant", "code is invalid, expired or already used"), headers)
         del state.oauth_codes[form["code"]]  # a code works once
         ws, admin_id, _client = grant
         access_token = "dG9r" + secrets.token_urlsafe(40)
         state.add_token(ws, access_token, admin_id)
         return ApiResponse.json(200, {"token": access_token, "access_token": access_token,
-                                      "token_type": "Bearer"}, {})
+                                      "token_type": "Bearer"}, headers)
 
     return [
         Route("/oauth", authorize_page, methods=["GET"]),
