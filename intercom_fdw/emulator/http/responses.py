@@ -32,9 +32,10 @@ class ApiResponse:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         body = self.body
         if self.drop:
-            # Half the body, then the connection is closed: the client sees a truncated response.
+            # Half the body, then return without finishing: the server closes the connection and the
+            # client sees a truncated response (uvicorn logs one line about the incomplete response).
             await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-            raise ConnectionAbortedError("emulator knob drop_rate: connection dropped on purpose")
+            return
         if self.slow_ms > 0 and len(body) > 1:
             step = -(-len(body) // CHUNKS_OF_A_SLOW_BODY)
             pause = self.slow_ms / 1000 / CHUNKS_OF_A_SLOW_BODY
