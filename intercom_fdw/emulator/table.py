@@ -40,10 +40,6 @@ class Table:
     def values(self) -> Iterator[dict]:
         return iter(self.by_id.values())
 
-    def position_after(self, obj_id: str) -> Optional[int]:
-        pos = self._pos.get(obj_id)
-        return None if pos is None else pos + 1
-
     def scan(self, start: int, limit: int, visible: Callable[[dict], bool]) -> Tuple[List[dict], int]:
         """Up to `limit` visible objects from position `start`, and the position after the last one."""
         out: List[dict] = []
