@@ -210,14 +210,21 @@ class TableWrites:
         return self._request(op, values, sent, writable, row, "insert", rowid=values.get(ROWID_COLUMN))
 
     def update_request(self, rowid, new: Mapping[str, Any], old: Mapping[str, Any], row: int,
-                       op_name: str = "update") -> Optional[WriteRequest]:
-        """The request for the columns whose value changed, or None when nothing changed."""
-        op = self.operation(op_name)
+                       scanned: bool = True) -> Optional[WriteRequest]:
+        """The request for the columns whose value changed, or None when nothing changed.
+
+        `scanned`: `old` is the row the UPDATE read, so a changed column that cannot be written
+        is the user's SET. Otherwise `old` was read later by id, and read-only columns may have
+        moved on in between (updated_at): only writable columns are compared.
+        """
+        op = self.operation("update")
         writable = self.writable(op)
         changed = {}
         for name, value in new.items():
             column = self.columns.get(name)
             if column is None or (name in old and self._same(column, old.get(name), value)):
+                continue
+            if name not in writable and not scanned:
                 continue
             if name not in old and (value is None or name not in writable):
                 continue  # the old value is unknown: only a writable column is worth sending

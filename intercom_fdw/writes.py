@@ -122,11 +122,10 @@ class StatementWriter:
         self.table.operation("update")
         self.rows_seen += 1
         row = self.rows_seen
-        old = remembered if remembered is not None and set(new) <= set(remembered) else None
+        scanned = remembered is not None and set(new) <= set(remembered)
         try:
-            if old is None:
-                old = self.current(rowid)
-            request = self.table.update_request(rowid, new, old, row)
+            old = remembered if scanned else self.current(rowid)
+            request = self.table.update_request(rowid, new, old, row, scanned)
         except IntercomError as error:
             raise self._failed(error.message, error, error.hint) from None
         if request is None:
@@ -149,25 +148,20 @@ class StatementWriter:
         # 404: already gone (or a resent DELETE after a dropped answer): the row is deleted either way.
         self._run([lambda: self._deleted(request)], row, "DELETE", written_id=lambda _: self._describe(rowid, old))
 
-    def current(self, rowid) -> dict:
-        """The object as Intercom has it now (old values for an UPDATE whose scan row is unknown)."""
-        get = self.table.spec.get
-        if get is None:
-            raise InvalidValueError(f"{self.table.spec.table}: the row with id {rowid} cannot be read back",
-                                    hint="update rows through a plain scan of the table")
-        return self._shaper(self.client.call("GET", get.path.format(id=quote(str(rowid), safe=""))))
-
     def _deleted(self, request: WriteRequest) -> dict:
         self._call(request, allow_404=True)
         return {}
 
     def current(self, rowid) -> dict:
         """The object as Intercom has it now (old values for an UPDATE whose scan row is unknown)."""
+        return self._shaper(self._get(rowid))
+
+    def _get(self, object_id) -> dict:
         get = self.table.spec.get
         if get is None:
-            raise InvalidValueError(f"{self.table.spec.table}: the row with id {rowid} cannot be read back",
+            raise InvalidValueError(f"{self.table.spec.table}: the object with id {object_id} cannot be read back",
                                     hint="update rows through a plain scan of the table")
-        return self._shaper(self.client.call("GET", get.path.format(id=quote(str(rowid), safe=""))))
+        return self.client.call("GET", get.path.format(id=quote(str(object_id), safe="")))
 
     # -- running -------------------------------------------------------------------------------------
     def _call(self, request: WriteRequest, allow_404: bool = False):
@@ -176,9 +170,7 @@ class StatementWriter:
 
     def _finish(self, request: WriteRequest, response) -> dict:
         if request.result_id:  # the response names the object: read it (conversations answer a message)
-            object_id = (response or {}).get(request.result_id)
-            get = self.table.spec.get
-            response = self.client.call("GET", get.path.format(id=quote(str(object_id), safe="")))
+            response = self._get((response or {}).get(request.result_id))
         return self._shaper(response or {}, request.inject)
 
     def _run(self, jobs, first: int, verb: str, written_id=None) -> List[dict]:

@@ -1,0 +1,277 @@
+"""Write rules and requests without PostgreSQL or HTTP: write_requests.py (pure) and the parts of
+writes.py that decide (statement numbering, conflicts, resends, scan memory) with a scripted client."""
+import datetime as dt
+
+import pytest
+
+from intercom_fdw.custom_fields import column_from_options
+from intercom_fdw.errors import ApiRejectedError, InvalidValueError, ServerError, TransportError, \
+    UnsupportedOperationError
+from intercom_fdw.objects import SPECS
+from intercom_fdw.write_requests import TableWrites, json_value
+from intercom_fdw.writes import ScanMemory, StatementWriter, WriteFailed
+
+
+def table(name, extra=(), **options):
+    spec = SPECS[name]
+    return TableWrites(spec.with_columns(spec.columns + tuple(extra)), options)
+
+
+def custom(name, attribute, data_type, pg_type, flavour="contact", container="custom_attributes",
+           option="custom_attribute"):
+    return column_from_options(name, pg_type, {option: attribute, "data_type": data_type}, container, option,
+                               flavour)
+
+
+PLAN_TIER = custom("plan_tier", "plan_tier", "string", "text")
+SEATS = custom("seats", "seats", "integer", "integer")
+
+
+# --- values -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind,value,expected", [
+    ("integer", "8", 8), ("integer", 8, 8), ("float", "1.5", 1.5), ("boolean", "t", True), ("boolean", "f", False),
+    ("unix", "2024-01-01 00:00:00+00", 1704067200), ("unix", "2024-01-01T01:00:00+01:00", 1704067200),
+    ("unix", dt.date(2024, 1, 1), 1704067200), ("unix", dt.datetime(2024, 1, 1), 1704067200),
+    ("json", '[{"id": "1"}]', [{"id": "1"}]), ("text", "x", "x"), ("text", None, None),
+])
+def test_sql_values_become_json_values(kind, value, expected):
+    assert json_value(kind, value) == expected
+
+
+def test_a_bad_value_names_the_column():
+    with pytest.raises(InvalidValueError, match="row 3: invalid value 'many' for column seats"):
+        table("contacts", (SEATS,)).insert_request({"email": "a@b.c", "seats": "many"}, 3)
+
+
+# --- INSERT -------------------------------------------------------------------------------------------
+
+def test_insert_body_maps_columns_and_custom_fields():
+    request = table("contacts", (PLAN_TIER, SEATS)).insert_request(
+        {"email": "a@b.c", "avatar_image_url": "http://i", "owner_id": "12", "signed_up_at": "2024-01-01 00:00:00+00",
+         "plan_tier": "pro", "seats": 3, "name": None}, 1)
+    assert (request.method, request.path) == ("POST", "/contacts")
+    assert request.body == {"email": "a@b.c", "avatar": "http://i", "owner_id": 12, "signed_up_at": 1704067200,
+                            "custom_attributes": {"plan_tier": "pro", "seats": 3}}
+
+
+def test_insert_of_a_child_row_addresses_the_parent_and_injects_its_key():
+    request = table("contact_tags").insert_request({"contact_id": "c/1", "id": "7"}, 1)
+    assert (request.path, request.body, dict(request.inject)) == ("/contacts/c%2F1/tags", {"id": "7"},
+                                                                   {"contact_id": "c/1"})
+
+
+def test_conversation_insert_writes_from_and_reads_the_conversation_back():
+    request = table("conversations").insert_request(
+        {"source_author_type": "lead", "source_author_id": "c1", "source_body": "Hi"}, 1)
+    assert request.body == {"from": {"type": "lead", "id": "c1"}, "body": "Hi"}
+    assert request.result_id == "conversation_id"
+
+
+def test_ticket_type_table_fills_ticket_type_and_ticket_attributes():
+    severity = custom("affected", "affected users", "integer", "integer", "ticket", "ticket_attributes",
+                      "ticket_attribute")
+    writes = table("tickets", (severity,), ticket_type_id="55")
+    request = writes.insert_request({"contacts": '[{"id": "c1"}]', "title": "T", "affected": 3}, 1)
+    assert request.body == {"ticket_type_id": "55", "contacts": [{"id": "c1"}],
+                            "ticket_attributes": {"_default_title_": "T", "affected users": 3}}
+    with pytest.raises(InvalidValueError, match="holds the tickets of ticket type 55"):
+        writes.insert_request({"ticket_type_id": "56", "contacts": "[]"}, 1)
+
+
+@pytest.mark.parametrize("name,values,message", [
+    ("contacts", {"name": "x"}, "email or external_id must be set"),
+    ("conversations", {"source_author_type": "admin", "source_author_id": "1", "source_body": "b"},
+     "source_author_type is 'admin', not one of user, lead, contact"),
+    ("conversations", {"source_author_type": "user", "source_body": "b"}, "source_author_id must be set"),
+    ("conversations", {"source_author_type": "user", "source_author_id": "1"}, "source_body must be set"),
+    ("data_attributes", {"name": "n", "model": "conversation", "data_type": "string"}, "not one of contact, company"),
+    ("contact_subscriptions", {"contact_id": "c", "id": "1", "consent_type": "maybe"}, "not one of opt_in, opt_out"),
+    ("companies", {"name": "no id"}, "company_id must be set"),
+])
+def test_rules(name, values, message):
+    with pytest.raises(InvalidValueError, match=message) as caught:
+        table(name).insert_request(values, 4)
+    assert "row 4" in caught.value.message and caught.value.hint
+
+
+def test_read_only_columns_are_named():
+    listed = custom("severity", "severity", "list", "text", "ticket", "ticket_attributes", "ticket_attribute")
+    for values, column in (({"email": "a@b.c", "created_at": "2024-01-01 00:00:00+00"}, "created_at"),
+                           ({"email": "a@b.c", "attrs": "{}"}, "attrs")):
+        with pytest.raises(InvalidValueError, match=f"column {column} "):
+            table("contacts").insert_request(values, 1)
+    with pytest.raises(InvalidValueError, match="column severity is read-only"):
+        table("tickets", (listed,)).insert_request({"ticket_type_id": "1", "contacts": "[]", "severity": "x"}, 1)
+
+
+def test_varchar_length_of_the_mapping_holds_whatever_the_declared_type():
+    with pytest.raises(InvalidValueError, match="256 characters; Intercom's 'plan_tier' takes at most 255"):
+        table("contacts", (PLAN_TIER,)).insert_request({"email": "a@b.c", "plan_tier": "x" * 256}, 1)
+    long_note = custom("memo", "memo", "string", "text", "conversation")  # varchar(4000) for conversations
+    table("conversations", (long_note,)).update_request("1", {"memo": "x" * 4000}, {"memo": None}, 1)
+
+
+@pytest.mark.parametrize("name,operation", [("admins", "insert"), ("notes", "update"), ("conversations", "delete"),
+                                            ("contact_tags", "update")])
+def test_unsupported_operations_say_what_is_allowed(name, operation):
+    with pytest.raises(UnsupportedOperationError, match="not supported by the Intercom API") as caught:
+        table(name).operation(operation)
+    assert "allows" in caught.value.hint
+
+
+# --- UPDATE / DELETE ------------------------------------------------------------------------------------
+
+OLD_CONTACT = {"id": "c1", "email": "a@b.c", "name": "A", "created_at": "2024-01-01T00:00:00+00:00",
+               "unsubscribed_from_emails": False, "plan_tier": "pro", "seats": 2, "attrs": '{"id":"c1","x":1}'}
+
+
+def test_update_sends_only_changed_columns_comparing_multicorn_forms_with_shaped_ones():
+    new = {**OLD_CONTACT, "created_at": "2024-01-01 00:00:00+00", "unsubscribed_from_emails": "f",
+           "attrs": '{"x": 1, "id": "c1"}', "seats": "3", "name": "B"}
+    request = table("contacts", (PLAN_TIER, SEATS)).update_request("c1", new, OLD_CONTACT, 1)
+    assert (request.method, request.path, request.body) == ("PUT", "/contacts/c1",
+                                                            {"name": "B", "custom_attributes": {"seats": 3}})
+
+
+def test_update_without_change_is_no_request():
+    assert table("contacts", (PLAN_TIER, SEATS)).update_request("c1", dict(OLD_CONTACT), OLD_CONTACT, 1) is None
+
+
+def test_update_of_a_read_only_column_is_refused():
+    with pytest.raises(InvalidValueError, match="column created_at cannot be set by Intercom's API on UPDATE"):
+        table("contacts").update_request("c1", {**OLD_CONTACT, "created_at": "2020-01-01 00:00:00+00"},
+                                         OLD_CONTACT, 1)
+
+
+def test_tag_rename_always_names_the_tag():
+    request = table("tags").update_request("9", {"id": "9", "name": "new"}, {"id": "9", "name": "old"}, 1)
+    assert (request.method, request.path, request.body) == ("POST", "/tags", {"id": "9", "name": "new"})
+
+
+def test_child_delete_uses_the_parent_key_of_the_row():
+    request = table("contact_companies").delete_request("co1", {"contact_id": "c1", "id": "co1"}, 1)
+    assert (request.method, request.path, request.body) == ("DELETE", "/contacts/c1/companies/co1", None)
+
+
+# --- the statement writer, with a scripted client ---------------------------------------------------------
+
+class ScriptedClient:
+    """Answers calls from a script: (method, path) -> list of answers (an exception or a dict)."""
+
+    concurrency = 4
+    max_retries = 3
+
+    def __init__(self, script=None, default=None):
+        self.script = {k: list(v) for k, v in (script or {}).items()}
+        self.default = default
+        self.sent = []
+
+    def call(self, method, path, json=None, idempotent=None, allow_404=False):
+        self.sent.append((method, path, json))
+        answers = self.script.get((method, path))
+        answer = answers.pop(0) if answers else (self.default(method, path, json) if self.default else {})
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def created(method, path, body):
+    return {"type": "contact", "id": "id-" + body["email"], "email": body["email"], "created_at": 1704067200}
+
+
+def writer(client, on_conflict="error", name="contacts"):
+    return StatementWriter(table(name), client, on_conflict, sleep=lambda s: None)
+
+
+def conflict(existing):
+    return ApiRejectedError(f"Intercom answered HTTP 409 to POST /contacts: conflict: A contact matching those "
+                            f"details already exists with id={existing}", status=409, code="conflict")
+
+
+def test_rows_are_numbered_across_batches_and_the_failure_names_row_k_and_what_was_written():
+    def answer(method, path, body):
+        if body["email"] == "r5@x.io":
+            raise ApiRejectedError("Intercom answered HTTP 400 to POST /contacts: bad owner", status=400)
+        return created(method, path, body)
+
+    statement = writer(ScriptedClient(default=answer))
+    rows = statement.insert([{"email": f"r{i}@x.io"} for i in (1, 2, 3)])
+    assert [r["id"] for r in rows] == ["id-r1@x.io", "id-r2@x.io", "id-r3@x.io"]
+    with pytest.raises(WriteFailed) as caught:
+        statement.insert([{"email": f"r{i}@x.io"} for i in (4, 5)])
+    assert caught.value.message == "INSERT on contacts, row 5: Intercom answered HTTP 400 to POST /contacts: bad owner"
+    message, detail = caught.value.notice()
+    assert message.startswith("4 row(s)") and "id-r1@x.io" in detail and "id-r4@x.io" in detail
+
+
+def test_a_rule_broken_in_a_batch_sends_nothing_of_that_batch():
+    client = ScriptedClient(default=created)
+    with pytest.raises(WriteFailed, match="row 2: email or external_id must be set"):
+        writer(client).insert([{"email": "ok@x.io"}, {"name": "nobody"}])
+    assert client.sent == []
+
+
+def test_conflict_is_reported_with_the_existing_id_or_turned_into_an_update():
+    client = ScriptedClient({("POST", "/contacts"): [conflict("abc")]})
+    with pytest.raises(WriteFailed, match=r"already holds this contacts object \(id abc\)"):
+        writer(client).insert([{"email": "a@x.io"}])
+    client = ScriptedClient({("POST", "/contacts"): [conflict("abc")]},
+                            default=lambda m, p, b: {"id": "abc", "email": b["email"]})
+    row = writer(client, "update").insert([{"email": "a@x.io", "name": "N"}])[0]
+    assert row["id"] == "abc" and client.sent[-1] == ("PUT", "/contacts/abc", {"email": "a@x.io", "name": "N"})
+
+
+@pytest.mark.parametrize("failure", [ServerError("503", status=503), TransportError("connection cut")])
+def test_an_ambiguous_create_is_resent_and_its_409_is_the_object_it_created(failure):
+    client = ScriptedClient({("POST", "/contacts"): [failure, conflict("first")]},
+                            default=lambda m, p, b: {"id": "first", "email": b["email"]})
+    row = writer(client).insert([{"email": "a@x.io"}])[0]
+    assert row["id"] == "first"
+    assert [s[:2] for s in client.sent] == [("POST", "/contacts"), ("POST", "/contacts"), ("PUT", "/contacts/first")]
+
+
+def test_creates_without_a_conflict_rule_are_never_resent():
+    client = ScriptedClient({("POST", "/conversations"): [ServerError("503", status=503)]})
+    with pytest.raises(WriteFailed, match="row 1"):
+        writer(client, name="conversations").insert(
+            [{"source_author_type": "user", "source_author_id": "c", "source_body": "b"}])
+    assert len(client.sent) == 1
+
+
+def test_update_reads_old_values_by_id_when_the_scan_row_is_unknown():
+    client = ScriptedClient({("GET", "/contacts/c1"): [{"id": "c1", "email": "a@b.c", "name": "A"}]},
+                            default=lambda m, p, b: {"id": "c1", "email": "a@b.c", "name": b.get("name")})
+    new = {name: None for name in SPECS["contacts"].column_names}
+    new.update(id="c1", email="a@b.c", name="B")
+    row = writer(client).update("c1", new, None)
+    assert row["name"] == "B" and client.sent[-1] == ("PUT", "/contacts/c1", {"name": "B"})
+
+
+def test_child_delete_without_a_known_parent_is_refused():
+    with pytest.raises(WriteFailed, match="cannot tell which contact_id"):
+        writer(ScriptedClient(), name="contact_tags").delete("7", None)
+
+
+# --- scan memory ------------------------------------------------------------------------------------------
+
+def test_scan_memory_gives_the_row_being_written_while_the_scan_runs():
+    memory = ScanMemory(keys=("contact_id",))
+    rows = memory.watch(iter([{"id": "7", "contact_id": "a"}, {"id": "7", "contact_id": "b"}]))
+    next(rows)
+    assert memory.row("7")["contact_id"] == "a"
+    next(rows)
+    assert memory.row("7")["contact_id"] == "b"
+
+
+def test_scan_memory_refuses_to_guess_between_parents_after_the_scan():
+    memory = ScanMemory(keys=("contact_id",))
+    list(memory.watch(iter([{"id": "7", "contact_id": "a"}, {"id": "7", "contact_id": "b"},
+                            {"id": "8", "contact_id": "a"}])))
+    assert memory.row("7") is None and memory.row("8")["contact_id"] == "a"
+
+
+def test_scan_memory_is_bounded():
+    memory = ScanMemory(limit=2)
+    list(memory.watch(iter([{"id": str(i)} for i in range(5)])))
+    assert memory.row("0") is None and memory.row("4") == {"id": "4"}
