@@ -35,7 +35,7 @@ class SeenRequest:
 @dataclass
 class Reply:
     status: int = 200
-    body: object = None  # dict/list -> JSON, str -> text, None -> empty
+    body: object = None  # dict/list -> JSON, str -> text, bytes -> as they are, None -> empty
     headers: Dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
     cut_short: bool = False  # promise a longer body than is sent, then close (a connection lost mid-body)
@@ -113,13 +113,16 @@ class IntercomDouble:
                     payload, kind = json.dumps(reply.body).encode(), "application/json"
                 elif isinstance(reply.body, str):
                     payload, kind = reply.body.encode(), "text/html"
+                elif isinstance(reply.body, bytes):
+                    payload, kind = reply.body, reply.headers.get("Content-Type", "application/json")
                 else:
                     payload, kind = b"", "application/json"
                 self.send_response(reply.status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(payload) + (10 if reply.cut_short else 0)))
                 for name, value in reply.headers.items():
-                    self.send_header(name, value)
+                    if name != "Content-Type":
+                        self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
                 if reply.cut_short:

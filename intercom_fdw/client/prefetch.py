@@ -1,0 +1,66 @@
+"""PagesAhead: a pager's pages, with the following page read in a background thread.
+
+While PostgreSQL consumes one page of rows, the next page's HTTP call and JSON parsing run in a
+worker thread, so a scan waits for Intercom only when consuming a page is quicker than reading one.
+
+- Bounded: one worker, at most one page in flight; it is read only when the caller asks for it
+  (`read_ahead()`), so the caller decides when an extra call is worth it.
+- The pager (a generator) is advanced by one thread at a time: the caller's thread, or the worker
+  while the caller waits for the page it started. Whatever the pager holds (a companies scroll's
+  workspace lock) it releases in whichever thread ends it; see scroll_lock.py.
+- An error from a page read ahead is raised where that page is consumed, in the caller's thread.
+- close() awaits the page in flight (an HTTP call cannot be interrupted; it is bounded by the
+  client's timeouts), discards it, closes the pager and stops the worker: no thread outlives a scan.
+"""
+from __future__ import annotations
+
+import signal
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Iterator, List, Optional
+
+_END = object()
+
+
+def block_signals() -> None:
+    """Worker thread initializer: inside a PostgreSQL backend, its signal handlers (query cancel,
+    terminate, latch wake-ups) must run on the backend's own thread, never on one of ours."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+
+
+class PagesAhead:
+    def __init__(self, pages: Iterator[List[dict]]):
+        self._pages = pages
+        self._worker: Optional[ThreadPoolExecutor] = None
+        self._ahead: Optional[Future] = None
+
+    def next_page(self) -> Optional[List[dict]]:
+        """The next page (the one read ahead, if any), or None after the last."""
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead, None
+            page = ahead.result()  # the worker's error, if any, is raised here
+        else:
+            page = next(self._pages, _END)
+        return None if page is _END else page
+
+    def read_ahead(self) -> None:
+        """Start reading the page after the one last returned (no-op if one is in flight)."""
+        if self._ahead is not None:
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="intercom_fdw-ahead", initializer=block_signals
+            )
+        self._ahead = self._worker.submit(next, self._pages, _END)
+
+    def close(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        try:
+            if ahead is not None and not ahead.cancel():
+                ahead.exception()  # wait; the consumer is gone, so the page and any error are dropped
+        finally:
+            try:
+                self._pages.close()
+            finally:
+                if self._worker is not None:
+                    self._worker.shutdown(wait=True)
+                    self._worker = None
