@@ -94,6 +94,29 @@ def _run_demo(args: argparse.Namespace) -> int:
                     seed=args.seed, wait=args.wait)
 
 
+def _login_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--client-id", required=True, help="the client id of your Intercom app")
+    parser.add_argument("--client-secret", help="its client secret (default: $INTERCOM_CLIENT_SECRET, else asked "
+                                                "without echo; the environment keeps it out of `ps`)")
+    parser.add_argument("--redirect-uri", help="a redirect URL registered in the app; the one-shot callback server "
+                                               "listens on its port on 127.0.0.1 (default "
+                                               "http://127.0.0.1:8765/callback)")
+    parser.add_argument("--authorize-url", help="authorization page (default Intercom's; e.g. the emulator's /oauth)")
+    parser.add_argument("--token-url", help="token endpoint (default Intercom's /auth/eagle/token)")
+    parser.add_argument("--timeout", type=float, help="seconds to wait for the browser to come back (default 300)")
+    parser.add_argument("--no-browser", action="store_true", help="only print the URL, do not open a browser")
+    parser.add_argument("--dsn", help="libpq connection string of the database to write the user mapping into")
+    parser.add_argument("--server", help="the intercom_fdw foreign server of the user mapping (with --dsn)")
+    parser.add_argument("--role", help="the role of the user mapping: a role name or PUBLIC (default CURRENT_USER)")
+    parser.add_argument("--print-token", action="store_true", help="print the access token on stdout")
+
+
+def _run_login(args: argparse.Namespace) -> int:
+    from intercom_fdw.login import run
+
+    return run(args)
+
+
 Subcommand = Tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 SUBCOMMANDS: Dict[str, Subcommand] = {
@@ -101,6 +124,8 @@ SUBCOMMANDS: Dict[str, Subcommand] = {
                  _emulator_arguments, _run_emulator),
     "demo": ("tour intercom_fdw: emulator (or a real workspace), throwaway PostgreSQL, IMPORT FOREIGN SCHEMA, "
              "queries with their API plans", _demo_arguments, _run_demo),
+    "login": ("\"Sign in with Intercom\" (OAuth) and write the access token into a user mapping",
+              _login_arguments, _run_login),
 }
 
 

@@ -1,0 +1,313 @@
+"""`intercom-fdw login`: "Sign in with Intercom" from a terminal, the token straight into a USER MAPPING.
+
+The flow: a one-shot HTTP server on 127.0.0.1 waits for Intercom's redirect; the browser is sent to
+the authorization URL; the redirect's `state` must be the one sent (CSRF); the code is exchanged with
+`intercom_fdw.oauth.exchange_code`; the token is written into a user mapping (or printed on request).
+Progress goes to stderr and only a requested token to stdout, so `$(intercom-fdw login ... --print-token)`
+captures the token alone. The client secret and the token are registered secrets: no error shows them.
+"""
+from __future__ import annotations
+
+import getpass
+import html
+import http.server
+import os
+import secrets
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Tuple
+from urllib.parse import parse_qsl, urlsplit
+
+import psycopg
+from psycopg import sql
+
+from intercom_fdw import errors, oauth
+
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+DEFAULT_TIMEOUT_S = 300.0
+CLIENT_SECRET_ENV = "INTERCOM_CLIENT_SECRET"
+# The callback server binds the IPv4 loopback only: nothing outside this machine can reach it.
+_LISTEN_HOST = "127.0.0.1"
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+_SIGN_IN_AGAIN = "run `intercom-fdw login` again and sign in from the URL it prints"
+
+Browser = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class UserMappingTarget:
+    """Where the token goes: the user mapping of `role` (None: CURRENT_USER; "PUBLIC") on `server`."""
+
+    dsn: str
+    server: str
+    role: Optional[str] = None
+
+    def describe(self) -> str:
+        return f"user mapping for {self.role or 'CURRENT_USER'} on server {self.server}"
+
+    def check(self) -> None:
+        """Fail before the sign-in, not after it, when the database, server or role is wrong."""
+        with self._connect() as conn:
+            if conn.execute("SELECT 1 FROM pg_foreign_server WHERE srvname = %s", (self.server,)).fetchone() is None:
+                raise errors.ConfigurationError(
+                    f"no foreign server {self.server!r} in database {conn.info.dbname!r}",
+                    hint="create it first (README, 'Set up in your database') or name the right one with --server",
+                )
+            if self._is_named_role() and conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (self.role,)
+            ).fetchone() is None:
+                raise errors.ConfigurationError(f"no role {self.role!r} in this cluster",
+                                                hint="name an existing role with --role, or leave it out "
+                                                     "for CURRENT_USER")
+
+    def write(self, token: str) -> str:
+        """CREATE or ALTER the user mapping so that its access_token is `token`; 'created' or 'updated'."""
+        errors.register_secret(token)
+        user = self._user_sql()
+        server = sql.Identifier(self.server)
+        with self._connect() as conn:
+            # pg_user_mappings names CURRENT_USER's mapping by the user and PUBLIC's as 'public'.
+            row = conn.execute(
+                "SELECT umoptions FROM pg_user_mappings WHERE srvname = %s AND usename = COALESCE(%s, current_user)",
+                (self.server, "public" if self._is_public() else self.role),
+            ).fetchone()
+            if row is None:
+                statement = sql.SQL("CREATE USER MAPPING FOR {} SERVER {} OPTIONS (access_token {})").format(
+                    user, server, sql.Literal(token))
+            else:
+                has_token = any(option.startswith("access_token=") for option in row[0] or ())
+                statement = sql.SQL("ALTER USER MAPPING FOR {} SERVER {} OPTIONS ({} access_token {})").format(
+                    user, server, sql.SQL("SET" if has_token else "ADD"), sql.Literal(token))
+            try:
+                conn.execute(statement)
+            except psycopg.Error as exc:
+                raise errors.ConfigurationError(
+                    f"could not write the {self.describe()}: {exc.diag.message_primary or exc}",
+                    hint=exc.diag.message_hint or "the role connecting with --dsn must own the server, be the "
+                                                  "mapped role with USAGE on the server, or be a superuser",
+                ) from None
+        return "created" if row is None else "updated"
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            errors.register_secret(psycopg.conninfo.conninfo_to_dict(self.dsn).get("password"))
+            return psycopg.connect(self.dsn, autocommit=True)
+        except psycopg.Error as exc:
+            raise errors.ConfigurationError(f"cannot connect to PostgreSQL with --dsn: {exc}",
+                                            hint="a libpq connection string, e.g. 'host=... dbname=... user=...'",
+                                            ) from None
+
+    def _is_public(self) -> bool:
+        return (self.role or "").upper() == "PUBLIC"
+
+    def _is_named_role(self) -> bool:
+        return bool(self.role) and not self._is_public()
+
+    def _user_sql(self) -> sql.Composable:
+        if self._is_public():
+            return sql.SQL("PUBLIC")
+        return sql.Identifier(self.role) if self.role else sql.SQL("CURRENT_USER")
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    client_id: str
+    client_secret: str
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+    authorize_url: str = oauth.AUTHORIZE_URL
+    token_url: str = oauth.TOKEN_URL
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    target: Optional[UserMappingTarget] = None
+    print_token: bool = False
+
+
+def callback_address(redirect_uri: str) -> Tuple[int, str]:
+    """(port, path) the local callback server answers for `redirect_uri`, which must be a loopback http URL."""
+    parts = urlsplit(redirect_uri or "")
+    hint = ("use a loopback redirect URI such as " + DEFAULT_REDIRECT_URI
+            + ", registered as a redirect URL of your Intercom app")
+    if parts.scheme != "http" or parts.hostname not in _LOOPBACK_NAMES:
+        raise errors.ConfigurationError(
+            f"redirect URI {redirect_uri!r} is not http://127.0.0.1:PORT/... or http://localhost:PORT/...: "
+            "the callback server listens on this machine's 127.0.0.1 only", hint=hint)
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise errors.ConfigurationError(f"redirect URI {redirect_uri!r} has an invalid port", hint=hint) from None
+    return port, parts.path or "/"
+
+
+def code_from_callback(params: Mapping[str, str], expected_state: str) -> str:
+    """The authorization code of Intercom's redirect, after checking its `state` against the one sent."""
+    # The state is checked first: an answer with a foreign state says nothing trustworthy, not even a denial.
+    if not secrets.compare_digest(params.get("state", "").encode(), expected_state.encode()):
+        raise errors.AuthenticationError(
+            "the OAuth callback's state does not match the state this login sent (a possible cross-site "
+            "request forgery, or an old sign-in page); no code was exchanged",
+            hint=_SIGN_IN_AGAIN + ", in the browser that opens it", code="state_mismatch")
+    error = params.get("error")
+    if error == "access_denied":
+        raise errors.AuthenticationError(
+            "access was denied: the Intercom app was not authorized",
+            hint=_SIGN_IN_AGAIN + " and choose to authorize access", code="access_denied")
+    if error:
+        description = params.get("error_description", "")
+        raise errors.AuthenticationError(f"Intercom answered the sign-in with error {error}: {description}".rstrip(": "),
+                                         hint=_SIGN_IN_AGAIN, code=error)
+    if not params.get("code"):
+        raise errors.AuthenticationError("the OAuth callback carries no authorization code", hint=_SIGN_IN_AGAIN)
+    return params["code"]
+
+
+class CallbackReceiver:
+    """A one-shot HTTP server on 127.0.0.1 for the redirect: the first request to the callback path
+    decides (a code, or why not); anything else gets a 404. Use as a context manager."""
+
+    def __init__(self, redirect_uri: str, expected_state: str):
+        port, self.path = callback_address(redirect_uri)
+        self.redirect_uri = redirect_uri
+        self._expected_state = expected_state
+        self._answered = threading.Event()
+        self._outcome: object = None  # the code, or the AuthenticationError
+        handler = type("BoundCallbackHandler", (_CallbackHandler,), {"receiver": self})
+        try:
+            self._server = http.server.HTTPServer((_LISTEN_HOST, port), handler)
+        except OSError as exc:
+            raise errors.ConfigurationError(
+                f"cannot listen on {_LISTEN_HOST}:{port} for the OAuth callback: {exc.strerror or exc}",
+                hint="stop what uses that port, or use another port in --redirect-uri "
+                     "(and register that redirect URL in your Intercom app)") from None
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="intercom-fdw-login-callback", daemon=True)
+
+    def __enter__(self) -> "CallbackReceiver":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def accept(self, params: Mapping[str, str]) -> Optional[errors.AuthenticationError]:
+        """Record the redirect's outcome (the first one wins); the error it carries, if any."""
+        if not self._answered.is_set():
+            try:
+                self._outcome = code_from_callback(params, self._expected_state)
+            except errors.AuthenticationError as error:
+                self._outcome = error
+            self._answered.set()
+        return self._outcome if isinstance(self._outcome, errors.AuthenticationError) else None
+
+    def wait(self, timeout_s: float) -> str:
+        """The authorization code, once the browser comes back; raises when it does not or brings an error."""
+        if not self._answered.wait(timeout_s):
+            raise errors.AuthenticationError(
+                f"timed out after {timeout_s:g} s waiting for the browser to come back to {self.redirect_uri}",
+                hint="open the printed URL, sign in and authorize access; check that this exact redirect URL "
+                     "is registered in your Intercom app; a longer wait: --timeout SECONDS", code="timeout")
+        if isinstance(self._outcome, errors.AuthenticationError):
+            raise self._outcome
+        return self._outcome
+
+
+class _CallbackHandler(http.server.BaseHTTPRequestHandler):
+    receiver: CallbackReceiver
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        url = urlsplit(self.path)
+        if url.path != self.receiver.path:
+            self._answer(404, "This is not the intercom-fdw login callback.")
+            return
+        error = self.receiver.accept(dict(parse_qsl(url.query, keep_blank_values=True)))
+        if error is None:
+            self._answer(200, "Signed in to Intercom. You can close this tab and return to the terminal.")
+        else:
+            self._answer(400, f"Sign-in failed: {error}. Return to the terminal.")
+
+    def _answer(self, status: int, text: str) -> None:
+        body = (f'<!doctype html><html><head><meta charset="utf-8"><title>intercom-fdw login</title></head>'
+                f"<body><p>{html.escape(text)}</p></body></html>").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's signature)
+        """Silent: request lines carry the authorization code."""
+
+
+def login(request: LoginRequest, browser: Optional[Browser] = None) -> None:
+    """Run the whole sign-in; `browser(url)` opens the authorization URL (None: only print it)."""
+    if not request.client_secret:
+        raise errors.ConfigurationError("no OAuth client secret",
+                                        hint=f"set {CLIENT_SECRET_ENV} (or --client-secret) to your Intercom "
+                                             "app's client secret")
+    errors.register_secret(request.client_secret)
+    if not request.timeout_s > 0:
+        raise errors.ConfigurationError(f"--timeout must be a positive number of seconds, not {request.timeout_s:g}")
+    if request.target is not None:
+        request.target.check()
+    url, state = oauth.authorization_url(request.client_id, request.redirect_uri,
+                                         authorize_url=request.authorize_url)
+    with CallbackReceiver(request.redirect_uri, state) as receiver:
+        _say(f"Open this URL in a browser, sign in to Intercom and authorize access:\n\n    {url}\n")
+        if browser is not None and not _opened(browser, url):
+            _say("(No browser could be opened here: open the URL yourself.)")
+        _say(f"Waiting up to {request.timeout_s:g} s for the redirect to {request.redirect_uri} ...")
+        code = receiver.wait(request.timeout_s)
+    token = oauth.exchange_code(code, request.client_id, request.client_secret, token_url=request.token_url)
+    if request.target is not None:
+        done = request.target.write(token)
+        _say(f"Signed in: {done} the {request.target.describe()} with the new access token.")
+    if request.print_token:
+        print(token, flush=True)
+    elif request.target is None:
+        _say("Signed in. The access token is not shown. To store it in a user mapping, run login again with "
+             "--dsn 'host=... dbname=... user=...' --server SERVER [--role ROLE]; to print it, add --print-token.")
+
+
+def run(args) -> int:
+    """`intercom-fdw login` (arguments from cli.py): 0 when signed in, 1 with a clear error otherwise."""
+    import webbrowser
+
+    try:
+        target = None
+        if args.dsn or args.server or args.role:
+            if not (args.dsn and args.server):
+                raise errors.ConfigurationError("--dsn and --server go together (--role is optional)",
+                                                hint="--dsn 'host=... dbname=...' --server SERVER")
+            target = UserMappingTarget(args.dsn, args.server, args.role)
+        given = {"redirect_uri": args.redirect_uri, "authorize_url": args.authorize_url,
+                 "token_url": args.token_url, "timeout_s": args.timeout}
+        request = LoginRequest(client_id=args.client_id, client_secret=_client_secret(args.client_secret),
+                               target=target, print_token=args.print_token,
+                               **{name: value for name, value in given.items() if value is not None})
+        login(request, browser=None if args.no_browser else webbrowser.open)
+    except errors.IntercomError as error:
+        _say(f"intercom-fdw login: {error}" + (f"\nHINT: {error.hint}" if error.hint else ""))
+        return 1
+    except KeyboardInterrupt:
+        _say("intercom-fdw login: cancelled")
+        return 130
+    return 0
+
+
+def _client_secret(given: Optional[str]) -> str:
+    """--client-secret, else the environment, else asked for without echo when there is a terminal."""
+    secret = given or os.environ.get(CLIENT_SECRET_ENV, "")
+    if not secret and sys.stdin.isatty():
+        secret = getpass.getpass("Intercom app client secret: ")
+    return secret
+
+
+def _opened(browser: Browser, url: str) -> bool:
+    try:
+        return bool(browser(url))
+    except Exception:  # webbrowser raises webbrowser.Error or OSError when nothing can show a page
+        return False
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
