@@ -79,6 +79,7 @@ class IntercomFdw(ForeignDataWrapper):
         keys = sorted(set(self.writes.path_keys("update")) | set(self.writes.path_keys("delete")))
         self.scan_memory = ScanMemory(keys) if rules.update or rules.delete else None
         self._writer = None
+        self._modify_planned = False
 
     # -- planning --------------------------------------------------------------------------------
     def _plan(self, quals, columns, sortkeys=None, limit=None, offset=None, strict=True):
@@ -129,7 +130,7 @@ class IntercomFdw(ForeignDataWrapper):
     def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
         plan = self._plan(quals, columns, sortkeys, limit, offset)
         client = self._client()
-        memory = self.scan_memory if self.scan_memory is not None and ROWID_COLUMN in columns else None
+        memory = self.scan_memory if self._modify_planned and ROWID_COLUMN in columns else None
         selected = set(columns) | set(memory.keys) if memory else columns
         rows = engine.rows(plan, client, self.spec.columns, selected)
         return _reported_rows(memory.watch(rows) if memory else rows)
@@ -147,6 +148,9 @@ class IntercomFdw(ForeignDataWrapper):
             raise UnsupportedOperationError(
                 f"UPDATE and DELETE on {self.spec.table} are not supported by the Intercom API",
                 hint=f"{self.spec.table} allows {self.writes.allowed()}")
+        # Asked when an UPDATE/DELETE is planned and again when it starts, before its scan runs:
+        # only such scans remember their rows (a plain SELECT keeps nothing).
+        self._modify_planned = True
         return ROWID_COLUMN
 
     @property
@@ -192,6 +196,7 @@ class IntercomFdw(ForeignDataWrapper):
         # A statement's row numbers and written ids start afresh with the next statement, also
         # after an error (PostgreSQL then skips end_modify, but the transaction rolls back).
         self._writer = None
+        self._modify_planned = False
         if self.scan_memory is not None:
             self.scan_memory.forget()
 

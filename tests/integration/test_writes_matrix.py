@@ -60,6 +60,7 @@ def test_update_contacts_sends_only_the_changed_columns(wdb, contact_id):
     assert updated["name"] == "Renamed" and updated["seats"] == 7
     assert last_body(wdb, "PUT /contacts/{id}") == {"name": "Renamed", "custom_attributes": {"seats": 7}}
     assert wdb.writes() == {"PUT /contacts/{id}": 1}
+    assert wdb.calls()["GET /contacts/{id}"] == 1, "old values come from the UPDATE's own scan"
     assert wdb.one("SELECT name, seats FROM intercom.contacts WHERE id = %s", (contact_id,)) == \
         {"name": "Renamed", "seats": 7}
 
@@ -439,3 +440,19 @@ def test_contact_custom_field_update_is_visible_by_id_at_once(wdb, contact_id):
         assert scanned[contact_id] != "fresh"
     finally:
         wdb.knobs(custom_attribute_delay_s=0)
+
+
+def test_every_write_request_matches_the_openapi_file(wdb):
+    """Runs last in this module: the write requests of all the tests above, against Intercom's file."""
+    import httpx
+
+    from tests.emulator.openapi_check import INTERCOM_BASE, check_request
+
+    logged = requests.get(wdb.api.url + "/__emulator/requests", params={"limit": 1000}, timeout=30).json()["requests"]
+    writes = [r for r in logged if r["method"] != "GET" and not r["path"].endswith(("/search", "/list"))]
+    assert len({(r["method"], r["route"]) for r in writes}) >= 20
+    for sent in writes:
+        check_request(httpx.Request(sent["method"], INTERCOM_BASE + sent["path"], params=sent["query"],
+                                    json=sent["body"] if sent["body"] not in (None, "") else None,
+                                    headers={"Intercom-Version": "2.14", "Accept": "application/json",
+                                             "Authorization": "Bearer checked-elsewhere"}))
