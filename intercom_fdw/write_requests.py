@@ -222,8 +222,15 @@ class TableWrites:
         changed = {}
         for name, value in new.items():
             column = self.columns.get(name)
-            if column is None or (name in old and self._same(column, old.get(name), value)):
+            if column is None:
                 continue
+            try:
+                if name in old and self._same(column, old.get(name), value):
+                    continue
+            except _BadValue as problem:
+                if name not in writable:  # (a writable column's value is checked when it is converted)
+                    raise InvalidValueError(f"{self._where(row, 'update')}: cannot read the value of column "
+                                            f"{name}", hint=str(problem)) from None
             if name not in writable and not scanned:
                 continue
             if name not in old and (value is None or name not in writable):
@@ -307,10 +314,7 @@ class TableWrites:
         if old is None or new is None:
             return old is None and new is None
         kind = kind_of(column) or "json"
-        try:
-            return json_value(kind, old) == json_value(kind, new)
-        except _BadValue:
-            return False
+        return json_value(kind, old) == json_value(kind, new)
 
     def _with_fixed_values(self, values, row):
         if not self.fixed:

@@ -1,6 +1,7 @@
 """Contacts, the lists hanging off a contact (companies, segments, subscriptions, tags, notes) and events."""
 from intercom_fdw.objects._columns import (
-    COMPANY_COLUMNS, CONTACT_COLUMNS, SEGMENT_COLUMNS, SUBSCRIPTION_TYPE_COLUMNS, TAG_COLUMNS,
+    COMPANY_COLUMNS, CONTACT_COLUMNS, CONTACT_CUSTOM_SEARCH_KINDS, SEGMENT_COLUMNS, SUBSCRIPTION_TYPE_COLUMNS,
+    TAG_COLUMNS,
 )
 from intercom_fdw.spec import (
     CREATED_AFTER_EPOCH, Conflict, CustomFields, Endpoint, ObjectSpec, ParentKey, RequiredFilter, Requirement,
@@ -49,7 +50,8 @@ CONTACTS = ObjectSpec(
     search_fields=CONTACT_SEARCH_FIELDS,
     match_all=CREATED_AFTER_EPOCH,
     orderings=search_orderings("created_at", "updated_at"),
-    custom_fields=CustomFields("custom_attributes", "contact", "custom_attribute"),
+    custom_fields=CustomFields("custom_attributes", "contact", "custom_attribute",
+                               "custom_attributes.{custom_attribute}", CONTACT_CUSTOM_SEARCH_KINDS),
     row_estimate=10000,
     writes=CONTACT_WRITES,
     notes=("recently created contacts can take minutes to appear in search results",),
@@ -70,12 +72,13 @@ def _contact_child(table, columns, path, paging="unpaged", items_key="data", per
 
 def _attach_detach(path, *extra_fields, required=()):
     """Child rows are links: INSERT attaches the object `id` to the contact, DELETE detaches it.
-    The rowid is the child's `id`; the parent key `contact_id` comes from the row."""
+    The rowid is the child's `id`; the parent key `contact_id` comes from the row. Attaching what
+    is already attached leaves one link, so a resent attach is harmless (idempotent)."""
     needs = (Requirement(("contact_id",), "set contact_id, the contact to attach to"),
              Requirement(("id",), "set id, the Intercom id of the object to attach")) + tuple(required)
     return WriteRules(
         insert=WriteOperation("POST", "/contacts/{contact_id}/" + path, (WriteField("id"),) + extra_fields,
-                              required=needs),
+                              required=needs, idempotent=True),
         delete=WriteOperation("DELETE", "/contacts/{contact_id}/" + path + "/{id}"),
     )
 

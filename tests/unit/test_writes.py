@@ -275,3 +275,10 @@ def test_scan_memory_is_bounded():
     memory = ScanMemory(limit=2)
     list(memory.watch(iter([{"id": str(i)} for i in range(5)])))
     assert memory.row("0") is None and memory.row("4") == {"id": "4"}
+
+
+def test_a_timestamp_in_another_datestyle_is_explained_not_called_read_only():
+    new = {**OLD_CONTACT, "created_at": "Mon Jan 01 00:00:00 2024 UTC", "name": "B"}
+    with pytest.raises(InvalidValueError, match="cannot read the value of column created_at") as caught:
+        table("contacts").update_request("c1", new, OLD_CONTACT, 1)
+    assert "DateStyle" in caught.value.hint
