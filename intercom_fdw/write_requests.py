@@ -167,6 +167,7 @@ class TableWrites:
         self.fixed = {column: (table_options or {})[option] for option, column in spec.table_filters.items()
                       if (table_options or {}).get(option)}
         self.columns = {c.name: c for c in spec.columns}
+        self._writable = {}
 
     # -- what is allowed ---------------------------------------------------------------------------
     def allowed(self) -> str:
@@ -184,6 +185,11 @@ class TableWrites:
 
     def writable(self, op: WriteOperation) -> Dict[str, Tuple[Tuple[str, ...], Optional[str]]]:
         """column -> (body path, JSON kind) of every column this operation can set."""
+        if id(op) not in self._writable:
+            self._writable[id(op)] = self._writable_columns(op)
+        return self._writable[id(op)]
+
+    def _writable_columns(self, op: WriteOperation):
         result = {}
         for write_field in op.fields:
             column = self.columns.get(write_field.column)

@@ -28,7 +28,6 @@ from intercom_fdw.errors import (
 from intercom_fdw.shaping import RowShaper
 from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites, WriteRequest
 
-DEFAULT_BATCH_SIZE = 50
 # Backoff of resent creates (seconds): short, the emulator's and Intercom's 5xx are brief.
 RESEND_BACKOFF = (0.2, 5.0)
 
