@@ -14,7 +14,8 @@
  *   otherwise; dict -> 'k=>v' pairs (so a dict for a json column fails, as in multicorn2);
  *   date/datetime -> isoformat(); anything else -> str(value).  The text is then given to
  *   the column type's input function; text and bytea take it as is.  Fast paths for exact
- *   int/float/bool/str produce the same Datum without the round trip through text.
+ *   int, float (float8), bool, str (text, varchar), datetime (timestamp, timestamptz) and date
+ *   produce the same Datum without the round trip through text.
  */
 #include "multicorn_compat.h"
 
@@ -291,27 +292,43 @@ append_quoted(StringInfo buf, const char *s, Py_ssize_t len, bool quote)
 	appendStringInfoChar(buf, '"');
 }
 
+/*
+ * Where a value goes.  Error messages name it; it is formatted only when one is raised,
+ * because formatting it for every value was a measurable share of a scan.
+ */
+typedef struct ValueTarget
+{
+	const RelationIO *rio;
+	const ColumnIO *col;
+} ValueTarget;
+
+static char *
+target_name(const ValueTarget *to)
+{
+	return psprintf("column \"%s\" of foreign table \"%s\"", to->col->name, to->rio->relname);
+}
+
 /* str(obj), or obj.isoformat() for dates; appended with array quoting if asked. */
 static void
-append_method_result(StringInfo buf, PyObject *obj, bool isoformat, bool quote, const char *what)
+append_method_result(StringInfo buf, PyObject *obj, bool isoformat, bool quote, const ValueTarget *to)
 {
 	PyObject   *str = isoformat ? PyObject_CallMethod(obj, "isoformat", NULL) : PyObject_Str(obj);
 	const char *s;
 	Py_ssize_t	len;
 
 	if (str == NULL)
-		py_raise_error(ERROR, "converting a Python %s value for %s", Py_TYPE(obj)->tp_name, what);
+		py_raise_error(ERROR, "converting a Python %s value for %s", Py_TYPE(obj)->tp_name, target_name(to));
 	if (!PyUnicode_Check(str))
 	{
 		Py_DECREF(str);
 		ereport(ERROR, (errmsg("isoformat() of a Python %s did not return a str (%s)",
-							   Py_TYPE(obj)->tp_name, what)));
+							   Py_TYPE(obj)->tp_name, target_name(to))));
 	}
 	s = py_as_server_str(str, &len);
 	if (s == NULL)
 	{
 		Py_DECREF(str);
-		py_raise_error(ERROR, "encoding a Python %s value for %s", Py_TYPE(obj)->tp_name, what);
+		py_raise_error(ERROR, "encoding a Python %s value for %s", Py_TYPE(obj)->tp_name, target_name(to));
 	}
 	append_quoted(buf, s, len, quote);
 	Py_DECREF(str);
@@ -319,7 +336,7 @@ append_method_result(StringInfo buf, PyObject *obj, bool isoformat, bool quote, 
 
 /* The PostgreSQL text form of obj, built as multicorn2's pyobjectToCString does. */
 static void
-python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const char *what)
+python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const ValueTarget *to)
 {
 	/* nested (even self-referencing) dicts recurse here: stop with an ERROR, not a crash */
 	check_stack_depth();
@@ -331,7 +348,7 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const char 
 	}
 	if (PyNumber_Check(obj))
 	{
-		append_method_result(buf, obj, false, false, what);
+		append_method_result(buf, obj, false, false, to);
 		return;
 	}
 	if (PyUnicode_Check(obj))
@@ -340,7 +357,7 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const char 
 		const char *s = py_as_server_str(obj, &len);
 
 		if (s == NULL)
-			py_raise_error(ERROR, "encoding a Python str for %s", what);
+			py_raise_error(ERROR, "encoding a Python str for %s", target_name(to));
 		append_quoted(buf, s, len, quote);
 		return;
 	}
@@ -357,19 +374,19 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const char 
 
 		if (ndims == 0)
 		{
-			append_method_result(buf, obj, false, quote, what);
+			append_method_result(buf, obj, false, quote, to);
 			return;
 		}
 		seq = PySequence_Fast(obj, "not a sequence");
 		if (seq == NULL)
-			py_raise_error(ERROR, "reading a Python sequence for %s", what);
+			py_raise_error(ERROR, "reading a Python sequence for %s", target_name(to));
 		n = PySequence_Fast_GET_SIZE(seq);
 		appendStringInfoChar(buf, '{');
 		for (i = 0; i < n; i++)
 		{
 			if (i > 0)
 				appendStringInfoString(buf, ", ");
-			python_to_text(buf, PySequence_Fast_GET_ITEM(seq, i), ndims - 1, true, what);
+			python_to_text(buf, PySequence_Fast_GET_ITEM(seq, i), ndims - 1, true, to);
 		}
 		appendStringInfoChar(buf, '}');
 		Py_DECREF(seq);
@@ -382,7 +399,7 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const char 
 					n;
 
 		if (items == NULL)
-			py_raise_error(ERROR, "reading a Python mapping for %s", what);
+			py_raise_error(ERROR, "reading a Python mapping for %s", target_name(to));
 		n = PyList_GET_SIZE(items);
 		for (i = 0; i < n; i++)
 		{
@@ -390,17 +407,74 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const char 
 
 			if (i > 0)
 				appendStringInfoString(buf, ", ");
-			python_to_text(buf, PyTuple_GET_ITEM(pair, 0), 0, true, what);
+			python_to_text(buf, PyTuple_GET_ITEM(pair, 0), 0, true, to);
 			appendStringInfoString(buf, "=>");
-			python_to_text(buf, PyTuple_GET_ITEM(pair, 1), 0, true, what);
+			python_to_text(buf, PyTuple_GET_ITEM(pair, 1), 0, true, to);
 		}
 		Py_DECREF(items);
 		return;
 	}
-	append_method_result(buf, obj, PyDate_Check(obj), quote, what);
+	append_method_result(buf, obj, PyDate_Check(obj), quote, to);
 }
 
-/* The Datum for a fast-path Python value, or false when the text path must be used. */
+/*
+ * An exact datetime.datetime as timestamp or timestamptz, computed as timestamp_in and
+ * timestamptz_in compute it from its isoformat(): the local fields, minus the UTC offset of an
+ * aware value, or for a naive one the session TimeZone's offset at that local time (timestamp
+ * ignores offsets), rounded to the column's precision.  false (the text path) where that text
+ * would not simply parse: an offset with a fraction of a second or beyond PostgreSQL's
+ * +-15:59:59, or a tzinfo whose utcoffset() fails (the text path reports it).
+ */
+static bool
+datetime_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
+{
+	struct pg_tm tm;
+	fsec_t		fsec = PyDateTime_DATE_GET_MICROSECOND(obj);
+	int			tz = 0;			/* seconds west of UTC, PostgreSQL's sign */
+	bool		aware = false;
+	Timestamp	ts;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = PyDateTime_GET_YEAR(obj);
+	tm.tm_mon = PyDateTime_GET_MONTH(obj);
+	tm.tm_mday = PyDateTime_GET_DAY(obj);
+	tm.tm_hour = PyDateTime_DATE_GET_HOUR(obj);
+	tm.tm_min = PyDateTime_DATE_GET_MINUTE(obj);
+	tm.tm_sec = PyDateTime_DATE_GET_SECOND(obj);
+	if (PyDateTime_DATE_GET_TZINFO(obj) != Py_None)
+	{
+		PyObject   *offset = PyObject_CallMethod(obj, "utcoffset", NULL);
+
+		if (offset == NULL)
+			return false;
+		if (PyDelta_Check(offset))
+		{
+			long		seconds = PyDateTime_DELTA_GET_DAYS(offset) * (long) SECS_PER_DAY +
+				PyDateTime_DELTA_GET_SECONDS(offset);
+			bool		whole = PyDateTime_DELTA_GET_MICROSECONDS(offset) == 0;
+
+			Py_DECREF(offset);
+			if (!whole || seconds <= -TZDISP_LIMIT || seconds >= TZDISP_LIMIT)
+				return false;
+			tz = (int) -seconds;
+			aware = true;
+		}
+		else
+			Py_DECREF(offset);
+	}
+	if (col->typoid == TIMESTAMPTZOID && !aware)
+		tz = DetermineTimeZoneOffset(&tm, session_timezone);
+	if (tm2timestamp(&tm, fsec, col->typoid == TIMESTAMPTZOID ? &tz : NULL, &ts) != 0)
+		return false;			/* out of range: the input function says so */
+	AdjustTimestampForTypmod(&ts, col->typmod);
+	*result = TimestampGetDatum(ts);
+	return true;
+}
+
+/*
+ * The Datum for a fast-path Python value, or false when the text path must be used.  Each
+ * gives what the column's input function gives for the value's text (tested side by side).
+ */
 static bool
 python_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
 {
@@ -431,7 +505,7 @@ python_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
 			}
 			return false;
 		case FLOAT8OID:
-			/* float8in(repr(x)) == x: repr round-trips exactly */
+			/* float8in(repr(x)) == x: repr round-trips exactly (inf, nan and -0.0 included) */
 			if (PyFloat_CheckExact(obj))
 			{
 				*result = Float8GetDatum(PyFloat_AS_DOUBLE(obj));
@@ -446,6 +520,7 @@ python_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
 			}
 			return false;
 		case TEXTOID:
+		case VARCHAROID:
 			if (PyUnicode_CheckExact(obj))
 			{
 				Py_ssize_t	len;
@@ -453,7 +528,23 @@ python_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
 
 				if (s == NULL)
 					return false;	/* the text path reports the encoding error */
+				/* no more bytes than varchar(n) allows characters: varcharin takes it as is */
+				if (col->typoid == VARCHAROID && col->typmod >= (int32) VARHDRSZ &&
+					len > col->typmod - VARHDRSZ)
+					return false;
 				*result = PointerGetDatum(cstring_to_text_with_len(s, len));
+				return true;
+			}
+			return false;
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			/* a subclass may format itself otherwise: only the exact type */
+			return PyDateTime_CheckExact(obj) && datetime_fast_datum(col, obj, result);
+		case DATEOID:
+			if (PyDate_CheckExact(obj))
+			{
+				*result = DateADTGetDatum(date2j(PyDateTime_GET_YEAR(obj), PyDateTime_GET_MONTH(obj),
+												 PyDateTime_GET_DAY(obj)) - POSTGRES_EPOCH_JDATE);
 				return true;
 			}
 			return false;
@@ -462,31 +553,46 @@ python_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
 	}
 }
 
+/* The relation's buffer for values' text, reset for each value instead of allocated. */
+static StringInfo
+value_text_buffer(RelationIO *rio)
+{
+	if (rio->text.data == NULL)
+	{
+		MemoryContext oldcontext = MemoryContextSwitchTo(GetMemoryChunkContext(rio));
+
+		initStringInfo(&rio->text);
+		MemoryContextSwitchTo(oldcontext);
+	}
+	else
+		resetStringInfo(&rio->text);
+	return &rio->text;
+}
+
 static Datum
 python_to_datum(RelationIO *rio, ColumnIO *col, PyObject *obj)
 {
-	StringInfoData buf;
+	StringInfo	buf;
 	Datum		result;
 	MemoryContext oldcontext = CurrentMemoryContext;
-	char		what[NAMEDATALEN * 2 + 40];
+	ValueTarget to = {rio, col};
 
 	if (python_fast_datum(col, obj, &result))
 		return result;
 	PyErr_Clear();
 
-	snprintf(what, sizeof(what), "column \"%s\" of foreign table \"%s\"", col->name, rio->relname);
-	initStringInfo(&buf);
-	python_to_text(&buf, obj, col->ndims, false, what);
+	buf = value_text_buffer(rio);
+	python_to_text(buf, obj, col->ndims, false, &to);
 
 	/* text, unconstrained varchar and bytea take the bytes as they are (as multicorn2) */
 	if (col->typoid == TEXTOID || col->typoid == BYTEAOID ||
 		(col->typoid == VARCHAROID && col->typmod < 0))
-		return PointerGetDatum(cstring_to_text_with_len(buf.data, buf.len));
+		return PointerGetDatum(cstring_to_text_with_len(buf->data, buf->len));
 
 	/* Re-raise input errors with the table, the column and the value in the message. */
 	PG_TRY();
 	{
-		result = InputFunctionCall(&col->infunc, buf.data, col->ioparam, col->typmod);
+		result = InputFunctionCall(&col->infunc, buf->data, col->ioparam, col->typmod);
 	}
 	PG_CATCH();
 	{
@@ -496,13 +602,13 @@ python_to_datum(RelationIO *rio, ColumnIO *col, PyObject *obj)
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
 		FlushErrorState();
-		if (buf.len > 200)
-			strcpy(buf.data + 197, "...");
+		if (buf->len > 200)
+			strcpy(buf->data + 197, "...");
 		ereport(ERROR,
 				(errcode(edata->sqlerrcode),
 				 errmsg("invalid value for column \"%s\" of foreign table \"%s\": %s",
 						col->name, rio->relname, edata->message),
-				 errdetail("Python returned %s value: %s", Py_TYPE(obj)->tp_name, buf.data),
+				 errdetail("Python returned %s value: %s", Py_TYPE(obj)->tp_name, buf->data),
 				 (json && (PyDict_Check(obj) || PyList_Check(obj))) ?
 				 errhint("multicorn does not serialize Python objects for json/jsonb columns: return JSON text (json.dumps(value)).") :
 				 (edata->hint ? errhint("%s", edata->hint) : 0)));

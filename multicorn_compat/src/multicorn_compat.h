@@ -54,6 +54,7 @@ typedef struct RelationIO
 	char	   *relname;
 	int			natts;
 	ColumnIO   *columns;		/* natts entries, dropped ones flagged */
+	StringInfoData text;		/* a value's text on its way to an input function */
 } RelationIO;
 
 extern void mc_convert_init(void);
