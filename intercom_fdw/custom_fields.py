@@ -17,10 +17,11 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, Optional, Set
+from dataclasses import replace
+from typing import Iterable, List, Optional, Set, Tuple
 
 from intercom_fdw.errors import ConfigurationError
-from intercom_fdw.spec import Column, ObjectSpec
+from intercom_fdw.spec import Column, ObjectSpec, SearchField
 
 # Intercom's data_type values (data attributes and ticket type attributes) -> the issue's kinds.
 _KINDS = {
@@ -68,17 +69,20 @@ def column_type(data_type: str, attribute_name: str, flavour: str):
 
 
 def custom_column(attribute_name: str, data_type: str, flavour: str, container: str, option: str,
-                  taken: Set[str]) -> Optional[Column]:
+                  taken: Set[str], attribute_id=None) -> Optional[Column]:
     """The typed column for one custom attribute, or None for a data type we do not know.
 
     Its column options record the attribute's name and data type, so a scan needs no API call
-    to know where the value is and how to convert it.
+    to know where the value is and how to convert it, and its id when known (ticket search
+    names a ticket attribute by id: `ticket_attribute.<id>`).
     """
     typed = column_type(data_type, attribute_name, flavour)
     if typed is None:
         return None
     pg_type, convert, read_only = typed
     options = {option: attribute_name, "data_type": data_type.lower()}
+    if attribute_id is not None:
+        options["attribute_id"] = str(attribute_id)
     return Column(column_name(attribute_name, taken), pg_type, (container, attribute_name), convert,
                   options=options, read_only=read_only)
 
@@ -92,7 +96,7 @@ def custom_columns(attributes: Iterable[dict], flavour: str, container: str, opt
         if attribute.get("archived"):
             continue
         column = custom_column(attribute.get("name") or "", attribute.get("data_type") or "", flavour,
-                               container, option, taken)
+                               container, option, taken, attribute.get("id"))
         if column is not None:
             taken.add(column.name)
             columns.append(column)
@@ -186,3 +190,35 @@ def table_columns(spec: ObjectSpec, declared) -> List[Column]:
                                      hint=f"declare it {column.pg_type} (or text)")
         columns.append(column)
     return columns
+
+
+def table_spec(spec: ObjectSpec, declared) -> ObjectSpec:
+    """The spec of one foreign table: its declared columns, and search fields for its custom
+    field columns next to the spec's own (so the planner pushes `plan_tier = 'pro'` like `email = ...`)."""
+    columns = table_columns(spec, declared)
+    return replace(spec, columns=tuple(columns), search_fields=spec.search_fields + custom_search_fields(spec, columns))
+
+
+def custom_search_fields(spec: ObjectSpec, columns: Iterable[Column]) -> Tuple[SearchField, ...]:
+    """Search fields for the custom field columns the object's search can filter.
+
+    Only columns whose options record the attribute's data type (IMPORT FOREIGN SCHEMA writes it):
+    a search value of the wrong type is an API error, and the PostgreSQL type alone does not say
+    whether a text column holds a string attribute. The kind follows the column's converter (a
+    contact's Date attribute is a `date` column searched by day, a conversation's a timestamptz),
+    and the object's flavour of operators (spec.custom_fields.search_kinds).
+    """
+    custom = spec.custom_fields
+    if not custom or not custom.search_field or not spec.search:
+        return ()
+    fields = []
+    for column in columns:
+        kind = custom.search_kinds.get(column.convert)
+        if spec.search_field(column.name) or kind is None or not column.options.get("data_type"):
+            continue
+        try:
+            name = custom.search_field.format(**column.options)
+        except KeyError:  # a hand-written table without the option the field name needs
+            continue
+        fields.append(SearchField(column.name, name, kind))
+    return tuple(fields)

@@ -17,7 +17,7 @@ from multicorn.utils import ERROR, INFO, log_to_postgres
 
 from intercom_fdw import engine, schema_import
 from intercom_fdw.client import client_for
-from intercom_fdw.custom_fields import table_columns
+from intercom_fdw.custom_fields import table_spec
 from intercom_fdw.errors import ConfigurationError, IntercomError, UnsupportedOperationError, scrub
 from intercom_fdw.objects import spec_for
 from intercom_fdw.options import FdwOptions, validate_options
@@ -73,7 +73,7 @@ class IntercomFdw(ForeignDataWrapper):
         base = spec_for(self.options.object)
         self.pg_types = {name: column.type_name for name, column in fdw_columns.items()}
         declared = [(name, c.type_name, c.options or {}) for name, c in fdw_columns.items()]
-        self.spec = base.with_columns(table_columns(base, declared))
+        self.spec = table_spec(base, declared)
         self.writes = TableWrites(self.spec, self.options.table_options())
         rules = self.spec.writes
         keys = sorted(set(self.writes.path_keys("update")) | set(self.writes.path_keys("delete")))

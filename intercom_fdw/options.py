@@ -41,6 +41,7 @@ COLUMN_OPTIONS = {
     "custom_attribute": "contacts, companies, conversations: the custom data attribute's name",
     "ticket_attribute": "ticket tables: the ticket type attribute's name",
     "data_type": "the attribute's Intercom data type (string, integer, float, date, ...)",
+    "attribute_id": "the attribute's Intercom id (ticket tables search ticket_attribute.<id>)",
 }
 ALL_OPTIONS = {**SERVER_OPTIONS, **TABLE_OPTIONS, **USER_MAPPING_OPTIONS}
 _BY_CATALOG = {"server": SERVER_OPTIONS, "table": TABLE_OPTIONS, "user_mapping": USER_MAPPING_OPTIONS,

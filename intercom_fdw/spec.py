@@ -115,7 +115,10 @@ class Endpoint:
 # calendar day in the workspace's time zone and accept only =, < and > (api notes, search docs):
 # the planner widens their bounds. "integer_loose" is the conversations/tickets integer whose
 # > and < are documented as "(or equal)": the planner turns >= v into > v-1 so that either reading
-# over-fetches instead of under-fetching.
+# over-fetches instead of under-fetching; "float_loose" is the same for decimals, where no such
+# trick exists, so only > and < are pushed (either reading of them holds every row SQL wants).
+# "day" is a date field searched for a PostgreSQL `date` column (contact and company Date custom
+# attributes): the planner turns the day into a UNIX-seconds range and widens it like "date".
 SEARCH_OPERATORS = {
     "string": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "prefix": "^", "suffix": "$",
                "contains": "~", "not contains": "!~"},
@@ -123,8 +126,11 @@ SEARCH_OPERATORS = {
     "tag": {"=": "=", "<>": "!="},
     "integer": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">", "<=": "<=", ">=": ">="},
     "integer_loose": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">"},
+    "float": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">", "<=": "<=", ">=": ">="},
+    "float_loose": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">"},
     "boolean": {"=": "="},
     "date": {"=": "=", "<": "<", ">": ">"},
+    "day": {"=": "=", "<": "<", ">": ">"},
 }
 
 
@@ -332,11 +338,20 @@ class WriteRules:
 
 @dataclass(frozen=True)
 class CustomFields:
-    """Where custom attribute values live in the object, and which mapping flavour types them."""
+    """Where custom attribute values live in the object, and which mapping flavour types them.
+
+    `search_field` names a custom column's field in the object's search, as a template over the
+    column's options ('custom_attributes.{custom_attribute}'); `search_kinds` maps a column's
+    converter to its search kind (keys of SEARCH_OPERATORS). custom_fields.table_spec turns the
+    columns of one foreign table into SearchFields with these, so the planner treats them like
+    the spec's own. None: the object has no search (companies).
+    """
 
     container: str  # 'custom_attributes' or 'ticket_attributes'
     flavour: str  # 'contact', 'company', 'conversation', 'ticket' (custom_fields.py)
     option: str  # column option recording the attribute's name
+    search_field: Optional[str] = None
+    search_kinds: Mapping[str, str] = field(default_factory=dict)
 
 
 # Every object was created after the epoch: a search filter that matches them all (date fields

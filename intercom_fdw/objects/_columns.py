@@ -1,5 +1,15 @@
-"""Column sets shared by an object's own table and the child tables that list it (contact_companies...)."""
+"""Column sets shared by an object's own table and the child tables that list it (contact_companies...),
+and the search kinds of custom field columns, shared by the searchable objects."""
 from intercom_fdw.spec import bigint, boolean, integer, jsonb, text, timestamp
+
+# Custom field columns in the search, by column converter (spec.CustomFields.search_kinds).
+# Contact search: integers and decimals take every comparison; a Date attribute is a `date`
+# column whose day the planner widens (OpenAPI contact search: custom_attributes.{name}).
+CONTACT_CUSTOM_SEARCH_KINDS = {"text": "string", "integer": "integer", "float": "float", "boolean": "boolean",
+                               "unix_date": "day"}
+# Conversation and ticket search document > and < as "greater (or equal)" and take no >=/<=.
+LOOSE_CUSTOM_SEARCH_KINDS = {"text": "string", "integer": "integer_loose", "float": "float_loose",
+                             "boolean": "boolean", "unix_timestamp": "date"}
 
 CONTACT_COLUMNS = (
     text("id"), text("external_id"), text("workspace_id"), text("role"), text("email"),

@@ -1,4 +1,5 @@
 """Conversations and their parts."""
+from intercom_fdw.objects._columns import LOOSE_CUSTOM_SEARCH_KINDS
 from intercom_fdw.spec import (
     CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, Requirement, SearchField, WriteField,
     WriteOperation, WriteRules, boolean, integer, jsonb, parent_key, search_orderings, text, timestamp,
@@ -98,7 +99,10 @@ CONVERSATIONS = ObjectSpec(
     search_fields=SEARCH_FIELDS,
     match_all=CREATED_AFTER_EPOCH,
     orderings=search_orderings("created_at", "updated_at"),
-    custom_fields=CustomFields("custom_attributes", "conversation", "custom_attribute"),
+    # Searched as custom_attributes.<name> like contacts' (the brief and the emulator; the 2.14
+    # file's conversation field table does not list custom attributes).
+    custom_fields=CustomFields("custom_attributes", "conversation", "custom_attribute",
+                               "custom_attributes.{custom_attribute}", LOOSE_CUSTOM_SEARCH_KINDS),
     row_estimate=10000,
     writes=CONVERSATION_WRITES,
 )

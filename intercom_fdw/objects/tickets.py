@@ -1,4 +1,5 @@
 """Tickets (no list endpoint: every scan is a search), ticket types, their attributes and ticket states."""
+from intercom_fdw.objects._columns import LOOSE_CUSTOM_SEARCH_KINDS
 from intercom_fdw.spec import (
     CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, Requirement, SearchField, WriteField,
     WriteOperation, WriteRules, boolean, integer, jsonb, parent_key, search_orderings, text, timestamp,
@@ -56,7 +57,10 @@ TICKETS = ObjectSpec(
     # table option; it is pushed into every search.
     table_filters={"ticket_type_id": "ticket_type_id"},
     orderings=search_orderings("created_at", "updated_at"),
-    custom_fields=CustomFields("ticket_attributes", "ticket", "ticket_attribute"),
+    # The ticket search names an attribute by id (OpenAPI: ticket_attribute.{id}); IMPORT FOREIGN
+    # SCHEMA records it as the column option attribute_id.
+    custom_fields=CustomFields("ticket_attributes", "ticket", "ticket_attribute",
+                               "ticket_attribute.{attribute_id}", LOOSE_CUSTOM_SEARCH_KINDS),
     row_estimate=5000,
     writes=TICKET_WRITES,
 )

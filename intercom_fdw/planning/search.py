@@ -6,6 +6,7 @@ PostgreSQL re-checks every qual, so a wider request is correct and a narrower on
 """
 from __future__ import annotations
 
+import math
 from typing import List, Optional, Sequence, Tuple
 
 from intercom_fdw.planning.quals import Condition
@@ -51,7 +52,7 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
         op, value = translated
     if op in ("is null", "is not null"):
         return []
-    if field.kind in ("integer", "integer_loose") and op in ("<", "<=", ">", ">=") and not isinstance(value, int):
+    if field.kind in _NUMERIC and op in ("<", "<=", ">", ">=") and not isinstance(value, _NUMERIC[field.kind]):
         # A text column holding integers (owner_id, admin_assignee_id) compares as text in SQL
         # ('10' < '9'): a numeric range on Intercom's side could drop rows SQL wants.
         return []
@@ -62,6 +63,8 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
         return []
     if field.kind == "date":
         return _date_filters(field.field, op, value)
+    if field.kind == "day":
+        return _day_filters(field.field, op, value)
     if field.kind == "integer_loose" and op in (">=", "<="):
         # "> v - 1" is ">= v" if Intercom's > is strict and wider if it is inclusive.
         op, value = (">", value - 1) if op == ">=" else ("<", value + 1)
@@ -79,6 +82,8 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
 
 
 _NEGATED = ("<>", "not in", "not contains")
+# Numeric kinds and the Python types a range value must have (bool is an int: excluded by typing).
+_NUMERIC = {"integer": int, "integer_loose": int, "float": (int, float), "float_loose": (int, float)}
 
 
 def _has_case(value) -> bool:
@@ -101,6 +106,21 @@ def _date_filters(name: str, op: str, value: int) -> List[dict]:
     return []
 
 
+def _day_filters(name: str, op: str, value) -> List[dict]:
+    # A `date` column holds the UTC day of the attribute's UNIX seconds: `d = D` is the instant
+    # range [D, D + 1 day), `d <= D` is `t < D + 1 day`, `d > D` is `t >= D + 1 day`. Each bound
+    # is then widened as for timestamps (the workspace's day boundaries are unknown).
+    if op == "in":
+        op, value = "between", (min(value), max(value))
+    elif op == "=":
+        op, value = "between", (value, value)
+    if op == "between":
+        low, high = value
+        return _date_filters(name, ">=", low) + _date_filters(name, "<", high + DAY)
+    bound = {"<": ("<", value), "<=": ("<", value + DAY), ">": (">=", value + DAY), ">=": (">=", value)}.get(op)
+    return _date_filters(name, *bound) if bound else []
+
+
 def _translated(value, terms):
     """The search's terms for the column's values, or None if one has no term (nothing pushed)."""
     if isinstance(value, tuple):
@@ -119,9 +139,15 @@ def _search_value(value, kind: str):
             return int(value)
         except (TypeError, ValueError):
             return None
+    if kind in ("float", "float_loose"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None
+        return number if math.isfinite(number) else None
     if kind == "boolean":
         return value if isinstance(value, bool) else None
-    if kind == "date":
+    if kind in ("date", "day"):
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     return value if isinstance(value, str) else None
 
