@@ -60,6 +60,20 @@ class UserMappingTarget:
                 raise errors.ConfigurationError(f"no role {self.role!r} in this cluster",
                                                 hint="name an existing role with --role, or leave it out "
                                                      "for CURRENT_USER")
+            # PostgreSQL's rule for CREATE/ALTER USER MAPPING: the server's owner (or a superuser) maps any
+            # role; a role maps itself with USAGE on the server. Checked here because a refused statement
+            # would be logged by the server together with the token it carries.
+            allowed = conn.execute(
+                "SELECT pg_has_role(srvowner, 'USAGE') OR (COALESCE(%s, current_user) = current_user"
+                " AND has_server_privilege(oid, 'USAGE')) FROM pg_foreign_server WHERE srvname = %s",
+                (self._usename(), self.server),
+            ).fetchone()[0]
+            if not allowed:
+                raise errors.ConfigurationError(
+                    f"role {conn.info.parameter_status('session_authorization')!r} may not write the "
+                    f"{self.describe()}",
+                    hint="connect with --dsn as the server's owner or a superuser, or as the mapped role "
+                         "after GRANT USAGE ON FOREIGN SERVER to it")
 
     def write(self, token: str) -> str:
         """CREATE or ALTER the user mapping so that its access_token is `token`; 'created' or 'updated'."""
@@ -67,10 +81,9 @@ class UserMappingTarget:
         user = self._user_sql()
         server = sql.Identifier(self.server)
         with self._connect() as conn:
-            # pg_user_mappings names CURRENT_USER's mapping by the user and PUBLIC's as 'public'.
             row = conn.execute(
                 "SELECT umoptions FROM pg_user_mappings WHERE srvname = %s AND usename = COALESCE(%s, current_user)",
-                (self.server, "public" if self._is_public() else self.role),
+                (self.server, self._usename()),
             ).fetchone()
             if row is None:
                 statement = sql.SQL("CREATE USER MAPPING FOR {} SERVER {} OPTIONS (access_token {})").format(
@@ -79,6 +92,9 @@ class UserMappingTarget:
                 has_token = any(option.startswith("access_token=") for option in row[0] or ())
                 statement = sql.SQL("ALTER USER MAPPING FOR {} SERVER {} OPTIONS ({} access_token {})").format(
                     user, server, sql.SQL("SET" if has_token else "ADD"), sql.Literal(token))
+            if conn.info.parameter_status("is_superuser") == "on":
+                # Should the statement still fail, its text (with the token) stays out of the server log.
+                conn.execute("SET log_min_error_statement = panic")
             try:
                 conn.execute(statement)
             except psycopg.Error as exc:
@@ -103,6 +119,10 @@ class UserMappingTarget:
 
     def _is_named_role(self) -> bool:
         return bool(self.role) and not self._is_public()
+
+    def _usename(self) -> Optional[str]:
+        """The mapped role as pg_user_mappings names it ('public' for PUBLIC); None for CURRENT_USER."""
+        return "public" if self._is_public() else self.role
 
     def _user_sql(self) -> sql.Composable:
         if self._is_public():

@@ -78,11 +78,17 @@ class SigningInBrowser:
     to the local callback. Runs in a thread, as a real browser runs beside the waiting command."""
 
     def __init__(self, email):
-        self.email, self.pages, self.failure = email, [], None
+        self.email, self.pages, self.failure, self.visit = email, [], None, None
 
     def __call__(self, url):
-        threading.Thread(target=self._sign_in, args=(url,), daemon=True).start()
+        self.visit = threading.Thread(target=self._sign_in, args=(url,), daemon=True)
+        self.visit.start()
         return True
+
+    def finished(self):
+        """Wait until the browser has read the callback's page (the login may finish first)."""
+        self.visit.join(10)
+        return self
 
     def _sign_in(self, url):
         try:
@@ -136,13 +142,14 @@ def test_login_creates_then_updates_the_user_mapping_with_a_working_token(pg, lo
     target = UserMappingTarget(pg.dsn(login_db), SERVER)
     browser = SigningInBrowser(admin_email)
     login(login_request(oauth_emulator, callback_port, target=target), browser=browser)
-    assert browser.failure is None and browser.pages[0].status_code == 200
+    assert browser.finished().failure is None and browser.pages[0].status_code == 200
     assert "Signed in to Intercom" in browser.pages[0].text  # the callback page, after the redirect
     first = mapped_token(pg, login_db, "postgres")
     assert first and first != oauth_emulator.token  # a new token, issued by the OAuth exchange
     assert me(oauth_emulator, first).json()["email"] == admin_email
     assert admins_through_the_fdw(pg, login_db, "via_oauth") is True
     assert "created the user mapping for CURRENT_USER on server intercom" in capsys.readouterr().err
+    assert first not in pg.log_tail(100000)
 
     login(login_request(oauth_emulator, callback_port, target=target), browser=SigningInBrowser(admin_email))
     second = mapped_token(pg, login_db, "postgres")
@@ -235,6 +242,21 @@ def test_a_missing_server_fails_before_the_sign_in(pg, login_db, oauth_emulator,
                                                                                     "no_such_role")),
               browser=browser)
     assert browser.pages == [] and browser.failure is None  # the browser was never sent to sign in
+
+
+def test_a_role_that_may_not_write_the_mapping_fails_before_the_sign_in(pg, login_db, oauth_emulator,
+                                                                       callback_port):
+    with pg.connect(login_db) as conn:
+        conn.execute("DROP ROLE IF EXISTS login_outsider")
+        conn.execute("CREATE ROLE login_outsider LOGIN")
+    browser = SigningInBrowser("nobody@example.com")
+    for role in (ROLE, None, "PUBLIC"):  # another role, itself without USAGE, PUBLIC without owning the server
+        target = UserMappingTarget(pg.dsn(login_db, user="login_outsider"), SERVER, role)
+        with pytest.raises(errors.ConfigurationError, match="'login_outsider' may not write the user mapping") \
+                as caught:
+            login(login_request(oauth_emulator, callback_port, target=target), browser=browser)
+        assert "GRANT USAGE ON FOREIGN SERVER" in caught.value.hint
+    assert browser.pages == [] and browser.failure is None
 
 
 def test_dsn_without_server_is_refused(capsys):

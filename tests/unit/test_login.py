@@ -74,18 +74,24 @@ class ReturningBrowser:
     unless given), the way Intercom's redirect would; keeps the page it got."""
 
     def __init__(self, **params):
-        self.params, self.page, self.urls = params, None, []
+        self.params, self.page, self.urls, self.visit = params, None, [], None
 
     def __call__(self, url):
         self.urls.append(url)
         query = parse_qs(urlsplit(url).query)
         params = {"state": query["state"][0], **self.params}
         callback = f"{query['redirect_uri'][0]}?{urlencode(params)}"
-        threading.Thread(target=self._visit, args=(callback,), daemon=True).start()
+        self.visit = threading.Thread(target=self._visit, args=(callback,), daemon=True)
+        self.visit.start()
         return True
 
     def _visit(self, callback):
         self.page = requests.get(callback, timeout=10)
+
+    def returned_page(self):
+        """The callback's page; the login may finish before the browser has read it."""
+        self.visit.join(10)
+        return self.page
 
 
 def request(port, **overrides):
@@ -98,7 +104,8 @@ def test_login_refuses_a_callback_with_another_state_and_exchanges_nothing(capsy
     browser = ReturningBrowser(code="c-1", state="forged-state")
     with pytest.raises(errors.AuthenticationError, match="state does not match"):
         login(request(free_port()), browser=browser)
-    assert browser.page.status_code == 400 and "Sign-in failed" in browser.page.text
+    page = browser.returned_page()
+    assert page.status_code == 400 and "Sign-in failed" in page.text
     assert SECRET not in capsys.readouterr().err
 
 
@@ -106,7 +113,7 @@ def test_login_reports_a_denial(capsys):
     browser = ReturningBrowser(error="access_denied")
     with pytest.raises(errors.AuthenticationError, match="access was denied"):
         login(request(free_port()), browser=browser)
-    assert "access was denied" in browser.page.text
+    assert "access was denied" in browser.returned_page().text
     assert browser.urls[0] in capsys.readouterr().err  # the URL is printed as well as opened
 
 
