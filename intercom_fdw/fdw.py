@@ -80,6 +80,7 @@ class IntercomFdw(ForeignDataWrapper):
         self.scan_memory = ScanMemory(keys) if rules.update or rules.delete else None
         self._writer = None
         self._modify_planned = False
+        self._rowid_asked = False
 
     # -- planning --------------------------------------------------------------------------------
     def _plan(self, quals, columns, sortkeys=None, limit=None, offset=None, strict=True):
@@ -100,6 +101,14 @@ class IntercomFdw(ForeignDataWrapper):
 
     @_reported
     def get_rel_size(self, quals, columns):
+        if self._rowid_asked:
+            # PostgreSQL asked for the rowid while planning an UPDATE or DELETE of this table,
+            # just before sizing it: refuse here, before any call, when the API allows neither.
+            self._rowid_asked = False
+            if not (self.spec.writes.update or self.spec.writes.delete):
+                raise UnsupportedOperationError(
+                    f"UPDATE and DELETE on {self.spec.table} are not supported by the Intercom API",
+                    hint=f"{self.spec.table} allows {self.writes.allowed()}")
         plan = self._plan(quals, columns, strict=False)
         return plan.estimated_rows, 40 * max(1, len(columns))
 
@@ -138,19 +147,10 @@ class IntercomFdw(ForeignDataWrapper):
     # -- writes ----------------------------------------------------------------------------------
     @property
     def rowid_column(self):
-        return self._rowid_column()
-
-    @_reported
-    def _rowid_column(self):
-        # Read by PostgreSQL when it plans an UPDATE or DELETE: a table that allows neither
-        # refuses here, before any call.
-        if not (self.spec.writes.update or self.spec.writes.delete):
-            raise UnsupportedOperationError(
-                f"UPDATE and DELETE on {self.spec.table} are not supported by the Intercom API",
-                hint=f"{self.spec.table} allows {self.writes.allowed()}")
-        # Asked when an UPDATE/DELETE is planned and again when it starts, before its scan runs:
-        # only such scans remember their rows (a plain SELECT keeps nothing).
-        self._modify_planned = True
+        # multicorn asks when PostgreSQL plans an UPDATE or DELETE (then get_rel_size follows) and
+        # when any write starts, INSERT included, before the scan runs; it must always answer.
+        # Only scans of a statement that asked remember their rows (a plain SELECT keeps nothing).
+        self._rowid_asked = self._modify_planned = True
         return ROWID_COLUMN
 
     @property
@@ -159,10 +159,12 @@ class IntercomFdw(ForeignDataWrapper):
 
     @_reported
     def insert(self, values):
+        self._rowid_asked = False  # asked by the INSERT's start, not by a plan
         return self._statement().insert([values])[0]
 
     @_reported
     def bulk_insert(self, all_values):
+        self._rowid_asked = False
         return self._statement().insert(all_values)
 
     @_reported
@@ -196,7 +198,7 @@ class IntercomFdw(ForeignDataWrapper):
         # A statement's row numbers and written ids start afresh with the next statement, also
         # after an error (PostgreSQL then skips end_modify, but the transaction rolls back).
         self._writer = None
-        self._modify_planned = False
+        self._modify_planned = self._rowid_asked = False
         if self.scan_memory is not None:
             self.scan_memory.forget()
 
