@@ -172,8 +172,9 @@ def code_from_callback(params: Mapping[str, str], expected_state: str) -> str:
             "access was denied: the Intercom app was not authorized",
             hint=_SIGN_IN_AGAIN + " and choose to authorize access", code="access_denied")
     if error:
-        description = params.get("error_description", "")
-        raise errors.AuthenticationError(f"Intercom answered the sign-in with error {error}: {description}".rstrip(": "),
+        description = params.get("error_description")
+        raise errors.AuthenticationError(f"Intercom answered the sign-in with error {error}"
+                                         + (f": {description}" if description else ""),
                                          hint=_SIGN_IN_AGAIN, code=error)
     if not params.get("code"):
         raise errors.AuthenticationError("the OAuth callback carries no authorization code", hint=_SIGN_IN_AGAIN)

@@ -110,6 +110,13 @@ def login_request(emulator, port, **overrides):
     return LoginRequest(**{**fields, **overrides})
 
 
+def cli_login(emulator, port, *arguments):
+    """`intercom-fdw login` against the emulator; the exit status."""
+    return main(["login", "--client-id", CLIENT_ID, "--redirect-uri", f"http://127.0.0.1:{port}/callback",
+                 "--authorize-url", emulator.url + "/oauth", "--token-url", emulator.url + "/auth/eagle/token",
+                 "--timeout", "30", *arguments])
+
+
 def mapped_token(pg, dbname, usename):
     with pg.connect(dbname) as conn:
         row = conn.execute("SELECT umoptions FROM pg_user_mappings WHERE srvname = %s AND usename = %s",
@@ -166,10 +173,7 @@ def test_cli_writes_the_mapping_of_a_role_and_shows_neither_secret_nor_token(pg,
     browser = SigningInBrowser(admin_email)
     monkeypatch.setattr(webbrowser, "open", browser)  # the stdlib's browser launcher, not our code
     monkeypatch.setenv("INTERCOM_CLIENT_SECRET", SECRET)
-    status = main(["login", "--client-id", CLIENT_ID, "--redirect-uri", f"http://127.0.0.1:{callback_port}/callback",
-                   "--authorize-url", oauth_emulator.url + "/oauth",
-                   "--token-url", oauth_emulator.url + "/auth/eagle/token",
-                   "--dsn", pg.dsn(login_db), "--server", SERVER, "--role", ROLE, "--timeout", "30"])
+    status = cli_login(oauth_emulator, callback_port, "--dsn", pg.dsn(login_db), "--server", SERVER, "--role", ROLE)
     output = capsys.readouterr()
     assert status == 0, output.err
     token = mapped_token(pg, login_db, ROLE)
@@ -186,10 +190,8 @@ def test_cli_adds_a_token_to_a_public_mapping_without_one(pg, login_db, oauth_em
         conn.execute(sql.SQL("CREATE USER MAPPING FOR PUBLIC SERVER {}").format(sql.Identifier(SERVER)))
     monkeypatch.setattr(webbrowser, "open", SigningInBrowser(admin_email))
     monkeypatch.setenv("INTERCOM_CLIENT_SECRET", SECRET)
-    status = main(["login", "--client-id", CLIENT_ID, "--redirect-uri", f"http://127.0.0.1:{callback_port}/callback",
-                   "--authorize-url", oauth_emulator.url + "/oauth",
-                   "--token-url", oauth_emulator.url + "/auth/eagle/token",
-                   "--dsn", pg.dsn(login_db), "--server", SERVER, "--role", "public"])
+    status = cli_login(oauth_emulator, callback_port, "--dsn", pg.dsn(login_db), "--server", SERVER,
+                       "--role", "public")
     assert status == 0, capsys.readouterr().err
     token = mapped_token(pg, login_db, "public")
     assert me(oauth_emulator, token).status_code == 200
@@ -199,10 +201,7 @@ def test_cli_adds_a_token_to_a_public_mapping_without_one(pg, login_db, oauth_em
 def test_print_token_prints_the_token_alone_on_stdout(oauth_emulator, callback_port, admin_email, capsys,
                                                       monkeypatch):
     monkeypatch.setattr(webbrowser, "open", SigningInBrowser(admin_email))
-    status = main(["login", "--client-id", CLIENT_ID, "--client-secret", SECRET,
-                   "--redirect-uri", f"http://127.0.0.1:{callback_port}/callback",
-                   "--authorize-url", oauth_emulator.url + "/oauth",
-                   "--token-url", oauth_emulator.url + "/auth/eagle/token", "--print-token"])
+    status = cli_login(oauth_emulator, callback_port, "--client-secret", SECRET, "--print-token")
     output = capsys.readouterr()
     assert status == 0, output.err
     token = output.out.strip()
@@ -223,9 +222,7 @@ def test_a_wrong_client_secret_is_a_token_endpoint_error_without_the_secret(oaut
     wrong = "cs_WRONG_secret_2718"
     monkeypatch.setattr(webbrowser, "open", SigningInBrowser(admin_email))
     monkeypatch.setenv("INTERCOM_CLIENT_SECRET", wrong)
-    status = main(["login", "--client-id", CLIENT_ID, "--redirect-uri", f"http://127.0.0.1:{callback_port}/callback",
-                   "--authorize-url", oauth_emulator.url + "/oauth",
-                   "--token-url", oauth_emulator.url + "/auth/eagle/token", "--print-token"])
+    status = cli_login(oauth_emulator, callback_port, "--print-token")
     output = capsys.readouterr()
     assert status == 1 and output.out == ""
     assert "Intercom refused the authorization code (HTTP 401)" in output.err and "HINT:" in output.err
