@@ -100,8 +100,7 @@ class UserMappingTarget:
             except psycopg.Error as exc:
                 raise errors.ConfigurationError(
                     f"could not write the {self.describe()}: {exc.diag.message_primary or exc}",
-                    hint=exc.diag.message_hint or "the role connecting with --dsn must own the server, be the "
-                                                  "mapped role with USAGE on the server, or be a superuser",
+                    hint=exc.diag.message_hint or "nothing was written; fix the cause and run login again",
                 ) from None
         return "created" if row is None else "updated"
 

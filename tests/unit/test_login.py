@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from intercom_fdw import errors
-from intercom_fdw.login import CallbackReceiver, LoginRequest, callback_address, code_from_callback, login
+from intercom_fdw.login import (CallbackReceiver, LoginRequest, UserMappingTarget, callback_address,
+                                code_from_callback, login)
 from intercom_fdw.throwaway_pg import free_port
 
 SECRET = "cs_login_SECRET_55aa77"
@@ -157,3 +158,11 @@ def test_a_busy_callback_port_is_a_clear_error():
         with pytest.raises(errors.ConfigurationError, match=f"cannot listen on 127.0.0.1:{port}") as caught:
             CallbackReceiver(f"http://127.0.0.1:{port}/callback", "s")
     assert "--redirect-uri" in caught.value.hint
+
+
+@pytest.mark.parametrize("dsn", ["host=127.0.0.1 port=1 dbname=x password=pw_SECRET_91",
+                                 "password=pw_SECRET_91 not-a-keyword"])
+def test_an_unusable_dsn_is_a_clear_error_without_its_password(dsn):
+    with pytest.raises(errors.ConfigurationError, match="cannot connect to PostgreSQL with --dsn") as caught:
+        UserMappingTarget(dsn, "intercom").check()
+    assert "pw_SECRET_91" not in str(caught.value) and "connection string" in caught.value.hint
