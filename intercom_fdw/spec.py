@@ -115,9 +115,10 @@ class Endpoint:
 # calendar day in the workspace's time zone and accept only =, < and > (api notes, search docs):
 # the planner widens their bounds. "integer_loose" is the conversations/tickets integer whose
 # > and < are documented as "(or equal)": the planner turns >= v into > v-1 so that either reading
-# over-fetches instead of under-fetching; "float_loose" is the same for decimals, where no such
-# trick exists, so only > and < are pushed (either reading of them holds every row SQL wants).
-# "day" is a date field searched for a PostgreSQL `date` column (contact and company Date custom
+# over-fetches instead of under-fetching. "float" and "float_loose" are decimal fields: a search
+# value is a string, an integer or a boolean, never a decimal (OpenAPI single_filter_search_request),
+# so the planner searches decimals with the integer just outside each bound and their integer
+# kinds' operators. "day" is a date field searched for a PostgreSQL `date` column (contact and company Date custom
 # attributes): the planner turns the day into a UNIX-seconds range and widens it like "date".
 SEARCH_OPERATORS = {
     "string": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "prefix": "^", "suffix": "$",
@@ -126,12 +127,12 @@ SEARCH_OPERATORS = {
     "tag": {"=": "=", "<>": "!="},
     "integer": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">", "<=": "<=", ">=": ">="},
     "integer_loose": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">"},
-    "float": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">", "<=": "<=", ">=": ">="},
-    "float_loose": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">"},
     "boolean": {"=": "="},
     "date": {"=": "=", "<": "<", ">": ">"},
     "day": {"=": "=", "<": "<", ">": ">"},
 }
+SEARCH_OPERATORS["float"] = SEARCH_OPERATORS["integer"]
+SEARCH_OPERATORS["float_loose"] = SEARCH_OPERATORS["integer_loose"]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ PostgreSQL re-checks every qual, so a wider request is correct and a narrower on
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
 from intercom_fdw.planning.quals import Condition
@@ -65,6 +66,8 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
         return _date_filters(field.field, op, value)
     if field.kind == "day":
         return _day_filters(field.field, op, value)
+    if field.kind in _DECIMAL_AS_INTEGER:
+        return _decimal_filters(replace(field, kind=_DECIMAL_AS_INTEGER[field.kind]), op, value)
     if field.kind == "integer_loose" and op in (">=", "<="):
         # "> v - 1" is ">= v" if Intercom's > is strict and wider if it is inclusive.
         op, value = (">", value - 1) if op == ">=" else ("<", value + 1)
@@ -104,6 +107,22 @@ def _date_filters(name: str, op: str, value: int) -> List[dict]:
     if op == "in" and len(value) <= MAX_FILTERS_PER_GROUP:
         return [{"operator": "OR", "value": [_leaf(name, "=", v) for v in value]}]
     return []
+
+
+def _decimal_filters(field: SearchField, op: str, value) -> List[dict]:
+    # Search values are never decimals (OpenAPI single_filter_search_request: string, integer,
+    # boolean, or a list of strings and integers): a fractional bound becomes the integer just
+    # outside it (x >= 2.5 is searched as x > 2), which holds every row SQL wants.
+    values = value if isinstance(value, tuple) else (value,)
+    if all(float(v).is_integer() for v in values):
+        whole = tuple(int(v) for v in values) if isinstance(value, tuple) else int(value)
+        return search_filters(Condition(field.column, op, whole), field)
+    lower = search_filters(Condition(field.column, ">", math.floor(value)), field) if op in (">", ">=", "=") else []
+    upper = search_filters(Condition(field.column, "<", math.ceil(value)), field) if op in ("<", "<=", "=") else []
+    return lower + upper
+
+
+_DECIMAL_AS_INTEGER = {"float": "integer", "float_loose": "integer_loose"}
 
 
 def _day_filters(name: str, op: str, value) -> List[dict]:

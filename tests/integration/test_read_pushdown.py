@@ -240,6 +240,11 @@ def test_every_request_matches_the_openapi_file(read_db, api):
         "SELECT * FROM intercom.conversations WHERE open ORDER BY updated_at LIMIT 3",
         "SELECT * FROM intercom.companies LIMIT 3",
         "SELECT * FROM intercom.data_attributes WHERE model = 'conversation'",
+        # custom field columns (decimals are searched by integer bounds: the file has no decimal values)
+        "SELECT * FROM intercom.contacts WHERE plan_tier IN ('pro', 'enterprise') AND seats >= 10 AND "
+        "lifetime_value BETWEEN 10.5 AND 9000 AND is_vip AND trial_ends_at = '2025-01-01'",
+        "SELECT * FROM intercom.conversations WHERE issue_kind LIKE 'bu%' AND priority_score >= 5 AND "
+        "refund_amount < 99.5 AND follow_up_at > '2025-01-01' AND escalated",
     ]
     api.reset_counters()
     for query in queries:

@@ -113,6 +113,26 @@ def test_contact_custom_operators_follow_the_kind(condition, pushed):
     assert bool(plan.pushed) is pushed, plan.explain()
 
 
+@pytest.mark.parametrize("op,value,expected", [
+    # search values are never decimals (OpenAPI): the integer just outside each bound
+    (">=", 2.5, [(">", 2)]),
+    (">", 2.5, [(">", 2)]),
+    ("<", 2.5, [("<", 3)]),
+    ("<=", -2.5, [("<", -2)]),
+    ("=", 2.5, [(">", 2), ("<", 3)]),
+    ("=", 7.0, [("=", 7)]),
+    (">=", 7.0, [(">=", 7)]),
+    ("in", (1.0, 2.0), [("IN", [1, 2])]),
+    ("in", (1.0, 2.5), []),
+    ("<>", 2.5, []),
+])
+def test_decimal_bounds_are_searched_as_the_integers_outside_them(op, value, expected):
+    plan = plan_scan(spec_with("contacts", CONTACT_CUSTOM), [Condition("lifetime_value", op, value)], ["id"])
+    got = [(leaf["operator"], leaf["value"]) for leaf in leaves(plan.calls[0].body["query"])] if plan.pushed else []
+    assert got == expected
+    assert all(not isinstance(v, float) for _, v in got)
+
+
 CONVERSATION_CUSTOM = [
     ("priority_score", "integer", {"custom_attribute": "priority_score", "data_type": "integer"}),
     ("refund_amount", "double precision", {"custom_attribute": "refund_amount", "data_type": "float"}),
@@ -123,8 +143,8 @@ CONVERSATION_CUSTOM = [
 @pytest.mark.parametrize("condition,expected", [
     # > and < are "greater (or equal)" there: >= on integers becomes > v-1, on decimals it stays local
     (Condition("priority_score", ">=", 10), [{"field": "custom_attributes.priority_score", "operator": ">", "value": 9}]),
-    (Condition("refund_amount", ">", 2.5), [{"field": "custom_attributes.refund_amount", "operator": ">", "value": 2.5}]),
-    (Condition("refund_amount", ">=", 2.5), []),
+    (Condition("refund_amount", ">", 2.5), [{"field": "custom_attributes.refund_amount", "operator": ">", "value": 2}]),
+    (Condition("refund_amount", ">=", 3.0), [{"field": "custom_attributes.refund_amount", "operator": ">", "value": 2}]),
     (Condition("follow_up_at", ">=", 1_000_000), [{"field": "custom_attributes.follow_up_at", "operator": ">",
                                                     "value": 1_000_000 - DAY}]),
 ])
