@@ -118,8 +118,8 @@ class Endpoint:
 # over-fetches instead of under-fetching. "float" and "float_loose" are decimal fields: a search
 # value is a string, an integer or a boolean, never a decimal (OpenAPI single_filter_search_request),
 # so the planner searches decimals with the integer just outside each bound and their integer
-# kinds' operators. "day" is a date field searched for a PostgreSQL `date` column (contact and company Date custom
-# attributes): the planner turns the day into a UNIX-seconds range and widens it like "date".
+# kinds' operators. "day" is a date field searched for a PostgreSQL `date` column (contacts'
+# Date custom attributes): the planner turns the day into a UNIX-seconds range, widened like "date".
 SEARCH_OPERATORS = {
     "string": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "prefix": "^", "suffix": "$",
                "contains": "~", "not contains": "!~"},
