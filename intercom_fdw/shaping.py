@@ -1,15 +1,16 @@
 """Row shaping: one Intercom object (JSON) -> one row of typed column values for PostgreSQL.
 
 Values leave in forms the runtime converts without guessing: str for text, int, float, bool,
-ISO 8601 text with an offset for timestamptz, 'YYYY-MM-DD' for date, and JSON text for json/jsonb
-(multicorn2 does not serialise dicts). Anything of the wrong shape becomes NULL rather than an
-error: one odd field must not fail a whole scan, and `attrs` still holds the raw value.
+aware UTC datetimes for timestamptz, dates for date, and JSON text for json/jsonb (multicorn2
+does not serialise dicts). multicorn2 gives PostgreSQL a datetime or date as its isoformat()
+text, which timestamptz_in and date_in parse; multicorn_compat computes the same value directly
+(its README). Anything of the wrong shape becomes NULL rather than an error: one odd field must
+not fail a whole scan, and `attrs` still holds the raw value.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
 
 from intercom_fdw.spec import Column
@@ -78,29 +79,22 @@ def _unix_seconds(value) -> Optional[float]:
             return parsed.timestamp()
     return None
 
-# Whole seconds from 1970 to 9999: Intercom's usual timestamps, formatted by time.strftime, which
-# is about twice as fast as datetime and the largest share of shaping a row (10 columns per contact).
-_FAST_SECONDS_END = 253402300800  # 10000-01-01T00:00:00Z
+_UTC = dt.timezone.utc
 
-def _timestamp(value):
-    if type(value) is int and 0 <= value < _FAST_SECONDS_END:
-        return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(value))
-    seconds = _unix_seconds(value)
+
+def _moment(value) -> Optional[dt.datetime]:
+    """The UTC datetime of UNIX seconds (int, float or numeric text) or of ISO 8601 text."""
+    seconds = value if type(value) is int else _unix_seconds(value)  # ints exactly, as they are
     if seconds is None:
         return None
     try:
-        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
+        return dt.datetime.fromtimestamp(seconds, _UTC)
     except (OverflowError, OSError, ValueError):
-        return None
+        return None  # beyond the years 1-9999 that datetime (and its ISO text) can hold
 
 def _date(value):
-    seconds = _unix_seconds(value)
-    if seconds is None:
-        return None
-    try:
-        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date().isoformat()
-    except (OverflowError, OSError, ValueError):
-        return None
+    moment = _moment(value)
+    return None if moment is None else moment.date()
 
 def _json(value):
     return _dumps(value)
@@ -124,14 +118,11 @@ def _file_list(value):
 
 CONVERT: Dict[str, Callable[[Any], Any]] = {
     "text": _text, "integer": _integer, "bigint": _integer, "float": _float, "boolean": _boolean,
-    "unix_timestamp": _timestamp, "unix_date": _date, "json": _json, "file_list": _file_list,
+    "unix_timestamp": _moment, "unix_date": _date, "json": _json, "file_list": _file_list,
 }
 
 def _getter(path: Sequence[str]) -> Callable[[Mapping], Any]:
-    """A fast accessor for one source path (most paths have one or two keys)."""
-    if len(path) == 1:
-        key = path[0]
-        return lambda item: item.get(key)
+    """A fast accessor for a source path of two keys or more (one key is read inline)."""
     if len(path) == 2:
         first, second = path
 
@@ -142,25 +133,37 @@ def _getter(path: Sequence[str]) -> Callable[[Mapping], Any]:
         return two
     return lambda item: dig(item, path)
 
+def _step(column: Column):
+    """(name, key, get, convert, keep_str) of one column: a one-key source is read inline as
+    item.get(key) (get None), a longer one by get(item) (key None), no source reads nothing;
+    keep_str: a str for a text column is kept as it is."""
+    source = column.source or ()
+    convert = CONVERT[column.convert]
+    return (column.name, source[0] if len(source) == 1 else None,
+            _getter(source) if len(source) > 1 else None, convert, convert is _text)
+
 class RowShaper:
     """Shapes objects into rows for a fixed list of columns (built once per scan, used per row)."""
 
     def __init__(self, columns: Iterable[Column]):
         self.columns = tuple(columns)
         self._attrs = [c.name for c in self.columns if c.name == "attrs"]
-        self._steps = tuple((c.name, _getter(c.source) if c.source else None, CONVERT[c.convert])
-                            for c in self.columns if c.name != "attrs")
+        self._steps = tuple(_step(c) for c in self.columns if c.name != "attrs")
 
     def __call__(self, item: Mapping, inject: Mapping[str, Any] = None) -> Dict[str, Any]:
         row = {}
-        for name, get, convert in self._steps:
-            value = get(item) if get is not None else None
+        get_key = item.get
+        for name, key, get, convert, keep_str in self._steps:
+            if key is not None:
+                value = get_key(key)
+            else:
+                value = get(item) if get is not None else None
             if value is None:
                 value = inject.get(name) if inject else None
                 if value is None:
                     row[name] = None
                     continue
-            row[name] = value if convert is _text and type(value) is str else convert(value)
+            row[name] = value if keep_str and type(value) is str else convert(value)
         for name in self._attrs:
             row[name] = _json(item)
         return row

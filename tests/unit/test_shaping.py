@@ -15,7 +15,7 @@ def test_nested_paths_and_types():
     row = shape([text("id"), text("location_city", "location.city"), timestamp("created_at"), boolean("open"),
                  integer("n"), jsonb("tags", "tags.tags"), ATTRS], item)
     assert row["id"] == "5" and row["location_city"] == "Paris"
-    assert row["created_at"] == "2024-01-01T00:00:00+00:00"
+    assert row["created_at"].isoformat() == "2024-01-01T00:00:00+00:00"
     assert row["open"] is True and row["n"] == 7
     assert json.loads(row["tags"]) == [{"id": "1"}]
     assert json.loads(row["attrs"]) == item
@@ -45,7 +45,7 @@ def test_dates_files_and_text_of_objects():
     row = shape(columns, {"d": 1704153600, "f": [{"name": "a.png", "url": "u", "content_type": "image/png",
                                                    "file_size": 3, "width": 1, "height": 2, "extra": 0}],
                           "o": {"k": 1}})
-    assert row["d"] == "2024-01-02"
+    assert row["d"].isoformat() == "2024-01-02"
     assert json.loads(row["f"]) == [{"name": "a.png", "url": "u", "content_type": "image/png", "file_size": 3,
                                      "width": 1, "height": 2}]
     assert json.loads(row["o"]) == {"k": 1}
