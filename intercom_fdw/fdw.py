@@ -24,6 +24,7 @@ from intercom_fdw.options import FdwOptions, validate_options
 from intercom_fdw.planning import (
     ScanOptions, SortKey, condition_from_qual, path_keys, plan_scan, supported_sortkeys,
 )
+from intercom_fdw.planning.parameterized import parameterized_lines
 from intercom_fdw.planning.quals import Parameter
 from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites
 from intercom_fdw.writes import ScanMemory, StatementWriter, WriteFailed
@@ -84,6 +85,10 @@ class IntercomFdw(ForeignDataWrapper):
 
     # -- planning --------------------------------------------------------------------------------
     def _plan(self, quals, columns, sortkeys=None, limit=None, offset=None, strict=True):
+        keys = [SortKey(k.attname, bool(k.is_reversed)) for k in sortkeys or ()]
+        return plan_scan(self.spec, self._conditions(quals), columns, keys, limit, offset, self._scan_options(strict))
+
+    def _conditions(self, quals):
         conditions = []
         for qual in quals:
             value = Parameter() if qual.value is UNBOUND else qual.value
@@ -91,13 +96,14 @@ class IntercomFdw(ForeignDataWrapper):
                                             self.pg_types.get(qual.field_name, "text"))
             if condition is not None:
                 conditions.append(condition)
-        options = ScanOptions(
+        return conditions
+
+    def _scan_options(self, strict):
+        return ScanOptions(
             pushdown=self.options.pushdown, suppress_extended_requests=self.options.suppress_extended_requests,
             table_options=self.options.table_options(), now=int(time.time()),
             row_estimate=self.options.row_estimate, strict=strict,
         )
-        keys = [SortKey(k.attname, bool(k.is_reversed)) for k in sortkeys or ()]
-        return plan_scan(self.spec, conditions, columns, keys, limit, offset, options)
 
     @_reported
     def get_rel_size(self, quals, columns):
@@ -132,7 +138,10 @@ class IntercomFdw(ForeignDataWrapper):
     @_reported
     def explain(self, quals, columns, sortkeys=None, verbose=False, limit=None, offset=None):
         plan = self._plan(quals, columns, sortkeys, limit, offset, strict=False)
-        return [scrub(line) for line in plan.explain(verbose)]
+        # explain() never sees a join's parameter (its value is known only at execution): say
+        # what the scan requests when a parameterized nested loop supplies one.
+        joined = parameterized_lines(self.spec, self._conditions(quals), self._scan_options(strict=False))
+        return [scrub(line) for line in plan.explain(verbose) + joined]
 
     # -- execution -------------------------------------------------------------------------------
     @_reported

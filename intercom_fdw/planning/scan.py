@@ -181,7 +181,7 @@ class _Route:
                 calls = tuple(call_for(endpoint, params={list_filter.param: v}, allow_404=True) for v in values)
                 exact = used if list_filter.exact else []
                 strategy = "filtered list" + (" per value (concurrent)" if len(calls) > 1 else "")
-                return cls(ScanPlan(spec.table, strategy, calls), used, exact)
+                return cls(ScanPlan(spec.table, strategy, calls), used, exact, kind="filtered")
         return None
 
     @classmethod
@@ -362,6 +362,9 @@ def _estimate(spec, route, options, row_limit) -> int:
         # every parent row's children: far more than one parent's, which makes PostgreSQL prefer
         # a parameterized nested loop whenever the parent key comes from a join
         estimate = plan.child_calls.parent_plan.estimated_rows * base
+    elif route.kind == "filtered":
+        # a list parameter (company_id, name, tag_id) keeps few rows per value, as path_keys says
+        estimate = len(plan.calls) * max(1, base // 1000)
     elif route.kind == "search" and route.pushed:
         # An equality on a searchable field (email, external_id) is nearly unique; anything else
         # keeps about a tenth of the rows per filter.

@@ -1,0 +1,45 @@
+"""EXPLAIN of parameterized nested loops: explain() never receives the join's value, so the FDW
+adds what each scan requests per outer row; the emulator's counters check that claim."""
+import pytest
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def local_rows(read_db, api):
+    contacts = [c for c in api.all("/contacts") if c.get("external_id")][:6]
+    read_db.conn.execute("CREATE TABLE my_people (contact_id text PRIMARY KEY, user_id text)")
+    with read_db.conn.cursor() as cursor:
+        cursor.executemany("INSERT INTO my_people VALUES (%s, %s)", [(c["id"], c["external_id"]) for c in contacts])
+    read_db.conn.execute("ANALYZE my_people")
+    return contacts
+
+
+def foreign_scan_lines(plan):
+    return [line.strip() for line in plan.splitlines() if "Multicorn:" in line]
+
+
+def test_join_to_a_child_table_explains_one_request_per_outer_row(read_db, local_rows):
+    query = "SELECT m.contact_id, t.name FROM my_people m JOIN intercom.contact_tags t ON t.contact_id = m.contact_id"
+    plan = read_db.explain(query)
+    assert "Nested Loop" in plan and "Filter: (m.contact_id = contact_id)" in plan, plan
+    assert ("Multicorn: When a join supplies contact_id (parameterized nested loop): GET /contacts/{contact_id}/tags, "
+            "1 call per outer row, instead of the above") in plan, plan
+    _, routes = read_db.calls(query)
+    assert routes == {"GET /contacts/{id}/tags": len(local_rows)}
+
+
+def test_join_on_external_id_explains_a_search_per_outer_row(read_db, local_rows):
+    query = "SELECT c.id FROM my_people m JOIN intercom.contacts c ON c.external_id = m.user_id"
+    plan = read_db.explain(query)
+    line = next((l for l in foreign_scan_lines(plan) if "POST /contacts/search" in l and "join supplies" in l), None)
+    assert line and "external_id" in line.split(" (parameterized")[0], plan
+    assert line.endswith("about 1 call per outer row, instead of the above"), plan
+    rows, routes = read_db.calls(query)
+    assert len(rows) == len(local_rows) and routes == {"POST /contacts/search": len(local_rows)}
+
+
+def test_no_join_lines_when_a_constant_binds_the_key(read_db, local_rows):
+    plan = read_db.explain(f"SELECT name FROM intercom.contact_tags WHERE contact_id = '{local_rows[0]['id']}'")
+    assert not any("parameterized join" in line for line in foreign_scan_lines(plan)), plan
+    assert "Request: GET /contacts/" in plan
