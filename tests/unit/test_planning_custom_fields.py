@@ -142,9 +142,11 @@ CONVERSATION_CUSTOM = [
 
 @pytest.mark.parametrize("condition,expected", [
     # > and < are "greater (or equal)" there: >= on integers becomes > v-1, on decimals it stays local
-    (Condition("priority_score", ">=", 10), [{"field": "custom_attributes.priority_score", "operator": ">", "value": 9}]),
+    (Condition("priority_score", ">=", 10), [{"field": "custom_attributes.priority_score", "operator": ">",
+                                              "value": 9}]),
     (Condition("refund_amount", ">", 2.5), [{"field": "custom_attributes.refund_amount", "operator": ">", "value": 2}]),
-    (Condition("refund_amount", ">=", 3.0), [{"field": "custom_attributes.refund_amount", "operator": ">", "value": 2}]),
+    (Condition("refund_amount", ">=", 3.0), [{"field": "custom_attributes.refund_amount", "operator": ">",
+                                              "value": 2}]),
     (Condition("follow_up_at", ">=", 1_000_000), [{"field": "custom_attributes.follow_up_at", "operator": ">",
                                                     "value": 1_000_000 - DAY}]),
 ])
