@@ -167,6 +167,8 @@ class TableWrites:
         self.fixed = {column: (table_options or {})[option] for option, column in spec.table_filters.items()
                       if (table_options or {}).get(option)}
         self.columns = {c.name: c for c in spec.columns}
+        # how errors name the table: a ticket-type table is `tickets (ticket_type_id 5500)`
+        self.label = spec.table + "".join(f" ({name} {value})" for name, value in self.fixed.items())
         self._writable = {}
 
     # -- what is allowed ---------------------------------------------------------------------------
@@ -178,7 +180,7 @@ class TableWrites:
         op = getattr(self.rules, name)
         if op is None:
             raise UnsupportedOperationError(
-                f"{VERBS[name]} on {self.spec.table} is not supported by the Intercom API",
+                f"{VERBS[name]} on {self.label} is not supported by the Intercom API",
                 hint=f"{self.spec.table} allows {self.allowed()}",
             )
         return op
@@ -358,7 +360,7 @@ class TableWrites:
                   else f"leave {name} out"))
 
     def _where(self, row, verb) -> str:
-        return f"{VERBS[verb]} on {self.spec.table}, row {row}"
+        return f"{VERBS[verb]} on {self.label}, row {row}"
 
     # -- conflicts ---------------------------------------------------------------------------------
     def existing_id(self, error) -> Optional[str]:

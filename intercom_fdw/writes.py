@@ -138,7 +138,7 @@ class StatementWriter:
         keys = self.table.path_keys("delete")
         if keys and remembered is None:
             raise self._failed(
-                f"DELETE on {self.table.spec.table}, row {row}: cannot tell which {', '.join(keys)} the row "
+                f"DELETE on {self.table.label}, row {row}: cannot tell which {', '.join(keys)} the row "
                 f"with id {rowid} belongs to", None,
                 f"delete through a plain filter on the table, e.g. DELETE FROM {self.table.spec.table} "
                 f"WHERE {keys[0]} = '...' AND id = '...'")
@@ -198,7 +198,7 @@ class StatementWriter:
             others = [f"row {n}: {e.message}" for n, e in sorted(failures.items()) if n != row]
             detail = "; ".join(filter(None, [error.detail] + others[:10]))
             message = error.message if isinstance(error, InvalidValueError) else \
-                f"{verb} on {self.table.spec.table}, row {row}: {error.message}"
+                f"{verb} on {self.table.label}, row {row}: {error.message}"
             raise self._failed(message, error, error.hint, detail or None)
         return results
 
