@@ -28,6 +28,8 @@ from intercom_fdw.errors import (
 from intercom_fdw.shaping import RowShaper
 from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites, WriteRequest
 
+# The NOTICE after a failure lists at most this many written ids (and counts the rest).
+LISTED_IDS = 10000
 # Backoff of resent creates (seconds): short, the emulator's and Intercom's 5xx are brief.
 RESEND_BACKOFF = (0.2, 5.0)
 
@@ -35,17 +37,21 @@ RESEND_BACKOFF = (0.2, 5.0)
 class WriteFailed(IntercomError):
     """A row of the statement failed; `written` lists the objects already written by the statement."""
 
-    def __init__(self, message, hint=None, detail=None, written: Sequence[str] = (), cause=None):
+    def __init__(self, message, hint=None, detail=None, written: Sequence[str] = (), written_count: int = 0,
+                 cause=None):
         super().__init__(message, hint=hint, detail=detail, status=getattr(cause, "status", None),
                          code=getattr(cause, "code", None), request_id=getattr(cause, "request_id", None))
         self.written = list(written)
+        self.written_count = max(written_count, len(self.written))
 
     def notice(self) -> Optional[Tuple[str, str]]:
         """(message, detail) telling what reached Intercom before the failure, or None when nothing did."""
-        if not self.written:
+        if not self.written_count:
             return None
-        return (f"{len(self.written)} row(s) had already been written to Intercom and stay there "
-                f"(a remote write cannot be rolled back)", "written ids: " + ", ".join(self.written))
+        more = self.written_count - len(self.written)
+        return (f"{self.written_count} row(s) had already been written to Intercom and stay there "
+                f"(a remote write cannot be rolled back)",
+                "written ids: " + ", ".join(self.written) + (f", and {more} more" if more else ""))
 
 
 class StatementWriter:
@@ -54,7 +60,8 @@ class StatementWriter:
         self.client = client
         self.on_conflict = on_conflict
         self.rows_seen = 0
-        self.written: List[str] = []
+        self.written: List[str] = []  # the first LISTED_IDS of them
+        self.written_count = 0
         self._shaper = RowShaper(table.spec.columns)
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -191,7 +198,9 @@ class StatementWriter:
                 failures[first + i] = error
             elif result is not _SKIPPED:
                 results[i] = result
-                self.written.append(written_id(result))
+                self.written_count += 1
+                if len(self.written) < LISTED_IDS:
+                    self.written.append(written_id(result))
         if failures:
             row = min(failures)
             error = failures[row]
@@ -214,7 +223,7 @@ class StatementWriter:
 
     def _failed(self, message, cause, hint, detail=None) -> WriteFailed:
         return WriteFailed(message, hint=hint, detail=detail if detail is not None else getattr(cause, "detail", None),
-                           written=self.written, cause=cause)
+                           written=self.written, written_count=self.written_count, cause=cause)
 
     def _describe(self, rowid, row: Mapping) -> str:
         keys = [str(row.get(k)) for k in self.table.path_keys("delete") or self.table.path_keys("insert")]

@@ -282,3 +282,10 @@ def test_a_timestamp_in_another_datestyle_is_explained_not_called_read_only():
     with pytest.raises(InvalidValueError, match="cannot read the value of column created_at") as caught:
         table("contacts").update_request("c1", new, OLD_CONTACT, 1)
     assert "DateStyle" in caught.value.hint
+
+
+def test_the_notice_lists_a_bounded_number_of_ids_and_counts_all():
+    failed = WriteFailed("row 5", written=["a", "b"], written_count=5)
+    assert failed.notice() == ("5 row(s) had already been written to Intercom and stay there (a remote write "
+                               "cannot be rolled back)", "written ids: a, b, and 3 more")
+    assert WriteFailed("row 1").notice() is None
