@@ -28,6 +28,14 @@ def test_the_matrix_is_the_specs():
     assert from_specs == {t: ops for t, ops in ALLOWED.items() if t != TICKET_TYPE_TABLE}
 
 
+def test_every_allowed_cell_has_its_test():
+    """Adding a write to a spec needs its test here: test_<operation>_<table>..."""
+    names = [name for name in globals() if name.startswith("test_")]
+    missing = [f"test_{op}_{table}" for table, spec in SPECS.items() for op in spec.writes.operations
+               if not any(name == f"test_{op}_{table}" or name.startswith(f"test_{op}_{table}_") for name in names)]
+    assert missing == []
+
+
 @pytest.fixture
 def contact_id(wdb):
     return wdb.one("INSERT INTO intercom.contacts (email) VALUES ('fixture.' || gen_random_uuid() || '@x.io') "
