@@ -230,7 +230,7 @@ class TableWrites:
         changed = {}
         for name, value in new.items():
             column = self.columns.get(name)
-            if column is None:
+            if column is None or (name not in writable and not scanned):
                 continue
             try:
                 if name in old and self._same(column, old.get(name), value):
@@ -239,8 +239,6 @@ class TableWrites:
                 if name not in writable:  # (a writable column's value is checked when it is converted)
                     raise InvalidValueError(f"{self._where(row, 'update')}: cannot read the value of column "
                                             f"{name}", hint=str(problem)) from None
-            if name not in writable and not scanned:
-                continue
             if name not in old and (value is None or name not in writable):
                 continue  # the old value is unknown: only a writable column is worth sending
             if name not in writable:
