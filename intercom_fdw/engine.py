@@ -29,6 +29,8 @@ def to_request(call: ApiCall) -> ApiRequest:
 def objects(plan: ScanPlan, client) -> Iterator[Tuple[dict, Mapping[str, Any]]]:
     """(object, injected column values) for every object the plan's calls return, lazily."""
     stream = _calls_objects(plan, client)
+    if plan.distinct_key:
+        stream = _distinct(stream, path_of(plan.distinct_key))
     if plan.extended:
         stream = _with_extended(stream, plan, client)
     if plan.row_limit is not None:
@@ -41,7 +43,10 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
     check, local sort and LIMIT/OFFSET applied."""
     needed = set(selected) | {name for name, _ in plan.required_values} | {name for name, _ in plan.sort_locally}
     shaper = RowShaper(c for c in table_columns if c.name in needed)
-    stream = (shaper(item, inject) for item, inject in objects(plan, client))
+    found = objects(plan, client)
+    if plan.member_values:
+        found = _with_member_values(found, plan.member_values)
+    stream = (shaper(item, inject) for item, inject in found)
     if plan.required_values:
         stream = (row for row in stream if _has_required_values(row, plan.required_values))
     if plan.sort_locally:
@@ -94,6 +99,27 @@ def _with_extended(stream, plan: ScanPlan, client):
         merged = {i: found[0] for (i, _), found in zip(wanted, details) if found}
         for i, (item, inject) in enumerate(batch):
             yield ({**item, **merged[i]} if i in merged else item), inject
+
+
+def _distinct(stream, key):
+    seen = set()
+    for item, inject in stream:
+        value = dig(item, key)
+        if value is None or value not in seen:
+            seen.add(value)
+            yield item, inject
+
+
+def _with_member_values(stream, member_values):
+    """Each object's filter columns (spec.MemberFilter): the first wanted id its embedded list
+    holds, else None; the same whether the API filtered the objects or not."""
+    wanted = [(column, path_of(members), path_of(key), values) for column, members, key, values in member_values]
+    for item, inject in stream:
+        values = dict(inject)
+        for column, members, key, ids in wanted:
+            held = {str(dig(m, key)) for m in dig(item, members) or () if dig(m, key) is not None}
+            values[column] = next((v for v in ids if v in held), None)
+        yield item, values
 
 
 def _batches(iterable: Iterable, size: int = BATCH):

@@ -128,6 +128,8 @@ SEARCH_OPERATORS = {
     "integer": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">", "<=": "<=", ">=": ">="},
     "integer_loose": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">"},
     "boolean": {"=": "="},
+    # a list field matched by membership (conversations' tag_ids, contact_ids): = is "contains"
+    "member": {"=": "=", "in": "IN"},
     "date": {"=": "=", "<": "<", ">": ">"},
     "day": {"=": "=", "<": "<", ">": ">"},
 }
@@ -165,6 +167,31 @@ class ListFilter:
     param: str
     endpoint: Optional[Endpoint] = None
     exact: bool = False
+
+
+@dataclass(frozen=True)
+class MemberFilter:
+    """A filter column for a list parameter or search field that matches objects by membership
+    (GET /companies?tag_id=..., a conversation search on contact_ids), where the object has no
+    single value to compare: a company carries several tags.
+
+    Its value is the id that the query's `=` or IN asks for when the object's embedded list at
+    `members` holds it (by `key`), and NULL otherwise (and without such a condition). PostgreSQL
+    re-checks every qual, so `tag_id = 'x'` keeps exactly the objects carrying x whether the API
+    filtered them or a full scan read everything. A text[] column of all ids would not do: `'x' =
+    ANY(tag_ids)` is not a qual an FDW is given. Only top-level `=`/IN reach the FDW: under an OR
+    the column is NULL. Declare the column with `filter_column` and, for the pushdown, a
+    ListFilter or SearchField on it; the embedded list must be complete (no `has_more`).
+    """
+
+    column: str
+    members: str  # dotted path to the list of embedded objects ('tags.tags')
+    key: str = "id"
+
+
+def filter_column(name) -> Column:
+    """The column of a MemberFilter: text, filled in by the engine from the query's value."""
+    return Column(name, "text", None, "text", read_only=True)
 
 
 @dataclass(frozen=True)
@@ -374,6 +401,7 @@ class ObjectSpec:
     # scan in a search ordering (ORDER BY created_at DESC LIMIT 10) needs a query too.
     match_all: Optional[Mapping] = None
     list_filters: Tuple[ListFilter, ...] = ()
+    member_filters: Tuple[MemberFilter, ...] = ()
     required: Optional[RequiredFilter] = None
     window: Optional[Window] = None
     parent: Optional[ParentKey] = None

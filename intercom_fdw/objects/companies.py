@@ -2,7 +2,8 @@
 from intercom_fdw.objects._columns import COMPANY_COLUMNS, CONTACT_COLUMNS, SEGMENT_COLUMNS
 from intercom_fdw.spec import (
     Requirement, WriteField, WriteOperation, WriteRules,
-    CustomFields, Endpoint, LimitedList, ListFilter, ObjectSpec, Ordering, ParentKey, parent_key,
+    CustomFields, Endpoint, LimitedList, ListFilter, MemberFilter, ObjectSpec, Ordering, ParentKey, filter_column,
+    parent_key,
 )
 
 # GET /companies filters by these parameters and pages by page number (at most 60 a page).
@@ -27,7 +28,10 @@ COMPANY_WRITES = WriteRules(
 
 COMPANIES = ObjectSpec(
     table="companies",
-    columns=COMPANY_COLUMNS,
+    # tag_id and segment_id are filter columns (spec.MemberFilter): a company has several of each,
+    # so `WHERE tag_id = 'x'` gives the companies carrying tag x, with tag_id = 'x' on each, read
+    # through GET /companies?tag_id=x or, without pushdown, from every company's embedded list.
+    columns=COMPANY_COLUMNS + (filter_column("tag_id"), filter_column("segment_id")),
     # The plain list stops at 10,000 companies, so full scans scroll (one open scroll per
     # workspace: the client serialises scrolls across backends). Companies without contacts are
     # not returned by list or scroll but are found by id.
@@ -39,7 +43,10 @@ COMPANIES = ObjectSpec(
     list_filters=(
         ListFilter("company_id", "company_id", _FILTERED_LIST),
         ListFilter("name", "name", _FILTERED_LIST),
+        ListFilter("tag_id", "tag_id", _FILTERED_LIST),
+        ListFilter("segment_id", "segment_id", _FILTERED_LIST),
     ),
+    member_filters=(MemberFilter("tag_id", "tags.tags"), MemberFilter("segment_id", "segments.segments")),
     # POST /companies/list is sorted by last_request_at; `order` picks the direction (OpenAPI file).
     orderings=(
         Ordering("last_request_at", True, Endpoint("POST", "/companies/list", "page", "data", 60, {"order": "desc"})),

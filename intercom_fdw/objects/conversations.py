@@ -1,8 +1,9 @@
 """Conversations and their parts."""
 from intercom_fdw.objects._columns import LOOSE_CUSTOM_SEARCH_KINDS
 from intercom_fdw.spec import (
-    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, Requirement, SearchField, WriteField,
-    WriteOperation, WriteRules, boolean, integer, jsonb, parent_key, search_orderings, text, timestamp,
+    CREATED_AFTER_EPOCH, CustomFields, Endpoint, MemberFilter, ObjectSpec, ParentKey, Requirement, SearchField,
+    WriteField, WriteOperation, WriteRules, boolean, filter_column, integer, jsonb, parent_key, search_orderings,
+    text, timestamp,
 )
 
 _STAT_DURATIONS = ("time_to_assignment", "time_to_admin_reply", "time_to_first_close", "time_to_last_close",
@@ -92,11 +93,15 @@ CONVERSATION_WRITES = WriteRules(
 
 CONVERSATIONS = ObjectSpec(
     table="conversations",
-    columns=COLUMNS,
+    # tag_id and contact_id are filter columns (spec.MemberFilter) for the search's list fields
+    # tag_ids and contact_ids: `WHERE contact_id = 'x'` gives the conversations x takes part in.
+    columns=COLUMNS + (filter_column("tag_id"), filter_column("contact_id")),
     list=Endpoint("GET", "/conversations", "cursor", "conversations", per_page_cap=150),
     get=Endpoint("GET", "/conversations/{id}", items_key=None),
     search=Endpoint("POST", "/conversations/search", "search", "conversations", per_page_cap=150),
-    search_fields=SEARCH_FIELDS,
+    search_fields=SEARCH_FIELDS + (SearchField("tag_id", "tag_ids", "member"),
+                                   SearchField("contact_id", "contact_ids", "member")),
+    member_filters=(MemberFilter("tag_id", "tags.tags"), MemberFilter("contact_id", "contacts.contacts")),
     match_all=CREATED_AFTER_EPOCH,
     orderings=search_orderings("created_at", "updated_at"),
     # Searched as custom_attributes.<name> like contacts' (the brief and the emulator; the 2.14

@@ -1,8 +1,9 @@
 """Tickets (no list endpoint: every scan is a search), ticket types, their attributes and ticket states."""
 from intercom_fdw.objects._columns import LOOSE_CUSTOM_SEARCH_KINDS
 from intercom_fdw.spec import (
-    CREATED_AFTER_EPOCH, CustomFields, Endpoint, ObjectSpec, ParentKey, Requirement, SearchField, WriteField,
-    WriteOperation, WriteRules, boolean, integer, jsonb, parent_key, search_orderings, text, timestamp,
+    CREATED_AFTER_EPOCH, CustomFields, Endpoint, MemberFilter, ObjectSpec, ParentKey, Requirement, SearchField,
+    WriteField, WriteOperation, WriteRules, boolean, filter_column, integer, jsonb, parent_key, search_orderings,
+    text, timestamp,
 )
 
 # Ticket-type tables fill ticket_attributes from their own columns (custom fields) and take
@@ -38,6 +39,8 @@ TICKETS = ObjectSpec(
         jsonb("contacts", "contacts.contacts"), text("admin_assignee_id"), text("team_assignee_id"),
         timestamp("created_at"), timestamp("updated_at"), boolean("open"), timestamp("snoozed_until"),
         boolean("is_shared"), jsonb("linked_objects", "linked_objects.data"), jsonb("ticket_attributes"),
+        # a filter column (spec.MemberFilter) for the search's contact_ids: the tickets of contact x
+        filter_column("contact_id"),
     ),
     get=Endpoint("GET", "/tickets/{id}", items_key=None),
     search=Endpoint("POST", "/tickets/search", "search", "tickets", per_page_cap=150),
@@ -52,7 +55,9 @@ TICKETS = ObjectSpec(
                     values={"Customer": "request", "Back-office": "task", "Tracker": "tracker"}), SearchField("ticket_type_id", "ticket_type_id", "id"),
         SearchField("admin_assignee_id", "admin_assignee_id", "id"),
         SearchField("team_assignee_id", "team_assignee_id", "id"), SearchField("open", "open", "boolean"),
+        SearchField("contact_id", "contact_ids", "member"),
     ),
+    member_filters=(MemberFilter("contact_id", "contacts.contacts"),),
     # A ticket-type table (IMPORT FOREIGN SCHEMA makes one per type) carries ticket_type_id as a
     # table option; it is pushed into every search.
     table_filters={"ticket_type_id": "ticket_type_id"},

@@ -108,6 +108,13 @@ class ScanPlan:
     # Column values every row must have although no qual asks for them (a ticket-type table's
     # ticket_type_id): PostgreSQL cannot re-check a table option, so the engine does.
     required_values: Tuple[Tuple[str, Any], ...] = ()
+    # MemberFilter columns the query fixes: (column, path of the embedded list, key, wanted ids).
+    # The engine gives each row the first wanted id its list holds (NULL otherwise), whatever
+    # the route, so PostgreSQL's re-check keeps the same rows with and without pushdown.
+    member_values: Tuple[Tuple[str, str, str, Tuple[str, ...]], ...] = ()
+    # Several calls may return the same object (companies?tag_id=a and ?tag_id=b both list a
+    # company carrying a and b): the engine passes each value of this field once.
+    distinct_key: Optional[str] = None
     row_limit: Optional[int] = None  # the API stops after this many rows (every qual applied exactly)
     # LIMIT/OFFSET that PostgreSQL handed over (multicorn2 pushes them only for scans without WHERE
     # and then drops its own Limit node): the engine applies them to the rows it returns.
@@ -148,6 +155,9 @@ class ScanPlan:
             lines.append("Extended requests: no")
         if self.row_limit is not None:
             lines.append(f"Stops reading after {self.row_limit} rows")
+        for column, members, key, values in self.member_values:
+            lines.append(f"{column} is {' or '.join(repr(v) for v in values)} where the row's {members} "
+                         f"holds that {key}, else NULL")
         if self.sort_locally:
             lines.append("Sorted locally by " + ", ".join(f"{c}{' DESC' if d else ''}" for c, d in self.sort_locally))
         lines.append(f"Expected API calls: {self.expected_calls}")

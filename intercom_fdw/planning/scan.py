@@ -53,9 +53,14 @@ def supported_sortkeys(spec: ObjectSpec, sortkeys: Sequence[SortKey], pushdown: 
 
 
 def path_keys(spec: ObjectSpec, pushdown: bool = True) -> List[Tuple[Tuple[str, ...], int]]:
-    """Columns whose `=` value makes a cheap request: parameterized nested loops use them."""
+    """Columns whose `=` value makes a cheap request: parameterized nested loops use them.
+
+    Filter columns (spec.MemberFilter) are keys even without pushdown: they have a value only
+    when their qual reaches the scan, so a join on them is right only as a parameterized loop.
+    """
+    members = [((m.column,), 1) for m in spec.member_filters]
     if not pushdown and not spec.required:
-        return []
+        return members
     keys = []
     if pushdown and spec.get:
         keys.append((("id",), 1))
@@ -65,8 +70,9 @@ def path_keys(spec: ObjectSpec, pushdown: bool = True) -> List[Tuple[Tuple[str, 
         keys += [((column,), spec.row_estimate) for column in spec.required.params]
     if pushdown:
         keys += [((f.column,), 1) for f in spec.list_filters]
-        keys += [((f.column,), 1) for f in spec.search_fields if f.kind in ("string", "id") and f.column != "id"]
-    return keys
+        keys += [((f.column,), 1) for f in spec.search_fields
+                 if f.kind in ("string", "id", "member") and f.column != "id"]
+    return keys + [key for key in members if key not in keys]
 
 
 def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterable[str],
@@ -84,14 +90,41 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
                                 and not plan.required_values) else None
     extended = _extended(spec, columns, route, options)
     estimate = _estimate(spec, route, options, row_limit)
+    unbound = _unbound_filter_columns(spec, conditions, columns)
+    notes = plan.notes + spec.notes
+    if unbound and route.kind != "lookup":
+        notes += (f"{', '.join(unbound)} NULL on every row: no WHERE {unbound[0]} = ... reaches this scan (the row "
+                  f"estimate is raised so that a join on {unbound[0]} runs as a parameterized nested loop)",)
     return ScanPlan(
         table=spec.table, strategy=plan.strategy, calls=_limit_calls(plan.calls, row_limit),
         child_calls=plan.child_calls, extended=extended,
-        pushed=tuple(_describe(c, spec) for c in route.pushed) + plan.pushed, notes=plan.notes + spec.notes,
+        pushed=tuple(_describe(c, spec) for c in route.pushed) + plan.pushed, notes=notes,
         sort_locally=sort_locally, row_limit=row_limit, required_values=plan.required_values,
+        member_values=_member_values(spec, conditions), distinct_key=plan.distinct_key,
         limit=limit, offset=offset or 0,
-        expected_calls=_expected_calls(spec, route, row_limit, extended, estimate), estimated_rows=estimate,
+        expected_calls=_expected_calls(spec, route, row_limit, extended, estimate),
+        estimated_rows=UNBOUND_FILTER_ESTIMATE if unbound and route.kind != "lookup" else estimate,
     )
+
+
+# A scan reading a filter column no qual binds: priced out like a scan missing its required
+# filter, so that PostgreSQL joins on that column through the parameterized path (which binds it)
+# rather than a hash or merge join over NULLs.
+UNBOUND_FILTER_ESTIMATE = 10 ** 9
+
+
+def _unbound_filter_columns(spec, conditions, columns):
+    bound = {c.column for c in conditions if c.op in ("=", "in")}
+    return [m.column for m in spec.member_filters if m.column in columns and m.column not in bound]
+
+
+def _member_values(spec, conditions):
+    found = []
+    for member in spec.member_filters:
+        values, _ = _equal_values(conditions, member.column)
+        if values is not None:
+            found.append((member.column, member.members, member.key, tuple(values)))
+    return tuple(found)
 
 
 def _limit_calls(calls: Tuple[ApiCall, ...], row_limit: Optional[int]) -> Tuple[ApiCall, ...]:
@@ -181,7 +214,9 @@ class _Route:
                 calls = tuple(call_for(endpoint, params={list_filter.param: v}, allow_404=True) for v in values)
                 exact = used if list_filter.exact else []
                 strategy = "filtered list" + (" per value (concurrent)" if len(calls) > 1 else "")
-                return cls(ScanPlan(spec.table, strategy, calls), used, exact, kind="filtered")
+                overlapping = len(calls) > 1 and any(m.column == list_filter.column for m in spec.member_filters)
+                plan = ScanPlan(spec.table, strategy, calls, distinct_key="id" if overlapping else None)
+                return cls(plan, used, exact, kind="filtered")
         return None
 
     @classmethod

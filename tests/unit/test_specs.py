@@ -26,7 +26,10 @@ def test_spec_is_readable(table):
     assert spec.list or spec.search or spec.get
     for column in spec.columns:
         assert column.name == column.name.lower() and " " not in column.name
-        assert column.name == "attrs" or column.source or column.name == getattr(spec.parent, "column", None)
+        assert column.name == "attrs" or column.source or column.name == getattr(spec.parent, "column", None) \
+            or any(m.column == column.name for m in spec.member_filters)
+    for member in spec.member_filters:  # filled by the engine from the query, never written
+        assert spec.column(member.column).read_only and not spec.column(member.column).source
     for field in spec.search_fields:
         assert spec.column(field.column), field
     if spec.parent:
