@@ -10,7 +10,7 @@ import math
 from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
-from intercom_fdw.planning.quals import Condition
+from intercom_fdw.planning.quals import Condition, Parameter
 from intercom_fdw.spec import SEARCH_OPERATORS, SearchField
 
 MAX_FILTERS_PER_GROUP = 15
@@ -141,7 +141,12 @@ def _day_filters(name: str, op: str, value) -> List[dict]:
 
 
 def _translated(value, terms):
-    """The search's terms for the column's values, or None if one has no term (nothing pushed)."""
+    """The search's terms for the column's values, or None if one has no term (nothing pushed).
+
+    A join parameter (EXPLAIN of a parameterized scan) stays a placeholder: its value is unknown.
+    """
+    if isinstance(value, Parameter):
+        return value
     if isinstance(value, tuple):
         translated = tuple(terms.get(v) for v in value)
         return None if None in translated else translated

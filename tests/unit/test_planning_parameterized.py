@@ -51,3 +51,9 @@ def test_other_constants_shape_the_per_row_request():
 def test_without_pushdown_only_required_filters_remain():
     assert lines("contact_tags", pushdown=False) == []
     assert lines("events", pushdown=False)  # events cannot be read without a contact
+
+
+def test_a_field_with_search_terms_is_shown_as_searched_by_its_term():
+    # tickets' category is searched by a term ('Tracker' -> 'tracker'); the join's value is unknown
+    category = next(line for line in lines("tickets") if "category" in joined_on(line))
+    assert "POST /tickets/search" in category and "about 1 call per outer row" in category
