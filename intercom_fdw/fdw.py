@@ -108,13 +108,8 @@ class IntercomFdw(ForeignDataWrapper):
     @_reported
     def get_rel_size(self, quals, columns):
         if self._rowid_asked:
-            # PostgreSQL asked for the rowid while planning an UPDATE or DELETE of this table,
-            # just before sizing it: refuse here, before any call, when the API allows neither.
             self._rowid_asked = False
-            if not (self.spec.writes.update or self.spec.writes.delete):
-                raise UnsupportedOperationError(
-                    f"UPDATE and DELETE on {self.spec.table} are not supported by the Intercom API",
-                    hint=f"{self.spec.table} allows {self.writes.allowed()}")
+            self._refuse_planned_modify(columns)
         plan = self._plan(quals, columns, strict=False)
         return plan.estimated_rows, 40 * max(1, len(columns))
 
@@ -154,6 +149,20 @@ class IntercomFdw(ForeignDataWrapper):
         return _reported_rows(memory.watch(rows) if memory else rows)
 
     # -- writes ----------------------------------------------------------------------------------
+    def _refuse_planned_modify(self, columns):
+        """PostgreSQL asked for the rowid while planning an UPDATE or DELETE of this table, just
+        before sizing it: refuse here, before any call, what the API does not allow. An UPDATE
+        always reads every column (multicorn2 and the runtime ask for the whole row), so fewer
+        columns mean a DELETE; a DELETE ... RETURNING * can only be refused at its first row."""
+        rules = self.spec.writes
+        if rules.update or rules.delete:
+            if rules.delete or set(self.spec.column_names) <= set(columns):
+                return
+            self.writes.operation("delete")
+        raise UnsupportedOperationError(
+            f"UPDATE and DELETE on {self.spec.table} are not supported by the Intercom API",
+            hint=f"{self.spec.table} allows {self.writes.allowed()}")
+
     @property
     def rowid_column(self):
         # multicorn asks when PostgreSQL plans an UPDATE or DELETE (then get_rel_size follows) and
