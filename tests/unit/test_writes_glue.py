@@ -38,3 +38,12 @@ def test_writes_of_a_table_that_allows_them_plan_normally():
     assert table.rowid_column == "id"
     rows, _ = table.get_rel_size([], set(SPECS["contacts"].column_names))
     assert rows > 0
+
+
+def test_a_planned_delete_of_an_update_only_table_is_told_by_its_columns():
+    table = foreign_table("conversations")
+    assert table.rowid_column == "id"
+    with pytest.raises(MulticornException, match="DELETE on conversations is not supported by the Intercom API"):
+        table.get_rel_size([], {"id"})
+    assert table.rowid_column == "id"
+    table.get_rel_size([], set(SPECS["conversations"].column_names))  # an UPDATE reads every column
