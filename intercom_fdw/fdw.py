@@ -115,9 +115,7 @@ class IntercomFdw(ForeignDataWrapper):
 
     @_reported
     def get_path_keys(self):
-        present = set(self.spec.column_names)
-        return [(cols, rows) for cols, rows in path_keys(self.spec, self.options.pushdown)
-                if set(cols) <= present]
+        return path_keys(self.spec, self.options.pushdown)
 
     @_reported
     def can_sort(self, sortkeys):

@@ -58,9 +58,6 @@ def path_keys(spec: ObjectSpec, pushdown: bool = True) -> List[Tuple[Tuple[str, 
     Filter columns (spec.MemberFilter) are keys even without pushdown: they have a value only
     when their qual reaches the scan, so a join on them is right only as a parameterized loop.
     """
-    members = [((m.column,), 1) for m in spec.member_filters]
-    if not pushdown and not spec.required:
-        return members
     keys = []
     if pushdown and spec.get:
         keys.append((("id",), 1))
@@ -72,7 +69,9 @@ def path_keys(spec: ObjectSpec, pushdown: bool = True) -> List[Tuple[Tuple[str, 
         keys += [((f.column,), 1) for f in spec.list_filters]
         keys += [((f.column,), 1) for f in spec.search_fields
                  if f.kind in ("string", "id", "member") and f.column != "id"]
-    return keys + [key for key in members if key not in keys]
+    keys += [((m.column,), 1) for m in spec.member_filters if ((m.column,), 1) not in keys]
+    present = set(spec.column_names)  # a hand-written table may leave key columns out
+    return [(columns, rows) for columns, rows in keys if set(columns) <= present]
 
 
 def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterable[str],

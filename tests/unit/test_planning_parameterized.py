@@ -57,3 +57,9 @@ def test_a_field_with_search_terms_is_shown_as_searched_by_its_term():
     # tickets' category is searched by a term ('Tracker' -> 'tracker'); the join's value is unknown
     category = next(line for line in lines("tickets") if "category" in joined_on(line))
     assert "POST /tickets/search" in category and "about 1 call per outer row" in category
+
+
+def test_only_the_table_s_own_columns_are_offered():
+    spec = SPECS["contacts"].with_columns([c for c in SPECS["contacts"].columns if c.name in ("id", "email")])
+    found = parameterized_lines(spec, [], ScanOptions())
+    assert [joined_on(line) for line in found] == [["id"], ["email"]]
