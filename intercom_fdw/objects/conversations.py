@@ -93,15 +93,18 @@ CONVERSATION_WRITES = WriteRules(
 
 CONVERSATIONS = ObjectSpec(
     table="conversations",
-    # tag_id and contact_id are filter columns (spec.MemberFilter) for the search's list fields
-    # tag_ids and contact_ids: `WHERE contact_id = 'x'` gives the conversations x takes part in.
-    columns=COLUMNS + (filter_column("tag_id"), filter_column("contact_id")),
+    # tag_id, contact_id and teammate_id are filter columns (spec.MemberFilter) for the search's
+    # list fields tag_ids, contact_ids and teammate_ids: `WHERE contact_id = 'x'` gives the
+    # conversations x takes part in.
+    columns=COLUMNS + (filter_column("tag_id"), filter_column("contact_id"), filter_column("teammate_id")),
     list=Endpoint("GET", "/conversations", "cursor", "conversations", per_page_cap=150),
     get=Endpoint("GET", "/conversations/{id}", items_key=None),
     search=Endpoint("POST", "/conversations/search", "search", "conversations", per_page_cap=150),
     search_fields=SEARCH_FIELDS + (SearchField("tag_id", "tag_ids", "member"),
-                                   SearchField("contact_id", "contact_ids", "member")),
-    member_filters=(MemberFilter("tag_id", "tags.tags"), MemberFilter("contact_id", "contacts.contacts")),
+                                   SearchField("contact_id", "contact_ids", "member"),
+                                   SearchField("teammate_id", "teammate_ids", "member")),
+    member_filters=(MemberFilter("tag_id", "tags.tags"), MemberFilter("contact_id", "contacts.contacts"),
+                    MemberFilter("teammate_id", "teammates.teammates")),
     match_all=CREATED_AFTER_EPOCH,
     orderings=search_orderings("created_at", "updated_at"),
     # Searched as custom_attributes.<name> like contacts' (the brief and the emulator; the 2.14

@@ -67,7 +67,8 @@ def test_no_condition_leaves_the_filter_columns_null(read_db):
 
 
 @pytest.mark.parametrize("table,column,members", [
-    ("conversations", "contact_id", "contacts"), ("conversations", "tag_id", "tags"), ("tickets", "contact_id", "contacts"),
+    ("conversations", "contact_id", "contacts"), ("conversations", "tag_id", "tags"),
+    ("conversations", "teammate_id", "teammates"), ("tickets", "contact_id", "contacts"),
 ])
 def test_search_membership_columns_match_unpushed(read_db, api, table, column, members):
     everything = api.search_all(f"/{table}/search", table, {"field": "created_at", "operator": ">", "value": 0})

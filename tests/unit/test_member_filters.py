@@ -71,7 +71,7 @@ def test_contradicting_conditions_mark_no_row():
 
 @pytest.mark.parametrize("table,column,field", [
     ("conversations", "contact_id", "contact_ids"), ("conversations", "tag_id", "tag_ids"),
-    ("tickets", "contact_id", "contact_ids"),
+    ("conversations", "teammate_id", "teammate_ids"), ("tickets", "contact_id", "contact_ids"),
 ])
 def test_search_membership_fields_take_equality_and_in_only(table, column, field):
     one = plan_scan(SPECS[table], [Condition(column, "=", "x")], ["id"])
