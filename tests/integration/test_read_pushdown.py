@@ -245,6 +245,11 @@ def test_every_request_matches_the_openapi_file(read_db, api):
         "lifetime_value BETWEEN 10.5 AND 9000 AND is_vip AND trial_ends_at = '2025-01-01'",
         "SELECT * FROM intercom.conversations WHERE issue_kind LIKE 'bu%' AND priority_score >= 5 AND "
         "refund_amount < 99.5 AND follow_up_at > '2025-01-01' AND escalated",
+        # filter columns: list parameters and membership search fields
+        "SELECT * FROM intercom.companies WHERE tag_id IN ('1', '2')",
+        "SELECT * FROM intercom.companies WHERE segment_id = '1'",
+        "SELECT * FROM intercom.conversations WHERE contact_id IN ('a', 'b') AND teammate_id = '1' AND tag_id = '2'",
+        "SELECT * FROM intercom.tickets WHERE contact_id = 'a'",
     ]
     api.reset_counters()
     for query in queries:
