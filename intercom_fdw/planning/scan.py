@@ -92,8 +92,8 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
     unbound = _unbound_filter_columns(spec, conditions, columns)
     notes = plan.notes + spec.notes
     if unbound and route.kind != "lookup":
-        notes += (f"{', '.join(unbound)} NULL on every row: no WHERE {unbound[0]} = ... reaches this scan (the row "
-                  f"estimate is raised so that a join on {unbound[0]} runs as a parameterized nested loop)",)
+        notes += (f"{', '.join(unbound)} NULL unless a WHERE {unbound[0]} = ... or a join's value reaches the scan "
+                  f"(the row estimate is raised so that a join on {unbound[0]} runs as a parameterized nested loop)",)
     return ScanPlan(
         table=spec.table, strategy=plan.strategy, calls=_limit_calls(plan.calls, row_limit),
         child_calls=plan.child_calls, extended=extended,
