@@ -15,6 +15,7 @@ worker thread, so a scan waits for Intercom only when consuming a page is quicke
 from __future__ import annotations
 
 import signal
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterator, List, Optional
 
@@ -50,7 +51,16 @@ class PagesAhead:
             self._worker = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="intercom_fdw-ahead", initializer=block_signals
             )
-        self._ahead = self._worker.submit(next, self._pages, _END)
+        started = threading.Event()
+        self._ahead = self._worker.submit(self._next_in_worker, started)
+        # Hand the GIL over until the worker runs: else it would wait for it while this thread
+        # works through the page (in a backend, mostly C code that never lets it go), up to
+        # Python's switch interval (5 ms) before the request even leaves.
+        started.wait()
+
+    def _next_in_worker(self, started: threading.Event):
+        started.set()
+        return next(self._pages, _END)
 
     def close(self) -> None:
         ahead, self._ahead = self._ahead, None
