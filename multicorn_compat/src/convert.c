@@ -441,7 +441,9 @@ datetime_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
 	tm.tm_hour = PyDateTime_DATE_GET_HOUR(obj);
 	tm.tm_min = PyDateTime_DATE_GET_MINUTE(obj);
 	tm.tm_sec = PyDateTime_DATE_GET_SECOND(obj);
-	if (PyDateTime_DATE_GET_TZINFO(obj) != Py_None)
+	if (PyDateTime_DATE_GET_TZINFO(obj) == PyDateTime_TimeZone_UTC)
+		aware = true;			/* its utcoffset() is always timedelta(0): no call needed */
+	else if (PyDateTime_DATE_GET_TZINFO(obj) != Py_None)
 	{
 		PyObject   *offset = PyObject_CallMethod(obj, "utcoffset", NULL);
 
