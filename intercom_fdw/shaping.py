@@ -33,6 +33,8 @@ def _text(value):
     return str(value)
 
 def _integer(value):
+    if type(value) is int:
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)) and value == int(value):
@@ -45,6 +47,8 @@ def _integer(value):
     return None
 
 def _float(value):
+    if type(value) is float:
+        return value
     if isinstance(value, bool):
         return None
     try:
