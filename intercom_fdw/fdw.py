@@ -133,7 +133,7 @@ class IntercomFdw(ForeignDataWrapper):
         plan = self._plan(quals, columns, sortkeys, limit, offset, strict=False)
         # explain() never sees a join's parameter (its value is known only at execution): say
         # what the scan requests when a parameterized nested loop supplies one.
-        joined = parameterized_lines(self.spec, self._conditions(quals), self._scan_options(strict=False))
+        joined = parameterized_lines(self.spec, self._conditions(quals), self._scan_options(strict=False), verbose)
         return [scrub(line) for line in plan.explain(verbose) + joined]
 
     # -- execution -------------------------------------------------------------------------------

@@ -22,7 +22,12 @@ from intercom_fdw.spec import ObjectSpec
 _BOUND = ("=", "in")  # conditions that fix a column to known values
 
 
-def parameterized_lines(spec: ObjectSpec, conditions: Sequence[Condition], options: ScanOptions) -> List[str]:
+# Plain EXPLAIN names this many join columns a line; VERBOSE names them all (contacts have ~25).
+_NAMED_IN_BRIEF = 3
+
+
+def parameterized_lines(spec: ObjectSpec, conditions: Sequence[Condition], options: ScanOptions,
+                        verbose: bool = True) -> List[str]:
     """EXPLAIN lines for the scans a parameterized nested loop would run, one per request shape,
     for the path keys that no constant binds already (the printed plan uses those)."""
     bound = {c.column for c in conditions if c.op in _BOUND}
@@ -40,5 +45,12 @@ def parameterized_lines(spec: ObjectSpec, conditions: Sequence[Condition], optio
         calls = plan.expected_calls
         per_row = f"{calls} call{'' if calls.split()[-1] == '1' else 's'} per outer row"
         shapes.setdefault(f"{request}, {per_row}", []).append(" + ".join(columns))
-    return [f"When a join supplies {', '.join(columns)} (parameterized nested loop): {shape}, instead of the above"
+    return [f"When a join supplies {_named(columns, verbose)} (parameterized nested loop): {shape}, instead of the above"
             for shape, columns in shapes.items()]
+
+
+def _named(columns: List[str], verbose: bool) -> str:
+    if verbose or len(columns) <= _NAMED_IN_BRIEF + 1:
+        return ", ".join(columns)
+    more = len(columns) - _NAMED_IN_BRIEF
+    return f"{', '.join(columns[:_NAMED_IN_BRIEF])} or {more} other columns (EXPLAIN VERBOSE lists them)"

@@ -63,3 +63,12 @@ def test_only_the_table_s_own_columns_are_offered():
     spec = SPECS["contacts"].with_columns([c for c in SPECS["contacts"].columns if c.name in ("id", "email")])
     found = parameterized_lines(spec, [], ScanOptions())
     assert [joined_on(line) for line in found] == [["id"], ["email"]]
+
+
+def test_plain_explain_names_a_few_join_columns_and_verbose_names_all():
+    brief = parameterized_lines(SPECS["contacts"], [], ScanOptions(), verbose=False)
+    full = parameterized_lines(SPECS["contacts"], [], ScanOptions(), verbose=True)
+    search_brief = next(line for line in brief if "/contacts/search" in line)
+    search_full = next(line for line in full if "/contacts/search" in line)
+    assert "other columns (EXPLAIN VERBOSE lists them)" in search_brief
+    assert "external_id" in search_full and len(search_full) > len(search_brief)
