@@ -45,14 +45,14 @@ def timed_scan(client, request, work_per_page):
 
 
 def test_the_third_page_is_read_while_the_second_is_consumed():
-    # pages take 100 ms to answer, the consumer 100 ms per page: without reading ahead it waits
-    # 3 x 100 ms; reading ahead from the second page on, it waits only for pages 1 and 2
-    with serve(slow(cursor_list(ROWS), 0.1)) as api:
-        waited, total = timed_scan(client_against(api), CONTACTS, 0.1)
-        waited_before, total_before = timed_scan(client_against(api, read_ahead=False), CONTACTS, 0.1)
-    assert 0.2 <= waited < 0.27, waited
-    assert waited_before >= 0.3 and total_before >= 0.6
-    assert total < total_before - 0.07
+    # pages take 200 ms to answer, the consumer 200 ms per page: without reading ahead it waits
+    # 3 x 200 ms; reading ahead from the second page on, it waits only for pages 1 and 2
+    with serve(slow(cursor_list(ROWS), 0.2)) as api:
+        waited, total = timed_scan(client_against(api), CONTACTS, 0.2)
+        waited_before, total_before = timed_scan(client_against(api, read_ahead=False), CONTACTS, 0.2)
+    assert 0.4 <= waited < 0.5, waited
+    assert waited_before >= 0.6 and total_before >= 1.2
+    assert waited < waited_before - 0.14 and total < total_before - 0.14
     assert len(api.seen) == 6  # 3 calls each: reading ahead never adds one at the end of a scan
     assert api.max_in_flight == 1
 
@@ -162,3 +162,27 @@ def test_the_worker_leaves_signals_to_the_backend_thread():
     (_, mine), (worker, blocked) = seen
     assert worker.startswith("intercom_fdw-ahead") and signal.SIGINT in blocked and signal.SIGUSR1 in blocked
     assert signal.SIGINT not in mine
+
+
+def test_the_page_ahead_starts_before_the_consumer_gets_back_to_work():
+    # In a backend the consumer spends most of its time in C code that keeps the GIL; the worker
+    # must have started its request before that, not after (here: a C loop that never yields it).
+    entered = []
+
+    def pager():
+        while True:
+            entered.append(time.perf_counter())
+            yield [len(entered)]
+
+    pages = PagesAhead(pager())
+    assert pages.next_page() == [1]
+    pages.read_ahead()  # the worker thread starts here
+    assert pages.next_page() == [2]
+    pages.read_ahead()  # the worker is idle, waiting for work (and for the GIL)
+    busy_from = time.perf_counter()
+    sum(range(10 ** 7))  # holds the GIL throughout
+    busy_until = time.perf_counter()
+    assert pages.next_page() == [3]
+    pages.close()
+    assert busy_until - busy_from > 0.02
+    assert entered[2] < busy_from
