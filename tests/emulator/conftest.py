@@ -5,9 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 from tests.emulator.openapi_check import check_request, check_response
-from tests.emulator_fixtures import EMULATOR_CONFIG
+from tests.emulator_fixtures import running_emulator
 
 CHECKED = {"responses": 0, "requests": 0}
 
@@ -52,11 +51,8 @@ def raw_api(emulator):
 @pytest.fixture
 def private_emulator():
     """Tests that write, turn knobs or reset: a workspace of their own (seeds in a fraction of a second)."""
-    server = start_in_thread(EmulatorConfig(**{**EMULATOR_CONFIG, "token": "private-token"}), port=0)
-    try:
+    with running_emulator(token="private-token") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -5,26 +5,17 @@ import copy
 import functools
 import json
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS30ReadValidator, validate
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from intercom_fdw.emulator.deviations import deviations_for
+from tests.harness.openapi_file import openapi
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "intercom-openapi" / "api.intercom.io.2.14.yaml"
-if not SPEC_PATH.exists():  # CI lays shared/ beside the clone; a work tree has it at /work/shared
-    SPEC_PATH = Path("/work/shared/intercom-openapi/api.intercom.io.2.14.yaml")
 INTERCOM_BASE = "https://api.intercom.io"
-
-
-@functools.lru_cache(maxsize=1)
-def openapi() -> OpenAPI:
-    return OpenAPI.from_file_path(str(SPEC_PATH), config=Config(spec_validator_cls=None))
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,19 +10,15 @@ import time
 
 import pytest
 
-from intercom_fdw.emulator import EmulatorConfig, start_in_thread
-from tests.emulator_fixtures import EMULATOR_CONFIG
+from tests.emulator_fixtures import running_emulator
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
 def emulator():
-    server = start_in_thread(EmulatorConfig(**EMULATOR_CONFIG), port=0)
-    try:
+    with running_emulator() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def assert_same_order(pushed, plain, sort_column=1):

@@ -1,19 +1,16 @@
 """Pure tests of the action functions' Python side: argument checks, request planning (held to the
 OpenAPI file), server and user mapping choice, and the generated extension script."""
-from pathlib import Path
-
 import pytest
 import requests
-from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest
 
 from intercom_fdw.actions import connection as conn
 from intercom_fdw.actions.definitions import ACTIONS, ACTIONS_BY_NAME
 from intercom_fdw.actions.sqlgen import extension_script, option_check_sql
 from intercom_fdw.errors import AuthenticationError, ConfigurationError
+from tests.harness.openapi_file import REPO
+from tests.harness.openapi_file import openapi as load_openapi
 
-REPO = Path(__file__).resolve().parents[2]
-OPENAPI_FILE = REPO.parent / "shared" / "intercom-openapi" / "api.intercom.io.2.14.yaml"
 NOW = 1_700_000_000
 LATER = NOW + 3600
 
@@ -90,7 +87,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def openapi():
-    return OpenAPI.from_file_path(str(OPENAPI_FILE), config=Config(spec_validator_cls=None))
+    return load_openapi()
 
 
 def test_functions_have_the_issues_parameters():
