@@ -5,7 +5,8 @@ planning/, asks plan_scan for a plan, and hands the plan to the engine (execute)
 (explain). Writes go to writes.py: one StatementWriter per statement, and the scan's rows are
 remembered (ScanMemory) for the update()/delete() that follow, since multicorn passes those only
 the rowid. Every IntercomError leaves through `log_to_postgres(ERROR)` with its HINT and DETAIL;
-a failed write first tells in a NOTICE what had already reached Intercom.
+a failed write first tells in a NOTICE what had already reached Intercom. An INSERT whose rows
+already existed (on_conflict) says so in a NOTICE when the statement ends.
 """
 from __future__ import annotations
 
@@ -56,9 +57,8 @@ def _reported_rows(rows):
 
 def _report(error: IntercomError):
     # Outside the `except` block, so the report carries no chained traceback.
-    notice = error.notice() if isinstance(error, WriteFailed) else None
-    if notice:
-        log_to_postgres(notice[0], INFO, detail=notice[1])
+    for message, detail in error.notices() if isinstance(error, WriteFailed) else ():
+        log_to_postgres(message, INFO, detail=detail)
     log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
 
 
@@ -176,12 +176,13 @@ class IntercomFdw(ForeignDataWrapper):
     @_reported
     def insert(self, values):
         self._rowid_asked = False  # asked by the INSERT's start, not by a plan
+        # RETURNING, triggers and CHECK OPTIONs come through here: a row that existed gives the existing object
         return self._statement().insert([values])[0]
 
     @_reported
     def bulk_insert(self, all_values):
         self._rowid_asked = False
-        return self._statement().insert(all_values)
+        return self._statement().insert(all_values, returning=False)  # PostgreSQL batches only plain INSERTs
 
     @_reported
     def update(self, rowid, newvalues):
@@ -199,7 +200,10 @@ class IntercomFdw(ForeignDataWrapper):
         return self._writer
 
     def end_modify(self):
+        notice = self._writer.existing_notice() if self._writer is not None else None
         self._end_statement()
+        if notice:
+            log_to_postgres(notice[0], INFO, detail=notice[1])
 
     def commit(self):
         self._end_statement()

@@ -29,11 +29,16 @@ TABLE_OPTIONS = {
     "object": "the Intercom object this table reads (contacts, companies, ...)",
     "ticket_type_id": "ticket-type tables: the ticket type whose tickets they hold",
     "suppress_extended_requests": "true/false, overrides the server's",
-    "on_conflict": "INSERT of an object that exists (contacts: 409): error (default) or update it",
+    "on_conflict": "INSERT of an object that exists (contacts: 409): skip (default: leave it, report it), "
+                   "update it, or error",
     "modify_batch_size": "rows per bulk INSERT batch, overrides the server's",
     "row_estimate": "rows the planner should expect from a full scan",
 }
 USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"}
+# What an INSERT does with a row whose object exists (writes.py): leave it as it is and report it,
+# update it with the row's values, or fail the statement.
+ON_CONFLICT = ("skip", "update", "error")
+DEFAULT_ON_CONFLICT = "skip"
 # Added by the runtime itself, never by users.
 _RUNTIME_OPTIONS = frozenset({"wrapper"})
 
@@ -99,7 +104,7 @@ class FdwOptions:
     max_retries: int = 5
     object: Optional[str] = None
     ticket_type_id: Optional[str] = None
-    on_conflict: str = "error"
+    on_conflict: str = DEFAULT_ON_CONFLICT
     row_estimate: Optional[int] = None
     modify_batch_size: int = 50
 
@@ -120,10 +125,11 @@ class FdwOptions:
                 "no Intercom access token for this role",
                 hint="CREATE USER MAPPING FOR CURRENT_USER SERVER <server> OPTIONS (access_token '...')",
             )
-        on_conflict = options.get("on_conflict", "error").strip().lower()
-        if on_conflict not in ("error", "update"):
+        on_conflict = options.get("on_conflict", DEFAULT_ON_CONFLICT).strip().lower()
+        if on_conflict not in ON_CONFLICT:
             raise ConfigurationError(f"invalid value {on_conflict!r} for option on_conflict",
-                                     hint="on_conflict takes 'error' or 'update'")
+                                     hint="on_conflict takes " + ", ".join(f"'{v}'" for v in ON_CONFLICT)
+                                          + f" (default '{DEFAULT_ON_CONFLICT}')")
         api_version = options.get("api_version", "2.14").strip()
         if not api_version:
             raise ConfigurationError("empty api_version", hint="use api_version '2.14' or drop the option")

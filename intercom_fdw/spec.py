@@ -340,9 +340,10 @@ class WriteOperation:
 class Conflict:
     """Intercom refuses a create because the object exists (contacts: 409 naming the existing id).
 
-    Such creates are safe to resend after an ambiguous failure: the resend answers with the
-    conflict, and the existing id is the object the first attempt created. The table option
-    on_conflict 'update' turns a conflict into the update operation on that id.
+    Such creates are safe to resend after an ambiguous failure: a resend cannot create a second
+    object, it answers with the conflict. The table option on_conflict says what a conflict does:
+    'skip' (default) leaves the existing object, 'update' runs the update operation on its id,
+    'error' fails the statement (writes.py).
     """
 
     status: int

@@ -6,10 +6,19 @@ throttle is shared by the threads, so the rate limit holds), and remembers what 
 remote write cannot be rolled back, so when row k fails the error names row k and Intercom's
 message, and `WriteFailed.written` tells the glue which ids had already reached Intercom.
 
+Existing objects: a create that Intercom refuses because the object exists (a `Conflict` rule:
+contacts, 409 on email or external_id) is handled by the table option on_conflict: 'skip' (the
+default) leaves the object as it is and goes on, 'update' updates it with the row's values,
+'error' fails the statement. Skipped and updated rows are counted, and `existing_notice` tells
+how many there were and their ids at the end of the statement, so re-running an import completes.
+
 Resends: the client never resends a write that may have reached Intercom unless the call is
 idempotent (create-or-update endpoints, PUT, DELETE). Creates with a `Conflict` rule (contacts)
 are resent here after an ambiguous failure (5xx, dropped connection), because a resend cannot
-create a second object: it answers 409 with the id the first attempt created.
+create a second object. Its 409 cannot tell the first attempt's object from one that existed
+before the statement, so it is treated as an existing object (never updated unless on_conflict
+is 'update'), in every mode, 'error' included: the statement must not fail because of a fault
+it recovered from. The NOTICE counts such rows apart.
 """
 from __future__ import annotations
 
@@ -25,10 +34,11 @@ from intercom_fdw.client.policy import backoff_delay
 from intercom_fdw.errors import (
     ApiRejectedError, IntercomError, InvalidValueError, ServerError, TransportError,
 )
+from intercom_fdw.options import DEFAULT_ON_CONFLICT
 from intercom_fdw.shaping import RowShaper
 from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites, WriteRequest
 
-# The NOTICE after a failure lists at most this many written ids (and counts the rest).
+# The NOTICEs list at most this many written (or existing) ids, and count the rest.
 LISTED_IDS = 10000
 # Backoff of resent creates (seconds): short, the emulator's and Intercom's 5xx are brief.
 RESEND_BACKOFF = (0.2, 5.0)
@@ -38,63 +48,80 @@ class WriteFailed(IntercomError):
     """A row of the statement failed; `written` lists the objects already written by the statement."""
 
     def __init__(self, message, hint=None, detail=None, written: Sequence[str] = (), written_count: int = 0,
-                 cause=None):
+                 cause=None, existing: Optional[Tuple[str, str]] = None):
         super().__init__(message, hint=hint, detail=detail, status=getattr(cause, "status", None),
                          code=getattr(cause, "code", None), request_id=getattr(cause, "request_id", None))
         self.written = list(written)
         self.written_count = max(written_count, len(self.written))
+        self.existing = existing
 
     def notice(self) -> Optional[Tuple[str, str]]:
         """(message, detail) telling what reached Intercom before the failure, or None when nothing did."""
         if not self.written_count:
             return None
-        more = self.written_count - len(self.written)
         return (f"{self.written_count} row(s) had already been written to Intercom and stay there "
-                f"(a remote write cannot be rolled back)",
-                "written ids: " + ", ".join(self.written) + (f", and {more} more" if more else ""))
+                f"(a remote write cannot be rolled back)", "written ids: " + _listed(self.written, self.written_count))
+
+    def notices(self) -> List[Tuple[str, str]]:
+        """Every NOTICE due before the error: what was written, and which rows already existed."""
+        return [n for n in (self.notice(), self.existing) if n]
+
+
+def _listed(ids: Sequence[str], count: int) -> str:
+    more = count - len(ids)
+    return ", ".join(ids) + (f", and {more} more" if more else "")
 
 
 class StatementWriter:
-    def __init__(self, table: TableWrites, client, on_conflict: str = "error", sleep=time.sleep, rng=None):
+    def __init__(self, table: TableWrites, client, on_conflict: str = DEFAULT_ON_CONFLICT, sleep=time.sleep,
+                 rng=None):
         self.table = table
         self.client = client
         self.on_conflict = on_conflict
         self.rows_seen = 0
         self.written: List[str] = []  # the first LISTED_IDS of them
         self.written_count = 0
+        self.existing: List[str] = []  # ids of rows that already existed (on_conflict), the first LISTED_IDS
+        self.existing_count = 0
+        self.existing_on_resend = 0  # of those, found by a resend: the first attempt may have created them
         self._shaper = RowShaper(table.spec.columns)
         self._sleep = sleep
         self._rng = rng or random.Random()
 
     # -- INSERT ------------------------------------------------------------------------------------
-    def insert(self, rows: Sequence[Mapping[str, Any]]) -> List[dict]:
-        """Creates the rows (one call each, concurrently); the shaped objects Intercom returned."""
+    def insert(self, rows: Sequence[Mapping[str, Any]], returning: bool = True) -> List[dict]:
+        """Creates the rows (one call each, concurrently); the shaped objects Intercom returned.
+
+        A row whose object exists already gives the existing object (read by id, updated with
+        on_conflict 'update'); with `returning` False (bulk_insert: PostgreSQL uses no result)
+        a skipped row gives only its id, saving the read.
+        """
         first = self.rows_seen + 1
         self.rows_seen += len(rows)
         try:
             requests = [self.table.insert_request(values, first + i) for i, values in enumerate(rows)]
         except InvalidValueError as error:
             raise self._failed(error.message, error, error.hint) from None
-        jobs = [(lambda r=request, v=values, n=first + i: self._create(r, v, n))
+        jobs = [(lambda r=request, v=values, n=first + i: self._create(r, v, n, returning))
                 for i, (request, values) in enumerate(zip(requests, rows))]
         return self._run(jobs, first, "INSERT")
 
-    def _create(self, request: WriteRequest, values, row: int) -> dict:
+    def _create(self, request: WriteRequest, values, row: int, returning: bool):
         try:
             response = self._send_create(request)
         except IntercomError as error:
             existing = self.table.existing_id(error)
             if existing is None:
                 raise
-            if self.on_conflict != "update":
+            if self.on_conflict == "error":
                 raise ApiRejectedError(
                     f"Intercom already holds this {self.table.spec.table} object (id {existing}): {error.message}",
-                    hint="to update existing objects instead, ALTER FOREIGN TABLE ... OPTIONS (ADD on_conflict "
-                         "'update'); or leave the row out",
+                    hint="to leave existing objects as they are, ALTER FOREIGN TABLE ... OPTIONS (SET on_conflict "
+                         "'skip'); to update them, (SET on_conflict 'update'); or leave the row out",
                     status=error.status, code=error.code, request_id=error.request_id) from None
-            return self._upsert(existing, values, row)
-        if isinstance(response, _Existing):  # a resend found what the first attempt created
-            return self._upsert(response.id, values, row)
+            return self._existing(existing, values, row, returning, resent=False)
+        if isinstance(response, _ResentConflict):
+            return self._existing(response.id, values, row, returning, resent=True)
         return self._finish(request, response)
 
     def _send_create(self, request: WriteRequest):
@@ -111,12 +138,29 @@ class StatementWriter:
             except ApiRejectedError as error:
                 existing = self.table.existing_id(error)
                 if attempt > 1 and existing is not None:
-                    return _Existing(existing)
+                    return _ResentConflict(existing)
                 raise
 
-    def _upsert(self, existing_id: str, values, row: int) -> dict:
-        request = self.table.upsert_request(existing_id, values, row)
-        return self._finish(request, self._call(request))
+    def _existing(self, existing_id: str, values, row: int, returning: bool, resent: bool) -> "_Existing":
+        if self.on_conflict == "update":
+            request = self.table.upsert_request(existing_id, values, row)
+            shaped = self._finish(request, self._call(request))
+        elif returning:
+            shaped = self.current(existing_id)
+        else:
+            shaped = {ROWID_COLUMN: existing_id}
+        return _Existing(existing_id, shaped, resent)
+
+    def existing_notice(self) -> Optional[Tuple[str, str]]:
+        """(message, detail) telling which rows of the statement already existed, or None when none did."""
+        if not self.existing_count:
+            return None
+        done = "were updated (on_conflict 'update')" if self.on_conflict == "update" else \
+            "were left as they are"
+        resent = (f"; {self.existing_on_resend} of them answered a create resent after a failed attempt, which "
+                  f"may have created them" if self.existing_on_resend else "")
+        return (f"{self.existing_count} row(s) already existed in Intercom as {self.table.spec.table} and {done}"
+                + resent, "existing ids: " + _listed(self.existing, self.existing_count))
 
     # -- UPDATE / DELETE -----------------------------------------------------------------------------
     def update(self, rowid, new: Mapping[str, Any], remembered: Optional[Mapping[str, Any]]) -> Optional[dict]:
@@ -196,11 +240,12 @@ class StatementWriter:
         for i, (result, error) in enumerate(outcomes):
             if error is not None:
                 failures[first + i] = error
+            elif isinstance(result, _Existing):
+                results[i] = result.row
+                self._count_existing(result, written_id)
             elif result is not _SKIPPED:
                 results[i] = result
-                self.written_count += 1
-                if len(self.written) < LISTED_IDS:
-                    self.written.append(written_id(result))
+                self._count_written(written_id(result))
         if failures:
             row = min(failures)
             error = failures[row]
@@ -210,6 +255,19 @@ class StatementWriter:
                 f"{verb} on {self.table.label}, row {row}: {error.message}"
             raise self._failed(message, error, error.hint, detail or None)
         return results
+
+    def _count_written(self, object_id: str) -> None:
+        self.written_count += 1
+        if len(self.written) < LISTED_IDS:
+            self.written.append(object_id)
+
+    def _count_existing(self, existing: "_Existing", written_id) -> None:
+        self.existing_count += 1
+        self.existing_on_resend += existing.resent
+        if len(self.existing) < LISTED_IDS:
+            self.existing.append(existing.id)
+        if self.on_conflict == "update":  # an update reached Intercom: it stays whatever follows
+            self._count_written(written_id(existing.row))
 
     @staticmethod
     def _outcome(job, stop: threading.Event):
@@ -223,7 +281,8 @@ class StatementWriter:
 
     def _failed(self, message, cause, hint, detail=None) -> WriteFailed:
         return WriteFailed(message, hint=hint, detail=detail if detail is not None else getattr(cause, "detail", None),
-                           written=self.written, written_count=self.written_count, cause=cause)
+                           written=self.written, written_count=self.written_count, cause=cause,
+                           existing=self.existing_notice())
 
     def _describe(self, rowid, row: Mapping) -> str:
         keys = [str(row.get(k)) for k in self.table.path_keys("delete") or self.table.path_keys("insert")]
@@ -233,9 +292,18 @@ class StatementWriter:
 _SKIPPED = object()
 
 
-class _Existing:
+class _ResentConflict:
+    """A resent create answered with the create conflict: the object exists (maybe the first attempt's)."""
+
     def __init__(self, object_id: str):
         self.id = object_id
+
+
+class _Existing:
+    """A created row whose object already existed: its id, the row to give back, and whether a resend found it."""
+
+    def __init__(self, object_id: str, row: dict, resent: bool):
+        self.id, self.row, self.resent = object_id, row, resent
 
 
 class ScanMemory:

@@ -1,7 +1,8 @@
 """1,000-row imports through bulk_insert: a failure mid-way (Intercom 4xx on row 500) and fault injection
 (5xx and dropped connections). Remote writes cannot roll back, so the checks are: the error names
-the row and Intercom's message, a NOTICE tells what was written, and re-running the import never
-creates a second contact (counted by the emulator itself, not through the FDW).
+the row and Intercom's message, a NOTICE tells what was written, and re-running the import completes
+(existing contacts left alone and reported, by default) and never creates a second contact (counted
+by the emulator itself, not through the FDW).
 """
 import psycopg
 import pytest
@@ -59,18 +60,38 @@ def test_a_4xx_mid_way_names_the_row_reports_what_was_written_and_a_rerun_duplic
     assert len(notice) == 1 and notice[0][0].startswith(f"{written} row(s)")
     assert len(notice[0][1].removeprefix("written ids: ").split(", ")) == written
 
-    # Re-running as it is: the first contact exists (Intercom's 409), reported with its id.
+    written_ids = set(notice[0][1].removeprefix("written ids: ").split(", "))
+
+    # Fixed and re-run as it is (on_conflict 'skip', the default): the contacts written by the first
+    # run are left as they are and reported, the missing ones are created, the statement completes.
+    wdb.rows(f"UPDATE {wdb.staging} SET owner_id = NULL, name = name || ' (2)'")
+    wdb.api.reset_counters()
+    import_contacts(wdb)
+    assert contacts_in_emulator(wdb) == SEEDED_CONTACTS + ROWS
+    assert wdb.writes() == {"POST /contacts": ROWS}  # one create per row, no update
+    existing = [(text, detail) for text, detail in wdb.notices if "already existed" in text]
+    assert len(existing) == 1
+    assert existing[0][0] == f"{written} row(s) already existed in Intercom as contacts and were left as they are"
+    assert set(existing[0][1].removeprefix("existing ids: ").split(", ")) == written_ids
+    assert wdb.one(f"SELECT name FROM {wdb.schema}.contacts WHERE email = 'bulk1@example.com'") == \
+        {"name": "Person 1"}  # written by the first run, left as it was
+    assert wdb.one(f"SELECT name FROM {wdb.schema}.contacts WHERE email = 'bulk{ROWS}@example.com'") == \
+        {"name": f"Person {ROWS} (2)"}  # missing after the first run: created now
+
+    # on_conflict 'error' keeps the strict behaviour: the first existing contact fails the statement.
+    wdb.rows(f"ALTER FOREIGN TABLE {wdb.schema}.contacts OPTIONS (ADD on_conflict 'error')")
     with pytest.raises(psycopg.Error) as again:
         import_contacts(wdb)
     assert "row 1: Intercom already holds this contacts object (id " in again.value.diag.message_primary
-    assert "on_conflict" in again.value.diag.message_hint
-    assert contacts_in_emulator(wdb) == SEEDED_CONTACTS + written
+    assert "on_conflict 'skip'" in again.value.diag.message_hint
+    assert contacts_in_emulator(wdb) == SEEDED_CONTACTS + ROWS
 
-    # Fixed and re-run with on_conflict 'update': existing contacts are updated, the rest created.
-    wdb.rows(f"UPDATE {wdb.staging} SET owner_id = NULL, name = name || ' (2)'")
-    wdb.rows(f"ALTER FOREIGN TABLE {wdb.schema}.contacts OPTIONS (ADD on_conflict 'update')")
+    # on_conflict 'update': every existing contact is updated with the row's values.
+    wdb.rows(f"ALTER FOREIGN TABLE {wdb.schema}.contacts OPTIONS (SET on_conflict 'update')")
+    wdb.api.reset_counters()
     import_contacts(wdb)
     assert contacts_in_emulator(wdb) == SEEDED_CONTACTS + ROWS
+    assert wdb.writes() == {"POST /contacts": ROWS, "PUT /contacts/{id}": ROWS}
     assert wdb.one(f"SELECT name FROM {wdb.schema}.contacts WHERE email = 'bulk1@example.com'") == \
         {"name": "Person 1 (2)"}
 
@@ -80,13 +101,20 @@ def test_faults_and_dropped_connections_never_duplicate_an_import(fresh):
     wdb.knobs(fault_rate=0.1, drop_rate=0.05)
     try:
         wdb.api.reset_counters()
-        import_contacts(wdb)  # 5xx and cut answers: creates are resent, a resend's 409 is the first attempt's
+        import_contacts(wdb)  # 5xx and cut answers: creates are resent; a resend's 409 leaves the contact alone
         faults_seen = wdb.api.counters()["by_route"].get("POST /contacts", 0) - ROWS
-        wdb.rows(f"ALTER FOREIGN TABLE {wdb.schema}.contacts OPTIONS (ADD on_conflict 'update')")
-        import_contacts(wdb)  # the re-run updates every contact
+        resent_409 = [text for text, _ in wdb.notices if "already existed" in text]
+        import_contacts(wdb)  # the re-run, as it is: every contact exists and is left as it is
+        rerun_notices = list(wdb.notices)
+        writes = wdb.writes()
     finally:
         wdb.knobs(fault_rate=0, drop_rate=0)
     assert faults_seen > 50, "the faults were injected"
+    # cut answers of creates that went through: their resend found the contact, and said so
+    assert len(resent_409) == 1 and "answered a create resent after a failed attempt" in resent_409[0]
+    assert "PUT /contacts/{id}" not in writes, "a resend's 409 or an existing contact is never updated"
+    assert [text for text, _ in rerun_notices if "already existed" in text][0].startswith(
+        f"{ROWS} row(s) already existed in Intercom as contacts and were left as they are")
     assert contacts_in_emulator(wdb) == SEEDED_CONTACTS + ROWS
     emails = {c["email"] for c in wdb.api.all("/contacts")}
     assert {f"bulk{g}@example.com" for g in range(1, ROWS + 1)} <= emails

@@ -3,6 +3,7 @@ import pytest
 
 from intercom_fdw.actions.option_checks import check_catalog_object
 from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.options import FdwOptions
 
 TOKEN = "tok-unit-secret-777"
 
@@ -51,3 +52,13 @@ def test_user_mappings_never_echo_the_token():
     assert "access_token" in error.hint
     assert "missing or empty" in error_of("user_mapping", "um", {"access_token": "  "}).message
     assert "missing or empty" in error_of("user_mapping", "um", {}).message
+
+
+def test_on_conflict_defaults_to_skip_and_takes_three_values():
+    assert FdwOptions.parse({}, require_token=False).on_conflict == "skip"
+    for value in ("skip", "update", "error", " Update "):
+        check_catalog_object("table", "t", {"object": "contacts", "on_conflict": value})
+    assert FdwOptions.parse({"on_conflict": "UPDATE"}, require_token=False).on_conflict == "update"
+    error = error_of("table", "t", {"object": "contacts", "on_conflict": "ignore"})
+    assert error.message == "t: invalid value 'ignore' for option on_conflict"
+    assert error.hint == "on_conflict takes 'skip', 'update', 'error' (default 'skip')"

@@ -9,6 +9,7 @@ from intercom_fdw.errors import ApiRejectedError, InvalidValueError, ServerError
     UnsupportedOperationError
 from intercom_fdw.objects import SPECS
 from intercom_fdw.write_requests import TableWrites, json_value
+from intercom_fdw import writes
 from intercom_fdw.writes import ScanMemory, StatementWriter, WriteFailed
 
 
@@ -180,7 +181,9 @@ def created(method, path, body):
     return {"type": "contact", "id": "id-" + body["email"], "email": body["email"], "created_at": 1704067200}
 
 
-def writer(client, on_conflict="error", name="contacts"):
+def writer(client, on_conflict="skip", name="contacts", concurrency=None):
+    """A statement writer; concurrency 1 when the script's answers must meet the rows in order."""
+    client.concurrency = concurrency or client.concurrency
     return StatementWriter(table(name), client, on_conflict, sleep=lambda s: None)
 
 
@@ -212,21 +215,82 @@ def test_a_rule_broken_in_a_batch_sends_nothing_of_that_batch():
     assert client.sent == []
 
 
-def test_conflict_is_reported_with_the_existing_id_or_turned_into_an_update():
-    client = ScriptedClient({("POST", "/contacts"): [conflict("abc")]})
-    with pytest.raises(WriteFailed, match=r"already holds this contacts object \(id abc\)"):
-        writer(client).insert([{"email": "a@x.io"}])
-    client = ScriptedClient({("POST", "/contacts"): [conflict("abc")]},
-                            default=lambda m, p, b: {"id": "abc", "email": b["email"]})
-    row = writer(client, "update").insert([{"email": "a@x.io", "name": "N"}])[0]
+def existing_contact(method, path, body):
+    """GET answers the existing object as Intercom holds it; PUT answers the updated one."""
+    contact_id = path.rsplit("/", 1)[1]
+    return {"id": contact_id, "email": "old@x.io", "name": "Old"} if method == "GET" else \
+        {"id": contact_id, **body}
+
+
+def test_by_default_an_existing_object_is_left_as_it_is_reported_and_the_statement_goes_on():
+    client = ScriptedClient({("POST", "/contacts"): [created("POST", "/contacts", {"email": "new@x.io"}),
+                                                     conflict("abc")]}, default=existing_contact)
+    statement = writer(client, concurrency=1)
+    rows = statement.insert([{"email": "new@x.io"}, {"email": "old@x.io", "name": "New"}])
+    # RETURNING (insert one row at a time) gives the existing object as Intercom holds it
+    assert [r["id"] for r in rows] == ["id-new@x.io", "abc"] and rows[1]["name"] == "Old"
+    assert [s[:2] for s in client.sent] == [("POST", "/contacts"), ("POST", "/contacts"), ("GET", "/contacts/abc")]
+    assert statement.written == ["id-new@x.io"]
+    message, detail = statement.existing_notice()
+    assert message == "1 row(s) already existed in Intercom as contacts and were left as they are"
+    assert detail == "existing ids: abc"
+
+
+def test_bulk_insert_skips_without_reading_the_existing_object():
+    client = ScriptedClient({("POST", "/contacts"): [conflict("abc"), conflict("def")]}, default=existing_contact)
+    statement = writer(client, concurrency=1)
+    assert statement.insert([{"email": "a@x.io"}, {"email": "b@x.io"}], returning=False) == [{"id": "abc"},
+                                                                                               {"id": "def"}]
+    assert [s[0] for s in client.sent] == ["POST", "POST"] and statement.written_count == 0
+    assert statement.existing_notice()[1] == "existing ids: abc, def"
+
+
+def test_the_listed_existing_ids_are_bounded(monkeypatch):
+    monkeypatch.setattr(writes, "LISTED_IDS", 2)
+    statement = writer(ScriptedClient({("POST", "/contacts"): [conflict(f"c{i}") for i in range(5)]}), concurrency=1)
+    statement.insert([{"email": f"{i}@x.io"} for i in range(5)], returning=False)
+    assert statement.existing_notice() == ("5 row(s) already existed in Intercom as contacts and were left as "
+                                           "they are", "existing ids: c0, c1, and 3 more")
+
+
+def test_on_conflict_update_updates_the_existing_object_and_error_fails_the_statement():
+    client = ScriptedClient({("POST", "/contacts"): [conflict("abc")]}, default=existing_contact)
+    statement = writer(client, "update")
+    row = statement.insert([{"email": "a@x.io", "name": "N"}])[0]
     assert row["id"] == "abc" and client.sent[-1] == ("PUT", "/contacts/abc", {"email": "a@x.io", "name": "N"})
+    assert statement.existing_notice()[0] == ("1 row(s) already existed in Intercom as contacts and were updated "
+                                              "(on_conflict 'update')")
+    client = ScriptedClient({("POST", "/contacts"): [conflict("abc")]})
+    with pytest.raises(WriteFailed, match=r"already holds this contacts object \(id abc\)") as caught:
+        writer(client, "error").insert([{"email": "a@x.io"}])
+    assert "on_conflict 'skip'" in caught.value.hint and len(client.sent) == 1
 
 
+def test_a_failure_after_skipped_rows_reports_them_too():
+    client = ScriptedClient({("POST", "/contacts"): [conflict("abc"), ApiRejectedError("bad owner", status=400)]})
+    with pytest.raises(WriteFailed) as caught:
+        writer(client, concurrency=1).insert([{"email": "a@x.io"}, {"email": "b@x.io"}], returning=False)
+    assert caught.value.notices() == [("1 row(s) already existed in Intercom as contacts and were left as they are",
+                                       "existing ids: abc")]
+
+
+@pytest.mark.parametrize("on_conflict", ["skip", "error"])
 @pytest.mark.parametrize("failure", [ServerError("503", status=503), TransportError("connection cut")])
-def test_an_ambiguous_create_is_resent_and_its_409_is_the_object_it_created(failure):
-    client = ScriptedClient({("POST", "/contacts"): [failure, conflict("first")]},
-                            default=lambda m, p, b: {"id": "first", "email": b["email"]})
-    row = writer(client).insert([{"email": "a@x.io"}])[0]
+def test_a_resend_that_finds_the_object_never_changes_it(failure, on_conflict):
+    # The 409 of a resend may be the first attempt's object or one that existed before: no PUT.
+    client = ScriptedClient({("POST", "/contacts"): [failure, conflict("first")]}, default=existing_contact)
+    statement = writer(client, on_conflict)
+    assert statement.insert([{"email": "a@x.io"}], returning=False) == [{"id": "first"}]
+    assert [s[:2] for s in client.sent] == [("POST", "/contacts"), ("POST", "/contacts")]
+    message, detail = statement.existing_notice()
+    assert message.endswith("; 1 of them answered a create resent after a failed attempt, which may have "
+                            "created them") and detail == "existing ids: first"
+
+
+def test_with_on_conflict_update_a_resend_that_finds_the_object_updates_it():
+    client = ScriptedClient({("POST", "/contacts"): [ServerError("503", status=503), conflict("first")]},
+                            default=existing_contact)
+    row = writer(client, "update").insert([{"email": "a@x.io"}])[0]
     assert row["id"] == "first"
     assert [s[:2] for s in client.sent] == [("POST", "/contacts"), ("POST", "/contacts"), ("PUT", "/contacts/first")]
 
