@@ -283,6 +283,7 @@ AS $body$
 DECLARE
     item record;
     checker text;
+    statement_logging text;
 BEGIN
     FOR item IN
     WITH written AS (SELECT DISTINCT classid, objid FROM pg_event_trigger_ddl_commands()),
@@ -310,8 +311,16 @@ BEGIN
             FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
             WHERE e.extname = 'intercom_fdw';
         END IF;
+        IF item.kind = 'user_mapping' THEN  -- no token in the log: see sqlgen.py
+            statement_logging := current_setting('log_min_error_statement');
+            PERFORM set_config('log_min_error_statement', 'panic', true);
+        END IF;
         EXECUTE format('SELECT %s($1, $2, $3, $4)', checker)
             USING item.kind, item.name, item.options, item.column_options;
+        IF statement_logging IS NOT NULL THEN
+            PERFORM set_config('log_min_error_statement', statement_logging, true);
+            statement_logging := NULL;
+        END IF;
     END LOOP;
 END
 $body$;

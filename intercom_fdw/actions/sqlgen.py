@@ -83,6 +83,13 @@ def option_check_sql() -> str:
     intercom_fdw. pg_user_mapping is readable by superusers only, hence SECURITY DEFINER (the
     extension's owner) with a fixed search_path; the PL/Python function is found through the
     extension's schema, which may change (the extension is relocatable).
+
+    A rejected user mapping must not put its token in the server log: PostgreSQL logs the text of
+    a failing statement (log_min_error_statement, default error), here CREATE/ALTER USER MAPPING
+    ... access_token '...'. While a user mapping is checked, statement logging is therefore
+    raised to panic; the setting stays in force while PostgreSQL reports the error (it is undone
+    only when the transaction aborts) and is put back when the check passes. Changing this
+    superuser-only setting is allowed because the function runs as its superuser owner.
     """
     tags = ", ".join(_literal(tag) for tag in COMMAND_TAGS)
     return (
@@ -105,6 +112,7 @@ def option_check_sql() -> str:
         "DECLARE\n"
         "    item record;\n"
         "    checker text;\n"
+        "    statement_logging text;\n"
         "BEGIN\n"
         f"    FOR item IN{_WRITTEN_OBJECTS}\n"
         "    LOOP\n"
@@ -113,8 +121,16 @@ def option_check_sql() -> str:
         "            FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace\n"
         "            WHERE e.extname = 'intercom_fdw';\n"
         "        END IF;\n"
+        "        IF item.kind = 'user_mapping' THEN  -- no token in the log: see sqlgen.py\n"
+        "            statement_logging := current_setting('log_min_error_statement');\n"
+        "            PERFORM set_config('log_min_error_statement', 'panic', true);\n"
+        "        END IF;\n"
         "        EXECUTE format('SELECT %s($1, $2, $3, $4)', checker)\n"
         "            USING item.kind, item.name, item.options, item.column_options;\n"
+        "        IF statement_logging IS NOT NULL THEN\n"
+        "            PERFORM set_config('log_min_error_statement', statement_logging, true);\n"
+        "            statement_logging := NULL;\n"
+        "        END IF;\n"
         "    END LOOP;\n"
         "END\n"
         "$body$;\n"

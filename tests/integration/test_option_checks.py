@@ -189,3 +189,39 @@ def test_the_event_trigger_belongs_to_the_extension(conn):
         JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'intercom_fdw'""").fetchone()
     assert row[0] == "ddl_command_end" and row[1] == "O"
     assert "IMPORT FOREIGN SCHEMA" in row[2] and "CREATE USER MAPPING" in row[2]
+
+
+LOGGED_TOKEN = "tok-log-secret-9090"
+
+
+def test_a_rejected_user_mapping_never_puts_its_token_in_the_server_log(pg, conn):
+    # PostgreSQL logs the text of a failing statement (log_min_error_statement): the event trigger
+    # turns that off while it checks a user mapping, for superusers and other roles alike.
+    conn.execute(f"DO $$ BEGIN CREATE ROLE {ROLE}; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    conn.execute(f"GRANT USAGE ON FOREIGN SERVER good TO {ROLE}")
+    statements = [f"CREATE USER MAPPING FOR PUBLIC SERVER good OPTIONS (access_token '{LOGGED_TOKEN}', region 'eu')",
+                  f"ALTER USER MAPPING FOR CURRENT_USER SERVER good OPTIONS (SET access_token '{LOGGED_TOKEN}', "
+                  "ADD region 'eu')"]
+    for statement in statements:
+        failure(conn, statement)
+    conn.execute(f"SET ROLE {ROLE}")
+    try:
+        failure(conn, f"CREATE USER MAPPING FOR CURRENT_USER SERVER good OPTIONS (access_token '{LOGGED_TOKEN}', "
+                      "pushdown 'false')")
+    finally:
+        conn.execute("RESET ROLE")
+        conn.execute(f"REVOKE USAGE ON FOREIGN SERVER good FROM {ROLE}")
+    # the control: a rejected server is still logged with its statement, so the log would show a token
+    failure(conn, f"CREATE SERVER logged FOREIGN DATA WRAPPER multicorn OPTIONS ({WRAPPER}, regoin 'log-marker')")
+    log = pg.log.read_text(errors="replace")
+    assert "STATEMENT:  CREATE SERVER logged" in log and "log-marker" in log
+    assert "user mapping for PUBLIC on server good: unknown user mapping option region" in log  # the error itself
+    assert LOGGED_TOKEN not in log and TOKEN not in log
+
+
+def test_statement_logging_is_back_after_a_user_mapping_passes_its_check(conn):
+    before = conn.execute("SHOW log_min_error_statement").fetchone()[0]
+    with conn.transaction():
+        conn.execute(f"CREATE USER MAPPING FOR PUBLIC SERVER good OPTIONS (access_token '{TOKEN}')")
+        assert conn.execute("SHOW log_min_error_statement").fetchone()[0] == before == "error"
+        conn.execute("DROP USER MAPPING FOR PUBLIC SERVER good")
