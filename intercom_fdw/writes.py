@@ -48,12 +48,12 @@ class WriteFailed(IntercomError):
     """A row of the statement failed; `written` lists the objects already written by the statement."""
 
     def __init__(self, message, hint=None, detail=None, written: Sequence[str] = (), written_count: int = 0,
-                 cause=None, existing: Optional[Tuple[str, str]] = None):
+                 cause=None, existing_notice: Optional[Tuple[str, str]] = None):
         super().__init__(message, hint=hint, detail=detail, status=getattr(cause, "status", None),
                          code=getattr(cause, "code", None), request_id=getattr(cause, "request_id", None))
         self.written = list(written)
         self.written_count = max(written_count, len(self.written))
-        self.existing = existing
+        self.existing_notice = existing_notice  # StatementWriter.existing_notice() at the failure
 
     def notice(self) -> Optional[Tuple[str, str]]:
         """(message, detail) telling what reached Intercom before the failure, or None when nothing did."""
@@ -64,7 +64,7 @@ class WriteFailed(IntercomError):
 
     def notices(self) -> List[Tuple[str, str]]:
         """Every NOTICE due before the error: what was written, and which rows already existed."""
-        return [n for n in (self.notice(), self.existing) if n]
+        return [n for n in (self.notice(), self.existing_notice) if n]
 
 
 def _listed(ids: Sequence[str], count: int) -> str:
@@ -282,7 +282,7 @@ class StatementWriter:
     def _failed(self, message, cause, hint, detail=None) -> WriteFailed:
         return WriteFailed(message, hint=hint, detail=detail if detail is not None else getattr(cause, "detail", None),
                            written=self.written, written_count=self.written_count, cause=cause,
-                           existing=self.existing_notice())
+                           existing_notice=self.existing_notice())
 
     def _describe(self, rowid, row: Mapping) -> str:
         keys = [str(row.get(k)) for k in self.table.path_keys("delete") or self.table.path_keys("insert")]
