@@ -10,20 +10,12 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any, Iterable, Iterator, Mapping, Sequence, Tuple
 
-from intercom_fdw.client import ApiRequest
-from intercom_fdw.planning import ApiCall, ScanPlan
+from intercom_fdw.planning import ScanPlan
 from intercom_fdw.shaping import RowShaper, dig
 from intercom_fdw.spec import Column, path_of
 
 # Parent values (or rows needing extended fields) handed to the client per concurrent batch.
 BATCH = 64
-
-
-def to_request(call: ApiCall) -> ApiRequest:
-    return ApiRequest(
-        method=call.method, path=call.path, params=dict(call.params), body=call.body, paging=call.paging,
-        items_key=call.items_key, per_page=call.per_page, max_items=call.max_items, allow_404=call.allow_404,
-    )
 
 
 def objects(plan: ScanPlan, client) -> Iterator[Tuple[dict, Mapping[str, Any]]]:
@@ -63,11 +55,11 @@ def _calls_objects(plan: ScanPlan, client):
         return
     if len(plan.calls) == 1:
         call = plan.calls[0]
-        for item in client.iter_items(to_request(call)):
+        for item in client.iter_items(call):
             yield item, call.inject
         return
     for batch in _batches(plan.calls):
-        for call, items in zip(batch, client.get_many([to_request(c) for c in batch], client.concurrency)):
+        for call, items in zip(batch, client.get_many(batch, client.concurrency)):
             for item in items:
                 yield item, call.inject
 
@@ -85,7 +77,7 @@ def _children(plan: ScanPlan, client):
     values = (str(v) for v in parent_values if v is not None)
     for batch in _batches(values):
         calls = [child.call(v) for v in batch]
-        for call, items in zip(calls, client.get_many([to_request(c) for c in calls], client.concurrency)):
+        for call, items in zip(calls, client.get_many(calls, client.concurrency)):
             for item in items:
                 yield item, call.inject
 
@@ -95,7 +87,7 @@ def _with_extended(stream, plan: ScanPlan, client):
     for batch in _batches(stream):
         keys = [dig(item, path_of(extended.key)) for item, _ in batch]
         wanted = [(i, extended.call(k)) for i, k in enumerate(keys) if k is not None]
-        details = client.get_many([to_request(c) for _, c in wanted], client.concurrency)
+        details = client.get_many([c for _, c in wanted], client.concurrency)
         merged = {i: found[0] for (i, _), found in zip(wanted, details) if found}
         for i, (item, inject) in enumerate(batch):
             yield ({**item, **merged[i]} if i in merged else item), inject

@@ -1,7 +1,6 @@
 """The HTTP client for Intercom's REST API: paging, rate limits, retries, timeouts, auth, errors.
 
-Nothing here knows about SQL, quals or multicorn. Layout:
-- request.py       ApiRequest, the description of one read
+Nothing here knows about SQL, quals or multicorn. It pages `intercom_fdw.api_request.ApiRequest`s. Layout:
 - paging.py        the paging styles, one strategy each
 - prefetch.py      reading the next page in a background thread while a scan consumes one
 - policy.py        retry and throttle decisions (pure functions)
@@ -13,6 +12,6 @@ Nothing here knows about SQL, quals or multicorn. Layout:
 """
 from intercom_fdw.client.http import IntercomClient, client_for
 from intercom_fdw.client.regions import REGION_BASE_URLS, api_base_url
-from intercom_fdw.client.request import ApiRequest
+from intercom_fdw.api_request import ApiRequest
 
 __all__ = ["ApiRequest", "IntercomClient", "client_for", "api_base_url", "REGION_BASE_URLS"]

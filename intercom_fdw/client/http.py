@@ -34,7 +34,7 @@ from intercom_fdw.client.policy import (
     retry_after_429,
     should_retry,
 )
-from intercom_fdw.client.request import ApiRequest
+from intercom_fdw.api_request import ApiRequest
 from intercom_fdw.client.scroll_lock import workspace_key, workspace_scroll_lock
 from intercom_fdw.client.throttle import Throttle
 

@@ -37,7 +37,7 @@ from typing import Callable, ContextManager, Iterator, List, Mapping, Optional, 
 from urllib.parse import urlsplit
 
 from intercom_fdw import errors
-from intercom_fdw.client.request import ApiRequest
+from intercom_fdw.api_request import ApiRequest
 
 log = logging.getLogger("intercom_fdw.client")
 

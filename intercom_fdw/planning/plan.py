@@ -10,25 +10,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import quote
 
+from intercom_fdw.api_request import ApiRequest
 from intercom_fdw.spec import Endpoint
 
 
 @dataclass(frozen=True)
-class ApiCall:
-    """One logical request (the client pages it). Mirrors the client's ApiRequest without importing it.
-
-    `inject` holds column values the returned rows do not carry themselves (a child row's parent key).
+class ApiCall(ApiRequest):
+    """One logical request (the client pages it), plus what the rows do not carry themselves:
+    `inject` holds column values such as a child row's parent key.
     """
 
-    method: str
-    path: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    body: Optional[Mapping[str, Any]] = None
-    paging: str = "none"
-    items_key: Optional[str] = "data"
-    per_page: Optional[int] = None
-    max_items: Optional[int] = None
-    allow_404: bool = False
     inject: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:

@@ -1,4 +1,8 @@
-"""ApiRequest: one logical read from Intercom (one endpoint, all of its pages)."""
+"""ApiRequest: one logical read from Intercom (one endpoint, all of its pages).
+
+A plain value with no I/O, shared by the planner (which builds requests) and the HTTP client (which
+pages them), so that neither imports the other.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
