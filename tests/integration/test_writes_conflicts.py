@@ -24,10 +24,10 @@ def wdb(pg, db, write_emulator):  # noqa: F811
 
 
 @pytest.fixture
-def existing(wdb):
+def existing(wdb, request):
     """A contact created outside the statement under test, and the table back to the default option."""
     row = wdb.one("INSERT INTO intercom.contacts (email, name) VALUES (%s, 'Before') RETURNING id, email",
-                  (f"existing-{len(wdb.api.all('/contacts'))}@x.io",))
+                  (f"existing-{request.node.name}@x.io",))
     wdb.rows("ALTER FOREIGN TABLE intercom.contacts OPTIONS (ADD on_conflict 'skip')")
     wdb.api.reset_counters()
     wdb.notices.clear()
