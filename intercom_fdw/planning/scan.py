@@ -137,8 +137,11 @@ def _limit_calls(calls: Tuple[ApiCall, ...], row_limit: Optional[int]) -> Tuple[
 class _Route:
     """The chosen way to read: the plan skeleton and which conditions it consumed (exactly or widened)."""
 
-    def __init__(self, plan: ScanPlan, pushed=(), exact=(), ordered=False, kind="list"):
+    def __init__(self, plan: ScanPlan, pushed=(), exact=(), ordered=False, kind="list", applies_table_values=False):
         self.plan, self.pushed, self.exact, self.ordered, self.kind = plan, list(pushed), list(exact), ordered, kind
+        # The request itself filters on the table option's values (a ticket-type table's search):
+        # the engine need not re-check them, so a LIMIT can be pushed as for any exact filter.
+        self.applies_table_values = applies_table_values
 
     @classmethod
     def choose(cls, spec, conditions, sortkeys, options, wanted_rows=None) -> "_Route":
@@ -158,7 +161,8 @@ class _Route:
             ]
         route = next((r for r in (make() for make in routes) if r), None)
         route = route or cls._full_scan(spec, conditions, options, table_values)
-        route.plan = replace(route.plan, required_values=table_values)
+        if not route.applies_table_values:
+            route.plan = replace(route.plan, required_values=table_values)
         return route
 
     # -- routes ---------------------------------------------------------------------------------
@@ -240,7 +244,7 @@ class _Route:
         if ordering:
             strategy += f", sorted by {ordering.column}{' DESC' if ordering.descending else ''}"
         plan = ScanPlan(spec.table, strategy, (call_for(spec.search, body=body),), pushed=_table_filter_text(table_values))
-        return cls(plan, pushed, (), ordered=ordering is not None, kind="search")
+        return cls(plan, pushed, (), ordered=ordering is not None, kind="search", applies_table_values=True)
 
     @classmethod
     def _ordered(cls, spec, sortkeys, table_values):

@@ -196,6 +196,15 @@ def test_ticket_type_tables_match_unpushed(read_db):
         assert sorted(rows) == sorted(same_as_unpushed(read_db, f"SELECT id FROM {{schema}}.{table}"))
 
 
+def test_ticket_type_table_limit_reads_one_short_page(read_db):
+    table = read_db.rows("SELECT table_name FROM information_schema.tables WHERE "
+                         "table_schema = 'intercom' AND table_name LIKE '%\\_tickets' ORDER BY 1")[0][0]
+    rows, routes = read_db.calls(f"SELECT id, ticket_type_id FROM intercom.{table} LIMIT 3")
+    assert len(rows) == 3 and routes == {"POST /tickets/search": 1}
+    assert len({r[1] for r in rows}) == 1  # all of the table's own ticket type
+    assert "per_page 3" in read_db.explain(f"SELECT id FROM intercom.{table} LIMIT 3")
+
+
 def test_explain_shows_the_api_plan(read_db, contact):
     text = read_db.explain(f"SELECT id FROM intercom.contacts WHERE email = '{contact['email']}'")
     assert "POST /contacts/search" in text and "Pushed filters: email = " in text

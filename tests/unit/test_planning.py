@@ -213,7 +213,9 @@ def test_tickets_full_scan_is_a_match_everything_search():
 def test_ticket_type_table_pushes_its_type_and_checks_it():
     scan_plan = plan("tickets", table_options={"ticket_type_id": "77"})
     assert only_call(scan_plan).body == {"query": {"field": "ticket_type_id", "operator": "=", "value": "77"}}
-    assert scan_plan.required_values == (("ticket_type_id", "77"),)
+    assert scan_plan.required_values == ()  # the search applies it: nothing left to check
+    limited = plan("tickets", limit=3, table_options={"ticket_type_id": "77"})
+    assert limited.row_limit == 3 and only_call(limited).per_page == 3
     by_id = plan("tickets", [Condition("id", "=", "1")], table_options={"ticket_type_id": "77"})
     assert by_id.required_values == (("ticket_type_id", "77"),)
 
