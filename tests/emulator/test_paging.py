@@ -28,10 +28,28 @@ def test_conversations_cursor_walks_everything_once(api):
     assert len(seen) == len(set(seen)) == 120 and pages == [1, 2, 3]
 
 
-@pytest.mark.parametrize("path", ["/contacts", "/conversations"])
-def test_per_page_cap_is_150(api, raw_api, path):
-    assert api.get(path, params={"per_page": 150}).status_code == 200
-    refused = raw_api.get(path, params={"per_page": 151})  # breaks the file on purpose
+# Every cursor-paged list the emulator caps at 150 (search bodies: test_search.py; the companies
+# list pages by number and caps at 60: test_companies_page_numbers).
+CURSOR_LISTS = [
+    ("/contacts", {}),
+    ("/conversations", {}),
+    ("/articles", {}),
+    ("/help_center/collections", {}),
+    ("/admins/activity_logs", {"created_at_after": "0"}),
+    ("/events", {"type": "user", "intercom_user_id": "{contact}"}),
+    ("/contacts/{contact}/notes", {}),
+    ("/companies/{company}/contacts", {}),
+]
+
+
+@pytest.mark.parametrize("path,params", CURSOR_LISTS, ids=[path for path, _ in CURSOR_LISTS])
+def test_per_page_cap_is_150(api, raw_api, path, params):
+    ids = {"contact": api.get("/contacts", params={"per_page": 1}).json()["data"][0]["id"],
+           "company": api.get("/companies", params={"per_page": 1}).json()["data"][0]["id"]}
+    path = path.format(**ids)
+    params = {k: v.format(**ids) for k, v in params.items()}
+    assert api.get(path, params={**params, "per_page": 150}).status_code == 200
+    refused = raw_api.get(path, params={**params, "per_page": 151})  # breaks the file on purpose
     assert refused.status_code == 400 and "150" in refused.json()["errors"][0]["message"]
 
 
