@@ -35,6 +35,8 @@ FAILURES = [
     ("__init__", "SELECT * FROM {t}"),
     ("get_rel_size", "SELECT * FROM {t}"),
     ("get_path_keys", "SELECT * FROM {t}"),
+    ("can_sort", "SELECT * FROM {t} ORDER BY a"),
+    ("can_limit", "SELECT * FROM {t} LIMIT 1"),
     ("begin", "SELECT * FROM {t}"),
     ("execute", "SELECT * FROM {t}"),
     ("end_scan", "SELECT * FROM {t}"),
@@ -183,3 +185,44 @@ def test_coexists_with_plpython_in_one_backend(fdw, pg, db, first):
             steps.reverse()
         results = [step() for step in steps]
     assert sorted(results) == sorted([[("multicorn:0",), ("multicorn:1",)], [("fdw",)]])
+
+
+def caught(fdw, query):
+    with pytest.raises(psycopg.Error) as info:
+        fdw.sql(query)
+    return info.value.diag
+
+
+def test_sub_transaction_callback_failures(fdw, pg):
+    """sub_begin and sub_commit failures are errors carrying the exception's message, HINT and
+    DETAIL; a sub_rollback failure is a WARNING (the rollback itself must go on). The backend lives."""
+    fdw.table("fail_sub_begin", "a text", fail_in="sub_begin", rows="[{'a': 'x'}]")
+    fdw.sql("BEGIN")
+    fdw.sql("SELECT * FROM fail_sub_begin")  # begin() at the top level: no sub_begin yet
+    fdw.sql("SAVEPOINT s")
+    diag = caught(fdw, "SELECT * FROM fail_sub_begin")
+    assert (diag.message_primary, diag.message_hint, diag.message_detail) == (
+        "sub_begin failed on purpose", "fix the test", "detail of sub_begin")
+    fdw.sql("ROLLBACK")
+
+    fdw.table("fail_sub_commit", "a text", fail_in="sub_commit", rows="[{'a': 'x'}]")
+    fdw.sql("BEGIN")
+    fdw.sql("SAVEPOINT s")
+    fdw.sql("SELECT * FROM fail_sub_commit")
+    diag = caught(fdw, "RELEASE SAVEPOINT s")
+    assert (diag.message_primary, diag.message_hint, diag.message_detail) == (
+        "sub_commit failed on purpose", "fix the test", "detail of sub_commit")
+    fdw.sql("ROLLBACK")
+
+    fdw.table("fail_sub_rollback", "a text", fail_in="sub_rollback", rows="[{'a': 'x'}]")
+    fdw.reset()
+    fdw.sql("BEGIN")
+    fdw.sql("SAVEPOINT s")
+    fdw.sql("SELECT * FROM fail_sub_rollback")
+    fdw.sql("ROLLBACK TO SAVEPOINT s")
+    assert any(severity == "WARNING" and "sub_rollback failed on purpose" in text
+               for severity, text, _, _ in fdw.notices), fdw.notices
+    assert fdw.sql("SELECT count(*) FROM fail_sub_rollback") == [(1,)]  # the transaction goes on
+    fdw.sql("COMMIT")
+    assert fdw.sql("SELECT 1") == [(1,)]
+    assert pg.is_alive()

@@ -8,6 +8,8 @@ import uuid
 import psycopg
 import pytest
 
+from tests.runtime.conftest import value_of
+
 UTC = datetime.timezone.utc
 
 
@@ -150,3 +152,25 @@ def test_unprintable_python_values_are_errors(fdw):
         fdw.sql("SELECT * FROM unprintable")
     assert info.value.diag.message_primary == "ZeroDivisionError: division by zero"
     assert 'column "a" of foreign table "unprintable"' in info.value.diag.context
+
+
+def test_other_types_into_python_are_their_text_output(fdw):
+    """float4, json (not jsonb), inet and interval: the values of insert/update and of quals arrive as
+    PostgreSQL's text output, as under multicorn2 (README "Value forms")."""
+    fdw.table("other", "id int4, f4 float4, j json, ip inet, iv interval", rows="[{'id': 1}]", rowid="id")
+    fdw.sql("""INSERT INTO other VALUES (1, 1.25, '{"k": [1, 2]}', '10.1.2.3/16', '1 day 02:03:04')""")
+    [call] = fdw.calls("insert")
+    expected = {"id": ("int", "1"), "f4": ("str", "'1.25'"), "j": ("str", "'{\"k\": [1, 2]}'"),
+                "ip": ("str", "'10.1.2.3/16'"), "iv": ("str", "'1 day 02:03:04'")}
+    assert {k: value_of(v) for k, v in call["values"].items()} == expected
+    fdw.reset()
+    fdw.sql("""UPDATE other SET f4 = -0.5, j = '[null, "x"]', ip = '::1', iv = '-90 minutes'""")
+    [call] = fdw.calls("update")
+    assert {k: value_of(v) for k, v in call["values"].items()} == {
+        "id": ("int", "1"), "f4": ("str", "'-0.5'"), "j": ("str", "'[null, \"x\"]'"), "ip": ("str", "'::1'"),
+        "iv": ("str", "'-01:30:00'")}
+    fdw.reset()
+    fdw.sql("SELECT id FROM other WHERE f4 = 1.25::float4 AND ip = '10.1.2.3/16' AND iv > '1 hour'")
+    [call] = fdw.calls("execute")
+    assert [(field, op, value_of(v)) for field, op, v in call["quals"]] == [
+        ("f4", "=", ("str", "'1.25'")), ("ip", "=", ("str", "'10.1.2.3/16'")), ("iv", ">", ("str", "'01:00:00'"))]

@@ -82,10 +82,12 @@ class RecordingFdw(ForeignDataWrapper):
         return self._eval("path_keys", [])
 
     def can_sort(self, sortkeys):
+        self._fail("can_sort")
         report("can_sort", sortkeys=[list(k) for k in sortkeys])
         return sortkeys if self.options.get("can_sort") == "true" else []
 
     def can_limit(self, limit, offset):
+        self._fail("can_limit")
         report("can_limit", limit=limit, offset=offset)
         return self.options.get("can_limit") == "true"
 
@@ -172,6 +174,7 @@ class RecordingFdw(ForeignDataWrapper):
         report("rollback")
 
     def sub_begin(self, level):
+        self._fail("sub_begin")
         report("sub_begin", level=level)
 
     def sub_commit(self, level):
