@@ -1,5 +1,4 @@
 """Errors, options, secrets and concurrency of the read path, through PostgreSQL."""
-import threading
 
 import psycopg
 import pytest
@@ -66,44 +65,6 @@ def test_token_never_shows(pg, read_db, emulator):
     plan = read_db.explain("SELECT * FROM public.wrong_contacts WHERE email = 'a'", verbose=True)
     assert secret not in shown and secret not in plan and emulator.token not in plan
     assert secret not in pg.log_tail(400)
-
-
-def test_two_sessions_scan_companies_at_once(pg, read_db, api):
-    expected = sorted(c["id"] for c in api.scroll_all("/companies/scroll"))
-    results, failures = [], []
-
-    def scan():
-        try:
-            with pg.connect(read_db.dbname) as conn:
-                results.append(sorted(r[0] for r in conn.execute("SELECT id FROM intercom.companies").fetchall()))
-        except Exception as error:  # reported below: the test fails with the error
-            failures.append(error)
-
-    threads = [threading.Thread(target=scan) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(240)
-    assert failures == [] and results == [expected, expected]
-
-
-def test_child_tables_of_companies_scan_concurrently_too(pg, read_db):
-    outcomes = []
-
-    def scan(query):
-        try:
-            with pg.connect(read_db.dbname) as conn:
-                outcomes.append(len(conn.execute(query).fetchall()))
-        except Exception as error:
-            outcomes.append(error)
-
-    threads = [threading.Thread(target=scan, args=(q,)) for q in (
-        "SELECT * FROM intercom.company_segments", "SELECT id FROM intercom.companies")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(240)
-    assert all(isinstance(n, int) for n in outcomes) and len(outcomes) == 2
 
 
 def test_column_of_the_wrong_type(read_db):
