@@ -29,6 +29,8 @@ THROTTLE_START_FRACTION = 0.2
 # X-RateLimit-Reset has one-second resolution and clocks differ: never plan a 429 retry sooner.
 MIN_RATE_LIMIT_WAIT = 1.0
 MAX_RATE_LIMIT_WAIT = 60.0
+# Intercom counts calls in 10-second slices; a fresh slice's budget is the whole `limit`.
+RATE_LIMIT_SLICE_SECONDS = 10.0
 
 
 def is_idempotent(method: str, idempotent: Optional[bool] = None) -> bool:
@@ -90,6 +92,31 @@ def throttle_delay(
     if remaining >= low_water:
         return 0.0
     return seconds_to_reset / remaining
+
+
+def fresh_slice_spacing(limit: Optional[int]) -> float:
+    """Seconds between sends at the start of a slice nothing has been spent from yet: its whole budget
+    spread over the slice, so that workers that waited for the reset do not all go in the same instant.
+    Unknown limit: no spacing (the first response will tell)."""
+    return RATE_LIMIT_SLICE_SECONDS / limit if limit and limit > 0 else 0.0
+
+
+def reserve_send_slot(
+    now: float, next_slot: float, spacing: float, reset_epoch: Optional[float], limit: Optional[int]
+) -> tuple:
+    """(slot, next_slot): when the caller may send, and the earliest slot left for the caller after it.
+
+    `spacing` (throttle_delay) was planned for the slice that ends at `reset_epoch`, so it never carries
+    over into the next slice: a slot inside the old slice leaves the next one no later than the reset,
+    and a slot at or after the reset is spaced for the fresh slice's budget (fresh_slice_spacing).
+    Without this, the seconds left until a 429's reset would space every resend after it.
+    """
+    slot = max(now, next_slot)
+    if reset_epoch is None:
+        return slot, slot + spacing
+    if slot < reset_epoch:
+        return slot, min(slot + spacing, reset_epoch)
+    return slot, slot + fresh_slice_spacing(limit)
 
 
 def retry_after_429(headers: Mapping[str, str], now: float) -> Optional[float]:

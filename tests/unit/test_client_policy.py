@@ -9,8 +9,10 @@ from intercom_fdw.client.policy import (
     MIN_RATE_LIMIT_WAIT,
     TRANSPORT,
     backoff_delay,
+    fresh_slice_spacing,
     is_idempotent,
     rate_limit_state,
+    reserve_send_slot,
     retry_after_429,
     should_retry,
     throttle_delay,
@@ -147,3 +149,29 @@ def test_rate_limit_state_reads_intercom_headers():
                              "X-RateLimit-Reset": "1700000010"}) == (1666, 12, 1700000010.0)
     assert rate_limit_state({}) == (None, None, None)
     assert rate_limit_state({"X-RateLimit-Remaining": "x"}) == (None, None, None)
+
+
+@pytest.mark.parametrize("limit,expected", [(100, 0.1), (1000, 0.01), (None, 0.0), (0, 0.0)])
+def test_a_fresh_slice_spreads_its_whole_budget_over_ten_seconds(limit, expected):
+    assert fresh_slice_spacing(limit) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "now,next_slot,spacing,reset,limit,expected",
+    [
+        (NOW, 0.0, 0.0, NOW + 10, 1000, (NOW, NOW)),  # full speed
+        (NOW, NOW + 1, 2.0, NOW + 10, 1000, (NOW + 1, NOW + 3)),  # spaced inside the slice
+        (NOW, 0.0, 0.0, None, None, (NOW, NOW)),  # no headers seen yet
+        (NOW, NOW + 1, 2.0, None, None, (NOW + 1, NOW + 3)),
+        # the old slice's spacing stops at its reset: the next slot is the reset, not 4 s after it
+        (NOW, NOW + 3, 5.0, NOW + 4, 100, (NOW + 3, NOW + 4)),
+        # after a 429 (nothing left, 6 s to the reset): the first resend goes at the reset, the next
+        # ones a tenth of a second apart (100 calls per slice), not 6 s apart
+        (NOW, NOW + 6, 6.0, NOW + 6, 100, (NOW + 6, NOW + 6.1)),
+        (NOW, NOW + 6.1, 6.0, NOW + 6, 100, (NOW + 6.1, NOW + 6.2)),
+        (NOW + 7, NOW + 6.1, 6.0, NOW + 6, 100, (NOW + 7, NOW + 7.1)),  # woke late: now, then the fresh spacing
+        (NOW + 7, NOW + 6.1, 6.0, NOW + 6, None, (NOW + 7, NOW + 7)),
+    ],
+)
+def test_reserve_send_slot(now, next_slot, spacing, reset, limit, expected):
+    assert reserve_send_slot(now, next_slot, spacing, reset, limit) == pytest.approx(expected)
