@@ -1,9 +1,13 @@
 """Server, table and user mapping options: parsed and validated once, at the edge.
 
 multicorn2 hands the FDW one dict holding the foreign table's, the server's and the user
-mapping's options. `FdwOptions.parse` checks every name and value and raises ConfigurationError
-naming the option, the valid choices and a HINT. The access token is never echoed: it is
-registered as a secret before anything could print it, and its value is excluded from repr.
+mapping's options, filled in that order: for a name set on both the server and a table, the
+server's value is the one the FDW sees. A table option therefore takes effect only where its server
+does not set the same option; the extension's option check (actions/option_checks.py) rejects a
+table and a server that set one to different values (`option_conflicts`), so the merged value is
+never silently other than what the table says. `FdwOptions.parse` checks every name and value and
+raises ConfigurationError naming the option, the valid choices and a HINT. The access token is never
+echoed: it is registered as a secret before anything could print it, and its value is excluded from repr.
 """
 from __future__ import annotations
 
@@ -28,10 +32,11 @@ SERVER_OPTIONS = {
 TABLE_OPTIONS = {
     "object": "the Intercom object this table reads (contacts, companies, ...)",
     "ticket_type_id": "ticket-type tables: the ticket type whose tickets they hold",
-    "suppress_extended_requests": "true/false, overrides the server's",
+    "suppress_extended_requests": "true/false, where the server does not set it (the server's value wins)",
     "on_conflict": "INSERT of an object that exists (contacts: 409): skip (default: leave it, report it), "
                    "update it, or error",
-    "modify_batch_size": "rows per bulk INSERT batch, overrides the server's",
+    "modify_batch_size": "rows per bulk INSERT batch, where the server does not set it (the server's "
+                         "value wins)",
     "row_estimate": "rows the planner should expect from a full scan",
 }
 USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"}
@@ -49,6 +54,8 @@ COLUMN_OPTIONS = {
     "attribute_id": "the attribute's Intercom id (ticket tables search ticket_attribute.<id>)",
 }
 ALL_OPTIONS = {**SERVER_OPTIONS, **TABLE_OPTIONS, **USER_MAPPING_OPTIONS}
+# Options a server and its tables may both set; in the merged dict the server's value wins.
+SERVER_AND_TABLE_OPTIONS = tuple(name for name in SERVER_OPTIONS if name in TABLE_OPTIONS)
 _BY_CATALOG = {"server": SERVER_OPTIONS, "table": TABLE_OPTIONS, "user_mapping": USER_MAPPING_OPTIONS,
                "column": COLUMN_OPTIONS}
 
@@ -69,6 +76,21 @@ def validate_options(catalog: str, options: Mapping[str, str]) -> None:
         )
     if catalog != "column":
         FdwOptions.parse(options, require_token=False)
+
+
+def option_conflicts(server_options: Mapping[str, str], table_options: Mapping[str, str]) -> list:
+    """[(name, server_value, table_value)] for each option both set to different meanings ('on' and
+    'true' mean the same), where the table's value would silently lose to the server's."""
+    return [(name, server_options[name], table_options[name]) for name in SERVER_AND_TABLE_OPTIONS
+            if name in server_options and name in table_options
+            and _meaning(name, server_options[name]) != _meaning(name, table_options[name])]
+
+
+def _meaning(name, value):
+    try:
+        return getattr(FdwOptions.parse({name: value}, require_token=False), name)
+    except ConfigurationError:
+        return str(value).strip()  # a bad value is reported by the check of its own object
 
 
 def _boolean(name, value) -> bool:

@@ -265,15 +265,16 @@ return run(plpy, 'update_ticket_type_attribute', args)
 $body$;
 COMMENT ON FUNCTION update_ticket_type_attribute(text, text, text, text, boolean, boolean, boolean, boolean, boolean, boolean, boolean, name) IS 'Change or archive an attribute of a ticket type; NULL arguments are left unchanged (PUT /ticket_types/{id}/attributes/{attribute_id}).';
 
-CREATE FUNCTION check_intercom_options(kind text, name text, options text[], column_options jsonb)
+CREATE FUNCTION check_intercom_options(kind text, name text, options text[], column_options jsonb,
+                                       related_options jsonb)
 RETURNS void
 LANGUAGE plpython3u
 VOLATILE SECURITY INVOKER
 AS $body$
 from intercom_fdw.actions.plpython import check_options
-check_options(plpy, kind, name, options, column_options)
+check_options(plpy, kind, name, options, column_options, related_options)
 $body$;
-COMMENT ON FUNCTION check_intercom_options(text, text, text[], jsonb) IS 'Raises an error when the options of one Intercom server, foreign table or user mapping are bad.';
+COMMENT ON FUNCTION check_intercom_options(text, text, text[], jsonb, jsonb) IS 'Raises an error when the options of one Intercom server, foreign table or user mapping are bad, or a table and its server set an option to different values.';
 
 CREATE FUNCTION intercom_options_written()
 RETURNS event_trigger
@@ -287,22 +288,24 @@ DECLARE
 BEGIN
     FOR item IN
     WITH written AS (SELECT DISTINCT classid, objid FROM pg_event_trigger_ddl_commands()),
-    intercom AS (SELECT oid, srvname FROM pg_foreign_server
+    intercom AS (SELECT oid, srvname, srvoptions FROM pg_foreign_server
                  WHERE 'wrapper=intercom_fdw.IntercomFdw' = ANY(srvoptions))
-    SELECT 'server' AS kind, format('server %I', s.srvname) AS name, s.srvoptions AS options,
-           NULL::jsonb AS column_options
+    SELECT 'server' AS kind, format('server %I', i.srvname) AS name, i.srvoptions AS options,
+           NULL::jsonb AS column_options,
+           (SELECT jsonb_object_agg(format('foreign table %s', t.ftrelid::regclass), t.ftoptions)
+            FROM pg_foreign_table t WHERE t.ftserver = i.oid AND t.ftoptions IS NOT NULL) AS related_options
     FROM written w JOIN intercom i ON w.classid = 'pg_foreign_server'::regclass AND i.oid = w.objid
-    JOIN pg_foreign_server s ON s.oid = i.oid
     UNION ALL
     SELECT 'table', format('foreign table %s', t.ftrelid::regclass), t.ftoptions,
            (SELECT jsonb_object_agg(a.attname, a.attfdwoptions) FROM pg_attribute a
-            WHERE a.attrelid = t.ftrelid AND a.attnum > 0 AND NOT a.attisdropped AND a.attfdwoptions IS NOT NULL)
+            WHERE a.attrelid = t.ftrelid AND a.attnum > 0 AND NOT a.attisdropped AND a.attfdwoptions IS NOT NULL),
+           jsonb_build_object(format('server %I', i.srvname), i.srvoptions)
     FROM written w JOIN pg_foreign_table t ON w.classid = 'pg_class'::regclass AND t.ftrelid = w.objid
     JOIN intercom i ON i.oid = t.ftserver
     UNION ALL
     SELECT 'user_mapping', format('user mapping for %s on server %I',
                CASE m.umuser WHEN 0 THEN 'PUBLIC' ELSE m.umuser::regrole::text END, i.srvname),
-           m.umoptions, NULL
+           m.umoptions, NULL, NULL
     FROM written w JOIN pg_user_mapping m ON w.classid = 'pg_user_mapping'::regclass AND m.oid = w.objid
     JOIN intercom i ON i.oid = m.umserver
     LOOP
@@ -315,8 +318,8 @@ BEGIN
             statement_logging := current_setting('log_min_error_statement');
             PERFORM set_config('log_min_error_statement', 'panic', true);
         END IF;
-        EXECUTE format('SELECT %s($1, $2, $3, $4)', checker)
-            USING item.kind, item.name, item.options, item.column_options;
+        EXECUTE format('SELECT %s($1, $2, $3, $4, $5)', checker)
+            USING item.kind, item.name, item.options, item.column_options, item.related_options;
         IF statement_logging IS NOT NULL THEN
             PERFORM set_config('log_min_error_statement', statement_logging, true);
             statement_logging := NULL;

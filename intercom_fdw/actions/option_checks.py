@@ -6,6 +6,11 @@ installs an event trigger (sqlgen.py) that runs after every command below and ch
 foreign table (with its columns) and user mapping of an Intercom server with the FDW's own
 validation (options.py); an error aborts the statement. Pure: the catalog rows come from
 plpython.py.
+
+It also keeps a table from contradicting its server: multicorn2 merges a table's options with its
+server's, the server's value winning, so a table setting suppress_extended_requests or
+modify_batch_size to a value its server sets otherwise would be silently overruled. A table is
+checked against its server's options, a server against those of each of its tables.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import Mapping, Optional
 from intercom_fdw.client.regions import api_base_url
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.objects import spec_for
-from intercom_fdw.options import validate_options
+from intercom_fdw.options import option_conflicts, validate_options
 
 # Commands that write options of servers, foreign tables (and their columns) and user mappings.
 # ALTER TABLE also reaches foreign tables (ALTER TABLE t OPTIONS (...) works on them).
@@ -26,9 +31,13 @@ COMMAND_TAGS = (
 
 
 def check_catalog_object(kind: str, name: str, options: Mapping[str, str],
-                         column_options: Optional[Mapping[str, Mapping[str, str]]] = None) -> None:
+                         column_options: Optional[Mapping[str, Mapping[str, str]]] = None,
+                         related_options: Optional[Mapping[str, Mapping[str, str]]] = None) -> None:
     """Raise ConfigurationError naming `name` (e.g. 'foreign table public.contacts') when the options of
-    this server, table ('table', with its columns' options) or user mapping ('user_mapping') are bad."""
+    this server, table ('table', with its columns' options) or user mapping ('user_mapping') are bad.
+
+    `related_options`: for a table, its server's options ({'server intercom': {...}}); for a server, the
+    options of each of its foreign tables ({'foreign table public.contacts': {...}, ...})."""
     try:
         validate_options(kind, options)
         if options.get("region") is not None:
@@ -39,6 +48,8 @@ def check_catalog_object(kind: str, name: str, options: Mapping[str, str],
             raise ConfigurationError("the access_token option is missing or empty",
                                      hint="set the role's Intercom access token with OPTIONS (access_token '...'), "
                                           "or ALTER USER MAPPING ... OPTIONS (ADD access_token '...')")
+        if kind in ("server", "table"):
+            _check_against_related(kind, options, related_options or {})
     except ConfigurationError as error:
         raise ConfigurationError(f"{name}: {error.message}", hint=error.hint, detail=error.detail) from None
 
@@ -54,3 +65,27 @@ def _check_table(options, column_options):
             validate_options("column", these)
         except ConfigurationError as error:
             raise ConfigurationError(f"column {column}: {error.message}", hint=error.hint) from None
+
+
+def _check_against_related(kind, options, related_options):
+    """A server and its tables may not set one option to different values (see the module's docstring)."""
+    conflicts = {}  # option -> [(the other object, its value)]
+    for other, other_options in sorted(related_options.items()):
+        server, table = (options, other_options) if kind == "server" else (other_options, options)
+        for option, server_value, table_value in option_conflicts(server, table):
+            conflicts.setdefault(option, []).append((other, table_value if kind == "server" else server_value))
+    if not conflicts:
+        return
+    option, others = min(conflicts.items())
+    message = (f"option {option} {options[option]!r} differs from the value set on "
+               + ", ".join(f"{other} ({value!r})" for other, value in others))
+    if kind == "table":
+        raise ConfigurationError(
+            message, detail=f"the value of {others[0][0]} would apply: a server's options win over its tables'",
+            hint=f"set {option} on only one of the two: drop it from this table (OPTIONS (DROP {option})) or "
+                 f"from the {others[0][0]} (ALTER SERVER ... OPTIONS (DROP {option})), or give both the same value")
+    tables = ", ".join(other.replace("foreign table ", "", 1) for other, _ in others)
+    raise ConfigurationError(
+        message, detail="the server's value would apply to those tables: a server's options win over its tables'",
+        hint=f"set {option} on only the server or only the tables: drop it from the server, or from {tables} "
+             f"(ALTER FOREIGN TABLE ... OPTIONS (DROP {option})), or give them the same value")

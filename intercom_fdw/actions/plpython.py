@@ -62,14 +62,18 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
     _raise(plpy, f"intercom_fdw.{name}(): ", failure)
 
 
-def check_options(plpy, kind: str, name: str, options, column_options: Optional[str]) -> None:
+def check_options(plpy, kind: str, name: str, options, column_options: Optional[str],
+                  related_options: Optional[str] = None) -> None:
     """Body of the function the extension's event trigger calls (sqlgen.py) for each Intercom server,
     foreign table or user mapping the command wrote: options as PostgreSQL's 'key=value' array, the
-    columns' options as a JSON object of such arrays. A bad option aborts the command."""
+    columns' options and those of the related objects (a table's server, a server's tables) as JSON
+    objects of such arrays. A bad option aborts the command."""
     columns = json.loads(column_options) if column_options else {}
+    related = json.loads(related_options) if related_options else {}
     try:
         check_catalog_object(kind, name, conn.parse_options(options),
-                             {column: conn.parse_options(these) for column, these in columns.items()})
+                             {column: conn.parse_options(these) for column, these in columns.items()},
+                             {other: conn.parse_options(these) for other, these in related.items()})
     except IntercomError as error:
         failure = error
     else:

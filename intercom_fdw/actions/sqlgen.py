@@ -52,25 +52,28 @@ def function_sql(action: Action) -> str:
 
 
 # The servers, foreign tables (with their columns' options) and user mappings of Intercom servers
-# that the command wrote.
+# that the command wrote; with a server, the options of its tables, and with a table, its server's
+# (a table may not contradict its server: option_checks.py).
 _WRITTEN_OBJECTS = f"""
     WITH written AS (SELECT DISTINCT classid, objid FROM pg_event_trigger_ddl_commands()),
-    intercom AS (SELECT oid, srvname FROM pg_foreign_server
+    intercom AS (SELECT oid, srvname, srvoptions FROM pg_foreign_server
                  WHERE {_literal('wrapper=' + WRAPPER_CLASS)} = ANY(srvoptions))
-    SELECT 'server' AS kind, format('server %I', s.srvname) AS name, s.srvoptions AS options,
-           NULL::jsonb AS column_options
+    SELECT 'server' AS kind, format('server %I', i.srvname) AS name, i.srvoptions AS options,
+           NULL::jsonb AS column_options,
+           (SELECT jsonb_object_agg(format('foreign table %s', t.ftrelid::regclass), t.ftoptions)
+            FROM pg_foreign_table t WHERE t.ftserver = i.oid AND t.ftoptions IS NOT NULL) AS related_options
     FROM written w JOIN intercom i ON w.classid = 'pg_foreign_server'::regclass AND i.oid = w.objid
-    JOIN pg_foreign_server s ON s.oid = i.oid
     UNION ALL
     SELECT 'table', format('foreign table %s', t.ftrelid::regclass), t.ftoptions,
            (SELECT jsonb_object_agg(a.attname, a.attfdwoptions) FROM pg_attribute a
-            WHERE a.attrelid = t.ftrelid AND a.attnum > 0 AND NOT a.attisdropped AND a.attfdwoptions IS NOT NULL)
+            WHERE a.attrelid = t.ftrelid AND a.attnum > 0 AND NOT a.attisdropped AND a.attfdwoptions IS NOT NULL),
+           jsonb_build_object(format('server %I', i.srvname), i.srvoptions)
     FROM written w JOIN pg_foreign_table t ON w.classid = 'pg_class'::regclass AND t.ftrelid = w.objid
     JOIN intercom i ON i.oid = t.ftserver
     UNION ALL
     SELECT 'user_mapping', format('user mapping for %s on server %I',
                CASE m.umuser WHEN 0 THEN 'PUBLIC' ELSE m.umuser::regrole::text END, i.srvname),
-           m.umoptions, NULL
+           m.umoptions, NULL, NULL
     FROM written w JOIN pg_user_mapping m ON w.classid = 'pg_user_mapping'::regclass AND m.oid = w.objid
     JOIN intercom i ON i.oid = m.umserver"""
 
@@ -93,16 +96,18 @@ def option_check_sql() -> str:
     """
     tags = ", ".join(_literal(tag) for tag in COMMAND_TAGS)
     return (
-        "CREATE FUNCTION check_intercom_options(kind text, name text, options text[], column_options jsonb)\n"
+        "CREATE FUNCTION check_intercom_options(kind text, name text, options text[], column_options jsonb,\n"
+        "                                       related_options jsonb)\n"
         "RETURNS void\n"
         "LANGUAGE plpython3u\n"
         "VOLATILE SECURITY INVOKER\n"
         "AS $body$\n"
         "from intercom_fdw.actions.plpython import check_options\n"
-        "check_options(plpy, kind, name, options, column_options)\n"
+        "check_options(plpy, kind, name, options, column_options, related_options)\n"
         "$body$;\n"
-        "COMMENT ON FUNCTION check_intercom_options(text, text, text[], jsonb) IS "
-        "'Raises an error when the options of one Intercom server, foreign table or user mapping are bad.';\n"
+        "COMMENT ON FUNCTION check_intercom_options(text, text, text[], jsonb, jsonb) IS "
+        "'Raises an error when the options of one Intercom server, foreign table or user mapping are bad, "
+        "or a table and its server set an option to different values.';\n"
         "\n"
         "CREATE FUNCTION intercom_options_written()\n"
         "RETURNS event_trigger\n"
@@ -125,8 +130,8 @@ def option_check_sql() -> str:
         "            statement_logging := current_setting('log_min_error_statement');\n"
         "            PERFORM set_config('log_min_error_statement', 'panic', true);\n"
         "        END IF;\n"
-        "        EXECUTE format('SELECT %s($1, $2, $3, $4)', checker)\n"
-        "            USING item.kind, item.name, item.options, item.column_options;\n"
+        "        EXECUTE format('SELECT %s($1, $2, $3, $4, $5)', checker)\n"
+        "            USING item.kind, item.name, item.options, item.column_options, item.related_options;\n"
         "        IF statement_logging IS NOT NULL THEN\n"
         "            PERFORM set_config('log_min_error_statement', statement_logging, true);\n"
         "            statement_logging := NULL;\n"

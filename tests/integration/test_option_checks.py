@@ -146,12 +146,95 @@ def test_good_options_pass(conn):
     conn.execute("ALTER SERVER full_options OPTIONS (SET region 'au', DROP api_url)")
     conn.execute("CREATE FOREIGN TABLE full_tickets (id text, size integer OPTIONS (ticket_attribute 'size', "
                  "data_type 'integer')) SERVER full_options OPTIONS (object 'tickets', ticket_type_id '7', "
-                 "suppress_extended_requests 'false', row_estimate '50')")
+                 "suppress_extended_requests 'true', row_estimate '50')")  # the server's 'on', said otherwise
     conn.execute("ALTER FOREIGN TABLE full_tickets OPTIONS (SET object 'conversations', DROP ticket_type_id)")
     conn.execute(f"CREATE USER MAPPING FOR PUBLIC SERVER full_options OPTIONS (access_token '{TOKEN}')")
     conn.execute("ALTER USER MAPPING FOR PUBLIC SERVER full_options OPTIONS (SET access_token 'another')")
     assert options_of(conn, "SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'full_options'")[1] \
         == "region=au"
+
+
+# A table and its server may not set one option to different values: multicorn2 merges a table's
+# options with its server's, the server's winning, so the table's would be silently overruled.
+
+def lean_server(conn, name, **options):
+    extra = "".join(f", {k} '{v}'" for k, v in options.items())
+    conn.execute(f"CREATE SERVER {name} FOREIGN DATA WRAPPER multicorn OPTIONS ({WRAPPER}{extra})")
+    conn.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER {name} OPTIONS (access_token '{TOKEN}')")
+
+
+def table_options(conn, table):
+    return options_of(conn, f"SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = '{table}'::regclass")
+
+
+def server_options(conn, server):
+    return options_of(conn, f"SELECT srvoptions FROM pg_foreign_server WHERE srvname = '{server}'")
+
+
+@pytest.mark.parametrize("option,server_value,table_value", [
+    ("suppress_extended_requests", "true", "false"),
+    ("suppress_extended_requests", "false", "on"),
+    ("modify_batch_size", "10", "20"),
+])
+def test_a_table_contradicting_its_server_fails_at_create_and_alter(conn, option, server_value, table_value):
+    server = f"lean_{option}_{server_value}"
+    lean_server(conn, server, **{option: server_value})
+    conn.execute(f"CREATE FOREIGN TABLE {server}_plain (id text) SERVER {server} OPTIONS (object 'articles')")
+    error = failure(conn, f"CREATE FOREIGN TABLE {server}_rich (id text) SERVER {server} "
+                          f"OPTIONS (object 'articles', {option} '{table_value}')")
+    assert error.diag.message_primary.endswith(
+        f"intercom_fdw: foreign table public.{server}_rich: option {option} '{table_value}' differs from the value "
+        f"set on server {server} ('{server_value}')")
+    assert f"the value of server {server} would apply" in error.diag.message_detail
+    assert f"OPTIONS (DROP {option})" in error.diag.message_hint and "same value" in error.diag.message_hint
+    assert conn.execute(f"SELECT to_regclass('{server}_rich')").fetchone()[0] is None
+    before = table_options(conn, f"{server}_plain")
+    for command in ("ALTER FOREIGN TABLE", "ALTER TABLE"):
+        error = failure(conn, f"{command} {server}_plain OPTIONS (ADD {option} '{table_value}')")
+        assert f"foreign table public.{server}_plain: option {option} '{table_value}' differs" \
+            in error.diag.message_primary
+    assert table_options(conn, f"{server}_plain") == before
+
+
+def test_a_server_contradicting_its_tables_fails_at_alter_and_names_them(conn):
+    lean_server(conn, "open_server")
+    for table, value in (("open_b", "false"), ("open_a", "off"), ("open_c", "true")):
+        conn.execute(f"CREATE FOREIGN TABLE {table} (id text) SERVER open_server "
+                     f"OPTIONS (object 'articles', suppress_extended_requests '{value}')")
+    conn.execute("CREATE FOREIGN TABLE open_d (id text) SERVER open_server OPTIONS (object 'articles', "
+                 "modify_batch_size '5')")
+    before = server_options(conn, "open_server")
+    error = failure(conn, "ALTER SERVER open_server OPTIONS (ADD suppress_extended_requests 'true')")
+    assert error.diag.message_primary.endswith(
+        "intercom_fdw: server open_server: option suppress_extended_requests 'true' differs from the value set on "
+        "foreign table public.open_a ('off'), foreign table public.open_b ('false')")
+    assert "from public.open_a, public.open_b (ALTER FOREIGN TABLE ... OPTIONS (DROP suppress_extended_requests))" \
+        in error.diag.message_hint
+    error = failure(conn, "ALTER SERVER open_server OPTIONS (ADD modify_batch_size '50')")
+    assert "option modify_batch_size '50' differs from the value set on foreign table public.open_d ('5')" \
+        in error.diag.message_primary and "from public.open_d (" in error.diag.message_hint
+    assert server_options(conn, "open_server") == before
+    # once the tables agree (or say nothing), the server may set it
+    conn.execute("ALTER FOREIGN TABLE open_a OPTIONS (SET suppress_extended_requests 'yes')")
+    conn.execute("ALTER FOREIGN TABLE open_b OPTIONS (DROP suppress_extended_requests)")
+    conn.execute("ALTER SERVER open_server OPTIONS (ADD suppress_extended_requests 'true', modify_batch_size '5')")
+    error = failure(conn, "ALTER SERVER open_server OPTIONS (SET suppress_extended_requests 'false')")
+    assert "public.open_a ('yes'), foreign table public.open_c ('true')" in error.diag.message_primary
+
+
+def test_a_table_and_its_server_agreeing_pass(conn):
+    lean_server(conn, "agreeing", suppress_extended_requests="true", modify_batch_size="10")
+    conn.execute("CREATE FOREIGN TABLE agreeing_same (id text) SERVER agreeing "
+                 "OPTIONS (object 'articles', suppress_extended_requests 'on', modify_batch_size '10')")
+    conn.execute("CREATE FOREIGN TABLE agreeing_silent (id text) SERVER agreeing OPTIONS (object 'articles')")
+    conn.execute("ALTER FOREIGN TABLE agreeing_silent OPTIONS (ADD suppress_extended_requests 'true')")
+    conn.execute("ALTER SERVER agreeing OPTIONS (SET suppress_extended_requests 't', DROP modify_batch_size)")
+    # only the table sets it: nothing to contradict, whatever the value
+    conn.execute("ALTER FOREIGN TABLE agreeing_silent OPTIONS (ADD modify_batch_size '99')")
+    conn.execute("ALTER SERVER agreeing OPTIONS (DROP suppress_extended_requests)")
+    conn.execute("ALTER FOREIGN TABLE agreeing_same OPTIONS (SET suppress_extended_requests 'false')")
+    assert table_options(conn, "agreeing_same") == ["object=articles", "suppress_extended_requests=false",
+                                                    "modify_batch_size=10"]
 
 
 def test_import_foreign_schema_is_checked_and_passes(pg, conn, emulator):

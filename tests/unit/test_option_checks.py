@@ -62,3 +62,40 @@ def test_on_conflict_defaults_to_skip_and_takes_three_values():
     error = error_of("table", "t", {"object": "contacts", "on_conflict": "ignore"})
     assert error.message == "t: invalid value 'ignore' for option on_conflict"
     assert error.hint == "on_conflict takes 'skip', 'update', 'error' (default 'skip')"
+
+
+LEAN_SERVER = {"wrapper": "intercom_fdw.IntercomFdw", "suppress_extended_requests": "true", "modify_batch_size": "10"}
+
+
+def test_a_table_may_not_contradict_its_server():
+    table = {"object": "articles", "suppress_extended_requests": "false"}
+    error = error_of("table", "foreign table public.t", table, None, {"server lean": LEAN_SERVER})
+    assert error.message == ("foreign table public.t: option suppress_extended_requests 'false' differs from the "
+                             "value set on server lean ('true')")
+    assert "the value of server lean would apply" in error.detail
+    assert "OPTIONS (DROP suppress_extended_requests)" in error.hint and "same value" in error.hint
+    error = error_of("table", "t", {"object": "contacts", "modify_batch_size": "20"}, None, {"server lean": LEAN_SERVER})
+    assert "option modify_batch_size '20' differs from the value set on server lean ('10')" in error.message
+
+
+def test_a_server_may_not_contradict_its_tables_and_the_hint_names_them():
+    tables = {"foreign table public.b": {"object": "articles", "suppress_extended_requests": "false"},
+              "foreign table public.a": {"object": "articles", "suppress_extended_requests": "off"},
+              "foreign table public.c": {"object": "articles", "suppress_extended_requests": "on"},
+              "foreign table public.d": {"object": "articles"}}
+    error = error_of("server", "server lean", {"suppress_extended_requests": "true"}, None, tables)
+    assert error.message == ("server lean: option suppress_extended_requests 'true' differs from the value set on "
+                             "foreign table public.a ('off'), foreign table public.b ('false')")
+    assert "from public.a, public.b (ALTER FOREIGN TABLE" in error.hint
+
+
+@pytest.mark.parametrize("server,table", [
+    ({"suppress_extended_requests": "true"}, {"suppress_extended_requests": "on"}),  # the same value
+    ({"modify_batch_size": "10"}, {"modify_batch_size": " 10"}),
+    ({"suppress_extended_requests": "true"}, {}),  # only one level sets it
+    ({}, {"suppress_extended_requests": "false", "modify_batch_size": "5"}),
+    ({"pushdown": "false", "concurrency": "2"}, {"on_conflict": "update"}),  # nothing in common
+])
+def test_a_table_and_its_server_agreeing_pass(server, table):
+    check_catalog_object("table", "t", {"object": "articles", **table}, None, {"server s": server})
+    check_catalog_object("server", "s", server, None, {"foreign table t": {"object": "articles", **table}})
