@@ -185,6 +185,10 @@ class _Route:
         values, used = _equal_values(conditions, parent.column)
         if values is None or len(values) > MAX_CONCURRENT_LOOKUPS:
             return None
+        if parent.values:
+            # The API takes only these values (an enum: data attributes' model); any other matches
+            # no row, and asking for it would be an API error (400) instead of SQL's empty result.
+            values = [v for v in values if v in parent.values]
         calls = tuple(child_call(spec.list, parent.column, parent.path_param, parent.query_param, v) for v in values)
         strategy = f"one request per {parent.column}" + (" (concurrent)" if len(calls) > 1 else "")
         return cls(ScanPlan(spec.table, strategy, calls), used, used, kind="lookup")

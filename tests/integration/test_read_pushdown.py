@@ -294,3 +294,11 @@ def test_ticket_type_table_never_shows_another_types_ticket(read_db, api):
     other = next(name for type_id, name in tables.items() if type_id != ticket["ticket_type"]["id"])
     assert read_db.rows(f"SELECT id FROM intercom.{own} WHERE id = %s", (ticket["id"],)) == [(ticket["id"],)]
     assert read_db.rows(f"SELECT id FROM intercom.{other} WHERE id = %s", (ticket["id"],)) == []
+
+
+def test_data_attributes_model_outside_the_enum_is_no_rows_and_no_call(read_db):
+    # Intercom's model is an enum (400 for anything else): SQL's answer is simply no rows.
+    query = "SELECT id FROM {schema}.data_attributes WHERE model IN ('ticket', 'Company')"
+    rows, routes = read_db.calls(query.format(schema="intercom"))
+    assert rows == [] and routes == {}
+    assert same_as_unpushed(read_db, query) == []

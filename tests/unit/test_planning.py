@@ -243,6 +243,14 @@ def test_data_attributes_one_call_per_model():
         {"model": "company"}]
 
 
+def test_data_attributes_model_outside_the_enum_makes_no_call():
+    # Intercom answers 400 to an unknown model; SQL expects no rows.
+    scan_plan = plan("data_attributes", [Condition("model", "=", "ticket")])
+    assert scan_plan.calls == () and scan_plan.expected_calls == "0"
+    assert [dict(c.params) for c in plan("data_attributes", [Condition("model", "in", ("Company", "company"))]).calls] \
+        == [{"model": "company"}]
+
+
 def test_events_need_a_contact():
     with pytest.raises(ConfigurationError) as error:
         plan("events")
