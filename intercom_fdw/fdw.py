@@ -62,6 +62,10 @@ def _report(error: IntercomError):
     log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
 
 
+def _sort_keys(sortkeys):
+    return [SortKey(k.attname, bool(k.is_reversed), bool(k.nulls_first)) for k in sortkeys]
+
+
 class IntercomFdw(ForeignDataWrapper):
     @_reported
     def __init__(self, fdw_options, fdw_columns):
@@ -85,8 +89,8 @@ class IntercomFdw(ForeignDataWrapper):
 
     # -- planning --------------------------------------------------------------------------------
     def _plan(self, quals, columns, sortkeys=None, limit=None, offset=None, strict=True):
-        keys = [SortKey(k.attname, bool(k.is_reversed)) for k in sortkeys or ()]
-        return plan_scan(self.spec, self._conditions(quals), columns, keys, limit, offset, self._scan_options(strict))
+        return plan_scan(self.spec, self._conditions(quals), columns, _sort_keys(sortkeys or ()), limit, offset,
+                         self._scan_options(strict))
 
     def _conditions(self, quals):
         conditions = []
@@ -119,9 +123,9 @@ class IntercomFdw(ForeignDataWrapper):
 
     @_reported
     def can_sort(self, sortkeys):
-        keys = [SortKey(k.attname, bool(k.is_reversed)) for k in sortkeys]
-        supported = {(k.column, k.descending) for k in supported_sortkeys(self.spec, keys, self.options.pushdown)}
-        return [k for k in sortkeys if (k.attname, bool(k.is_reversed)) in supported]
+        keys = _sort_keys(sortkeys)
+        supported = set(supported_sortkeys(self.spec, keys, self.options.pushdown))
+        return [k for k, key in zip(sortkeys, keys) if key in supported]
 
     def can_limit(self, limit, offset):
         # multicorn2 offers LIMIT/OFFSET only for scans without WHERE and then drops its Limit

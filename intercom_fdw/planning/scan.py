@@ -29,6 +29,8 @@ MAX_CONCURRENT_LOOKUPS = 500  # ids or parent values beyond this: a scan is chea
 class SortKey:
     column: str
     descending: bool = False
+    # NULLS FIRST? None: PostgreSQL's default for the direction (NULLS FIRST only when DESC).
+    nulls_first: Optional[bool] = None
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,13 @@ class ScanOptions:
 
 
 def supported_sortkeys(spec: ObjectSpec, sortkeys: Sequence[SortKey], pushdown: bool = True) -> List[SortKey]:
-    """The sort keys the API can deliver in order: one key matching one of the spec's orderings."""
+    """The sort keys the API can deliver in order: one key matching one of the spec's orderings,
+    with NULLs where PostgreSQL puts them by default (where the engine's local sort puts them too)."""
     if not pushdown or len(sortkeys) != 1:
         return []
     key = sortkeys[0]
+    if key.nulls_first is not None and key.nulls_first != key.descending:
+        return []
     if any(o.column == key.column and o.descending == key.descending for o in spec.orderings):
         return [key]
     return []

@@ -101,6 +101,18 @@ def test_orders_the_api_cannot_guarantee_are_sorted_by_postgres(read_db):
         assert_same_order(*twin(read_db, query))
 
 
+def test_nulls_placed_otherwise_than_by_default_are_sorted_by_postgres(read_db):
+    # PostgreSQL trusts a claimed order completely: the API's order (and the engine's local sort)
+    # put NULLs where PostgreSQL does by default, so a query asking otherwise is sorted by PostgreSQL.
+    for table, order in (("articles", "updated_at DESC NULLS LAST"), ("companies", "last_request_at NULLS FIRST"),
+                         ("contacts", "created_at DESC NULLS LAST")):
+        query = f"SELECT id, {order.split()[0]} FROM {{schema}}.{table} ORDER BY {order} LIMIT 10"
+        assert "Sort" in read_db.explain(query.format(schema="intercom")), query
+        assert_same_order(*twin(read_db, query))
+    # the default placement, said explicitly, is still the API's order
+    assert "Sort" not in read_db.explain("SELECT id FROM intercom.articles ORDER BY updated_at DESC NULLS FIRST")
+
+
 def test_companies_limit_leaves_no_scroll_open(read_db, api):
     every = {r[0] for r in read_db.rows("SELECT id FROM intercom_plain.companies")}  # a whole scroll: closed
     rows, routes = read_db.calls("SELECT id, name FROM intercom.companies LIMIT 5")

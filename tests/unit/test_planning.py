@@ -181,6 +181,17 @@ def test_articles_order_is_pushed_with_the_limit():
     assert scan_plan.sort_locally == () and only_call(scan_plan).max_items == 10
 
 
+def test_an_order_with_nulls_placed_otherwise_than_by_default_is_left_to_postgres():
+    # PostgreSQL trusts a claimed order, NULL placement included; the API's order and the
+    # engine's local sort both follow the defaults (NULLS LAST ascending, NULLS FIRST descending).
+    assert supported_sortkeys(SPECS["articles"], [SortKey("updated_at", True, nulls_first=False)]) == []
+    assert supported_sortkeys(SPECS["companies"], [SortKey("last_request_at", False, nulls_first=True)]) == []
+    for key in (SortKey("updated_at", True, nulls_first=True), SortKey("updated_at", True)):
+        assert supported_sortkeys(SPECS["articles"], [key]) == [key]
+    key = SortKey("last_request_at", False, nulls_first=False)
+    assert supported_sortkeys(SPECS["companies"], [key]) == [key]
+
+
 def test_companies_order_uses_the_ordered_list():
     call = only_call(plan("companies", sortkeys=[SortKey("last_request_at", False)], limit=3))
     assert (call.method, call.path, dict(call.params)) == ("POST", "/companies/list", {"order": "asc"})
