@@ -6,7 +6,7 @@ exactly the calls that run.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import quote
 
@@ -113,13 +113,6 @@ class ScanPlan:
     offset: int = 0
     expected_calls: str = "1"
     estimated_rows: int = 1000
-
-    @property
-    def concurrent(self) -> bool:
-        return len(self.calls) > 1
-
-    def with_notes(self, *notes) -> "ScanPlan":
-        return replace(self, notes=self.notes + tuple(notes))
 
     def explain(self, verbose: bool = False):
         """EXPLAIN's lines for this plan (VERBOSE adds request bodies)."""

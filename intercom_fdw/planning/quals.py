@@ -20,7 +20,6 @@ OPERATORS = frozenset(
 _SCALAR_OPERATORS = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
                      "~~": "like", "!~~": "not like"}
 _LIST_OPERATORS = {("=", True): "in", ("<>", False): "not in", ("!=", False): "not in"}
-_COMMUTED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 class Parameter(str):
@@ -80,11 +79,6 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
         # multicorn2 passes `flag = false` as `flag <> 't'`: say what it means.
         return Condition(column, "=", not typed)
     return Condition(column, op, typed)
-
-
-def commute(op: str) -> str:
-    """The operator for `value op column` written as `column op' value`."""
-    return _COMMUTED.get(op, op)
 
 
 def _is_text(pg_type: str) -> bool:
