@@ -405,6 +405,15 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const Value
 		{
 			PyObject   *pair = PyList_GET_ITEM(items, i);
 
+			/* a dict subclass's items() may return anything: check before indexing */
+			if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
+			{
+				Py_DECREF(items);
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("items() of a Python %s must give (key, value) pairs, for %s",
+								Py_TYPE(obj)->tp_name, target_name(to))));
+			}
 			if (i > 0)
 				appendStringInfoString(buf, ", ");
 			python_to_text(buf, PyTuple_GET_ITEM(pair, 0), 0, true, to);

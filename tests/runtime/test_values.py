@@ -174,3 +174,14 @@ def test_other_types_into_python_are_their_text_output(fdw):
     [call] = fdw.calls("execute")
     assert [(field, op, value_of(v)) for field, op, v in call["quals"]] == [
         ("f4", "=", ("str", "'1.25'")), ("ip", "=", ("str", "'10.1.2.3/16'")), ("iv", ">", ("str", "'01:00:00'"))]
+
+
+@pytest.mark.parametrize("items", ["[1]", "[(1,)]", "[('k', 'v', 'extra')]"])
+def test_mapping_whose_items_are_not_pairs_is_an_error_not_a_crash(fdw, pg, items):
+    # a dict subclass is written as k=>v pairs from its items(), which may return anything
+    fdw.table("badpairs", "a text", rows=f"[{{'a': type('D', (dict,), {{'items': lambda self: {items}}})(x=1)}}]")
+    with pytest.raises(psycopg.Error) as info:
+        fdw.sql("SELECT * FROM badpairs")
+    assert "items() of a Python D must give (key, value) pairs" in info.value.diag.message_primary
+    assert 'column "a" of foreign table "badpairs"' in info.value.diag.message_primary
+    assert pg.is_alive()
