@@ -302,10 +302,13 @@ py_raise_error(int elevel, const char *fmt,...)
 
 	PyErr_Fetch(&type, &value, &tb);
 	if (type == NULL)
+	{
 		ereport(elevel,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("Python call failed without an exception"),
 				 errcontext("%s", where.data)));
+		return;					/* elevel < ERROR: nothing left to report */
+	}
 	PyErr_NormalizeException(&type, &value, &tb);
 	if (tb != NULL && value != NULL)
 		PyException_SetTraceback(value, tb);
@@ -317,8 +320,17 @@ py_raise_error(int elevel, const char *fmt,...)
 		Py_XDECREF(value);
 		Py_XDECREF(tb);
 		CHECK_FOR_INTERRUPTS();
-		PyErr_Fetch(&type, &value, &tb);	/* not reached unless the interrupt was held off */
-		ereport(elevel, (errcode(ERRCODE_QUERY_CANCELED), errmsg("canceling Python call")));
+
+		/*
+		 * Reached when interrupts are held off (commit/rollback callbacks run under
+		 * HOLD_INTERRUPTS, with elevel WARNING): the exception is already released,
+		 * so report the cancel and stop here.
+		 */
+		ereport(elevel,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("canceling Python call"),
+				 errcontext("%s", where.data)));
+		return;
 	}
 
 	message = exception_message(type, value);

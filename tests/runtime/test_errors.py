@@ -226,3 +226,27 @@ def test_sub_transaction_callback_failures(fdw, pg):
     fdw.sql("COMMIT")
     assert fdw.sql("SELECT 1") == [(1,)]
     assert pg.is_alive()
+
+
+@pytest.mark.parametrize("end", ["COMMIT", "ROLLBACK"])
+def test_cancel_during_commit_or_rollback_callback_is_a_warning(fdw, pg, db, end):
+    """PostgreSQL holds interrupts off while commit()/rollback() run: the KeyboardInterrupt that
+    check_interrupts() raises there becomes a WARNING and the transaction ends normally."""
+    fdw.server("slow_end", wrapper="CancelWaitingFdw")
+    fdw.table("slow_end_t", "a text", server="slow_end", rows="[{'a': 'x'}]")
+    pid = fdw.sql("SELECT pg_backend_pid()")[0][0]
+    fdw.sql("BEGIN")
+    fdw.sql("SELECT * FROM slow_end_t")
+
+    def cancel_soon():
+        time.sleep(0.5)
+        with pg.connect(db) as other:
+            other.execute("SELECT pg_cancel_backend(%s)", (pid,))
+    canceller = threading.Thread(target=cancel_soon)
+    canceller.start()
+    fdw.reset()
+    fdw.sql(end)
+    canceller.join()
+    assert any(severity == "WARNING" for severity, *_ in fdw.notices), fdw.notices
+    assert pg.is_alive(), pg.log_tail()
+    assert fdw.sql("SELECT 1") == [(1,)]

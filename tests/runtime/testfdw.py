@@ -16,10 +16,11 @@ import datetime
 import decimal
 import itertools
 import json
+import time
 import uuid
 
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition
-from multicorn.utils import ERROR, WARNING, log_to_postgres
+from multicorn.utils import ERROR, WARNING, check_interrupts, log_to_postgres
 
 NAMESPACE = {"datetime": datetime, "decimal": decimal, "json": json, "uuid": uuid,
              "itertools": itertools}
@@ -201,6 +202,23 @@ class RecordingFdw(ForeignDataWrapper):
                                                              options={"path": "created_at"})],
                                 options={"object": t})
                 for t in tables]
+
+
+class CancelWaitingFdw(RecordingFdw):
+    """commit() and rollback() run a long clean-up that calls check_interrupts(), as they
+    should; PostgreSQL holds interrupts off there, so a cancel arriving meanwhile stays
+    pending while KeyboardInterrupt comes back from Python."""
+
+    def _clean_up_slowly(self):
+        for _ in range(1000):
+            check_interrupts()
+            time.sleep(0.01)
+
+    def commit(self):
+        self._clean_up_slowly()
+
+    def rollback(self):
+        self._clean_up_slowly()
 
 
 class LoggingFdw(RecordingFdw):
