@@ -93,7 +93,9 @@ class UserMappingTarget:
                 statement = sql.SQL("ALTER USER MAPPING FOR {} SERVER {} OPTIONS ({} access_token {})").format(
                     user, server, sql.SQL("SET" if has_token else "ADD"), sql.Literal(token))
             if conn.info.parameter_status("is_superuser") == "on":
-                # Should the statement still fail, its text (with the token) stays out of the server log.
+                # The statement's text holds the token: keep it out of the server log, both where
+                # log_statement ('ddl', 'all') logs every such statement and should it fail.
+                conn.execute("SET log_statement = 'none'")
                 conn.execute("SET log_min_error_statement = panic")
             try:
                 conn.execute(statement)

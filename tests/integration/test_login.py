@@ -167,6 +167,24 @@ def test_login_creates_then_updates_the_user_mapping_with_a_working_token(pg, lo
     assert second not in output.out + output.err and SECRET not in output.out + output.err
 
 
+def test_the_token_stays_out_of_a_server_log_that_logs_ddl(pg, login_db, oauth_emulator, callback_port,
+                                                           admin_email):
+    with pg.connect(login_db) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET log_statement = 'ddl'").format(sql.Identifier(login_db)))
+    try:
+        login(login_request(oauth_emulator, callback_port, target=UserMappingTarget(pg.dsn(login_db), SERVER)),
+              browser=SigningInBrowser(admin_email))
+        token = mapped_token(pg, login_db, "postgres")
+        with pg.connect(login_db) as conn:
+            conn.execute("CREATE TEMP TABLE ddl_logging_control ()")
+        log = pg.log_tail(100000)
+        assert token and "ddl_logging_control" in log  # the control: this database's DDL is logged
+        assert token not in log
+    finally:
+        with pg.connect(login_db) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} RESET log_statement").format(sql.Identifier(login_db)))
+
+
 def test_cli_writes_the_mapping_of_a_role_and_shows_neither_secret_nor_token(pg, login_db, oauth_emulator,
                                                                              callback_port, admin_email,
                                                                              capsys, monkeypatch):
