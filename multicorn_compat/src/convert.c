@@ -22,6 +22,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -363,7 +364,21 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const Value
 	}
 	if (PyBytes_Check(obj))
 	{
-		append_quoted(buf, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj), quote);
+		const char *bytes = PyBytes_AS_STRING(obj);
+		Py_ssize_t	len = PyBytes_GET_SIZE(obj);
+
+		/*
+		 * Raw bytes become the column's text: outside bytea they must be valid in the
+		 * server encoding (no NUL), or text columns would store corrupt values.
+		 */
+		if (to->col->typoid != BYTEAOID && to->col->typoid != BYTEAARRAYOID &&
+			!pg_verifymbstr(bytes, len, true))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("Python bytes for %s are not valid %s text",
+							target_name(to), GetDatabaseEncodingName()),
+					 errhint("Decode them to str, or use a bytea column.")));
+		append_quoted(buf, bytes, len, quote);
 		return;
 	}
 	if (PySequence_Check(obj))

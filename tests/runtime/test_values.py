@@ -185,3 +185,16 @@ def test_mapping_whose_items_are_not_pairs_is_an_error_not_a_crash(fdw, pg, item
     assert "items() of a Python D must give (key, value) pairs" in info.value.diag.message_primary
     assert 'column "a" of foreign table "badpairs"' in info.value.diag.message_primary
     assert pg.is_alive()
+
+
+@pytest.mark.parametrize("column_type, python_value", [
+    ("text", "b'\\xff\\xfe'"), ("text", "b'a\\x00b'"), ("varchar(10)", "b'\\xc3'"), ("text[]", "[b'\\xff']"),
+])
+def test_bytes_that_are_not_server_text_are_errors(fdw, column_type, python_value):
+    # stored as they are, they would make text values that are not valid UTF-8 (or hold NUL)
+    with pytest.raises(psycopg.Error) as info:
+        one(fdw, column_type, python_value)
+    assert info.value.diag.message_primary == \
+        'Python bytes for column "x" of foreign table "v" are not valid UTF8 text'
+    assert one(fdw, "text", "b'caf\\xc3\\xa9'") == "café"
+    assert one(fdw, "bytea", "b'\\xff\\x00'") == b"\xff\x00"
