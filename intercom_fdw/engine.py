@@ -83,14 +83,17 @@ def _children(plan: ScanPlan, client):
 
 
 def _with_extended(stream, plan: ScanPlan, client):
+    # Each row leaves as soon as its own details are in: get_many keeps only `concurrency`
+    # requests ahead of the rows taken, so a scan PostgreSQL stops early (its own LIMIT) does not
+    # pay for the rest of the batch.
     extended = plan.extended
+    key_path = path_of(extended.key)
     for batch in _batches(stream):
-        keys = [dig(item, path_of(extended.key)) for item, _ in batch]
-        wanted = [(i, extended.call(k)) for i, k in enumerate(keys) if k is not None]
-        details = client.get_many([c for _, c in wanted], client.concurrency)
-        merged = {i: found[0] for (i, _), found in zip(wanted, details) if found}
-        for i, (item, inject) in enumerate(batch):
-            yield ({**item, **merged[i]} if i in merged else item), inject
+        keys = [dig(item, key_path) for item, _ in batch]
+        details = iter(client.get_many([extended.call(k) for k in keys if k is not None], client.concurrency))
+        for (item, inject), key in zip(batch, keys):
+            found = next(details) if key is not None else None
+            yield ({**item, **found[0]} if found else item), inject
 
 
 def _distinct(stream, key):

@@ -225,3 +225,15 @@ def test_suppress_extended_requests_as_a_server_option(pg, read_db, emulator, ap
     assert routes == {"GET /articles": 1}
     assert len(rows) == n and all(value is None for row in rows for value in row[1:])
     assert "Extended requests: no" in read_db.explain("SELECT statistics_views FROM public.lean_articles")
+
+
+def test_extended_requests_stop_with_the_rows_postgres_takes(read_db, api):
+    # The WHERE stays with PostgreSQL, so it applies the LIMIT and stops pulling rows after one:
+    # the per-article requests made are the one row's and at most the client's window ahead of it.
+    articles = api.all("/articles")
+    window = 8  # the server's concurrency (default)
+    assert len(articles) > window + 1
+    rows, routes = read_db.calls("SELECT id, statistics_views FROM intercom.articles WHERE title IS NOT NULL LIMIT 1")
+    extended = sum(n for route, n in routes.items() if route.startswith("GET /articles/"))
+    assert len(rows) == 1 and rows[0][1] is not None
+    assert 1 <= extended <= window + 1, routes
