@@ -358,7 +358,6 @@ class WriteRules:
     update: Optional[WriteOperation] = None
     delete: Optional[WriteOperation] = None
     conflict: Optional[Conflict] = None
-    notes: Tuple[str, ...] = ()
 
     @property
     def operations(self) -> Tuple[str, ...]:
