@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Tuple
 
+from intercom_fdw.api_request import PAGING_STYLES  # the styles the HTTP client's pagers implement
+
 # Converters named by the columns (implemented once in shaping.py).
 CONVERTERS = frozenset(
     {"text", "integer", "bigint", "float", "boolean", "unix_timestamp", "unix_date", "json", "file_list"}
 )
-
-# Paging styles understood by the HTTP client (see client-interface.md).
-PAGING_STYLES = frozenset({"none", "unpaged", "cursor", "page", "next_url", "scroll", "search"})
 
 
 def path_of(source) -> Tuple[str, ...]:
