@@ -91,6 +91,7 @@ relation_io_release(RelationIO *rio)
 
 	for (i = 0; i < rio->natts; i++)
 		Py_CLEAR(rio->columns[i].pyname);
+	Py_CLEAR(rio->held_value);
 }
 
 /* ------------------------------------------------------------------------
@@ -392,16 +393,17 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const Value
 			append_method_result(buf, obj, false, quote, to);
 			return;
 		}
-		seq = PySequence_Fast(obj, "not a sequence");
+		/* a tuple holds the items while their __str__ runs (it could shrink a list) */
+		seq = PySequence_Tuple(obj);
 		if (seq == NULL)
 			py_raise_error(ERROR, "reading a Python sequence for %s", target_name(to));
-		n = PySequence_Fast_GET_SIZE(seq);
+		n = PyTuple_GET_SIZE(seq);
 		appendStringInfoChar(buf, '{');
 		for (i = 0; i < n; i++)
 		{
 			if (i > 0)
 				appendStringInfoString(buf, ", ");
-			python_to_text(buf, PySequence_Fast_GET_ITEM(seq, i), ndims - 1, true, to);
+			python_to_text(buf, PyTuple_GET_ITEM(seq, i), ndims - 1, true, to);
 		}
 		appendStringInfoChar(buf, '}');
 		Py_DECREF(seq);
@@ -683,18 +685,31 @@ python_row_to_slot(RelationIO *rio, PyObject *row, TupleTableSlot *slot)
 			if (value == NULL && PyErr_Occurred())
 				py_raise_error(ERROR, "reading column \"%s\" from a row of foreign table \"%s\"",
 							   rio->columns[i].name, rio->relname);
+
+			/*
+			 * The dict's reference is borrowed and converting runs Python (__str__,
+			 * isoformat) that may take the value out of the dict: hold it meanwhile
+			 * (released by relation_io_release if the conversion fails).
+			 */
+			Py_XINCREF(value);
+			rio->held_value = value;
 			set_column(rio, slot, i, value);
+			Py_CLEAR(rio->held_value);
 		}
 	}
 	else if (PySequence_Check(row))
 	{
-		PyObject   *volatile seq = PySequence_Fast(row, "not a sequence");
+		/*
+		 * A tuple (the row itself when it is one) holds its items: converting runs
+		 * Python that could shrink a list row under us.
+		 */
+		PyObject   *volatile seq = PySequence_Tuple(row);
 
 		if (seq == NULL)
 			py_raise_error(ERROR, "reading a row of foreign table \"%s\"", rio->relname);
 		PG_TRY();
 		{
-			Py_ssize_t	n = PySequence_Fast_GET_SIZE(seq),
+			Py_ssize_t	n = PyTuple_GET_SIZE(seq),
 						j = 0;
 
 			for (i = 0; i < rio->natts; i++)
@@ -710,7 +725,7 @@ python_row_to_slot(RelationIO *rio, PyObject *row, TupleTableSlot *slot)
 							 errmsg("a row of foreign table \"%s\" has %zd values, but the table has more columns",
 									rio->relname, n),
 							 errhint("Return a sequence with one value per column, in table order, or a dict.")));
-				set_column(rio, slot, i, PySequence_Fast_GET_ITEM(seq, j));
+				set_column(rio, slot, i, PyTuple_GET_ITEM(seq, j));
 				j++;
 			}
 		}

@@ -55,6 +55,7 @@ typedef struct RelationIO
 	int			natts;
 	ColumnIO   *columns;		/* natts entries, dropped ones flagged */
 	StringInfoData text;		/* a value's text on its way to an input function */
+	PyObject   *held_value;		/* a dict row's value while it converts */
 } RelationIO;
 
 extern void mc_convert_init(void);

@@ -198,3 +198,19 @@ def test_bytes_that_are_not_server_text_are_errors(fdw, column_type, python_valu
         'Python bytes for column "x" of foreign table "v" are not valid UTF8 text'
     assert one(fdw, "text", "b'caf\\xc3\\xa9'") == "café"
     assert one(fdw, "bytea", "b'\\xff\\x00'") == b"\xff\x00"
+
+
+@pytest.mark.parametrize("columns, rows", [
+    # a list row, or a list for an array column, emptied by its first value's __str__
+    ("a text, b text, c text", "(lambda r: (r.extend([SHRINK(r), 'y', 'z']), [r])[1])([])"),
+    ("a text[]", "(lambda l: (l.extend([SHRINK(l), 'y', 'z']), [{'a': l}])[1])([])"),
+    # a dict row whose value's __str__ takes it out of the row (the row held the only reference)
+    ("a text", "(lambda d: (d.update(a=SHRINK(d)), [d])[1])({})"),
+])
+def test_rows_changed_by_their_values_str_are_converted_safely(fdw, pg, columns, rows):
+    shrink = "type('Shrink', (), {'__init__': lambda self, c: setattr(self, 'c', c), " \
+             "'__str__': lambda self: (self.c.clear(), 'x')[1]})"
+    fdw.table("shrinking", columns, rows=rows.replace("SHRINK", shrink))
+    [row] = fdw.sql("SELECT * FROM shrinking")
+    assert row[0] in ("x", ["x", "y", "z"])
+    assert pg.is_alive(), pg.log_tail()
