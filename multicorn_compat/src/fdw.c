@@ -411,10 +411,10 @@ pushable_sortkeys(PlannerInfo *root, RelOptInfo *baserel, McPlanState *ps, List 
 	*naccepted = 0;
 	if (n == 0)
 		return NIL;
-	requested = sortkeys_to_python(sortkeys);
-	Py_INCREF(requested);
+	/* can_sort() gets its own copy: it may reorder or change it (e.g. sort it in place) */
 	accepted = mc_call_method(ERROR, ps->instance, "can_sort", ps->relname,
-							  Py_BuildValue("(N)", requested), NULL);
+							  Py_BuildValue("(N)", sortkeys_to_python(sortkeys)), NULL);
+	requested = sortkeys_to_python(sortkeys);
 	*naccepted = accepted_sortkeys(requested, accepted);
 	Py_DECREF(accepted);
 	Py_DECREF(requested);

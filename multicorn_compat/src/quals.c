@@ -294,7 +294,8 @@ sortkeys_to_python(List *sortkeys)
 /*
  * How many leading requested sort keys the FDW accepted: can_sort() returns the
  * SortKeys it will honour, in order; a key counts if it matches the request at the
- * same position (column, direction, nulls order).
+ * same position (column, direction, nulls order).  `requested` must be a list that
+ * can_sort() never saw, so that changes it made to its argument cannot match.
  */
 int
 accepted_sortkeys(PyObject *requested, PyObject *accepted)
@@ -305,14 +306,15 @@ accepted_sortkeys(PyObject *requested, PyObject *accepted)
 
 	if (accepted == Py_None)
 		return 0;
-	seq = PySequence_Fast(accepted, "can_sort() must return a list of SortKey");
+	/* a tuple: the comparisons run Python (__eq__) that could shrink a returned list */
+	seq = PySequence_Tuple(accepted);
 	if (seq == NULL)
 		py_raise_error(ERROR, "reading the result of can_sort()");
-	n = Min(PySequence_Fast_GET_SIZE(seq), PyList_GET_SIZE(requested));
+	n = Min(PyTuple_GET_SIZE(seq), PyList_GET_SIZE(requested));
 	for (i = 0; i < n; i++)
 	{
 		PyObject   *want = PyList_GET_ITEM(requested, i);
-		PyObject   *got = PySequence_Fast_GET_ITEM(seq, i);
+		PyObject   *got = PyTuple_GET_ITEM(seq, i);
 		int			same = PyObject_RichCompareBool(want, got, Py_EQ);
 
 		if (same < 0)

@@ -175,3 +175,12 @@ def test_path_key_given_as_a_string_warns_and_adds_no_path(fdw):
         "EXPLAIN SELECT * FROM parents2 p JOIN children2 c ON c.parent_id = p.id"))
     assert "Nested Loop" not in plan and "Hash Cond" in plan, plan
     assert any(sev == "WARNING" and "gave a string, not a tuple" in text for sev, text, _, _ in fdw.notices)
+
+
+def test_can_sort_changing_its_argument_in_place_pushes_nothing(fdw):
+    # can_sort() answered [n, name] for ORDER BY name, n by reversing the list it was given:
+    # compared with that same list, both keys looked accepted and PostgreSQL skipped its Sort
+    fdw.table("resorted", "name text, n int", can_sort="reversed",
+              rows="[{'name': 'b', 'n': 1}, {'name': 'a', 'n': 2}]")
+    assert fdw.sql("SELECT name FROM resorted ORDER BY name, n") == [("a",), ("b",)]
+    assert fdw.calls("execute")[0]["sortkeys"] is None

@@ -7,7 +7,8 @@ produces rows chosen by table options:
                 built from the column names;
 - endless:      'true' for an endless generator (cancel tests);
 - fail_in:      name of a method that raises ApiError (with hint and detail);
-- can_sort, can_limit: 'true' to accept sort / LIMIT pushdown;
+- can_sort, can_limit: 'true' to accept sort / LIMIT pushdown (can_sort 'reversed': answer
+                with the request reversed in place);
 - path_keys:    a Python expression for get_path_keys();
 - rowid:        the rowid_column; batch_size: modify_batch_size;
 - returning:    a Python expression applied to insert/update values, as `values`.
@@ -85,6 +86,9 @@ class RecordingFdw(ForeignDataWrapper):
     def can_sort(self, sortkeys):
         self._fail("can_sort")
         report("can_sort", sortkeys=[list(k) for k in sortkeys])
+        if self.options.get("can_sort") == "reversed":
+            sortkeys.reverse()  # puts its preferred order in place, then answers with it
+            return sortkeys
         return sortkeys if self.options.get("can_sort") == "true" else []
 
     def can_limit(self, limit, offset):
