@@ -15,6 +15,10 @@ from intercom_fdw.spec import SEARCH_OPERATORS, SearchField
 
 MAX_FILTERS_PER_GROUP = 15
 DAY = 86400
+# How far a date bound is moved outward before Intercom rounds it to a day of the workspace's time
+# zone: more than the longest local day (25 hours where daylight saving time ends), so that the
+# moved bound always lies in the day before (or after) the bound's own day, whatever the zone.
+DATE_MARGIN = 2 * DAY
 
 # Lower rank = more selective: pushed first when there are more than 15 candidates.
 _RANK = {"=": 0, "in": 1, "prefix": 2, "suffix": 2, "contains": 3, "<": 4, ">": 4, "<=": 4, ">=": 4,
@@ -97,13 +101,13 @@ def _has_case(value) -> bool:
 def _date_filters(name: str, op: str, value: int) -> List[dict]:
     # Dates compare by calendar day in the workspace's (unknown) time zone and accept only =, <, >;
     # "> d" starts at the next day and "< d" stops at the start of d's day (OpenAPI search docs).
-    # A day's margin on each side covers any time zone.
+    # DATE_MARGIN on each side covers any time zone (a day's margin would not cover a 25-hour day).
     if op == "=":
         return [_leaf(name, "=", value)]
     if op in (">", ">="):
-        return [_leaf(name, ">", value - DAY)]
+        return [_leaf(name, ">", value - DATE_MARGIN)]
     if op in ("<", "<="):
-        return [_leaf(name, "<", value + DAY)]
+        return [_leaf(name, "<", value + DATE_MARGIN)]
     if op == "in" and len(value) <= MAX_FILTERS_PER_GROUP:
         return [{"operator": "OR", "value": [_leaf(name, "=", v) for v in value]}]
     return []

@@ -4,7 +4,7 @@ import pytest
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.objects import SPECS
 from intercom_fdw.planning import Condition, ScanOptions, SortKey, path_keys, plan_scan, supported_sortkeys
-from intercom_fdw.planning.search import DAY, build_query, like_operator, search_filters
+from intercom_fdw.planning.search import DATE_MARGIN, DAY, build_query, like_operator, search_filters
 from intercom_fdw.spec import SearchField
 
 NOW = 1_750_000_000
@@ -54,15 +54,45 @@ def test_several_search_conditions_are_anded():
 
 
 @pytest.mark.parametrize("op,value,expected", [
-    (">=", 1_000_000, (">", 1_000_000 - DAY)),
-    (">", 1_000_000, (">", 1_000_000 - DAY)),
-    ("<=", 1_000_000, ("<", 1_000_000 + DAY)),
-    ("<", 1_000_000, ("<", 1_000_000 + DAY)),
+    (">=", 1_000_000, (">", 1_000_000 - DATE_MARGIN)),
+    (">", 1_000_000, (">", 1_000_000 - DATE_MARGIN)),
+    ("<=", 1_000_000, ("<", 1_000_000 + DATE_MARGIN)),
+    ("<", 1_000_000, ("<", 1_000_000 + DATE_MARGIN)),
     ("=", 1_000_000, ("=", 1_000_000)),
 ])
-def test_date_bounds_are_widened_by_a_day(op, value, expected):
+def test_date_bounds_are_widened(op, value, expected):
     filters = search_filters(Condition("created_at", op, value), SearchField("created_at", "created_at", "date"))
     assert [(f["operator"], f["value"]) for f in filters] == [expected]
+
+
+def _intercom_date_match(leaf, t, zone):
+    """Intercom's documented date comparison in the workspace's time zone: "> d" matches from the
+    start of the day after d's day, "< d" before the start of d's day, "= d" within d's day."""
+    import datetime as dt
+
+    def day_start(seconds, days_later=0):
+        day = dt.datetime.fromtimestamp(seconds, zone).date() + dt.timedelta(days=days_later)
+        return dt.datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+
+    value = leaf["value"]
+    return {">": t >= day_start(value, 1), "<": t < day_start(value),
+            "=": day_start(value) <= t < day_start(value, 1)}[leaf["operator"]]
+
+
+@pytest.mark.parametrize("zone_name", ["UTC", "America/New_York", "Australia/Lord_Howe", "Pacific/Kiritimati"])
+def test_widened_date_bounds_keep_every_row_sql_keeps_in_any_time_zone(zone_name):
+    # Hours around the days daylight saving time ends (25-hour days) and starts, in both hemispheres.
+    import zoneinfo
+
+    zone = zoneinfo.ZoneInfo(zone_name)
+    field = SearchField("created_at", "created_at", "date")
+    sql = {">": lambda t, v: t > v, ">=": lambda t, v: t >= v, "<": lambda t, v: t < v,
+           "<=": lambda t, v: t <= v, "=": lambda t, v: t == v}
+    for start in (1_730_592_000, 1_712_404_800, 1_743_868_800, 1_741_478_400):  # Nov/Apr 2024, Apr/Mar 2025
+        for t in range(start - 2 * DAY, start + 2 * DAY, 1800):
+            for op in sql:
+                leaf, = search_filters(Condition("created_at", op, t), field)
+                assert _intercom_date_match(leaf, t, zone), (zone_name, op, t, leaf)
 
 
 def test_date_inequality_is_not_pushed():

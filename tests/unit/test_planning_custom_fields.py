@@ -7,7 +7,7 @@ import pytest
 from intercom_fdw.custom_fields import custom_search_fields, table_spec
 from intercom_fdw.objects import SPECS
 from intercom_fdw.planning import Condition, ScanOptions, path_keys, plan_scan
-from intercom_fdw.planning.search import DAY
+from intercom_fdw.planning.search import DATE_MARGIN
 
 CONTACT_CUSTOM = [
     ("plan_tier", "character varying(255)", {"custom_attribute": "plan_tier", "data_type": "string"}),
@@ -77,13 +77,14 @@ def test_companies_have_no_search_so_no_custom_search_fields():
 
 
 @pytest.mark.parametrize("op,value,expected", [
-    # a `date` column holds the UTC day: widened by a day on each side for the workspace's time zone
-    ("=", "2024-03-05", [(">", "2024-03-04"), ("<", "2024-03-07")]),
-    ("<", "2024-03-05", [("<", "2024-03-06")]),
-    ("<=", "2024-03-05", [("<", "2024-03-07")]),
-    (">", "2024-03-05", [(">", "2024-03-05")]),
-    (">=", "2024-03-05", [(">", "2024-03-04")]),
-    ("in", ("2024-03-05", "2024-01-10"), [(">", "2024-01-09"), ("<", "2024-03-07")]),
+    # a `date` column holds the UTC day: widened by two days on each side for the workspace's
+    # time zone (more than its longest day, 25 hours)
+    ("=", "2024-03-05", [(">", "2024-03-03"), ("<", "2024-03-08")]),
+    ("<", "2024-03-05", [("<", "2024-03-07")]),
+    ("<=", "2024-03-05", [("<", "2024-03-08")]),
+    (">", "2024-03-05", [(">", "2024-03-04")]),
+    (">=", "2024-03-05", [(">", "2024-03-03")]),
+    ("in", ("2024-03-05", "2024-01-10"), [(">", "2024-01-08"), ("<", "2024-03-08")]),
     ("<>", "2024-03-05", []),
 ])
 def test_contact_date_custom_fields_are_searched_by_widened_days(op, value, expected):
@@ -148,7 +149,7 @@ CONVERSATION_CUSTOM = [
     (Condition("refund_amount", ">=", 3.0), [{"field": "custom_attributes.refund_amount", "operator": ">",
                                               "value": 2}]),
     (Condition("follow_up_at", ">=", 1_000_000), [{"field": "custom_attributes.follow_up_at", "operator": ">",
-                                                    "value": 1_000_000 - DAY}]),
+                                                    "value": 1_000_000 - DATE_MARGIN}]),
 ])
 def test_conversation_custom_fields_use_the_loose_operators(condition, expected):
     plan = plan_scan(spec_with("conversations", CONVERSATION_CUSTOM), [condition], ["id"])
