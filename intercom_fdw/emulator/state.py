@@ -22,19 +22,21 @@ class EmulatorState:
         self.runtime = Runtime(self.knobs, clock)
         self.counters: Counter = Counter()
         self.requests: deque = deque(maxlen=REQUEST_LOG_SIZE)
-        self.rate_limiter = RateLimiter()
         self.oauth_codes: Dict[str, tuple] = {}  # code -> (workspace, admin id, client id)
-        self.chance = random.Random(config.seed)  # fault injection draws: reproducible per seed
         self.workspaces: list = []
         self.by_token: Dict[str, Workspace] = {}
         self.reset()
 
     def reset(self) -> None:
-        """Reseed every workspace from the configuration (tokens issued by OAuth are forgotten)."""
+        """Start over as from the configuration: reseeded workspaces (tokens issued by OAuth are
+        forgotten), fresh rate-limit slices, and fault/latency draws from the seed again. Knobs keep
+        their current values."""
         self.workspaces = [seed_workspace([token], seed, sizes) for token, seed, sizes in
                            self.config.workspace_plans()]
         self.by_token = {token: ws for ws in self.workspaces for token in ws.tokens}
         self.oauth_codes.clear()
+        self.rate_limiter = RateLimiter()
+        self.chance = random.Random(self.config.seed)  # fault injection draws: reproducible per seed
 
     def rate_headers(self, token: str = "") -> dict:
         """Rate-limit headers for a response that does not use up a call (admin routes, OAuth, 401)."""

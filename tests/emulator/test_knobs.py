@@ -125,3 +125,22 @@ def test_reset_reseeds_from_the_config(papi, admin_client):
     assert admin_client.post("/__emulator/reset").json()["reset"] is True
     assert papi.get(f"/contacts/{created['id']}").status_code == 404
     assert papi.get("/contacts").json()["total_count"] == 300
+
+
+def test_reset_restarts_fault_draws_from_the_seed(papi, admin_client):
+    admin_client.patch("/__emulator/config", json={"fault_rate": 0.5})
+    before = [papi.get("/admins").status_code for _ in range(16)]
+    admin_client.post("/__emulator/reset")
+    after = [papi.get("/admins").status_code for _ in range(16)]
+    admin_client.patch("/__emulator/config", json={"fault_rate": 0.0})
+    assert 200 in before and set(before) - {200}, before  # both outcomes drawn
+    assert after == before
+
+
+def test_reset_gives_every_token_a_fresh_rate_limit_slice():
+    from intercom_fdw.emulator.state import EmulatorState
+
+    state = EmulatorState(EmulatorConfig(seed=1, token="t", contacts=5), clock=lambda: 1000.0)
+    assert [state.rate_limiter.take("t", 1000.0, 2).allowed for _ in range(3)] == [True, True, False]
+    state.reset()
+    assert state.rate_limiter.take("t", 1000.0, 2).allowed
