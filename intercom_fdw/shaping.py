@@ -37,7 +37,9 @@ def _integer(value):
         return value
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)) and value == int(value):
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None  # NaN and infinities are not
+    if isinstance(value, int):
         return int(value)
     if isinstance(value, str):
         try:
@@ -45,6 +47,18 @@ def _integer(value):
         except ValueError:
             return None
     return None
+
+
+def _integer_of(bits: int):
+    """An integer converter for a column of `bits` bits: a number beyond its range becomes NULL (the
+    column could not hold it, and PostgreSQL's error would fail the whole scan)."""
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def convert(value):
+        number = value if type(value) is int else _integer(value)  # ints, the usual case, inline
+        return number if number is not None and low <= number <= high else None
+
+    return convert
 
 def _float(value):
     if type(value) is float:
@@ -121,7 +135,7 @@ def _file_list(value):
     return _json(shaped)
 
 CONVERT: Dict[str, Callable[[Any], Any]] = {
-    "text": _text, "integer": _integer, "bigint": _integer, "float": _float, "boolean": _boolean,
+    "text": _text, "integer": _integer_of(32), "bigint": _integer_of(64), "float": _float, "boolean": _boolean,
     "unix_timestamp": _moment, "unix_date": _date, "json": _json, "file_list": _file_list,
 }
 

@@ -2,7 +2,7 @@
 import json
 
 from intercom_fdw.shaping import RowShaper, dig
-from intercom_fdw.spec import Column, boolean, integer, jsonb, parent_key, text, timestamp, ATTRS
+from intercom_fdw.spec import Column, bigint, boolean, integer, jsonb, parent_key, text, timestamp, ATTRS
 
 
 def shape(columns, item, inject=None):
@@ -25,6 +25,14 @@ def test_missing_and_mistyped_values_are_null():
     row = shape([text("location_city", "location.city"), integer("n"), timestamp("t"), boolean("b")],
                 {"location": None, "n": "x", "t": "soon", "b": "maybe"})
     assert row == {"location_city": None, "n": None, "t": None, "b": None}
+
+
+def test_numbers_an_integer_column_cannot_hold_are_null():
+    # PostgreSQL would fail the whole scan on one out-of-range value; `attrs` keeps the raw number.
+    item = {"n": 2 ** 31, "m": -(2 ** 31), "big": 2 ** 63, "nan": float("nan"), "inf": float("inf"), "f": 3.0}
+    row = shape([integer("n"), integer("m"), bigint("n2", "n"), bigint("big"), integer("nan"), bigint("inf"),
+                 integer("f")], item)
+    assert row == {"n": None, "m": -(2 ** 31), "n2": 2 ** 31, "big": None, "nan": None, "inf": None, "f": 3}
 
 
 def test_injected_parent_key_and_fallback():
