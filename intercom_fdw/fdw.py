@@ -63,7 +63,9 @@ def _report(error: IntercomError):
 
 
 def _sort_keys(sortkeys):
-    return [SortKey(k.attname, bool(k.is_reversed), bool(k.nulls_first)) for k in sortkeys]
+    # nulls_first None (a runtime that does not say): PostgreSQL's default for the direction
+    return [SortKey(k.attname, bool(k.is_reversed), None if k.nulls_first is None else bool(k.nulls_first))
+            for k in sortkeys]
 
 
 class IntercomFdw(ForeignDataWrapper):
