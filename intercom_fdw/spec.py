@@ -208,7 +208,6 @@ class Window:
     column: str
     after_param: str
     before_param: str
-    default_days: int
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ ACTIVITY_LOGS = ObjectSpec(
         timestamp("created_at"), text("activity_type"), text("activity_description"), jsonb("metadata"),
     ),
     list=Endpoint("GET", "/admins/activity_logs", "next_url", "activity_logs"),
-    window=Window("created_at", "created_at_after", "created_at_before", default_days=30),
+    window=Window("created_at", "created_at_after", "created_at_before"),
     row_estimate=1000,
 )
 

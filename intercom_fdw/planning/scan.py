@@ -313,9 +313,11 @@ class _Route:
                     pushed.append(condition)
         notes = ()
         if after is None:
-            after = options.now - window.default_days * 86400
-            notes = (f"no lower bound on {window.column}: reading the last {window.default_days} days "
-                     f"(add WHERE {window.column} >= ... to read further back)",)
+            # The API needs a lower bound; any default later than the epoch would drop rows that
+            # SQL keeps (`created_at < '2020-01-01'` read nothing with a 30-day default).
+            after = 0
+            notes = (f"no lower bound on {window.column}: reading the whole log "
+                     f"(add WHERE {window.column} >= ... to read less)",)
         params = {window.after_param: str(after)}
         if before is not None:
             params[window.before_param] = str(before)

@@ -301,10 +301,13 @@ def test_events_need_a_contact():
     assert plan("events", strict=False).calls == ()
 
 
-def test_activity_logs_default_window_is_explained():
+def test_activity_logs_without_a_lower_bound_read_the_whole_log():
     scan_plan = plan("activity_logs")
-    assert dict(only_call(scan_plan).params) == {"created_at_after": str(NOW - 30 * DAY)}
-    assert any("30 days" in line for line in scan_plan.explain())
+    assert dict(only_call(scan_plan).params) == {"created_at_after": "0"}
+    assert any("whole log" in line for line in scan_plan.explain())
+    # an upper bound alone must not be paired with a recent default lower bound (it read nothing)
+    old = plan("activity_logs", [Condition("created_at", "<", 1000)])
+    assert dict(only_call(old).params) == {"created_at_after": "0", "created_at_before": "1001"}
     bounded = plan("activity_logs", [Condition("created_at", ">=", 1000), Condition("created_at", "<", 2000)])
     assert dict(only_call(bounded).params) == {"created_at_after": "999", "created_at_before": "2001"}
 
