@@ -16,12 +16,9 @@ CONTACTS = 1000  # 7 pages of 150
 
 @pytest.fixture(scope="module")
 def emulator():
-    server = start_in_thread(EmulatorConfig(seed=7, token="ahead-token", contacts=CONTACTS, companies=10,
-                                            conversations=5, tickets=5, articles=2), port=0)
-    try:
+    with start_in_thread(EmulatorConfig(seed=7, token="ahead-token", contacts=CONTACTS, companies=10,
+                                        conversations=5, tickets=5, articles=2), port=0) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -68,11 +68,8 @@ def import_schema(conn, url, token, schema="intercom", server="intercom", **serv
 
 @pytest.fixture(scope="module")
 def write_emulator():
-    server = start_write_emulator()
-    try:
+    with start_write_emulator() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
