@@ -148,36 +148,58 @@ PyObject *
 quals_to_python(List *specs, List *exprs, List *expr_states, RelationIO *rio,
 				ExprContext *econtext)
 {
-	PyObject   *qual_class = mc_multicorn_attr("Qual");
-	PyObject   *result = PyList_New(0);
+	int			nspecs = list_length(specs);
+	Datum	   *values = palloc0(sizeof(Datum) * Max(nspecs, 1));
+	bool	   *nulls = palloc0(sizeof(bool) * Max(nspecs, 1));
+	bool	   *known = palloc0(sizeof(bool) * Max(nspecs, 1));
+	PyObject   *qual_class;
+	PyObject   *result;
 	ListCell   *lc;
+	int			n = 0;
 
+	/*
+	 * Evaluate every value first: an expression may fail (1 / $1), and no Python
+	 * object may be held when that ERROR is raised.
+	 */
+	foreach(lc, specs)
+	{
+		int			idx = intVal(list_nth(lfirst(lc), QS_EXPRIDX));
+		Expr	   *expr = list_nth(exprs, idx);
+
+		if (IsA(expr, Const))
+		{
+			values[n] = ((Const *) expr)->constvalue;
+			nulls[n] = ((Const *) expr)->constisnull;
+			known[n] = true;
+		}
+		else if (expr_states != NIL)
+		{
+			values[n] = ExecEvalExpr(list_nth(expr_states, idx), econtext, &nulls[n]);
+			known[n] = true;
+		}
+		n++;
+	}
+
+	qual_class = mc_multicorn_attr("Qual");
+	result = PyList_New(0);
 	if (result == NULL)
 		py_raise_error(ERROR, "building quals");
+	n = 0;
 	foreach(lc, specs)
 	{
 		List	   *spec = lfirst(lc);
 		AttrNumber	attnum = intVal(list_nth(spec, QS_ATTNUM));
 		const char *opname = strVal(list_nth(spec, QS_OPNAME));
-		int			idx = intVal(list_nth(spec, QS_EXPRIDX));
-		Expr	   *expr = list_nth(exprs, idx);
+		Expr	   *expr = list_nth(exprs, intVal(list_nth(spec, QS_EXPRIDX)));
 		ColumnIO   *col = &rio->columns[attnum - 1];
-		Datum		value;
-		bool		isnull;
+		Datum		value = values[n];
+		bool		isnull = nulls[n];
 		PyObject   *p_value,
 				   *p_op,
 				   *qual;
 
-		if (IsA(expr, Const))
-		{
-			value = ((Const *) expr)->constvalue;
-			isnull = ((Const *) expr)->constisnull;
-		}
-		else if (expr_states != NIL)
-			value = ExecEvalExpr(list_nth(expr_states, idx), econtext, &isnull);
-		else
-			continue;
-
+		if (!known[n++])
+			continue;			/* known only at execution (planning, EXPLAIN) */
 		if (isnull)
 		{
 			Py_INCREF(Py_None);

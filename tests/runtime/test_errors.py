@@ -250,3 +250,20 @@ def test_cancel_during_commit_or_rollback_callback_is_a_warning(fdw, pg, db, end
     assert any(severity == "WARNING" for severity, *_ in fdw.notices), fdw.notices
     assert pg.is_alive(), pg.log_tail()
     assert fdw.sql("SELECT 1") == [(1,)]
+
+
+def test_failing_parameter_leaves_no_python_quals_behind(fdw):
+    # 1 / $1 is evaluated (and fails) while the quals for execute() are being built
+    fdw.table("leaky", "a text, b int", rows="[{'a': 'x', 'b': 1}]")
+    fdw.table("live_quals", "n int",
+              rows="[{'n': sum(type(o).__name__ == 'Qual' for o in __import__('gc').get_objects())}]")
+    fdw.sql("SET plan_cache_mode = force_generic_plan")
+    fdw.sql("PREPARE leaky_q(int) AS SELECT * FROM leaky WHERE a = 'x' AND b = 1 / $1")
+    try:
+        for _ in range(20):
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                fdw.sql("EXECUTE leaky_q(0)")
+    finally:
+        fdw.sql("DEALLOCATE leaky_q")
+        fdw.sql("RESET plan_cache_mode")
+    assert fdw.sql("SELECT n FROM live_quals") == [(0,)]
