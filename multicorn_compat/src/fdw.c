@@ -488,7 +488,8 @@ mcGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *i
 	{
 		Const	   *c = (Const *) parse->limitCount;
 
-		if (!IsA(c, Const))
+		/* a negative LIMIT stays with PostgreSQL, whose Limit node reports it */
+		if (!IsA(c, Const) || (!c->constisnull && DatumGetInt64(c->constvalue) < 0))
 			return;
 		if (!c->constisnull)
 			count = psprintf(INT64_FORMAT, DatumGetInt64(c->constvalue));
@@ -497,7 +498,7 @@ mcGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *i
 	{
 		Const	   *c = (Const *) parse->limitOffset;
 
-		if (!IsA(c, Const))
+		if (!IsA(c, Const) || (!c->constisnull && DatumGetInt64(c->constvalue) < 0))
 			return;
 		if (!c->constisnull)
 			offset = psprintf(INT64_FORMAT, DatumGetInt64(c->constvalue));

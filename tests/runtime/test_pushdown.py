@@ -1,5 +1,6 @@
 """What execute() receives: quals in every form multicorn2 produces, parameterized
 paths for joins, sort and LIMIT/OFFSET pushdown, and EXPLAIN lines."""
+import psycopg
 import pytest
 
 from tests.runtime.conftest import value_of
@@ -184,3 +185,15 @@ def test_can_sort_changing_its_argument_in_place_pushes_nothing(fdw):
               rows="[{'name': 'b', 'n': 1}, {'name': 'a', 'n': 2}]")
     assert fdw.sql("SELECT name FROM resorted ORDER BY name, n") == [("a",), ("b",)]
     assert fdw.calls("execute")[0]["sortkeys"] is None
+
+
+@pytest.mark.parametrize("query, message", [
+    ("SELECT n FROM neg_limit LIMIT -1", "LIMIT must not be negative"),
+    ("SELECT n FROM neg_limit ORDER BY n LIMIT 1 OFFSET -1", "OFFSET must not be negative"),
+])
+def test_negative_limit_or_offset_is_not_pushed(fdw, query, message):
+    # pushed, the Limit node that reports it was gone: all rows came back without an error
+    fdw.table("neg_limit", "n int", can_limit="true", can_sort="true", rows="[{'n': i} for i in range(10)]")
+    with pytest.raises(psycopg.Error, match=message):
+        fdw.sql(query)
+    assert not fdw.calls("can_limit")
