@@ -26,11 +26,11 @@ import collections
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from intercom_fdw.client.policy import backoff_delay
+from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.errors import (
     ApiRejectedError, IntercomError, InvalidValueError, ServerError, TransportError,
 )
@@ -232,7 +232,7 @@ class StatementWriter:
         if width == 1:
             outcomes = [self._outcome(job, stop) for job in jobs]
         else:
-            pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="intercom_fdw_write")
+            pool = worker_pool(width, "intercom_fdw_write")
             try:
                 outcomes = [f.result() for f in [pool.submit(self._outcome, job, stop) for job in jobs]]
             finally:

@@ -12,7 +12,6 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 
@@ -25,7 +24,8 @@ from requests.adapters import HTTPAdapter
 from intercom_fdw import __version__, errors
 from intercom_fdw.client import error_mapping
 from intercom_fdw.client.paging import PagingContext, iter_pages
-from intercom_fdw.client.prefetch import PagesAhead, block_signals
+from intercom_fdw.client.prefetch import PagesAhead
+from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.client.policy import (
     CONNECT,
     TRANSPORT,
@@ -160,7 +160,7 @@ class IntercomClient:
         """
         width = max(1, concurrency or self.concurrency)
         pending = iter(requests)
-        pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="intercom_fdw", initializer=block_signals)
+        pool = worker_pool(width, "intercom_fdw")
         try:
             window = collections.deque(pool.submit(self._collect, r) for r in itertools.islice(pending, width))
             while window:

@@ -14,18 +14,13 @@ worker thread, so a scan waits for Intercom only when consuming a page is quicke
 """
 from __future__ import annotations
 
-import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterator, List, Optional
 
+from intercom_fdw.client.workers import worker_pool
+
 _END = object()
-
-
-def block_signals() -> None:
-    """Worker thread initializer: inside a PostgreSQL backend, its signal handlers (query cancel,
-    terminate, latch wake-ups) must run on the backend's own thread, never on one of ours."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
 
 
 class PagesAhead:
@@ -48,9 +43,7 @@ class PagesAhead:
         if self._ahead is not None:
             return
         if self._worker is None:
-            self._worker = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="intercom_fdw-ahead", initializer=block_signals
-            )
+            self._worker = worker_pool(1, "intercom_fdw-ahead")
         started = threading.Event()
         self._ahead = self._worker.submit(self._next_in_worker, started)
         # Hand the GIL over until the worker runs: else it would wait for it while this thread
