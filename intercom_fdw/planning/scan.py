@@ -142,8 +142,11 @@ def _limit_calls(calls: Tuple[ApiCall, ...], row_limit: Optional[int]) -> Tuple[
 class _Route:
     """The chosen way to read: the plan skeleton and which conditions it consumed (exactly or widened)."""
 
-    def __init__(self, plan: ScanPlan, pushed=(), exact=(), ordered=False, kind="list", applies_table_values=False):
+    def __init__(self, plan: ScanPlan, pushed=(), exact=(), ordered=False, kind="list", applies_table_values=False,
+                 rows_per_call=None):
         self.plan, self.pushed, self.exact, self.ordered, self.kind = plan, list(pushed), list(exact), ordered, kind
+        # What each call returns at most, when the route knows it (a get by id: one row).
+        self.rows_per_call = rows_per_call
         # The request itself filters on the table option's values (a ticket-type table's search):
         # the engine need not re-check them, so a LIMIT can be pushed as for any exact filter.
         self.applies_table_values = applies_table_values
@@ -180,7 +183,7 @@ class _Route:
             return None
         calls = tuple(call_for(spec.get, {"id": v}, allow_404=True) for v in ids)
         return cls(ScanPlan(spec.table, "get by id" + (" (concurrent)" if len(calls) > 1 else ""), calls),
-                   used, used, kind="lookup")
+                   used, used, kind="lookup", rows_per_call=1)
 
     @classmethod
     def _by_parent_value(cls, spec, conditions):
@@ -405,7 +408,7 @@ def _estimate(spec, route, options, row_limit) -> int:
         # path) always wins.
         return 10 ** 9
     if route.kind == "lookup":
-        per_call = 1 if plan.strategy.startswith("get by id") else base
+        per_call = route.rows_per_call or base
         estimate = max(1, len(plan.calls)) * per_call
     elif route.kind == "children":
         # every parent row's children: far more than one parent's, which makes PostgreSQL prefer

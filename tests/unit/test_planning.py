@@ -30,6 +30,14 @@ def test_id_in_list_is_one_get_per_distinct_id():
     assert scan_plan.expected_calls == "2"
 
 
+def test_a_get_by_id_is_one_row_per_id_and_other_lookups_a_table_estimate_per_call():
+    assert plan("contacts", [Condition("id", "in", ("a", "b", "c"))]).estimated_rows == 3
+    tags = SPECS["contact_tags"]
+    assert plan("contact_tags", [Condition("contact_id", "in", ("a", "b"))]).estimated_rows == 2 * tags.row_estimate
+    # the estimate follows the route, not the words EXPLAIN shows for it
+    assert plan("contacts", [Condition("id", "=", "a")], row_estimate=7).estimated_rows == 1
+
+
 def test_ids_from_two_conditions_are_intersected():
     scan_plan = plan("contacts", [Condition("id", "in", ("a", "b")), Condition("id", "=", "b")])
     assert [c.path for c in scan_plan.calls] == ["/contacts/b"]
