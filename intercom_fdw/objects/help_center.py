@@ -56,6 +56,9 @@ COLLECTIONS = ObjectSpec(
     ),
     list=Endpoint("GET", "/help_center/collections", "cursor", "data", per_page_cap=150),
     get=Endpoint("GET", "/help_center/collections/{id}", items_key=None),
+    # "Collections will be returned in descending order on the updated_at attribute" (OpenAPI file,
+    # GET /help_center/collections); Intercom always fills updated_at.
+    orderings=(Ordering("updated_at", descending=True),),
     row_estimate=50,
     writes=WriteRules(
         insert=WriteOperation("POST", "/help_center/collections", _COLLECTION_FIELDS,

@@ -77,6 +77,15 @@ def test_articles_newest_first_is_one_call(read_db):
     same_as_unpushed(read_db, query, ordered=True)
 
 
+def test_collections_newest_first_is_one_call(read_db, api):
+    assert len(api.all("/help_center/collections")) > 3  # a full scan would read more than the LIMIT
+    query = "SELECT id, updated_at FROM {schema}.collections ORDER BY updated_at DESC LIMIT 3"
+    rows, routes = read_db.calls(query.format(schema="intercom"))
+    assert len(rows) == 3 and routes == {"GET /help_center/collections": 1}
+    assert "list in API order (updated_at DESC)" in read_db.explain(query.format(schema="intercom"))
+    same_as_unpushed(read_db, query, ordered=True)
+
+
 def test_companies_ordered_by_last_request(read_db):
     query = "SELECT id, last_request_at FROM {schema}.companies ORDER BY last_request_at DESC LIMIT 5"
     rows, routes = read_db.calls(query.format(schema="intercom"))
