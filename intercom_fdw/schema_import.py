@@ -16,8 +16,9 @@ from intercom_fdw.planning import Condition, ScanOptions, plan_scan
 from intercom_fdw.shaping import dig
 from intercom_fdw.spec import Column, ObjectSpec
 
-# Custom field flavour -> the data attribute model that lists its attributes.
-_MODEL_OF_FLAVOUR = {"contact": "contact", "company": "company", "conversation": "conversation"}
+# The custom field flavours that are data attribute models: their attributes come from
+# GET /data_attributes?model=<flavour> (the ticket flavour's come with the ticket types).
+DATA_ATTRIBUTE_FLAVOURS = frozenset(spec_for("data_attributes").parent.values)
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ def table_definitions(client, restriction_type: Optional[str] = None, restricts:
         if not wanted(spec.table):
             continue
         columns = list(spec.columns)
-        if spec.custom_fields and spec.custom_fields.flavour in _MODEL_OF_FLAVOUR:
-            attributes = _custom_data_attributes(client, _MODEL_OF_FLAVOUR[spec.custom_fields.flavour], options)
+        if spec.custom_fields and spec.custom_fields.flavour in DATA_ATTRIBUTE_FLAVOURS:
+            attributes = _custom_data_attributes(client, spec.custom_fields.flavour, options)
             columns += custom_columns(attributes, spec.custom_fields.flavour, spec.custom_fields.container,
                                       spec.custom_fields.option, spec.column_names)
         tables.append(TableDefinition(spec.table, columns, {"object": spec.table}))
