@@ -255,7 +255,8 @@ class _Route:
         body = {"query": query, **({"sort": dict(ordering.sort_body)} if ordering else {})}
         if ordering:
             strategy += f", sorted by {ordering.column}{' DESC' if ordering.descending else ''}"
-        plan = ScanPlan(spec.table, strategy, (call_for(spec.search, body=body),), pushed=_table_filter_text(table_values))
+        plan = ScanPlan(spec.table, strategy, (call_for(spec.search, body=body),), pushed=_table_filter_text(table_values),
+                        notes=_caveats(ordering))
         return cls(plan, pushed, (), ordered=ordering is not None, kind="search", applies_table_values=True)
 
     @classmethod
@@ -268,7 +269,7 @@ class _Route:
             ordering = next(o for o in spec.orderings if o.column == key.column and o.descending == key.descending)
             endpoint = ordering.endpoint or spec.list
             strategy = f"list in API order ({key.column}{' DESC' if key.descending else ''})"
-            return cls(ScanPlan(spec.table, strategy, (call_for(endpoint),)), ordered=True)
+            return cls(ScanPlan(spec.table, strategy, (call_for(endpoint),), notes=_caveats(ordering)), ordered=True)
         return None
 
     @classmethod
@@ -359,6 +360,10 @@ def _search_ordering(spec, sortkeys):
     key = sortkeys[0]
     return next((o for o in spec.orderings
                  if o.search_sort and o.column == key.column and o.descending == key.descending), None)
+
+
+def _caveats(ordering) -> Tuple[str, ...]:
+    return (ordering.caveat,) if ordering and ordering.caveat else ()
 
 
 def _match_all_query(spec, table_values):

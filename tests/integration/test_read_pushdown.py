@@ -91,6 +91,14 @@ def test_companies_ordered_by_last_request(read_db):
     rows, routes = read_db.calls(query.format(schema="intercom"))
     assert len(rows) == 5 and routes == {"POST /companies/list": 1}
     same_as_unpushed(read_db, query, ordered=True)
+    # Intercom does not document where a NULL last_request_at sorts: EXPLAIN says so, and the
+    # filter it suggests keeps the order exact with one call still
+    assert "without last_request_at" in read_db.explain(query.format(schema="intercom"))
+    query = ("SELECT id, last_request_at FROM {schema}.companies WHERE last_request_at IS NOT NULL "
+             "ORDER BY last_request_at LIMIT 5")
+    rows, routes = read_db.calls(query.format(schema="intercom"))
+    assert len(rows) == 5 and routes == {"POST /companies/list": 1}
+    same_as_unpushed(read_db, query, ordered=True)
 
 
 def test_join_of_ten_local_rows_to_contact_tags_is_ten_calls(read_db, local_contacts):

@@ -235,6 +235,15 @@ def test_companies_order_uses_the_ordered_list():
     assert (call.method, call.path, dict(call.params)) == ("POST", "/companies/list", {"order": "asc"})
 
 
+def test_companies_order_carries_its_undocumented_null_placement_into_the_notes():
+    for descending in (True, False):
+        ordered = plan("companies", sortkeys=[SortKey("last_request_at", descending)], limit=3)
+        assert any("without last_request_at" in note for note in ordered.notes), ordered.notes
+    # only where the order is used: a scan sorted by PostgreSQL has no such caveat
+    assert not any("without last_request_at" in note for note in plan("companies", limit=3).notes)
+    assert not any("last_request_at" in note for note in plan("articles", sortkeys=[SortKey("updated_at", True)]).notes)
+
+
 def test_pushed_order_on_another_route_is_sorted_locally():
     scan_plan = plan("companies", [Condition("company_id", "=", "c1")], sortkeys=[SortKey("last_request_at", True)],
                      limit=3)
