@@ -314,7 +314,8 @@ target_name(const ValueTarget *to)
 static void
 append_method_result(StringInfo buf, PyObject *obj, bool isoformat, bool quote, const ValueTarget *to)
 {
-	PyObject   *str = isoformat ? PyObject_CallMethod(obj, "isoformat", NULL) : PyObject_Str(obj);
+	PyHold	   *held = py_hold(isoformat ? PyObject_CallMethod(obj, "isoformat", NULL) : PyObject_Str(obj));
+	PyObject   *str = held->obj;
 	const char *s;
 	Py_ssize_t	len;
 
@@ -322,18 +323,19 @@ append_method_result(StringInfo buf, PyObject *obj, bool isoformat, bool quote, 
 		py_raise_error(ERROR, "converting a Python %s value for %s", Py_TYPE(obj)->tp_name, target_name(to));
 	if (!PyUnicode_Check(str))
 	{
-		Py_DECREF(str);
+		py_release(held);
 		ereport(ERROR, (errmsg("isoformat() of a Python %s did not return a str (%s)",
 							   Py_TYPE(obj)->tp_name, target_name(to))));
 	}
+	/* may raise an ERROR (a character the server encoding lacks): str is held */
 	s = py_as_server_str(str, &len);
 	if (s == NULL)
 	{
-		Py_DECREF(str);
+		py_release(held);
 		py_raise_error(ERROR, "encoding a Python %s value for %s", Py_TYPE(obj)->tp_name, target_name(to));
 	}
 	append_quoted(buf, s, len, quote);
-	Py_DECREF(str);
+	py_release(held);
 }
 
 /* The PostgreSQL text form of obj, built as multicorn2's pyobjectToCString does. */
@@ -384,7 +386,7 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const Value
 	}
 	if (PySequence_Check(obj))
 	{
-		PyObject   *seq;
+		PyHold	   *seq;
 		Py_ssize_t	i,
 					n;
 
@@ -393,39 +395,45 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const Value
 			append_method_result(buf, obj, false, quote, to);
 			return;
 		}
-		/* a tuple holds the items while their __str__ runs (it could shrink a list) */
-		seq = PySequence_Tuple(obj);
-		if (seq == NULL)
+
+		/*
+		 * A tuple holds the items while their __str__ runs (it could shrink a list); the
+		 * hold releases it if converting an item raises an ERROR.
+		 */
+		seq = py_hold(PySequence_Tuple(obj));
+		if (seq->obj == NULL)
 			py_raise_error(ERROR, "reading a Python sequence for %s", target_name(to));
-		n = PyTuple_GET_SIZE(seq);
+		n = PyTuple_GET_SIZE(seq->obj);
 		appendStringInfoChar(buf, '{');
 		for (i = 0; i < n; i++)
 		{
 			if (i > 0)
 				appendStringInfoString(buf, ", ");
-			python_to_text(buf, PyTuple_GET_ITEM(seq, i), ndims - 1, true, to);
+			python_to_text(buf, PyTuple_GET_ITEM(seq->obj, i), ndims - 1, true, to);
 		}
 		appendStringInfoChar(buf, '}');
-		Py_DECREF(seq);
+		py_release(seq);
 		return;
 	}
 	if (PyMapping_Check(obj))
 	{
-		PyObject   *items = PyMapping_Items(obj);
+		/* released by the hold if converting a key or value raises an ERROR */
+		PyHold	   *items = py_hold(PyMapping_Items(obj));
 		Py_ssize_t	i,
 					n;
 
-		if (items == NULL)
+		if (items->obj == NULL)
 			py_raise_error(ERROR, "reading a Python mapping for %s", target_name(to));
-		n = PyList_GET_SIZE(items);
+		/* the items list is ours alone: converting cannot change it */
+		n = PyList_GET_SIZE(items->obj);
 		for (i = 0; i < n; i++)
 		{
-			PyObject   *pair = PyList_GET_ITEM(items, i);
+			PyObject   *pair = PyList_GET_ITEM(items->obj, i);
 
 			/* a dict subclass's items() may return anything: check before indexing */
 			if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
 			{
-				Py_DECREF(items);
+				py_release(items);
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 						 errmsg("items() of a Python %s must give (key, value) pairs, for %s",
@@ -437,7 +445,7 @@ python_to_text(StringInfo buf, PyObject *obj, int ndims, bool quote, const Value
 			appendStringInfoString(buf, "=>");
 			python_to_text(buf, PyTuple_GET_ITEM(pair, 1), 0, true, to);
 		}
-		Py_DECREF(items);
+		py_release(items);
 		return;
 	}
 	append_method_result(buf, obj, PyDate_Check(obj), quote, to);

@@ -11,6 +11,8 @@
  *   (py_raise_error), because ereport(ERROR) longjmps and must never unwind Python frames
  *   (src/backend/utils/error/elog.c: PG_TRY/PG_CATCH are siglongjmp based).
  * - multicorn._utils is provided from here: _log_to_postgres() and check_interrupts().
+ * - py_hold(): a Python reference released with the current memory context, so that code
+ *   which may raise an ERROR while it holds Python objects leaks none of them.
  */
 #include "multicorn_compat.h"
 
@@ -24,6 +26,50 @@ static PyObject *format_exception_fn = NULL;	/* traceback.format_exception */
 static PyObject *multicorn_module = NULL;
 
 static void register_utils_module(void);
+
+/* ------------------------------------------------------------------------
+ * Python references held across code that may raise an ERROR
+ * ------------------------------------------------------------------------ */
+
+static void
+release_hold(void *arg)
+{
+	Py_CLEAR(((PyHold *) arg)->obj);
+}
+
+/*
+ * Takes over obj (a new reference, or NULL) until py_release() or py_unhold(), or until
+ * the current memory context is reset or deleted, which an ERROR always brings about:
+ * the reference is dropped whatever happens in between.
+ */
+PyHold *
+py_hold(PyObject *obj)
+{
+	PyHold	   *hold = palloc(sizeof(PyHold));
+
+	hold->obj = obj;
+	hold->callback.func = release_hold;
+	hold->callback.arg = hold;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &hold->callback);
+	return hold;
+}
+
+/* Drop the held reference now. */
+void
+py_release(PyHold *hold)
+{
+	Py_CLEAR(hold->obj);
+}
+
+/* Give the held reference back to the caller (e.g. to pass it on with "N"). */
+PyObject *
+py_unhold(PyHold *hold)
+{
+	PyObject   *obj = hold->obj;
+
+	hold->obj = NULL;
+	return obj;
+}
 
 void
 mc_python_init(void)
@@ -131,21 +177,22 @@ py_as_server_str(PyObject *str, Py_ssize_t *len)
 char *
 py_object_to_server_str(PyObject *obj, const char *what)
 {
-	PyObject   *str = PyObject_Str(obj);
+	PyHold	   *str = py_hold(PyObject_Str(obj));
 	const char *s;
 	Py_ssize_t	len;
 	char	   *result;
 
-	if (str == NULL)
+	if (str->obj == NULL)
 		py_raise_error(ERROR, "converting %s to a string", what);
-	s = py_as_server_str(str, &len);
+	/* may raise an ERROR (no equivalent in the server encoding): str is held */
+	s = py_as_server_str(str->obj, &len);
 	if (s == NULL)
 	{
-		Py_DECREF(str);
+		py_release(str);
 		py_raise_error(ERROR, "converting %s to a string", what);
 	}
 	result = pnstrdup(s, len);
-	Py_DECREF(str);
+	py_release(str);
 	return result;
 }
 
@@ -153,7 +200,17 @@ py_object_to_server_str(PyObject *obj, const char *what)
  * Python exceptions -> PostgreSQL errors
  * ------------------------------------------------------------------------ */
 
-/* A str attribute of the exception as a palloc'd string, or NULL. */
+/*
+ * The texts of an exception are copied as UTF-8 while Python objects are held, and
+ * converted to the server encoding (which may raise an ERROR) only once all are released.
+ */
+static char *
+utf8_to_server(char *utf8)
+{
+	return utf8 ? pg_any_to_server(utf8, strlen(utf8), PG_UTF8) : NULL;
+}
+
+/* A str attribute of the exception as a palloc'd UTF-8 string, or NULL. */
 static char *
 exception_text_attr(PyObject *exc, const char *name)
 {
@@ -172,7 +229,7 @@ exception_text_attr(PyObject *exc, const char *name)
 			const char *utf8 = PyUnicode_AsUTF8(str);
 
 			if (utf8 != NULL)
-				result = pg_any_to_server(pstrdup(utf8), strlen(utf8), PG_UTF8);
+				result = pstrdup(utf8);
 			Py_DECREF(str);
 		}
 	}
@@ -198,7 +255,7 @@ exception_message(PyObject *type, PyObject *value)
 			const char *utf8 = PyUnicode_AsUTF8(str);
 
 			if (utf8 != NULL)
-				text = pg_any_to_server(pstrdup(utf8), strlen(utf8), PG_UTF8);
+				text = pstrdup(utf8);
 			Py_DECREF(str);
 		}
 		PyErr_Clear();
@@ -236,7 +293,7 @@ exception_traceback(PyObject *type, PyObject *value, PyObject *tb)
 
 		if (utf8 != NULL)
 		{
-			result = pg_any_to_server(pstrdup(utf8), strlen(utf8), PG_UTF8);
+			result = pstrdup(utf8);
 			/* drop the trailing newline */
 			if (result[0] != '\0' && result[strlen(result) - 1] == '\n')
 				result[strlen(result) - 1] = '\0';
@@ -264,7 +321,7 @@ py_fetch_error_message(void)
 	Py_XDECREF(type);
 	Py_XDECREF(value);
 	Py_XDECREF(tb);
-	return message;
+	return utf8_to_server(message);
 }
 
 /*
@@ -340,6 +397,10 @@ py_raise_error(int elevel, const char *fmt,...)
 	Py_XDECREF(type);
 	Py_XDECREF(value);
 	Py_XDECREF(tb);
+	message = utf8_to_server(message);
+	hint = utf8_to_server(hint);
+	detail = utf8_to_server(detail);
+	trace = utf8_to_server(trace);
 
 	ereport(elevel,
 			(errcode(ERRCODE_INTERNAL_ERROR),

@@ -135,20 +135,21 @@ release_exec_state(void *arg)
 static PyObject *
 names_to_pyset(List *names)
 {
-	PyObject   *set = PySet_New(NULL);
+	PyHold	   *set = py_hold(PySet_New(NULL));
 	ListCell   *lc;
 
-	if (set == NULL)
+	if (set->obj == NULL)
 		py_raise_error(ERROR, "building the column set");
 	foreach(lc, names)
 	{
 		PyObject   *name = py_str_from_server(strVal(lfirst(lc)));
+		int			added = name ? PySet_Add(set->obj, name) : -1;
 
-		if (name == NULL || PySet_Add(set, name) != 0)
+		Py_XDECREF(name);
+		if (added != 0)
 			py_raise_error(ERROR, "building the column set");
-		Py_DECREF(name);
 	}
-	return set;
+	return py_unhold(set);
 }
 
 static PyObject *
@@ -191,12 +192,14 @@ scan_kwargs(McExecState *es)
 	return kwargs;
 }
 
+/* An integer from Python; takes over obj (a new reference, or NULL with a Python error). */
 static long
 python_number(PyObject *obj, const char *what, const char *relname)
 {
-	PyObject   *num = PyNumber_Long(obj);
+	PyObject   *num = obj ? PyNumber_Long(obj) : NULL;
 	long		value;
 
+	Py_XDECREF(obj);
 	if (num == NULL)
 		py_raise_error(ERROR, "%s of foreign table \"%s\" is not a number", what, relname);
 	value = PyLong_AsLong(num);
@@ -221,7 +224,9 @@ mcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *specs = NIL,
 			   *exprs = NIL;
 	PyObject   *result,
+			   *columns,
 			   *startup;
+	PyHold	   *quals;
 	int			i;
 
 	ps->relid = foreigntableid;
@@ -249,9 +254,10 @@ mcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 
 	extract_quals(root, baserel, baserel->baserestrictinfo, &specs, &exprs);
+	quals = py_hold(quals_to_python(specs, exprs, NIL, ps->rio, NULL));
+	columns = names_to_pyset(ps->target_names);	/* may raise: quals are held */
 	result = mc_call_method(ERROR, ps->instance, "get_rel_size", ps->relname,
-							Py_BuildValue("(NN)", quals_to_python(specs, exprs, NIL, ps->rio, NULL),
-										  names_to_pyset(ps->target_names)), NULL);
+							Py_BuildValue("(NN)", py_unhold(quals), columns), NULL);
 	if (!PySequence_Check(result) || PySequence_Size(result) != 2)
 	{
 		Py_DECREF(result);
@@ -261,21 +267,21 @@ mcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 						ps->relname)));
 	}
 	{
-		PyObject   *rows = PySequence_GetItem(result, 0);
-		PyObject   *width = PySequence_GetItem(result, 1);
+		PyHold	   *held = py_hold(result);
+		long		rows = python_number(PySequence_GetItem(result, 0), "get_rel_size() rows",
+										 ps->relname);
+		long		width = python_number(PySequence_GetItem(result, 1), "get_rel_size() width",
+										  ps->relname);
 
-		Py_DECREF(result);
-		baserel->rows = Max(python_number(rows, "get_rel_size() rows", ps->relname), 1);
-		ps->width = Max(python_number(width, "get_rel_size() width", ps->relname), 1);
+		py_release(held);
+		baserel->rows = Max(rows, 1);
+		ps->width = Max(width, 1);
 		baserel->reltarget->width = ps->width;
-		Py_DECREF(rows);
-		Py_DECREF(width);
 	}
 	startup = PyObject_GetAttrString(ps->instance, "_startup_cost");
 	if (startup == NULL)
 		PyErr_Clear();
 	ps->startup_cost = startup ? python_number(startup, "_startup_cost", ps->relname) : 20;
-	Py_XDECREF(startup);
 }
 
 static Cost
@@ -328,59 +334,57 @@ static void
 add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, McPlanState *ps)
 {
 	PyObject   *result = mc_call_method(ERROR, ps->instance, "get_path_keys", ps->relname, NULL, NULL);
-	PyObject   *items = PySequence_Fast(result, "get_path_keys() must return a list");
+
+	/* Every reference below is held (py_hold): an ERROR while reading them leaks none. */
+	PyHold	   *items = py_hold(PySequence_Fast(result, "get_path_keys() must return a list"));
 	Py_ssize_t	i;
 
 	Py_DECREF(result);
-	if (items == NULL)
+	if (items->obj == NULL)
 		py_raise_error(ERROR, "reading get_path_keys() of foreign table \"%s\"", ps->relname);
-	for (i = 0; i < PySequence_Fast_GET_SIZE(items); i++)
+	for (i = 0; i < PySequence_Fast_GET_SIZE(items->obj); i++)
 	{
-		PyObject   *item = PySequence_Fast_GET_ITEM(items, i);
-		PyObject   *keys,
-				   *key_seq;
+		/* held: reading it runs Python, which could take it out of the list */
+		PyHold	   *item = py_hold(Py_NewRef(PySequence_Fast_GET_ITEM(items->obj, i)));
+		PyHold	   *keys,
+				   *columns;
 		double		rows;
 		Relids		required_outer = NULL;
 		bool		usable = true;
 		Py_ssize_t	k;
 
-		if (!PySequence_Check(item) || PySequence_Size(item) != 2)
-		{
-			Py_DECREF(items);
+		if (!PySequence_Check(item->obj) || PySequence_Size(item->obj) != 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("get_path_keys() of foreign table \"%s\" must return (columns, rows) pairs",
 							ps->relname)));
-		}
-		keys = PySequence_GetItem(item, 0);
-		{
-			PyObject   *p_rows = PySequence_GetItem(item, 1);
-
-			rows = Max(python_number(p_rows, "get_path_keys() rows", ps->relname), 1);
-			Py_DECREF(p_rows);
-		}
-		if (PyUnicode_Check(keys))
+		keys = py_hold(PySequence_GetItem(item->obj, 0));
+		rows = Max(python_number(PySequence_GetItem(item->obj, 1), "get_path_keys() rows",
+								 ps->relname), 1);
+		if (keys->obj != NULL && PyUnicode_Check(keys->obj))
 		{
 			/* multicorn2 would read the string's characters as column names: no path */
+			py_release(keys);
+			py_release(item);
 			ereport(WARNING,
 					(errmsg("get_path_keys() of foreign table \"%s\" gave a string, not a tuple of column names",
 							ps->relname),
 					 errhint("Write (('column',), rows), with the comma.")));
-			Py_DECREF(keys);
 			continue;
 		}
-		key_seq = PySequence_Fast(keys, "get_path_keys() columns must be a tuple");
-		Py_DECREF(keys);
-		if (key_seq == NULL)
+		columns = py_hold(keys->obj ? PySequence_Fast(keys->obj, "get_path_keys() columns must be a tuple")
+						  : NULL);
+		py_release(keys);
+		if (columns->obj == NULL)
 			py_raise_error(ERROR, "reading get_path_keys() of foreign table \"%s\"", ps->relname);
-		for (k = 0; k < PySequence_Size(key_seq) && usable; k++)
+		for (k = 0; k < PySequence_Size(columns->obj) && usable; k++)
 		{
-			PyObject   *name = PySequence_GetItem(key_seq, k);
-			char	   *colname = py_object_to_server_str(name, "a get_path_keys() column");
+			PyHold	   *name = py_hold(PySequence_GetItem(columns->obj, k));
+			char	   *colname = py_object_to_server_str(name->obj, "a get_path_keys() column");
 			AttrNumber	attnum = get_attnum(ps->relid, colname);
 			RestrictInfo *ri;
 
-			Py_DECREF(name);
+			py_release(name);
 			ri = attnum > 0 ? join_clause_for_column(root, baserel, attnum) : NULL;
 			if (ri == NULL)
 				usable = false;
@@ -388,14 +392,15 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, McPlanState *ps)
 				required_outer = bms_union(required_outer,
 										   bms_difference(ri->clause_relids, baserel->relids));
 		}
-		Py_DECREF(key_seq);
+		py_release(columns);
+		py_release(item);
 		if (usable && !bms_is_empty(required_outer))
 			add_path(baserel, (Path *)
 					 create_foreignscan_path(root, baserel, NULL, rows, ps->startup_cost,
 											 ps->startup_cost + rows * ps->width,
 											 NIL, required_outer, NULL, NIL));
 	}
-	Py_DECREF(items);
+	py_release(items);
 }
 
 /* Ask can_sort() about the leading ORDER BY keys; returns the accepted sort key specs. */
@@ -943,38 +948,39 @@ mcExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **
 {
 	McExecState *es = modify_state(rinfo);
 	MemoryContext oldcontext;
-	PyObject   *rows = PyList_New(*numSlots);
-	PyObject   *result;
+	PyHold	   *rows,
+			   *result;
 	int			i;
 
-	if (rows == NULL)
-		py_raise_error(ERROR, "building rows for bulk_insert()");
+	/* The holds live in rowcxt: an ERROR while converting a row releases what they hold. */
 	MemoryContextReset(es->rowcxt);
 	oldcontext = MemoryContextSwitchTo(es->rowcxt);
+	rows = py_hold(PyList_New(*numSlots));
+	if (rows->obj == NULL)
+		py_raise_error(ERROR, "building rows for bulk_insert()");
 	for (i = 0; i < *numSlots; i++)
-		PyList_SET_ITEM(rows, i, slot_to_python_dict(es->rio, slots[i]));
-	result = mc_call_method(ERROR, es->instance, "bulk_insert", es->relname,
-							Py_BuildValue("(N)", rows), NULL);
+		PyList_SET_ITEM(rows->obj, i, slot_to_python_dict(es->rio, slots[i]));
+	result = py_hold(mc_call_method(ERROR, es->instance, "bulk_insert", es->relname,
+									Py_BuildValue("(N)", py_unhold(rows)), NULL));
 	/* Returned rows matter only for WITH CHECK OPTION / AFTER triggers (see multicorn2). */
-	if (result != Py_None && PySequence_Check(result) && PySequence_Size(result) == *numSlots)
+	if (result->obj != Py_None && PySequence_Check(result->obj) &&
+		PySequence_Size(result->obj) == *numSlots)
 	{
-		es->row = result;
 		for (i = 0; i < *numSlots; i++)
 		{
-			PyObject   *row = PySequence_GetItem(result, i);
+			PyHold	   *row = py_hold(PySequence_GetItem(result->obj, i));
 
-			if (row != NULL && row != Py_None)
+			if (row->obj != NULL && row->obj != Py_None)
 			{
 				ExecClearTuple(slots[i]);
-				python_row_to_slot(es->rio, row, slots[i]);
+				python_row_to_slot(es->rio, row->obj, slots[i]);
 				ExecStoreVirtualTuple(slots[i]);
 			}
-			Py_XDECREF(row);
+			py_release(row);
 		}
-		es->row = NULL;
 	}
 	PyErr_Clear();
-	Py_DECREF(result);
+	py_release(result);
 	MemoryContextSwitchTo(oldcontext);
 	return slots;
 }
@@ -1000,7 +1006,6 @@ mcGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 		return 1;
 	}
 	n = python_number(size, "modify_batch_size", es->relname);
-	Py_DECREF(size);
 	if (n < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),

@@ -33,6 +33,17 @@ extern PyObject *py_str_from_server(const char *s);	/* new ref, NULL on Python e
 extern const char *py_as_server_str(PyObject *str, Py_ssize_t *len);	/* NULL on Python error */
 extern char *py_object_to_server_str(PyObject *obj, const char *what);	/* str(obj), palloc'd */
 
+/* A Python reference dropped with CurrentMemoryContext (also on ERROR), see py_hold(). */
+typedef struct PyHold
+{
+	PyObject   *obj;			/* NULL once released or handed back */
+	MemoryContextCallback callback;
+} PyHold;
+
+extern PyHold *py_hold(PyObject *obj);	/* takes over obj (may be NULL) */
+extern void py_release(PyHold *hold);
+extern PyObject *py_unhold(PyHold *hold);	/* the reference, back to the caller */
+
 /* ---- convert.c ---- */
 
 /* How one attribute of a foreign table converts, both ways. */

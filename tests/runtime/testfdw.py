@@ -11,10 +11,16 @@ produces rows chosen by table options:
                 with the request reversed in place);
 - path_keys:    a Python expression for get_path_keys();
 - rowid:        the rowid_column; batch_size: modify_batch_size;
-- returning:    a Python expression applied to insert/update values, as `values`.
+- returning:    a Python expression applied to insert/update values, as `values`;
+- bulk_returning: a Python expression bulk_insert() returns, with the rows as `rows`;
+- fail_with:    a Python expression for the exception fail_in raises instead of ApiError.
+
+LeakMarker (in the expressions' namespace) counts its live instances: live_markers()
+tells whether the runtime let go of the Python objects it was given.
 """
 import datetime
 import decimal
+import gc
 import itertools
 import json
 import time
@@ -23,8 +29,29 @@ import uuid
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition
 from multicorn.utils import ERROR, WARNING, check_interrupts, log_to_postgres
 
+
+
+class LeakMarker:
+    """A value no conversion accepts (str() and float() raise) that counts its live instances."""
+    live = 0
+
+    def __init__(self):
+        LeakMarker.live += 1
+
+    def __del__(self):
+        LeakMarker.live -= 1
+
+    def __str__(self):
+        raise ValueError("LeakMarker cannot be converted")
+
+
+def live_markers():
+    gc.collect()  # exceptions and tracebacks form cycles: count only what is really held
+    return LeakMarker.live
+
+
 NAMESPACE = {"datetime": datetime, "decimal": decimal, "json": json, "uuid": uuid,
-             "itertools": itertools}
+             "itertools": itertools, "LeakMarker": LeakMarker, "live_markers": live_markers}
 
 
 class ApiError(Exception):
@@ -67,6 +94,8 @@ class RecordingFdw(ForeignDataWrapper):
 
     def _fail(self, method):
         if self.options.get("fail_in") == method:
+            if "fail_with" in self.options:
+                raise self._eval("fail_with", ApiError=ApiError)
             raise ApiError("%s failed on purpose" % method, hint="fix the test", detail="detail of %s" % method)
 
     def _eval(self, option, default=None, **names):
@@ -148,6 +177,7 @@ class RecordingFdw(ForeignDataWrapper):
     def bulk_insert(self, all_values):
         self._fail("bulk_insert")
         report("bulk_insert", rows=[{k: describe(v) for k, v in sorted(r.items())} for r in all_values])
+        return self._eval("bulk_returning", None, rows=all_values)
 
     def update(self, oldvalues, newvalues):
         self._fail("update")
