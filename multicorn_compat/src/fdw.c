@@ -192,21 +192,33 @@ scan_kwargs(McExecState *es)
 	return kwargs;
 }
 
-/* An integer from Python; takes over obj (a new reference, or NULL with a Python error). */
-static long
+/* A number from Python; takes over obj (a new reference, or NULL with a Python error). */
+static double
 python_number(PyObject *obj, const char *what, const char *relname)
 {
-	PyObject   *num = obj ? PyNumber_Long(obj) : NULL;
-	long		value;
+	PyObject   *num = obj ? PyNumber_Float(obj) : NULL;
+	double		value;
 
 	Py_XDECREF(obj);
 	if (num == NULL)
 		py_raise_error(ERROR, "%s of foreign table \"%s\" is not a number", what, relname);
-	value = PyLong_AsLong(num);
+	value = PyFloat_AS_DOUBLE(num);
 	Py_DECREF(num);
-	if (value == -1 && PyErr_Occurred())
-		py_raise_error(ERROR, "%s of foreign table \"%s\" is out of range", what, relname);
 	return value;
+}
+
+/*
+ * A row width from Python as the planner's int32: at least 1, and at most what one
+ * tuple can hold (MaxAllocSize), so that a huge or NaN width cannot wrap around.
+ */
+static int
+clamp_width(double width)
+{
+	if (isnan(width) || width < 1)
+		return 1;
+	if (width > MaxAllocSize)
+		return MaxAllocSize;
+	return (int) width;
 }
 
 /* ------------------------------------------------------------------------
@@ -268,14 +280,14 @@ mcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 	{
 		PyHold	   *held = py_hold(result);
-		long		rows = python_number(PySequence_GetItem(result, 0), "get_rel_size() rows",
+		double		rows = python_number(PySequence_GetItem(result, 0), "get_rel_size() rows",
 										 ps->relname);
-		long		width = python_number(PySequence_GetItem(result, 1), "get_rel_size() width",
+		double		width = python_number(PySequence_GetItem(result, 1), "get_rel_size() width",
 										  ps->relname);
 
 		py_release(held);
-		baserel->rows = Max(rows, 1);
-		ps->width = Max(width, 1);
+		baserel->rows = clamp_row_est(rows);
+		ps->width = clamp_width(width);
 		baserel->reltarget->width = ps->width;
 	}
 	startup = PyObject_GetAttrString(ps->instance, "_startup_cost");
@@ -359,8 +371,8 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, McPlanState *ps)
 					 errmsg("get_path_keys() of foreign table \"%s\" must return (columns, rows) pairs",
 							ps->relname)));
 		keys = py_hold(PySequence_GetItem(item->obj, 0));
-		rows = Max(python_number(PySequence_GetItem(item->obj, 1), "get_path_keys() rows",
-								 ps->relname), 1);
+		rows = clamp_row_est(python_number(PySequence_GetItem(item->obj, 1), "get_path_keys() rows",
+										   ps->relname));
 		if (keys->obj != NULL && PyUnicode_Check(keys->obj))
 		{
 			/* multicorn2 would read the string's characters as column names: no path */
@@ -990,7 +1002,7 @@ mcGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 {
 	McExecState *es = modify_state(rinfo);
 	PyObject   *size;
-	long		n;
+	double		n;
 
 	/* Like postgres_fdw: RETURNING, triggers and check options need row-by-row inserts. */
 	if (rinfo->ri_projectReturning != NULL || rinfo->ri_WithCheckOptions != NIL ||
@@ -1006,10 +1018,10 @@ mcGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 		return 1;
 	}
 	n = python_number(size, "modify_batch_size", es->relname);
-	if (n < 1)
+	if (!(n >= 1))				/* NaN too */
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("modify_batch_size of foreign table \"%s\" must be at least 1, not %ld",
+				 errmsg("modify_batch_size of foreign table \"%s\" must be at least 1, not %g",
 						es->relname, n)));
 	return (int) Min(n, 65535);
 }

@@ -10,6 +10,7 @@ produces rows chosen by table options:
 - can_sort, can_limit: 'true' to accept sort / LIMIT pushdown (can_sort 'reversed': answer
                 with the request reversed in place);
 - path_keys:    a Python expression for get_path_keys();
+- rel_size:     a Python expression for get_rel_size() (default (estimated_rows, 100));
 - rowid:        the rowid_column; batch_size: modify_batch_size;
 - returning:    a Python expression applied to insert/update values, as `values`;
 - bulk_returning: a Python expression bulk_insert() returns, with the rows as `rows`;
@@ -106,7 +107,7 @@ class RecordingFdw(ForeignDataWrapper):
     def get_rel_size(self, quals, columns):
         self._fail("get_rel_size")
         report("get_rel_size", quals=describe_quals(quals), columns=sorted(columns))
-        return (int(self.options.get("estimated_rows", 1000)), 100)
+        return self._eval("rel_size", None) or (int(self.options.get("estimated_rows", 1000)), 100)
 
     def get_path_keys(self):
         self._fail("get_path_keys")
