@@ -335,13 +335,18 @@ xact_callback(XactEvent event, void *arg)
 			method = "pre_commit";
 			break;
 		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PREPARE:
 			method = "commit";
 			break;
 		case XACT_EVENT_ABORT:
 			method = "rollback";
 			break;
 		default:
+
+			/*
+			 * PRE_PREPARE and PREPARE included, as in multicorn2: PREPARE TRANSACTION
+			 * calls no Python method, and the Python transaction stays open (no begin()
+			 * next time) until this backend's next commit or rollback ends it.
+			 */
 			return;
 	}
 	if (instances == NULL)
