@@ -18,6 +18,8 @@
 
 #include <unistd.h>
 
+#include "access/xact.h"
+#include "common/string.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -201,13 +203,70 @@ py_object_to_server_str(PyObject *obj, const char *what)
  * ------------------------------------------------------------------------ */
 
 /*
- * The texts of an exception are copied as UTF-8 while Python objects are held, and
- * converted to the server encoding (which may raise an ERROR) only once all are released.
+ * UTF-8 text from Python for a message (error, hint, detail, log line) in the server
+ * encoding, palloc'd, never raising an ERROR: messages are reported from commit() and
+ * rollback() callbacks too, where an ERROR would abort an abort or PANIC after a commit.
+ * A character the server encoding lacks fails the conversion, and outside a transaction
+ * (those callbacks) PostgreSQL refuses any conversion it has not cached; then non-ASCII
+ * characters are written as \uXXXX escapes instead.
  */
 static char *
-utf8_to_server(char *utf8)
+message_to_server(const char *utf8)
 {
-	return utf8 ? pg_any_to_server(utf8, strlen(utf8), PG_UTF8) : NULL;
+	int			encoding = GetDatabaseEncoding();
+	const unsigned char *p;
+	StringInfoData buf;
+
+	if (utf8 == NULL)
+		return NULL;
+	if (encoding == PG_UTF8 || encoding == PG_SQL_ASCII || pg_is_ascii(utf8))
+		return pstrdup(utf8);
+	if (IsTransactionState())
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+		char	   *volatile converted = NULL;
+
+		PG_TRY();
+		{
+			converted = pg_any_to_server(utf8, strlen(utf8), PG_UTF8);
+		}
+		PG_CATCH();
+		{
+			/* only a failed conversion lands here: no state to clean up but the error */
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+		}
+		PG_END_TRY();
+		if (converted != NULL)
+			return converted == utf8 ? pstrdup(utf8) : converted;
+	}
+	initStringInfo(&buf);
+	for (p = (const unsigned char *) utf8; *p != '\0';)
+	{
+		if (*p < 0x80)
+			appendStringInfoChar(&buf, (char) *p++);
+		else
+		{
+			/* Python produced it: a complete, valid UTF-8 sequence */
+			pg_wchar	code = utf8_to_unicode(p);
+
+			appendStringInfo(&buf, code > 0xFFFF ? "\\U%08X" : "\\u%04X", (unsigned int) code);
+			p += pg_utf_mblen(p);
+		}
+	}
+	return buf.data;
+}
+
+/* str(obj) as a message in the server encoding (message_to_server), or NULL on a Python error. */
+static char *
+py_object_to_message(PyObject *obj)
+{
+	PyObject   *str = PyObject_Str(obj);
+	const char *utf8 = str ? PyUnicode_AsUTF8(str) : NULL;
+	char	   *copy = utf8 ? pstrdup(utf8) : NULL;
+
+	Py_XDECREF(str);
+	return copy ? message_to_server(copy) : NULL;
 }
 
 /* A str attribute of the exception as a palloc'd UTF-8 string, or NULL. */
@@ -321,7 +380,7 @@ py_fetch_error_message(void)
 	Py_XDECREF(type);
 	Py_XDECREF(value);
 	Py_XDECREF(tb);
-	return utf8_to_server(message);
+	return message_to_server(message);
 }
 
 /*
@@ -397,10 +456,10 @@ py_raise_error(int elevel, const char *fmt,...)
 	Py_XDECREF(type);
 	Py_XDECREF(value);
 	Py_XDECREF(tb);
-	message = utf8_to_server(message);
-	hint = utf8_to_server(hint);
-	detail = utf8_to_server(detail);
-	trace = utf8_to_server(trace);
+	message = message_to_server(message);
+	hint = message_to_server(hint);
+	detail = message_to_server(detail);
+	trace = message_to_server(trace);
 
 	ereport(elevel,
 			(errcode(ERRCODE_INTERNAL_ERROR),
@@ -460,15 +519,18 @@ utils_log_to_postgres(PyObject *self, PyObject *args, PyObject *kwargs)
 	/* Nothing below may longjmp out: we are called from Python code. */
 	PG_TRY();
 	{
-		message = py_object_to_server_str(p_message, "log message");
-		if (p_hint != Py_None)
-			hint = py_object_to_server_str(p_hint, "log hint");
-		if (p_detail != Py_None)
-			detail = py_object_to_server_str(p_detail, "log detail");
-		ereport(elevel,
-				(errmsg("%s", message),
-				 hint ? errhint("%s", hint) : 0,
-				 detail ? errdetail("%s", detail) : 0));
+		message = py_object_to_message(p_message);
+		if (message != NULL && p_hint != Py_None)
+			hint = py_object_to_message(p_hint);
+		if (message != NULL && p_detail != Py_None)
+			detail = py_object_to_message(p_detail);
+		if (message == NULL || PyErr_Occurred())
+			failed = true;		/* str() raised: that Python exception is the result */
+		else
+			ereport(elevel,
+					(errmsg("%s", message),
+					 hint ? errhint("%s", hint) : 0,
+					 detail ? errdetail("%s", detail) : 0));
 	}
 	PG_CATCH();
 	{
@@ -483,7 +545,8 @@ utils_log_to_postgres(PyObject *self, PyObject *args, PyObject *kwargs)
 	PG_END_TRY();
 	if (failed)
 	{
-		PyErr_SetString(PyExc_RuntimeError, failure ? failure : "log_to_postgres failed");
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_RuntimeError, failure ? failure : "log_to_postgres failed");
 		return NULL;
 	}
 	Py_RETURN_NONE;

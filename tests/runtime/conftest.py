@@ -64,3 +64,21 @@ def fdw(pg, db):
 def value_of(described):
     """(type name, repr) of a value described by testfdw.describe."""
     return (described["type"], described["repr"])
+
+
+@pytest.fixture
+def latin1_fdw(pg):
+    """Like fdw, in a LATIN1 database whose client also speaks LATIN1: text from Python
+    then needs a conversion, one PostgreSQL refuses outside a transaction."""
+    name = "runtime_latin1"
+    with pg.connect() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'LATIN1' "
+                     "LC_COLLATE 'C' LC_CTYPE 'C'")
+    with pg.connect(name) as conn:
+        conn.execute("CREATE EXTENSION multicorn")
+        conn.execute("SET client_encoding TO 'LATIN1'")
+        session = FdwSession(conn)
+        session.server("rt")
+        session.reset()
+        yield session
