@@ -33,6 +33,8 @@ def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slow-body-ms", type=float, default=0.0, help="time spread over sending a body")
     parser.add_argument("--custom-attribute-delay-s", type=float, default=0.0,
                         help="how long list/search show old custom attribute values after an update")
+    parser.add_argument("--search-index-delay-s", type=float, default=0.0,
+                        help="how long contact search misses a newly created contact")
     parser.add_argument("--timezone", default="UTC", help="workspace time zone for day-granular date search")
 
 
@@ -52,7 +54,8 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
     knobs = {"latency_ms": args.latency_ms, "latency_jitter_ms": args.latency_jitter_ms,
              "fault_rate": args.fault_rate, "drop_rate": args.drop_rate, "slow_body_ms": args.slow_body_ms,
-             "custom_attribute_delay_s": args.custom_attribute_delay_s, "timezone": args.timezone}
+             "custom_attribute_delay_s": args.custom_attribute_delay_s, "timezone": args.timezone,
+             "search_index_delay_s": args.search_index_delay_s}
     if args.rate_limit_per_10s is not None:
         knobs["rate_limit_per_10s"] = args.rate_limit_per_10s
     try:

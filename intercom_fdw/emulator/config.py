@@ -25,6 +25,7 @@ class Knobs:
     drop_rate: float = 0.0  # share of API requests whose connection is cut mid-response
     slow_body_ms: float = 0.0  # time spread over sending each response body
     custom_attribute_delay_s: float = 0.0  # list/search show old custom attributes this long
+    search_index_delay_s: float = 0.0  # contact search misses contacts created less than this ago
     timezone: str = "UTC"  # workspace time zone for day-granular search on dates
 
     def update(self, changes: dict) -> None:

@@ -67,6 +67,8 @@ class Workspace:
 
         # Eventual consistency: (kind, id) -> (custom_attributes as list/search still show them, until).
         self.stale_custom_attributes: Dict[Tuple[str, str], Tuple[dict, float]] = {}
+        # Search index lag: id -> clock time of creation, for contacts created while the knob was set.
+        self.unindexed_contacts: Dict[str, float] = {}
         # Companies scroll: the one open scroll of this workspace (see paging/scroll.py).
         self.scroll = None
         # Bumped by every write, so cached search results know when they are out of date.
@@ -105,6 +107,7 @@ class Workspace:
             return None
         self.reindex_contact({"id": contact_id}, contact.get("email"), contact.get("external_id"))
         self.archived_contacts.discard(contact_id)
+        self.unindexed_contacts.pop(contact_id, None)
         for company_id in self.contact_companies.pop(contact_id, []):
             self.company_contacts[company_id].remove(contact_id)
         for name in ("contact_tags", "contact_notes", "contact_segments", "contact_subscriptions", "events"):

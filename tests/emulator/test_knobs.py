@@ -10,7 +10,7 @@ from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 def test_config_reads_and_patches_knobs(admin_client):
     knobs = admin_client.get("/__emulator/config").json()
     assert set(knobs) == {"latency_ms", "latency_jitter_ms", "rate_limit_per_10s", "fault_rate", "drop_rate",
-                          "slow_body_ms", "custom_attribute_delay_s", "timezone"}
+                          "slow_body_ms", "custom_attribute_delay_s", "search_index_delay_s", "timezone"}
     assert admin_client.patch("/__emulator/config", json={"latency_ms": 5}).json()["latency_ms"] == 5
     for bad in ({"no_such_knob": 1}, {"fault_rate": 2}, {"latency_ms": -1}, {"timezone": "Mars/Olympus"},
                 {"latency_ms": "fast"}):
@@ -144,3 +144,76 @@ def test_reset_gives_every_token_a_fresh_rate_limit_slice():
     assert [state.rate_limiter.take("t", 1000.0, 2).allowed for _ in range(3)] == [True, True, False]
     state.reset()
     assert state.rate_limiter.take("t", 1000.0, 2).allowed
+
+
+def _search_by_email(papi, email: str) -> list:
+    query = {"field": "email", "operator": "=", "value": email}
+    return papi.post("/contacts/search", json={"query": query}).json()["data"]
+
+
+def test_search_index_delay_hides_new_contacts_from_search_only(papi, admin_client):
+    admin_client.patch("/__emulator/config", json={"search_index_delay_s": 60})
+    seeded = papi.get("/contacts", params={"per_page": 1}).json()["data"][0]
+    created = papi.post("/contacts", json={"email": "fresh.index@example.com"}).json()
+    assert _search_by_email(papi, "fresh.index@example.com") == []
+    id_query = {"field": "id", "operator": "IN", "value": [seeded["id"], created["id"]]}
+    assert [c["id"] for c in papi.post("/contacts/search", json={"query": id_query}).json()["data"]] == [seeded["id"]]
+    assert papi.get(f"/contacts/{created['id']}").json()["email"] == "fresh.index@example.com"
+    listed = papi.get("/contacts", params={"per_page": 150}).json()
+    while listed["pages"].get("next"):
+        listed = papi.get("/contacts", params={"per_page": 150,
+                                               "starting_after": listed["pages"]["next"]["starting_after"]}).json()
+    assert listed["data"][-1]["id"] == created["id"]  # the list follows creation order: the new one is last
+    admin_client.patch("/__emulator/config", json={"search_index_delay_s": 0})
+    assert [c["id"] for c in _search_by_email(papi, "fresh.index@example.com")] == [created["id"]]
+
+
+def test_search_index_delay_passes(papi, admin_client):
+    admin_client.patch("/__emulator/config", json={"search_index_delay_s": 1})
+    created = papi.post("/contacts", json={"email": "soon.indexed@example.com"}).json()
+    assert _search_by_email(papi, "soon.indexed@example.com") == []
+    time.sleep(1.1)
+    # The same query again, with no write in between: a cached result must not outlive the delay.
+    assert [c["id"] for c in _search_by_email(papi, "soon.indexed@example.com")] == [created["id"]]
+
+
+def test_merged_contacts_never_appear_in_search(papi, admin_client):
+    lead = papi.post("/contacts", json={"role": "lead", "email": "merged.away@example.com"}).json()
+    assert [c["id"] for c in _search_by_email(papi, "merged.away@example.com")] == [lead["id"]]  # default 0
+    user = papi.post("/contacts", json={"role": "user", "external_id": "merge-survivor"}).json()
+    assert papi.post("/contacts/merge", json={"from": lead["id"], "into": user["id"]}).status_code == 200
+    assert _search_by_email(papi, "merged.away@example.com") == []
+    query = {"field": "id", "operator": "=", "value": lead["id"]}
+    assert papi.post("/contacts/search", json={"query": query}).json()["total_count"] == 0
+    # Merged while still within the index delay: not found once the delay is over either.
+    admin_client.patch("/__emulator/config", json={"search_index_delay_s": 60})
+    late = papi.post("/contacts", json={"role": "lead", "email": "late.lead@example.com"}).json()
+    assert papi.post("/contacts/merge", json={"from": late["id"], "into": user["id"]}).status_code == 200
+    admin_client.patch("/__emulator/config", json={"search_index_delay_s": 0})
+    assert _search_by_email(papi, "late.lead@example.com") == []
+
+
+def test_search_index_delay_from_the_command_line():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "intercom_fdw.cli", "emulator", "--port", str(port),
+                                "--contacts", "10", "--search-index-delay-s", "7.5"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                knobs = httpx.get(f"http://127.0.0.1:{port}/__emulator/config").json()
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None, "the emulator did not start"
+                time.sleep(0.2)
+        assert knobs["search_index_delay_s"] == 7.5
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -48,6 +48,9 @@ class SearchContext:
         stale = ws.stale_custom_attributes
         for key in [k for k, (_old, until) in stale.items() if until <= self._now]:
             del stale[key]  # past the delay: lists and search see the current values again
+        unindexed, delay = ws.unindexed_contacts, rt.knobs.search_index_delay_s
+        for contact_id in [i for i, created in unindexed.items() if created + delay <= self._now]:
+            del unindexed[contact_id]  # indexed now: search finds it from here on, whatever the knob later
 
     def custom_types(self, model: str) -> Dict[str, str]:
         if model not in self._custom_types:
@@ -82,6 +85,12 @@ def remember_custom_attributes(ws: Workspace, rt: Runtime, model: str, obj: dict
     current = ws.stale_custom_attributes.get(key)
     if current is None or current[1] <= rt.clock():
         ws.stale_custom_attributes[key] = (copy.deepcopy(obj["custom_attributes"]), rt.clock() + delay)
+
+
+def note_unindexed_contact(ws: Workspace, rt: Runtime, contact_id: str) -> None:
+    """A new contact: with the search index delay set, search misses it until the delay has passed."""
+    if rt.knobs.search_index_delay_s > 0:
+        ws.unindexed_contacts[contact_id] = rt.clock()
 
 
 def require_body(req: Req) -> dict:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from intercom_fdw.emulator import views
 from intercom_fdw.emulator.apierror import ApiError, invalid, not_found
-from intercom_fdw.emulator.backend import Req, Runtime, remember_custom_attributes, require, require_body
+from intercom_fdw.emulator.backend import (
+    Req, Runtime, note_unindexed_contact, remember_custom_attributes, require, require_body,
+)
 from intercom_fdw.emulator.backend.contacts import contact_by_id
 from intercom_fdw.emulator.backend.rules import (
     admin_or_404, apply_custom_attributes, checked_custom_attributes, new_hex_id, new_numeric_id, typed,
@@ -79,6 +81,7 @@ def create_contact(ws: Workspace, rt: Runtime, req: Req) -> dict:
     _set_fields(contact, fields)
     apply_custom_attributes(contact, custom)
     ws.add_contact(contact)
+    note_unindexed_contact(ws, rt, contact["id"])
     return views.contact(ws, contact, by_id=True)
 
 

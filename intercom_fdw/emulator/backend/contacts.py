@@ -41,9 +41,14 @@ def find_by_external_id(ws: Workspace, rt: Runtime, req: Req) -> dict:
     return views.contact(ws, ws.contacts.get(contact_id), by_id=True)
 
 
+def _searchable(ws: Workspace):
+    unindexed = ws.unindexed_contacts  # still within the search index delay (SearchContext prunes it)
+    return lambda contact: _listed(contact) and contact["id"] not in unindexed
+
+
 def search_contacts(ws: Workspace, rt: Runtime, req: Req) -> dict:
     ctx = SearchContext(ws, rt)
-    items, pages, total = run_search(ws, rt, req, CONTACT_SEARCH, ws.contacts, ctx, visible=_listed)
+    items, pages, total = run_search(ws, rt, req, CONTACT_SEARCH, ws.contacts, ctx, visible=_searchable(ws))
     return {"type": "list", "data": [views.contact(ws, c, ctx.custom_attributes) for c in items],
             "total_count": total, "pages": pages}
 

@@ -33,15 +33,19 @@ def run_search(ws: Workspace, rt: Runtime, req: Req, schema: SearchSchema, table
     tz = rt.knobs.timezone
     key = (ws.uid, ws.version, schema.name, orjson.dumps(body["query"], option=orjson.OPT_SORT_KEYS),
            orjson.dumps(body.get("sort"), option=orjson.OPT_SORT_KEYS), tz)
-    matches = None if ws.stale_custom_attributes else _CACHE.get(key)
+    # While time decides what search sees, results are not cached: they change without a write
+    # bumping ws.version, so a cached page would outlive the delay.
+    cacheable = not ws.stale_custom_attributes and not ws.unindexed_contacts
+    matches = _CACHE.get(key) if cacheable else None
     if matches is None:
         predicate = compile_query(body["query"], schema, ctx, tz)
         order = sort_key(body.get("sort"), schema, ctx)
         matches = [obj for obj in table.values() if visible(obj) and predicate(obj)]
         if order is not None:
             matches.sort(key=order, reverse=body["sort"].get("order") == "descending")
-        _CACHE[key] = matches
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        if cacheable:
+            _CACHE[key] = matches
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
     chunk, pages = sequence_page(matches, per_page, pagination.get("starting_after"))
     return chunk, pages, len(matches)
