@@ -5,9 +5,13 @@ pages them), so that neither imports the other.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Tuple
+from urllib.parse import quote
+
+from intercom_fdw.errors import InvalidValueError
 
 PAGING_STYLES = ("none", "unpaged", "cursor", "page", "next_url", "scroll", "search")
 SINGLE_CALL_STYLES = ("none", "unpaged")
@@ -58,3 +62,47 @@ class ApiRequest:
         if self.per_page:
             return min(self.per_page, self.max_items) if self.max_items else self.per_page
         return min(self.max_items, DEFAULT_PER_PAGE) if self.max_items else None
+
+
+# ---- ids in request paths ---------------------------------------------------------------------
+# Every {placeholder} of an endpoint's path is filled here, for reads, writes and actions alike.
+# Values come from SQL (constants, joins, rows being written): each becomes one percent-encoded path
+# segment, so '/', '?', '#' and '%' cannot change the path; '.' and '..' cannot be encoded away (HTTP
+# stacks resolve them, also as %2E) and an empty id would make '//', so those are refused: no
+# Intercom object has such an id.
+_PLACEHOLDER = re.compile(r"{(\w+)}")
+_NOT_A_SEGMENT = ("", ".", "..")
+
+
+class UnaddressableId(InvalidValueError):
+    """A value that cannot be an Intercom id in a request path ('', '.' or '..')."""
+
+    def __init__(self, name: str, value: str):
+        self.name = name
+        self.value = value
+        super().__init__(f"{value!r} is not a valid {name}: no Intercom id is empty, '.' or '..'",
+                         hint=f"check where the {name} comes from; an id is a path segment of the request")
+
+
+def path_placeholders(template: str) -> Tuple[str, ...]:
+    """The names of a path template's {placeholders}, in order."""
+    return tuple(_PLACEHOLDER.findall(template))
+
+
+def path_segment(name: str, value: Any) -> str:
+    text = str(value)
+    if text in _NOT_A_SEGMENT:
+        raise UnaddressableId(name, text)
+    return quote(text, safe="")
+
+
+def bind_path(template: str, values: Mapping[str, Any]) -> str:
+    """`template` with each {name} replaced by values[name] as one encoded path segment.
+
+    Raises UnaddressableId for a value that cannot be an id, KeyError for a name without a value."""
+    return _PLACEHOLDER.sub(lambda m: path_segment(m.group(1), values[m.group(1)]), template)
+
+
+def has_dot_segment(path: str) -> bool:
+    """True for a path that an HTTP stack would rewrite ('/a/../b', '/a/./b', '/a/..')."""
+    return any(segment in (".", "..") for segment in path.split("/"))

@@ -18,8 +18,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
-from urllib.parse import quote
 
+from intercom_fdw.api_request import UnaddressableId, bind_path, path_placeholders
 from intercom_fdw.custom_fields import column_type
 from intercom_fdw.errors import InvalidValueError, UnsupportedOperationError
 from intercom_fdw.shaping import dig
@@ -31,7 +31,6 @@ VERBS = {"insert": "INSERT", "update": "UPDATE", "delete": "DELETE"}
 # The JSON form of each read converter; file lists are never writable.
 _KIND_OF_CONVERTER = {"text": "text", "integer": "integer", "bigint": "integer", "float": "float",
                       "boolean": "boolean", "unix_timestamp": "unix", "unix_date": "unix", "json": "json"}
-_PLACEHOLDER = re.compile(r"{(\w+)}")
 
 
 @dataclass(frozen=True)
@@ -210,7 +209,7 @@ class TableWrites:
         values = self._with_fixed_values(values, row)
         self._check_required(op, values, row, "insert")
         writable = self.writable(op)
-        addressing = set(_PLACEHOLDER.findall(op.path)) | set(self.fixed)
+        addressing = set(path_placeholders(op.path)) | set(self.fixed)
         for name, value in values.items():
             if value is not None and name not in writable and name not in addressing:
                 raise self._not_writable(name, row, "insert", writable)
@@ -266,18 +265,22 @@ class TableWrites:
         op = getattr(self.rules, op_name)
         if op is None:
             return ()
-        return tuple(name for name in _PLACEHOLDER.findall(op.path) if name != ROWID_COLUMN)
+        return tuple(name for name in path_placeholders(op.path) if name != ROWID_COLUMN)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _request(self, op, values, sent, writable, row, verb, rowid) -> WriteRequest:
         path_values = {}
-        for name in _PLACEHOLDER.findall(op.path):
+        for name in path_placeholders(op.path):
             value = rowid if name == ROWID_COLUMN else values.get(name)
             if value is None:
                 raise InvalidValueError(
                     f"{self._where(row, verb)}: column {name} is needed to address the object",
                     hint=f"set {name} (the path is {op.path})")
-            path_values[name] = quote(str(value), safe="")
+            path_values[name] = value
+        try:
+            path = bind_path(op.path, path_values)
+        except UnaddressableId as error:
+            raise InvalidValueError(f"{self._where(row, verb)}: column {error.message}", hint=error.hint) from None
         body = None
         if op.method != "DELETE" or sent or op.keys:
             body = {}
@@ -290,7 +293,7 @@ class TableWrites:
                 _set_path(body, target, self._converted(name, kind, value, row, verb))
         inject = {c.name: values.get(c.name) for c in self.spec.columns
                   if not c.source and c.name != "attrs" and values.get(c.name) is not None}
-        return WriteRequest(op.method, op.path.format(**path_values), body, op.idempotent, op.result_id, inject)
+        return WriteRequest(op.method, path, body, op.idempotent, op.result_id, inject)
 
     def _converted(self, name, kind, value, row, verb):
         column = self.columns[name]

@@ -27,8 +27,8 @@ import random
 import threading
 import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
-from urllib.parse import quote
 
+from intercom_fdw.api_request import bind_path
 from intercom_fdw.client.policy import backoff_delay
 from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.errors import (
@@ -211,7 +211,7 @@ class StatementWriter:
         if get is None:
             raise InvalidValueError(f"{self.table.spec.table}: the object with id {object_id} cannot be read back",
                                     hint="update rows through a plain scan of the table")
-        return self.client.call("GET", get.path.format(id=quote(str(object_id), safe="")))
+        return self.client.call("GET", bind_path(get.path, {"id": object_id}))
 
     # -- running -------------------------------------------------------------------------------------
     def _call(self, request: WriteRequest, allow_404: bool = False):

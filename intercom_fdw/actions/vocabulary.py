@@ -10,8 +10,8 @@ import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Tuple
-from urllib.parse import quote
 
+from intercom_fdw.api_request import UnaddressableId, bind_path
 from intercom_fdw.errors import ConfigurationError
 
 # A rule looks at one non-NULL argument value and returns None, or (problem, hint). `now` is the
@@ -122,9 +122,12 @@ class Action:
 
     def plan(self, arguments: Mapping[str, Any]) -> ActionCall:
         """The HTTP request for arguments returned by `bind`."""
-        path = self.path.format(**{
-            name: quote(str(value), safe="") for name, value in arguments.items() if value is not None
-        })
+        try:
+            path = bind_path(self.path, {name: value for name, value in arguments.items() if value is not None})
+        except UnaddressableId as error:
+            param = next(p for p in self.params if p.name == error.name)
+            raise _argument_error(param, f"has invalid value {error.value!r}: no Intercom id is empty, '.' or '..'",
+                                  f"pass the id of the object for {param.name}") from None
         body = _render(self.body, arguments) if self.body is not None else None
         return ActionCall(self.method, path, body, self.idempotent)
 

@@ -34,7 +34,7 @@ from intercom_fdw.client.policy import (
     retry_after_429,
     should_retry,
 )
-from intercom_fdw.api_request import ApiRequest
+from intercom_fdw.api_request import ApiRequest, has_dot_segment
 from intercom_fdw.client.scroll_lock import workspace_key, workspace_scroll_lock
 from intercom_fdw.client.throttle import Throttle
 
@@ -222,6 +222,12 @@ class IntercomClient:
     def _send(self, method, target, params, body, idempotent, allow_404) -> Optional[dict]:
         url = target if target.startswith(("http://", "https://")) else self.base_url + target
         path = urlsplit(url).path
+        if has_dot_segment(path):
+            # HTTP stacks resolve '.' and '..' before sending: /contacts/../tags would reach /tags.
+            # Paths are bound by api_request.bind_path, which refuses such ids; this guards what
+            # reaches the client any other way (a next-page URL from a response, a future caller).
+            raise errors.ConfigurationError(f"refusing to send {method} {path}: the path has a '.' or '..' segment",
+                                            hint="an id in the request is '.' or '..', which no Intercom object has")
         idempotent = is_idempotent(method, idempotent)
         attempt = 0
         while True:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
-from urllib.parse import quote
 
-from intercom_fdw.api_request import ApiRequest
+from intercom_fdw.api_request import ApiRequest, UnaddressableId, bind_path
 from intercom_fdw.spec import Endpoint
 
 
@@ -23,6 +22,8 @@ class ApiCall(ApiRequest):
     inject: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
+        if self.max_items == 0:
+            return f"{self.method} {self.path}: not sent (the value cannot be an Intercom id)"
         query = "&".join(f"{k}={v}" for k, v in sorted(self.params.items()))
         paging = "" if self.paging in ("none", "unpaged") else f" ({self.paging} paging"
         if paging:
@@ -32,8 +33,16 @@ class ApiCall(ApiRequest):
 
 def call_for(endpoint: Endpoint, path_values: Mapping[str, str] = None, params: Mapping[str, Any] = None,
              body=None, max_items=None, allow_404=False, inject=None) -> ApiCall:
-    """An ApiCall from an endpoint template: fills {placeholders}, sizes pages to the row limit."""
-    path = endpoint.path.format(**{k: _path_segment(v) for k, v in (path_values or {}).items()})
+    """An ApiCall from an endpoint template: fills {placeholders}, sizes pages to the row limit.
+
+    A read that finds nothing on a 404 (allow_404) with a value that cannot be an id ('..')
+    reads nothing and sends nothing (max_items 0), which is what Intercom would answer for it."""
+    try:
+        path = bind_path(endpoint.path, path_values or {})
+    except UnaddressableId:
+        if not allow_404:
+            raise
+        path, max_items = endpoint.path, 0
     per_page = endpoint.per_page_cap
     if per_page and max_items:
         per_page = min(per_page, max(max_items, 1))
@@ -42,11 +51,6 @@ def call_for(endpoint: Endpoint, path_values: Mapping[str, str] = None, params: 
         paging=endpoint.paging, items_key=endpoint.items_key, per_page=per_page, max_items=max_items,
         allow_404=allow_404, inject=dict(inject or {}),
     )
-
-
-def _path_segment(value) -> str:
-    # Ids come from SQL text: never let one change the path (no '/', '?', '#', '..').
-    return quote(str(value), safe="")
 
 
 @dataclass(frozen=True)
