@@ -44,6 +44,8 @@ USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"
 # update it with the row's values, or fail the statement.
 ON_CONFLICT = ("skip", "update", "error")
 DEFAULT_ON_CONFLICT = "skip"
+# Decide where requests, and so every role's token, go: the merged options hold exactly one.
+ENDPOINT_OPTIONS = ("region", "api_url")
 # Added by the runtime itself, never by users.
 _RUNTIME_OPTIONS = frozenset({"wrapper"})
 
@@ -75,7 +77,7 @@ def validate_options(catalog: str, options: Mapping[str, str]) -> None:
             hint=f"valid {catalog.replace('_', ' ')} options: " + "; ".join(f"{k} ({v})" for k, v in valid.items()),
         )
     if catalog != "column":
-        FdwOptions.parse(options, require_token=False)
+        FdwOptions.parse(options, require_token=False, require_endpoint=catalog == "server")
 
 
 def option_conflicts(server_options: Mapping[str, str], table_options: Mapping[str, str]) -> list:
@@ -88,9 +90,30 @@ def option_conflicts(server_options: Mapping[str, str], table_options: Mapping[s
 
 def _meaning(name, value):
     try:
-        return getattr(FdwOptions.parse({name: value}, require_token=False), name)
+        return getattr(FdwOptions.parse({name: value}, require_token=False, require_endpoint=False), name)
     except ConfigurationError:
         return str(value).strip()  # a bad value is reported by the check of its own object
+
+
+def _endpoint(options: Mapping[str, str], required: bool) -> str:
+    """The base URL from exactly one of region and api_url (see the module's docstring)."""
+    given = [name for name in ENDPOINT_OPTIONS if name in options]
+    for name in given:  # each value on its own first: a bad region is reported as such
+        api_base_url(options[name] if name == "region" else None, options[name] if name == "api_url" else None)
+    if len(given) == 2:
+        raise ConfigurationError(
+            "both region and api_url are set",
+            hint="a server sets exactly one of region and api_url, and a foreign table neither: the table's "
+                 "options are merged with its server's, so a table's region or api_url would decide where "
+                 "every role's access token is sent. Drop the one the foreign table adds (ALTER FOREIGN TABLE "
+                 "... OPTIONS (DROP api_url)), or the server's extra one (ALTER SERVER ... OPTIONS (DROP region))")
+    if not given and required:
+        raise ConfigurationError(
+            "the server sets neither region nor api_url",
+            hint="set where the server's requests go, e.g. ALTER SERVER <server> OPTIONS (ADD region 'us') "
+                 "(or eu, au; or api_url '...'); without it a foreign table's api_url would decide where "
+                 "every role's access token is sent")
+    return api_base_url(options.get("region"), options.get("api_url"))
 
 
 def _boolean(name, value) -> bool:
@@ -131,7 +154,10 @@ class FdwOptions:
     modify_batch_size: int = 50
 
     @classmethod
-    def parse(cls, options: Mapping[str, str], require_token: bool = True) -> "FdwOptions":
+    def parse(cls, options: Mapping[str, str], require_token: bool = True,
+              require_endpoint: bool = True) -> "FdwOptions":
+        """The options one scan, import or SQL function works with (a table's, its server's and the
+        role's user mapping's, merged), or with `require_*` False those of one catalog object."""
         options = {k: v for k, v in (options or {}).items() if k not in _RUNTIME_OPTIONS}
         token = options.get("access_token")
         register_secret(token)
@@ -155,8 +181,7 @@ class FdwOptions:
         api_version = options.get("api_version", "2.14").strip()
         if not api_version:
             raise ConfigurationError("empty api_version", hint="use api_version '2.14' or drop the option")
-        return cls(
-            base_url=api_base_url(options.get("region"), options.get("api_url")),
+        values = dict(
             token=token or "",
             api_version=api_version,
             pushdown=_boolean("pushdown", options.get("pushdown", "true")),
@@ -173,6 +198,7 @@ class FdwOptions:
             if "row_estimate" in options else None,
             modify_batch_size=_number("modify_batch_size", options.get("modify_batch_size", 50), 1, 1000, int),
         )
+        return cls(base_url=_endpoint(options, require_endpoint), **values)
 
     def client_options(self) -> dict:
         return {"connect_timeout": self.connect_timeout, "read_timeout": self.read_timeout,

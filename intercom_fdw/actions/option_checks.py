@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-from intercom_fdw.client.regions import api_base_url
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.objects import spec_for
 from intercom_fdw.options import option_conflicts, validate_options
@@ -40,8 +39,6 @@ def check_catalog_object(kind: str, name: str, options: Mapping[str, str],
     options of each of its foreign tables ({'foreign table public.contacts': {...}, ...})."""
     try:
         validate_options(kind, options)
-        if options.get("region") is not None:
-            api_base_url(options["region"], None)  # api_url wins at run time; a bad region is still a mistake
         if kind == "table":
             _check_table(options, column_options or {})
         if kind == "user_mapping" and not (options.get("access_token") or "").strip():

@@ -23,12 +23,26 @@ def api_base_url(region: Optional[str], api_url: Optional[str]) -> str:
     if api_url is not None and api_url.strip():
         url = api_url.strip()
         parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        shown = repr(url) if "@" not in url else "(not shown: it may hold credentials)"
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigurationError(
-                f"invalid api_url {url!r}: not an http(s) URL",
+                f"invalid api_url {shown}: not an http(s) URL",
                 hint="use a URL like 'https://api.intercom.io' or 'http://127.0.0.1:8080', "
                 "or drop api_url and set region",
             )
+        # Request paths are appended to the base URL: a query or fragment would swallow them, and
+        # credentials in it would be shown wherever the URL is (errors, EXPLAIN).
+        extra = [what for what, present in (("a query", "?" in url), ("a fragment", "#" in url),
+                                             ("credentials", "@" in parts.netloc)) if present]
+        if extra:
+            raise ConfigurationError(
+                f"invalid api_url: it has {' and '.join(extra)}",
+                hint="api_url is a base URL such as 'https://proxy.example.com/intercom': scheme, host, "
+                "optional port and path, nothing after the path",
+            )
+        if any(segment in (".", "..") for segment in parts.path.split("/")):
+            raise ConfigurationError(f"invalid api_url {shown}: its path has a '.' or '..' segment",
+                                     hint="write the base path without dot segments")
         return url.rstrip("/")
     name = (region or DEFAULT_REGION).strip().lower()
     try:

@@ -33,9 +33,19 @@ def test_the_message_names_the_object_and_the_hint_lists_valid_options():
     assert "region" in error.hint and "api_url" in error.hint
 
 
-def test_a_bad_region_fails_even_when_api_url_overrides_it():
-    error = error_of("server", "server s", {"api_url": "http://127.0.0.1:9", "region": "mars"})
+def test_a_bad_region_fails():
+    error = error_of("server", "server s", {"region": "mars"})
     assert "unknown Intercom region 'mars'" in error.message and "au, eu, us" in error.hint
+
+
+def test_a_server_sets_exactly_one_of_region_and_api_url():
+    # Either alone is fine; both (or neither) would let a foreign table decide where tokens go.
+    for options in ({"region": "eu"}, {"api_url": "http://127.0.0.1:9"}):
+        check_catalog_object("server", "server s", options)
+    both = error_of("server", "server s", {"api_url": "http://127.0.0.1:9", "region": "eu"})
+    assert both.message == "server s: both region and api_url are set" and "DROP api_url" in both.hint
+    neither = error_of("server", "server s", {"pushdown": "true"})
+    assert "neither region nor api_url" in neither.message and "ADD region 'us'" in neither.hint
 
 
 def test_tables_need_a_known_object_and_valid_column_options():
@@ -55,10 +65,10 @@ def test_user_mappings_never_echo_the_token():
 
 
 def test_on_conflict_defaults_to_skip_and_takes_three_values():
-    assert FdwOptions.parse({}, require_token=False).on_conflict == "skip"
+    assert FdwOptions.parse({"region": "us"}, require_token=False).on_conflict == "skip"
     for value in ("skip", "update", "error", " Update "):
         check_catalog_object("table", "t", {"object": "contacts", "on_conflict": value})
-    assert FdwOptions.parse({"on_conflict": "UPDATE"}, require_token=False).on_conflict == "update"
+    assert FdwOptions.parse({"region": "us", "on_conflict": "UPDATE"}, require_token=False).on_conflict == "update"
     error = error_of("table", "t", {"object": "contacts", "on_conflict": "ignore"})
     assert error.message == "t: invalid value 'ignore' for option on_conflict"
     assert error.hint == "on_conflict takes 'skip', 'update', 'error' (default 'skip')"
@@ -83,7 +93,7 @@ def test_a_server_may_not_contradict_its_tables_and_the_hint_names_them():
               "foreign table public.a": {"object": "articles", "suppress_extended_requests": "off"},
               "foreign table public.c": {"object": "articles", "suppress_extended_requests": "on"},
               "foreign table public.d": {"object": "articles"}}
-    error = error_of("server", "server lean", {"suppress_extended_requests": "true"}, None, tables)
+    error = error_of("server", "server lean", {"region": "us", "suppress_extended_requests": "true"}, None, tables)
     assert error.message == ("server lean: option suppress_extended_requests 'true' differs from the value set on "
                              "foreign table public.a ('off'), foreign table public.b ('false')")
     assert "from public.a, public.b (ALTER FOREIGN TABLE" in error.hint
@@ -98,4 +108,5 @@ def test_a_server_may_not_contradict_its_tables_and_the_hint_names_them():
 ])
 def test_a_table_and_its_server_agreeing_pass(server, table):
     check_catalog_object("table", "t", {"object": "articles", **table}, None, {"server s": server})
-    check_catalog_object("server", "s", server, None, {"foreign table t": {"object": "articles", **table}})
+    check_catalog_object("server", "s", {"region": "us", **server}, None,
+                         {"foreign table t": {"object": "articles", **table}})
