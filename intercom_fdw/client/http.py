@@ -304,6 +304,27 @@ def _parsed(response: requests.Response, method: str, path: str):
     body = response.content
     if not body:
         return {}  # e.g. 202 from POST /events
+    parsed = _parsed_json(response, body, method, path)
+    # JSON holds U+0000 only as the escape \u0000; PostgreSQL's text and jsonb cannot hold it at all.
+    return _without_nul(parsed) if b"\\u0000" in body else parsed
+
+
+# What stands in for U+0000 in every string Intercom sends: one such character must not make a
+# table unreadable (PostgreSQL refuses the whole row), and U+FFFD shows that something was there.
+NUL_REPLACEMENT = "\ufffd"
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_REPLACEMENT)
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _parsed_json(response: requests.Response, body: bytes, method: str, path: str):
     if _is_utf8(response.encoding) and not _may_hold_big_integer(body):
         try:
             # orjson parses a scan's pages about twice as fast as the standard library; what it

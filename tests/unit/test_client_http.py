@@ -347,3 +347,10 @@ def test_api_base_url_errors():
     assert "au, eu, us" in caught.value.hint
     with pytest.raises(errors.ConfigurationError, match="not an http"):
         api_base_url(None, "api.intercom.io")
+
+
+def test_a_nul_character_in_any_string_arrives_as_the_replacement_character():
+    body = b'{"type": "contact", "id": "c1", "name": "a\\u0000b", "tags": [{"n\\u0000": "\\u0000"}], "n": 1}'
+    with serve(replies(Reply(body=body, headers={"Content-Type": "application/json"}))) as api:
+        got = client_against(api).call("GET", "/contacts/c1")
+    assert got == {"type": "contact", "id": "c1", "name": "a\ufffdb", "tags": [{"n\ufffd": "\ufffd"}], "n": 1}
