@@ -18,6 +18,7 @@ setup(
         "authlib>=1.3",
         "psycopg[binary]>=3.1",
         "orjson>=3.9",  # the FDW serialises every row's attrs jsonb
+        "anyascii>=0.3",  # identifiers from non-ASCII attribute and ticket type names (transliterated)
     ],
     extras_require={
         "emulator": [

@@ -20,6 +20,8 @@ import re
 from dataclasses import replace
 from typing import Iterable, List, Optional, Set, Tuple
 
+from anyascii import anyascii
+
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.spec import Column, ObjectSpec, SearchField
 
@@ -117,7 +119,8 @@ def column_name(attribute_name: str, taken: Set[str] = frozenset()) -> str:
 
 
 def snake_case(text: str) -> str:
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text or "")
+    # Transliterated first ('Ünïcødé Ättr' -> 'Unicode Attr'), so that non-ASCII names keep their letters.
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", anyascii(text or ""))
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 

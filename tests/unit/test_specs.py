@@ -88,6 +88,9 @@ def test_names_are_snake_case_unique_and_short():
     assert column_name("Plan Name", {"plan_name"}) == "plan_name_2"
     assert column_name("1st touch") == "_1st_touch"
     assert len(column_name("x" * 100)) == 63
+    # non-ASCII names are transliterated, not stripped to their ASCII letters (was n_c_d_ttr)
+    assert column_name("Ünïcødé Ättr") == "unicode_attr" and column_name("Größe") == "grosse"
+    assert ticket_type_table_name("Réclamation Client") == "reclamation_client_tickets"
     assert ticket_type_table_name("Bug Report") == "bug_report_tickets"
 
 
