@@ -6,7 +6,9 @@ scrubbed of secrets in one place: `IntercomError.__init__`, so no path can forge
 """
 from __future__ import annotations
 
+import os
 import re
+import traceback
 from typing import Iterable, Optional
 
 # Values registered here (access tokens, client secrets) are replaced wherever an error
@@ -96,3 +98,41 @@ def first_error(errors: Iterable[dict]) -> tuple:
     for entry in errors or ():
         return entry.get("code"), entry.get("message")
     return None, None
+
+
+# ---- how the SQL edges report an error (fdw.py for the foreign tables, actions/plpython.py) -----
+
+# SQLSTATEs by error class where the edge can set one (PL/Python can; multicorn2 reports every
+# foreign-table error as XX000): bad arguments and options are the caller's to fix.
+SQLSTATES = {
+    ConfigurationError: "22023",  # invalid_parameter_value
+    InvalidValueError: "22023",
+    AuthenticationError: "28000",  # invalid_authorization_specification
+}
+FDW_ERROR_SQLSTATE = "HV000"  # fdw_error
+
+
+def as_reported(error: Exception) -> IntercomError:
+    """What an SQL edge reports for `error`: ours as it is; anything else (a bug of ours) as an
+    internal error naming its type and the line that raised it, scrubbed like ours (its text could
+    hold a token) and without the traceback."""
+    if isinstance(error, IntercomError):
+        return error
+    frames = traceback.extract_tb(error.__traceback__)
+    last = frames[-1] if frames else None
+    where = f"raised in {last.name} ({os.path.basename(last.filename)}:{last.lineno})" if last else None
+    return IntercomError(f"internal error: {type(error).__name__}: {error}",
+                         hint="this is a bug of intercom_fdw; please report it with the statement that failed",
+                         detail=where)
+
+
+def reported_detail(error: IntercomError) -> Optional[str]:
+    """The DETAIL of a report: the error's own, then what Intercom said (status, code, request id)."""
+    parts = [error.detail] if error.detail else []
+    if error.status is not None:
+        parts.append(f"HTTP status {error.status}")
+    if error.code:
+        parts.append(f"Intercom error code {error.code}")
+    if error.request_id:
+        parts.append(f"request id {error.request_id}")
+    return scrub("; ".join(parts)) if parts else None

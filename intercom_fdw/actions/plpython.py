@@ -9,7 +9,6 @@ options when they are written (option_checks.py).
 from __future__ import annotations
 
 import json
-import traceback
 from typing import Any, Optional, Sequence
 
 from intercom_fdw.actions import connection as conn
@@ -17,7 +16,9 @@ from intercom_fdw.actions.option_checks import check_catalog_object
 from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.actions.executor import execute
 from intercom_fdw.actions.vocabulary import Param
-from intercom_fdw.errors import AuthenticationError, ConfigurationError, IntercomError, scrub
+from intercom_fdw.errors import (
+    FDW_ERROR_SQLSTATE, SQLSTATES, ConfigurationError, IntercomError, as_reported, reported_detail,
+)
 from intercom_fdw.options import FdwOptions
 
 _SERVERS = f"""
@@ -38,11 +39,6 @@ LEFT JOIN pg_catalog.pg_user_mappings m
   ON m.srvname = $1 AND m.umuser <> 0 AND m.usename = current_user
 """
 
-# SQLSTATEs by error class: bad arguments and options are the caller's to fix.
-_SQLSTATES = {
-    ConfigurationError: "22023",  # invalid_parameter_value
-    AuthenticationError: "28000",  # invalid_authorization_specification
-}
 
 
 def run(plpy, name: str, args: Sequence[Any]) -> str:
@@ -53,11 +49,8 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
         arguments = action.bind([_from_sql(plpy, p, v) for p, v in zip(action.params, values)])
         connection = _connection(plpy, server)
         return json.dumps(execute(action, arguments, connection))
-    except IntercomError as error:
-        failure = error
-    except Exception as error:  # a bug of ours: report where it happened, still never a secret
-        failure = IntercomError(f"internal error: {type(error).__name__}: {error}",
-                                detail=traceback.format_exc(limit=-3))
+    except Exception as error:  # ours, or a bug of ours: reported alike, never with a secret
+        failure = as_reported(error)
     # Raised outside the except block, so that no chained exception reaches PL/Python's report.
     _raise(plpy, f"intercom_fdw.{name}(): ", failure)
 
@@ -83,10 +76,10 @@ def check_options(plpy, kind: str, name: str, options, column_options: Optional[
 
 def _raise(plpy, prefix: str, failure: IntercomError):
     # PL/Python prints a None detail or hint as the word "None": pass only what there is.
-    extras = {"detail": _detail(failure), "hint": failure.hint}
+    extras = {"detail": reported_detail(failure), "hint": failure.hint}
     plpy.error(
         prefix + failure.message,
-        sqlstate=_SQLSTATES.get(type(failure), "HV000"),  # fdw_error
+        sqlstate=SQLSTATES.get(type(failure), FDW_ERROR_SQLSTATE),
         **{key: value for key, value in extras.items() if value},
     )
 
@@ -125,14 +118,3 @@ def _connection(plpy, server: Optional[str]) -> FdwOptions:
         may_use=servers[chosen]["may_use"],
         mapping_options=conn.parse_options(mapping["options"]) if mapping["has_mapping"] else None,
     )
-
-
-def _detail(error: IntercomError) -> Optional[str]:
-    parts = [error.detail] if error.detail else []
-    if error.status is not None:
-        parts.append(f"HTTP status {error.status}")
-    if error.code:
-        parts.append(f"Intercom error code {error.code}")
-    if error.request_id:
-        parts.append(f"request id {error.request_id}")
-    return scrub("; ".join(parts)) if parts else None

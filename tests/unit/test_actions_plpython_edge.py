@@ -43,8 +43,9 @@ def test_bad_argument_is_invalid_parameter_value_with_detail_and_hint():
 
 
 def test_missing_detail_or_hint_is_left_out_rather_than_printed_as_none():
-    raised = report(StandInPlpy(RuntimeError("catalog unreadable")), "archive_contact", ["1", None])
-    assert "hint" not in raised.fields
+    from intercom_fdw.errors import ApiRejectedError
+    raised = report(StandInPlpy(ApiRejectedError("refused")), "archive_contact", ["1", None])
+    assert "hint" not in raised.fields and "detail" not in raised.fields
 
 
 def test_an_unexpected_python_error_is_reported_with_its_place_and_without_secrets():
