@@ -19,27 +19,31 @@ from multicorn.utils import ERROR, INFO, log_to_postgres
 from intercom_fdw import engine, schema_import
 from intercom_fdw.client import client_for
 from intercom_fdw.custom_fields import table_spec
-from intercom_fdw.errors import ConfigurationError, IntercomError, UnsupportedOperationError, scrub
+from intercom_fdw.errors import (
+    ConfigurationError, IntercomError, UnsupportedOperationError, as_reported, reported_detail, scrub,
+)
 from intercom_fdw.objects import spec_for
 from intercom_fdw.options import FdwOptions, validate_options
 from intercom_fdw.planning import (
-    ScanOptions, SortKey, condition_from_qual, path_keys, plan_scan, supported_sortkeys,
+    ScanOptions, SortKey, conditions_from_qual, path_keys, plan_scan, supported_sortkeys,
 )
 from intercom_fdw.planning.parameterized import parameterized_lines
-from intercom_fdw.planning.quals import Parameter
+from intercom_fdw.planning.quals import Parameter, is_unknown_at_planning
 from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites
 from intercom_fdw.writes import ScanMemory, StatementWriter, WriteFailed
 
 
 def _reported(method):
-    """Turn our errors into PostgreSQL errors with HINT and DETAIL (messages are already scrubbed)."""
+    """Report every error as a PostgreSQL error with HINT and DETAIL: ours (already scrubbed) and,
+    as an internal error, anything else (errors.as_reported, as the SQL functions do). A cancel the
+    runtime raises in Python (KeyboardInterrupt, not an Exception) passes through to the runtime."""
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
         try:
             return method(*args, **kwargs)
-        except IntercomError as error:
-            failure = error
+        except Exception as error:
+            failure = as_reported(error)
         _report(failure)
 
     return wrapper
@@ -48,8 +52,8 @@ def _reported(method):
 def _reported_rows(rows):
     try:
         yield from rows
-    except IntercomError as error:
-        failure = error
+    except Exception as error:
+        failure = as_reported(error)
     else:
         return
     _report(failure)
@@ -59,7 +63,7 @@ def _report(error: IntercomError):
     # Outside the `except` block, so the report carries no chained traceback.
     for message, detail in error.notices() if isinstance(error, WriteFailed) else ():
         log_to_postgres(message, INFO, detail=detail)
-    log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
+    log_to_postgres(error.message, ERROR, hint=error.hint, detail=reported_detail(error))
 
 
 def _sort_keys(sortkeys):
@@ -90,18 +94,21 @@ class IntercomFdw(ForeignDataWrapper):
         self._rowid_asked = False
 
     # -- planning --------------------------------------------------------------------------------
-    def _plan(self, quals, columns, sortkeys=None, limit=None, offset=None, strict=True):
-        return plan_scan(self.spec, self._conditions(quals), columns, _sort_keys(sortkeys or ()), limit, offset,
+    def _plan(self, conditions, columns, sortkeys=None, limit=None, offset=None, strict=True):
+        return plan_scan(self.spec, conditions, columns, _sort_keys(sortkeys or ()), limit, offset,
                          self._scan_options(strict))
 
-    def _conditions(self, quals):
+    def _conditions(self, quals, explaining=False):
+        """Planning's conditions for the runtime's quals. While EXPLAIN runs, a parameter's value
+        (a join's outer value, a subquery's result) is not known: the runtime passes a placeholder
+        (quals.is_unknown_at_planning), planned as a Parameter, so EXPLAIN shows the request that runs."""
         conditions = []
         for qual in quals:
-            value = Parameter() if qual.value is UNBOUND else qual.value
-            condition = condition_from_qual(qual.field_name, qual.operator, value,
-                                            self.pg_types.get(qual.field_name, "text"))
-            if condition is not None:
-                conditions.append(condition)
+            pg_type = self.pg_types.get(qual.field_name, "text")
+            value = qual.value
+            if value is UNBOUND or (explaining and is_unknown_at_planning(value, pg_type)):
+                value = Parameter()
+            conditions += conditions_from_qual(qual.field_name, qual.operator, value, pg_type)
         return conditions
 
     def _scan_options(self, strict):
@@ -116,7 +123,7 @@ class IntercomFdw(ForeignDataWrapper):
         if self._rowid_asked:
             self._rowid_asked = False
             self._refuse_planned_modify(columns)
-        plan = self._plan(quals, columns, strict=False)
+        plan = self._plan(self._conditions(quals), columns, strict=False)
         return plan.estimated_rows, 40 * max(1, len(columns))
 
     @_reported
@@ -136,16 +143,17 @@ class IntercomFdw(ForeignDataWrapper):
 
     @_reported
     def explain(self, quals, columns, sortkeys=None, verbose=False, limit=None, offset=None):
-        plan = self._plan(quals, columns, sortkeys, limit, offset, strict=False)
-        # explain() never sees a join's parameter (its value is known only at execution): say
-        # what the scan requests when a parameterized nested loop supplies one.
-        joined = parameterized_lines(self.spec, self._conditions(quals), self._scan_options(strict=False), verbose)
+        conditions = self._conditions(quals, explaining=True)
+        plan = self._plan(conditions, columns, sortkeys, limit, offset, strict=False)
+        # For the path keys no qual binds: what the scan requests when a parameterized nested loop
+        # supplies one (PostgreSQL may choose that plan for a join it has not planned yet).
+        joined = parameterized_lines(self.spec, conditions, self._scan_options(strict=False), verbose)
         return [scrub(line) for line in plan.explain(verbose) + joined]
 
     # -- execution -------------------------------------------------------------------------------
     @_reported
     def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
-        plan = self._plan(quals, columns, sortkeys, limit, offset)
+        plan = self._plan(self._conditions(quals), columns, sortkeys, limit, offset)
         client = self._client()
         memory = self.scan_memory if self._modify_planned and ROWID_COLUMN in columns else None
         selected = set(columns) | set(memory.keys) if memory else columns

@@ -127,6 +127,9 @@ SEARCH_OPERATORS = {
     "integer": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">", "<=": "<=", ">=": ">="},
     "integer_loose": {"=": "=", "<>": "!=", "in": "IN", "not in": "NIN", "<": "<", ">": ">"},
     "boolean": {"=": "="},
+    # text searched word by word (conversations' source.body: "against every element of the value
+    # separately", OpenAPI search docs): a single-word literal only, see planning/search.py
+    "words": {"=": "=", "prefix": "^", "suffix": "$", "contains": "~"},
     # a list field matched by membership (conversations' tag_ids, contact_ids): = is "contains"
     "member": {"=": "=", "in": "IN"},
     "date": {"=": "=", "<": "<", ">": ">"},

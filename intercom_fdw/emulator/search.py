@@ -199,7 +199,9 @@ def _type_error(name: str, value: Any, expected: str) -> ApiError:
 
 
 def _norm(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
+    # Case-insensitive matching by full case folding, character by character: str.lower() is
+    # context-sensitive ('ΑΣ'.lower() is 'ας', which does not contain 'σ').
+    return value.casefold() if isinstance(value, str) else value
 
 
 def _equals_any(fld: Field, wanted: list) -> Callable[[Any], bool]:

@@ -6,6 +6,8 @@ currently see them (eventual consistency).
 """
 from __future__ import annotations
 
+import html
+import re
 from typing import Any, Optional
 
 from intercom_fdw.emulator.search import (
@@ -65,10 +67,15 @@ CONTACT_SEARCH = SearchSchema(
 
 
 def _words(obj, _ctx):
+    # "the search will not be performed against the entire value, but instead against every element
+    # of the value separately" (OpenAPI, conversation search): the elements are taken to be the
+    # words of the text, markup and entities removed (Intercom does not say how it splits).
     body = ((obj.get("source") or {}).get("body") or "")
-    for tag in ("<p>", "</p>", ".", ",", "!", "?"):
-        body = body.replace(tag, " ")
-    return body.split()
+    return [word for word in _WORD_SPLIT.split(html.unescape(_TAG.sub(" ", body))) if word]
+
+
+_TAG = re.compile(r"<[^>]*>")
+_WORD_SPLIT = re.compile(r"\W+")
 
 
 CONVERSATION_SEARCH = SearchSchema(

@@ -62,7 +62,7 @@ SEARCH_FIELDS = (
      SearchField("ai_agent_participated", "ai_agent_participated", "boolean"),
      SearchField("conversation_rating_remark", "conversation_rating.remark", "string"),
      SearchField("conversation_rating_contact_id", "conversation_rating.contact_id", "id"))
-    + tuple(SearchField(f"source_{f}", f"source.{f}", "string") for f in _SOURCE_TEXT)
+    + tuple(SearchField(f"source_{f}", f"source.{f}", "words" if f == "body" else "string") for f in _SOURCE_TEXT)
     + tuple(SearchField(f"source_author_{f}", f"source.author.{f}", "string") for f in _AUTHOR_TEXT)
     + tuple(SearchField(f"statistics_{f}", f"statistics.{f}", "integer_loose") for f in _STAT_DURATIONS + _STAT_COUNTS)
     + tuple(SearchField(f"statistics_{f}", f"statistics.{f}", "date") for f in _STAT_TIMES)

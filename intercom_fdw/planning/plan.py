@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
+from urllib.parse import quote
 
 from intercom_fdw.api_request import ApiRequest, UnaddressableId, bind_path
+from intercom_fdw.planning.quals import Parameter
 from intercom_fdw.spec import Endpoint
 
 
@@ -28,7 +30,9 @@ class ApiCall(ApiRequest):
         paging = "" if self.paging in ("none", "unpaged") else f" ({self.paging} paging"
         if paging:
             paging += f", per_page {self.per_page})" if self.per_page else ")"
-        return f"{self.method} {self.path}{'?' + query if query else ''}{paging}"
+        # A parameter's placeholder (EXPLAIN of a parameterized scan) is shown as itself, not encoded.
+        path = self.path.replace(quote(Parameter(), safe=""), Parameter())
+        return f"{self.method} {path}{'?' + query if query else ''}{paging}"
 
 
 def call_for(endpoint: Endpoint, path_values: Mapping[str, str] = None, params: Mapping[str, Any] = None,
@@ -117,6 +121,8 @@ class ScanPlan:
     offset: int = 0
     expected_calls: str = "1"
     estimated_rows: int = 1000
+    # Columns whose value is a parameter (EXPLAIN of a parameterized scan): the calls are per execution.
+    parameters: Tuple[str, ...] = ()
 
     def explain(self, verbose: bool = False):
         """EXPLAIN's lines for this plan (VERBOSE adds request bodies)."""
@@ -148,6 +154,11 @@ class ScanPlan:
                          f"holds that {key}, else NULL")
         if self.sort_locally:
             lines.append("Sorted locally by " + ", ".join(f"{c}{' DESC' if d else ''}" for c, d in self.sort_locally))
-        lines.append(f"Expected API calls: {self.expected_calls}")
+        if self.parameters:
+            lines.append(f"Expected API calls: {self.expected_calls} per execution; $param is the value of "
+                         f"{', '.join(self.parameters)} that each execution gets (a nested loop executes the "
+                         "scan once per outer row)")
+        else:
+            lines.append(f"Expected API calls: {self.expected_calls}")
         lines += [f"Note: {note}" for note in self.notes]
         return lines

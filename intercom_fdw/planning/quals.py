@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 OPERATORS = frozenset(
     {"=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is null", "is not null"}
@@ -23,10 +23,32 @@ _LIST_OPERATORS = {("=", True): "in", ("<>", False): "not in", ("!=", False): "n
 
 
 class Parameter(str):
-    """A value known only at execution (a join parameter while EXPLAIN runs): shown as `$param`."""
+    """A value known only at execution (a join's outer value, a subquery's result) while EXPLAIN
+    runs: shown as `$param`."""
 
     def __new__(cls):
         return super().__new__(cls, "$param")
+
+
+def is_unknown_at_planning(value, pg_type: str) -> bool:
+    """Whether explain() got this value for a parameter, whose value is known only at execution.
+
+    multicorn2 3.2 passes a parameter's qual to explain() with the Datum 0 read as the parameter's
+    type: '?' for text types, 2000-01-01 (PostgreSQL's epoch) for dates and timestamps, the text of
+    that instant for timestamptz. The bundled runtime passes multicorn.UNBOUND (fdw.py checks that).
+    So EXPLAIN of a literal '?' (or 2000-01-01) shows it as a parameter; execution gets real values."""
+    base = pg_type.split("(")[0].strip()
+    if isinstance(value, str) and _is_text(pg_type):
+        return value == "?"
+    if base in ("date", "timestamp without time zone", "timestamp") + _ZONED_TYPES:
+        try:
+            return epoch_seconds(value) == _POSTGRES_EPOCH
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+_POSTGRES_EPOCH = 946684800  # 2000-01-01 00:00:00 UTC
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,52 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
         # multicorn2 passes `flag = false` as `flag <> 't'`: say what it means.
         return Condition(column, "=", not typed)
     return Condition(column, op, typed)
+
+
+# PostgreSQL compares a timestamptz column with a timestamp or date constant in the session's
+# TimeZone, which the FDW is not told: such a bound may lie this far either side of its UTC reading
+# (PostgreSQL's zones stay within +-15:59 of UTC).
+MAX_UTC_OFFSET = 16 * 3600
+_ZONED_TYPES = ("timestamp with time zone", "timestamptz")
+
+
+def conditions_from_qual(column: str, operator, value, pg_type: str) -> Tuple[Condition, ...]:
+    """The Conditions planning may push for a Multicorn qual (none when it cannot be represented).
+
+    A timestamptz column compared with a zone-less value (a timestamp or date constant) gets the
+    bounds of every zone the session may be in: `= t` becomes `>= t - 16 h AND <= t + 16 h`, so the
+    pushed request holds every row PostgreSQL keeps (it re-checks the exact qual); `<>` is not pushed."""
+    condition = condition_from_qual(column, operator, value, pg_type)
+    if condition is None:
+        return ()
+    if pg_type.split("(")[0].strip() in _ZONED_TYPES and _zone_less(value):
+        return _any_zone(condition)
+    return (condition,)
+
+
+def _zone_less(value) -> bool:
+    values = value if isinstance(value, (list, tuple)) else (value,)
+    for v in values:
+        if isinstance(v, dt.datetime):
+            if v.tzinfo is None:
+                return True
+        elif isinstance(v, dt.date):
+            return True
+        elif isinstance(v, str):
+            try:
+                if dt.datetime.fromisoformat(v.strip()).tzinfo is None:
+                    return True
+            except ValueError:
+                pass
+    return False
+
+
+def _any_zone(condition: Condition) -> Tuple[Condition, ...]:
+    column, op, value = condition.column, condition.op, condition.value
+    low, high = (min(value), max(value)) if op == "in" else (value, value)
+    lower, upper = Condition(column, ">=", low - MAX_UTC_OFFSET), Condition(column, "<=", high + MAX_UTC_OFFSET)
+    return {"=": (lower, upper), "in": (lower, upper), "<": (upper,), "<=": (upper,),
+            ">": (lower,), ">=": (lower,)}.get(op, ())
 
 
 def _is_text(pg_type: str) -> bool:

@@ -18,7 +18,7 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.planning.plan import ApiCall, ChildCalls, ExtendedRequests, ScanPlan, call_for, child_call
-from intercom_fdw.planning.quals import Condition
+from intercom_fdw.planning.quals import Condition, Parameter
 from intercom_fdw.planning.search import build_query, search_filters
 from intercom_fdw.spec import ObjectSpec
 
@@ -108,7 +108,12 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         limit=limit, offset=offset or 0,
         expected_calls=_expected_calls(spec, route, row_limit, extended, estimate),
         estimated_rows=UNBOUND_FILTER_ESTIMATE if unbound and route.kind != "lookup" else estimate,
+        parameters=tuple(dict.fromkeys(c.column for c in conditions if _has_parameter(c.value))),
     )
+
+
+def _has_parameter(value) -> bool:
+    return isinstance(value, Parameter) or (isinstance(value, tuple) and any(isinstance(v, Parameter) for v in value))
 
 
 # A scan reading a filter column no qual binds: priced out like a scan missing its required
@@ -224,13 +229,16 @@ class _Route:
     def _by_list_filter(cls, spec, conditions):
         for list_filter in spec.list_filters:
             values, used = _equal_values(conditions, list_filter.column)
-            if values is not None and len(values) <= MAX_CONCURRENT_LOOKUPS:
+            # An empty value is no filter to Intercom (GET /companies?name= lists every company):
+            # only a full scan finds the rows whose value is ''.
+            if values is not None and len(values) <= MAX_CONCURRENT_LOOKUPS and "" not in values:
                 endpoint = list_filter.endpoint or spec.list
                 calls = tuple(call_for(endpoint, params={list_filter.param: v}, allow_404=True) for v in values)
                 exact = used if list_filter.exact else []
                 strategy = "filtered list" + (" per value (concurrent)" if len(calls) > 1 else "")
-                overlapping = len(calls) > 1 and any(m.column == list_filter.column for m in spec.member_filters)
-                plan = ScanPlan(spec.table, strategy, calls, distinct_key="id" if overlapping else None)
+                # Values can reach one object twice: a company holds several tags, and Intercom may
+                # match names other than SQL does (case): each object is returned once.
+                plan = ScanPlan(spec.table, strategy, calls, distinct_key="id" if len(calls) > 1 else None)
                 return cls(plan, used, exact, kind="filtered")
         return None
 

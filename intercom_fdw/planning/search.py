@@ -7,6 +7,8 @@ PostgreSQL re-checks every qual, so a wider request is correct and a narrower on
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
@@ -75,6 +77,17 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
     if field.kind == "integer_loose" and op in (">=", "<="):
         # "> v - 1" is ">= v" if Intercom's > is strict and wider if it is inclusive.
         op, value = (">", value - 1) if op == ">=" else ("<", value + 1)
+    if field.kind == "words" and not _single_words(value):
+        # Intercom searches source.body word by word: "need support" matches no word, though SQL's
+        # LIKE '%need support%' matches the body. A literal of word characters only lies within one
+        # word of any body that contains (starts, ends with, equals) it, so only such are pushed.
+        return []
+    if field.kind in ("string", "id", "tag", "words") and _case_depends_on_context(value):
+        # Intercom matches text case-insensitively, by rules it does not document. A match SQL finds
+        # is found by any folding applied character by character, but not by one whose result
+        # depends on the neighbours (Greek final sigma) or on combining marks (Lithuanian dots,
+        # Turkish dotted/dotless i): such a literal is left to PostgreSQL.
+        return []
     if op in _NEGATED and field.kind in ("string", "id", "tag") and _has_case(value):
         # Intercom matches text case-insensitively: "!= 'Ann'" also drops 'ann', which SQL's
         # case-sensitive <> keeps. Only caseless values (digits, symbols) are safe to negate.
@@ -91,6 +104,23 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
 _NEGATED = ("<>", "not in", "not contains")
 # Numeric kinds and the Python types a range value must have (bool is an int: excluded by typing).
 _NUMERIC = {"integer": int, "integer_loose": int, "float": (int, float), "float_loose": (int, float)}
+
+
+_CONTEXT_CASED = frozenset("\u03a3\u03c3\u03c2\u0130\u0131")  # Σ σ ς İ ı
+
+
+def _case_depends_on_context(value) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    return any(isinstance(v, str) and any(ch in _CONTEXT_CASED or unicodedata.combining(ch) for ch in v)
+               for v in values)
+
+
+def _single_words(value) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    return all(isinstance(v, str) and _WORD.fullmatch(v) for v in values)
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _has_case(value) -> bool:
@@ -163,6 +193,11 @@ def _search_value(value, kind: str):
         converted = tuple(_search_value(v, kind) for v in value)
         return None if any(v is None for v in converted) else converted
     if kind in ("integer", "integer_loose"):
+        if isinstance(value, str) and not _CANONICAL_INTEGER.fullmatch(value):
+            # A text column holding integers (owner_id) compares as text in SQL: '0990503', ' 990503',
+            # '+990503' and '9905_03' are other strings than '990503', though int() reads them all
+            # as 990503; pushed as != 990503 they would drop rows SQL keeps.
+            return None
         try:
             return int(value)
         except (TypeError, ValueError):
@@ -178,6 +213,10 @@ def _search_value(value, kind: str):
     if kind in ("date", "day"):
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     return value if isinstance(value, str) else None
+
+
+# The text Intercom's integers have in a text column: what str(int) gives.
+_CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
 
 
 def _leaf(field: str, operator: str, value) -> dict:

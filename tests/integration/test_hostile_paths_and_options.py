@@ -267,3 +267,16 @@ def test_an_api_url_that_would_lose_or_leak_its_path_is_refused(pg, plain_db, ur
             assert "secret-pw" not in str(caught.value)
         finally:
             conn.execute("DROP SERVER odd CASCADE")
+
+
+def test_a_nul_character_from_intercom_leaves_the_table_readable(conn, api):
+    # PostgreSQL's text and jsonb cannot hold U+0000: it arrives as U+FFFD, in every column and attrs.
+    created = api.session.post(api.url + "/contacts", json={
+        "role": "user", "email": "nul@example.com", "name": "Ann\u0000Lee",
+        "custom_attributes": {}}, timeout=30).json()
+    assert "\u0000" in api.get(f"/contacts/{created['id']}")["name"]
+    for query in ("SELECT name, attrs->>'name' FROM intercom.contacts WHERE id = %s",
+                  "SELECT name, attrs->>'name' FROM intercom.contacts WHERE email = 'nul@example.com' AND id = %s"):
+        assert conn.execute(query, (created["id"],)).fetchall() == [("Ann\ufffdLee", "Ann\ufffdLee")]
+    names = [r[0] for r in conn.execute("SELECT name FROM intercom.contacts").fetchall()]
+    assert "Ann\ufffdLee" in names

@@ -47,3 +47,32 @@ def test_unrepresentable_values_are_left_to_postgres():
     assert condition_from_qual("n", "=", "not a number", "integer") is None
     assert condition_from_qual("attrs", "=", "{}", "jsonb") is None
     assert condition_from_qual("x", "@>", "a", "text") is None
+
+
+def test_zone_less_values_on_timestamptz_columns_cover_every_session_zone():
+    from intercom_fdw.planning.quals import MAX_UTC_OFFSET, conditions_from_qual
+    t = int(dt.datetime(2026, 7, 25, 9, 22, 12, tzinfo=dt.timezone.utc).timestamp())
+    naive, day = dt.datetime(2026, 7, 25, 9, 22, 12), dt.date(2026, 7, 25)
+    tz = "timestamp with time zone"
+    assert conditions_from_qual("created_at", "=", naive, tz) == (
+        Condition("created_at", ">=", t - MAX_UTC_OFFSET), Condition("created_at", "<=", t + MAX_UTC_OFFSET))
+    assert conditions_from_qual("created_at", ">", naive, tz) == (Condition("created_at", ">=", t - MAX_UTC_OFFSET),)
+    midnight = t - (9 * 3600 + 22 * 60 + 12)
+    assert conditions_from_qual("created_at", "<", day, tz) == (Condition("created_at", "<=", midnight + MAX_UTC_OFFSET),)
+    assert conditions_from_qual("created_at", ("=", True), [naive, day], tz) == (
+        Condition("created_at", ">=", midnight - MAX_UTC_OFFSET), Condition("created_at", "<=", t + MAX_UTC_OFFSET))
+    assert conditions_from_qual("created_at", "<>", naive, tz) == ()
+    # a value with its offset is exact, and a naive value on a timestamp column is as PostgreSQL reads it
+    assert conditions_from_qual("created_at", "=", "2026-07-25 09:22:12+00", tz) == (Condition("created_at", "=", t),)
+    assert conditions_from_qual("created_at", "=", naive, "timestamp without time zone") == (
+        Condition("created_at", "=", t),)
+
+
+def test_multicorn2_placeholders_for_parameters_are_recognised():
+    from intercom_fdw.planning.quals import is_unknown_at_planning
+    assert is_unknown_at_planning("?", "text") and is_unknown_at_planning("?", "character varying(255)")
+    assert is_unknown_at_planning("2000-01-01 05:45:00+05:45", "timestamp with time zone")
+    assert is_unknown_at_planning(dt.datetime(2000, 1, 1), "timestamp without time zone")
+    assert is_unknown_at_planning(dt.date(2000, 1, 1), "date")
+    assert not is_unknown_at_planning("a?", "text") and not is_unknown_at_planning("2000-01-02", "date")
+    assert not is_unknown_at_planning(0, "integer") and not is_unknown_at_planning("garbage", "date")

@@ -47,3 +47,21 @@ def test_a_planned_delete_of_an_update_only_table_is_told_by_its_columns():
         table.get_rel_size([], {"id"})
     assert table.rowid_column == "id"
     table.get_rel_size([], set(SPECS["conversations"].column_names))  # an UPDATE reads every column
+
+
+def test_an_unexpected_python_error_is_an_internal_error_scrubbed_and_without_traceback():
+    class Hostile:
+        field_name = "id"
+        operator = "="
+
+        @property
+        def value(self):
+            raise RuntimeError("boom with Bearer glue-test-token")
+
+    table = foreign_table("contacts")
+    with pytest.raises(MulticornException) as caught:
+        table.get_rel_size([Hostile()], {"id"})
+    error = caught.value
+    assert error.message == "internal error: RuntimeError: boom with Bearer [secret]"
+    assert "bug of intercom_fdw" in error.hint
+    assert error.detail.startswith("raised in value (test_writes_glue.py:") and "Traceback" not in error.detail
