@@ -128,6 +128,21 @@ extract_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 				add_qual(specs, exprs, attnum, test->nulltesttype == IS_NULL ? "=" : "<>",
 						 (Expr *) makeNullConst(INT4OID, -1, InvalidOid), false, false);
 		}
+		else if (IsA(clause, BooleanTest))
+		{
+			BooleanTest *test = (BooleanTest *) clause;
+			BoolTestType kind = test->booltesttype;
+			bool		negated = (kind == IS_NOT_TRUE || kind == IS_NOT_FALSE || kind == IS_NOT_UNKNOWN);
+			Expr	   *value;
+
+			if ((attnum = own_column((Node *) test->arg, baserel)) == 0)
+				continue;
+			if (kind == IS_UNKNOWN || kind == IS_NOT_UNKNOWN)
+				value = (Expr *) makeNullConst(BOOLOID, -1, InvalidOid);
+			else
+				value = (Expr *) makeBoolConst(kind == IS_TRUE || kind == IS_NOT_TRUE, false);
+			add_qual(specs, exprs, attnum, negated ? "IS NOT" : "IS", value, false, false);
+		}
 		else if (IsA(clause, Var) && ((Var *) clause)->vartype == BOOLOID &&
 				 (attnum = own_column(clause, baserel)) != 0)
 			add_qual(specs, exprs, attnum, "=", bool_true_const(), false, false);

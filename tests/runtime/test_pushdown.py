@@ -52,6 +52,15 @@ def test_booleans_bare_and_negated(quals_of):
     assert quals_of("flag = false") == [("flag", "<>", ("str", "'t'"))]
 
 
+def test_boolean_tests_as_multicorn2(quals_of):
+    assert quals_of("flag IS TRUE") == [("flag", "IS", ("str", "'t'"))]
+    assert quals_of("flag IS FALSE") == [("flag", "IS", ("str", "'f'"))]
+    assert quals_of("flag IS NOT TRUE") == [("flag", "IS NOT", ("str", "'t'"))]
+    assert quals_of("flag IS NOT FALSE") == [("flag", "IS NOT", ("str", "'f'"))]
+    assert quals_of("flag IS UNKNOWN") == [("flag", "IS", ("NoneType", "None"))]
+    assert quals_of("flag IS NOT UNKNOWN") == [("flag", "IS NOT", ("NoneType", "None"))]
+
+
 def test_null_tests(quals_of):
     assert quals_of("name IS NULL") == [("name", "=", ("NoneType", "None"))]
     assert quals_of("name IS NOT NULL") == [("name", "<>", ("NoneType", "None"))]
