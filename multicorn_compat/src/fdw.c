@@ -266,7 +266,7 @@ mcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 
 	extract_quals(root, baserel, baserel->baserestrictinfo, &specs, &exprs);
-	quals = py_hold(quals_to_python(specs, exprs, NIL, ps->rio, NULL));
+	quals = py_hold(quals_to_python(specs, exprs, NIL, ps->rio, NULL, false));
 	columns = names_to_pyset(ps->target_names);	/* may raise: quals are held */
 	result = mc_call_method(ERROR, ps->instance, "get_rel_size", ps->relname,
 							Py_BuildValue("(NN)", py_unhold(quals), columns), NULL);
@@ -624,7 +624,7 @@ start_python_scan(ForeignScanState *node, McExecState *es)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	MemoryContext oldcontext = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-	PyObject   *quals = quals_to_python(es->qual_specs, es->exprs, es->expr_states, es->rio, econtext);
+	PyObject   *quals = quals_to_python(es->qual_specs, es->exprs, es->expr_states, es->rio, econtext, false);
 	PyObject   *result;
 
 	MemoryContextSwitchTo(oldcontext);
@@ -715,7 +715,7 @@ mcExplainForeignScan(ForeignScanState *node, ExplainState *explain)
 	PyDict_SetItemString(kwargs, "verbose", explain->verbose ? Py_True : Py_False);
 	result = mc_call_method(ERROR, es->instance, "explain", es->relname,
 							Py_BuildValue("(NN)",
-										  quals_to_python(es->qual_specs, es->exprs, NIL, es->rio, NULL),
+										  quals_to_python(es->qual_specs, es->exprs, NIL, es->rio, NULL, true),
 										  names_to_pyset(es->target_names)),
 							kwargs);
 	if (result == Py_None)

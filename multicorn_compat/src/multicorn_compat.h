@@ -103,7 +103,7 @@ struct ExprContext;
 extern void extract_quals(struct PlannerInfo *root, struct RelOptInfo *baserel, List *clauses,
 						  List **qual_specs, List **exprs);
 extern PyObject *quals_to_python(List *qual_specs, List *exprs, List *expr_states,
-								 RelationIO *rio, struct ExprContext *econtext);
+								 RelationIO *rio, struct ExprContext *econtext, bool with_unbound);
 extern List *deparse_sortkeys(struct PlannerInfo *root, struct RelOptInfo *baserel,
 							  List *pathkeys, int *nkeys);
 extern PyObject *sortkeys_to_python(List *sortkeys);
