@@ -299,8 +299,11 @@ mcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 static Cost
 scan_total_cost(McPlanState *ps, double rows)
 {
-	/* multicorn2's model: a scan costs rows * width, at least the startup cost */
-	return Max(ps->startup_cost, rows * ps->width);
+	/*
+	 * multicorn2's model: a scan's total cost is rows * width, with the startup cost
+	 * not added (for every path: plain, sorted, parameterized and LIMIT).
+	 */
+	return rows * ps->width;
 }
 
 /* Does an equivalence class member stand for column *arg of rel? */
@@ -409,7 +412,7 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, McPlanState *ps)
 		if (usable && !bms_is_empty(required_outer))
 			add_path(baserel, (Path *)
 					 create_foreignscan_path(root, baserel, NULL, rows, ps->startup_cost,
-											 ps->startup_cost + rows * ps->width,
+											 scan_total_cost(ps, rows),
 											 NIL, required_outer, NULL, NIL));
 	}
 	py_release(items);
@@ -540,11 +543,23 @@ mcGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *i
 	if (!truth)
 		return;
 
-	/* Cheaper than Limit over the scan, so that the planner takes it. */
-	rows = count[0] ? Min(Max(fextra->count_est, 1), baserel->rows) : baserel->rows;
-	scan_total = scan_total_cost(ps, baserel->rows);
-	startup = ps->startup_cost * 0.9;
-	total = startup + (scan_total - ps->startup_cost) * (rows / baserel->rows) * 0.5;
+	/*
+	 * multicorn2's estimate: LIMIT n returns n rows at n * width.  Without a LIMIT
+	 * (OFFSET alone) multicorn2 would estimate -1 rows; here the rows past the offset
+	 * are estimated, at a cost a little below the Limit node's over the plain scan.
+	 */
+	startup = ps->startup_cost;
+	if (count[0])
+	{
+		rows = (double) DatumGetInt64(((Const *) parse->limitCount)->constvalue);
+		total = scan_total_cost(ps, rows);
+	}
+	else
+	{
+		rows = clamp_row_est(baserel->rows - fextra->offset_est);
+		scan_total = scan_total_cost(ps, baserel->rows);
+		total = startup + Max(scan_total - startup, 0) * (rows / baserel->rows) * 0.5;
+	}
 	add_path(output_rel, (Path *)
 			 create_foreign_upper_path(root, output_rel, root->upper_targets[UPPERREL_FINAL],
 									   rows, startup, total,
@@ -575,6 +590,12 @@ mcGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 	else if (best_path->fdw_private != NIL)
 		sortkeys = linitial(best_path->fdw_private);
 	ps = baserel->fdw_private;
+
+	/*
+	 * The plan shows get_rel_size()'s width, as under multicorn2, even where PostgreSQL
+	 * computed the path's target width itself (sorted and LIMIT paths).
+	 */
+	best_path->path.pathtarget->width = ps->width;
 
 	/* Every clause stays in the plan's qual: PostgreSQL re-checks what Python filtered. */
 	extract_quals(root, baserel, scan_clauses, &specs, &exprs);

@@ -20,3 +20,30 @@ def test_rel_size_is_clamped_to_sane_estimates(fdw, rel_size, rows, width):
     assert (plan["Plan Rows"], plan["Plan Width"]) == (rows, width)
     assert math.isfinite(plan["Total Cost"]) and plan["Total Cost"] >= rows * width
     assert fdw.sql("SELECT * FROM sized") == [("x",)]
+
+
+def plan_of(fdw, query):
+    [[[plan]]] = fdw.sql("EXPLAIN (FORMAT JSON) " + query)
+    return plan["Plan"]
+
+
+def test_costs_and_widths_follow_multicorn2(fdw):
+    """Total cost rows * width for the plain, parameterized and LIMIT paths, the startup
+    cost from _startup_cost (10 in the test FDW), and get_rel_size()'s width in the plan
+    even where PostgreSQL computes the target's width itself (sorted, LIMIT)."""
+    fdw.table("costed", "d date, t timestamp", rel_size="(20, 30)", can_sort="true", can_limit="true",
+              path_keys="[(('d',), 2)]", rows="[]")
+    plain = plan_of(fdw, "SELECT * FROM costed")
+    assert (plain["Startup Cost"], plain["Total Cost"], plain["Plan Rows"], plain["Plan Width"]) == (10, 600, 20, 30)
+    ordered = plan_of(fdw, "SELECT * FROM costed ORDER BY d")
+    assert (ordered["Node Type"], ordered["Total Cost"], ordered["Plan Width"]) == ("Foreign Scan", 600, 30)
+    limited = plan_of(fdw, "SELECT * FROM costed ORDER BY d LIMIT 3 OFFSET 1")
+    assert (limited["Node Type"], limited["Startup Cost"], limited["Total Cost"], limited["Plan Rows"],
+            limited["Plan Width"]) == ("Foreign Scan", 10, 90, 3, 30)
+    fdw.sql("DROP TABLE IF EXISTS many_dates; CREATE TABLE many_dates (d date)")
+    fdw.sql("INSERT INTO many_dates SELECT DATE '2024-01-01' + i FROM generate_series(1, 1000) i")
+    fdw.sql("ANALYZE many_dates")
+    fdw.table("costed", "d date, t timestamp", rel_size="(100000000, 30)", path_keys="[(('d',), 2)]", rows="[]")
+    joined = plan_of(fdw, "SELECT * FROM many_dates m JOIN costed c ON c.d = m.d")
+    inner = [p for p in joined["Plans"] if p["Node Type"] == "Foreign Scan"][0]
+    assert (inner["Startup Cost"], inner["Total Cost"], inner["Plan Rows"]) == (10, 60, 2), joined
