@@ -1025,10 +1025,21 @@ mcGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 	PyObject   *size;
 	double		n;
 
-	/* Like postgres_fdw: RETURNING, triggers and check options need row-by-row inserts. */
-	if (rinfo->ri_projectReturning != NULL || rinfo->ri_WithCheckOptions != NIL ||
-		(rinfo->ri_TrigDesc && (rinfo->ri_TrigDesc->trig_insert_after_row ||
-								rinfo->ri_TrigDesc->trig_insert_before_row)))
+	/*
+	 * RETURNING needs row-by-row inserts: PostgreSQL 15's batched insert path
+	 * (ExecBatchInsert in nodeModifyTable.c) never projects RETURNING, so the rows would
+	 * be lost.  postgres_fdw returns 1 here too; multicorn2 3.2 does not, and there
+	 * INSERT ... RETURNING with modify_batch_size > 1 returns no rows.
+	 *
+	 * Row triggers and WITH CHECK OPTION do not stop batching, as under multicorn2, and
+	 * need not: ExecBatchInsert runs the AFTER ROW triggers and the view checks for every
+	 * row of the batch, on the rows bulk_insert() returned, and ExecInsert sends the
+	 * pending batch before a BEFORE ROW trigger runs, so the trigger sees the earlier
+	 * rows.  Transition tables cannot be collected from foreign tables at all.  (Tested
+	 * in tests/runtime/test_modify.py.)  What changes from row-by-row: an AFTER ROW
+	 * trigger runs once its whole batch is sent, not right after its own row.
+	 */
+	if (rinfo->ri_projectReturning != NULL)
 		return 1;
 	size = PyObject_GetAttrString(es->instance, "modify_batch_size");
 	if (size == NULL)
