@@ -684,7 +684,7 @@ mcIterateForeignScan(ForeignScanState *node)
 	if (es->row == NULL)
 	{
 		if (PyErr_Occurred())
-			py_raise_error(ERROR, "iterating the result of execute() of foreign table \"%s\"",
+			py_raise_fdw_error(ERROR, "iterating the result of execute() of foreign table \"%s\"",
 						   es->relname);
 		es->done = true;
 		return slot;
@@ -767,7 +767,7 @@ rowid_column(PyObject *instance, const char *relname)
 	char	   *result;
 
 	if (name == NULL)
-		py_raise_error(ERROR, "rowid_column of foreign table \"%s\"", relname);
+		py_raise_fdw_error(ERROR, "rowid_column of foreign table \"%s\"", relname);
 	if (name == Py_None)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -791,8 +791,8 @@ mcAddForeignUpdateTargets(PlannerInfo *root, Index rtindex, RangeTblEntry *targe
 	if (attnum <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
-				 errmsg("rowid_column \"%s\" is not a column of foreign table \"%s\"", column, relname),
-				 errhint("rowid_column must name a column of the foreign table that identifies a row.")));
+				 errmsg("The rowid attribute does not exist"),
+				 errdetail_log("rowid_column \"%s\" is not a column of foreign table \"%s\".", column, relname)));
 	att = TupleDescAttr(RelationGetDescr(target_relation), attnum - 1);
 	add_row_identity_var(root, makeVar(rtindex, attnum, att->atttypid, att->atttypmod,
 									   att->attcollation, 0),
@@ -1043,7 +1043,7 @@ mcGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 		return 1;
 	size = PyObject_GetAttrString(es->instance, "modify_batch_size");
 	if (size == NULL)
-		py_raise_error(ERROR, "modify_batch_size of foreign table \"%s\"", es->relname);
+		py_raise_fdw_error(ERROR, "modify_batch_size of foreign table \"%s\"", es->relname);
 	if (size == Py_None)
 	{
 		Py_DECREF(size);
@@ -1165,6 +1165,8 @@ multicorn_handler(PG_FUNCTION_ARGS)
 /*
  * The wrapper class is chosen on the server only (a table-level wrapper would let table
  * owners run other Python code, which is why multicorn2 refuses it too), and must import.
+ * Messages are multicorn2's; it refuses `wrapper` on tables only, this runtime on user
+ * mappings too (where it would be ignored).
  */
 Datum
 multicorn_validator(PG_FUNCTION_ARGS)
@@ -1184,15 +1186,14 @@ multicorn_validator(PG_FUNCTION_ARGS)
 	if (wrapper != NULL && catalog != ForeignServerRelationId)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("the wrapper option can only be set on a foreign server"),
-				 errhint("Set it with CREATE SERVER ... OPTIONS (wrapper 'package.module.Class').")));
+				 errmsg("Cannot set the wrapper class on the table"),
+				 errhint("Set it on the server")));
 	if (catalog == ForeignServerRelationId)
 	{
 		if (wrapper == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("the wrapper option is mandatory for a multicorn server"),
-					 errhint("CREATE SERVER ... FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'package.module.Class')")));
+					 errmsg("The wrapper parameter is mandatory, specify a valid class name")));
 		Py_DECREF(mc_wrapper_class(wrapper));
 	}
 	PG_RETURN_VOID();

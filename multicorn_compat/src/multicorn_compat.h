@@ -27,6 +27,7 @@
 /* ---- embed.c ---- */
 extern void mc_python_init(void);
 extern void py_raise_error(int elevel, const char *fmt,...) pg_attribute_printf(2, 3);
+extern void py_raise_fdw_error(int elevel, const char *fmt,...) pg_attribute_printf(2, 3);
 extern char *py_fetch_error_message(void);	/* "Type: message", clears the error */
 extern PyObject *mc_multicorn_attr(const char *name);	/* new ref, ERROR if missing */
 extern PyObject *py_str_from_server(const char *s);	/* new ref, NULL on Python error */
