@@ -47,3 +47,17 @@ def test_costs_and_widths_follow_multicorn2(fdw):
     joined = plan_of(fdw, "SELECT * FROM many_dates m JOIN costed c ON c.d = m.d")
     inner = [p for p in joined["Plans"] if p["Node Type"] == "Foreign Scan"][0]
     assert (inner["Startup Cost"], inner["Total Cost"], inner["Plan Rows"]) == (10, 60, 2), joined
+
+
+@pytest.mark.parametrize("limit", [0, 2, 10 ** 12])
+def test_pushed_limit_costs_its_count_times_width(fdw, limit):
+    """LIMIT n pushed is n rows at n * width; beyond the table's rows * width that costs more
+    than a Limit over the scan, so PostgreSQL keeps its own Limit (as under multicorn2)."""
+    fdw.table("limited_est", "a text", rel_size="(20, 10)", can_limit="true",
+              rows=f"[{{'a': str(i)}} for i in range(5)][:{limit}]")
+    plan = plan_of(fdw, f"SELECT * FROM limited_est LIMIT {limit}")
+    if limit * 10 < 200:
+        assert (plan["Node Type"], plan["Plan Rows"], plan["Total Cost"]) == ("Foreign Scan", limit, limit * 10)
+    else:
+        assert plan["Node Type"] == "Limit" and plan["Plans"][0]["Total Cost"] == 200
+    assert len(fdw.sql(f"SELECT * FROM limited_est LIMIT {limit}")) == min(limit, 5)
