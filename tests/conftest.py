@@ -4,11 +4,21 @@
 - `db`: a fresh database per test module, with the multicorn extension created.
 - `emulator`: one small seeded Intercom workspace (tests/emulator_fixtures.py).
 """
+import os
 import re
+import sys
 
 import pytest
 
-from intercom_fdw.throwaway_pg import PgCluster
+from intercom_fdw.throwaway_pg import PgCluster, backend_pythonpath
+
+# Tests that import `multicorn` in this process get the package the backend runs (the one of
+# this checkout when throwaway_pg puts multicorn_compat/python on the backend's PYTHONPATH),
+# not whichever one the virtual environment has installed: an editable install may point at
+# another checkout.
+for _path in reversed([p for p in backend_pythonpath().split(os.pathsep) if p.endswith("multicorn_compat/python")]):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 pytest_plugins = ["tests.emulator_fixtures"]
 

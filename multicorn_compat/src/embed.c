@@ -297,31 +297,47 @@ exception_text_attr(PyObject *exc, const char *name)
 	return result;
 }
 
+/* str(exc) as palloc'd UTF-8, or NULL when it is empty or fails. */
 static char *
-exception_message(PyObject *type, PyObject *value)
+exception_str(PyObject *value)
 {
-	char	   *message = exception_text_attr(value, "message");
-	char	   *text;
+	PyObject   *str = value ? PyObject_Str(value) : NULL;
+	const char *utf8 = str ? PyUnicode_AsUTF8(str) : NULL;
+	char	   *text = (utf8 && utf8[0] != '\0') ? pstrdup(utf8) : NULL;
 
-	if (message != NULL && message[0] != '\0')
-		return message;
-	text = NULL;
-	{
-		PyObject   *str = PyObject_Str(value);
+	Py_XDECREF(str);
+	PyErr_Clear();
+	return text;
+}
 
-		if (str != NULL)
-		{
-			const char *utf8 = PyUnicode_AsUTF8(str);
+/* The class name of exception type, as Python's __name__ ("KeyError", "ApiError"). */
+static char *
+exception_type_name(PyObject *type)
+{
+	PyObject   *name = PyObject_GetAttrString(type, "__name__");
+	const char *utf8 = (name && PyUnicode_Check(name)) ? PyUnicode_AsUTF8(name) : NULL;
+	char	   *result = pstrdup(utf8 ? utf8 : ((PyTypeObject *) type)->tp_name);
 
-			if (utf8 != NULL)
-				text = pstrdup(utf8);
-			Py_DECREF(str);
-		}
-		PyErr_Clear();
-	}
-	if (text == NULL || text[0] == '\0')
-		return pstrdup(((PyTypeObject *) type)->tp_name);
-	return psprintf("%s: %s", ((PyTypeObject *) type)->tp_name, text);
+	Py_XDECREF(name);
+	PyErr_Clear();
+	return result;
+}
+
+/*
+ * Is this what log_to_postgres(..., ERROR) raises?  As multicorn2 (src/errors.c):
+ * any exception whose `_is_multicorn_exception` attribute is true is reported with its
+ * `message`, `hint` and `detail`; every other one as "Error in python: <class name>"
+ * with str(exc) as DETAIL.
+ */
+static bool
+is_multicorn_exception(PyObject *value)
+{
+	PyObject   *flag = value ? PyObject_GetAttrString(value, "_is_multicorn_exception") : NULL;
+	int			truth = flag ? PyObject_IsTrue(flag) : 0;
+
+	Py_XDECREF(flag);
+	PyErr_Clear();
+	return truth > 0;
 }
 
 static char *
@@ -371,12 +387,16 @@ py_fetch_error_message(void)
 			   *value,
 			   *tb;
 	char	   *message;
+	char	   *text;
 
 	PyErr_Fetch(&type, &value, &tb);
 	if (type == NULL)
 		return pstrdup("unknown Python error");
 	PyErr_NormalizeException(&type, &value, &tb);
-	message = exception_message(type, value);
+	message = exception_type_name(type);
+	text = exception_str(value);
+	if (text != NULL)
+		message = psprintf("%s: %s", message, text);
 	Py_XDECREF(type);
 	Py_XDECREF(value);
 	Py_XDECREF(tb);
@@ -384,23 +404,29 @@ py_fetch_error_message(void)
 }
 
 /*
- * Report the pending Python exception at elevel, with fmt describing where it
- * happened (CONTEXT).  Message: the exception's `message` attribute if it has one
- * (multicorn's MulticornException, intercom_fdw's IntercomError), else
- * "Type: str(exc)".  `hint` and `detail` attributes become HINT and DETAIL; the
- * traceback goes to DETAIL when there is no detail, else to CONTEXT.
+ * Report the pending Python exception at elevel, as multicorn2 does (src/errors.c):
+ * - raised by log_to_postgres(..., ERROR) (or any exception with a true
+ *   `_is_multicorn_exception`): its `message`, `hint` and `detail` attributes;
+ * - any other: "Error in python: <class name>", DETAIL str(exc).
+ * The traceback goes to the server log only (errdetail_log, as multicorn2), together
+ * with `where` (what the runtime was doing).  with_context also sends `where` to the
+ * client as CONTEXT; FDW methods are reported without it, as multicorn2 reports them.
  */
-void
-py_raise_error(int elevel, const char *fmt,...)
+static void report_python_error(int elevel, bool with_context, const char *fmt, va_list fmtargs)
+			pg_attribute_printf(3, 0);
+
+static void
+report_python_error(int elevel, bool with_context, const char *fmt, va_list fmtargs)
 {
 	PyObject   *type,
 			   *value,
 			   *tb;
 	StringInfoData where;
+	StringInfoData log_detail;
 	char	   *message,
-			   *hint,
+			   *hint = NULL,
 			   *detail,
-			   *trace;
+			   *trace = NULL;
 
 	initStringInfo(&where);
 	for (;;)
@@ -408,7 +434,7 @@ py_raise_error(int elevel, const char *fmt,...)
 		va_list		args;
 		int			needed;
 
-		va_start(args, fmt);
+		va_copy(args, fmtargs);
 		needed = appendStringInfoVA(&where, fmt, args);
 		va_end(args);
 		if (needed == 0)
@@ -449,10 +475,22 @@ py_raise_error(int elevel, const char *fmt,...)
 		return;
 	}
 
-	message = exception_message(type, value);
-	hint = exception_text_attr(value, "hint");
-	detail = exception_text_attr(value, "detail");
-	trace = exception_traceback(type, value, tb);
+	if (is_multicorn_exception(value))
+	{
+		message = exception_text_attr(value, "message");
+		if (message == NULL)
+			message = exception_str(value);
+		if (message == NULL)
+			message = exception_type_name(type);
+		hint = exception_text_attr(value, "hint");
+		detail = exception_text_attr(value, "detail");
+	}
+	else
+	{
+		message = psprintf("Error in python: %s", exception_type_name(type));
+		detail = exception_str(value);
+		trace = exception_traceback(type, value, tb);
+	}
 	Py_XDECREF(type);
 	Py_XDECREF(value);
 	Py_XDECREF(tb);
@@ -461,12 +499,43 @@ py_raise_error(int elevel, const char *fmt,...)
 	detail = message_to_server(detail);
 	trace = message_to_server(trace);
 
+	/* The server log's DETAIL: the client's, then where it happened and the traceback. */
+	initStringInfo(&log_detail);
+	if (detail)
+		appendStringInfo(&log_detail, "%s\n", detail);
+	appendStringInfoString(&log_detail, where.data);
+	if (trace)
+		appendStringInfo(&log_detail, "\n%s", trace);
+
 	ereport(elevel,
 			(errcode(ERRCODE_INTERNAL_ERROR),
 			 errmsg("%s", message),
 			 hint ? errhint("%s", hint) : 0,
-			 detail ? errdetail("%s", detail) : (trace ? errdetail("%s", trace) : 0),
-			 (detail && trace) ? errcontext("%s\n%s", where.data, trace) : errcontext("%s", where.data)));
+			 detail ? errdetail("%s", detail) : 0,
+			 errdetail_log("%s", log_detail.data),
+			 with_context ? errcontext("%s", where.data) : 0));
+}
+
+/* An exception raised by the FDW's own code (a method, __init__, iterating a result). */
+void
+py_raise_fdw_error(int elevel, const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	report_python_error(elevel, false, fmt, args);
+	va_end(args);
+}
+
+/* An exception raised while the runtime converts or reads what the FDW gave. */
+void
+py_raise_error(int elevel, const char *fmt,...)
+{
+	va_list		args;
+
+	va_start(args, fmt);
+	report_python_error(elevel, true, fmt, args);
+	va_end(args);
 }
 
 /* ------------------------------------------------------------------------

@@ -266,7 +266,7 @@ mcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 
 	extract_quals(root, baserel, baserel->baserestrictinfo, &specs, &exprs);
-	quals = py_hold(quals_to_python(specs, exprs, NIL, ps->rio, NULL));
+	quals = py_hold(quals_to_python(specs, exprs, NIL, ps->rio, NULL, false));
 	columns = names_to_pyset(ps->target_names);	/* may raise: quals are held */
 	result = mc_call_method(ERROR, ps->instance, "get_rel_size", ps->relname,
 							Py_BuildValue("(NN)", py_unhold(quals), columns), NULL);
@@ -299,8 +299,11 @@ mcGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 static Cost
 scan_total_cost(McPlanState *ps, double rows)
 {
-	/* multicorn2's model: a scan costs rows * width, at least the startup cost */
-	return Max(ps->startup_cost, rows * ps->width);
+	/*
+	 * multicorn2's model: a scan's total cost is rows * width, with the startup cost
+	 * not added (for every path: plain, sorted, parameterized and LIMIT).
+	 */
+	return rows * ps->width;
 }
 
 /* Does an equivalence class member stand for column *arg of rel? */
@@ -409,7 +412,7 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel, McPlanState *ps)
 		if (usable && !bms_is_empty(required_outer))
 			add_path(baserel, (Path *)
 					 create_foreignscan_path(root, baserel, NULL, rows, ps->startup_cost,
-											 ps->startup_cost + rows * ps->width,
+											 scan_total_cost(ps, rows),
 											 NIL, required_outer, NULL, NIL));
 	}
 	py_release(items);
@@ -540,11 +543,23 @@ mcGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *i
 	if (!truth)
 		return;
 
-	/* Cheaper than Limit over the scan, so that the planner takes it. */
-	rows = count[0] ? Min(Max(fextra->count_est, 1), baserel->rows) : baserel->rows;
-	scan_total = scan_total_cost(ps, baserel->rows);
-	startup = ps->startup_cost * 0.9;
-	total = startup + (scan_total - ps->startup_cost) * (rows / baserel->rows) * 0.5;
+	/*
+	 * multicorn2's estimate: LIMIT n returns n rows at n * width.  Without a LIMIT
+	 * (OFFSET alone) multicorn2 would estimate -1 rows; here the rows past the offset
+	 * are estimated, at a cost a little below the Limit node's over the plain scan.
+	 */
+	startup = ps->startup_cost;
+	if (count[0])
+	{
+		rows = (double) DatumGetInt64(((Const *) parse->limitCount)->constvalue);
+		total = scan_total_cost(ps, rows);
+	}
+	else
+	{
+		rows = clamp_row_est(baserel->rows - fextra->offset_est);
+		scan_total = scan_total_cost(ps, baserel->rows);
+		total = startup + Max(scan_total - startup, 0) * (rows / baserel->rows) * 0.5;
+	}
 	add_path(output_rel, (Path *)
 			 create_foreign_upper_path(root, output_rel, root->upper_targets[UPPERREL_FINAL],
 									   rows, startup, total,
@@ -575,6 +590,12 @@ mcGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 	else if (best_path->fdw_private != NIL)
 		sortkeys = linitial(best_path->fdw_private);
 	ps = baserel->fdw_private;
+
+	/*
+	 * The plan shows get_rel_size()'s width, as under multicorn2, even where PostgreSQL
+	 * computed the path's target width itself (sorted and LIMIT paths).
+	 */
+	best_path->path.pathtarget->width = ps->width;
 
 	/* Every clause stays in the plan's qual: PostgreSQL re-checks what Python filtered. */
 	extract_quals(root, baserel, scan_clauses, &specs, &exprs);
@@ -624,7 +645,7 @@ start_python_scan(ForeignScanState *node, McExecState *es)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	MemoryContext oldcontext = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-	PyObject   *quals = quals_to_python(es->qual_specs, es->exprs, es->expr_states, es->rio, econtext);
+	PyObject   *quals = quals_to_python(es->qual_specs, es->exprs, es->expr_states, es->rio, econtext, false);
 	PyObject   *result;
 
 	MemoryContextSwitchTo(oldcontext);
@@ -663,7 +684,7 @@ mcIterateForeignScan(ForeignScanState *node)
 	if (es->row == NULL)
 	{
 		if (PyErr_Occurred())
-			py_raise_error(ERROR, "iterating the result of execute() of foreign table \"%s\"",
+			py_raise_fdw_error(ERROR, "iterating the result of execute() of foreign table \"%s\"",
 						   es->relname);
 		es->done = true;
 		return slot;
@@ -715,7 +736,7 @@ mcExplainForeignScan(ForeignScanState *node, ExplainState *explain)
 	PyDict_SetItemString(kwargs, "verbose", explain->verbose ? Py_True : Py_False);
 	result = mc_call_method(ERROR, es->instance, "explain", es->relname,
 							Py_BuildValue("(NN)",
-										  quals_to_python(es->qual_specs, es->exprs, NIL, es->rio, NULL),
+										  quals_to_python(es->qual_specs, es->exprs, NIL, es->rio, NULL, true),
 										  names_to_pyset(es->target_names)),
 							kwargs);
 	if (result == Py_None)
@@ -746,7 +767,7 @@ rowid_column(PyObject *instance, const char *relname)
 	char	   *result;
 
 	if (name == NULL)
-		py_raise_error(ERROR, "rowid_column of foreign table \"%s\"", relname);
+		py_raise_fdw_error(ERROR, "rowid_column of foreign table \"%s\"", relname);
 	if (name == Py_None)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -770,8 +791,8 @@ mcAddForeignUpdateTargets(PlannerInfo *root, Index rtindex, RangeTblEntry *targe
 	if (attnum <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
-				 errmsg("rowid_column \"%s\" is not a column of foreign table \"%s\"", column, relname),
-				 errhint("rowid_column must name a column of the foreign table that identifies a row.")));
+				 errmsg("The rowid attribute does not exist"),
+				 errdetail_log("rowid_column \"%s\" is not a column of foreign table \"%s\".", column, relname)));
 	att = TupleDescAttr(RelationGetDescr(target_relation), attnum - 1);
 	add_row_identity_var(root, makeVar(rtindex, attnum, att->atttypid, att->atttypmod,
 									   att->attcollation, 0),
@@ -1004,14 +1025,25 @@ mcGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 	PyObject   *size;
 	double		n;
 
-	/* Like postgres_fdw: RETURNING, triggers and check options need row-by-row inserts. */
-	if (rinfo->ri_projectReturning != NULL || rinfo->ri_WithCheckOptions != NIL ||
-		(rinfo->ri_TrigDesc && (rinfo->ri_TrigDesc->trig_insert_after_row ||
-								rinfo->ri_TrigDesc->trig_insert_before_row)))
+	/*
+	 * RETURNING needs row-by-row inserts: PostgreSQL 15's batched insert path
+	 * (ExecBatchInsert in nodeModifyTable.c) never projects RETURNING, so the rows would
+	 * be lost.  postgres_fdw returns 1 here too; multicorn2 3.2 does not, and there
+	 * INSERT ... RETURNING with modify_batch_size > 1 returns no rows.
+	 *
+	 * Row triggers and WITH CHECK OPTION do not stop batching, as under multicorn2, and
+	 * need not: ExecBatchInsert runs the AFTER ROW triggers and the view checks for every
+	 * row of the batch, on the rows bulk_insert() returned, and ExecInsert sends the
+	 * pending batch before a BEFORE ROW trigger runs, so the trigger sees the earlier
+	 * rows.  Transition tables cannot be collected from foreign tables at all.  (Tested
+	 * in tests/runtime/test_modify.py.)  What changes from row-by-row: an AFTER ROW
+	 * trigger runs once its whole batch is sent, not right after its own row.
+	 */
+	if (rinfo->ri_projectReturning != NULL)
 		return 1;
 	size = PyObject_GetAttrString(es->instance, "modify_batch_size");
 	if (size == NULL)
-		py_raise_error(ERROR, "modify_batch_size of foreign table \"%s\"", es->relname);
+		py_raise_fdw_error(ERROR, "modify_batch_size of foreign table \"%s\"", es->relname);
 	if (size == Py_None)
 	{
 		Py_DECREF(size);
@@ -1133,6 +1165,8 @@ multicorn_handler(PG_FUNCTION_ARGS)
 /*
  * The wrapper class is chosen on the server only (a table-level wrapper would let table
  * owners run other Python code, which is why multicorn2 refuses it too), and must import.
+ * Messages are multicorn2's; it refuses `wrapper` on tables only, this runtime on user
+ * mappings too (where it would be ignored).
  */
 Datum
 multicorn_validator(PG_FUNCTION_ARGS)
@@ -1152,15 +1186,14 @@ multicorn_validator(PG_FUNCTION_ARGS)
 	if (wrapper != NULL && catalog != ForeignServerRelationId)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("the wrapper option can only be set on a foreign server"),
-				 errhint("Set it with CREATE SERVER ... OPTIONS (wrapper 'package.module.Class').")));
+				 errmsg("Cannot set the wrapper class on the table"),
+				 errhint("Set it on the server")));
 	if (catalog == ForeignServerRelationId)
 	{
 		if (wrapper == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("the wrapper option is mandatory for a multicorn server"),
-					 errhint("CREATE SERVER ... FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper 'package.module.Class')")));
+					 errmsg("The wrapper parameter is mandatory, specify a valid class name")));
 		Py_DECREF(mc_wrapper_class(wrapper));
 	}
 	PG_RETURN_VOID();

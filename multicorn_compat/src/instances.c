@@ -71,9 +71,9 @@ mc_call_method(int elevel, PyObject *obj, const char *method, const char *relnam
 	if (result == NULL)
 	{
 		if (relname)
-			py_raise_error(elevel, "Python method %s() of foreign table \"%s\"", method, relname);
+			py_raise_fdw_error(elevel, "Python method %s() of foreign table \"%s\"", method, relname);
 		else
-			py_raise_error(elevel, "Python method %s()", method);
+			py_raise_fdw_error(elevel, "Python method %s()", method);
 	}
 	return result;
 }
@@ -308,7 +308,7 @@ mc_get_instance(Oid relid)
 		Py_DECREF(p_options);
 		Py_DECREF(p_columns);
 		if (instance == NULL)
-			py_raise_error(ERROR, "creating the %s object for foreign table \"%s\"", wrapper, relname);
+			py_raise_fdw_error(ERROR, "creating the %s object for foreign table \"%s\"", wrapper, relname);
 		entry->instance = instance;
 		entry->signature = MemoryContextStrdup(TopMemoryContext, sig.data);
 	}
@@ -369,7 +369,7 @@ xact_callback(XactEvent event, void *arg)
 			if (result == NULL)
 			{
 				hash_seq_term(&status);
-				py_raise_error(ERROR, "Python method pre_commit()");
+				py_raise_fdw_error(ERROR, "Python method pre_commit()");
 			}
 		}
 		else
@@ -407,7 +407,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			if (result == NULL)
 			{
 				hash_seq_term(&status);
-				py_raise_error(ERROR, "Python method sub_commit()");
+				py_raise_fdw_error(ERROR, "Python method sub_commit()");
 			}
 		}
 		else

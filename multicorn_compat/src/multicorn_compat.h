@@ -27,6 +27,7 @@
 /* ---- embed.c ---- */
 extern void mc_python_init(void);
 extern void py_raise_error(int elevel, const char *fmt,...) pg_attribute_printf(2, 3);
+extern void py_raise_fdw_error(int elevel, const char *fmt,...) pg_attribute_printf(2, 3);
 extern char *py_fetch_error_message(void);	/* "Type: message", clears the error */
 extern PyObject *mc_multicorn_attr(const char *name);	/* new ref, ERROR if missing */
 extern PyObject *py_str_from_server(const char *s);	/* new ref, NULL on Python error */
@@ -103,7 +104,7 @@ struct ExprContext;
 extern void extract_quals(struct PlannerInfo *root, struct RelOptInfo *baserel, List *clauses,
 						  List **qual_specs, List **exprs);
 extern PyObject *quals_to_python(List *qual_specs, List *exprs, List *expr_states,
-								 RelationIO *rio, struct ExprContext *econtext);
+								 RelationIO *rio, struct ExprContext *econtext, bool with_unbound);
 extern List *deparse_sortkeys(struct PlannerInfo *root, struct RelOptInfo *baserel,
 							  List *pathkeys, int *nkeys);
 extern PyObject *sortkeys_to_python(List *sortkeys);

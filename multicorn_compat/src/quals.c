@@ -9,7 +9,11 @@
  *   col op value, value op col (commuted through pg_operator.oprcom),
  *   col op ANY/ALL(array)      -> Qual(col, (op, True/False), [values]),
  *   col IS NULL / IS NOT NULL  -> Qual(col, '=' / '<>', None),
- *   bool col / NOT bool col    -> Qual(col, '=' / '<>', 't')   (text output of true).
+ *   bool col / NOT bool col    -> Qual(col, '=' / '<>', 't')   (text output of true),
+ *   col IS [NOT] TRUE / FALSE  -> Qual(col, 'IS' / 'IS NOT', 't' / 'f'),
+ *   col IS [NOT] UNKNOWN       -> Qual(col, 'IS' / 'IS NOT', None).
+ * At planning only Const values are known: get_rel_size() gets those quals alone, and
+ * explain() gets the others with the value multicorn.UNBOUND (a str equal to '?').
  * Anything else is simply not passed on; PostgreSQL re-checks every clause anyway
  * (all clauses stay in the plan's qual list).
  */
@@ -128,6 +132,21 @@ extract_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 				add_qual(specs, exprs, attnum, test->nulltesttype == IS_NULL ? "=" : "<>",
 						 (Expr *) makeNullConst(INT4OID, -1, InvalidOid), false, false);
 		}
+		else if (IsA(clause, BooleanTest))
+		{
+			BooleanTest *test = (BooleanTest *) clause;
+			BoolTestType kind = test->booltesttype;
+			bool		negated = (kind == IS_NOT_TRUE || kind == IS_NOT_FALSE || kind == IS_NOT_UNKNOWN);
+			Expr	   *value;
+
+			if ((attnum = own_column((Node *) test->arg, baserel)) == 0)
+				continue;
+			if (kind == IS_UNKNOWN || kind == IS_NOT_UNKNOWN)
+				value = (Expr *) makeNullConst(BOOLOID, -1, InvalidOid);
+			else
+				value = (Expr *) makeBoolConst(kind == IS_TRUE || kind == IS_NOT_TRUE, false);
+			add_qual(specs, exprs, attnum, negated ? "IS NOT" : "IS", value, false, false);
+		}
 		else if (IsA(clause, Var) && ((Var *) clause)->vartype == BOOLOID &&
 				 (attnum = own_column(clause, baserel)) != 0)
 			add_qual(specs, exprs, attnum, "=", bool_true_const(), false, false);
@@ -141,18 +160,22 @@ extract_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 
 /*
  * The Python list of Qual objects.  With expr_states (execution) every value is
- * evaluated in econtext; without (planning, EXPLAIN) only Consts are known and the
- * other quals are left out, as multicorn2 does for get_rel_size().
+ * evaluated in econtext.  Without (planning, EXPLAIN) only Consts are known; the other
+ * quals are left out (get_rel_size(), as multicorn2), or with_unbound (explain()) get
+ * the value multicorn.UNBOUND: multicorn2 passes them to explain() too, with the value
+ * 0 converted by the column's type, which is '?' for text but 0 for an int and
+ * 2000-01-01 for a date.
  */
 PyObject *
 quals_to_python(List *specs, List *exprs, List *expr_states, RelationIO *rio,
-				ExprContext *econtext)
+				ExprContext *econtext, bool with_unbound)
 {
 	int			nspecs = list_length(specs);
 	Datum	   *values = palloc0(sizeof(Datum) * Max(nspecs, 1));
 	bool	   *nulls = palloc0(sizeof(bool) * Max(nspecs, 1));
 	bool	   *known = palloc0(sizeof(bool) * Max(nspecs, 1));
 	PyObject   *qual_class;
+	PyObject   *unbound;
 	PyObject   *result;
 	ListCell   *lc;
 	int			n = 0;
@@ -181,6 +204,7 @@ quals_to_python(List *specs, List *exprs, List *expr_states, RelationIO *rio,
 	}
 
 	qual_class = mc_multicorn_attr("Qual");
+	unbound = with_unbound ? mc_multicorn_attr("UNBOUND") : NULL;
 	result = PyList_New(0);
 	if (result == NULL)
 		py_raise_error(ERROR, "building quals");
@@ -199,8 +223,12 @@ quals_to_python(List *specs, List *exprs, List *expr_states, RelationIO *rio,
 				   *qual;
 
 		if (!known[n++])
-			continue;			/* known only at execution (planning, EXPLAIN) */
-		if (isnull)
+		{
+			if (unbound == NULL)
+				continue;		/* known only at execution (planning) */
+			p_value = Py_NewRef(unbound);
+		}
+		else if (isnull)
 		{
 			Py_INCREF(Py_None);
 			p_value = Py_None;
@@ -224,12 +252,14 @@ quals_to_python(List *specs, List *exprs, List *expr_states, RelationIO *rio,
 			Py_XDECREF(qual);
 			Py_DECREF(result);
 			Py_DECREF(qual_class);
+			Py_XDECREF(unbound);
 			py_raise_error(ERROR, "building the qual on column \"%s\" of foreign table \"%s\"",
 						   col->name, rio->relname);
 		}
 		Py_DECREF(qual);
 	}
 	Py_DECREF(qual_class);
+	Py_XDECREF(unbound);
 	return result;
 }
 

@@ -82,7 +82,7 @@ def test_datetimes(fdw, zone, column_type):
 
 def test_an_offset_that_fails_is_reported_by_the_text_path(fdw):
     fast, _ = side_by_side(fdw, "timestamptz", "datetime.datetime(2024, 1, 2, tzinfo=BrokenOffset())", "None")
-    assert fast == ("error", "ZeroDivisionError: division by zero")
+    assert fast == ("error", "Error in python: ZeroDivisionError")
 
 
 def test_datetimes_out_of_range_offsets_fail_as_on_the_text_path(fdw):

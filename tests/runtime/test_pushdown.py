@@ -52,6 +52,15 @@ def test_booleans_bare_and_negated(quals_of):
     assert quals_of("flag = false") == [("flag", "<>", ("str", "'t'"))]
 
 
+def test_boolean_tests_as_multicorn2(quals_of):
+    assert quals_of("flag IS TRUE") == [("flag", "IS", ("str", "'t'"))]
+    assert quals_of("flag IS FALSE") == [("flag", "IS", ("str", "'f'"))]
+    assert quals_of("flag IS NOT TRUE") == [("flag", "IS NOT", ("str", "'t'"))]
+    assert quals_of("flag IS NOT FALSE") == [("flag", "IS NOT", ("str", "'f'"))]
+    assert quals_of("flag IS UNKNOWN") == [("flag", "IS", ("NoneType", "None"))]
+    assert quals_of("flag IS NOT UNKNOWN") == [("flag", "IS NOT", ("NoneType", "None"))]
+
+
 def test_null_tests(quals_of):
     assert quals_of("name IS NULL") == [("name", "=", ("NoneType", "None"))]
     assert quals_of("name IS NOT NULL") == [("name", "<>", ("NoneType", "None"))]
@@ -197,3 +206,34 @@ def test_negative_limit_or_offset_is_not_pushed(fdw, query, message):
     with pytest.raises(psycopg.Error, match=message):
         fdw.sql(query)
     assert not fdw.calls("can_limit")
+
+
+def test_explain_gets_quals_known_only_at_execution_as_unbound(fdw):
+    """explain() gets a qual for every parameter (a join value, $1 of a generic plan,
+    now()) with the value multicorn.UNBOUND, a str equal to '?'; get_rel_size() gets
+    the constant quals only; execute() gets the values."""
+    fdw.sql("DROP TABLE IF EXISTS owners; CREATE TABLE owners (id int); INSERT INTO owners VALUES (1), (2)")
+    fdw.sql("ANALYZE owners")
+    fdw.table("owned", "id text, owner_id int, at timestamptz", estimated_rows=1000000,
+              path_keys="[(('owner_id',), 1)]", rows="[]")
+    fdw.reset()
+    lines = [r[0] for r in fdw.sql(
+        "EXPLAIN SELECT * FROM owners o JOIN owned f ON f.owner_id = o.id WHERE f.id = 'x' AND f.at < now()")]
+    unbound = {"type": "_Unbound", "repr": "UNBOUND"}
+    assert any(line.strip() == "Multicorn: quals: %s" % sorted(
+        [["at", "<", unbound], ["id", "=", {"type": "str", "repr": "'x'"}], ["owner_id", "=", unbound]], key=repr)
+        for line in lines), lines
+    assert {repr(c["quals"]) for c in fdw.calls("get_rel_size")} == {
+        repr([["id", "=", {"type": "str", "repr": "'x'"}]])}
+    fdw.table("unbound_check", "n int", rows="[{'n': int(all(q.value is __import__('multicorn').UNBOUND for q in quals))}]")
+    fdw.sql("SET plan_cache_mode = force_generic_plan")
+    try:
+        fdw.sql("PREPARE g(int) AS SELECT * FROM unbound_check WHERE n = $1")
+        lines = [r[0] for r in fdw.sql("EXPLAIN EXECUTE g(1)")]
+        assert "  Multicorn: quals: [['n', '=', {'type': '_Unbound', 'repr': 'UNBOUND'}]]" in lines, lines
+        fdw.reset()
+        fdw.sql("EXECUTE g(1)")
+        assert fdw.calls("execute")[0]["quals"] == [["n", "=", {"type": "int", "repr": "1"}]]
+    finally:
+        fdw.sql("DEALLOCATE g")
+        fdw.sql("RESET plan_cache_mode")

@@ -56,3 +56,22 @@ def test_log_to_postgres_outside_a_backend():
     assert (info.value.message, info.value.hint, info.value.detail) == ("boom", "h", "d")
     with pytest.raises(KeyError):
         log_to_postgres("bad level", 12345)
+
+
+def test_unbound_prints_as_a_question_mark_and_keeps_its_identity():
+    import copy
+    import json
+    import pickle
+
+    from multicorn import UNBOUND
+    assert UNBOUND == "?" and isinstance(UNBOUND, str)
+    assert "%s" % Qual("a", "=", UNBOUND) == "a = ?"  # multicorn2's testfdw prints this
+    assert copy.copy(UNBOUND) is UNBOUND and copy.deepcopy(UNBOUND) is UNBOUND
+    assert pickle.loads(pickle.dumps(UNBOUND)) is UNBOUND
+    assert json.dumps({"value": UNBOUND}) == '{"value": "?"}'
+    assert "?" is not UNBOUND and repr(UNBOUND) == "UNBOUND"
+
+
+def test_compat_module_of_multicorn2():
+    from multicorn.compat import basestring_, bytes_, unicode_
+    assert unicode_ is str and basestring_ is str and bytes_("é") == "é".encode("utf8")

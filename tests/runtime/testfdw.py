@@ -56,7 +56,11 @@ NAMESPACE = {"datetime": datetime, "decimal": decimal, "json": json, "uuid": uui
 
 
 class ApiError(Exception):
-    """Shaped like intercom_fdw's IntercomError: message, hint, detail attributes."""
+    """Shaped like what log_to_postgres(..., ERROR) raises (intercom_fdw reports its
+    IntercomError that way): message, hint, detail, and the flag by which multicorn2 and
+    this runtime report those three instead of "Error in python: <class>"."""
+
+    _is_multicorn_exception = True
 
     def __init__(self, message, hint=None, detail=None):
         super().__init__(message)

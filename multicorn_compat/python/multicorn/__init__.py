@@ -6,14 +6,47 @@ one instance per foreign table and backend, and calls the methods below. Names,
 signatures and defaults follow multicorn2 so that the same FDW code runs under both.
 """
 import importlib
+import pkgutil
 from collections import OrderedDict, namedtuple
+
+# A folder named `multicorn/` (without __init__.py) elsewhere on sys.path adds its modules
+# to this package: multicorn2 ships FDWs as `multicorn.<name>` (its test suite's
+# `multicorn.testfdw`), and this lets them be dropped in beside ours without copying them
+# into our package.
+__path__ = pkgutil.extend_path(__path__, __name__)
 
 __version__ = "3.2.0"
 
 # Markers returned by Qual.list_any_or_all.
 ANY = object()
 ALL = object()
-UNBOUND = object()
+
+
+class _Unbound(str):
+    """The value of a qual that is known only when the scan runs (a join or subquery
+    parameter, `now()`), as explain() sees it. It is the str '?' (so it prints as
+    multicorn2's placeholder does for text), and the one instance is recognisable by
+    identity: `qual.value is UNBOUND`. Copying or pickling gives the same instance."""
+
+    __slots__ = ()
+
+    def __new__(cls):
+        return str.__new__(cls, "?")
+
+    def __repr__(self):
+        return "UNBOUND"
+
+    def __reduce__(self):
+        return "UNBOUND"
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+UNBOUND = _Unbound()
 
 SortKey = namedtuple("SortKey", ["attname", "attnum", "is_reversed", "nulls_first", "collate"])
 SortKey.__doc__ = """One ORDER BY item: column name and number (1-based), DESC?, NULLS FIRST?,
