@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import time
 
+import multicorn
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNBOUND
 from multicorn.utils import ERROR, INFO, log_to_postgres
 
@@ -64,6 +65,13 @@ def _report(error: IntercomError):
     for message, detail in error.notices() if isinstance(error, WriteFailed) else ():
         log_to_postgres(message, INFO, detail=detail)
     log_to_postgres(error.message, ERROR, hint=error.hint, detail=reported_detail(error))
+
+
+# Rows per bulk INSERT batch when no option says otherwise, each batch written `concurrency` rows at a time.
+DEFAULT_BATCH_SIZE = 50
+# Whether the runtime turns batching off for INSERT ... RETURNING (as postgres_fdw does): the bundled
+# runtime does and says so; real multicorn2 3.2 does not.
+RUNTIME_KEEPS_RETURNING = bool(getattr(multicorn, "BATCHES_WITHOUT_RETURNING", False))
 
 
 def _sort_keys(sortkeys):
@@ -145,9 +153,10 @@ class IntercomFdw(ForeignDataWrapper):
     def explain(self, quals, columns, sortkeys=None, verbose=False, limit=None, offset=None):
         conditions = self._conditions(quals, explaining=True)
         plan = self._plan(conditions, columns, sortkeys, limit, offset, strict=False)
-        # For the path keys no qual binds: what the scan requests when a parameterized nested loop
-        # supplies one (PostgreSQL may choose that plan for a join it has not planned yet).
-        joined = parameterized_lines(self.spec, conditions, self._scan_options(strict=False), verbose)
+        # A scan a parameter drives already shows its request per execution; any other: what it would
+        # request were a parameterized nested loop to supply a path key (in a join planned later).
+        joined = [] if plan.parameters else parameterized_lines(self.spec, conditions,
+                                                                self._scan_options(strict=False), verbose)
         return [scrub(line) for line in plan.explain(verbose) + joined]
 
     # -- execution -------------------------------------------------------------------------------
@@ -185,7 +194,12 @@ class IntercomFdw(ForeignDataWrapper):
 
     @property
     def modify_batch_size(self):
-        return self.options.modify_batch_size
+        # multicorn2 3.2 batches an INSERT with RETURNING as well, and PostgreSQL's batch path then
+        # drops the rows bulk_insert() returns: there, batches (and their concurrency) only when the
+        # table or server asks for them. The bundled runtime writes RETURNING row by row itself.
+        if self.options.modify_batch_size is not None:
+            return self.options.modify_batch_size
+        return DEFAULT_BATCH_SIZE if RUNTIME_KEEPS_RETURNING else 1
 
     @_reported
     def insert(self, values):

@@ -27,7 +27,8 @@ SERVER_OPTIONS = {
     "connect_timeout": "seconds (default 10)",
     "read_timeout": "seconds (default 60)",
     "max_retries": "retries of idempotent calls (0-10, default 5)",
-    "modify_batch_size": "rows per bulk INSERT batch, written concurrently (1-1000, default 50)",
+    "modify_batch_size": "rows per bulk INSERT batch, written concurrently (1-1000; default 50 on the bundled "
+                         "runtime, 1 on multicorn2, where a batched INSERT ... RETURNING returns no rows)",
 }
 TABLE_OPTIONS = {
     "object": "the Intercom object this table reads (contacts, companies, ...)",
@@ -151,7 +152,7 @@ class FdwOptions:
     ticket_type_id: Optional[str] = None
     on_conflict: str = DEFAULT_ON_CONFLICT
     row_estimate: Optional[int] = None
-    modify_batch_size: int = 50
+    modify_batch_size: Optional[int] = None  # None: not set, the runtime's default (fdw.py)
 
     @classmethod
     def parse(cls, options: Mapping[str, str], require_token: bool = True,
@@ -196,7 +197,8 @@ class FdwOptions:
             on_conflict=on_conflict,
             row_estimate=_number("row_estimate", options["row_estimate"], 1, 10 ** 9, int)
             if "row_estimate" in options else None,
-            modify_batch_size=_number("modify_batch_size", options.get("modify_batch_size", 50), 1, 1000, int),
+            modify_batch_size=_number("modify_batch_size", options["modify_batch_size"], 1, 1000, int)
+            if "modify_batch_size" in options else None,
         )
         return cls(base_url=_endpoint(options, require_endpoint), **values)
 

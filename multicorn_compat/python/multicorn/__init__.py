@@ -16,6 +16,9 @@ from collections import OrderedDict, namedtuple
 __path__ = pkgutil.extend_path(__path__, __name__)
 
 __version__ = "3.2.0"
+# This runtime writes INSERT ... RETURNING row by row whatever modify_batch_size says (PostgreSQL's
+# batch path drops RETURNING, and multicorn2 3.2 batches anyway): an FDW may default to batches.
+BATCHES_WITHOUT_RETURNING = True
 
 # Markers returned by Qual.list_any_or_all.
 ANY = object()
