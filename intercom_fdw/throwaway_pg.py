@@ -1,9 +1,15 @@
 """A throwaway PostgreSQL 15 cluster, for the test suite and the demo: initdb in a temporary
 folder, a free port, an unprivileged OS user when run as root. It relies on no system service
 and is removed at stop. The backend's PYTHONPATH holds the checkout (so `intercom_fdw` and the
-test FDWs in `tests/` import from the working tree), the runtime's Python module when it comes
-from multicorn_compat/, and the virtual environment's site-packages (requests, psycopg, ...):
-PostgreSQL embeds Debian's libpython, which knows nothing of the virtual environment."""
+test FDWs in `tests/` import from the working tree), the runtime's `multicorn` Python package and
+the virtual environment's site-packages (requests, psycopg, ...): PostgreSQL embeds Debian's
+libpython, which knows nothing of the virtual environment.
+
+`INTERCOM_FDW_RUNTIME` picks the Multicorn runtime:
+- `bundled` (default): the system's PostgreSQL 15 (`PG_BIN`), whose `multicorn` extension
+  scripts/bootstrap.sh installs from multicorn_compat/, and multicorn_compat/python;
+- `multicorn2`: real multicorn2 3.2 in the relocated PostgreSQL that scripts/build_multicorn2.sh
+  builds under .cache/multicorn2/ (`INTERCOM_FDW_MULTICORN2_DIR` to use another build)."""
 from __future__ import annotations
 
 import os
@@ -19,8 +25,38 @@ from pathlib import Path
 import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "postgres"
+RUNTIMES = ("bundled", "multicorn2")
+
+
+def runtime() -> str:
+    """The runtime this process runs PostgreSQL with (INTERCOM_FDW_RUNTIME)."""
+    name = os.environ.get("INTERCOM_FDW_RUNTIME", "") or "bundled"
+    if name not in RUNTIMES:
+        raise RuntimeError(f"INTERCOM_FDW_RUNTIME={name!r}: expected one of {', '.join(RUNTIMES)}")
+    return name
+
+
+def multicorn2_dir() -> Path:
+    return Path(os.environ.get("INTERCOM_FDW_MULTICORN2_DIR", REPO / ".cache" / "multicorn2"))
+
+
+def pg_bin() -> Path:
+    """The PostgreSQL binaries of the selected runtime."""
+    if runtime() == "multicorn2":
+        path = multicorn2_dir() / "lib" / "postgresql" / "15" / "bin"
+        if not (path / "postgres").exists():
+            raise RuntimeError(f"multicorn2 is not built at {multicorn2_dir()}: "
+                               f"run scripts/build_multicorn2.sh relocated {multicorn2_dir()}")
+        return path
+    return Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def runtime_python_dir() -> Path:
+    """The folder of the runtime's `multicorn` Python package, first on the backend's PYTHONPATH."""
+    if runtime() == "multicorn2":
+        return multicorn2_dir() / "python"
+    return REPO / "multicorn_compat" / "python"
 
 
 def free_port() -> int:
@@ -30,7 +66,7 @@ def free_port() -> int:
 
 
 def backend_pythonpath() -> str:
-    parts = [str(REPO), str(REPO / "multicorn_compat" / "python"), sysconfig.get_paths()["purelib"]]
+    parts = [str(REPO), str(runtime_python_dir()), sysconfig.get_paths()["purelib"]]
     return os.pathsep.join(p for p in parts if os.path.isdir(p))
 
 
@@ -53,6 +89,8 @@ class PgCluster:
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
         self.os_user = "postgres" if os.geteuid() == 0 else None
+        self.runtime = runtime()
+        self.bin = pg_bin()
         self.env = {**os.environ, "PYTHONPATH": backend_pythonpath(), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -66,17 +104,17 @@ class PgCluster:
         if self.os_user:
             pw = pwd.getpwnam(self.os_user)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        self._run(PG_BIN / "initdb", "-D", self.data, "-U", SUPERUSER, "-A", "trust", "--no-sync", "-E", "UTF8")
+        self._run(self.bin / "initdb", "-D", self.data, "-U", SUPERUSER, "-A", "trust", "--no-sync", "-E", "UTF8")
         opts = " ".join(f"-c {k}={v}" for k, v in self.settings.items())
         self._run(
-            PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
+            self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
             "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {opts}", "start",
         )
         return self
 
     def stop(self) -> None:
         if self.data.exists():
-            self._run(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
+            self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def dsn(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
