@@ -29,9 +29,9 @@ SUPERUSER = "postgres"
 RUNTIMES = ("bundled", "multicorn2")
 
 
-def runtime() -> str:
-    """The runtime this process runs PostgreSQL with (INTERCOM_FDW_RUNTIME)."""
-    name = os.environ.get("INTERCOM_FDW_RUNTIME", "") or "bundled"
+def runtime(name: str | None = None) -> str:
+    """The runtime named, by default the one of this process (INTERCOM_FDW_RUNTIME)."""
+    name = name or os.environ.get("INTERCOM_FDW_RUNTIME", "") or "bundled"
     if name not in RUNTIMES:
         raise RuntimeError(f"INTERCOM_FDW_RUNTIME={name!r}: expected one of {', '.join(RUNTIMES)}")
     return name
@@ -41,9 +41,9 @@ def multicorn2_dir() -> Path:
     return Path(os.environ.get("INTERCOM_FDW_MULTICORN2_DIR", REPO / ".cache" / "multicorn2"))
 
 
-def pg_bin() -> Path:
-    """The PostgreSQL binaries of the selected runtime."""
-    if runtime() == "multicorn2":
+def pg_bin(name: str | None = None) -> Path:
+    """The PostgreSQL binaries of a runtime (by default the selected one)."""
+    if runtime(name) == "multicorn2":
         path = multicorn2_dir() / "lib" / "postgresql" / "15" / "bin"
         if not (path / "postgres").exists():
             raise RuntimeError(f"multicorn2 is not built at {multicorn2_dir()}: "
@@ -52,9 +52,9 @@ def pg_bin() -> Path:
     return Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
-def runtime_python_dir() -> Path:
-    """The folder of the runtime's `multicorn` Python package, first on the backend's PYTHONPATH."""
-    if runtime() == "multicorn2":
+def runtime_python_dir(name: str | None = None) -> Path:
+    """The folder of a runtime's `multicorn` Python package, first on the backend's PYTHONPATH."""
+    if runtime(name) == "multicorn2":
         return multicorn2_dir() / "python"
     return REPO / "multicorn_compat" / "python"
 
@@ -65,13 +65,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def backend_pythonpath() -> str:
-    parts = [str(REPO), str(runtime_python_dir()), sysconfig.get_paths()["purelib"]]
+def backend_pythonpath(name: str | None = None) -> str:
+    parts = [str(REPO), str(runtime_python_dir(name)), sysconfig.get_paths()["purelib"]]
     return os.pathsep.join(p for p in parts if os.path.isdir(p))
 
 
 class PgCluster:
-    def __init__(self, settings: dict | None = None):
+    def __init__(self, settings: dict | None = None, runtime_name: str | None = None):
+        """runtime_name: "bundled" or "multicorn2"; by default INTERCOM_FDW_RUNTIME's."""
         self.settings = {
             "fsync": "off",
             "synchronous_commit": "off",
@@ -84,14 +85,14 @@ class PgCluster:
             "jit": "off",
             **(settings or {}),
         }
+        self.runtime = runtime(runtime_name)
+        self.bin = pg_bin(self.runtime)
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="intercom_fdw_pg_"))
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
         self.os_user = "postgres" if os.geteuid() == 0 else None
-        self.runtime = runtime()
-        self.bin = pg_bin()
-        self.env = {**os.environ, "PYTHONPATH": backend_pythonpath(), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
+        self.env = {**os.environ, "PYTHONPATH": backend_pythonpath(self.runtime), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         cmd = [str(a) for a in args]

@@ -8,8 +8,9 @@
 #       extension (sql/) installed into that copy, the Python package in DIR/python. The system's
 #       `multicorn` extension is not touched. Built once: DIR/.stamp holds the tarball's sha256,
 #       this script's hash and the PostgreSQL version; a second run only checks it.
-#   scripts/build_multicorn2.sh system DIR      # into the PostgreSQL of /usr/lib/postgresql/15
-#       itself, the Python package into DIR (the production image; replaces any `multicorn`).
+#   scripts/build_multicorn2.sh system DIR      # into the PostgreSQL of $PG_CONFIG (default
+#       /usr/lib/postgresql/15/bin/pg_config) itself, the Python package into DIR (the production
+#       image, docker/Dockerfile; replaces any `multicorn` extension there).
 #
 # The tarball: vendor/multicorn2-3.2.tar.gz of the checkout, else ../shared/vendor/ next to it,
 # or $MULTICORN2_TARBALL.
@@ -69,10 +70,10 @@ if [ "$mode" = relocated ]; then
   ln -s /usr/include/postgresql "$dest/include/postgresql"
   [ -f "$dest/share/postgresql/15/extension/plpython3u.control" ] || die "plpython3u missing: install postgresql-plpython3-15"
 else
-  pg_config=$SYSTEM_PG/bin/pg_config
+  pg_config=${PG_CONFIG:-$SYSTEM_PG/bin/pg_config}
   python_dir=$dest
   started=$SECONDS
-  say "building multicorn2 $MULTICORN2_VERSION into $SYSTEM_PG, its Python package into $python_dir"
+  say "building multicorn2 $MULTICORN2_VERSION into $($pg_config --pkglibdir), its Python package into $python_dir"
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/multicorn2-build.XXXXXX")
