@@ -31,7 +31,6 @@ die() { printf 'build_multicorn2.sh: %s\n' "$*" >&2; exit 1; }
 mode=${1:-}; dest=${2:-}
 { [ "$mode" = relocated ] || [ "$mode" = system ]; } && [ -n "$dest" ] \
   || die "usage: $0 relocated DIR | system PYTHON_TARGET_DIR"
-mkdir -p "$dest"; dest=$(cd "$dest" && pwd)
 
 tarball=${MULTICORN2_TARBALL:-}
 if [ -z "$tarball" ]; then
@@ -43,6 +42,7 @@ fi
 [ -n "$tarball" ] && [ -f "$tarball" ] || die "multicorn2-$MULTICORN2_VERSION.tar.gz not found (vendor/ or ../shared/vendor/)"
 echo "$MULTICORN2_SHA256  $tarball" | sha256sum -c --quiet - >/dev/null 2>&1 \
   || die "$tarball: sha256 is not $MULTICORN2_SHA256"
+mkdir -p "$dest"; dest=$(cd "$dest" && pwd)
 
 if [ "$mode" = relocated ]; then
   pg_config=$dest/lib/postgresql/15/bin/pg_config
