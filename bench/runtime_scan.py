@@ -2,7 +2,7 @@
 through real multicorn2 3.2 (the relocated build of scripts/build_multicorn2.sh) and, in the same
 run, through a plpython3u set-returning function over the same generator.
 
-Prints rows/s for each, their ratios (bundled runtime / plpython3u: target >= 1.0) and the peak
+Prints rows/s for each (the fastest of --rounds scans, interleaved), their ratios (bundled runtime / plpython3u: target >= 1.0) and the peak
 memory (VmHWM) of the backend that ran each scan, at two row counts to show that memory
 does not grow with the number of rows.
 
@@ -53,43 +53,48 @@ def timed_scan(pg, db, query):
         return elapsed, peak_memory_kb(pid), row[0]
 
 
-def measure(pg, sources, rows, small):
-    """{name: {n: (seconds, peak kB)}} for each (name, FROM clause with {n})."""
+def prepare(pg, rows, small):
     db = pg.create_database("bench", extensions=("multicorn",))
     with pg.connect(db) as conn:
         conn.execute(SETUP)
         for n in (1, small, rows):
             conn.execute(f"CREATE FOREIGN TABLE bench_{n} ({COLUMNS}) SERVER bench OPTIONS (rows '{n}')")
-    results = {}
-    for name, table in sources:
-        for n in (small, rows):
-            seconds, peak, count = timed_scan(pg, db, f"SELECT {AGGREGATES} FROM {table.format(n=n)}")
-            assert count == n, (name, n, count)
-            results.setdefault(name, {})[n] = (seconds, peak)
-    return results
+    return db
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="scans of each source, interleaved; the fastest counts (default 3)")
     args = parser.parse_args()
     small = max(args.rows // 10, 1)
 
-    # One cluster per runtime (each runtime is its own PostgreSQL tree); plpython3u on the first.
-    runs = (("bundled", (("multicorn_compat", "bench_{n}"), ("plpython3u", "py_rows({n})"))),
-            ("multicorn2", (("multicorn2", "bench_{n}"),)))
-    results = {}
-    for runtime_name, sources in runs:
-        pg = PgCluster(runtime_name=runtime_name).start()
-        try:
-            results.update(measure(pg, sources, args.rows, small))
-        finally:
+    # One cluster per runtime (each runtime is its own PostgreSQL tree), both up for the whole run,
+    # and the sources scanned in turn, round after round, so that a busy machine slows all alike.
+    clusters = {name: PgCluster(runtime_name=name) for name in ("bundled", "multicorn2")}
+    try:
+        dbs = {name: prepare(pg.start(), args.rows, small) for name, pg in clusters.items()}
+        sources = (("multicorn_compat", "bundled", "bench_{n}"), ("plpython3u", "bundled", "py_rows({n})"),
+                   ("multicorn2", "multicorn2", "bench_{n}"))
+        results = {}
+        for _ in range(args.rounds):
+            for n in (small, args.rows):
+                for name, runtime_name, table in sources:
+                    seconds, peak, count = timed_scan(clusters[runtime_name], dbs[runtime_name],
+                                                      f"SELECT {AGGREGATES} FROM {table.format(n=n)}")
+                    assert count == n, (name, n, count)
+                    best = results.setdefault(name, {}).get(n)
+                    results[name][n] = (min(seconds, best[0]) if best else seconds, max(peak, best[1]) if best else peak)
+    finally:
+        for pg in clusters.values():
             pg.stop()
 
     def rate(name):
         return args.rows / results[name][args.rows][0]
 
-    print(f"rows: {args.rows:,} five-column rows (int8, text, float8, bool, timestamptz) from a Python generator")
+    print(f"rows: {args.rows:,} five-column rows (int8, text, float8, bool, timestamptz) from a Python generator, "
+          f"fastest of {args.rounds} interleaved scans")
     for name in results:
         seconds, peak = results[name][args.rows]
         print(f"{name:>17}: {rate(name):>12,.0f} rows/s  ({seconds:.2f} s)  "
