@@ -41,8 +41,12 @@ def pytest_report_header(config):
     return lines
 
 
+def is_bundled_runtime_test(path: Path) -> bool:
+    return path == BUNDLED_RUNTIME_TESTS or BUNDLED_RUNTIME_TESTS in path.parents
+
+
 def pytest_ignore_collect(collection_path, config):
-    if RUNTIME == "multicorn2" and collection_path == BUNDLED_RUNTIME_TESTS:
+    if RUNTIME == "multicorn2" and is_bundled_runtime_test(collection_path):
         return True
     return None
 
@@ -51,8 +55,11 @@ def pytest_collection_modifyitems(config, items):
     if RUNTIME != "multicorn2":
         return
     # fixturenames is the closure: a test reaching `pg` through `db`, `read_db`, ... touches PostgreSQL.
-    keep = [item for item in items if "pg" in item.fixturenames]
-    dropped = [item for item in items if "pg" not in item.fixturenames]
+    # A file of tests/runtime named on the command line is collected all the same: deselected here.
+    def runs(item):
+        return "pg" in item.fixturenames and not is_bundled_runtime_test(Path(item.path))
+    keep = [item for item in items if runs(item)]
+    dropped = [item for item in items if not runs(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
