@@ -1,9 +1,15 @@
 """A throwaway PostgreSQL 15 cluster, for the test suite and the demo: initdb in a temporary
 folder, a free port, an unprivileged OS user when run as root. It relies on no system service
 and is removed at stop. The backend's PYTHONPATH holds the checkout (so `intercom_fdw` and the
-test FDWs in `tests/` import from the working tree), the runtime's Python module when it comes
-from multicorn_compat/, and the virtual environment's site-packages (requests, psycopg, ...):
-PostgreSQL embeds Debian's libpython, which knows nothing of the virtual environment."""
+test FDWs in `tests/` import from the working tree), the runtime's `multicorn` Python package and
+the virtual environment's site-packages (requests, psycopg, ...): PostgreSQL embeds Debian's
+libpython, which knows nothing of the virtual environment.
+
+`INTERCOM_FDW_RUNTIME` picks the Multicorn runtime:
+- `bundled` (default): the system's PostgreSQL 15 (`PG_BIN`), whose `multicorn` extension
+  scripts/bootstrap.sh installs from multicorn_compat/, and multicorn_compat/python;
+- `multicorn2`: real multicorn2 3.2 in the relocated PostgreSQL that scripts/build_multicorn2.sh
+  builds under .cache/multicorn2/ (`INTERCOM_FDW_MULTICORN2_DIR` to use another build)."""
 from __future__ import annotations
 
 import os
@@ -19,8 +25,38 @@ from pathlib import Path
 import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 SUPERUSER = "postgres"
+RUNTIMES = ("bundled", "multicorn2")
+
+
+def runtime(name: str | None = None) -> str:
+    """The runtime named, by default the one of this process (INTERCOM_FDW_RUNTIME)."""
+    name = name or os.environ.get("INTERCOM_FDW_RUNTIME", "") or "bundled"
+    if name not in RUNTIMES:
+        raise RuntimeError(f"INTERCOM_FDW_RUNTIME={name!r}: expected one of {', '.join(RUNTIMES)}")
+    return name
+
+
+def multicorn2_dir() -> Path:
+    return Path(os.environ.get("INTERCOM_FDW_MULTICORN2_DIR", REPO / ".cache" / "multicorn2"))
+
+
+def pg_bin(name: str | None = None) -> Path:
+    """The PostgreSQL binaries of a runtime (by default the selected one)."""
+    if runtime(name) == "multicorn2":
+        path = multicorn2_dir() / "lib" / "postgresql" / "15" / "bin"
+        if not (path / "postgres").exists():
+            raise RuntimeError(f"multicorn2 is not built at {multicorn2_dir()}: "
+                               f"run scripts/build_multicorn2.sh relocated {multicorn2_dir()}")
+        return path
+    return Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def runtime_python_dir(name: str | None = None) -> Path:
+    """The folder of a runtime's `multicorn` Python package, first on the backend's PYTHONPATH."""
+    if runtime(name) == "multicorn2":
+        return multicorn2_dir() / "python"
+    return REPO / "multicorn_compat" / "python"
 
 
 def free_port() -> int:
@@ -29,13 +65,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def backend_pythonpath() -> str:
-    parts = [str(REPO), str(REPO / "multicorn_compat" / "python"), sysconfig.get_paths()["purelib"]]
+def backend_pythonpath(name: str | None = None) -> str:
+    parts = [str(REPO), str(runtime_python_dir(name)), sysconfig.get_paths()["purelib"]]
     return os.pathsep.join(p for p in parts if os.path.isdir(p))
 
 
 class PgCluster:
-    def __init__(self, settings: dict | None = None):
+    def __init__(self, settings: dict | None = None, runtime_name: str | None = None):
+        """runtime_name: "bundled" or "multicorn2"; by default INTERCOM_FDW_RUNTIME's."""
         self.settings = {
             "fsync": "off",
             "synchronous_commit": "off",
@@ -48,12 +85,14 @@ class PgCluster:
             "jit": "off",
             **(settings or {}),
         }
+        self.runtime = runtime(runtime_name)
+        self.bin = pg_bin(self.runtime)
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="intercom_fdw_pg_"))
         self.data = self.dir / "data"
         self.log = self.dir / "postgres.log"
         self.os_user = "postgres" if os.geteuid() == 0 else None
-        self.env = {**os.environ, "PYTHONPATH": backend_pythonpath(), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
+        self.env = {**os.environ, "PYTHONPATH": backend_pythonpath(self.runtime), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         cmd = [str(a) for a in args]
@@ -66,17 +105,17 @@ class PgCluster:
         if self.os_user:
             pw = pwd.getpwnam(self.os_user)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        self._run(PG_BIN / "initdb", "-D", self.data, "-U", SUPERUSER, "-A", "trust", "--no-sync", "-E", "UTF8")
+        self._run(self.bin / "initdb", "-D", self.data, "-U", SUPERUSER, "-A", "trust", "--no-sync", "-E", "UTF8")
         opts = " ".join(f"-c {k}={v}" for k, v in self.settings.items())
         self._run(
-            PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
+            self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
             "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {opts}", "start",
         )
         return self
 
     def stop(self) -> None:
         if self.data.exists():
-            self._run(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
+            self._run(self.bin / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def dsn(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything intercom_fdw needs on a Debian bookworm machine, idempotently:
 # PostgreSQL 15 with its server headers and plpython3u, the Multicorn runtime (our
-# multicorn_compat unless real multicorn2 is installed), and .venv/ with the package,
-# the emulator and the test tools. A second run only checks and returns.
+# multicorn_compat unless real multicorn2 is installed), real multicorn2 in a relocated copy
+# of PostgreSQL under .cache/ (the second runtime of `make test`), and .venv/ with the
+# package, the emulator and the test tools. A second run only checks and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -40,6 +41,11 @@ else
 fi
 # The intercom_fdw extension: the action functions (sql/, generated from intercom_fdw/actions/).
 as_root make -s -C sql PG_CONFIG="$PG_CONFIG" install >/dev/null
+
+# --- Real multicorn2, the second runtime of `make test` ----------------------------
+# Built from the vendored release (vendor/) into a relocated copy of this PostgreSQL under
+# .cache/multicorn2/, never into the system's; a second run only checks its stamp.
+bash scripts/build_multicorn2.sh relocated .cache/multicorn2
 
 # --- The virtual environment ------------------------------------------------------
 # Made from Debian's python3: the backend embeds Debian's libpython3.11, so the packages
