@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 
 import multicorn
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNBOUND
@@ -100,6 +101,10 @@ class IntercomFdw(ForeignDataWrapper):
         self._writer = None
         self._modify_planned = False
         self._rowid_asked = False
+        # Scans still open: multicorn2 never releases the rows of a failed or cancelled scan (no
+        # EndForeignScan after an error), so the transaction's end closes them (its pages read
+        # ahead, a companies scroll's lock); the bundled runtime releases them itself.
+        self._scans = weakref.WeakSet()
 
     # -- planning --------------------------------------------------------------------------------
     def _plan(self, conditions, columns, sortkeys=None, limit=None, offset=None, strict=True):
@@ -167,7 +172,9 @@ class IntercomFdw(ForeignDataWrapper):
         memory = self.scan_memory if self._modify_planned and ROWID_COLUMN in columns else None
         selected = set(columns) | set(memory.keys) if memory else columns
         rows = engine.rows(plan, client, self.spec.columns, selected)
-        return _reported_rows(memory.watch(rows) if memory else rows)
+        scan = _reported_rows(memory.watch(rows) if memory else rows)
+        self._scans.add(scan)
+        return scan
 
     # -- writes ----------------------------------------------------------------------------------
     def _refuse_planned_modify(self, columns):
@@ -235,9 +242,16 @@ class IntercomFdw(ForeignDataWrapper):
 
     def commit(self):
         self._end_statement()
+        self._close_scans()
 
     def rollback(self):
         self._end_statement()
+        self._close_scans()
+
+    def _close_scans(self):
+        for scan in list(self._scans):
+            scan.close()  # runs the scan's finally blocks: threads stopped, scroll locks released
+        self._scans.clear()
 
     def sub_rollback(self, level):
         self._end_statement()

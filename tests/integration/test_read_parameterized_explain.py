@@ -22,7 +22,9 @@ def foreign_scan_lines(plan):
 def test_join_to_a_child_table_explains_one_request_per_outer_row(read_db, local_rows):
     query = "SELECT m.contact_id, t.name FROM my_people m JOIN intercom.contact_tags t ON t.contact_id = m.contact_id"
     plan = read_db.explain(query)
-    assert "Nested Loop" in plan and "Filter: (m.contact_id = contact_id)" in plan, plan
+    # PostgreSQL prints the join clause in the order the runtime built it
+    assert "Nested Loop" in plan and ("Filter: (m.contact_id = contact_id)" in plan
+                                      or "Filter: (contact_id = m.contact_id)" in plan), plan
     assert "Multicorn: Request: GET /contacts/$param/tags" in plan, plan
     assert ("Multicorn: Expected API calls: 1 per execution; $param is the value of contact_id that each "
             "execution gets (a nested loop executes the scan once per outer row)") in plan, plan
