@@ -6,8 +6,9 @@ the virtual environment's site-packages (requests, psycopg, ...): PostgreSQL emb
 libpython, which knows nothing of the virtual environment.
 
 `INTERCOM_FDW_RUNTIME` picks the Multicorn runtime:
-- `bundled` (default): the system's PostgreSQL 15 (`PG_BIN`), whose `multicorn` extension
-  scripts/bootstrap.sh installs from multicorn_compat/, and multicorn_compat/python;
+- `bundled` (default): multicorn_compat/ in the private copy of PostgreSQL 15 that
+  scripts/bootstrap.sh builds under .cache/bundled/ (else the system's, or `PG_BIN`'s), and
+  multicorn_compat/python;
 - `multicorn2`: real multicorn2 3.2 in the relocated PostgreSQL that scripts/build_multicorn2.sh
   builds under .cache/multicorn2/ (`INTERCOM_FDW_MULTICORN2_DIR` to use another build)."""
 from __future__ import annotations
@@ -49,7 +50,16 @@ def pg_bin(name: str | None = None) -> Path:
             raise RuntimeError(f"multicorn2 is not built at {multicorn2_dir()}: "
                                f"run scripts/build_multicorn2.sh relocated {multicorn2_dir()}")
         return path
-    return Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    # scripts/bootstrap.sh builds the bundled runtime into a private copy of PostgreSQL too, so that
+    # a runtime another checkout installs into the system's cannot change what this one tests.
+    private = bundled_dir() / "lib" / "postgresql" / "15" / "bin"
+    return private if (private / "postgres").exists() else Path("/usr/lib/postgresql/15/bin")
+
+
+def bundled_dir() -> Path:
+    return REPO / ".cache" / "bundled"
 
 
 def runtime_python_dir(name: str | None = None) -> Path:

@@ -42,6 +42,23 @@ fi
 # The intercom_fdw extension: the action functions (sql/, generated from intercom_fdw/actions/).
 as_root make -s -C sql PG_CONFIG="$PG_CONFIG" install >/dev/null
 
+# --- The bundled runtime of `make test`, in a private copy of this PostgreSQL --------
+# The suite's clusters run from .cache/bundled/ (intercom_fdw/throwaway_pg.py), so that what
+# another checkout installs into the system's PostgreSQL never changes what this one tests.
+bundled=.cache/bundled
+bundled_key="$(sha256sum < scripts/relocate_pg.sh | cut -c1-16) $($PG_CONFIG --version)"
+if [ "$(cat "$bundled/.stamp" 2>/dev/null)" != "$bundled_key" ]; then
+  say "copying PostgreSQL 15 to $bundled for the bundled runtime"
+  bash scripts/relocate_pg.sh "$bundled"
+  echo "$bundled_key" > "$bundled/.stamp"
+fi
+if [ -f multicorn_compat/Makefile ]; then
+  make -s -C multicorn_compat PG_CONFIG="$root/$bundled/lib/postgresql/15/bin/pg_config" >/dev/null
+  make -s -C multicorn_compat PG_CONFIG="$root/$bundled/lib/postgresql/15/bin/pg_config" install >/dev/null
+fi
+make -s -C sql PG_CONFIG="$root/$bundled/lib/postgresql/15/bin/pg_config" install >/dev/null
+chmod -R a+rX "$bundled"
+
 # --- Real multicorn2, the second runtime of `make test` ----------------------------
 # Built from the vendored release (vendor/) into a relocated copy of this PostgreSQL under
 # .cache/multicorn2/, never into the system's; a second run only checks its stamp.

@@ -23,7 +23,6 @@ MULTICORN2_SHA256=80f292cc7e62ca28e09ae32afb80681e7654079d4011c3bddd85b11a62e5d8
 # The build tools of multicorn._utils, pinned like constraints.txt pins the suite's packages.
 BUILD_TOOLS=(setuptools==80.9.0 wheel==0.45.1)
 SYSTEM_PG=/usr/lib/postgresql/15
-SYSTEM_SHARE=/usr/share/postgresql/15
 
 say() { printf '\033[1mmulticorn2:\033[0m %s\n' "$*"; }
 die() { printf 'build_multicorn2.sh: %s\n' "$*" >&2; exit 1; }
@@ -47,7 +46,7 @@ mkdir -p "$dest"; dest=$(cd "$dest" && pwd)
 if [ "$mode" = relocated ]; then
   pg_config=$dest/lib/postgresql/15/bin/pg_config
   python_dir=$dest/python
-  key="$MULTICORN2_SHA256 $(sha256sum < "$0" | cut -c1-64) $($SYSTEM_PG/bin/pg_config --version)"
+  key="$MULTICORN2_SHA256 $(cat "$0" scripts/relocate_pg.sh | sha256sum | cut -c1-64) $($SYSTEM_PG/bin/pg_config --version)"
   if [ "$(cat "$dest/.stamp" 2>/dev/null)" = "$key" ] && [ -x "$pg_config" ] && [ -d "$python_dir/multicorn" ]; then
     # Built already; the intercom_fdw extension follows sql/ on every run (a copy of two files).
     make -s -C sql PG_CONFIG="$pg_config" install >/dev/null
@@ -58,17 +57,7 @@ if [ "$mode" = relocated ]; then
   if [ -n "$(ls -A "$dest")" ] && [ ! -e "$dest/.stamp" ] && [ ! -d "$dest/lib/postgresql/15" ]; then
     die "$dest holds something else; give an empty or earlier build directory"
   fi
-  # Debian's PostgreSQL finds its files relative to its binaries (all share the prefix /usr), so
-  # a copy under one prefix runs from there and its pg_config names the copy. multicorn* files
-  # (the system's runtime, whichever it is) stay behind; plpython3u comes along.
-  find "$dest" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
-  mkdir -p "$dest/lib/postgresql" "$dest/share/postgresql" "$dest/include"
-  cp -a "$SYSTEM_PG" "$dest/lib/postgresql/15"
-  cp -a "$SYSTEM_SHARE" "$dest/share/postgresql/15"
-  rm -rf "$dest"/lib/postgresql/15/lib/multicorn.so "$dest"/lib/postgresql/15/lib/bitcode/multicorn* \
-         "$dest"/share/postgresql/15/extension/multicorn[.-]*
-  ln -s /usr/include/postgresql "$dest/include/postgresql"
-  [ -f "$dest/share/postgresql/15/extension/plpython3u.control" ] || die "plpython3u missing: install postgresql-plpython3-15"
+  bash "$root/scripts/relocate_pg.sh" "$dest"
 else
   pg_config=${PG_CONFIG:-$SYSTEM_PG/bin/pg_config}
   python_dir=$dest

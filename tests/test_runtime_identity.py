@@ -55,8 +55,9 @@ def test_the_cluster_runs_the_binaries_of_the_claimed_runtime(pg):
     assert pg.runtime == throwaway_pg.runtime()
     if pg.runtime == "multicorn2":
         assert pg.bin.resolve().is_relative_to(throwaway_pg.multicorn2_dir().resolve())
-    else:
-        assert not pg.bin.resolve().is_relative_to((REPO / ".cache").resolve())
+    else:  # this checkout's private copy (scripts/bootstrap.sh), never multicorn2's
+        assert pg.bin.resolve().is_relative_to(throwaway_pg.bundled_dir().resolve())
+        assert not pg.bin.resolve().is_relative_to(throwaway_pg.multicorn2_dir().resolve())
 
 
 def test_the_backend_has_the_claimed_runtimes_multicorn_library_loaded(pg, probe):

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from intercom_fdw.throwaway_pg import PG_BIN, SUPERUSER, PgCluster
+from intercom_fdw.throwaway_pg import SUPERUSER, PgCluster, pg_bin
+
+PG_BIN = pg_bin("bundled")  # these files test the bundled runtime
 
 REPO = Path(__file__).resolve().parents[2]
 TARBALL = REPO.parent / "shared" / "vendor" / "multicorn2-3.2.tar.gz"
