@@ -31,7 +31,8 @@ DATA_ATTRIBUTES = ObjectSpec(
 SEGMENTS = ObjectSpec(
     table="segments",
     columns=SEGMENT_COLUMNS,
-    list=Endpoint("GET", "/segments", "unpaged", "segments"),
+    # count only with include_count=true (OpenAPI GET /segments); the by-id read has it always
+    list=Endpoint("GET", "/segments", "unpaged", "segments", params={"include_count": "true"}),
     get=Endpoint("GET", "/segments/{id}", items_key=None),
     row_estimate=50,
 )

@@ -214,9 +214,10 @@ class _Route:
         for column, param in required.params.items():
             values, used = _equal_values(conditions, column)
             if values is not None:
-                # An unknown contact is a 404: no rows, as SQL expects, not an error.
+                # An unknown contact is a 404: no rows, as SQL expects, not an error. An empty value
+                # names no contact (Intercom would answer 400 for the missing parameter): no call.
                 calls = tuple(call_for(spec.list, params={param: v}, inject={column: v}, allow_404=True)
-                              for v in values)
+                              for v in values if v != "")
                 return cls(ScanPlan(spec.table, f"one request per {column}", calls), used, used, kind="lookup")
         if options.strict:
             raise ConfigurationError(

@@ -170,8 +170,10 @@ def _day_filters(name: str, op: str, value) -> List[dict]:
     if op == "between":
         low, high = value
         return _date_filters(name, ">=", low) + _date_filters(name, "<", high + DAY)
-    bound = {"<": ("<", value), "<=": ("<", value + DAY), ">": (">=", value + DAY), ">=": (">=", value)}.get(op)
-    return _date_filters(name, *bound) if bound else []
+    if op not in ("<", "<=", ">", ">="):
+        return []  # <> and NOT IN: a day is no search filter
+    bound = {"<": ("<", value), "<=": ("<", value + DAY), ">": (">=", value + DAY), ">=": (">=", value)}[op]
+    return _date_filters(name, *bound)
 
 
 def _translated(value, terms):
@@ -199,9 +201,11 @@ def _search_value(value, kind: str):
             # as 990503; pushed as != 990503 they would drop rows SQL keeps.
             return None
         try:
-            return int(value)
+            number = int(value)
         except (TypeError, ValueError):
             return None
+        # Intercom's integers are 64-bit: a bigger one is no search value (a 400), and no row holds it.
+        return number if -2 ** 63 <= number < 2 ** 63 else None
     if kind in ("float", "float_loose"):
         try:
             number = float(value)
