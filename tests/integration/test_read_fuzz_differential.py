@@ -9,8 +9,15 @@ re-running queries); a case depends only on (FUZZ_SEED, its index) and the seede
 is replayed from the SQL the message prints. A mismatch of several ANDed conditions is reduced to the one
 condition that alone still differs, when there is one.
 
-    make test                                     # FUZZ_CASES=1500 cases, FUZZ_SEED=20261201
-    FUZZ_CASES=5000 FUZZ_SEED=7 .venv/bin/python -m pytest tests/integration/test_read_fuzz_differential.py
+    make test                                     # FUZZ_CASES=1500 cases, FUZZ_SEED=20261201 (about 90 s)
+    FUZZ_CASES=20000 FUZZ_SEED=7 .venv/bin/python -m pytest tests/integration/test_read_fuzz_differential.py
+    FUZZ_SEED=7 FUZZ_ONLY=412,977 ...             # only these cases (and their reductions) again
+    FUZZ_VERBOSE=1 ... -s                         # every case's SQL, time and row counts as it runs
+
+The workspace's timestamps are seeded relative to the day it runs: a case replays the same way that day.
+A quarter of the cases aim at pushed columns' unusual values (non-ASCII text cut next to special casing,
+integers held in text columns, instants written as timestamp or date literals, dates), 5% read rows by
+id with every column (get by id against the list); the rest are free.
 
 Constants come from the workspace's own rows (values that exist), near misses of them (case, spaces,
 leading zeros, signs, underscores) and hostile values (quotes, empty strings, special casing, huge
