@@ -85,6 +85,10 @@ class ApiRejectedError(IntercomError):
     """Any other 4xx: Intercom understood the request and refused it."""
 
 
+class InternalError(IntercomError):
+    """Not Intercom's and not the user's: a bug of ours (errors.as_reported)."""
+
+
 class ServerError(IntercomError):
     """5xx from Intercom after the last retry."""
 
@@ -108,8 +112,18 @@ SQLSTATES = {
     ConfigurationError: "22023",  # invalid_parameter_value
     InvalidValueError: "22023",
     AuthenticationError: "28000",  # invalid_authorization_specification
+    UnsupportedOperationError: "0A000",  # feature_not_supported
+    InternalError: "XX000",  # internal_error
 }
 FDW_ERROR_SQLSTATE = "HV000"  # fdw_error
+
+
+def sqlstate_of(error: IntercomError) -> str:
+    """The SQLSTATE of the error's class (or of its nearest listed ancestor), else fdw_error; an error
+    that wraps what failed (a failed write's `cause`) takes the SQLSTATE of that."""
+    cause = getattr(error, "cause", None)
+    source = cause if isinstance(cause, IntercomError) else error
+    return next((SQLSTATES[cls] for cls in type(source).__mro__ if cls in SQLSTATES), FDW_ERROR_SQLSTATE)
 
 
 def as_reported(error: Exception) -> IntercomError:
@@ -121,7 +135,7 @@ def as_reported(error: Exception) -> IntercomError:
     frames = traceback.extract_tb(error.__traceback__)
     last = frames[-1] if frames else None
     where = f"raised in {last.name} ({os.path.basename(last.filename)}:{last.lineno})" if last else None
-    return IntercomError(f"internal error: {type(error).__name__}: {error}",
+    return InternalError(f"internal error: {type(error).__name__}: {error}",
                          hint="this is a bug of intercom_fdw; please report it with the statement that failed",
                          detail=where)
 

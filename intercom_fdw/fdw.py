@@ -16,13 +16,13 @@ import weakref
 
 import multicorn
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNBOUND
-from multicorn.utils import ERROR, INFO, log_to_postgres
+from multicorn.utils import ERROR, INFO, REPORT_CODES, MulticornException, log_to_postgres
 
 from intercom_fdw import engine, schema_import
 from intercom_fdw.client import client_for
 from intercom_fdw.custom_fields import table_spec
 from intercom_fdw.errors import (
-    ConfigurationError, IntercomError, UnsupportedOperationError, as_reported, reported_detail, scrub,
+    ConfigurationError, IntercomError, UnsupportedOperationError, as_reported, reported_detail, scrub, sqlstate_of,
 )
 from intercom_fdw.objects import spec_for
 from intercom_fdw.options import FdwOptions, validate_options
@@ -65,7 +65,11 @@ def _report(error: IntercomError):
     # Outside the `except` block, so the report carries no chained traceback.
     for message, detail in error.notices() if isinstance(error, WriteFailed) else ():
         log_to_postgres(message, INFO, detail=detail)
-    log_to_postgres(error.message, ERROR, hint=error.hint, detail=reported_detail(error))
+    # What log_to_postgres(ERROR) raises, plus the error class's SQLSTATE: the bundled runtime reports
+    # it, multicorn2 3.2 reports every error as XX000 (internal_error).
+    failure = MulticornException(error.message, REPORT_CODES[ERROR], error.hint, reported_detail(error))
+    failure.sqlstate = sqlstate_of(error)
+    raise failure
 
 
 # Rows per bulk INSERT batch when no option says otherwise, each batch written `concurrency` rows at a time.

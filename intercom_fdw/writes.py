@@ -51,6 +51,7 @@ class WriteFailed(IntercomError):
                  cause=None, existing_notice: Optional[Tuple[str, str]] = None):
         super().__init__(message, hint=hint, detail=detail, status=getattr(cause, "status", None),
                          code=getattr(cause, "code", None), request_id=getattr(cause, "request_id", None))
+        self.cause = cause  # what failed: its class gives the report's SQLSTATE (errors.sqlstate_of)
         self.written = list(written)
         self.written_count = max(written_count, len(self.written))
         self.existing_notice = existing_notice  # StatementWriter.existing_notice() at the failure

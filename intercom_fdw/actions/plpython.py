@@ -17,7 +17,7 @@ from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.actions.executor import execute
 from intercom_fdw.actions.vocabulary import Param
 from intercom_fdw.errors import (
-    FDW_ERROR_SQLSTATE, SQLSTATES, ConfigurationError, IntercomError, as_reported, reported_detail,
+    ConfigurationError, IntercomError, as_reported, reported_detail, sqlstate_of,
 )
 from intercom_fdw.options import FdwOptions
 
@@ -79,7 +79,7 @@ def _raise(plpy, prefix: str, failure: IntercomError):
     extras = {"detail": reported_detail(failure), "hint": failure.hint}
     plpy.error(
         prefix + failure.message,
-        sqlstate=SQLSTATES.get(type(failure), FDW_ERROR_SQLSTATE),
+        sqlstate=sqlstate_of(failure),
         **{key: value for key, value in extras.items() if value},
     )
 

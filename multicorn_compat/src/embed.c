@@ -426,7 +426,9 @@ report_python_error(int elevel, bool with_context, const char *fmt, va_list fmta
 	char	   *message,
 			   *hint = NULL,
 			   *detail,
-			   *trace = NULL;
+			   *trace = NULL,
+			   *sqlstate = NULL;
+	int			code = ERRCODE_INTERNAL_ERROR;
 
 	initStringInfo(&where);
 	for (;;)
@@ -484,6 +486,11 @@ report_python_error(int elevel, bool with_context, const char *fmt, va_list fmta
 			message = exception_type_name(type);
 		hint = exception_text_attr(value, "hint");
 		detail = exception_text_attr(value, "detail");
+		/* An extension of ours: an optional `sqlstate` of five digits or capitals (multicorn2 has none). */
+		sqlstate = exception_text_attr(value, "sqlstate");
+		if (sqlstate != NULL && strlen(sqlstate) == 5 &&
+			strspn(sqlstate, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 5)
+			code = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2], sqlstate[3], sqlstate[4]);
 	}
 	else
 	{
@@ -508,7 +515,7 @@ report_python_error(int elevel, bool with_context, const char *fmt, va_list fmta
 		appendStringInfo(&log_detail, "\n%s", trace);
 
 	ereport(elevel,
-			(errcode(ERRCODE_INTERNAL_ERROR),
+			(errcode(code),
 			 errmsg("%s", message),
 			 hint ? errhint("%s", hint) : 0,
 			 detail ? errdetail("%s", detail) : 0,

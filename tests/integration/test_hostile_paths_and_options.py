@@ -11,6 +11,7 @@ import pytest
 import requests
 from psycopg import sql
 
+from intercom_fdw import throwaway_pg
 from tests.emulator_fixtures import running_emulator
 
 WRAPPER = "wrapper 'intercom_fdw.IntercomFdw'"
@@ -120,6 +121,14 @@ def test_a_write_with_a_dot_id_is_refused_before_any_call(conn, api, a_tag):
     assert "contact_tags" in caught.value.diag.message_primary
     assert caught.value.diag.message_hint
     assert api.routes() == {}
+    # invalid_parameter_value where the runtime can say so; multicorn2 3.2 reports every error as XX000
+    assert caught.value.sqlstate == ("22023" if throwaway_pg.runtime() == "bundled" else "XX000")
+
+
+def test_foreign_table_errors_carry_their_class_sqlstate_where_the_runtime_allows(conn):
+    with pytest.raises(psycopg.errors.Error) as caught:
+        conn.execute("DELETE FROM intercom.admins")
+    assert caught.value.sqlstate == ("0A000" if throwaway_pg.runtime() == "bundled" else "XX000")
 
 
 @pytest.mark.parametrize("conversation_id", HOSTILE_IDS[:2])
