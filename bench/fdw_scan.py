@@ -13,7 +13,7 @@ emulator latency, and prints figures only (it fails only on errors):
   The plain loop runs in a process of its own, as the FDW runs in its backend: the emulator
   serves from a thread of this process, and a loop sharing its GIL would be slowed by it.
   Runs alternate (plain, FDW, COPY) `--repeat` times; the ratio is FDW / plain of the medians.
-- API calls of each case of issue 5, read from the emulator's counters, next to the minimum.
+- API calls of each pushdown case, read from the emulator's counters, next to the minimum.
 
     .venv/bin/python bench/fdw_scan.py [--contacts 20000] [--slow-contacts 4500] [--repeat 3]
 """
@@ -163,7 +163,7 @@ def print_throughput(rates: dict, contacts: int) -> None:
 # ---- API calls per query ---------------------------------------------------------------------------
 
 def call_cases(emulator: Emulator, contacts: int) -> list:
-    """(case, SQL, parameters, minimum calls) for each call-count check of issue 5."""
+    """(case, SQL, parameters, minimum calls) for each call-count check of the pushdown cases."""
     contact = next(c for c in emulator.get("/contacts", per_page=PAGE)["data"] if c.get("email"))
     company = next(c for c in emulator.get("/companies", per_page=50)["data"] if c.get("company_id"))
     articles = ARTICLES

@@ -1,4 +1,4 @@
-"""Custom data attributes and ticket type attributes as typed columns (the mapping of issue 5).
+"""Custom data attributes and ticket type attributes as typed columns (the mapping below).
 
 | Intercom type            | contacts, companies | conversations       | ticket-type tables           |
 |--------------------------|---------------------|---------------------|------------------------------|

@@ -66,7 +66,7 @@ class UnsupportedOperationError(IntercomError):
 
 
 class InvalidValueError(IntercomError):
-    """A written row breaks a rule of the Intercom API; found before any call (issue 6)."""
+    """A written row breaks a rule of the Intercom API; found before any call."""
 
 
 class AuthenticationError(IntercomError):

@@ -35,7 +35,7 @@ class Column:
     `source` is a path into the object's JSON (None: the value is supplied by the engine, such as a
     parent key injected into child rows, or `attrs`, the whole object). `options` are the column
     options written by IMPORT FOREIGN SCHEMA (custom fields record their attribute name there).
-    `read_only` matters for writes (issue 6).
+    `read_only` matters for writes (write_requests.py).
     """
 
     name: str
@@ -355,7 +355,7 @@ class Conflict:
 
 @dataclass(frozen=True)
 class WriteRules:
-    """Which DML the API allows for an object, each operation as data (issue 6)."""
+    """Which DML the API allows for an object, each operation as data."""
 
     insert: Optional[WriteOperation] = None
     update: Optional[WriteOperation] = None

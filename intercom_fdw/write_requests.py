@@ -1,4 +1,4 @@
-"""From SQL rows to Intercom write requests: pure functions, no I/O (issue 6).
+"""From SQL rows to Intercom write requests: pure functions, no I/O.
 
 `TableWrites` reads an object's `WriteRules` (spec.py) and turns the values multicorn hands to
 insert/update/delete into `WriteRequest`s, checking every rule first: the operation is allowed,

@@ -107,7 +107,7 @@ CONVERSATIONS = ObjectSpec(
                     MemberFilter("teammate_id", "teammates.teammates")),
     match_all=CREATED_AFTER_EPOCH,
     orderings=search_orderings("created_at", "updated_at"),
-    # Searched as custom_attributes.<name> like contacts' (the brief and the emulator; the 2.14
+    # Searched as custom_attributes.<name> like contacts' (as the product's design says, and the emulator; the 2.14
     # file's conversation field table does not list custom attributes).
     custom_fields=CustomFields("custom_attributes", "conversation", "custom_attribute",
                                "custom_attributes.{custom_attribute}", LOOSE_CUSTOM_SEARCH_KINDS),

@@ -5,7 +5,7 @@ from intercom_fdw.spec import (
 )
 
 # The list leaves `statistics` out; GET /articles/{id} has it (api notes). The column names are
-# those of issue 5; `statistics_conversations` reads Intercom's `statistics.conversions`.
+# the product's (statistics_views, ...); `statistics_conversations` reads Intercom's `statistics.conversions`.
 STATISTICS = (
     text("statistics_type", "statistics.type"),
     integer("statistics_views", "statistics.views"),

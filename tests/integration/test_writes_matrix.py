@@ -1,4 +1,4 @@
-"""INSERT, UPDATE and DELETE through the foreign tables, one test per cell of issue 6's matrix, one per
+"""INSERT, UPDATE and DELETE through the foreign tables, one test per cell of the DML matrix (README's table), one per
 rejected cell, and one per rule. Every write is read back through the foreign tables; rejections
 and rule violations are proven to happen before any write call by the emulator's counters.
 """

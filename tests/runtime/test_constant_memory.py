@@ -1,5 +1,5 @@
 """A scan streams: a 10-million-row generator runs through the runtime in constant backend memory
-(issue 3). Measured as the backend's peak resident memory (VmHWM), which only grows: a scan that
+(the runtime's promise). Measured as the backend's peak resident memory (VmHWM), which only grows: a scan that
 collected its rows anywhere (in Python or in a tuplestore) would add hundreds of MB."""
 from pathlib import Path
 

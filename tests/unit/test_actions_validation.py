@@ -14,7 +14,7 @@ from tests.harness.openapi_file import openapi as load_openapi
 NOW = 1_700_000_000
 LATER = NOW + 3600
 
-# Every function's parameters, in order, as issue 6 lists them (the server comes last, separately).
+# Every function's parameters, in order, as the product's action list gives them (the server comes last, separately).
 SIGNATURES = {
     "archive_contact": ["id"],
     "unarchive_contact": ["id"],
