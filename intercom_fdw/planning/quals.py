@@ -83,6 +83,8 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
         op = _LIST_OPERATORS.get((operator[0], bool(operator[1])))
         if op is None or value is None:
             return None
+        if isinstance(value, Parameter):
+            return Condition(column, op, (value,))  # `= ANY($1)` while EXPLAIN runs: the array is unknown
         values = tuple(typed_value(v, pg_type) for v in value)
         if any(v is None for v in values):
             return None

@@ -76,3 +76,9 @@ def test_multicorn2_placeholders_for_parameters_are_recognised():
     assert is_unknown_at_planning(dt.date(2000, 1, 1), "date")
     assert not is_unknown_at_planning("a?", "text") and not is_unknown_at_planning("2000-01-02", "date")
     assert not is_unknown_at_planning(0, "integer") and not is_unknown_at_planning("garbage", "date")
+
+
+def test_an_array_parameter_is_one_unknown_value_not_its_characters():
+    from intercom_fdw.planning.quals import Parameter
+    condition = condition_from_qual("id", ("=", True), Parameter(), "text")
+    assert condition.op == "in" and len(condition.value) == 1 and isinstance(condition.value[0], Parameter)
