@@ -2,6 +2,8 @@
 against the emulator, for each value of the table option on_conflict: 'skip' (the default) leaves
 the contact and reports it, 'update' updates it, 'error' fails the statement. INSERT ... RETURNING
 gives back the existing contact as Intercom holds it. Calls are counted by the emulator."""
+import contextlib
+
 import pytest
 from psycopg.rows import dict_row
 
@@ -53,14 +55,20 @@ def test_by_default_an_existing_contact_is_returned_as_it_is_and_reported(wdb, e
     wdb.rows("ALTER FOREIGN TABLE intercom.contacts OPTIONS (ADD on_conflict 'skip')")
 
 
+@contextlib.contextmanager
+def batch_size(wdb, rows):
+    wdb.rows(f"ALTER FOREIGN TABLE intercom.contacts OPTIONS (ADD modify_batch_size '{rows}')")
+    try:
+        yield
+    finally:
+        wdb.rows("ALTER FOREIGN TABLE intercom.contacts OPTIONS (DROP modify_batch_size)")
+
+
 def test_a_batched_insert_skips_without_reading_the_contact(wdb, existing):
     # bulk_insert: PostgreSQL uses no returned row, so the existing contact is not read (batches are the
     # default on the bundled runtime; on multicorn2 only with the option, see README)
-    wdb.rows("ALTER FOREIGN TABLE intercom.contacts OPTIONS (ADD modify_batch_size '50')")
-    try:
+    with batch_size(wdb, 50):
         wdb.rows("INSERT INTO intercom.contacts (email, name) SELECT %s, 'After'", (existing["email"],))
-    finally:
-        wdb.rows("ALTER FOREIGN TABLE intercom.contacts OPTIONS (DROP modify_batch_size)")
     assert wdb.calls() == {"POST /contacts": 1}
     assert existed(wdb)[0][1] == f"existing ids: {existing['id']}"
     assert wdb.one("SELECT name FROM intercom.contacts WHERE id = %s", (existing["id"],)) == {"name": "Before"}
@@ -69,11 +77,8 @@ def test_a_batched_insert_skips_without_reading_the_contact(wdb, existing):
 def test_a_row_by_row_insert_reads_the_existing_contact_it_may_have_to_return(wdb, existing):
     # insert() cannot tell whether the statement has RETURNING, so it reads the contact back (the default
     # on multicorn2, where batches would drop RETURNING rows)
-    wdb.rows("ALTER FOREIGN TABLE intercom.contacts OPTIONS (ADD modify_batch_size '1')")
-    try:
+    with batch_size(wdb, 1):
         wdb.rows("INSERT INTO intercom.contacts (email, name) SELECT %s, 'After'", (existing["email"],))
-    finally:
-        wdb.rows("ALTER FOREIGN TABLE intercom.contacts OPTIONS (DROP modify_batch_size)")
     assert wdb.calls() == {"POST /contacts": 1, "GET /contacts/{id}": 1}
     assert wdb.one("SELECT name FROM intercom.contacts WHERE id = %s", (existing["id"],)) == {"name": "Before"}
 
