@@ -23,7 +23,7 @@ from typing import Iterable, List, Optional, Set, Tuple
 from anyascii import anyascii
 
 from intercom_fdw.errors import ConfigurationError
-from intercom_fdw.spec import Column, ObjectSpec, SearchField
+from intercom_fdw.spec import Column, CustomFields, ObjectSpec, SearchField
 
 # Intercom's data_type values (data attributes and ticket type attributes) -> the issue's kinds.
 _KINDS = {
@@ -41,9 +41,9 @@ _LONG_TEXT_ENDINGS = ("url", "reason", "keywords")
 _UNBOUNDED_TEXT_WORDS = ("content", "html")
 
 
-def text_type(name: str, flavour: str) -> str:
-    if flavour in ("contact", "company"):
-        return "varchar(255)"
+def text_type(name: str, custom: CustomFields) -> str:
+    if custom.text_type:
+        return custom.text_type
     lowered = name.lower()
     if any(word in lowered for word in _UNBOUNDED_TEXT_WORDS):
         return "text"
@@ -52,53 +52,52 @@ def text_type(name: str, flavour: str) -> str:
     return "varchar(1000)"
 
 
-def column_type(data_type: str, attribute_name: str, flavour: str):
+def column_type(data_type: str, attribute_name: str, custom: CustomFields):
     """(pg_type, converter, read_only) for an Intercom data type, or None for a type we do not know."""
     kind = _KINDS.get((data_type or "").lower())
     if kind is None:
         return None
-    date_only = flavour in ("contact", "company")
+    moment = ("timestamptz", "unix_timestamp", custom.dates_read_only)
     return {
-        "text": (text_type(attribute_name, flavour), "text", False),
+        "text": (text_type(attribute_name, custom), "text", False),
         "number": ("integer", "integer", False),
         "decimal": ("double precision", "float", False),
-        "date": ("date", "unix_date", False) if date_only else ("timestamptz", "unix_timestamp", flavour == "ticket"),
-        "datetime": ("timestamptz", "unix_timestamp", flavour == "ticket"),
+        "date": ("date", "unix_date", custom.dates_read_only) if custom.dates_are_days else moment,
+        "datetime": moment,
         "boolean": ("boolean", "boolean", False),
         "list": ("text", "text", True),
         "files": ("jsonb", "file_list", True),
     }[kind]
 
 
-def custom_column(attribute_name: str, data_type: str, flavour: str, container: str, option: str,
-                  taken: Set[str], attribute_id=None) -> Optional[Column]:
+def custom_column(attribute_name: str, data_type: str, custom: CustomFields, taken: Set[str],
+                  attribute_id=None) -> Optional[Column]:
     """The typed column for one custom attribute, or None for a data type we do not know.
 
     Its column options record the attribute's name and data type, so a scan needs no API call
     to know where the value is and how to convert it, and its id when known (ticket search
     names a ticket attribute by id: `ticket_attribute.<id>`).
     """
-    typed = column_type(data_type, attribute_name, flavour)
+    typed = column_type(data_type, attribute_name, custom)
     if typed is None:
         return None
     pg_type, convert, read_only = typed
-    options = {option: attribute_name, "data_type": data_type.lower()}
+    options = {custom.option: attribute_name, "data_type": data_type.lower()}
     if attribute_id is not None:
         options["attribute_id"] = str(attribute_id)
-    return Column(column_name(attribute_name, taken), pg_type, (container, attribute_name), convert,
+    return Column(column_name(attribute_name, taken), pg_type, (custom.container, attribute_name), convert,
                   options=options, read_only=read_only)
 
 
-def custom_columns(attributes: Iterable[dict], flavour: str, container: str, option: str,
-                   taken: Iterable[str]) -> List[Column]:
+def custom_columns(attributes: Iterable[dict], custom: CustomFields, taken: Iterable[str]) -> List[Column]:
     """Columns for the attributes (dicts with name and data_type), skipping archived ones."""
     taken = set(taken)
     columns = []
     for attribute in attributes:
         if attribute.get("archived"):
             continue
-        column = custom_column(attribute.get("name") or "", attribute.get("data_type") or "", flavour,
-                               container, option, taken, attribute.get("id"))
+        column = custom_column(attribute.get("name") or "", attribute.get("data_type") or "", custom, taken,
+                               attribute.get("id"))
         if column is not None:
             taken.add(column.name)
             columns.append(column)
@@ -129,19 +128,18 @@ def ticket_type_table_name(ticket_type_name: str, taken: Set[str] = frozenset())
     return column_name(snake_case(ticket_type_name)[:55] + "_tickets", taken)
 
 
-def column_from_options(name: str, pg_type: str, options: dict, container: str, option: str,
-                        flavour: str) -> Optional[Column]:
+def column_from_options(name: str, pg_type: str, options: dict, custom: CustomFields) -> Optional[Column]:
     """A custom field column of a foreign table, rebuilt from its column options at scan time.
 
     Hand-written tables may omit data_type: the column's PostgreSQL type then decides.
     """
-    attribute = options.get(option)
+    attribute = options.get(custom.option)
     if not attribute:
         return None
     typed = column_type(options.get("data_type") or _DATA_TYPE_OF_PG.get(pg_type.split("(")[0].strip().lower(),
-                                                                        "string"), attribute, flavour)
+                                                                        "string"), attribute, custom)
     convert, read_only = (typed[1], typed[2]) if typed else ("text", False)
-    return Column(name, pg_type, (container, attribute), convert, options=dict(options), read_only=read_only)
+    return Column(name, pg_type, (custom.container, attribute), convert, options=dict(options), read_only=read_only)
 
 
 _DATA_TYPE_OF_PG = {
@@ -181,7 +179,7 @@ def table_columns(spec: ObjectSpec, declared) -> List[Column]:
         column = spec.column(name)
         custom = spec.custom_fields
         if column is None and custom:
-            column = column_from_options(name, type_name, options, custom.container, custom.option, custom.flavour)
+            column = column_from_options(name, type_name, options, custom)
         if column is None:
             raise ConfigurationError(
                 f"column {name} is not a field of Intercom {spec.table}",
@@ -209,7 +207,7 @@ def custom_search_fields(spec: ObjectSpec, columns: Iterable[Column]) -> Tuple[S
     a search value of the wrong type is an API error, and the PostgreSQL type alone does not say
     whether a text column holds a string attribute. The kind follows the column's converter (a
     contact's Date attribute is a `date` column searched by day, a conversation's a timestamptz),
-    and the object's flavour of operators (spec.custom_fields.search_kinds).
+    and the object's operators (spec.custom_fields.search_kinds).
     """
     custom = spec.custom_fields
     if not custom or not custom.search_field or not spec.search:

@@ -16,9 +16,6 @@ from intercom_fdw.planning import Condition, ScanOptions, plan_scan
 from intercom_fdw.shaping import dig
 from intercom_fdw.spec import Column, ObjectSpec
 
-# The custom field flavours that are data attribute models: their attributes come from
-# GET /data_attributes?model=<flavour> (the ticket flavour's come with the ticket types).
-DATA_ATTRIBUTE_FLAVOURS = frozenset(spec_for("data_attributes").parent.values)
 
 
 @dataclass(frozen=True)
@@ -45,10 +42,9 @@ def table_definitions(client, restriction_type: Optional[str] = None, restricts:
         if not wanted(spec.table):
             continue
         columns = list(spec.columns)
-        if spec.custom_fields and spec.custom_fields.flavour in DATA_ATTRIBUTE_FLAVOURS:
-            attributes = _custom_data_attributes(client, spec.custom_fields.flavour, options)
-            columns += custom_columns(attributes, spec.custom_fields.flavour, spec.custom_fields.container,
-                                      spec.custom_fields.option, spec.column_names)
+        if spec.custom_fields and spec.custom_fields.model:
+            attributes = _custom_data_attributes(client, spec.custom_fields.model, options)
+            columns += custom_columns(attributes, spec.custom_fields, spec.column_names)
         tables.append(TableDefinition(spec.table, columns, {"object": spec.table}))
     if restriction_type != "limit" or restricts - set(SPECS):
         taken = set(SPECS)
@@ -74,9 +70,7 @@ def _ticket_type_tables(client, options: ScanOptions, taken: set) -> List[TableD
             continue
         attributes = [a for a in dig(ticket_type, ("ticket_type_attributes", "ticket_type_attributes")) or ()
                       if isinstance(a, dict) and not a.get("default")]
-        custom = tickets.custom_fields
-        columns = list(tickets.columns) + custom_columns(attributes, custom.flavour, custom.container, custom.option,
-                                                         tickets.column_names)
+        columns = list(tickets.columns) + custom_columns(attributes, tickets.custom_fields, tickets.column_names)
         name = ticket_type_table_name(ticket_type.get("name") or str(ticket_type["id"]), taken)
         taken.add(name)
         tables.append(TableDefinition(name, columns, {"object": "tickets", "ticket_type_id": str(ticket_type["id"])}))

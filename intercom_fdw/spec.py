@@ -369,7 +369,8 @@ class WriteRules:
 
 @dataclass(frozen=True)
 class CustomFields:
-    """Where custom attribute values live in the object, and which mapping flavour types them.
+    """Where custom attribute values live in the object, where their definitions come from, and
+    the facts of the object that type them (custom_fields.py's table of types).
 
     `search_field` names a custom column's field in the object's search, as a template over the
     column's options ('custom_attributes.{custom_attribute}'); `search_kinds` maps a column's
@@ -379,8 +380,15 @@ class CustomFields:
     """
 
     container: str  # 'custom_attributes' or 'ticket_attributes'
-    flavour: str  # 'contact', 'company', 'conversation', 'ticket' (custom_fields.py)
     option: str  # column option recording the attribute's name
+    # The data attributes model listing them (GET /data_attributes?model=...); None: they come with
+    # their ticket type (ticket_type_attributes).
+    model: Optional[str] = None
+    # The type of every Text attribute: contacts' and companies' keep at most 255 characters. None:
+    # chosen from the attribute's name (custom_fields.text_type).
+    text_type: Optional[str] = None
+    dates_are_days: bool = False  # a Date attribute holds a calendar day (a `date` column)
+    dates_read_only: bool = False  # the API does not write Date and DateTime attributes
     search_field: Optional[str] = None
     search_kinds: Mapping[str, str] = field(default_factory=dict)
 

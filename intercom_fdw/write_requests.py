@@ -316,7 +316,7 @@ class TableWrites:
         attribute = column.options.get(custom.option) if custom else None
         if not attribute:
             return None
-        typed = column_type(column.options.get("data_type") or "string", attribute, custom.flavour)
+        typed = column_type(column.options.get("data_type") or "string", attribute, custom)
         return _varchar_limit(typed[0]) if typed else None
 
     def _same(self, column: Column, old, new) -> bool:

@@ -109,8 +109,9 @@ CONVERSATIONS = ObjectSpec(
     orderings=search_orderings("created_at", "updated_at"),
     # Searched as custom_attributes.<name> like contacts' (as the product's design says, and the emulator; the 2.14
     # file's conversation field table does not list custom attributes).
-    custom_fields=CustomFields("custom_attributes", "conversation", "custom_attribute",
-                               "custom_attributes.{custom_attribute}", LOOSE_CUSTOM_SEARCH_KINDS),
+    custom_fields=CustomFields("custom_attributes", "custom_attribute", model="conversation",
+                               search_field="custom_attributes.{custom_attribute}",
+                               search_kinds=LOOSE_CUSTOM_SEARCH_KINDS),
     row_estimate=10000,
     writes=CONVERSATION_WRITES,
 )

@@ -50,37 +50,39 @@ def test_unknown_object_lists_the_valid_ones():
     assert "contacts" in error.value.hint
 
 
-@pytest.mark.parametrize("name,flavour,expected", [
-    ("plan", "contact", "varchar(255)"),
-    ("account memo", "company", "varchar(255)"),
-    ("plan", "conversation", "varchar(1000)"),
-    ("internal_notes", "ticket", "varchar(4000)"),
-    ("shipping address", "conversation", "varchar(4000)"),
-    ("docs_url", "ticket", "varchar(4000)"),
-    ("refund reason", "ticket", "varchar(4000)"),
-    ("seo keywords", "ticket", "varchar(4000)"),
-    ("email_html", "conversation", "text"),
-    ("page content", "ticket", "text"),
+@pytest.mark.parametrize("name,table,expected", [
+    ("plan", "contacts", "varchar(255)"),
+    ("account memo", "companies", "varchar(255)"),
+    ("plan", "conversations", "varchar(1000)"),
+    ("internal_notes", "tickets", "varchar(4000)"),
+    ("shipping address", "conversations", "varchar(4000)"),
+    ("docs_url", "tickets", "varchar(4000)"),
+    ("refund reason", "tickets", "varchar(4000)"),
+    ("seo keywords", "tickets", "varchar(4000)"),
+    ("email_html", "conversations", "text"),
+    ("page content", "tickets", "text"),
 ])
-def test_text_mapping(name, flavour, expected):
-    assert text_type(name, flavour) == expected
+def test_text_mapping(name, table, expected):
+    assert text_type(name, SPECS[table].custom_fields) == expected
 
 
-@pytest.mark.parametrize("data_type,flavour,pg_type,read_only", [
-    ("integer", "contact", "integer", False),
-    ("float", "company", "double precision", False),
-    ("decimal", "ticket", "double precision", False),
-    ("date", "contact", "date", False),
-    ("date", "conversation", "timestamptz", False),
-    ("datetime", "ticket", "timestamptz", True),
-    ("boolean", "ticket", "boolean", False),
-    ("list", "ticket", "text", True),
-    ("files", "ticket", "jsonb", True),
+@pytest.mark.parametrize("data_type,table,pg_type,read_only", [
+    ("integer", "contacts", "integer", False),
+    ("float", "companies", "double precision", False),
+    ("decimal", "tickets", "double precision", False),
+    ("date", "contacts", "date", False),
+    ("date", "conversations", "timestamptz", False),
+    ("date", "tickets", "timestamptz", True),
+    ("datetime", "tickets", "timestamptz", True),
+    ("boolean", "tickets", "boolean", False),
+    ("list", "tickets", "text", True),
+    ("files", "tickets", "jsonb", True),
 ])
-def test_type_mapping(data_type, flavour, pg_type, read_only):
-    column = custom_column("Some Field", data_type, flavour, "custom_attributes", "custom_attribute", set())
+def test_type_mapping(data_type, table, pg_type, read_only):
+    custom = SPECS[table].custom_fields
+    column = custom_column("Some Field", data_type, custom, set())
     assert (column.pg_type, column.read_only) == (pg_type, read_only)
-    assert column.options["custom_attribute"] == "Some Field"
+    assert column.options[custom.option] == "Some Field" and column.source == (custom.container, "Some Field")
     assert column.name == "some_field"
 
 

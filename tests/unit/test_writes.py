@@ -18,10 +18,9 @@ def table(name, extra=(), **options):
     return TableWrites(spec.with_columns(spec.columns + tuple(extra)), options)
 
 
-def custom(name, attribute, data_type, pg_type, flavour="contact", container="custom_attributes",
-           option="custom_attribute"):
-    return column_from_options(name, pg_type, {option: attribute, "data_type": data_type}, container, option,
-                               flavour)
+def custom(name, attribute, data_type, pg_type, table="contacts"):
+    fields = SPECS[table].custom_fields
+    return column_from_options(name, pg_type, {fields.option: attribute, "data_type": data_type}, fields)
 
 
 PLAN_TIER = custom("plan_tier", "plan_tier", "string", "text")
@@ -70,8 +69,7 @@ def test_conversation_insert_writes_from_and_reads_the_conversation_back():
 
 
 def test_ticket_type_table_fills_ticket_type_and_ticket_attributes():
-    severity = custom("affected", "affected users", "integer", "integer", "ticket", "ticket_attributes",
-                      "ticket_attribute")
+    severity = custom("affected", "affected users", "integer", "integer", "tickets")
     writes = table("tickets", (severity,), ticket_type_id="55")
     request = writes.insert_request({"contacts": '[{"id": "c1"}]', "title": "T", "affected": 3}, 1)
     assert request.body == {"ticket_type_id": "55", "contacts": [{"id": "c1"}],
@@ -97,7 +95,7 @@ def test_rules(name, values, message):
 
 
 def test_read_only_columns_are_named():
-    listed = custom("severity", "severity", "list", "text", "ticket", "ticket_attributes", "ticket_attribute")
+    listed = custom("severity", "severity", "list", "text", "tickets")
     for values, column in (({"email": "a@b.c", "created_at": "2024-01-01 00:00:00+00"}, "created_at"),
                            ({"email": "a@b.c", "attrs": "{}"}, "attrs")):
         with pytest.raises(InvalidValueError, match=f"column {column} "):
@@ -109,7 +107,7 @@ def test_read_only_columns_are_named():
 def test_varchar_length_of_the_mapping_holds_whatever_the_declared_type():
     with pytest.raises(InvalidValueError, match="256 characters; Intercom's 'plan_tier' takes at most 255"):
         table("contacts", (PLAN_TIER,)).insert_request({"email": "a@b.c", "plan_tier": "x" * 256}, 1)
-    long_note = custom("memo", "memo", "string", "text", "conversation")  # varchar(4000) for conversations
+    long_note = custom("memo", "memo", "string", "text", "conversations")  # varchar(4000) for conversations
     table("conversations", (long_note,)).update_request("1", {"memo": "x" * 4000}, {"memo": None}, 1)
 
 
