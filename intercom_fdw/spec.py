@@ -220,6 +220,8 @@ class ParentKey:
     Without a qual on `column`, values come from `values` (a fixed list, e.g. data attribute models)
     or from a full scan of the `parent` table's `parent_column`; when the parent's list already
     embeds the children (`embedded`, a path in each parent object), they are read from there.
+    `parent_spec` is the parent table's spec, filled in by the registry (objects/__init__.py) from
+    `parent`, so that planning is handed it and never looks specs up.
     """
 
     column: str
@@ -229,6 +231,7 @@ class ParentKey:
     query_param: Optional[str] = None
     values: Tuple[str, ...] = ()
     embedded: Optional[str] = None
+    parent_spec: Optional["ObjectSpec"] = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,19 @@
-"""The registry: every object spec, by table name. The only place that names spec modules."""
+"""The registry: every object spec, by table name. The only place that names spec modules, and the
+one that resolves the parent tables specs name (ParentKey.parent) into their specs."""
+from dataclasses import replace
+
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.objects import admins, companies, contacts, conversations, help_center, tickets, workspace
 
-SPECS = {
+_DECLARED = {
     spec.table: spec
     for module in (admins, help_center, companies, contacts, conversations, tickets, workspace)
     for spec in module.SPECS
+}
+SPECS = {
+    table: replace(spec, parent=replace(spec.parent, parent_spec=_DECLARED[spec.parent.parent]))
+    if spec.parent and spec.parent.parent else spec
+    for table, spec in _DECLARED.items()
 }
 
 

@@ -339,11 +339,8 @@ class _Route:
 
     @classmethod
     def _per_parent_row(cls, spec, options):
-        from intercom_fdw.objects import spec_for  # the registry: parent tables are named by the spec
-
         parent = spec.parent
-        parent_spec = spec_for(parent.parent)
-        parent_plan = plan_scan(parent_spec, (), [parent.parent_column], options=ScanOptions(
+        parent_plan = plan_scan(parent.parent_spec, (), [parent.parent_column], options=ScanOptions(
             pushdown=options.pushdown, suppress_extended_requests=True, now=options.now, strict=options.strict))
         child = ChildCalls(spec.list, parent.column, parent.path_param, parent.query_param, parent_plan,
                            parent.parent_column, parent.embedded)
