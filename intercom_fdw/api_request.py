@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Tuple
 
 PAGING_STYLES = ("none", "unpaged", "cursor", "page", "next_url", "scroll", "search")
 SINGLE_CALL_STYLES = ("none", "unpaged")
@@ -33,6 +33,9 @@ class ApiRequest:
     per_page: Optional[int] = None
     max_items: Optional[int] = None
     allow_404: bool = False
+    # (list, reach): a page-numbered list of the same objects that a scroll may read instead when
+    # Intercom will not open one (another scroll is open), if the list reaches them all (see paging.py)
+    stand_in: Optional[Tuple["ApiRequest", int]] = None
 
     def __post_init__(self):
         if self.paging not in PAGING_STYLES:

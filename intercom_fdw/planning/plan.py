@@ -31,8 +31,9 @@ class ApiCall(ApiRequest):
 
 
 def call_for(endpoint: Endpoint, path_values: Mapping[str, str] = None, params: Mapping[str, Any] = None,
-             body=None, max_items=None, allow_404=False, inject=None) -> ApiCall:
-    """An ApiCall from an endpoint template: fills {placeholders}, sizes pages to the row limit."""
+             body=None, max_items=None, allow_404=False, inject=None, stand_in=None) -> ApiCall:
+    """An ApiCall from an endpoint template: fills {placeholders}, sizes pages to the row limit.
+    stand_in: the object's LimitedList, which its scroll may read instead (ApiRequest.stand_in)."""
     path = endpoint.path.format(**{k: _path_segment(v) for k, v in (path_values or {}).items()})
     per_page = endpoint.per_page_cap
     if per_page and max_items:
@@ -41,6 +42,7 @@ def call_for(endpoint: Endpoint, path_values: Mapping[str, str] = None, params: 
         method=endpoint.method, path=path, params={**endpoint.params, **(params or {})}, body=body,
         paging=endpoint.paging, items_key=endpoint.items_key, per_page=per_page, max_items=max_items,
         allow_404=allow_404, inject=dict(inject or {}),
+        stand_in=(call_for(stand_in.endpoint), stand_in.max_rows) if stand_in else None,
     )
 
 
