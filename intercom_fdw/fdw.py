@@ -14,12 +14,12 @@ import functools
 import time
 
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNBOUND
-from multicorn.utils import ERROR, INFO, log_to_postgres
+from multicorn.utils import ERROR, INFO, WARNING, log_to_postgres
 
-from intercom_fdw import engine, schema_import
+from intercom_fdw import engine, pg_interrupts, schema_import
 from intercom_fdw.client import client_for
 from intercom_fdw.custom_fields import table_spec
-from intercom_fdw.errors import ConfigurationError, IntercomError, UnsupportedOperationError, scrub
+from intercom_fdw.errors import ConfigurationError, IntercomError, Interrupted, UnsupportedOperationError, scrub
 from intercom_fdw.objects import spec_for
 from intercom_fdw.options import FdwOptions, validate_options
 from intercom_fdw.planning import (
@@ -38,7 +38,7 @@ def _reported(method):
     def wrapper(*args, **kwargs):
         try:
             return method(*args, **kwargs)
-        except IntercomError as error:
+        except (IntercomError, Interrupted) as error:
             failure = error
         _report(failure)
 
@@ -48,15 +48,19 @@ def _reported(method):
 def _reported_rows(rows):
     try:
         yield from rows
-    except IntercomError as error:
+    except (IntercomError, Interrupted) as error:
         failure = error
     else:
         return
     _report(failure)
 
 
-def _report(error: IntercomError):
+def _report(error):
     # Outside the `except` block, so the report carries no chained traceback.
+    if isinstance(error, Interrupted):  # the client gave up a wait: a cancel, statement_timeout or terminate
+        # Nothing is logged here: a message sent while the interrupt is pending makes PostgreSQL act on
+        # it inside the report (see writes.py). What a write had written is told by rollback().
+        raise pg_interrupts.canceled()  # each runtime reports it as a cancel (see pg_interrupts)
     for message, detail in error.notices() if isinstance(error, WriteFailed) else ():
         log_to_postgres(message, INFO, detail=detail)
     log_to_postgres(error.message, ERROR, hint=error.hint, detail=error.detail)
@@ -215,10 +219,21 @@ class IntercomFdw(ForeignDataWrapper):
         self._end_statement()
 
     def rollback(self):
+        self._report_stopped_statement()
         self._end_statement()
 
     def sub_rollback(self, level):
+        self._report_stopped_statement()
         self._end_statement()
+
+    def _report_stopped_statement(self):
+        # A write statement stopped part-way (canceled, timed out, terminated, or failed elsewhere in
+        # the plan) reaches no end_modify: say what it wrote. Interrupts are held off during an abort,
+        # so the WARNING is safe here on both runtimes.
+        writer = self._writer
+        if writer is not None and not writer.reported:
+            for message, detail in writer.stopped_notices():
+                log_to_postgres(message, WARNING, detail=detail)
 
     def _end_statement(self):
         # A statement's row numbers and written ids start afresh with the next statement, also
@@ -230,7 +245,7 @@ class IntercomFdw(ForeignDataWrapper):
 
     def _client(self):
         return client_for(self.options.base_url, self.options.token, self.options.api_version,
-                          **self.options.client_options())
+                          interrupted=pg_interrupts.interrupted, **self.options.client_options())
 
     @classmethod
     @_reported
@@ -245,7 +260,8 @@ class IntercomFdw(ForeignDataWrapper):
     def import_schema(cls, schema, srv_options, options, restriction_type, restricts):
         merged = {**(srv_options or {}), **(options or {})}
         parsed = FdwOptions.parse({k: v for k, v in merged.items() if k not in ("object", "ticket_type_id")})
-        client = client_for(parsed.base_url, parsed.token, parsed.api_version, **parsed.client_options())
+        client = client_for(parsed.base_url, parsed.token, parsed.api_version, interrupted=pg_interrupts.interrupted,
+                            **parsed.client_options())
         definitions = schema_import.table_definitions(client, restriction_type, restricts, now=int(time.time()))
         return [
             TableDefinition(
