@@ -1,10 +1,11 @@
 """Cancel, statement_timeout and terminate end every wait within about half a second, and leave
 nothing behind: a query waiting for a 429's reset, one waiting for the companies scroll lock, one with
-a request in flight against a slow emulator. After each, the same backend answers at once, runs no
+a request in flight against a slow emulator (a contacts page, a companies scroll page). After each, the same backend answers at once, runs no
 thread but its own (/proc/<pid>/task), and scans companies without waiting for a scroll.
 
 Runtimes: the bundled one reports PostgreSQL's own cancel (SQLSTATE 57014); multicorn2 3.2 reports
 intercom_fdw's "canceling statement ..." ERROR (XX000); a terminate ends the backend on both."""
+import fcntl
 import os
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 import requests
 from psycopg import sql
 
+from intercom_fdw.client.scroll_lock import lock_path, workspace_key
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 from tests.integration.read_fixtures import Api
 
@@ -105,6 +107,20 @@ def backend_threads(pid) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
+def lock_is_free(server) -> bool:
+    """No process holds the workspace's scroll lock file (flock: the test can take it at once)."""
+    path = lock_path(workspace_key(server.url.rstrip("/"), TOKEN))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def assert_interrupted_cleanly(pg, db, result: Interrupted, kind):
     print(f"{kind}: error {result.latency:.3f} s after the interrupt")
     assert result.error is not None, "the query was not interrupted"
@@ -160,9 +176,16 @@ def test_a_query_with_a_request_in_flight_against_a_slow_emulator(pg, cancel_db,
     knobs(server, latency_ms=3000)
     result = interrupt(pg, cancel_db, "SELECT * FROM contacts", kind)
     assert_interrupted_cleanly(pg, cancel_db, result, kind)
-    knobs(server, latency_ms=0, slow_body_ms=3000)  # the answer has begun: its body comes slowly
-    result = interrupt(pg, cancel_db, "SELECT * FROM contacts", kind)
+    # a companies scroll whose answer has begun, its body coming slowly: no lock left, no scroll waited for
+    knobs(server, latency_ms=0, slow_body_ms=3000)
+    result = interrupt(pg, cancel_db, "SELECT * FROM companies", kind)
     assert_interrupted_cleanly(pg, cancel_db, result, kind)
+    assert lock_is_free(server)
+    knobs(server, slow_body_ms=0)
+    with pg.connect(cancel_db) as conn:
+        started = time.monotonic()
+        conn.execute("SELECT count(*) FROM companies").fetchone()
+        assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -229,3 +252,4 @@ def test_a_bulk_insert_stopped_part_way_says_what_reached_intercom(pg, cancel_db
     assert len(held) - len(reported) <= unknown, (len(held), len(reported), unknown)
     assert conn.execute("SELECT 1").fetchone() == (1,)
     conn.close()
+

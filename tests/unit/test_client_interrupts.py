@@ -146,39 +146,33 @@ def test_a_rate_limit_wait_ends_soon_after_the_interrupt():
         assert not interrupt.in_flight  # it was waiting, no request out
 
 
+ROWS = [{"type": "contact", "id": f"c{n}"} for n in range(6)]
+CONTACTS = ApiRequest("GET", "/contacts", paging="cursor", per_page=2)
+
+
+def slow_third_page(request):
+    reply = cursor_list(ROWS)(request)
+    if request.query.get("starting_after") == "4":
+        reply.delay = 5
+    return reply
+
+
 def test_get_many_and_read_ahead_leave_no_thread_behind():
-    rows = [{"type": "contact", "id": f"c{n}"} for n in range(6)]
-    contacts = ApiRequest("GET", "/contacts", paging="cursor", per_page=2)
-
-    def slow_third_page(request):
-        reply = cursor_list(rows)(request)
-        if request.query.get("starting_after") == "4":
-            reply.delay = 5
-        return reply
-
     with serve(slow_third_page) as api:
         flag = Flag()
-        items = client(api, flag).iter_items(contacts)
+        items = client(api, flag).iter_items(CONTACTS)
         [next(items) for _ in range(3)]  # page 3 is being read ahead now
         flag.set()
         ended_within(SOON + 0.1, lambda: list(items))
-        fan = client(api, Flag(after=0.3)).get_many([contacts] * 4, concurrency=2)
+        fan = client(api, Flag(after=0.3)).get_many([CONTACTS] * 4, concurrency=2)
         ended_within(0.3 + SOON + 0.1, lambda: list(fan))
         time.sleep(0.05)
         assert our_threads() == []
 
 
 def test_closing_a_scan_abandons_the_page_read_ahead_at_once():
-    rows = [{"type": "contact", "id": f"c{n}"} for n in range(6)]
-
-    def slow_third_page(request):
-        reply = cursor_list(rows)(request)
-        if request.query.get("starting_after") == "4":
-            reply.delay = 5
-        return reply
-
     with serve(slow_third_page) as api:
-        items = client(api, Flag()).iter_items(ApiRequest("GET", "/contacts", paging="cursor", per_page=2))
+        items = client(api, Flag()).iter_items(CONTACTS)
         [next(items) for _ in range(3)]
         started = time.monotonic()
         items.close()
