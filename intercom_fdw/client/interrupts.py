@@ -6,9 +6,17 @@ reads the backend's own flags, safe from any thread. Then:
 
 - every wait (a 429's reset, backoff, the throttle, the companies scroll lock, a worker's result)
   runs in slices of policy.INTERRUPT_POLL_SECONDS and checks between them;
-- every request runs in a thread of its own while the calling thread waits for it the same way;
-  on an interrupt its connection's socket is shut down (`InFlight.abort`), which ends the request
-  thread's connect-less read at once, and the wait raises `errors.Interrupted`.
+- a request sent from the backend's own thread (Python's main thread) runs in a thread of its own
+  while the backend thread waits for it the same way; on an interrupt its connection's socket is
+  shut down (`InFlight.abort`), which ends the request thread's read at once, and the wait raises
+  `errors.Interrupted`;
+- a request sent from a worker thread (read-ahead, get_many, bulk writes) runs in that thread,
+  registered with its scope and every scope above it: whoever sees the statement interrupted
+  aborts every registered request of the client, and a scope's stop() aborts its own. A worker
+  registers before it checks for an interrupt, and the flags stay set while the backend thread is
+  still in our code (waiting for that worker), so no request can start unseen after an abort.
+  (A thread per request there too would cost a hand-over of the GIL per page: in a backend the
+  runtime holds it while PostgreSQL works, so each hand-over waits out Python's switch interval.)
 
 A scope (`Interrupts.scope()`) is stopped like an interrupt by its owner: a scan that no longer
 wants the page read ahead stops that page's requests without waiting for them.
@@ -46,6 +54,8 @@ class Interrupts:
         self._clock = clock
         self._parent = parent
         self._stopped = threading.Event()
+        self._flights_lock = threading.Lock()
+        self._flights: set = set()  # requests in flight in worker threads, of this scope and those below
 
     @property
     def active(self) -> bool:
@@ -57,20 +67,57 @@ class Interrupts:
         return Interrupts(self._interrupted, self._sleep, self._clock, parent=self)
 
     def stop(self) -> None:
+        """Interrupt this scope (and those below it): its waits end, its requests are abandoned."""
         self._stopped.set()
+        self._abort_flights()
 
     def pending(self) -> bool:
-        return self._stopped.is_set() or self._interrupted_outside()
+        return self._stopped_here() or self._statement_interrupted()
 
-    def _interrupted_outside(self) -> bool:
-        """Interrupted by the statement or a parent scope, not by this scope's own stop()."""
-        if self._parent is not None:
-            return self._parent.pending()
-        return self._interrupted is not None and bool(self._interrupted())
+    def _stopped_here(self) -> bool:
+        node = self
+        while node is not None:
+            if node._stopped.is_set():
+                return True
+            node = node._parent
+        return False
+
+    def _root(self) -> "Interrupts":
+        node = self
+        while node._parent is not None:
+            node = node._parent
+        return node
+
+    def _statement_interrupted(self) -> bool:
+        interrupted = self._root()._interrupted
+        return interrupted is not None and bool(interrupted())
 
     def check(self, in_flight: bool = False) -> None:
-        if self.pending():
+        if self._stopped_here():
             raise Interrupted(in_flight)
+        if self._statement_interrupted():
+            self._root()._abort_flights()  # the statement is over: every request of the client ends
+            raise Interrupted(in_flight)
+
+    def _register(self, flight: "InFlight") -> None:
+        node = self
+        while node is not None:
+            with node._flights_lock:
+                node._flights.add(flight)
+            node = node._parent
+
+    def _unregister(self, flight: "InFlight") -> None:
+        node = self
+        while node is not None:
+            with node._flights_lock:
+                node._flights.discard(flight)
+            node = node._parent
+
+    def _abort_flights(self) -> None:
+        with self._flights_lock:
+            flights = list(self._flights)
+        for flight in flights:
+            flight.abort()
 
     def sleep(self, seconds: float) -> None:
         if not self.active:
@@ -102,7 +149,7 @@ class Interrupts:
         This scope's own stop() does not cut the wait short: the owner stops a scope to make its
         requests end (they do at once when requests can be abandoned, else at their own pace)."""
         while not future.done():
-            if self._interrupted_outside():
+            if self._statement_interrupted():
                 concurrent.futures.wait([future], timeout=ABANDON_GRACE_SECONDS)
                 return future.done()
             concurrent.futures.wait([future], timeout=INTERRUPT_POLL_SECONDS)
@@ -201,12 +248,15 @@ class AbortableAdapter(HTTPAdapter):
 
 
 def send(interrupts: Interrupts, request: Callable, *args, **kwargs):
-    """`request(*args, **kwargs)` (a requests Session's request) in a thread of its own, awaited with
-    `interrupts`; on an interrupt the request is abandoned and `errors.Interrupted` raised, its
-    `in_flight` telling whether the request may have been sent."""
+    """`request(*args, **kwargs)` (a requests Session's request), abandoned on an interrupt with
+    `errors.Interrupted`, its `in_flight` telling whether the request may have been sent. From the
+    main (backend) thread it runs in a thread of its own, awaited with `interrupts`; from a worker,
+    in the worker, registered so that an interrupt seen anywhere aborts it."""
     if not interrupts.active:
         return request(*args, **kwargs)
     flight = InFlight()
+    if threading.current_thread() is not threading.main_thread():
+        return _send_in_worker(interrupts, flight, request, args, kwargs)
     future: Future = Future()
 
     def run():
@@ -225,3 +275,20 @@ def send(interrupts: Interrupts, request: Callable, *args, **kwargs):
         in_flight = flight.abort()
         thread.join(ABANDON_GRACE_SECONDS)
         raise Interrupted(in_flight) from None
+
+
+def _send_in_worker(interrupts: Interrupts, flight: InFlight, request: Callable, args, kwargs):
+    interrupts._register(flight)
+    try:
+        interrupts.check()  # after registering: from here on an abort reaches this request
+        _current.flight = flight
+        try:
+            return request(*args, **kwargs)
+        except Exception:
+            if flight.aborted:
+                raise Interrupted(flight.started) from None
+            raise
+        finally:
+            _current.flight = None
+    finally:
+        interrupts._unregister(flight)
