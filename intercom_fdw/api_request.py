@@ -37,6 +37,9 @@ class ApiRequest:
     per_page: Optional[int] = None
     max_items: Optional[int] = None
     allow_404: bool = False
+    # (list, reach): a page-numbered list of the same objects that a scroll may read instead when
+    # Intercom will not open one (another scroll is open), if the list reaches them all (see paging.py)
+    stand_in: Optional[Tuple["ApiRequest", int]] = None
 
     def __post_init__(self):
         if self.paging not in PAGING_STYLES:

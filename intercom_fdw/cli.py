@@ -30,6 +30,8 @@ def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate-limit-per-10s", type=int, help="calls per token per 10 s (default 1666)")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of 500/502/503 answers (0..1)")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped connections (0..1)")
+    parser.add_argument("--drop-route", default="", help="apply --drop-rate to this route only, "
+                                                         "e.g. 'GET /companies/scroll'")
     parser.add_argument("--slow-body-ms", type=float, default=0.0, help="time spread over sending a body")
     parser.add_argument("--custom-attribute-delay-s", type=float, default=0.0,
                         help="how long list/search show old custom attribute values after an update")
@@ -53,7 +55,8 @@ def _run_emulator(args: argparse.Namespace) -> int:
     from intercom_fdw.emulator.server import serve
 
     knobs = {"latency_ms": args.latency_ms, "latency_jitter_ms": args.latency_jitter_ms,
-             "fault_rate": args.fault_rate, "drop_rate": args.drop_rate, "slow_body_ms": args.slow_body_ms,
+             "fault_rate": args.fault_rate, "drop_rate": args.drop_rate, "drop_route": args.drop_route,
+             "slow_body_ms": args.slow_body_ms,
              "custom_attribute_delay_s": args.custom_attribute_delay_s, "timezone": args.timezone,
              "search_index_delay_s": args.search_index_delay_s}
     if args.rate_limit_per_10s is not None:

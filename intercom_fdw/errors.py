@@ -97,6 +97,20 @@ class TransportError(IntercomError):
     """No usable HTTP response: connection refused or dropped, timeout, TLS."""
 
 
+class Interrupted(BaseException):
+    """The backend was interrupted (query cancel, statement_timeout, terminate): every wait of the
+    client ends with it. A BaseException, like KeyboardInterrupt, so that no `except Exception`
+    (a retry loop, a scroll restart, a failed row) takes it for an Intercom error; the FDW's edge
+    turns it into the runtime's own cancel report.
+
+    `in_flight`: a request had been sent and was abandoned, so whether it reached Intercom is unknown.
+    """
+
+    def __init__(self, in_flight: bool = False):
+        super().__init__("the statement was interrupted (cancel request, statement_timeout or terminate)")
+        self.in_flight = in_flight
+
+
 def first_error(errors: Iterable[dict]) -> tuple:
     """(code, message) of the first entry of Intercom's `error.list` body."""
     for entry in errors or ():

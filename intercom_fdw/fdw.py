@@ -16,13 +16,14 @@ import weakref
 
 import multicorn
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNBOUND
-from multicorn.utils import ERROR, INFO, REPORT_CODES, MulticornException, log_to_postgres
+from multicorn.utils import ERROR, INFO, REPORT_CODES, WARNING, MulticornException, log_to_postgres
 
-from intercom_fdw import engine, schema_import
+from intercom_fdw import engine, pg_interrupts, schema_import
 from intercom_fdw.client import client_for
 from intercom_fdw.custom_fields import table_spec
 from intercom_fdw.errors import (
-    ConfigurationError, IntercomError, UnsupportedOperationError, as_reported, reported_detail, scrub, sqlstate_of,
+    ConfigurationError, IntercomError, Interrupted, UnsupportedOperationError, as_reported, reported_detail, scrub,
+    sqlstate_of,
 )
 from intercom_fdw.objects import spec_for
 from intercom_fdw.options import FdwOptions, validate_options
@@ -44,6 +45,8 @@ def _reported(method):
     def wrapper(*args, **kwargs):
         try:
             return method(*args, **kwargs)
+        except Interrupted as error:  # a BaseException: the client gave up a wait for a cancel
+            failure = error
         except Exception as error:
             failure = as_reported(error)
         _report(failure)
@@ -54,6 +57,8 @@ def _reported(method):
 def _reported_rows(rows):
     try:
         yield from rows
+    except Interrupted as error:
+        failure = error
     except Exception as error:
         failure = as_reported(error)
     else:
@@ -61,8 +66,12 @@ def _reported_rows(rows):
     _report(failure)
 
 
-def _report(error: IntercomError):
+def _report(error):
     # Outside the `except` block, so the report carries no chained traceback.
+    if isinstance(error, Interrupted):  # the client gave up a wait: a cancel, statement_timeout or terminate
+        # Nothing is logged here: a message sent while the interrupt is pending makes PostgreSQL act on
+        # it inside the report (see writes.py). What a write had written is told by rollback().
+        raise pg_interrupts.canceled()  # each runtime reports it as a cancel (see pg_interrupts)
     for message, detail in error.notices() if isinstance(error, WriteFailed) else ():
         log_to_postgres(message, INFO, detail=detail)
     # What log_to_postgres(ERROR) raises, plus the error class's SQLSTATE: the bundled runtime reports
@@ -249,6 +258,7 @@ class IntercomFdw(ForeignDataWrapper):
         self._close_scans()
 
     def rollback(self):
+        self._report_stopped_statement()
         self._end_statement()
         self._close_scans()
 
@@ -258,7 +268,17 @@ class IntercomFdw(ForeignDataWrapper):
         self._scans.clear()
 
     def sub_rollback(self, level):
+        self._report_stopped_statement()
         self._end_statement()
+
+    def _report_stopped_statement(self):
+        # A write statement stopped part-way (canceled, timed out, terminated, or failed elsewhere in
+        # the plan) reaches no end_modify: say what it wrote. Interrupts are held off during an abort,
+        # so the WARNING is safe here on both runtimes.
+        writer = self._writer
+        if writer is not None and not writer.reported:
+            for message, detail in writer.stopped_notices():
+                log_to_postgres(message, WARNING, detail=detail)
 
     def _end_statement(self):
         # A statement's row numbers and written ids start afresh with the next statement, also
@@ -270,7 +290,7 @@ class IntercomFdw(ForeignDataWrapper):
 
     def _client(self):
         return client_for(self.options.base_url, self.options.token, self.options.api_version,
-                          **self.options.client_options())
+                          interrupted=pg_interrupts.interrupted, **self.options.client_options())
 
     @classmethod
     @_reported
@@ -285,7 +305,8 @@ class IntercomFdw(ForeignDataWrapper):
     def import_schema(cls, schema, srv_options, options, restriction_type, restricts):
         merged = {**(srv_options or {}), **(options or {})}
         parsed = FdwOptions.parse({k: v for k, v in merged.items() if k not in ("object", "ticket_type_id")})
-        client = client_for(parsed.base_url, parsed.token, parsed.api_version, **parsed.client_options())
+        client = client_for(parsed.base_url, parsed.token, parsed.api_version, interrupted=pg_interrupts.interrupted,
+                            **parsed.client_options())
         definitions = schema_import.table_definitions(client, restriction_type, restricts, now=int(time.time()))
         return [
             TableDefinition(

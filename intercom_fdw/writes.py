@@ -19,20 +19,29 @@ create a second object. Its 409 cannot tell the first attempt's object from one 
 before the statement, so it is treated as an existing object (never updated unless on_conflict
 is 'update'), in every mode, 'error' included: the statement must not fail because of a fault
 it recovered from. The NOTICE counts such rows apart.
+
+Interrupts: a cancel, a statement_timeout or a terminate ends the client's waits with
+`errors.Interrupted` (client/interrupts.py); the rows still in the works stop (a request in flight
+is abandoned, its row remembered as unknown) and the Interrupted goes on up. The report of what
+was written (`stopped_notices()`: the ids, the rows whose outcome is unknown) is given when the
+transaction rolls back, for every statement stopped part-way, between two of our calls (PostgreSQL's
+own check between rows) or inside one: not before, because a message sent while an interrupt is
+pending makes PostgreSQL act on the interrupt inside the report (errfinish's CHECK_FOR_INTERRUPTS),
+which would longjmp through the Python frames under multicorn2.
 """
 from __future__ import annotations
 
 import collections
 import random
 import threading
-import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.api_request import bind_path
+from intercom_fdw.client.interrupts import Interrupts
 from intercom_fdw.client.policy import backoff_delay
 from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.errors import (
-    ApiRejectedError, IntercomError, InvalidValueError, ServerError, TransportError,
+    ApiRejectedError, IntercomError, Interrupted, InvalidValueError, ServerError, TransportError,
 )
 from intercom_fdw.options import DEFAULT_ON_CONFLICT
 from intercom_fdw.shaping import RowShaper
@@ -58,14 +67,18 @@ class WriteFailed(IntercomError):
 
     def notice(self) -> Optional[Tuple[str, str]]:
         """(message, detail) telling what reached Intercom before the failure, or None when nothing did."""
-        if not self.written_count:
-            return None
-        return (f"{self.written_count} row(s) had already been written to Intercom and stay there "
-                f"(a remote write cannot be rolled back)", "written ids: " + _listed(self.written, self.written_count))
+        return _written_notice(self.written, self.written_count)
 
     def notices(self) -> List[Tuple[str, str]]:
         """Every NOTICE due before the error: what was written, and which rows already existed."""
         return [n for n in (self.notice(), self.existing_notice) if n]
+
+
+def _written_notice(written: Sequence[str], count: int) -> Optional[Tuple[str, str]]:
+    if not count:
+        return None
+    return (f"{count} row(s) had already been written to Intercom and stay there "
+            f"(a remote write cannot be rolled back)", "written ids: " + _listed(written, count))
 
 
 def _listed(ids: Sequence[str], count: int) -> str:
@@ -74,7 +87,7 @@ def _listed(ids: Sequence[str], count: int) -> str:
 
 
 class StatementWriter:
-    def __init__(self, table: TableWrites, client, on_conflict: str = DEFAULT_ON_CONFLICT, sleep=time.sleep,
+    def __init__(self, table: TableWrites, client, on_conflict: str = DEFAULT_ON_CONFLICT, sleep=None,
                  rng=None):
         self.table = table
         self.client = client
@@ -85,8 +98,11 @@ class StatementWriter:
         self.existing: List[str] = []  # ids of rows that already existed (on_conflict), the first LISTED_IDS
         self.existing_count = 0
         self.existing_on_resend = 0  # of those, found by a resend: the first attempt may have created them
+        self.unknown: List[int] = []  # rows whose request was in flight when the statement was interrupted
+        self.reported = False  # a report of what was written went out with the statement's error
         self._shaper = RowShaper(table.spec.columns)
-        self._sleep = sleep
+        self._interrupts = getattr(client, "interrupts", None) or Interrupts()
+        self._sleep = sleep or self._interrupts.sleep
         self._rng = rng or random.Random()
 
     # -- INSERT ------------------------------------------------------------------------------------
@@ -230,16 +246,35 @@ class StatementWriter:
         failures: Dict[int, IntercomError] = {}
         stop = threading.Event()  # after a failure, rows not yet started are not sent
         width = min(max(1, self.client.concurrency), len(jobs))
+        interrupt = None
         if width == 1:
-            outcomes = [self._outcome(job, stop) for job in jobs]
+            outcomes = []
+            for job in jobs:
+                try:
+                    outcomes.append(self._outcome(job, stop))
+                except Interrupted as error:
+                    interrupt = error
+                    outcomes.append((None, error))
+                    break
         else:
             pool = worker_pool(width, "intercom_fdw_write")
+            futures = [pool.submit(self._outcome, job, stop) for job in jobs]
             try:
-                outcomes = [f.result() for f in [pool.submit(self._outcome, job, stop) for job in jobs]]
+                for future in futures:
+                    self._interrupts.result(future)
+            except Interrupted as error:
+                interrupt = error  # the workers see it too: their waits and requests end at once
             finally:
-                pool.shutdown(wait=True)
+                pool.shutdown(wait=True, cancel_futures=True)
+            outcomes = [_settled(future) for future in futures]
         for i, (result, error) in enumerate(outcomes):
-            if error is not None:
+            if isinstance(error, Interrupted):
+                interrupt = interrupt or error
+                if error.in_flight:
+                    self.unknown.append(first + i)
+            elif interrupt is not None and error is not None:
+                pass  # the statement is stopped anyway; rows that failed wrote nothing
+            elif error is not None:
                 failures[first + i] = error
             elif isinstance(result, _Existing):
                 results[i] = result.row
@@ -247,6 +282,8 @@ class StatementWriter:
             elif result is not _SKIPPED:
                 results[i] = result
                 self._count_written(written_id(result))
+        if interrupt is not None:
+            raise interrupt  # stopped_notices() tells, at the rollback
         if failures:
             row = min(failures)
             error = failures[row]
@@ -280,7 +317,18 @@ class StatementWriter:
             stop.set()
             return None, error
 
+    def stopped_notices(self) -> List[Tuple[str, str]]:
+        """What a statement stopped part-way (interrupted, or failed between our calls) had written:
+        the ids, the rows whose request was in flight (outcome unknown), and the rows that existed."""
+        unknown = None
+        if self.unknown:
+            rows = sorted(self.unknown)
+            unknown = (f"{len(rows)} request(s) were in flight when the statement was stopped: whether they "
+                       f"reached Intercom is unknown", "rows: " + ", ".join(map(str, rows)))
+        return [n for n in (_written_notice(self.written, self.written_count), unknown, self.existing_notice()) if n]
+
     def _failed(self, message, cause, hint, detail=None) -> WriteFailed:
+        self.reported = True
         return WriteFailed(message, hint=hint, detail=detail if detail is not None else getattr(cause, "detail", None),
                            written=self.written, written_count=self.written_count, cause=cause,
                            existing_notice=self.existing_notice())
@@ -291,6 +339,14 @@ class StatementWriter:
 
 
 _SKIPPED = object()
+
+
+def _settled(future):
+    """A finished job's (result, error): an interrupted job gives its Interrupted, a job never started is skipped."""
+    if future.cancelled():
+        return _SKIPPED, None
+    error = future.exception()
+    return (None, error) if error is not None else future.result()
 
 
 class _ResentConflict:

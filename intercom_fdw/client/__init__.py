@@ -4,6 +4,7 @@ Nothing here knows about SQL, quals or multicorn. It pages `intercom_fdw.api_req
 - paging.py        the paging styles, one strategy each
 - prefetch.py      reading the next page in a background thread while a scan consumes one
 - workers.py       worker threads that leave every signal to the PostgreSQL backend thread
+- interrupts.py    waits that end on an interrupt (cancel, timeout), requests that can be abandoned
 - policy.py        retry and throttle decisions (pure functions)
 - throttle.py      the throttle state shared by a client's threads
 - scroll_lock.py   one companies scroll per workspace, across PostgreSQL backends

@@ -19,10 +19,10 @@ import orjson
 import requests
 import requests.auth
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from intercom_fdw import __version__, errors
 from intercom_fdw.client import error_mapping
+from intercom_fdw.client.interrupts import AbortableAdapter, Interrupts, send
 from intercom_fdw.client.paging import PagingContext, iter_pages
 from intercom_fdw.client.prefetch import PagesAhead
 from intercom_fdw.client.workers import worker_pool
@@ -77,7 +77,10 @@ class IntercomClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: Optional[random.Random] = None,
+        interrupted: Optional[Callable[[], bool]] = None,
     ):
+        """interrupted: answers whether the statement was interrupted (see interrupts.py); every wait
+        and every request of this client then ends soon after it says so, with errors.Interrupted."""
         if not token:
             raise errors.AuthenticationError(
                 "no Intercom access token", hint="set access_token in the USER MAPPING for this server"
@@ -95,10 +98,10 @@ class IntercomClient:
         self._scroll_lock_dir = scroll_lock_dir
         self._workspace_key = workspace_key(self.base_url, token)
         self._clock = clock
-        self._sleep = sleep
+        self.interrupts = Interrupts(interrupted, sleep, clock)
         self._rng = rng or random.Random()
         self._calls_lock = threading.Lock()
-        self._throttle = Throttle(clock, sleep)
+        self._throttle = Throttle(clock, self.interrupts.sleep)
         self._session = self._new_session(token)
 
     def __repr__(self) -> str:
@@ -107,7 +110,7 @@ class IntercomClient:
     def _new_session(self, token: str) -> requests.Session:
         session = requests.Session()
         # Retries are ours (policy.py); the pool holds a keep-alive connection per concurrent call.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(self.concurrency, 10), max_retries=0)
+        adapter = AbortableAdapter(pool_connections=1, pool_maxsize=max(self.concurrency, 10), max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         # The token goes through session.auth, not a default header: requests replaces an
@@ -135,7 +138,8 @@ class IntercomClient:
         if request.max_items == 0:
             return
         read_ahead = self.read_ahead if read_ahead is None else read_ahead
-        pages = PagesAhead(iter_pages(request, self._paging_context(request)))
+        scope = self.interrupts.scope()  # stopped by PagesAhead.close() for a page read ahead
+        pages = PagesAhead(iter_pages(request, self._paging_context(request, scope)), scope)
         count = 0
         try:
             for number in itertools.count(1):
@@ -150,7 +154,7 @@ class IntercomClient:
                     if request.max_items is not None and count >= request.max_items:
                         return
         finally:
-            pages.close()  # awaits a page in flight; releases a scroll's workspace lock
+            pages.close()  # abandons a page in flight; releases a scroll's workspace lock
 
     def get_many(self, requests: Iterable[ApiRequest], concurrency: Optional[int] = None) -> Iterator[List[dict]]:
         """Each request's items, in input order, with at most `concurrency` requests in flight.
@@ -164,7 +168,7 @@ class IntercomClient:
         try:
             window = collections.deque(pool.submit(self._collect, r) for r in itertools.islice(pending, width))
             while window:
-                items = window.popleft().result()
+                items = self.interrupts.result(window.popleft())
                 for following in itertools.islice(pending, 1):
                     window.append(pool.submit(self._collect, following))
                 yield items
@@ -188,22 +192,22 @@ class IntercomClient:
         allow_404: bool = False,
     ) -> Optional[dict]:
         """One logical call with retries: parsed JSON, {} for an empty 2xx body, None for an allowed 404."""
-        return self._send(method.upper(), path, params, json, idempotent, allow_404)
+        return self._send(method.upper(), path, params, json, idempotent, allow_404, self.interrupts)
 
-    def _paging_context(self, request: ApiRequest) -> PagingContext:
+    def _paging_context(self, request: ApiRequest, interrupts: Interrupts) -> PagingContext:
         def fetch(target, params, body, idempotent):
-            return self._send(request.method.upper(), target, params, body, idempotent, request.allow_404)
+            return self._send(request.method.upper(), target, params, body, idempotent, request.allow_404, interrupts)
 
         return PagingContext(
             fetch=fetch,
             base_url=self.base_url,
             scroll_lock=lambda: workspace_scroll_lock(
-                self._workspace_key, self._scroll_wait_timeout, self._clock, self._sleep, self._scroll_lock_dir
+                self._workspace_key, self._scroll_wait_timeout, self._clock, interrupts.sleep, self._scroll_lock_dir
             ),
-            wait_for_open_scroll=self._open_scroll_waiter(),
+            wait_for_open_scroll=self._open_scroll_waiter(interrupts),
         )
 
-    def _open_scroll_waiter(self) -> Callable[[int], bool]:
+    def _open_scroll_waiter(self, interrupts: Interrupts) -> Callable[[int], bool]:
         """Waits between attempts to open a scroll while Intercom says another is open: at least a
         second, jittered, growing to 11 s, within scroll_wait_timeout for the whole scan."""
         deadline = None
@@ -214,12 +218,12 @@ class IntercomClient:
             deadline = deadline if deadline is not None else now + self._scroll_wait_timeout
             if now >= deadline:
                 return False
-            self._sleep(min(1.0 + backoff_delay(attempt, 1.0, 10.0, self._rng), deadline - now))
+            interrupts.sleep(min(1.0 + backoff_delay(attempt, 1.0, 10.0, self._rng), deadline - now))
             return True
 
         return wait
 
-    def _send(self, method, target, params, body, idempotent, allow_404) -> Optional[dict]:
+    def _send(self, method, target, params, body, idempotent, allow_404, interrupts: Interrupts) -> Optional[dict]:
         url = target if target.startswith(("http://", "https://")) else self.base_url + target
         path = urlsplit(url).path
         if has_dot_segment(path):
@@ -232,18 +236,18 @@ class IntercomClient:
         attempt = 0
         while True:
             attempt += 1
-            self._throttle.wait_turn()
+            self._throttle.wait_turn(interrupts.sleep)
+            interrupts.check()
             with self._calls_lock:
                 self.calls_made += 1
             try:
-                response = self._session.request(
-                    method, url, params=params, json=body, timeout=self._timeout, allow_redirects=False
-                )
+                response = send(interrupts, self._session.request,
+                                method, url, params=params, json=body, timeout=self._timeout, allow_redirects=False)
             except requests.RequestException as exc:
                 kind = transport_kind(exc)
                 log.warning("%s %s: %s (attempt %d)", method, path, type(exc).__name__, attempt)
                 if should_retry(method, idempotent, None, kind, attempt, self.max_retries):
-                    self._sleep(backoff_delay(attempt, *self._backoff, self._rng))
+                    interrupts.sleep(backoff_delay(attempt, *self._backoff, self._rng))
                     continue
                 raise error_mapping.error_for_transport(exc, method, path, attempt) from None
             self._throttle.observe(response.headers)
@@ -268,7 +272,7 @@ class IntercomClient:
                     delay = backoff_delay(attempt, *self._backoff, self._rng)
                 log.info("%s %s -> %d; retrying in %.2f s (attempt %d)", method, path, status, delay, attempt)
                 response.close()
-                self._sleep(delay)
+                interrupts.sleep(delay)
                 continue
             raise error_mapping.error_for_response(status, _body(response), method, path, request_id)
 

@@ -31,6 +31,7 @@ with its own absolute URLs).
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Callable, ContextManager, Iterator, List, Mapping, Optional, Tuple
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit
 
 from intercom_fdw import errors
 from intercom_fdw.api_request import ApiRequest
+from intercom_fdw.client.policy import list_can_replace_scroll
 
 log = logging.getLogger("intercom_fdw.client")
 
@@ -107,6 +109,12 @@ def _follow_pages_next(request: ApiRequest, ctx: PagingContext, size: Optional[i
 
 def numbered_pages(request: ApiRequest, ctx: PagingContext) -> Iterator[Page]:
     """"page": page=1, 2, ... until pages.total_pages (or, without it, until no pages.next)."""
+    for page in _numbered_responses(request, ctx):
+        yield items_of(page, request.items_key)
+
+
+def _numbered_responses(request: ApiRequest, ctx: PagingContext) -> Iterator[dict]:
+    """The responses of a "page" list that hold items (numbered_pages' pages, with their `total_count`)."""
     params = dict(request.params)
     if request.page_size:
         params["per_page"] = request.page_size
@@ -116,7 +124,7 @@ def numbered_pages(request: ApiRequest, ctx: PagingContext) -> Iterator[Page]:
         items = items_of(page, request.items_key)
         if not items:
             return
-        yield items
+        yield page
         pages = (page or {}).get("pages") or {}
         total = pages.get("total_pages")
         if (total is not None and number >= total) or (total is None and not pages.get("next")):
@@ -147,9 +155,13 @@ class CompanyScroll:
 
     - One scroll per workspace: the whole scan holds the workspace lock (scroll_lock.py), so
       scans from several backends wait for each other instead of failing.
-    - If Intercom still refuses to open a scroll (one opened by another tool, or by a scan of
-      ours abandoned less than a minute ago, which Intercom keeps open until it expires), we
-      wait and ask again, within the same bounded wait.
+    - If Intercom still refuses to open a scroll (one opened by another tool, by a scan of ours
+      abandoned less than a minute ago, which Intercom keeps open until it expires, or by our own
+      first attempt whose answer was lost: the resend finds it open and nothing can reopen it,
+      since the API has no call to close a scroll or find its scroll_param), the scan reads the
+      request's `stand_in` instead, the plain page-numbered list of the same companies, when its
+      first page's total_count shows that it reaches all of them (Intercom's list stops at 10,000).
+      Beyond that it waits and asks again, within the same bounded wait.
     - If Intercom ends a scroll midway (scroll_param stale or expired, or the 500 whose message
       says "restart the scroll operation"), the scan restarts from the beginning, at most
       MAX_SCROLL_RESTARTS times, and skips the companies it already yielded (by id). That set
@@ -183,18 +195,44 @@ class CompanyScroll:
                     scroll_param = None
                     continue
                 if action == "wait":
+                    if not waits and self.request.stand_in is not None:
+                        stand_in = self._stand_in()
+                        first = next(stand_in, None)
+                        if first is not None and list_can_replace_scroll(first.get("total_count"),
+                                                                         self.request.stand_in[1]):
+                            log.info("companies scroll: another scroll is open; reading the list instead")
+                            yield from _unseen_pages(itertools.chain([first], stand_in), self.request.stand_in[0],
+                                                     yielded_ids)
+                            return
+                        stand_in.close()
                     waits += 1
                     if self.ctx.wait_for_open_scroll(waits):
                         continue
                 raise
             items = items_of(page, self.request.items_key)
-            fresh = [item for item in items if _identity(item) not in yielded_ids]
-            yielded_ids.update(_identity(item) for item in fresh)
+            fresh = _unseen(items, yielded_ids)
             if fresh:
                 yield fresh
             scroll_param = (page or {}).get("scroll_param")
             if not items or not scroll_param:
                 return
+
+
+    def _stand_in(self) -> Iterator[dict]:
+        return _numbered_responses(self.request.stand_in[0], self.ctx)
+
+
+def _unseen(items: Page, yielded_ids: set) -> Page:
+    fresh = [item for item in items if _identity(item) not in yielded_ids]
+    yielded_ids.update(_identity(item) for item in fresh)
+    return fresh
+
+
+def _unseen_pages(responses: Iterator[dict], request: ApiRequest, yielded_ids: set) -> Iterator[Page]:
+    for response in responses:
+        fresh = _unseen(items_of(response, request.items_key), yielded_ids)
+        if fresh:
+            yield fresh
 
 
 def scroll_recovery(error: errors.IntercomError, continuing: bool) -> str:

@@ -155,3 +155,27 @@ def _number(value) -> Optional[float]:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+# ---- interrupts (query cancel, statement_timeout, terminate) -------------------------------------
+# Every wait of the client (429 resets, backoff, the throttle, the scroll lock, a request in flight,
+# a worker's result) is cut into slices of at most this length, and the interrupt check runs between
+# slices: a cancel ends any wait within this time, plus what shutting a connection down takes.
+INTERRUPT_POLL_SECONDS = 0.05
+# After a cancel, how long a wait still gives the thread it waited on to end (its connection was
+# shut down, so it ends at once unless it is still connecting), before leaving it behind.
+ABANDON_GRACE_SECONDS = 0.25
+
+
+def wait_slice(remaining: float, poll: float = INTERRUPT_POLL_SECONDS) -> float:
+    """The next piece of a wait with `remaining` seconds to go: at most `poll`, never negative."""
+    return min(max(remaining, 0.0), poll)
+
+
+def list_can_replace_scroll(total_count, reach: int) -> bool:
+    """May a page-numbered list stand in for a scroll that cannot be opened (one is open already)?
+
+    Only when it is exact: the list says how many objects there are (`total_count`) and reaches them
+    all (Intercom's companies list stops at 10,000). Without a count, or beyond the reach, it cannot.
+    """
+    return isinstance(total_count, int) and not isinstance(total_count, bool) and 0 <= total_count <= reach

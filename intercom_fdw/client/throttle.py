@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Optional
 
 from intercom_fdw.client.policy import rate_limit_state, reserve_send_slot, throttle_delay
 
@@ -28,7 +28,9 @@ class Throttle:
         self._limit = None
         self._plan = 0
 
-    def wait_turn(self) -> None:
+    def wait_turn(self, sleep: Optional[Callable[[float], None]] = None) -> None:
+        """Returns when the caller may send; `sleep` (default: the throttle's) waits for the slot."""
+        sleep = sleep or self._sleep
         while True:
             with self._lock:
                 now = self._clock()
@@ -37,7 +39,7 @@ class Throttle:
                 plan = self._plan
             if slot <= now:
                 return
-            self._sleep(slot - now)
+            sleep(slot - now)
             with self._lock:
                 if self._plan == plan:
                     return

@@ -6,6 +6,7 @@ else is read once when the workspaces are seeded (and again by `POST /__emulator
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -23,6 +24,7 @@ class Knobs:
     rate_limit_per_10s: int = DEFAULT_RATE_LIMIT_PER_10S
     fault_rate: float = 0.0  # share of API requests answered 500, 502 or 503
     drop_rate: float = 0.0  # share of API requests whose connection is cut mid-response
+    drop_route: str = ""  # when set ("GET /companies/scroll"), drop_rate applies to this route only
     slow_body_ms: float = 0.0  # time spread over sending each response body
     custom_attribute_delay_s: float = 0.0  # list/search show old custom attributes this long
     search_index_delay_s: float = 0.0  # contact search misses contacts created less than this ago
@@ -40,6 +42,9 @@ class Knobs:
                     raise ValueError(f"knob {key!r} takes a string")
                 if key == "timezone":
                     _check_timezone(value)
+                if key == "drop_route" and value and not _ROUTE.match(value):
+                    raise ValueError("knob 'drop_route' is a route as the counters name it, "
+                                     "e.g. 'GET /companies/scroll' (or '' for every route)")
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"knob {key!r} takes a number")
             elif value < 0:
@@ -50,6 +55,9 @@ class Knobs:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+_ROUTE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) /\S*$")
 
 
 def _check_timezone(name: str) -> None:

@@ -36,8 +36,9 @@ class ApiCall(ApiRequest):
 
 
 def call_for(endpoint: Endpoint, path_values: Mapping[str, str] = None, params: Mapping[str, Any] = None,
-             body=None, max_items=None, allow_404=False, inject=None) -> ApiCall:
+             body=None, max_items=None, allow_404=False, inject=None, stand_in=None) -> ApiCall:
     """An ApiCall from an endpoint template: fills {placeholders}, sizes pages to the row limit.
+    stand_in: the object's LimitedList, which its scroll may read instead (ApiRequest.stand_in).
 
     A read that finds nothing on a 404 (allow_404) with a value that cannot be an id ('..')
     reads nothing and sends nothing (max_items 0), which is what Intercom would answer for it."""
@@ -54,6 +55,7 @@ def call_for(endpoint: Endpoint, path_values: Mapping[str, str] = None, params: 
         method=endpoint.method, path=path, params={**endpoint.params, **(params or {})}, body=body,
         paging=endpoint.paging, items_key=endpoint.items_key, per_page=per_page, max_items=max_items,
         allow_404=allow_404, inject=dict(inject or {}),
+        stand_in=(call_for(stand_in.endpoint), stand_in.max_rows) if stand_in else None,
     )
 
 

@@ -302,7 +302,7 @@ class _Route:
         if spec.parent:
             return cls._per_parent_row(spec, options)
         if spec.list:
-            return cls(ScanPlan(spec.table, "full scan", (call_for(spec.list),)))
+            return cls(ScanPlan(spec.table, "full scan", (call_for(spec.list, stand_in=spec.limited_list),)))
         if spec.search and spec.match_all is not None:
             return cls._search(spec, _match_all_query(spec, table_values), "full scan (search matching everything)",
                                table_values)

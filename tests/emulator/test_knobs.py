@@ -10,10 +10,10 @@ from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 def test_config_reads_and_patches_knobs(admin_client):
     knobs = admin_client.get("/__emulator/config").json()
     assert set(knobs) == {"latency_ms", "latency_jitter_ms", "rate_limit_per_10s", "fault_rate", "drop_rate",
-                          "slow_body_ms", "custom_attribute_delay_s", "search_index_delay_s", "timezone"}
+                          "drop_route", "slow_body_ms", "custom_attribute_delay_s", "search_index_delay_s", "timezone"}
     assert admin_client.patch("/__emulator/config", json={"latency_ms": 5}).json()["latency_ms"] == 5
     for bad in ({"no_such_knob": 1}, {"fault_rate": 2}, {"latency_ms": -1}, {"timezone": "Mars/Olympus"},
-                {"latency_ms": "fast"}):
+                {"latency_ms": "fast"}, {"drop_route": "/companies/scroll"}, {"drop_route": 1}):
         response = admin_client.patch("/__emulator/config", json=bad)
         assert response.status_code == 400 and response.json()["error"]
 
@@ -85,6 +85,20 @@ def test_drop_rate_cuts_connections(private_emulator, admin_client):
     admin_client.patch("/__emulator/config", json={"drop_rate": 0.0})
     assert httpx.get(f"{private_emulator.url}/me",
                      headers={"Authorization": f"Bearer {private_emulator.token}"}).status_code == 200
+
+
+def test_drop_route_loses_only_that_routes_answers_after_carrying_them_out(private_emulator, admin_client):
+    headers = {"Authorization": f"Bearer {private_emulator.token}"}
+    admin_client.patch("/__emulator/config", json={"drop_rate": 1.0, "drop_route": "GET /companies/scroll"})
+    try:
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{private_emulator.url}/companies/scroll", headers=headers)
+        assert httpx.get(f"{private_emulator.url}/me", headers=headers).status_code == 200
+        # the scroll was opened all the same: a second one is refused while it is open
+        again = httpx.get(f"{private_emulator.url}/companies/scroll", headers=headers)
+        assert again.status_code == 400 and again.json()["errors"][0]["code"] == "scroll_exists"
+    finally:
+        admin_client.patch("/__emulator/config", json={"drop_rate": 0.0, "drop_route": ""})
 
 
 def test_slow_body(papi, admin_client):

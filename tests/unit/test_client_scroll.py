@@ -182,3 +182,65 @@ def test_waiting_for_another_backend_is_bounded(tmp_path):
         finally:
             holder.kill()
             holder.wait()
+
+
+# ---- the plain list stands in for a scroll that cannot be opened ------------------------------------
+
+LISTED = ApiRequest("GET", "/companies", paging="page", per_page=3)
+REACH = 10_000
+
+
+def with_stand_in(reach=REACH):
+    return ApiRequest("GET", "/companies/scroll", paging="scroll", stand_in=(LISTED, reach))
+
+
+class ScrollAndList(ScrollingIntercom):
+    """The scroll as above, and GET /companies: pages of 3 with total_count (`total` to claim more)."""
+
+    def __init__(self, fail=None, total=None):
+        super().__init__(fail)
+        self.total = total
+
+    def __call__(self, request):
+        if request.path != "/companies":
+            return super().__call__(request)
+        page = int(request.query["page"])
+        chunk = COMPANIES[(page - 1) * 3:page * 3]
+        pages = {"type": "pages", "page": page, "per_page": 3, "total_pages": -(-len(COMPANIES) // 3)}
+        return Reply(body={"type": "list", "data": chunk, "pages": pages,
+                           "total_count": self.total if self.total is not None else len(COMPANIES)})
+
+
+BUSY = Reply(400, error_list("scroll_exists", "scroll already exists for this workspace"))
+
+
+def test_a_scroll_already_open_is_replaced_by_the_list_without_waiting(tmp_path):
+    with serve(ScrollAndList(fail={1: BUSY})) as api:
+        client = client_against(api, scroll_lock_dir=str(tmp_path))
+        assert ids(client.iter_items(with_stand_in())) == ids(COMPANIES)
+    assert client._clock.sleeps == []
+    assert [(r.path, r.query.get("page")) for r in api.seen] == [
+        ("/companies/scroll", None), ("/companies", "1"), ("/companies", "2"), ("/companies", "3")]
+
+
+def test_a_lost_answer_to_opening_the_scroll_costs_no_wait(tmp_path):
+    # the first open reached Intercom and opened the scroll, its answer was lost; the resend finds it open
+    with serve(ScrollAndList(fail={1: Reply(drop=True), 2: BUSY})) as api:
+        client = client_against(api, scroll_lock_dir=str(tmp_path))
+        assert ids(client.iter_items(with_stand_in())) == ids(COMPANIES)
+    assert all(s < 1.0 for s in client._clock.sleeps)  # the resend's backoff only
+
+
+def test_after_a_restart_the_list_gives_only_the_companies_not_yet_given(tmp_path):
+    stale = Reply(404, error_list("not_found", "scroll_param not found"))
+    with serve(ScrollAndList(fail={2: stale, 3: BUSY})) as api:
+        client = client_against(api, scroll_lock_dir=str(tmp_path))
+        assert ids(client.iter_items(with_stand_in())) == ids(COMPANIES)  # no duplicates, none missing
+
+
+def test_a_list_that_cannot_reach_every_company_is_not_used(tmp_path):
+    with serve(ScrollAndList(fail={1: BUSY}, total=REACH + 1)) as api:
+        client = client_against(api, scroll_lock_dir=str(tmp_path))
+        assert ids(client.iter_items(with_stand_in())) == ids(COMPANIES)
+    assert len(client._clock.sleeps) == 1 and client._clock.sleeps[0] >= 1.0  # waited, then scrolled
+    assert [r.path for r in api.seen][:3] == ["/companies/scroll", "/companies", "/companies/scroll"]

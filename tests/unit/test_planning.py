@@ -357,3 +357,11 @@ def test_path_keys_offer_parameterized_lookups():
     assert keys[("id",)] == 1 and ("external_id",) in keys and ("email",) in keys
     assert ("contact_id",) in dict(path_keys(SPECS["contact_tags"]))
     assert path_keys(SPECS["contacts"], pushdown=False) == []
+
+
+def test_a_full_scan_of_companies_may_read_the_plain_list_when_no_scroll_can_be_opened():
+    call = plan("companies").calls[0]
+    assert (call.path, call.paging) == ("/companies/scroll", "scroll")
+    listed, reach = call.stand_in
+    assert (listed.path, listed.paging, listed.per_page, reach) == ("/companies", "page", 60, 10_000)
+    assert plan("contacts").calls[0].stand_in is None

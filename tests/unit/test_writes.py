@@ -351,3 +351,36 @@ def test_the_notice_lists_a_bounded_number_of_ids_and_counts_all():
     assert failed.notice() == ("5 row(s) had already been written to Intercom and stay there (a remote write "
                                "cannot be rolled back)", "written ids: a, b, and 3 more")
     assert WriteFailed("row 1").notice() is None
+
+
+# --- interrupted statements ----------------------------------------------------------------------------
+
+def test_an_interrupted_insert_remembers_what_was_written_and_what_was_in_flight():
+    from intercom_fdw.errors import Interrupted
+
+    def answer(method, path, body):
+        if body["email"] == "r3@x.io":
+            raise Interrupted(in_flight=True)  # its request was abandoned: outcome unknown
+        if body["email"] == "r4@x.io":
+            raise Interrupted(in_flight=False)  # stopped before sending
+        return created(method, path, body)
+
+    for concurrency in (1, 4):
+        statement = writer(ScriptedClient(default=answer), concurrency=concurrency)
+        with pytest.raises(Interrupted):
+            statement.insert([{"email": f"r{i}@x.io"} for i in range(1, 6)], returning=False)
+        assert not statement.reported  # told at the rollback: a message now would meet the pending interrupt
+        written, unknown = statement.stopped_notices()
+        ids = written[1].removeprefix("written ids: ").split(", ")
+        assert set(ids) <= {"id-r1@x.io", "id-r2@x.io", "id-r5@x.io"} and {"id-r1@x.io", "id-r2@x.io"} <= set(ids)
+        assert unknown == ("1 request(s) were in flight when the statement was stopped: whether they reached "
+                           "Intercom is unknown", "rows: 3")
+
+
+def test_a_failed_row_is_reported_with_its_error_and_not_again_at_the_rollback():
+    client = ScriptedClient({("POST", "/contacts"): [created("POST", "/contacts", {"email": "a@x.io"}),
+                                                     ApiRejectedError("bad", status=400)]})
+    statement = writer(client, concurrency=1)
+    with pytest.raises(WriteFailed):
+        statement.insert([{"email": "a@x.io"}, {"email": "b@x.io"}], returning=False)
+    assert statement.reported

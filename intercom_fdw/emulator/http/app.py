@@ -87,7 +87,7 @@ def api_endpoint(state: EmulatorState, route: ApiRoute):
         if knobs.fault_rate and state.chance.random() < knobs.fault_rate:
             status = state.chance.choice(FAULT_STATUSES)
             return error_response(ApiError(status, *_FAULT_ERRORS[status]), headers)
-        drop = bool(knobs.drop_rate) and state.chance.random() < knobs.drop_rate
+        drop = bool(knobs.drop_rate) and knobs.drop_route in ("", key) and state.chance.random() < knobs.drop_rate
         body = None
         if raw:
             try:

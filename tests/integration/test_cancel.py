@@ -1,0 +1,262 @@
+"""Cancel, statement_timeout and terminate end every wait within about half a second, and leave
+nothing behind: a query waiting for a 429's reset, one waiting for the companies scroll lock, one with
+a request in flight against a slow emulator (a contacts page, a companies scroll page). After each, the same backend answers at once, runs no
+thread but its own (/proc/<pid>/task), and scans companies without waiting for a scroll.
+
+Runtimes: the bundled one reports PostgreSQL's own cancel (SQLSTATE 57014); multicorn2 3.2 reports
+intercom_fdw's "canceling statement ..." ERROR (XX000); a terminate ends the backend on both."""
+import fcntl
+import os
+import threading
+import time
+
+import psycopg
+import pytest
+import requests
+from psycopg import sql
+
+from intercom_fdw.client.scroll_lock import lock_path, workspace_key
+from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+from tests.integration.read_fixtures import Api
+
+pytestmark = pytest.mark.timeout(120)
+TOKEN = "cancel-test-token"
+MULTICORN2 = os.environ.get("INTERCOM_FDW_RUNTIME") == "multicorn2"
+LATENCY_LIMIT = 0.6  # seconds from the cancel to the error
+KINDS = ("cancel", "statement_timeout", "terminate")
+
+
+@pytest.fixture(scope="module")
+def server():
+    emulator = start_in_thread(EmulatorConfig(seed=5, token=TOKEN, contacts=120, companies=60, conversations=4,
+                                              tickets=3, articles=2), port=0)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def cancel_db(pg, db, server):
+    with pg.connect(db) as conn:
+        conn.execute(sql.SQL("CREATE SERVER cancel FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper "
+                             "'intercom_fdw.IntercomFdw', api_url {}, read_timeout '60')").format(sql.Literal(server.url)))
+        conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER cancel OPTIONS (access_token {})")
+                     .format(sql.Literal(TOKEN)))
+        conn.execute("CREATE FOREIGN TABLE contacts (id text, email text, name text) SERVER cancel "
+                     "OPTIONS (object 'contacts')")
+        conn.execute("CREATE FOREIGN TABLE companies (id text, name text) SERVER cancel OPTIONS (object 'companies')")
+    return db
+
+
+def knobs(server, **values):
+    requests.patch(server.url + "/__emulator/config", json=values, timeout=30).raise_for_status()
+
+
+@pytest.fixture
+def calm(server):
+    yield
+    knobs(server, latency_ms=0, slow_body_ms=0)
+
+
+class Interrupted:
+    def __init__(self, error, latency, pid, conn):
+        self.error, self.latency, self.pid, self.conn = error, latency, pid, conn
+
+
+def interrupt(pg, db, query, kind, after=0.5, timeout_s=1.0):
+    """Run `query` in a backend of its own and interrupt it `after` seconds in; the error and the
+    seconds from the interrupt (for statement_timeout: from when it was due) to the error."""
+    conn = pg.connect(db)
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    for table in ("contacts", "companies"):  # Python, intercom_fdw and the tables' objects ready: no API call
+        conn.execute(f"EXPLAIN SELECT * FROM {table}")
+    if kind == "statement_timeout":
+        conn.execute(f"SET statement_timeout = '{timeout_s}s'")
+    outcome = {}
+
+    def run():
+        outcome["started"] = time.monotonic()
+        try:
+            conn.execute(query).fetchall()
+            outcome["error"] = None
+        except psycopg.Error as error:
+            outcome["error"] = error
+        outcome["ended"] = time.monotonic()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    if kind == "statement_timeout":
+        thread.join(30)
+        due = outcome["started"] + timeout_s
+    else:
+        time.sleep(after)
+        assert thread.is_alive(), f"the query ended before it was interrupted: {outcome}"
+        with pg.connect() as admin:
+            due = time.monotonic()
+            function = "pg_cancel_backend" if kind == "cancel" else "pg_terminate_backend"
+            admin.execute(f"SELECT {function}(%s)", (pid,))
+        thread.join(30)
+    assert not thread.is_alive()
+    if kind == "statement_timeout":
+        conn.execute("SET statement_timeout = 0")  # noqa (a healthy backend accepts it)
+    return Interrupted(outcome["error"], outcome["ended"] - due, pid, conn)
+
+
+def assert_canceled(error: psycopg.Error, why: str) -> None:
+    """The error a canceled or timed-out statement gives on this runtime (`why`: "user request" or
+    "statement timeout"): PostgreSQL's own on the bundled runtime, intercom_fdw's under multicorn2."""
+    diag = error.diag
+    if MULTICORN2:
+        assert diag.message_primary == "canceling statement due to user request or statement timeout", diag
+    else:
+        assert (diag.sqlstate, diag.message_primary) == ("57014", f"canceling statement due to {why}")
+
+
+def backend_threads(pid) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def lock_is_free(server) -> bool:
+    """No process holds the workspace's scroll lock file (flock: the test can take it at once)."""
+    path = lock_path(workspace_key(server.url.rstrip("/"), TOKEN))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def assert_interrupted_cleanly(pg, db, result: Interrupted, kind):
+    print(f"{kind}: error {result.latency:.3f} s after the interrupt")
+    assert result.error is not None, "the query was not interrupted"
+    assert result.latency <= LATENCY_LIMIT, f"{kind}: {result.latency:.2f} s"
+    diag = result.error.diag
+    if kind == "terminate":
+        if MULTICORN2:  # our ERROR first; PostgreSQL ends the backend right after it
+            assert "terminating connection" in (diag.message_primary or ""), diag.message_primary
+        else:
+            assert result.conn.broken or diag.sqlstate == "57P01", result.error
+        deadline = time.monotonic() + 2
+        with pg.connect() as admin:
+            while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (result.pid,)).fetchone()[0]:
+                assert time.monotonic() < deadline, "the terminated backend is still there"
+                time.sleep(0.05)
+        return
+    assert_canceled(result.error, "statement timeout" if kind == "statement_timeout" else "user request")
+    # the same backend: healthy, and nothing of ours left running in it
+    assert result.conn.execute("SELECT 1").fetchone() == (1,)
+    deadline = time.monotonic() + 0.5
+    while backend_threads(result.pid) > 1:
+        assert time.monotonic() < deadline, f"{backend_threads(result.pid)} threads in the backend"
+        time.sleep(0.02)
+
+
+def spend_the_slice(server, seconds_left):
+    """With a limit of 1 call per 10-second slice, make sure the slice is used up and at least
+    `seconds_left` of it remain (the tests share one slice when they can)."""
+    session = Api(server.url, TOKEN).session
+    knobs(server, rate_limit_per_10s=1)
+    while True:
+        answer = session.get(server.url + "/me", timeout=30)
+        left = int(answer.headers["X-RateLimit-Reset"]) - time.time()
+        if left >= seconds_left:
+            if answer.status_code == 429:
+                return
+            continue  # this call spent it
+        time.sleep(max(left, 0) + 0.05)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_query_waiting_for_a_rate_limit_reset(pg, cancel_db, server, calm, kind):
+    spend_the_slice(server, seconds_left=2.5)
+    result = interrupt(pg, cancel_db, "SELECT count(*) FROM contacts", kind)
+    assert_interrupted_cleanly(pg, cancel_db, result, kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_query_with_a_request_in_flight_against_a_slow_emulator(pg, cancel_db, server, calm, kind):
+    knobs(server, rate_limit_per_10s=100_000)
+    knobs(server, latency_ms=3000)
+    result = interrupt(pg, cancel_db, "SELECT * FROM contacts", kind)
+    assert_interrupted_cleanly(pg, cancel_db, result, kind)
+    # a companies scroll whose answer has begun, its body coming slowly: no lock left, no scroll waited for
+    knobs(server, latency_ms=0, slow_body_ms=3000)
+    result = interrupt(pg, cancel_db, "SELECT * FROM companies", kind)
+    assert_interrupted_cleanly(pg, cancel_db, result, kind)
+    assert lock_is_free(server)
+    knobs(server, slow_body_ms=0)
+    with pg.connect(cancel_db) as conn:
+        started = time.monotonic()
+        conn.execute("SELECT count(*) FROM companies").fetchone()
+        assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_query_waiting_for_the_scroll_lock(pg, cancel_db, server, calm, kind):
+    knobs(server, rate_limit_per_10s=100_000)
+    holder = pg.connect(cancel_db, autocommit=False)
+    try:
+        # an open cursor over companies holds the workspace's scroll (and its lock) in another backend
+        holder.execute("DECLARE held CURSOR FOR SELECT id FROM companies")
+        holder.execute("FETCH 1 FROM held").fetchall()
+        result = interrupt(pg, cancel_db, "SELECT count(*) FROM companies", kind)
+        assert_interrupted_cleanly(pg, cancel_db, result, kind)
+    finally:
+        holder.rollback()
+        holder.close()
+    # the lock is free again and the scroll left open by the cursor costs no wait: the next scan
+    # reads the plain list (fewer than 10,000 companies) instead of waiting a minute for it to expire
+    with pg.connect(cancel_db) as conn:
+        started = time.monotonic()
+        count = conn.execute("SELECT count(*) FROM companies").fetchone()[0]
+        assert time.monotonic() - started < 2
+    assert count == len(Api(server.url, TOKEN).get("/companies", per_page=60)["data"])
+
+
+def contact_ids_with_prefix(server, prefix):
+    return sorted(c["id"] for c in Api(server.url, TOKEN).all("/contacts") if (c.get("email") or "").startswith(prefix))
+
+
+@pytest.mark.parametrize("kind", ("cancel", "statement_timeout"))
+def test_a_bulk_insert_stopped_part_way_says_what_reached_intercom(pg, cancel_db, server, calm, kind):
+    knobs(server, rate_limit_per_10s=100_000, latency_ms=100)
+    prefix = f"stopped-{kind}-"
+    notices = []
+    conn = pg.connect(cancel_db)
+    conn.add_notice_handler(lambda diag: notices.append((diag.severity_nonlocalized, diag.message_primary,
+                                                         diag.message_detail)))
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    if kind == "statement_timeout":
+        conn.execute("SET statement_timeout = '1.2s'")
+    query = ("INSERT INTO contacts (email, name) SELECT %s || g || '@example.com', 'Stopped ' || g "
+             "FROM generate_series(1, 300) g")
+    timer = None
+    if kind == "cancel":
+        timer = threading.Timer(1.2, lambda: pg.connect().execute("SELECT pg_cancel_backend(%s)", (pid,)))
+        timer.start()
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute(query, (prefix,))
+    if timer:
+        timer.join()
+    assert_canceled(caught.value, "statement timeout" if kind == "statement_timeout" else "user request")
+    written = [n for n in notices if "had already been written to Intercom" in (n[1] or "")]
+    assert len(written) == 1, notices
+    severity, message, detail = written[0]
+    assert severity == "WARNING"
+    reported = sorted(detail.removeprefix("written ids: ").split(", "))
+    assert int(message.split()[0]) == len(reported) and 0 < len(reported) < 300
+    in_flight = [n for n in notices if "were in flight" in (n[1] or "")]
+    unknown = int(in_flight[0][1].split()[0]) if in_flight else 0
+    time.sleep(0.3)  # the emulator finishes the requests that were abandoned in flight
+    held = contact_ids_with_prefix(server, prefix)
+    # every id reported is in Intercom; what Intercom holds beyond them is the requests in flight
+    assert set(reported) <= set(held)
+    assert len(held) - len(reported) <= unknown, (len(held), len(reported), unknown)
+    assert conn.execute("SELECT 1").fetchone() == (1,)
+    conn.close()
+

@@ -1,0 +1,74 @@
+"""A companies scroll whose opening answer was lost costs no wait: the resend finds the scroll open
+(Intercom has no call to close it or recover its scroll_param), and the scan reads the plain list,
+which is exact below its 10,000 reach. Then a scan while that orphaned scroll is still open."""
+import time
+
+import pytest
+import requests
+from psycopg import sql
+
+from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+from tests.integration.read_fixtures import Api
+
+pytestmark = pytest.mark.timeout(60)
+TOKEN = "scroll-recovery-token"
+
+
+@pytest.fixture(scope="module")
+def server():
+    emulator = start_in_thread(EmulatorConfig(seed=8, token=TOKEN, contacts=160, companies=70, conversations=4,
+                                              tickets=3, articles=2), port=0)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def scroll_db(pg, db, server):
+    with pg.connect(db) as conn:
+        conn.execute(sql.SQL("CREATE SERVER recovery FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper "
+                             "'intercom_fdw.IntercomFdw', api_url {})").format(sql.Literal(server.url)))
+        conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER recovery OPTIONS (access_token {})")
+                     .format(sql.Literal(TOKEN)))
+        conn.execute("CREATE FOREIGN TABLE companies (id text, name text) SERVER recovery "
+                     "OPTIONS (object 'companies')")
+    return db
+
+
+def knobs(server, **values):
+    requests.patch(server.url + "/__emulator/config", json=values, timeout=30).raise_for_status()
+
+
+def listed_ids(server):
+    api = Api(server.url, TOKEN)
+    first = api.get("/companies", per_page=60)
+    ids = [c["id"] for c in first["data"]]
+    for page in range(2, first["pages"]["total_pages"] + 1):
+        ids += [c["id"] for c in api.get("/companies", per_page=60, page=page)["data"]]
+    return sorted(ids)
+
+
+def test_a_lost_scroll_answer_falls_back_to_the_list(pg, scroll_db, server):
+    expected = listed_ids(server)
+    assert len(expected) > 50  # more than one scroll page
+    api = Api(server.url, TOKEN)
+    api.reset_counters()
+    knobs(server, drop_rate=1.0, drop_route="GET /companies/scroll")
+    try:
+        with pg.connect(scroll_db) as conn:
+            started = time.monotonic()
+            got = sorted(r[0] for r in conn.execute("SELECT id FROM companies").fetchall())
+            elapsed = time.monotonic() - started
+    finally:
+        knobs(server, drop_rate=0.0, drop_route="")
+    assert got == expected
+    assert elapsed < 3, f"{elapsed:.1f} s"
+    calls = api.counters()["by_route"]
+    assert calls["GET /companies/scroll"] == 2  # the open whose answer was lost, the resend: scroll_exists
+    assert calls["GET /companies"] == -(-len(expected) // 60)  # pages of 60
+    # the orphaned scroll is still open (a minute): the next scan does not wait for it either
+    with pg.connect(scroll_db) as conn:
+        started = time.monotonic()
+        assert conn.execute("SELECT count(*) FROM companies").fetchone()[0] == len(expected)
+        assert time.monotonic() - started < 2
