@@ -49,8 +49,11 @@ def replicate(plpy, objects: Optional[Sequence[str]], target_schema: str, mode: 
         db = PlpyDatabase(plpy)
         results = Replicator(db, target_schema, mode, deletes, server).run(strategies)
     except IntercomError as error:
-        _raise(plpy, "intercom_fdw.replicate(): ", error)
-        return
+        failure = error
+    else:
+        failure = None
+    if failure is not None:  # raised outside the except block: no chained traceback in the report
+        _raise(plpy, "intercom_fdw.replicate(): ", failure)
     failed = {obj: error for obj, error in results.items() if error}
     if failed:
         plpy.error(

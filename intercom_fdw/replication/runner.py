@@ -119,7 +119,8 @@ class Replicator:
 
     @staticmethod
     def _locked(strategies: Sequence[Strategy]) -> List[Strategy]:
-        objects = {s.object for s in strategies} | {s.parent for s in strategies if s.parent}
+        objects = ({s.object for s in strategies} | {s.parent for s in strategies if s.parent}
+                   | {s.copies for s in strategies if s.copies})
         return [s for s in STRATEGIES if s.object in objects]
 
     def _lock_key(self, strategy: Strategy) -> str:
@@ -394,10 +395,7 @@ class Replicator:
         if not (self.mode == "reconcile" and strategy.reconcile == "parent"):
             bound = (self._interval_below(state["cursor"], strategy.overlap)
                      if self.mode == "incremental" else None)
-            changed = (f" AND _replicated_at > {literal(bound)}::timestamptz" if bound else "")
-            key = ident(parent.key[0])
-            parents = self.db.rows(f"SELECT {key}::text AS key, _replicated_at::text AS at FROM {parent.qualified} "
-                                   f"WHERE _deleted_at IS NULL{changed} ORDER BY _replicated_at, {key}")
+            parents = self.db.rows(self._changed_parents(strategy, parent, table, bound))
             done = None  # the highest _replicated_at whose parents have all been read
             for start in range(0, len(parents), PARENTS_PER_WINDOW):
                 batch = parents[start:start + PARENTS_PER_WINDOW]
@@ -419,6 +417,22 @@ class Replicator:
                 return self.db.rows(f"WITH gone AS ({sql.mark_orphans(table, parent, strategy.parent_key, self.deletes)} "
                                     "RETURNING 1) SELECT count(*) AS gone FROM gone")[0]
             self._window(strategy, counters, orphans, reconciled=self.mode != "incremental")
+
+    def _changed_parents(self, strategy: Strategy, parent: Table, table: Table, bound: Optional[str]) -> str:
+        """The live parents whose replica row changed after `bound` (all without one), with the time
+        they changed, oldest first; and the parents listing a changed row of the object the children copy."""
+        key = ident(parent.key[0])
+        after = f" AND {{}}._replicated_at > {literal(bound)}::timestamptz" if bound else ""
+        select = (f"SELECT p.{key}::text AS key, p._replicated_at AS at FROM {parent.qualified} p "
+                  f"WHERE p._deleted_at IS NULL" + after.format("p"))
+        copied = f"{ident(self.schema)}.{ident(strategy.copies)}" if strategy.copies else None
+        if bound and copied and self.db.rows(f"SELECT to_regclass({literal(copied)}) IS NOT NULL AS ok")[0]["ok"]:
+            select += (f" UNION ALL SELECT p.{key}::text, o._replicated_at FROM {table.qualified} c "
+                       f"JOIN {copied} o ON o.id = c.id JOIN {parent.qualified} p ON p.{key} = "
+                       f"c.{ident(strategy.parent_key)} WHERE p._deleted_at IS NULL AND c._deleted_at IS NULL"
+                       + after.format("o"))
+        return (f"SELECT key, max(at)::text AS at FROM ({select}) AS changed GROUP BY key "
+                "ORDER BY max(at), key")
 
     def _record_capped(self, strategy: Strategy, table: Table, keys: Sequence[str]) -> None:
         """Parents whose list came back at the API's cap (conversations with 500 parts) may have more."""

@@ -13,6 +13,8 @@ Change kinds (each implemented once in runner.py):
 - `parents`: a child list read per parent, for the parents whose replica row changed (the parent's
   `_replicated_at`) since this object's cursor; a parent's children are read whole, so children no
   longer listed for it are marked deleted. The run holds the parent's lock too, so no overlap.
+  Where the children are copies of another object (a company's contacts), the parents listing a
+  changed one are read again as well.
 - `reread`: no change signal: every run reads the whole list (it is one cheap call, or the API offers
   no filter), and, the read being complete, marks what is gone.
 
@@ -48,6 +50,9 @@ class Strategy:
     parent_key: Optional[str] = None  # `parents`: the column holding the parent's id
     reconcile: str = "rows"
     cap: Optional[int] = None  # at most this many children per parent come from the API
+    # `parents`: the child rows are copies of this object's rows (the child's `id` is theirs): when
+    # one of those changes, every parent listing it is read again too.
+    copies: Optional[str] = None
     why: str = ""  # the README's words for the cursor and its cost
 
     def __post_init__(self):
@@ -65,29 +70,14 @@ class Strategy:
 # compares dates by calendar day in the workspace's time zone, which may be a day off UTC either way.
 _SEARCH_LAG = timedelta(minutes=15)
 
-STRATEGIES: Tuple[Strategy, ...] = (
+STRATEGIES: Tuple[Strategy, ...] = (  # parents (and the objects children copy) before children
     Strategy("contacts", "search", cursor="updated_at", overlap=timedelta(days=2) + _SEARCH_LAG,
              why="`updated_at` search, day-granular: re-reads the last 2 days + 15 min"),
-    Strategy("contact_companies", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
-             why="1 call per changed contact"),
-    Strategy("contact_segments", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
-             why="1 call per changed contact"),
-    Strategy("notes", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
-             why="1 call per changed contact"),
-    Strategy("events", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
-             reconcile="none",
-             why="1 call per changed contact; Intercom keeps about 90 days, so nothing is marked deleted"),
     Strategy("companies", "reread",
              why="no `updated_at` filter or order: the whole scroll every run (1 call per page)"),
-    Strategy("company_contacts", "parents", key=("company_id", "id"), parent="companies", parent_key="company_id",
-             why="1 call per changed company"),
-    Strategy("company_segments", "parents", key=("company_id", "id"), parent="companies", parent_key="company_id",
-             why="1 call per changed company"),
+    Strategy("segments", "reread", why="one unpaged call"),
     Strategy("conversations", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
              why="`updated_at` search: re-reads the last day + 15 min"),
-    Strategy("conversation_parts", "parents", key=("conversation_id", "id"), parent="conversations",
-             parent_key="conversation_id", reconcile="parent", cap=500,
-             why="1 call (GET /conversations/{id}) per conversation whose `updated_at` moved"),
     Strategy("tickets", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
              why="`updated_at` search (tickets have no list): re-reads the last day + 15 min"),
     Strategy("ticket_types", "reread", why="one unpaged call"),
@@ -97,9 +87,24 @@ STRATEGIES: Tuple[Strategy, ...] = (
     Strategy("collections", "newest_first", cursor="updated_at", overlap=timedelta(hours=1),
              why="listed newest `updated_at` first, stops at the cursor; 1 call per changed collection"),
     Strategy("help_centers", "reread", why="one unpaged call"),
-    Strategy("segments", "reread", why="one unpaged call"),
     Strategy("activity_logs", "created_windows", cursor="created_at", overlap=timedelta(hours=1), reconcile="none",
              why="append-only: `created_at` windows from the cursor - 1 h (1 call per page)"),
+    Strategy("contact_companies", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
+             copies="companies", why="1 call per changed contact, and per contact of a changed company"),
+    Strategy("contact_segments", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
+             copies="segments", why="1 call per changed contact, and per contact in a changed segment"),
+    Strategy("notes", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
+             why="1 call per changed contact"),
+    Strategy("events", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
+             reconcile="none",
+             why="1 call per changed contact; Intercom keeps about 90 days, so nothing is marked deleted"),
+    Strategy("company_contacts", "parents", key=("company_id", "id"), parent="companies", parent_key="company_id",
+             copies="contacts", why="1 call per changed company, and per company of a changed contact"),
+    Strategy("company_segments", "parents", key=("company_id", "id"), parent="companies", parent_key="company_id",
+             copies="segments", why="1 call per changed company, and per company in a changed segment"),
+    Strategy("conversation_parts", "parents", key=("conversation_id", "id"), parent="conversations",
+             parent_key="conversation_id", reconcile="parent", cap=500,
+             why="1 call (GET /conversations/{id}) per conversation whose `updated_at` moved"),
 )
 
 STRATEGIES_BY_OBJECT: Dict[str, Strategy] = {s.object: s for s in STRATEGIES}

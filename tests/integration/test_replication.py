@@ -1,0 +1,141 @@
+"""CALL intercom_fdw.replicate() through PostgreSQL against the emulator: incremental runs end equal to a
+fresh full run after random changes, no-change runs cost a constant number of calls, a second run at
+once refuses, and the state table reports what each run did."""
+import random
+import threading
+import time
+
+import psycopg
+import pytest
+
+from tests.emulator_fixtures import running_emulator
+from tests.integration.replication_fixtures import (  # noqa: F401  (fixtures)
+    OBJECTS, differences, intercom, random_changes, replica_db, replicate, state,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with running_emulator(seed=11, contacts=150, companies=15, conversations=40, tickets=20, articles=10) as server:
+        yield server
+
+
+def test_first_run_creates_every_table_with_keys_and_bookkeeping(replica_db):
+    notices = replicate(replica_db)
+    report = state(replica_db)
+    assert set(report) == set(OBJECTS)
+    assert {r["status"] for r in report.values()} == {"succeeded"}, {o: r["error"] for o, r in report.items()}
+    assert report["contacts"]["rows_inserted"] == replica_db.execute(
+        "SELECT count(*) FROM intercom.contacts").fetchone()[0]
+    assert all(r["api_calls"] > 0 for o, r in report.items() if o != "events"), report
+    key = replica_db.execute(
+        "SELECT array_agg(a.attname ORDER BY array_position(i.indkey, a.attnum)) FROM pg_index i "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = 'intercom_replica.notes'::regclass AND i.indisprimary").fetchone()[0]
+    assert key == ["contact_id", "id"]
+    types = dict(replica_db.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'intercom_replica' "
+        "AND table_name = 'contacts'").fetchall())
+    assert types["_replicated_at"] == types["_deleted_at"] == "timestamp with time zone"
+    assert types["updated_at"] == "timestamp with time zone" and types["attrs"] == "jsonb"
+    foreign = {r[0] for r in replica_db.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'intercom' "
+        "AND table_name = 'contacts'").fetchall()}
+    assert foreign <= set(types), "custom field columns included"
+    assert any("contacts: succeeded" in n for n in notices)
+
+
+def test_a_run_without_changes_makes_a_constant_number_of_calls(replica_db, intercom):
+    replicate(replica_db)
+    intercom.reset_counters()
+    replicate(replica_db)
+    report = state(replica_db)
+    calls = {o: r["api_calls"] for o, r in report.items()}
+    print("\ncalls per object, no change:", calls)
+    assert sum(r["rows_inserted"] + r["rows_updated"] + r["rows_marked_deleted"] for r in report.values()) == 0
+    assert intercom.calls()["total"] == sum(calls.values())  # the client's count is the emulator's
+    assert calls["contacts"] == calls["conversations"] == calls["tickets"] == 1
+    for child in ("notes", "contact_companies", "contact_segments", "events", "company_contacts",
+                  "company_segments", "conversation_parts"):
+        assert calls[child] == 0, child
+    # one page of the newest-first list, and the newest row again by id (it is within the overlap)
+    assert calls["articles"] <= 2 and calls["collections"] <= 2
+
+
+def test_incremental_equals_full_after_random_changes(replica_db, intercom):
+    rng = random.Random(5)
+    replicate(replica_db)
+    # round 1: changes that move updated_at: an incremental run alone catches them all
+    random_changes(intercom, rng, deletes=False)
+    replicate(replica_db)
+    replicate(replica_db, schema="fresh_1", mode="full")
+    assert differences(replica_db, "intercom_replica", "fresh_1") == {}
+    # round 2: with archives, deletes, notes, tags and links that move no parent's updated_at:
+    # incremental, then reconcile
+    gone = random_changes(intercom, rng, deletes=True)
+    replicate(replica_db)
+    replicate(replica_db, mode="reconcile")
+    replicate(replica_db, schema="fresh_2", mode="full")
+    assert differences(replica_db, "intercom_replica", "fresh_2") == {}
+    marked = dict(replica_db.execute("SELECT id, _deleted_at IS NOT NULL FROM intercom_replica.contacts "
+                                     "WHERE id = ANY(%s)", (list(gone.values()),)).fetchall())
+    assert marked == {gone["archived"]: True, gone["deleted"]: True}
+    assert state(replica_db)["contacts"]["last_reconciled_at"] is not None
+
+
+def test_reconcile_can_delete_instead_of_marking(replica_db, intercom):
+    replicate(replica_db, objects=["articles"], schema="deleting")
+    victim = replica_db.execute("SELECT id FROM deleting.articles ORDER BY id LIMIT 1").fetchone()[0]
+    intercom.send("DELETE", f"/articles/{victim}")
+    replicate(replica_db, objects=["articles"], schema="deleting", mode="reconcile", deletes="delete")
+    assert replica_db.execute("SELECT count(*) FROM deleting.articles WHERE id = %s", (victim,)).fetchone()[0] == 0
+    assert state(replica_db, "deleting")["articles"]["rows_marked_deleted"] == 1
+
+
+def test_a_second_run_at_once_refuses(pg, db, replica_db, intercom):
+    intercom.knobs(latency_ms=150)
+    try:
+        with psycopg.connect(pg.dsn(db), autocommit=True) as first:
+            running = threading.Thread(target=replicate, args=(first,), kwargs=dict(objects=["conversation_parts"],
+                                                                                    mode="full"))
+            running.start()
+            try:
+                pid = first.info.backend_pid
+                deadline = time.monotonic() + 30
+                while not replica_db.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'",
+                                             (pid,)).fetchone()[0]:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                with pytest.raises(psycopg.errors.Error) as refused:
+                    replicate(replica_db, objects=["conversation_parts"])
+                # the parent's lock is taken first
+                assert (f"conversations is being replicated into intercom_replica by another run (backend {pid})"
+                        in refused.value.diag.message_primary)
+                assert f"pg_terminate_backend({pid})" in refused.value.diag.message_hint
+                # a child run locks its parent too: no conversations window may be in flight meanwhile
+                with pytest.raises(psycopg.errors.Error, match="conversations is being replicated"):
+                    replicate(replica_db, objects=["conversations"])
+            finally:
+                running.join()
+    finally:
+        intercom.knobs(latency_ms=0)
+    assert state(replica_db)["conversation_parts"]["status"] == "succeeded"
+
+
+def test_bad_arguments_fail_before_any_call(replica_db, intercom):
+    intercom.reset_counters()
+    for args, message in ((dict(mode="sometimes"), "mode must be one of"),
+                          (dict(objects=["contacts", "leads"]), "unknown object(s) to replicate: leads"),
+                          (dict(deletes="shred"), "deletes must be one of")):
+        with pytest.raises(psycopg.errors.Error, match=message.replace("(", r"\(").replace(")", r"\)")):
+            replicate(replica_db, **args)
+    assert intercom.calls()["total"] == 0
+
+
+def test_a_child_without_its_parent_replica_fails_clearly(replica_db):
+    with pytest.raises(psycopg.errors.Error, match="1 of 1 objects failed: notes"):
+        replicate(replica_db, objects=["notes"], schema="orphan")
+    report = state(replica_db, "orphan")["notes"]
+    assert report["status"] == "failed" and "replicate contacts first" in report["error"]
