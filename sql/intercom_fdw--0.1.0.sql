@@ -399,4 +399,4 @@ from intercom_fdw.replication.plpython import replicate
 replicate(plpy, objects, target_schema, mode, server, deletes)
 $body$;
 COMMENT ON PROCEDURE intercom_fdw.replicate(text[], name, text, name, text) IS
-    'Replicates Intercom objects (NULL: all of contacts, contact_companies, contact_segments, notes, events, companies, company_contacts, company_segments, conversations, conversation_parts, tickets, ticket_types, articles, collections, help_centers, segments, activity_logs) into target_schema; mode incremental, full or reconcile; deletes mark or delete. Commits per window when CALLed outside a transaction block.';
+    'Replicates Intercom objects (NULL: all of contacts, companies, segments, conversations, tickets, ticket_types, articles, collections, help_centers, activity_logs, contact_companies, contact_segments, notes, events, company_contacts, company_segments, conversation_parts) into target_schema; mode incremental, full or reconcile; deletes mark or delete. Commits per window when CALLed outside a transaction block.';
