@@ -183,7 +183,7 @@ class Replicator:
             "server = EXCLUDED.server, mode = EXCLUDED.mode, status = 'running', error = NULL, "
             "run_started_at = EXCLUDED.run_started_at, run_ended_at = NULL, rows_read = 0, rows_inserted = 0, "
             "rows_updated = 0, rows_marked_deleted = 0, api_calls = 0, windows = 0"
-            + (", cursor = NULL" if self.mode == "full" and not resuming else ""))
+            + (", cursor = NULL, cursor_key = NULL" if self.mode == "full" and not resuming else ""))
         if not resuming:
             self.db.rows(f"DELETE FROM {STATE_SCHEMA}.replication_seen WHERE {self._where(strategy)}")
         if self.mode == "incremental" and strategy.marks_deletes and strategy.change != "reread":
@@ -192,7 +192,7 @@ class Replicator:
             self.db.notice(f"{strategy.object}: " + (f"last reconciled {age['age']} ago ({age['at']})" if age["at"]
                            else "never reconciled: deletes are marked by mode 'reconcile' or 'full'"))
         self.db.commit()
-        return self.db.rows(f"SELECT cursor::text AS cursor, run_started_at::text AS started "
+        return self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started "
                             f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
 
     def _finish(self, strategy: Strategy, counters: Counters, error: Optional[str]) -> None:
@@ -315,11 +315,12 @@ class Replicator:
         if complete and strategy.marks_deletes:
             self._mark_unseen(strategy, table, counters)
 
-    def _set_cursor(self, strategy: Strategy, value: str) -> None:
+    def _set_cursor(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
         # Never past the run's start: an object stamped in the future (a clock ahead) would otherwise
         # put the cursor beyond changes made before that time comes.
         self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET cursor = "
-                     f"least({literal(value)}::timestamptz, run_started_at) WHERE {self._where(strategy)}")
+                     f"least({literal(value)}::timestamptz, run_started_at), cursor_key = {literal(key)} "
+                     f"WHERE {self._where(strategy)}")
         self.db.commit()
 
     def _list_keys(self, strategy: Strategy, table: Table, counters: Counters) -> None:
@@ -393,10 +394,9 @@ class Replicator:
             self.db.notice(f"{strategy.object}: nothing to reconcile (Intercom drops old rows)")
             return
         if not (self.mode == "reconcile" and strategy.reconcile == "parent"):
-            bound = (self._interval_below(state["cursor"], strategy.overlap)
-                     if self.mode == "incremental" else None)
-            parents = self.db.rows(self._changed_parents(strategy, parent, table, bound))
-            done = None  # the highest _replicated_at whose parents have all been read
+            # (time, key) of the last parent done: a resumed run goes on after it (a full one too)
+            after = (state["cursor"], state["cursor_key"]) if self.mode != "reconcile" and state["cursor"] else None
+            parents = self.db.rows(self._changed_parents(strategy, parent, table, after))
             for start in range(0, len(parents), PARENTS_PER_WINDOW):
                 batch = parents[start:start + PARENTS_PER_WINDOW]
                 keys = tuple(p["key"] for p in batch)
@@ -404,12 +404,8 @@ class Replicator:
                                 scope_column=strategy.parent_key if strategy.marks_deletes else None,
                                 scope_values=keys)
                 self._window(strategy, counters, lambda: self._upsert(table, source))
-                following = parents[start + PARENTS_PER_WINDOW:start + PARENTS_PER_WINDOW + 1]
-                for parent_row in batch:  # parents sharing a time with the next batch are not all done
-                    if not following or parent_row["at"] != following[0]["at"]:
-                        done = parent_row["at"]
-                if done is not None:
-                    self._set_cursor(strategy, done)
+                if self.mode != "reconcile":
+                    self._set_cursor(strategy, batch[-1]["at"], batch[-1]["key"])
                 if strategy.cap:
                     self._record_capped(strategy, table, keys)
         if strategy.marks_deletes:
@@ -418,20 +414,22 @@ class Replicator:
                                     "RETURNING 1) SELECT count(*) AS gone FROM gone")[0]
             self._window(strategy, counters, orphans, reconciled=self.mode != "incremental")
 
-    def _changed_parents(self, strategy: Strategy, parent: Table, table: Table, bound: Optional[str]) -> str:
-        """The live parents whose replica row changed after `bound` (all without one), with the time
-        they changed, oldest first; and the parents listing a changed row of the object the children copy."""
+    def _changed_parents(self, strategy: Strategy, parent: Table, table: Table, after) -> str:
+        """The live parents whose replica row changed after `after` = (time, key) (all without it),
+        oldest change first, with the parents listing a changed row of the object the children copy."""
         key = ident(parent.key[0])
-        after = f" AND {{}}._replicated_at > {literal(bound)}::timestamptz" if bound else ""
+        since = f" AND {{}}._replicated_at >= {literal(after[0])}::timestamptz" if after else ""
         select = (f"SELECT p.{key}::text AS key, p._replicated_at AS at FROM {parent.qualified} p "
-                  f"WHERE p._deleted_at IS NULL" + after.format("p"))
+                  f"WHERE p._deleted_at IS NULL" + since.format("p"))
         copied = f"{ident(self.schema)}.{ident(strategy.copies)}" if strategy.copies else None
-        if bound and copied and self.db.rows(f"SELECT to_regclass({literal(copied)}) IS NOT NULL AS ok")[0]["ok"]:
+        if after and copied and self.db.rows(f"SELECT to_regclass({literal(copied)}) IS NOT NULL AS ok")[0]["ok"]:
             select += (f" UNION ALL SELECT p.{key}::text, o._replicated_at FROM {table.qualified} c "
                        f"JOIN {copied} o ON o.id = c.id JOIN {parent.qualified} p ON p.{key} = "
                        f"c.{ident(strategy.parent_key)} WHERE p._deleted_at IS NULL AND c._deleted_at IS NULL"
-                       + after.format("o"))
-        return (f"SELECT key, max(at)::text AS at FROM ({select}) AS changed GROUP BY key "
+                       + since.format("o"))
+        having = (f" HAVING (max(at), key) > ({literal(after[0])}::timestamptz, {literal(after[1] or '')})"
+                  if after else "")
+        return (f"SELECT key, max(at)::text AS at FROM ({select}) AS changed GROUP BY key{having} "
                 "ORDER BY max(at), key")
 
     def _record_capped(self, strategy: Strategy, table: Table, keys: Sequence[str]) -> None:

@@ -29,6 +29,7 @@ CREATE TABLE intercom_fdw.replication_state (
     status text,
     error text,
     cursor timestamptz,
+    cursor_key text,
     run_started_at timestamptz,
     run_ended_at timestamptz,
     rows_read bigint NOT NULL DEFAULT 0,
