@@ -18,6 +18,7 @@ setup(
         "authlib>=1.3",
         "psycopg[binary]>=3.1",
         "orjson>=3.9",  # the FDW serialises every row's attrs jsonb
+        "tqdm>=4.66",  # `intercom-fdw replicate`: a progress bar per object
     ],
     extras_require={
         "emulator": [

@@ -55,11 +55,11 @@ def setup_database(conn, url, token):
                     "into a PostgreSQL copy and set PG_BIN (see README, Replicate)")
 
 
-def replicate(conn, *, objects=None, schema="intercom_replica", mode="incremental", deletes="mark"):
+def replicate(conn, *, objects=None, schema="intercom_replica", mode="incremental", deletes="mark", server=None):
     notices = []
     conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
     try:
-        conn.execute("CALL intercom_fdw.replicate(%s, %s, %s, NULL, %s)", (objects, schema, mode, deletes))
+        conn.execute("CALL intercom_fdw.replicate(%s, %s, %s, %s, %s)", (objects, schema, mode, server, deletes))
     finally:
         conn._notice_handlers.clear()
     return notices
