@@ -139,3 +139,33 @@ def test_a_child_without_its_parent_replica_fails_clearly(replica_db):
         replicate(replica_db, objects=["notes"], schema="orphan")
     report = state(replica_db, "orphan")["notes"]
     assert report["status"] == "failed" and "replicate contacts first" in report["error"]
+
+
+def test_inside_a_transaction_block_the_run_commits_with_the_caller(pg, db, replica_db):
+    with psycopg.connect(pg.dsn(db)) as conn:  # not autocommit: psycopg opens a transaction
+        notices = []
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+        conn.execute("CALL intercom_fdw.replicate(ARRAY['segments'], 'in_transaction')")
+        assert any("called inside a transaction block" in n for n in notices)
+        conn.rollback()
+    assert replica_db.execute("SELECT to_regclass('in_transaction.segments')").fetchone()[0] is None
+    with psycopg.connect(pg.dsn(db)) as conn:
+        conn.execute("CALL intercom_fdw.replicate(ARRAY['segments'], 'in_transaction')")
+        conn.commit()
+    assert state(replica_db, "in_transaction")["segments"]["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("setup", ["CREATE SCHEMA actions; CREATE EXTENSION intercom_fdw SCHEMA actions",
+                                   "CREATE SCHEMA intercom_fdw; CREATE EXTENSION intercom_fdw SCHEMA intercom_fdw"])
+def test_the_procedure_lives_in_intercom_fdw_whatever_the_extension_schema(pg, setup):
+    name = pg.create_database("replication_schema_" + str(abs(hash(setup)) % 1000), extensions=("plpython3u",))
+    with pg.connect(name) as conn:
+        for statement in setup.split("; "):
+            conn.execute(statement)
+        assert conn.execute("SELECT to_regprocedure('intercom_fdw.replicate(text[], name, text, name, text)') "
+                            "IS NOT NULL AND to_regclass('intercom_fdw.replication_state') IS NOT NULL").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                            "WHERE n.nspname IN ('actions', 'intercom_fdw') AND p.proname = 'close_conversation'"
+                            ).fetchone()[0] == 1
+        conn.execute("DROP EXTENSION intercom_fdw")
+        assert conn.execute("SELECT to_regclass('intercom_fdw.replication_state')").fetchone()[0] is None
