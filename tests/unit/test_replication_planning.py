@@ -68,3 +68,15 @@ def test_the_upsert_updates_only_changed_rows_and_marks_a_parents_missing_childr
     assert "DELETE FROM" in sql.upsert(table, sql.Source("SELECT 1", scope_column="contact_id"), gone_action="delete")
     create = sql.create_table(table)
     assert 'PRIMARY KEY ("contact_id", "id")' in create and "_deleted_at timestamptz" in create
+
+
+def test_the_readme_table_of_objects_lists_every_strategy():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Replicate", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`"): line for line in section.splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == {s.object for s in STRATEGIES}
+    for strategy in STRATEGIES:
+        assert rows[strategy.object].rstrip(" |").endswith(strategy.reconcile), strategy.object
