@@ -116,7 +116,10 @@ def upsert(table: Table, source: Source, seen: Optional[Tuple[str, str]] = None,
                             + ["_replicated_at = EXCLUDED._replicated_at", "_deleted_at = NULL"])
     old = ", ".join([f"t.{ident(c)}" for c in updatable] + ["t._deleted_at"])
     new = ", ".join([f"EXCLUDED.{ident(c)}" for c in updatable] + ["NULL::timestamptz"])
-    parts = [f"src AS MATERIALIZED (SELECT DISTINCT ON ({keys}) * FROM ({source.select}) AS window_rows "
+    # `raw` is what the window read (its count decides whether a search window was full: a row a
+    # search returned twice, shifted between pages, must not end the read early); `src` has each key once.
+    parts = [f"raw AS MATERIALIZED ({source.select})",
+             f"src AS MATERIALIZED (SELECT DISTINCT ON ({keys}) * FROM raw "
              f"WHERE {' AND '.join(f'{ident(k)} IS NOT NULL' for k in table.key)})"]
     parts.append(
         f"up AS (INSERT INTO {table.qualified} AS t ({cols}, _replicated_at, _deleted_at) "
@@ -134,12 +137,12 @@ def upsert(table: Table, source: Source, seen: Optional[Tuple[str, str]] = None,
         parts.append(f"gone AS ({_gone_statement(table, where, gone_action)} RETURNING 1)")
         gone = "(SELECT count(*) FROM gone)"
     if source.cursor:
-        low = f"(SELECT min({ident(source.cursor)})::text FROM src)"
-        high = f"(SELECT max({ident(source.cursor)})::text FROM src)"
+        low = f"(SELECT min({ident(source.cursor)})::text FROM raw)"
+        high = f"(SELECT max({ident(source.cursor)})::text FROM raw)"
     else:
         low = high = "NULL::text"
     return ("WITH " + ",\n".join(parts) + "\n"
-            f"SELECT (SELECT count(*) FROM src) AS read, count(*) FILTER (WHERE inserted) AS inserted, "
+            f"SELECT (SELECT count(*) FROM raw) AS read, count(*) FILTER (WHERE inserted) AS inserted, "
             f"count(*) FILTER (WHERE NOT inserted) AS updated, {gone} AS gone, {low} AS low, {high} AS high "
             "FROM up")
 
