@@ -124,6 +124,12 @@ def main() -> int:
             started = int(time.time())
             rows, calls, written, seconds = replicate(conn, "incremental")
             print(line("CALL intercom_fdw.replicate()", rows, calls, seconds, written))
+            for obj, obj_calls, obj_rows, obj_written in conn.execute(
+                    "SELECT object, api_calls, rows_read, rows_inserted + rows_updated FROM intercom_fdw.replication_state "
+                    "WHERE target_schema = 'bench' ORDER BY object").fetchall():
+                print(f"    {obj:<20} {obj_calls:>5} calls, {obj_rows:>6} rows read (overlap included), "
+                      f"{obj_written:>5} written")
+            print(f"    contacts: ceil(changed / 150) = {-(-(len(ids) // 100) // 150)}")
             b_rows, b_calls, b_seconds = pool.submit(baseline, emulator.url, "bench", started - 2 * DAY,
                                                      started + DAY).result()
             print(line("sequential baseline (last 2 days)", b_rows, b_calls, b_seconds))
