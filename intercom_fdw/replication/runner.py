@@ -19,7 +19,8 @@ from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
 from intercom_fdw.replication.strategies import (
-    CREATED_WINDOW, IDS_PER_WINDOW, PARENTS_PER_WINDOW, STRATEGIES, STRATEGIES_BY_OBJECT, WINDOW_ROWS, Strategy,
+    CREATED_WINDOW, IDS_PER_WINDOW, PARENTS_PER_WINDOW, STRATEGIES, STRATEGIES_BY_OBJECT, WINDOW_ROWS,
+    WINDOW_ROWS_SETTING, Strategy,
 )
 
 MODES = ("incremental", "full", "reconcile")
@@ -300,7 +301,9 @@ class Replicator:
         # full: from the beginning (or where a killed full run got to); reconcile: from the beginning
         start = None if self.mode == "reconcile" else state["cursor"]
         low = self._interval_below(start, strategy.overlap)
-        rows = WINDOW_ROWS
+        setting = self.db.rows(f"SELECT current_setting({literal(WINDOW_ROWS_SETTING)}, true) AS rows")[0]["rows"]
+        window = int(setting) if setting and setting.isdigit() and int(setting) > 0 else WINDOW_ROWS
+        rows = window
         while True:
             source = Source(sql.search_window(foreign, table.names, strategy.cursor, low, rows), strategy.cursor)
             result = self._window(strategy, counters, lambda: self._upsert(table, source, seen=complete))
@@ -311,7 +314,7 @@ class Replicator:
             if result["low"] == result["high"]:
                 rows *= 2  # a whole window shares one second: widen it, or the next would be the same
             else:
-                low, rows = result["high"], WINDOW_ROWS
+                low, rows = result["high"], window
         if complete and strategy.marks_deletes:
             self._mark_unseen(strategy, table, counters)
 

@@ -29,8 +29,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Dict, Optional, Tuple
 
-# Rows per window of a `search` read (ten pages of 150): each window is committed on its own.
-WINDOW_ROWS = 1500
+# Rows per window of a `search` read (50 pages of 150), each committed on its own; the session setting
+# intercom_fdw.replicate_window_rows overrides it. A window starts at the previous one's last
+# `updated_at`, which contact search widens to the day before: bigger windows re-read less of that.
+WINDOW_ROWS = 7500
+WINDOW_ROWS_SETTING = "intercom_fdw.replicate_window_rows"
 # Parents per window of a `parents` read (one call each, `concurrency` at a time).
 PARENTS_PER_WINDOW = 50
 # Ids per window of the by-id reads of `newest_first` objects.

@@ -20,6 +20,7 @@ def emulator():
 
 
 def test_incremental_contacts_cost_one_call_per_150_changes(replica_db, intercom):
+    replica_db.execute("SET intercom_fdw.replicate_window_rows = 1500")  # several windows of 10 pages
     replicate(replica_db, objects=["contacts"])
     first = state(replica_db)["contacts"]
     assert first["rows_inserted"] == CONTACTS and first["windows"] >= 3  # committed window by window
