@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -82,6 +83,7 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=int, default=50)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # a killed benchmark still stops its PostgreSQL
     emulator = start_in_thread(EmulatorConfig(seed=7, token="bench", contacts=args.contacts, companies=10,
                                               conversations=args.conversations, tickets=5, articles=5,
                                               knobs={"rate_limit_per_10s": 1_000_000}), port=0)
