@@ -393,9 +393,6 @@ class Replicator:
         parent = self._parent_table(strategy)
         table = self._target(strategy)
         foreign = self._foreign(strategy.object)
-        if self.mode == "reconcile" and strategy.reconcile == "none":
-            self.db.notice(f"{strategy.object}: nothing to reconcile (Intercom drops old rows)")
-            return
         if not (self.mode == "reconcile" and strategy.reconcile == "parent"):
             # (time, key) of the last parent done: a resumed run goes on after it (a full one too)
             after = (state["cursor"], state["cursor_key"]) if self.mode != "reconcile" and state["cursor"] else None
@@ -404,7 +401,8 @@ class Replicator:
                 batch = parents[start:start + PARENTS_PER_WINDOW]
                 keys = tuple(p["key"] for p in batch)
                 source = Source(sql.by_values(foreign, table.names, strategy.parent_key, keys),
-                                scope_column=strategy.parent_key if strategy.marks_deletes else None,
+                                scope_column=(strategy.parent_key if strategy.marks_deletes and not strategy.ages_out
+                                              else None),
                                 scope_values=keys)
                 self._window(strategy, counters, lambda: self._upsert(table, source))
                 if self.mode != "reconcile":

@@ -56,6 +56,9 @@ class Strategy:
     # `parents`: the child rows are copies of this object's rows (the child's `id` is theirs): when
     # one of those changes, every parent listing it is read again too.
     copies: Optional[str] = None
+    # The API stops listing rows after a while (events: about 90 days): a row missing from a listing
+    # is not gone, so only the children of a gone parent are marked.
+    ages_out: bool = False
     why: str = ""  # the README's words for the cursor and its cost
 
     def __post_init__(self):
@@ -98,9 +101,12 @@ STRATEGIES: Tuple[Strategy, ...] = (  # parents (and the objects children copy) 
              copies="segments", why="1 call per changed contact, and per contact in a changed segment"),
     Strategy("notes", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
              why="1 call per changed contact"),
-    Strategy("events", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
-             reconcile="none",
-             why="1 call per changed contact; Intercom keeps about 90 days, so nothing is marked deleted"),
+    # GET /events gives an event no id of its own (`id` is the contact's): it is keyed by contact,
+    # name and time, so two events of one name in the same second of one contact are kept as one.
+    Strategy("events", "parents", key=("contact_id", "event_name", "created_at"), parent="contacts",
+             parent_key="contact_id", reconcile="parent", ages_out=True,
+             why="1 call per changed contact; Intercom lists about 90 days, so only a gone contact's events "
+                 "are marked deleted"),
     Strategy("company_contacts", "parents", key=("company_id", "id"), parent="companies", parent_key="company_id",
              copies="contacts", why="1 call per changed company, and per company of a changed contact"),
     Strategy("company_segments", "parents", key=("company_id", "id"), parent="companies", parent_key="company_id",

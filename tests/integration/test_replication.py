@@ -35,6 +35,9 @@ def test_first_run_creates_every_table_with_keys_and_bookkeeping(replica_db):
         "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
         "WHERE i.indrelid = 'intercom_replica.notes'::regclass AND i.indisprimary").fetchone()[0]
     assert key == ["contact_id", "id"]
+    events = replica_db.execute("SELECT count(*) FROM intercom.events WHERE contact_id IN "
+                                "(SELECT id FROM intercom.contacts)").fetchone()[0]
+    assert events > 0 and report["events"]["rows_inserted"] == events  # events have no id of their own
     types = dict(replica_db.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'intercom_replica' "
         "AND table_name = 'contacts'").fetchall())

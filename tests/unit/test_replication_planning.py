@@ -29,6 +29,7 @@ def test_parents_and_copied_objects_come_before_their_children():
                 assert order.index(other) < order.index(strategy.object), strategy.object
         if strategy.parent:
             assert strategy.key[0] == strategy.parent_key  # the composite key starts with the parent's
+            assert len(strategy.key) > 1
 
 
 def test_contact_search_overlap_covers_day_granularity_and_lag():
