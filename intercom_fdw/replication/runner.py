@@ -278,6 +278,9 @@ class Replicator:
 
     def _mark_unseen(self, strategy: Strategy, table: Table, counters: Counters) -> None:
         def mark():
+            # The seen keys are fresh rows without statistics: without them the planner may pick a
+            # nested loop that compares every replica row with every seen key.
+            self.db.rows(f"ANALYZE {STATE_SCHEMA}.replication_seen")
             gone = self.db.rows(f"WITH gone AS ({sql.mark_unseen(table, strategy.object, self.schema, self.deletes)} "
                                 "RETURNING 1) SELECT count(*) AS gone FROM gone")[0]
             self.db.rows(f"DELETE FROM {STATE_SCHEMA}.replication_seen WHERE {self._where(strategy)}")
