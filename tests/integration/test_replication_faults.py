@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def emulator():
-    with running_emulator(seed=23, contacts=400, companies=20, conversations=60, tickets=20, articles=10) as server:
+    with running_emulator(seed=23, contacts=250, companies=20, conversations=60, tickets=20, articles=10) as server:
         yield server
 
 
