@@ -353,7 +353,7 @@ class Replicator:
         rows = IDS_PER_WINDOW
         while True:  # list newest first until a row older than the bound (or the end of the list)
             probe = sql.newest_first_probe(foreign, table.key, strategy.cursor, rows, bound)
-            listed = self._window(strategy, counters, lambda: self._probe(probe))
+            listed = self._window(strategy, counters, lambda: self._probe(probe, table.key[0]))
             if listed["count"] < rows or not listed["all_changed"]:
                 break
             rows *= 4
@@ -367,9 +367,9 @@ class Replicator:
         if complete and strategy.marks_deletes:
             self._mark_unseen(strategy, table, counters)
 
-    def _probe(self, probe: str) -> dict:
+    def _probe(self, probe: str, key: str) -> dict:
         rows = self.db.rows(probe)
-        changed = [r["id"] for r in rows if r["changed"]]
+        changed = [r[key] for r in rows if r["changed"]]
         return {"read": 0, "count": len(rows), "changed": changed, "all_changed": len(changed) == len(rows),
                 "newest": rows[0]["_cursor"] if rows else None}
 
