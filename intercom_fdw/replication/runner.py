@@ -399,6 +399,10 @@ class Replicator:
         if not (self.mode == "reconcile" and strategy.reconcile == "parent"):
             # (time, key) of the last parent done: a resumed run goes on after it (a full one too)
             after = (state["cursor"], state["cursor_key"]) if self.mode != "reconcile" and state["cursor"] else None
+            # Rows of the copied object changed up to now are covered once every listed parent is read.
+            copied = f"{ident(self.schema)}.{ident(strategy.copies)}" if strategy.copies else None
+            covered = self.db.rows(f"SELECT max(_replicated_at)::text AS at FROM {copied}")[0]["at"] if copied and \
+                self.db.rows(f"SELECT to_regclass({literal(copied)}) IS NOT NULL AS ok")[0]["ok"] else None
             parents = self.db.rows(self._changed_parents(strategy, parent, table, after))
             for start in range(0, len(parents), PARENTS_PER_WINDOW):
                 batch = parents[start:start + PARENTS_PER_WINDOW]
@@ -412,6 +416,11 @@ class Replicator:
                     self._set_cursor(strategy, batch[-1]["at"], batch[-1]["key"])
                 if strategy.cap:
                     self._record_capped(strategy, table, keys)
+            if self.mode != "reconcile" and (parents or covered):
+                # the pass is complete: its time, without a key (see _changed_parents)
+                times = [literal(t) + "::timestamptz" for t in (parents[-1]["at"] if parents else None, covered,
+                                                               state["cursor"]) if t]
+                self._set_cursor(strategy, self.db.rows(f"SELECT greatest({', '.join(times)})::text AS t")[0]["t"])
         if strategy.marks_deletes:
             def orphans():
                 return self.db.rows(f"WITH gone AS ({sql.mark_orphans(table, parent, strategy.parent_key, self.deletes)} "
@@ -426,13 +435,17 @@ class Replicator:
         select = (f"SELECT p.{key}::text AS key, p._replicated_at AS at FROM {parent.qualified} p "
                   f"WHERE p._deleted_at IS NULL" + since.format("p"))
         copied = f"{ident(self.schema)}.{ident(strategy.copies)}" if strategy.copies else None
-        if after and copied and self.db.rows(f"SELECT to_regclass({literal(copied)}) IS NOT NULL AS ok")[0]["ok"]:
+        if copied and self.db.rows(f"SELECT to_regclass({literal(copied)}) IS NOT NULL AS ok")[0]["ok"]:
             select += (f" UNION ALL SELECT p.{key}::text, o._replicated_at FROM {table.qualified} c "
                        f"JOIN {copied} o ON o.id = c.id JOIN {parent.qualified} p ON p.{key} = "
                        f"c.{ident(strategy.parent_key)} WHERE p._deleted_at IS NULL AND c._deleted_at IS NULL"
                        + since.format("o"))
-        having = (f" HAVING (max(at), key) > ({literal(after[0])}::timestamptz, {literal(after[1] or '')})"
-                  if after else "")
+        if not after:
+            having = ""
+        elif after[1] is None:  # a pass that ended: every parent up to that time is done
+            having = f" HAVING max(at) > {literal(after[0])}::timestamptz"
+        else:
+            having = f" HAVING (max(at), key) > ({literal(after[0])}::timestamptz, {literal(after[1])})"
         return (f"SELECT key, max(at)::text AS at FROM ({select}) AS changed GROUP BY key{having} "
                 "ORDER BY max(at), key")
 
