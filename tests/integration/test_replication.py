@@ -187,3 +187,28 @@ def test_contacts_that_search_shows_late_are_caught_by_the_next_run(replica_db, 
         assert replica_db.execute(count, (late,)).fetchone()[0] == 1
     finally:
         intercom.knobs(search_index_delay_s=0)
+
+
+def test_conversations_at_the_500_part_cap_are_recorded(replica_db):
+    replicate(replica_db, objects=["conversations", "conversation_parts"])
+    at_cap = {r[0] for r in replica_db.execute(
+        "SELECT conversation_id FROM intercom_replica.conversation_parts WHERE _deleted_at IS NULL "
+        "GROUP BY 1 HAVING count(*) >= 500").fetchall()}
+    recorded = {r[0] for r in replica_db.execute(
+        "SELECT parent_id FROM intercom_fdw.replication_capped WHERE object = 'conversation_parts' "
+        "AND target_schema = 'intercom_replica' AND cap = 500").fetchall()}
+    assert at_cap and recorded == at_cap
+
+
+def test_a_role_with_the_documented_grants_replicates(pg, db, replica_db, emulator):
+    replica_db.execute("CREATE ROLE analyst LOGIN")
+    replica_db.execute("GRANT USAGE ON FOREIGN SERVER intercom TO analyst")
+    replica_db.execute(f"CREATE USER MAPPING FOR analyst SERVER intercom OPTIONS (access_token '{emulator.token}')")
+    replica_db.execute("GRANT USAGE ON SCHEMA intercom TO analyst")
+    replica_db.execute("GRANT SELECT ON ALL TABLES IN SCHEMA intercom TO analyst")
+    replica_db.execute("GRANT USAGE ON SCHEMA intercom_fdw TO analyst")
+    replica_db.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA intercom_fdw TO analyst")
+    replica_db.execute(f'GRANT CREATE ON DATABASE "{db}" TO analyst')
+    with psycopg.connect(pg.dsn(db, user="analyst"), autocommit=True) as analyst:
+        replicate(analyst, objects=["segments", "help_centers"], schema="analyst_copy")
+    assert state(replica_db, "analyst_copy")["segments"]["status"] == "succeeded"
