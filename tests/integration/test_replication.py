@@ -212,3 +212,20 @@ def test_a_role_with_the_documented_grants_replicates(pg, db, replica_db, emulat
     with psycopg.connect(pg.dsn(db, user="analyst"), autocommit=True) as analyst:
         replicate(analyst, objects=["segments", "help_centers"], schema="analyst_copy")
     assert state(replica_db, "analyst_copy")["segments"]["status"] == "succeeded"
+
+
+def test_a_full_run_marks_what_is_gone_and_a_child_can_be_deleted(replica_db, intercom):
+    replicate(replica_db, objects=["collections", "contacts", "notes"], schema="full_marks")
+    victim = replica_db.execute("SELECT id FROM full_marks.collections ORDER BY id LIMIT 1").fetchone()[0]
+    intercom.send("DELETE", f"/help_center/collections/{victim}")
+    contact = replica_db.execute("SELECT contact_id FROM full_marks.notes WHERE _deleted_at IS NULL "
+                                 "ORDER BY 1 LIMIT 1").fetchone()[0]
+    intercom.send("DELETE", f"/contacts/{contact}")
+    replicate(replica_db, objects=["collections", "contacts", "notes"], schema="full_marks", mode="full",
+              deletes="delete")
+    assert replica_db.execute("SELECT count(*) FROM full_marks.collections WHERE id = %s", (victim,)).fetchone()[0] == 0
+    assert replica_db.execute("SELECT count(*) FROM full_marks.contacts WHERE id = %s", (contact,)).fetchone()[0] == 0
+    assert replica_db.execute("SELECT count(*) FROM full_marks.notes WHERE contact_id = %s",
+                              (contact,)).fetchone()[0] == 0  # the gone contact's notes went with it
+    report = state(replica_db, "full_marks")
+    assert report["collections"]["rows_marked_deleted"] == 1 and report["notes"]["rows_marked_deleted"] >= 1
