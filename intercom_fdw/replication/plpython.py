@@ -47,7 +47,8 @@ def replicate(plpy, objects: Optional[Sequence[str]], target_schema: str, mode: 
         check_arguments(mode, deletes, target_schema)
         strategies = choose_objects(objects)
         db = PlpyDatabase(plpy)
-        results = Replicator(db, target_schema, mode, deletes, server).run(strategies)
+        replicator = Replicator(db, target_schema, mode, deletes, server)
+        results = replicator.run(strategies if objects else replicator.available(strategies))
     except IntercomError as error:
         failure = error
     else:

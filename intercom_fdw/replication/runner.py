@@ -104,6 +104,17 @@ class Replicator:
             self.foreign.setdefault(row["object"], []).append(row["foreign_table"])
 
     # ---- the run ---------------------------------------------------------------------------
+    def available(self, strategies: Sequence[Strategy]) -> List[Strategy]:
+        """Those of `strategies` whose foreign table (and whose parent's) the server has: what
+        `objects => NULL` replicates when only some tables were imported (the others get a NOTICE)."""
+        kept = [s for s in strategies if len(self.foreign.get(s.object, ())) == 1]
+        kept = [s for s in kept if not s.parent or any(k.object == s.parent for k in kept)]
+        skipped = [s.object for s in strategies if s not in kept]
+        if skipped:
+            self.db.notice(f"not replicated, no foreign table of server {self.server} for them (or their parent): "
+                           + ", ".join(skipped))
+        return kept
+
     def run(self, strategies: Sequence[Strategy]) -> Dict[str, Optional[str]]:
         """Replicates each object in turn; returns object -> error (None when it succeeded)."""
         self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")

@@ -42,13 +42,14 @@ class Intercom:
         requests.patch(self.url + "/__emulator/config", json=knobs, timeout=30).raise_for_status()
 
 
-def setup_database(conn, url, token):
+def setup_database(conn, url, token, limit_to=()):
     conn.execute(sql.SQL("CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn OPTIONS "
                          "(wrapper 'intercom_fdw.IntercomFdw', api_url {}, max_retries '6')").format(sql.Literal(url)))
     conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER intercom OPTIONS (access_token {})").format(
         sql.Literal(token)))
     conn.execute("CREATE SCHEMA intercom")
-    conn.execute("IMPORT FOREIGN SCHEMA intercom FROM SERVER intercom INTO intercom")
+    conn.execute("IMPORT FOREIGN SCHEMA intercom " + (f"LIMIT TO ({', '.join(limit_to)}) " if limit_to else "")
+                 + "FROM SERVER intercom INTO intercom")
     conn.execute("CREATE EXTENSION intercom_fdw CASCADE")
     if not conn.execute("SELECT to_regprocedure('intercom_fdw.replicate(text[], name, text, name, text)')").fetchone()[0]:
         pytest.fail("the installed intercom_fdw extension has no replicate(): install this checkout's sql/ "

@@ -10,7 +10,7 @@ import pytest
 
 from tests.emulator_fixtures import running_emulator
 from tests.integration.replication_fixtures import (  # noqa: F401  (fixtures)
-    OBJECTS, differences, intercom, random_changes, replica_db, replicate, state,
+    OBJECTS, differences, intercom, random_changes, replica_db, replicate, setup_database, state,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -229,3 +229,15 @@ def test_a_full_run_marks_what_is_gone_and_a_child_can_be_deleted(replica_db, in
                               (contact,)).fetchone()[0] == 0  # the gone contact's notes went with it
     report = state(replica_db, "full_marks")
     assert report["collections"]["rows_marked_deleted"] == 1 and report["notes"]["rows_marked_deleted"] >= 1
+
+
+def test_all_objects_means_those_imported(pg, emulator):
+    name = pg.create_database("replication_some_tables", extensions=("multicorn", "plpython3u"))
+    with pg.connect(name) as conn:
+        setup_database(conn, emulator.url, emulator.token, limit_to=("segments", "help_centers", "notes"))
+        notices = replicate(conn)
+        assert sorted(state(conn)) == ["help_centers", "segments"]
+        assert any("not replicated, no foreign table of server intercom for them (or their parent): contacts" in n
+                   for n in notices)
+        with pytest.raises(psycopg.errors.Error, match="no foreign table of server \"intercom\" reads Intercom contacts"):
+            replicate(conn, objects=["contacts", "notes"])
