@@ -19,6 +19,7 @@ setup(
         "psycopg[binary]>=3.1",
         "orjson>=3.9",  # the FDW serialises every row's attrs jsonb
         "anyascii>=0.3",  # identifiers from non-ASCII attribute and ticket type names (transliterated)
+        "tqdm>=4.66",  # `intercom-fdw replicate`: a progress bar per object
     ],
     extras_require={
         "emulator": [

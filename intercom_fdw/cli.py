@@ -123,6 +123,18 @@ def _run_login(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _replicate_arguments(parser: argparse.ArgumentParser) -> None:
+    from intercom_fdw.replication.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_replicate(args: argparse.Namespace) -> int:
+    from intercom_fdw.replication.cli import run
+
+    return run(args)
+
+
 Subcommand = Tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 SUBCOMMANDS: Dict[str, Subcommand] = {
@@ -132,6 +144,8 @@ SUBCOMMANDS: Dict[str, Subcommand] = {
              "queries with their API plans", _demo_arguments, _run_demo),
     "login": ("\"Sign in with Intercom\" (OAuth) and write the access token into a user mapping",
               _login_arguments, _run_login),
+    "replicate": ("replicate Intercom into local tables: CALL intercom_fdw.replicate() with progress and a summary",
+                  _replicate_arguments, _run_replicate),
 }
 
 

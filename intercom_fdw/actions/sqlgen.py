@@ -12,6 +12,7 @@ from intercom_fdw.actions.connection import WRAPPER_CLASS
 from intercom_fdw.actions.definitions import ACTIONS
 from intercom_fdw.actions.option_checks import COMMAND_TAGS
 from intercom_fdw.actions.vocabulary import Action
+from intercom_fdw.replication.sqlgen import replication_sql
 
 HEADER = """\
 -- intercom_fdw 0.1.0: Intercom's actions as SQL functions.
@@ -20,7 +21,8 @@ HEADER = """\
 --
 -- Each function runs as its caller (SECURITY INVOKER) and uses the caller's own user mapping
 -- for the Intercom server (the last argument, or the only Intercom server when NULL).
--- At the end, an event trigger that validates intercom_fdw options when they are written.
+-- Then an event trigger that validates intercom_fdw options when they are written, and, in the
+-- schema intercom_fdw, the replication procedure and its tables (intercom_fdw/replication/sqlgen.py).
 
 \\echo Use "CREATE EXTENSION intercom_fdw" to load this file. \\quit
 """
@@ -147,7 +149,8 @@ def option_check_sql() -> str:
 
 
 def extension_script() -> str:
-    return HEADER + "".join("\n" + function_sql(action) for action in ACTIONS) + "\n" + option_check_sql()
+    return (HEADER + "".join("\n" + function_sql(action) for action in ACTIONS) + "\n" + option_check_sql()
+            + replication_sql())
 
 
 if __name__ == "__main__":

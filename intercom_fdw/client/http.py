@@ -390,3 +390,13 @@ def client_for(base_url: str, token: str, api_version: str = DEFAULT_API_VERSION
         if client is None:
             client = _clients[key] = IntercomClient(base_url, token, api_version, **options)
         return client
+
+
+def backend_usage() -> dict:
+    """What this backend's clients have sent so far: `calls` (every attempt, retries included) and the
+    smallest rate-limit `remaining` last reported by Intercom (None before any response). Replication
+    runs read it before and after each window: the count needs no emulator and no proxy."""
+    with _clients_lock:
+        clients = list(_clients.values())
+    remaining = [c._throttle.remaining for c in clients if c._throttle.remaining is not None]
+    return {"calls": sum(c.calls_made for c in clients), "remaining": min(remaining) if remaining else None}

@@ -27,6 +27,7 @@ class Throttle:
         self._reset = None
         self._limit = None
         self._plan = 0
+        self.remaining = None  # the last X-RateLimit-Remaining seen (reported by replication runs)
 
     def wait_turn(self, sleep: Optional[Callable[[float], None]] = None) -> None:
         """Returns when the caller may send; `sleep` (default: the throttle's) waits for the slot."""
@@ -53,6 +54,7 @@ class Throttle:
             new_slice = reset != self._reset
             self._reset = reset
             self._limit = limit if limit is not None else self._limit
+            self.remaining = remaining if remaining is not None else self.remaining
             self._spacing = throttle_delay(remaining, reset, now, limit)
             if not self._spacing:
                 if self._next_slot > now:

@@ -1,0 +1,121 @@
+"""`intercom-fdw replicate`: CALL intercom_fdw.replicate() from the command line, with a progress bar per
+object (fed by the procedure's NOTICEs, which PostgreSQL sends as each window commits) and a summary
+table read from intercom_fdw.replication_state. Exit status 1 when an object failed."""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Dict, List, Optional
+
+import psycopg
+
+from intercom_fdw.replication.runner import NOTICE_PREFIX
+from intercom_fdw.replication.strategies import STRATEGIES
+
+# "<object>: window <n>: read=.. inserted=.. updated=.. deleted=.. calls=.. remaining=.."
+# "<object>: succeeded|failed: read=.. ..."
+_NOTICE = re.compile(r"^(?P<object>\w+): (?P<what>window \d+|succeeded|failed): (?P<fields>.*)$")
+_FIELD = re.compile(r"(\w+)=(\S+)")
+
+SUMMARY_COLUMNS = ("object", "status", "rows_read", "rows_inserted", "rows_updated", "rows_marked_deleted",
+                   "api_calls", "windows", "seconds", "cursor", "error")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("objects", nargs="*", metavar="OBJECT",
+                        help="objects to replicate (default all: " + ", ".join(s.object for s in STRATEGIES) + ")")
+    parser.add_argument("--dsn", required=True, help="libpq connection string of the database")
+    parser.add_argument("--server", help="the intercom_fdw foreign server (default: the only one)")
+    parser.add_argument("--schema", default="intercom_replica", help="target schema (default intercom_replica)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--full", action="store_const", dest="mode", const="full",
+                      help="re-read everything (and mark what is gone)")
+    mode.add_argument("--reconcile", action="store_const", dest="mode", const="reconcile",
+                      help="list what Intercom still has and mark (or --delete) the rest")
+    parser.add_argument("--delete", action="store_true", help="delete rows Intercom no longer has instead of "
+                                                              "setting _deleted_at")
+    parser.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                        help="progress bars on stderr (auto: when it is a terminal)")
+
+
+class Progress:
+    """One tqdm bar per object, moved by the procedure's notices."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bars: Dict[str, object] = {}
+
+    def notice(self, diag) -> None:
+        message = diag.message_primary or ""
+        if not message.startswith(NOTICE_PREFIX):
+            return
+        match = _NOTICE.match(message[len(NOTICE_PREFIX):])
+        if not match or not self.enabled:
+            return
+        from tqdm import tqdm
+
+        obj, fields = match["object"], dict(_FIELD.findall(match["fields"]))
+        bar = self.bars.get(obj)
+        if bar is None:
+            bar = self.bars[obj] = tqdm(desc=f"{obj:<18}", unit=" rows", position=len(self.bars), leave=True,
+                                        dynamic_ncols=True)
+        bar.n = int(fields.get("read", 0))
+        postfix = {"calls": fields.get("calls"), "windows": match["what"].split()[-1]
+                   if match["what"].startswith("window") else fields.get("windows")}
+        if fields.get("remaining") not in (None, "None"):
+            postfix["rate limit left"] = fields["remaining"]
+        if match["what"] in ("succeeded", "failed"):
+            postfix["status"] = match["what"]
+        bar.set_postfix(postfix, refresh=False)
+        bar.refresh()
+        if match["what"] in ("succeeded", "failed"):
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def summary(conn, schema: str, objects: List[str]) -> List[dict]:
+    rows = conn.execute(
+        "SELECT object, status, rows_read, rows_inserted, rows_updated, rows_marked_deleted, api_calls, windows, "
+        "round(extract(epoch FROM run_ended_at - run_started_at)::numeric, 1) AS seconds, cursor::text AS cursor, "
+        "split_part(error, E'\\n', 1) AS error FROM intercom_fdw.replication_state "
+        "WHERE target_schema = %s AND object = ANY(%s)", (schema, objects)).fetchall()
+    order = {s.object: i for i, s in enumerate(STRATEGIES)}
+    return sorted((dict(zip(SUMMARY_COLUMNS, r)) for r in rows), key=lambda r: order.get(r["object"], 99))
+
+
+def format_table(rows: List[dict]) -> str:
+    cells = [SUMMARY_COLUMNS] + [tuple("" if r[c] is None else str(r[c]) for c in SUMMARY_COLUMNS) for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(SUMMARY_COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, out=None) -> int:
+    out = out or sys.stdout
+    objects = args.objects or [s.object for s in STRATEGIES]
+    progress = Progress(enabled=args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty()))
+    failure: Optional[str] = None
+    hint: Optional[str] = None
+    with psycopg.connect(args.dsn, autocommit=True) as conn:  # autocommit: the procedure commits per window
+        conn.add_notice_handler(progress.notice)
+        try:
+            conn.execute("CALL intercom_fdw.replicate(%s, %s, %s, %s, %s)",
+                         (objects, args.schema, args.mode or "incremental", args.server,
+                          "delete" if args.delete else "mark"))
+        except psycopg.Error as error:
+            failure = error.diag.message_primary or str(error)
+            hint = error.diag.message_hint
+        finally:
+            progress.close()
+        rows = summary(conn, args.schema, objects) if conn.execute(
+            "SELECT to_regclass('intercom_fdw.replication_state') IS NOT NULL").fetchone()[0] else []
+    if rows:
+        print(format_table(rows), file=out)
+    if failure:
+        print(f"intercom-fdw replicate: {failure}" + (f"\nHINT: {hint}" if hint else ""), file=sys.stderr)
+    return 1 if failure or any(r["status"] != "succeeded" for r in rows) else 0

@@ -1,0 +1,480 @@
+"""The one engine that runs every replication strategy (strategies.py) over the foreign tables.
+
+It talks to PostgreSQL through a `Database` (rows, commit, notice): in the procedure that is plpy
+(plpython.py). Intercom is reached only by the SQL it runs over the foreign tables; the API call
+count comes from the FDW's own client in the same backend (`backend_usage`). Each window is one
+statement followed by a commit, together with the state row's cursor and counters, so a run that
+stops anywhere resumes from its last committed window.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Protocol, Sequence
+
+from intercom_fdw.actions.connection import WRAPPER_CLASS, choose_server, parse_options
+from intercom_fdw.client.http import backend_usage
+from intercom_fdw.errors import ConfigurationError, IntercomError
+from intercom_fdw.objects import SPECS
+from intercom_fdw.replication import planning as sql
+from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
+from intercom_fdw.replication.strategies import (
+    CREATED_WINDOW, IDS_PER_WINDOW, PARENTS_PER_WINDOW, STRATEGIES, STRATEGIES_BY_OBJECT, WINDOW_ROWS,
+    WINDOW_ROWS_SETTING, Strategy,
+)
+
+MODES = ("incremental", "full", "reconcile")
+DELETES = ("mark", "delete")
+# One advisory lock space for all runs: (this class id, hashtext(target.object)).
+LOCK_CLASS = "hashtext('intercom_fdw.replicate')"
+NOTICE_PREFIX = "intercom_fdw.replicate: "
+
+
+class Database(Protocol):
+    def rows(self, query: str) -> List[dict]: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def notice(self, message: str) -> None: ...
+
+
+class RunFailed(Exception):
+    pass
+
+
+@dataclass
+class Counters:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    calls: int = 0
+    windows: int = 0
+
+
+def choose_objects(objects: Optional[Sequence[str]]) -> List[Strategy]:
+    if not objects:
+        return list(STRATEGIES)
+    unknown = [o for o in objects if o not in STRATEGIES_BY_OBJECT]
+    if unknown:
+        raise ConfigurationError(f"unknown object(s) to replicate: {', '.join(unknown)}",
+                                 hint="objects are: " + ", ".join(s.object for s in STRATEGIES))
+    wanted = set(objects)
+    return [s for s in STRATEGIES if s.object in wanted]  # parents before their children
+
+
+def check_arguments(mode: str, deletes: str, target_schema: str) -> None:
+    if mode not in MODES:
+        raise ConfigurationError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if deletes not in DELETES:
+        raise ConfigurationError(f"deletes must be one of {', '.join(DELETES)}, not {deletes!r}")
+    if not target_schema:
+        raise ConfigurationError("target_schema must be a schema name")
+
+
+_SERVERS = """
+SELECT s.srvname AS name, s.srvoptions AS options FROM pg_catalog.pg_foreign_server s
+JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE w.fdwname = 'multicorn' ORDER BY 1"""
+
+_FOREIGN_TABLES = """
+SELECT c.oid::regclass::text AS foreign_table, o.object
+FROM pg_catalog.pg_foreign_table ft
+JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid
+JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver
+CROSS JOIN LATERAL (SELECT max(substr(opt, 8)) FILTER (WHERE opt LIKE 'object=%%') AS object,
+                           bool_or(opt LIKE 'ticket_type_id=%%') AS per_type
+                    FROM unnest(ft.ftoptions) AS opt) AS o
+WHERE s.srvname = %s AND o.object IS NOT NULL AND NOT coalesce(o.per_type, false)
+ORDER BY 1"""
+
+_COLUMNS = """
+SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
+FROM pg_catalog.pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum"""
+
+
+class Replicator:
+    def __init__(self, db: Database, target_schema: str, mode: str, deletes: str, server: Optional[str],
+                 usage: Callable[[], dict] = backend_usage):
+        self.db, self.schema, self.mode, self.deletes = db, target_schema, mode, deletes
+        self.usage = usage
+        servers = [(r["name"], parse_options(r["options"])) for r in db.rows(_SERVERS)]
+        self.server = choose_server(servers, server)
+        self.foreign: Dict[str, List[str]] = {}
+        for row in db.rows(_FOREIGN_TABLES % literal(self.server)):
+            self.foreign.setdefault(row["object"], []).append(row["foreign_table"])
+
+    # ---- the run ---------------------------------------------------------------------------
+    def available(self, strategies: Sequence[Strategy]) -> List[Strategy]:
+        """Those of `strategies` whose foreign table (and whose parent's) the server has: what
+        `objects => NULL` replicates when only some tables were imported (the others get a NOTICE)."""
+        kept = [s for s in strategies if len(self.foreign.get(s.object, ())) == 1]
+        kept = [s for s in kept if not s.parent or any(k.object == s.parent for k in kept)]
+        skipped = [s.object for s in strategies if s not in kept]
+        if skipped:
+            self.db.notice(f"not replicated, no foreign table of server {self.server} for them (or their parent): "
+                           + ", ".join(skipped))
+        return kept
+
+    def run(self, strategies: Sequence[Strategy]) -> Dict[str, Optional[str]]:
+        """Replicates each object in turn; returns object -> error (None when it succeeded)."""
+        self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
+        self.db.commit()
+        self._lock_all(strategies)
+        results: Dict[str, Optional[str]] = {}
+        try:
+            for strategy in strategies:
+                results[strategy.object] = self._run_object(strategy)
+        finally:
+            for strategy in self._locked(strategies):
+                self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(strategy)})")
+        return results
+
+    @staticmethod
+    def _locked(strategies: Sequence[Strategy]) -> List[Strategy]:
+        objects = ({s.object for s in strategies} | {s.parent for s in strategies if s.parent}
+                   | {s.copies for s in strategies if s.copies})
+        return [s for s in STRATEGIES if s.object in objects]
+
+    def _lock_key(self, strategy: Strategy) -> str:
+        return f"hashtext({literal(self.schema + '.' + strategy.object)})"
+
+    def _lock_all(self, strategies: Sequence[Strategy]) -> None:
+        """Session advisory locks (they outlive the per-window commits): a second run refuses.
+
+        A child object also locks its parent: no parent window is then in flight while it picks the
+        parents changed since its cursor, so the cursor on the parents' `_replicated_at` needs no overlap.
+        """
+        taken = []
+        for strategy in self._locked(strategies):
+            key = self._lock_key(strategy)
+            if self.db.rows(f"SELECT pg_try_advisory_lock({LOCK_CLASS}, {key}) AS ok")[0]["ok"]:
+                taken.append(key)
+                continue
+            holder = self.db.rows(
+                f"SELECT string_agg(pid::text, ', ') AS pids FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                f"AND classid = ({LOCK_CLASS})::oid AND objid = ({key})::oid")[0]["pids"]
+            for other in taken:
+                self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {other})")
+            raise ConfigurationError(
+                f"{strategy.object} is being replicated into {self.schema} by another run (backend {holder})",
+                hint="wait for that run to end (intercom_fdw.replication_state shows its progress), "
+                     f"or stop it with SELECT pg_terminate_backend({holder})",
+            )
+
+    def _run_object(self, strategy: Strategy) -> Optional[str]:
+        counters = Counters()
+        try:
+            state = self._start(strategy)
+            runner = getattr(self, "_" + strategy.change)
+            runner(strategy, state, counters)
+            self._finish(strategy, counters, None)
+            return None
+        except Exception as error:  # recorded in the state table; the next object still runs
+            message = error.message if isinstance(error, IntercomError) else str(error).strip()
+            if not isinstance(error, (IntercomError, RunFailed)) and type(error).__name__ != "SPIError":
+                message = f"internal error: {type(error).__name__}: {message}\n{traceback.format_exc(limit=-3)}"
+            self.db.rollback()
+            self._finish(strategy, counters, message)
+            return message
+
+    # ---- state -----------------------------------------------------------------------------
+    def _where(self, strategy: Strategy) -> str:
+        return f"object = {literal(strategy.object)} AND target_schema = {literal(self.schema)}"
+
+    def _start(self, strategy: Strategy) -> dict:
+        prior = self.db.rows(f"SELECT * FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")
+        prior = prior[0] if prior else {}
+        # A run of the same mode that never ended (killed, its backend terminated) is resumed: its
+        # committed windows stand, and a complete read keeps the keys it had seen.
+        resuming = prior.get("status") == "running" and prior.get("mode") == self.mode
+        self.db.rows(
+            f"INSERT INTO {STATE_SCHEMA}.replication_state AS s (object, target_schema, server, mode, status, "
+            "run_started_at) "
+            f"VALUES ({literal(strategy.object)}, {literal(self.schema)}, {literal(self.server)}, "
+            f"{literal(self.mode)}, 'running', now()) ON CONFLICT (object, target_schema) DO UPDATE SET "
+            "server = EXCLUDED.server, mode = EXCLUDED.mode, status = 'running', error = NULL, "
+            "run_started_at = EXCLUDED.run_started_at, run_ended_at = NULL, rows_read = 0, rows_inserted = 0, "
+            "rows_updated = 0, rows_marked_deleted = 0, api_calls = 0, windows = 0"
+            + (", cursor = NULL, cursor_key = NULL" if self.mode == "full" and not resuming else ""))
+        if not resuming:
+            self.db.rows(f"DELETE FROM {STATE_SCHEMA}.replication_seen WHERE {self._where(strategy)}")
+        if self.mode == "incremental" and strategy.marks_deletes and strategy.change != "reread":
+            age = self.db.rows(f"SELECT last_reconciled_at::text AS at, (now() - last_reconciled_at)::text AS age "
+                               f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
+            self.db.notice(f"{strategy.object}: " + (f"last reconciled {age['age']} ago ({age['at']})" if age["at"]
+                           else "never reconciled: deletes are marked by mode 'reconcile' or 'full'"))
+        self.db.commit()
+        return self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started "
+                            f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
+
+    def _finish(self, strategy: Strategy, counters: Counters, error: Optional[str]) -> None:
+        status = "failed" if error else "succeeded"
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET status = {literal(status)}, "
+                     f"error = {literal(error)}, run_ended_at = clock_timestamp() WHERE {self._where(strategy)}")
+        self.db.commit()
+        self.db.notice(f"{strategy.object}: {status}: read={counters.read} inserted={counters.inserted} "
+                       f"updated={counters.updated} deleted={counters.deleted} calls={counters.calls} "
+                       f"windows={counters.windows}" + (f" error={error.splitlines()[0]}" if error else ""))
+
+    def _window(self, strategy: Strategy, counters: Counters, statement: Callable[[], dict],
+                reconciled: bool = False) -> dict:
+        """Runs one window's statement and commits it with the state row."""
+        before = self.usage()
+        result = statement()
+        after = self.usage()
+        calls = after["calls"] - before["calls"]
+        counters.windows += 1
+        counters.read += result.get("read", 0)
+        counters.inserted += result.get("inserted", 0)
+        counters.updated += result.get("updated", 0)
+        counters.deleted += result.get("gone", 0)
+        counters.calls += calls
+        sets = [f"rows_read = rows_read + {int(result.get('read', 0))}",
+                f"rows_inserted = rows_inserted + {int(result.get('inserted', 0))}",
+                f"rows_updated = rows_updated + {int(result.get('updated', 0))}",
+                f"rows_marked_deleted = rows_marked_deleted + {int(result.get('gone', 0))}",
+                f"api_calls = api_calls + {int(calls)}", "windows = windows + 1"]
+        if after.get("remaining") is not None:
+            sets.append(f"rate_limit_remaining = {int(after['remaining'])}")
+        if reconciled:
+            sets.append("last_reconciled_at = run_started_at")
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET {', '.join(sets)} WHERE {self._where(strategy)}")
+        self.db.commit()
+        self.db.notice(f"{strategy.object}: window {counters.windows}: read={counters.read} "
+                       f"inserted={counters.inserted} updated={counters.updated} deleted={counters.deleted} "
+                       f"calls={counters.calls} remaining={after.get('remaining')}")
+        return result
+
+    # ---- tables ----------------------------------------------------------------------------
+    def _foreign(self, obj: str) -> str:
+        tables = self.foreign.get(obj, [])
+        if len(tables) == 1:
+            return tables[0]
+        if not tables:
+            raise ConfigurationError(
+                f'no foreign table of server "{self.server}" reads Intercom {obj} (table option object \'{obj}\')',
+                hint=f"IMPORT FOREIGN SCHEMA intercom LIMIT TO ({obj}) FROM SERVER {ident(self.server)} INTO ...;")
+        raise ConfigurationError(f"several foreign tables of server \"{self.server}\" read Intercom {obj}: "
+                                 f"{', '.join(tables)}", hint="keep one, or replicate through another server")
+
+    def _target(self, strategy: Strategy, create: bool = True) -> Table:
+        foreign = self._foreign(strategy.object)
+        spec = SPECS.get(strategy.object)
+        # Filter columns (the API's membership filters) are NULL in every scan: nothing to replicate.
+        skipped = {f.column for f in spec.member_filters} if spec else set()
+        columns = tuple((r["name"], r["type"]) for r in self.db.rows(_COLUMNS % literal(foreign))
+                        if r["name"] not in skipped)
+        table = Table(self.schema, strategy.object, columns, strategy.key)
+        existing = self.db.rows(_COLUMNS.replace("%s::regclass", "to_regclass(%s)") % literal(table.qualified))
+        if not existing:
+            self.db.rows(sql.create_table(table))
+        else:
+            have = {r["name"] for r in existing}
+            missing = [(n, t) for n, t in columns if n not in have]
+            if missing:  # new custom fields since the table was made (re-run IMPORT FOREIGN SCHEMA first)
+                self.db.rows(sql.add_columns(table, missing))
+        return table
+
+    def _parent_table(self, strategy: Strategy) -> Table:
+        parent = STRATEGIES_BY_OBJECT[strategy.parent]
+        qualified = f"{ident(self.schema)}.{ident(parent.object)}"
+        if not self.db.rows(f"SELECT to_regclass({literal(qualified)}) IS NOT NULL AS ok")[0]["ok"]:
+            raise RunFailed(f"{strategy.object} follows the changes of {parent.object}, which is not replicated "
+                            f"into {self.schema}: replicate {parent.object} first (or with it)")
+        return Table(self.schema, parent.object, (), parent.key)
+
+    def _upsert(self, table: Table, source: Source, seen: bool = False) -> dict:
+        statement = sql.upsert(table, source, (table.name, self.schema) if seen else None, self.deletes)
+        return self.db.rows(statement)[0]
+
+    def _mark_unseen(self, strategy: Strategy, table: Table, counters: Counters) -> None:
+        def mark():
+            # The seen keys are fresh rows without statistics: without them the planner may pick a
+            # nested loop that compares every replica row with every seen key.
+            self.db.rows(f"ANALYZE {STATE_SCHEMA}.replication_seen")
+            gone = self.db.rows(f"WITH gone AS ({sql.mark_unseen(table, strategy.object, self.schema, self.deletes)} "
+                                "RETURNING 1) SELECT count(*) AS gone FROM gone")[0]
+            self.db.rows(f"DELETE FROM {STATE_SCHEMA}.replication_seen WHERE {self._where(strategy)}")
+            return gone
+        self._window(strategy, counters, mark, reconciled=True)
+
+    def _interval_below(self, value: Optional[str], overlap) -> Optional[str]:
+        if value is None:
+            return None
+        seconds = int(overlap.total_seconds())
+        return self.db.rows(f"SELECT ({literal(value)}::timestamptz - interval '{seconds} seconds')::text AS t")[0]["t"]
+
+    # ---- the change kinds (strategies.py) ----------------------------------------------------
+    def _search(self, strategy: Strategy, state: dict, counters: Counters) -> None:
+        table = self._target(strategy)
+        foreign = self._foreign(strategy.object)
+        complete = self.mode in ("full", "reconcile")
+        if self.mode == "reconcile" and strategy.reconcile == "keys":
+            self._list_keys(strategy, table, counters)
+            return
+        # full: from the beginning (or where a killed full run got to); reconcile: from the beginning
+        start = None if self.mode == "reconcile" else state["cursor"]
+        low = self._interval_below(start, strategy.overlap)
+        setting = self.db.rows(f"SELECT current_setting({literal(WINDOW_ROWS_SETTING)}, true) AS rows")[0]["rows"]
+        window = int(setting) if setting and setting.isdigit() and int(setting) > 0 else WINDOW_ROWS
+        rows = window
+        while True:
+            source = Source(sql.search_window(foreign, table.names, strategy.cursor, low, rows), strategy.cursor)
+            result = self._window(strategy, counters, lambda: self._upsert(table, source, seen=complete))
+            if result["high"] is not None and self.mode != "reconcile":
+                self._set_cursor(strategy, result["high"])
+            if result["read"] < rows or result["high"] is None:
+                break
+            if result["low"] == result["high"]:
+                rows *= 2  # a whole window shares one second: widen it, or the next would be the same
+            else:
+                low, rows = result["high"], window
+        if complete and strategy.marks_deletes:
+            self._mark_unseen(strategy, table, counters)
+
+    def _set_cursor(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
+        # Never past the run's start: an object stamped in the future (a clock ahead) would otherwise
+        # put the cursor beyond changes made before that time comes.
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET cursor = "
+                     f"least({literal(value)}::timestamptz, run_started_at), cursor_key = {literal(key)} "
+                     f"WHERE {self._where(strategy)}")
+        self.db.commit()
+
+    def _list_keys(self, strategy: Strategy, table: Table, counters: Counters) -> None:
+        foreign = self._foreign(strategy.object)
+
+        def listed():
+            key = sql.key_json("", table.key)
+            return self.db.rows(
+                f"WITH src AS MATERIALIZED ({sql.list_keys(foreign, table.key)}), "
+                f"seen AS (INSERT INTO {STATE_SCHEMA}.replication_seen (object, target_schema, key) "
+                f"SELECT {literal(strategy.object)}, {literal(self.schema)}, {key} FROM src ON CONFLICT DO NOTHING) "
+                "SELECT count(*) AS read FROM src")[0]
+        self._window(strategy, counters, listed)
+        self._mark_unseen(strategy, table, counters)
+
+    def _newest_first(self, strategy: Strategy, state: dict, counters: Counters) -> None:
+        table = self._target(strategy)
+        foreign = self._foreign(strategy.object)
+        if self.mode == "reconcile" and strategy.reconcile == "keys":
+            self._list_keys(strategy, table, counters)
+            return
+        bound = None if self.mode != "incremental" else self._interval_below(state["cursor"], strategy.overlap)
+        complete = bound is None
+        rows = IDS_PER_WINDOW
+        while True:  # list newest first until a row older than the bound (or the end of the list)
+            probe = sql.newest_first_probe(foreign, table.key, strategy.cursor, rows, bound)
+            listed = self._window(strategy, counters, lambda: self._probe(probe, table.key[0]))
+            if listed["count"] < rows or not listed["all_changed"]:
+                break
+            rows *= 4
+        ids = listed["changed"]
+        for start in range(0, len(ids), IDS_PER_WINDOW):
+            batch = ids[start:start + IDS_PER_WINDOW]
+            source = Source(sql.by_values(foreign, table.names, table.key[0], batch))
+            self._window(strategy, counters, lambda: self._upsert(table, source, seen=complete))
+        if listed["newest"] is not None:
+            self._set_cursor(strategy, listed["newest"])
+        if complete and strategy.marks_deletes:
+            self._mark_unseen(strategy, table, counters)
+
+    def _probe(self, probe: str, key: str) -> dict:
+        rows = self.db.rows(probe)
+        changed = [r[key] for r in rows if r["changed"]]
+        return {"read": 0, "count": len(rows), "changed": changed, "all_changed": len(changed) == len(rows),
+                "newest": rows[0]["_cursor"] if rows else None}
+
+    def _created_windows(self, strategy: Strategy, state: dict, counters: Counters) -> None:
+        table = self._target(strategy)
+        foreign = self._foreign(strategy.object)
+        if self.mode == "reconcile":
+            self.db.notice(f"{strategy.object}: append-only, nothing to reconcile")
+            return
+        end = state["started"]
+        low = self._interval_below(state["cursor"], strategy.overlap)
+        while True:
+            high = end if low is None else self.db.rows(
+                f"SELECT least({literal(low)}::timestamptz + interval '{int(CREATED_WINDOW.total_seconds())} seconds',"
+                f" {literal(end)}::timestamptz)::text AS t")[0]["t"]
+            source = Source(sql.created_window(foreign, table.names, strategy.cursor, low, high))
+            self._window(strategy, counters, lambda: self._upsert(table, source))
+            self._set_cursor(strategy, high)
+            if high == end:
+                break
+            low = high
+
+    def _parents(self, strategy: Strategy, state: dict, counters: Counters) -> None:
+        parent = self._parent_table(strategy)
+        table = self._target(strategy)
+        foreign = self._foreign(strategy.object)
+        if not (self.mode == "reconcile" and strategy.reconcile == "parent"):
+            # (time, key) of the last parent done: a resumed run goes on after it (a full one too)
+            after = (state["cursor"], state["cursor_key"]) if self.mode != "reconcile" and state["cursor"] else None
+            # Rows of the copied object changed up to now are covered once every listed parent is read.
+            copied = f"{ident(self.schema)}.{ident(strategy.copies)}" if strategy.copies else None
+            covered = self.db.rows(f"SELECT max(_replicated_at)::text AS at FROM {copied}")[0]["at"] if copied and \
+                self.db.rows(f"SELECT to_regclass({literal(copied)}) IS NOT NULL AS ok")[0]["ok"] else None
+            parents = self.db.rows(self._changed_parents(strategy, parent, table, after))
+            for start in range(0, len(parents), PARENTS_PER_WINDOW):
+                batch = parents[start:start + PARENTS_PER_WINDOW]
+                keys = tuple(p["key"] for p in batch)
+                source = Source(sql.by_values(foreign, table.names, strategy.parent_key, keys),
+                                scope_column=(strategy.parent_key if strategy.marks_deletes and not strategy.ages_out
+                                              else None),
+                                scope_values=keys)
+                self._window(strategy, counters, lambda: self._upsert(table, source))
+                if self.mode != "reconcile":
+                    self._set_cursor(strategy, batch[-1]["at"], batch[-1]["key"])
+                if strategy.cap:
+                    self._record_capped(strategy, table, keys)
+            if self.mode != "reconcile" and (parents or covered):
+                # the pass is complete: its time, without a key (see _changed_parents)
+                times = [literal(t) + "::timestamptz" for t in (parents[-1]["at"] if parents else None, covered,
+                                                               state["cursor"]) if t]
+                self._set_cursor(strategy, self.db.rows(f"SELECT greatest({', '.join(times)})::text AS t")[0]["t"])
+        if strategy.marks_deletes:
+            def orphans():
+                return self.db.rows(f"WITH gone AS ({sql.mark_orphans(table, parent, strategy.parent_key, self.deletes)} "
+                                    "RETURNING 1) SELECT count(*) AS gone FROM gone")[0]
+            self._window(strategy, counters, orphans, reconciled=self.mode != "incremental")
+
+    def _changed_parents(self, strategy: Strategy, parent: Table, table: Table, after) -> str:
+        """The live parents whose replica row changed after `after` = (time, key) (all without it),
+        oldest change first, with the parents listing a changed row of the object the children copy."""
+        key = ident(parent.key[0])
+        since = f" AND {{}}._replicated_at >= {literal(after[0])}::timestamptz" if after else ""
+        select = (f"SELECT p.{key}::text AS key, p._replicated_at AS at FROM {parent.qualified} p "
+                  f"WHERE p._deleted_at IS NULL" + since.format("p"))
+        copied = f"{ident(self.schema)}.{ident(strategy.copies)}" if strategy.copies else None
+        if copied and self.db.rows(f"SELECT to_regclass({literal(copied)}) IS NOT NULL AS ok")[0]["ok"]:
+            select += (f" UNION ALL SELECT p.{key}::text, o._replicated_at FROM {table.qualified} c "
+                       f"JOIN {copied} o ON o.id = c.id JOIN {parent.qualified} p ON p.{key} = "
+                       f"c.{ident(strategy.parent_key)} WHERE p._deleted_at IS NULL AND c._deleted_at IS NULL"
+                       + since.format("o"))
+        if not after:
+            having = ""
+        elif after[1] is None:  # a pass that ended: every parent up to that time is done
+            having = f" HAVING max(at) > {literal(after[0])}::timestamptz"
+        else:
+            having = f" HAVING (max(at), key) > ({literal(after[0])}::timestamptz, {literal(after[1])})"
+        return (f"SELECT key, max(at)::text AS at FROM ({select}) AS changed GROUP BY key{having} "
+                "ORDER BY max(at), key")
+
+    def _record_capped(self, strategy: Strategy, table: Table, keys: Sequence[str]) -> None:
+        """Parents whose list came back at the API's cap (conversations with 500 parts) may have more."""
+        parent_key = ident(strategy.parent_key)
+        self.db.rows(
+            f"DELETE FROM {STATE_SCHEMA}.replication_capped WHERE object = {literal(strategy.object)} "
+            f"AND target_schema = {literal(self.schema)} AND parent_id = ANY({sql.text_array(keys)})")
+        self.db.rows(
+            f"INSERT INTO {STATE_SCHEMA}.replication_capped (object, target_schema, parent_id, rows, cap) "
+            f"SELECT {literal(strategy.object)}, {literal(self.schema)}, {parent_key}, count(*), {int(strategy.cap)} "
+            f"FROM {table.qualified} WHERE {parent_key} = ANY({sql.text_array(keys)}) AND _deleted_at IS NULL "
+            f"GROUP BY {parent_key} HAVING count(*) >= {int(strategy.cap)}")
+        self.db.commit()
+
+    def _reread(self, strategy: Strategy, state: dict, counters: Counters) -> None:
+        table = self._target(strategy)
+        source = Source(sql.everything(self._foreign(strategy.object), table.names))
+        self._window(strategy, counters, lambda: self._upsert(table, source, seen=True))
+        self._mark_unseen(strategy, table, counters)

@@ -1,0 +1,119 @@
+"""How each replicated object finds its changes: one row of data per object, run by one engine (runner.py).
+
+A strategy names the foreign table's `object` option, the target's key, how a run finds what changed
+(`change`), the column its cursor follows, the overlap a run re-reads below the cursor, and how
+`reconcile` lists what still exists. The README's table of objects is written from this one.
+
+Change kinds (each implemented once in runner.py):
+- `search`: the object's search sorted by `cursor` ascending from `cursor - overlap`, in windows of
+  WINDOW_ROWS rows (keyset: the next window starts at the last one's highest value, ties re-read).
+- `newest_first`: a list Intercom returns newest `cursor` first (ORDER BY ... DESC pushes down): ids
+  are listed until one is older than the cursor, then the changed rows are read by id.
+- `created_windows`: an append-only log read in `created_at` windows up to the run's start.
+- `parents`: a child list read per parent, for the parents whose replica row changed (the parent's
+  `_replicated_at`) since this object's cursor; a parent's children are read whole, so children no
+  longer listed for it are marked deleted. The run holds the parent's lock too, so no overlap.
+  Where the children are copies of another object (a company's contacts), the parents listing a
+  changed one are read again as well.
+- `reread`: no change signal: every run reads the whole list (it is one cheap call, or the API offers
+  no filter), and, the read being complete, marks what is gone.
+
+Reconcile kinds: `rows` (the complete read, as `full`: for these objects listing the ids costs the
+same calls as reading the rows), `keys` (the ids only: reading the rows would cost one more call per
+row), `parent` (only the children of parents marked deleted), `none` (append-only or time-limited:
+nothing is ever marked).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Dict, Optional, Tuple
+
+# Rows per window of a `search` read (50 pages of 150), each committed on its own; the session setting
+# intercom_fdw.replicate_window_rows overrides it. A window starts at the previous one's last
+# `updated_at`, which contact search widens to the day before: bigger windows re-read less of that.
+WINDOW_ROWS = 7500
+WINDOW_ROWS_SETTING = "intercom_fdw.replicate_window_rows"
+# Parents per window of a `parents` read (one call each, `concurrency` at a time).
+PARENTS_PER_WINDOW = 50
+# Ids per window of the by-id reads of `newest_first` objects.
+IDS_PER_WINDOW = 150
+# Span of one `created_windows` window.
+CREATED_WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    object: str
+    change: str
+    key: Tuple[str, ...] = ("id",)
+    cursor: Optional[str] = None
+    overlap: timedelta = timedelta(0)
+    parent: Optional[str] = None  # `parents`: the object whose changed rows drive this one
+    parent_key: Optional[str] = None  # `parents`: the column holding the parent's id
+    reconcile: str = "rows"
+    cap: Optional[int] = None  # at most this many children per parent come from the API
+    # `parents`: the child rows are copies of this object's rows (the child's `id` is theirs): when
+    # one of those changes, every parent listing it is read again too.
+    copies: Optional[str] = None
+    # The API stops listing rows after a while (events: about 90 days): a row missing from a listing
+    # is not gone, so only the children of a gone parent are marked.
+    ages_out: bool = False
+    why: str = ""  # the README's words for the cursor and its cost
+
+    def __post_init__(self):
+        assert self.change in ("search", "newest_first", "created_windows", "parents", "reread"), self.change
+        assert self.reconcile in ("rows", "keys", "parent", "none"), self.reconcile
+        assert (self.change == "parents") == (self.parent is not None) == (self.parent_key is not None)
+        assert self.change in ("parents", "reread") or self.cursor, self.object
+
+    @property
+    def marks_deletes(self) -> bool:
+        return self.reconcile != "none"
+
+
+# Search lag: Intercom's search shows new and updated objects minutes late (api notes); contact search
+# compares dates by calendar day in the workspace's time zone, which may be a day off UTC either way.
+_SEARCH_LAG = timedelta(minutes=15)
+
+STRATEGIES: Tuple[Strategy, ...] = (  # parents (and the objects children copy) before children
+    Strategy("contacts", "search", cursor="updated_at", overlap=timedelta(days=2) + _SEARCH_LAG,
+             why="`updated_at` search, day-granular: re-reads the last 2 days + 15 min"),
+    Strategy("companies", "reread",
+             why="no `updated_at` filter or order: the whole scroll every run (1 call per page)"),
+    Strategy("segments", "reread", why="one unpaged call"),
+    Strategy("conversations", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
+             why="`updated_at` search: re-reads the last day + 15 min"),
+    Strategy("tickets", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
+             why="`updated_at` search (tickets have no list): re-reads the last day + 15 min"),
+    Strategy("ticket_types", "reread", why="one unpaged call"),
+    Strategy("articles", "newest_first", cursor="updated_at", overlap=timedelta(hours=1), reconcile="keys",
+             why="listed newest `updated_at` first, stops at the cursor; 1 call (GET by id, with "
+                 "statistics) per changed article"),
+    Strategy("collections", "newest_first", cursor="updated_at", overlap=timedelta(hours=1),
+             why="listed newest `updated_at` first, stops at the cursor; 1 call per changed collection"),
+    Strategy("help_centers", "reread", why="one unpaged call"),
+    Strategy("activity_logs", "created_windows", cursor="created_at", overlap=timedelta(hours=1), reconcile="none",
+             why="append-only: `created_at` windows from the cursor - 1 h (1 call per page)"),
+    Strategy("contact_companies", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
+             copies="companies", why="1 call per changed contact, and per contact of a changed company"),
+    Strategy("contact_segments", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
+             copies="segments", why="1 call per changed contact, and per contact in a changed segment"),
+    Strategy("notes", "parents", key=("contact_id", "id"), parent="contacts", parent_key="contact_id",
+             why="1 call per changed contact"),
+    # GET /events gives an event no id of its own (`id` is the contact's): it is keyed by contact,
+    # name and time, so two events of one name in the same second of one contact are kept as one.
+    Strategy("events", "parents", key=("contact_id", "event_name", "created_at"), parent="contacts",
+             parent_key="contact_id", reconcile="parent", ages_out=True,
+             why="1 call per changed contact; Intercom lists about 90 days, so only a gone contact's events "
+                 "are marked deleted"),
+    Strategy("company_contacts", "parents", key=("company_id", "id"), parent="companies", parent_key="company_id",
+             copies="contacts", why="1 call per changed company, and per company of a changed contact"),
+    Strategy("company_segments", "parents", key=("company_id", "id"), parent="companies", parent_key="company_id",
+             copies="segments", why="1 call per changed company, and per company in a changed segment"),
+    Strategy("conversation_parts", "parents", key=("conversation_id", "id"), parent="conversations",
+             parent_key="conversation_id", reconcile="parent", cap=500,
+             why="1 call (GET /conversations/{id}) per conversation whose `updated_at` moved"),
+)
+
+STRATEGIES_BY_OBJECT: Dict[str, Strategy] = {s.object: s for s in STRATEGIES}

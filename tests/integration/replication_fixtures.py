@@ -1,0 +1,164 @@
+"""Shared by the replication tests: a small seeded emulator of their own, a database with the
+workspace imported and `CREATE EXTENSION intercom_fdw`, Intercom changed through plain HTTP (never
+through intercom_fdw), and the comparison of two replica schemas.
+
+The extension must be the one of this checkout (sql/): run the tests with PG_BIN pointing at a
+PostgreSQL where `make -C sql install` put it.
+"""
+import random
+
+import psycopg
+import pytest
+import requests
+from psycopg import sql
+
+from intercom_fdw.replication.strategies import STRATEGIES
+
+OBJECTS = tuple(s.object for s in STRATEGIES)
+BOOKKEEPING = ("_replicated_at", "_deleted_at")
+
+
+class Intercom:
+    """Writes to the emulator over HTTP, as an Intercom user would, and reads its counters."""
+
+    def __init__(self, url, token):
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}", "Intercom-Version": "2.14",
+                                     "Accept": "application/json"})
+
+    def send(self, method, path, body=None, **params):
+        response = self.session.request(method, self.url + path, json=body, params=params, timeout=30)
+        assert response.status_code < 300, (method, path, body, response.status_code, response.text)
+        return response.json() if response.content else None
+
+    def calls(self):
+        return requests.get(self.url + "/__emulator/counters", timeout=30).json()
+
+    def reset_counters(self):
+        requests.post(self.url + "/__emulator/counters/reset", timeout=30).raise_for_status()
+
+    def knobs(self, **knobs):
+        requests.patch(self.url + "/__emulator/config", json=knobs, timeout=30).raise_for_status()
+
+
+def setup_database(conn, url, token, limit_to=()):
+    conn.execute(sql.SQL("CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn OPTIONS "
+                         "(wrapper 'intercom_fdw.IntercomFdw', api_url {}, max_retries '6')").format(sql.Literal(url)))
+    conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER intercom OPTIONS (access_token {})").format(
+        sql.Literal(token)))
+    conn.execute("CREATE SCHEMA intercom")
+    conn.execute("IMPORT FOREIGN SCHEMA intercom " + (f"LIMIT TO ({', '.join(limit_to)}) " if limit_to else "")
+                 + "FROM SERVER intercom INTO intercom")
+    conn.execute("CREATE EXTENSION intercom_fdw CASCADE")
+    if not conn.execute("SELECT to_regprocedure('intercom_fdw.replicate(text[], name, text, name, text)')").fetchone()[0]:
+        pytest.fail("the installed intercom_fdw extension has no replicate(): install this checkout's sql/ "
+                    "into a PostgreSQL copy and set PG_BIN (see README, Replicate)")
+
+
+def replicate(conn, *, objects=None, schema="intercom_replica", mode="incremental", deletes="mark", server=None):
+    notices = []
+    conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+    try:
+        conn.execute("CALL intercom_fdw.replicate(%s, %s, %s, %s, %s)", (objects, schema, mode, server, deletes))
+    finally:
+        conn._notice_handlers.clear()
+    return notices
+
+
+def state(conn, schema="intercom_replica"):
+    rows = conn.execute("SELECT * FROM intercom_fdw.replication_state WHERE target_schema = %s", (schema,))
+    names = [c.name for c in rows.description]
+    return {r[0]: dict(zip(names, r)) for r in rows.fetchall()}
+
+
+def columns(conn, schema, table):
+    return [r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped "
+        "ORDER BY attnum", (f'"{schema}"."{table}"',)).fetchall() if r[0] not in BOOKKEEPING]
+
+
+def differences(conn, replica, fresh, objects=OBJECTS):
+    """{object: (rows only in the replica's live rows, rows only in the fresh one)}, for tables that differ."""
+    found = {}
+    for table in objects:
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns(conn, fresh, table))
+        live = sql.SQL("SELECT {} FROM {}.{} WHERE _deleted_at IS NULL").format(
+            cols, sql.Identifier(replica), sql.Identifier(table))
+        other = sql.SQL("SELECT {} FROM {}.{}").format(cols, sql.Identifier(fresh), sql.Identifier(table))
+        only_live = conn.execute(sql.SQL("SELECT to_jsonb(d) - 'attrs' FROM ({} EXCEPT ALL {}) d").format(
+            live, other)).fetchall()
+        only_fresh = conn.execute(sql.SQL("SELECT to_jsonb(d) - 'attrs' FROM ({} EXCEPT ALL {}) d").format(
+            other, live)).fetchall()
+        if only_live or only_fresh:
+            found[table] = (only_live[:3], only_fresh[:3], len(only_live), len(only_fresh))
+    return found
+
+
+def random_changes(api: Intercom, rng: random.Random, deletes: bool):
+    """Creates, updates (and with `deletes`, archives and deletes) the objects the replica follows."""
+    contacts = api.send("GET", "/contacts", per_page=150)["data"]
+    admin = api.send("GET", "/admins")["admins"][0]["id"]
+    stamp = rng.randrange(10**9)
+    made = [api.send("POST", "/contacts", {"email": f"new{stamp}-{i}@example.com", "name": f"New {i}"})
+            for i in range(3)]
+    for contact in rng.sample(contacts, 5):
+        api.send("PUT", f"/contacts/{contact['id']}", {"name": f"Renamed {rng.randrange(10**6)}"})
+    companies = api.send("GET", "/companies", per_page=60)["data"]
+    for company in rng.sample(companies, 2):
+        api.send("PUT", f"/companies/{company['id']}", {"industry": f"Industry {rng.randrange(1000)}"})
+    conversation = api.send("POST", "/conversations", {"from": {"type": "user", "id": made[0]["id"]},
+                                                      "body": "Hello from the test"})
+    conversations = api.send("GET", "/conversations", per_page=150)["conversations"]
+    for c in rng.sample(conversations, 3):
+        api.send("POST", f"/conversations/{c['id']}/reply",
+                 {"message_type": "comment", "type": "admin", "admin_id": admin, "body": "A reply"})
+    ticket_type = api.send("GET", "/ticket_types")["data"][0]["id"]
+    api.send("POST", "/tickets", {"ticket_type_id": ticket_type, "contacts": [{"id": made[1]["id"]}],
+                                  "ticket_attributes": {"_default_title_": f"New ticket {stamp}"}})
+    tickets = api.send("POST", "/tickets/search", {"query": {"field": "created_at", "operator": ">",
+                                                            "value": 0}, "pagination": {"per_page": 50}})["tickets"]
+    for t in rng.sample(tickets, 2):
+        api.send("PUT", f"/tickets/{t['id']}", {"ticket_attributes": {"_default_title_": f"T {rng.randrange(1000)}"}})
+    articles = api.send("GET", "/articles", per_page=150)["data"]
+    api.send("PUT", f"/articles/{rng.choice(articles)['id']}", {"title": f"Retitled {rng.randrange(1000)}"})
+    api.send("POST", "/articles", {"title": f"Article {stamp}", "author_id": int(admin)})
+    collections = api.send("GET", "/help_center/collections", per_page=150)["data"]
+    api.send("PUT", f"/help_center/collections/{rng.choice(collections)['id']}", {"name": f"C {rng.randrange(1000)}"})
+    api.send("POST", "/help_center/collections", {"name": f"Collection {stamp}"})
+    if not deletes:
+        return
+    for contact in rng.sample(contacts, 2):
+        api.send("POST", f"/contacts/{contact['id']}/notes", {"body": "A note", "admin_id": admin})
+    tag = api.send("POST", "/tags", {"name": f"tag-{stamp}"})
+    for contact in rng.sample(contacts, 2):
+        api.send("POST", f"/contacts/{contact['id']}/tags", {"id": tag["id"]})
+    api.send("POST", "/tags", {"name": f"tag-{stamp}", "companies": [{"id": companies[0]["id"]}]})
+    api.send("POST", f"/contacts/{made[2]['id']}/companies", {"id": companies[1]["id"]})
+    victims = rng.sample([c for c in contacts if c["id"] not in {m["id"] for m in made}], 3)
+    api.send("POST", f"/contacts/{victims[0]['id']}/archive")
+    api.send("DELETE", f"/contacts/{victims[1]['id']}")
+    api.send("DELETE", f"/articles/{articles[-1]['id']}")
+    api.send("DELETE", f"/help_center/collections/{collections[-1]['id']}")
+    api.send("DELETE", f"/conversations/{conversation['conversation_id']}")
+    return {"archived": victims[0]["id"], "deleted": victims[1]["id"]}
+
+
+@pytest.fixture(scope="module")
+def replica_db(pg, db, emulator):
+    with pg.connect(db) as conn:
+        setup_database(conn, emulator.url, emulator.token)
+    conn = pg.connect(db)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def intercom(emulator):
+    return Intercom(emulator.url, emulator.token)
+
+
+def open_connection(pg, db):
+    return psycopg.connect(pg.dsn(db), autocommit=True)

@@ -1,0 +1,243 @@
+"""CALL intercom_fdw.replicate() through PostgreSQL against the emulator: incremental runs end equal to a
+fresh full run after random changes, no-change runs cost a constant number of calls, a second run at
+once refuses, and the state table reports what each run did."""
+import random
+import threading
+import time
+
+import psycopg
+import pytest
+
+from tests.emulator_fixtures import running_emulator
+from tests.integration.replication_fixtures import (  # noqa: F401  (fixtures)
+    OBJECTS, differences, intercom, random_changes, replica_db, replicate, setup_database, state,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with running_emulator(seed=11, contacts=150, companies=15, conversations=40, tickets=20, articles=10) as server:
+        yield server
+
+
+def test_first_run_creates_every_table_with_keys_and_bookkeeping(replica_db):
+    notices = replicate(replica_db)
+    report = state(replica_db)
+    assert set(report) == set(OBJECTS)
+    assert {r["status"] for r in report.values()} == {"succeeded"}, {o: r["error"] for o, r in report.items()}
+    assert report["contacts"]["rows_inserted"] == replica_db.execute(
+        "SELECT count(*) FROM intercom.contacts").fetchone()[0]
+    assert all(r["api_calls"] > 0 for o, r in report.items() if o != "events"), report
+    key = replica_db.execute(
+        "SELECT array_agg(a.attname ORDER BY array_position(i.indkey, a.attnum)) FROM pg_index i "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = 'intercom_replica.notes'::regclass AND i.indisprimary").fetchone()[0]
+    assert key == ["contact_id", "id"]
+    events = replica_db.execute("SELECT count(*) FROM intercom.events WHERE contact_id IN "
+                                "(SELECT id FROM intercom.contacts)").fetchone()[0]
+    assert events > 0 and report["events"]["rows_inserted"] == events  # events have no id of their own
+    types = dict(replica_db.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'intercom_replica' "
+        "AND table_name = 'contacts'").fetchall())
+    assert types["_replicated_at"] == types["_deleted_at"] == "timestamp with time zone"
+    assert types["updated_at"] == "timestamp with time zone" and types["attrs"] == "jsonb"
+    foreign = {r[0] for r in replica_db.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'intercom' "
+        "AND table_name = 'contacts'").fetchall()}
+    assert foreign <= set(types), "custom field columns included"
+    assert any("contacts: succeeded" in n for n in notices)
+
+
+def test_a_run_without_changes_makes_a_constant_number_of_calls(replica_db, intercom):
+    replicate(replica_db)
+    intercom.reset_counters()
+    replicate(replica_db)
+    report = state(replica_db)
+    calls = {o: r["api_calls"] for o, r in report.items()}
+    print("\ncalls per object, no change:", calls)
+    assert sum(r["rows_inserted"] + r["rows_updated"] + r["rows_marked_deleted"] for r in report.values()) == 0
+    assert intercom.calls()["total"] == sum(calls.values())  # the client's count is the emulator's
+    assert calls["contacts"] == calls["conversations"] == calls["tickets"] == 1
+    for child in ("notes", "contact_companies", "contact_segments", "events", "company_contacts",
+                  "company_segments", "conversation_parts"):
+        assert calls[child] == 0, child
+    # one page of the newest-first list, and the newest row again by id (it is within the overlap)
+    assert calls["articles"] <= 2 and calls["collections"] <= 2
+
+
+def test_incremental_equals_full_after_random_changes(replica_db, intercom):
+    rng = random.Random(5)
+    replicate(replica_db)
+    # round 1: changes that move updated_at: an incremental run alone catches them all
+    random_changes(intercom, rng, deletes=False)
+    replicate(replica_db)
+    replicate(replica_db, schema="fresh_1", mode="full")
+    assert differences(replica_db, "intercom_replica", "fresh_1") == {}
+    # round 2: with archives, deletes, notes, tags and links that move no parent's updated_at:
+    # incremental, then reconcile
+    gone = random_changes(intercom, rng, deletes=True)
+    replicate(replica_db)
+    replicate(replica_db, mode="reconcile")
+    replicate(replica_db, schema="fresh_2", mode="full")
+    assert differences(replica_db, "intercom_replica", "fresh_2") == {}
+    marked = dict(replica_db.execute("SELECT id, _deleted_at IS NOT NULL FROM intercom_replica.contacts "
+                                     "WHERE id = ANY(%s)", (list(gone.values()),)).fetchall())
+    assert marked == {gone["archived"]: True, gone["deleted"]: True}
+    assert state(replica_db)["contacts"]["last_reconciled_at"] is not None
+
+
+def test_reconcile_can_delete_instead_of_marking(replica_db, intercom):
+    replicate(replica_db, objects=["articles"], schema="deleting")
+    victim = replica_db.execute("SELECT id FROM deleting.articles ORDER BY id LIMIT 1").fetchone()[0]
+    intercom.send("DELETE", f"/articles/{victim}")
+    replicate(replica_db, objects=["articles"], schema="deleting", mode="reconcile", deletes="delete")
+    assert replica_db.execute("SELECT count(*) FROM deleting.articles WHERE id = %s", (victim,)).fetchone()[0] == 0
+    assert state(replica_db, "deleting")["articles"]["rows_marked_deleted"] == 1
+
+
+def test_a_second_run_at_once_refuses(pg, db, replica_db, intercom):
+    intercom.knobs(latency_ms=150)
+    try:
+        with psycopg.connect(pg.dsn(db), autocommit=True) as first:
+            running = threading.Thread(target=replicate, args=(first,), kwargs=dict(objects=["conversation_parts"],
+                                                                                    mode="full"))
+            running.start()
+            try:
+                pid = first.info.backend_pid
+                deadline = time.monotonic() + 30
+                while not replica_db.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'",
+                                             (pid,)).fetchone()[0]:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                with pytest.raises(psycopg.errors.Error) as refused:
+                    replicate(replica_db, objects=["conversation_parts"])
+                # the parent's lock is taken first
+                assert (f"conversations is being replicated into intercom_replica by another run (backend {pid})"
+                        in refused.value.diag.message_primary)
+                assert f"pg_terminate_backend({pid})" in refused.value.diag.message_hint
+                # a child run locks its parent too: no conversations window may be in flight meanwhile
+                with pytest.raises(psycopg.errors.Error, match="conversations is being replicated"):
+                    replicate(replica_db, objects=["conversations"])
+            finally:
+                running.join()
+    finally:
+        intercom.knobs(latency_ms=0)
+    assert state(replica_db)["conversation_parts"]["status"] == "succeeded"
+
+
+def test_bad_arguments_fail_before_any_call(replica_db, intercom):
+    intercom.reset_counters()
+    for args, message in ((dict(mode="sometimes"), "mode must be one of"),
+                          (dict(objects=["contacts", "leads"]), "unknown object(s) to replicate: leads"),
+                          (dict(deletes="shred"), "deletes must be one of")):
+        with pytest.raises(psycopg.errors.Error, match=message.replace("(", r"\(").replace(")", r"\)")):
+            replicate(replica_db, **args)
+    assert intercom.calls()["total"] == 0
+
+
+def test_a_child_without_its_parent_replica_fails_clearly(replica_db):
+    with pytest.raises(psycopg.errors.Error, match="1 of 1 objects failed: notes"):
+        replicate(replica_db, objects=["notes"], schema="orphan")
+    report = state(replica_db, "orphan")["notes"]
+    assert report["status"] == "failed" and "replicate contacts first" in report["error"]
+
+
+def test_inside_a_transaction_block_the_run_commits_with_the_caller(pg, db, replica_db):
+    with psycopg.connect(pg.dsn(db)) as conn:  # not autocommit: psycopg opens a transaction
+        notices = []
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+        conn.execute("CALL intercom_fdw.replicate(ARRAY['segments'], 'in_transaction')")
+        assert any("called inside a transaction block" in n for n in notices)
+        conn.rollback()
+    assert replica_db.execute("SELECT to_regclass('in_transaction.segments')").fetchone()[0] is None
+    with psycopg.connect(pg.dsn(db)) as conn:
+        conn.execute("CALL intercom_fdw.replicate(ARRAY['segments'], 'in_transaction')")
+        conn.commit()
+    assert state(replica_db, "in_transaction")["segments"]["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("setup", ["CREATE SCHEMA actions; CREATE EXTENSION intercom_fdw SCHEMA actions",
+                                   "CREATE SCHEMA intercom_fdw; CREATE EXTENSION intercom_fdw SCHEMA intercom_fdw"])
+def test_the_procedure_lives_in_intercom_fdw_whatever_the_extension_schema(pg, setup):
+    name = pg.create_database("replication_schema_" + str(abs(hash(setup)) % 1000), extensions=("plpython3u",))
+    with pg.connect(name) as conn:
+        for statement in setup.split("; "):
+            conn.execute(statement)
+        assert conn.execute("SELECT to_regprocedure('intercom_fdw.replicate(text[], name, text, name, text)') "
+                            "IS NOT NULL AND to_regclass('intercom_fdw.replication_state') IS NOT NULL").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                            "WHERE n.nspname IN ('actions', 'intercom_fdw') AND p.proname = 'close_conversation'"
+                            ).fetchone()[0] == 1
+        conn.execute("DROP EXTENSION intercom_fdw")
+        assert conn.execute("SELECT to_regclass('intercom_fdw.replication_state')").fetchone()[0] is None
+
+
+def test_contacts_that_search_shows_late_are_caught_by_the_next_run(replica_db, intercom):
+    replicate(replica_db, objects=["contacts"])
+    intercom.knobs(search_index_delay_s=3)
+    try:
+        late = intercom.send("POST", "/contacts", {"email": "late-in-search@example.com"})["id"]
+        replicate(replica_db, objects=["contacts"])
+        count = "SELECT count(*) FROM intercom_replica.contacts WHERE id = %s"
+        assert replica_db.execute(count, (late,)).fetchone()[0] == 0  # not in search yet
+        time.sleep(3.5)
+        replicate(replica_db, objects=["contacts"])  # the overlap re-reads below the cursor
+        assert replica_db.execute(count, (late,)).fetchone()[0] == 1
+    finally:
+        intercom.knobs(search_index_delay_s=0)
+
+
+def test_conversations_at_the_500_part_cap_are_recorded(replica_db):
+    replicate(replica_db, objects=["conversations", "conversation_parts"])
+    at_cap = {r[0] for r in replica_db.execute(
+        "SELECT conversation_id FROM intercom_replica.conversation_parts WHERE _deleted_at IS NULL "
+        "GROUP BY 1 HAVING count(*) >= 500").fetchall()}
+    recorded = {r[0] for r in replica_db.execute(
+        "SELECT parent_id FROM intercom_fdw.replication_capped WHERE object = 'conversation_parts' "
+        "AND target_schema = 'intercom_replica' AND cap = 500").fetchall()}
+    assert at_cap and recorded == at_cap
+
+
+def test_a_role_with_the_documented_grants_replicates(pg, db, replica_db, emulator):
+    replica_db.execute("CREATE ROLE analyst LOGIN")
+    replica_db.execute("GRANT USAGE ON FOREIGN SERVER intercom TO analyst")
+    replica_db.execute(f"CREATE USER MAPPING FOR analyst SERVER intercom OPTIONS (access_token '{emulator.token}')")
+    replica_db.execute("GRANT USAGE ON SCHEMA intercom TO analyst")
+    replica_db.execute("GRANT SELECT ON ALL TABLES IN SCHEMA intercom TO analyst")
+    replica_db.execute("GRANT USAGE ON SCHEMA intercom_fdw TO analyst")
+    replica_db.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA intercom_fdw TO analyst")
+    replica_db.execute(f'GRANT CREATE ON DATABASE "{db}" TO analyst')
+    with psycopg.connect(pg.dsn(db, user="analyst"), autocommit=True) as analyst:
+        replicate(analyst, objects=["segments", "help_centers"], schema="analyst_copy")
+    assert state(replica_db, "analyst_copy")["segments"]["status"] == "succeeded"
+
+
+def test_a_full_run_marks_what_is_gone_and_a_child_can_be_deleted(replica_db, intercom):
+    replicate(replica_db, objects=["collections", "contacts", "notes"], schema="full_marks")
+    victim = replica_db.execute("SELECT id FROM full_marks.collections ORDER BY id LIMIT 1").fetchone()[0]
+    intercom.send("DELETE", f"/help_center/collections/{victim}")
+    contact = replica_db.execute("SELECT contact_id FROM full_marks.notes WHERE _deleted_at IS NULL "
+                                 "ORDER BY 1 LIMIT 1").fetchone()[0]
+    intercom.send("DELETE", f"/contacts/{contact}")
+    replicate(replica_db, objects=["collections", "contacts", "notes"], schema="full_marks", mode="full",
+              deletes="delete")
+    assert replica_db.execute("SELECT count(*) FROM full_marks.collections WHERE id = %s", (victim,)).fetchone()[0] == 0
+    assert replica_db.execute("SELECT count(*) FROM full_marks.contacts WHERE id = %s", (contact,)).fetchone()[0] == 0
+    assert replica_db.execute("SELECT count(*) FROM full_marks.notes WHERE contact_id = %s",
+                              (contact,)).fetchone()[0] == 0  # the gone contact's notes went with it
+    report = state(replica_db, "full_marks")
+    assert report["collections"]["rows_marked_deleted"] == 1 and report["notes"]["rows_marked_deleted"] >= 1
+
+
+def test_all_objects_means_those_imported(pg, emulator):
+    name = pg.create_database("replication_some_tables", extensions=("multicorn", "plpython3u"))
+    with pg.connect(name) as conn:
+        setup_database(conn, emulator.url, emulator.token, limit_to=("segments", "help_centers", "notes"))
+        notices = replicate(conn)
+        assert sorted(state(conn)) == ["help_centers", "segments"]
+        assert any("not replicated, no foreign table of server intercom for them (or their parent): contacts" in n
+                   for n in notices)
+        with pytest.raises(psycopg.errors.Error, match="no foreign table of server \"intercom\" reads Intercom contacts"):
+            replicate(conn, objects=["contacts", "notes"])

@@ -1,0 +1,114 @@
+"""Replication survives what goes wrong: a backend terminated mid-run (pg_terminate_backend) and
+Intercom answering 5xx or cutting connections. After each, the next run ends equal to a fresh full
+run: no row twice (the keys say so), none lost."""
+import random
+import threading
+import time
+
+import psycopg
+import pytest
+
+from tests.emulator_fixtures import running_emulator
+from tests.integration.replication_fixtures import (  # noqa: F401  (fixtures)
+    differences, intercom, random_changes, replica_db, replicate, state,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with running_emulator(seed=23, contacts=250, companies=20, conversations=60, tickets=20, articles=10) as server:
+        yield server
+
+
+def _terminate_mid_run(pg, db, replica_db, mode, victim):
+    """Starts a run, terminates its backend once `victim` has committed two windows, returns the state."""
+    with psycopg.connect(pg.dsn(db), autocommit=True) as doomed:
+        pid = doomed.info.backend_pid
+        outcome = {}
+
+        def run():
+            try:
+                replicate(doomed, mode=mode)
+            except psycopg.Error as error:
+                outcome["error"] = error
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while True:
+            row = replica_db.execute("SELECT status, windows FROM intercom_fdw.replication_state "
+                                     "WHERE object = %s AND target_schema = 'intercom_replica'", (victim,)).fetchone()
+            if row and row[0] == "running" and row[1] >= 2:
+                break
+            assert time.monotonic() < deadline and thread.is_alive(), "the run ended before it could be stopped"
+            time.sleep(0.02)
+        assert replica_db.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        thread.join()
+    assert "error" in outcome
+    return state(replica_db)[victim]
+
+
+def test_a_run_terminated_mid_way_resumes_and_ends_equal_to_a_clean_run(pg, db, replica_db, intercom):
+    intercom.knobs(latency_ms=5)
+    try:
+        replicate(replica_db, objects=["contacts"])
+        random_changes(intercom, random.Random(3), deletes=False)
+        stopped = _terminate_mid_run(pg, db, replica_db, "incremental", "notes")
+        assert stopped["status"] == "running" and stopped["windows"] >= 2
+        replicate(replica_db)
+        assert state(replica_db)["notes"]["status"] == "succeeded"
+        # a full run stopped part-way resumes where it was (its windows and seen keys stand)
+        random_changes(intercom, random.Random(4), deletes=True)
+        stopped = _terminate_mid_run(pg, db, replica_db, "full", "contact_companies")
+        resumed_from = state(replica_db)["contact_companies"]["cursor"]
+        assert resumed_from is not None
+        replicate(replica_db, mode="full")
+    finally:
+        intercom.knobs(latency_ms=0)
+    replicate(replica_db, schema="fresh", mode="full")
+    assert differences(replica_db, "intercom_replica", "fresh") == {}
+
+
+# The objects of every change kind, without the per-contact children (400 calls each would only
+# multiply retries' backoff).
+SAMPLE = ["contacts", "companies", "segments", "conversations", "tickets", "articles", "collections",
+          "activity_logs", "company_segments", "conversation_parts"]
+
+
+def test_faults_and_dropped_connections_change_nothing_in_the_result(replica_db, intercom):
+    replicate(replica_db, objects=SAMPLE, schema="faulty")
+    random_changes(intercom, random.Random(8), deletes=True)
+    intercom.knobs(fault_rate=0.1, drop_rate=0.05)
+    try:
+        replicate(replica_db, objects=SAMPLE, schema="faulty")
+        replicate(replica_db, objects=SAMPLE, schema="faulty", mode="reconcile")
+    finally:
+        intercom.knobs(fault_rate=0, drop_rate=0)
+    report = state(replica_db, "faulty")
+    assert {r["status"] for r in report.values()} == {"succeeded"}
+    replicate(replica_db, objects=SAMPLE, schema="fresh_after_faults", mode="full")
+    assert differences(replica_db, "faulty", "fresh_after_faults", SAMPLE) == {}
+    print(f"\ncalls of the reconcile run with faults (retries included): {sum(r['api_calls'] for r in report.values())}")
+
+
+def test_a_failed_object_is_reported_and_the_next_run_resumes_it(pg, db, replica_db, intercom, emulator):
+    # a server that does not retry, so that the failure comes at once
+    replica_db.execute(f"CREATE SERVER fragile FOREIGN DATA WRAPPER multicorn OPTIONS "
+                       f"(wrapper 'intercom_fdw.IntercomFdw', api_url '{emulator.url}', max_retries '0')")
+    replica_db.execute(f"CREATE USER MAPPING FOR CURRENT_USER SERVER fragile OPTIONS (access_token '{emulator.token}')")
+    replica_db.execute("CREATE SCHEMA fragile")
+    replica_db.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts, segments) FROM SERVER fragile INTO fragile")
+    intercom.knobs(fault_rate=1.0)
+    try:
+        with pytest.raises(psycopg.errors.Error) as failed:
+            replicate(replica_db, objects=["contacts", "segments"], schema="fragile_replica", server="fragile")
+    finally:
+        intercom.knobs(fault_rate=0)
+    assert "2 of 2 objects failed: contacts, segments" in failed.value.diag.message_primary
+    report = state(replica_db, "fragile_replica")
+    assert report["contacts"]["status"] == "failed" and "50" in report["contacts"]["error"], report["contacts"]["error"]
+    replicate(replica_db, objects=["contacts", "segments"], schema="fragile_replica", server="fragile")
+    assert state(replica_db, "fragile_replica")["contacts"]["status"] == "succeeded"
+    replicate(replica_db, objects=["contacts", "segments"], schema="fragile_fresh", mode="full", server="intercom")
+    assert differences(replica_db, "fragile_replica", "fragile_fresh", ["contacts", "segments"]) == {}

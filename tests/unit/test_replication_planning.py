@@ -1,0 +1,83 @@
+"""The replication's pure parts: the strategy table and the SQL text it plans (no database)."""
+import pytest
+
+from intercom_fdw.objects import SPECS
+from intercom_fdw.replication import planning as sql
+from intercom_fdw.replication.runner import choose_objects, check_arguments
+from intercom_fdw.replication.strategies import STRATEGIES, STRATEGIES_BY_OBJECT
+from intercom_fdw.errors import ConfigurationError
+
+SEED_OBJECTS = {"articles", "activity_logs", "companies", "collections", "company_segments", "company_contacts",
+                "contacts", "contact_segments", "contact_companies", "conversations", "events", "help_centers",
+                "notes", "segments", "tickets", "ticket_types"}
+
+
+def test_the_sixteen_objects_and_conversation_parts_each_have_a_strategy_and_a_spec():
+    assert {s.object for s in STRATEGIES} == SEED_OBJECTS | {"conversation_parts"}
+    for strategy in STRATEGIES:
+        spec = SPECS[strategy.object]
+        assert set(strategy.key) <= set(spec.column_names), strategy.object
+        if strategy.cursor:
+            assert strategy.cursor in spec.column_names
+
+
+def test_parents_and_copied_objects_come_before_their_children():
+    order = [s.object for s in STRATEGIES]
+    for strategy in STRATEGIES:
+        for other in (strategy.parent, strategy.copies):
+            if other:
+                assert order.index(other) < order.index(strategy.object), strategy.object
+        if strategy.parent:
+            assert strategy.key[0] == strategy.parent_key  # the composite key starts with the parent's
+            assert len(strategy.key) > 1
+
+
+def test_contact_search_overlap_covers_day_granularity_and_lag():
+    assert STRATEGIES_BY_OBJECT["contacts"].overlap.total_seconds() >= 2 * 86400
+
+
+def test_choose_objects_keeps_run_order_and_rejects_unknown_names():
+    assert [s.object for s in choose_objects(["notes", "contacts"])] == ["contacts", "notes"]
+    assert len(choose_objects(None)) == len(STRATEGIES)
+    with pytest.raises(ConfigurationError, match="unknown object"):
+        choose_objects(["leads"])
+    with pytest.raises(ConfigurationError, match="mode must be"):
+        check_arguments("daily", "mark", "x")
+
+
+def test_literals_and_identifiers_are_quoted():
+    assert sql.literal("it's") == "'it''s'"
+    assert sql.literal("a\\b") == "E'a\\\\b'"
+    assert sql.ident('we"ird') == '"we""ird"'
+    assert sql.text_array([]) == "'{}'::text[]"
+
+
+def test_a_search_window_is_a_sorted_search_with_a_constant_bound():
+    text = sql.search_window("intercom.contacts", ["id", "updated_at"], "updated_at", "2026-11-20 00:00:00+00", 1500)
+    assert text == ('SELECT "id", "updated_at" FROM intercom.contacts WHERE "updated_at" >= '
+                    "'2026-11-20 00:00:00+00'::timestamptz ORDER BY \"updated_at\" LIMIT 1500")
+
+
+def test_the_upsert_updates_only_changed_rows_and_marks_a_parents_missing_children():
+    table = sql.Table("replica", "notes", (("contact_id", "text"), ("id", "text"), ("body", "text")),
+                      ("contact_id", "id"))
+    statement = sql.upsert(table, sql.Source("SELECT 1", scope_column="contact_id", scope_values=("c1",)))
+    assert "ON CONFLICT (\"contact_id\", \"id\") DO UPDATE" in statement
+    assert "WHERE (t.\"body\", t._deleted_at) IS DISTINCT FROM (EXCLUDED.\"body\", NULL::timestamptz)" in statement
+    assert "SET _deleted_at = now() WHERE t._deleted_at IS NULL AND t.\"contact_id\" = ANY(ARRAY['c1']::text[])" \
+        in statement
+    assert "DELETE FROM" in sql.upsert(table, sql.Source("SELECT 1", scope_column="contact_id"), gone_action="delete")
+    create = sql.create_table(table)
+    assert 'PRIMARY KEY ("contact_id", "id")' in create and "_deleted_at timestamptz" in create
+
+
+def test_the_readme_table_of_objects_lists_every_strategy():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Replicate", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip().strip("`"): line for line in section.splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == {s.object for s in STRATEGIES}
+    for strategy in STRATEGIES:
+        assert rows[strategy.object].rstrip(" |").endswith(strategy.reconcile), strategy.object
