@@ -83,6 +83,17 @@ class ReadDb:
         return "\n".join(r[0] for r in self.rows(("EXPLAIN VERBOSE " if verbose else "EXPLAIN ") + query))
 
 
+def create_server(conn, name, url, token, **options):
+    """An Intercom server `name` at `url` with the options given, and the current role's user mapping."""
+    extra = sql.SQL("").join(sql.SQL(", {} {}").format(sql.Identifier(k), sql.Literal(str(v)))
+                             for k, v in options.items())
+    conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS "
+                         "(wrapper 'intercom_fdw.IntercomFdw', api_url {}{})").format(
+        sql.Identifier(name), sql.Literal(url), extra))
+    conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS (access_token {})").format(
+        sql.Identifier(name), sql.Literal(token)))
+
+
 def create_servers(conn, url, token):
     for server, extra in (("intercom", ""), ("intercom_plain", ", pushdown 'false'")):
         conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS "

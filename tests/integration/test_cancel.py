@@ -13,11 +13,10 @@ import time
 import psycopg
 import pytest
 import requests
-from psycopg import sql
 
 from intercom_fdw.client.scroll_lock import lock_path, workspace_key
-from intercom_fdw.emulator import EmulatorConfig, start_in_thread
-from tests.integration.read_fixtures import Api
+from tests.emulator_fixtures import running_emulator
+from tests.integration.read_fixtures import Api, create_server
 
 pytestmark = pytest.mark.timeout(120)
 TOKEN = "cancel-test-token"
@@ -28,21 +27,15 @@ KINDS = ("cancel", "statement_timeout", "terminate")
 
 @pytest.fixture(scope="module")
 def server():
-    emulator = start_in_thread(EmulatorConfig(seed=5, token=TOKEN, contacts=120, companies=60, conversations=4,
-                                              tickets=3, articles=2), port=0)
-    try:
+    with running_emulator(seed=5, token=TOKEN, contacts=120, companies=60, conversations=4, tickets=3,
+                          articles=2, knobs={}) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture(scope="module")
 def cancel_db(pg, db, server):
     with pg.connect(db) as conn:
-        conn.execute(sql.SQL("CREATE SERVER cancel FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper "
-                             "'intercom_fdw.IntercomFdw', api_url {}, read_timeout '60')").format(sql.Literal(server.url)))
-        conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER cancel OPTIONS (access_token {})")
-                     .format(sql.Literal(TOKEN)))
+        create_server(conn, "cancel", server.url, TOKEN, read_timeout=60)
         conn.execute("CREATE FOREIGN TABLE contacts (id text, email text, name text) SERVER cancel "
                      "OPTIONS (object 'contacts')")
         conn.execute("CREATE FOREIGN TABLE companies (id text, name text) SERVER cancel OPTIONS (object 'companies')")

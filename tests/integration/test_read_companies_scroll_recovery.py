@@ -5,10 +5,9 @@ import time
 
 import pytest
 import requests
-from psycopg import sql
 
-from intercom_fdw.emulator import EmulatorConfig, start_in_thread
-from tests.integration.read_fixtures import Api
+from tests.emulator_fixtures import running_emulator
+from tests.integration.read_fixtures import Api, create_server
 
 pytestmark = pytest.mark.timeout(60)
 TOKEN = "scroll-recovery-token"
@@ -16,21 +15,15 @@ TOKEN = "scroll-recovery-token"
 
 @pytest.fixture(scope="module")
 def server():
-    emulator = start_in_thread(EmulatorConfig(seed=8, token=TOKEN, contacts=160, companies=70, conversations=4,
-                                              tickets=3, articles=2), port=0)
-    try:
+    with running_emulator(seed=8, token=TOKEN, contacts=160, companies=70, conversations=4, tickets=3,
+                          articles=2, knobs={}) as emulator:
         yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture(scope="module")
 def scroll_db(pg, db, server):
     with pg.connect(db) as conn:
-        conn.execute(sql.SQL("CREATE SERVER recovery FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper "
-                             "'intercom_fdw.IntercomFdw', api_url {})").format(sql.Literal(server.url)))
-        conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER recovery OPTIONS (access_token {})")
-                     .format(sql.Literal(TOKEN)))
+        create_server(conn, "recovery", server.url, TOKEN)
         conn.execute("CREATE FOREIGN TABLE companies (id text, name text) SERVER recovery "
                      "OPTIONS (object 'companies')")
     return db

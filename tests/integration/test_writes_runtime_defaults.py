@@ -3,9 +3,9 @@ every created row on both; bulk inserts run `concurrency` requests at a time by 
 runtime, and on multicorn2 (whose batches drop RETURNING rows) only with modify_batch_size set."""
 import pytest
 import requests
-from psycopg import sql
 
 from intercom_fdw import throwaway_pg
+from tests.integration.read_fixtures import create_server
 from tests.integration.recording_proxy import RecordingProxy
 from tests.integration.write_fixtures import start_write_emulator
 
@@ -25,11 +25,7 @@ def behind_proxy():
 def conn(pg, db, behind_proxy):
     server, proxy = behind_proxy
     with pg.connect(db) as connection:
-        connection.execute(sql.SQL("CREATE SERVER plain FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper "
-                                   "'intercom_fdw.IntercomFdw', api_url {}, concurrency {})")
-                           .format(sql.Literal(proxy.url), sql.Literal(str(CONCURRENCY))))
-        connection.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER plain OPTIONS (access_token {})")
-                           .format(sql.Literal(server.token)))
+        create_server(connection, "plain", proxy.url, server.token, concurrency=CONCURRENCY)
         for table, options in (("contacts", ""), ("batched_contacts", ", modify_batch_size '50'")):
             connection.execute(f"CREATE FOREIGN TABLE {table} (id text, email text, name text) SERVER plain "
                                f"OPTIONS (object 'contacts'{options})")
