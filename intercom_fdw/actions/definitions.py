@@ -6,7 +6,9 @@ Adding an action means adding an entry here and regenerating the extension scrip
 """
 from __future__ import annotations
 
-from intercom_fdw.actions.vocabulary import Action, Arg, Param, at_most_keys, in_future, integer_id, string_values
+from intercom_fdw.actions.vocabulary import (
+    Action, Arg, Param, at_most_keys, comma_delimited_items, in_future, integer_id, string_values,
+)
 
 # Intercom's event metadata limit (intercom-api-notes.md, "Events").
 EVENT_METADATA_MAX_KEYS = 10
@@ -52,6 +54,22 @@ _ATTRIBUTE_FLAGS = (
     "required_to_create", "required_to_create_for_contacts", "visible_on_create", "visible_to_contacts",
     "multiline", "allow_multiple_values",
 )
+
+# Last in both signatures, so that calls written before it existed still mean what they meant.
+_list_items = Param("list_items", default="NULL", rules=(comma_delimited_items,))
+
+
+def _list_items_for_list_attributes(arguments):
+    # Intercom answers 400 "list_items is required" for a list attribute without them; the OpenAPI
+    # file says they apply only to list attributes.
+    if arguments["data_type"] == "list" and arguments["list_items"] is None:
+        return ("list_items", "is required when data_type is list",
+                "pass the items separated by commas, like list_items => 'Low,Medium,High'")
+    if arguments["data_type"] != "list" and arguments["list_items"] is not None:
+        return ("list_items", f"applies only to data_type list, not {arguments['data_type']}",
+                "leave list_items out, or use data_type 'list'")
+    return None
+
 
 ACTIONS = (
     Action(
@@ -179,10 +197,11 @@ ACTIONS = (
             Param("data_type", choices=("string", "list", "integer", "decimal", "boolean", "datetime", "files")),
             _flag("required_to_create", "false"), _flag("required_to_create_for_contacts", "false"),
             _flag("visible_on_create", "true"), _flag("visible_to_contacts", "true"),
-            _flag("multiline"), _flag("allow_multiple_values"),
+            _flag("multiline"), _flag("allow_multiple_values"), _list_items,
         ),
         body={"name": Arg("name"), "description": Arg("description"), "data_type": Arg("data_type"),
-              **{flag: Arg(flag) for flag in _ATTRIBUTE_FLAGS}},
+              **{flag: Arg(flag) for flag in _ATTRIBUTE_FLAGS}, "list_items": Arg("list_items")},
+        checks=(_list_items_for_list_attributes,),
     ),
     Action(
         name="update_ticket_type_attribute",
@@ -192,10 +211,10 @@ ACTIONS = (
         params=(
             Param("ticket_type_id"), Param("attribute_id"),
             Param("name", default="NULL"), Param("description", default="NULL"),
-            *(_flag(flag) for flag in _ATTRIBUTE_FLAGS), _flag("archived"),
+            *(_flag(flag) for flag in _ATTRIBUTE_FLAGS), _flag("archived"), _list_items,
         ),
         body={"name": Arg("name"), "description": Arg("description"),
-              **{flag: Arg(flag) for flag in (*_ATTRIBUTE_FLAGS, "archived")}},
+              **{flag: Arg(flag) for flag in (*_ATTRIBUTE_FLAGS, "archived")}, "list_items": Arg("list_items")},
         idempotent=True,  # PUT of the same values
     ),
 )

@@ -18,6 +18,10 @@ from intercom_fdw.errors import ConfigurationError
 # UNIX time of the call, passed in so that rules stay pure.
 Rule = Callable[[Any, float], Optional[Tuple[str, str]]]
 
+# A check looks at all the bound arguments of an action (by name, NULL as None) and returns None, or
+# (parameter name, problem, hint): for rules that tie one argument to another.
+Check = Callable[[Mapping[str, Any]], Optional[Tuple[str, str, str]]]
+
 
 @dataclass(frozen=True)
 class Param:
@@ -68,7 +72,8 @@ class Action:
     `path` is a template whose `{fields}` are arguments; `body` a JSON template of constants and
     `Arg`s. `idempotent` tells the client whether a request that may have reached Intercom can be
     sent again: true only when a second send leaves Intercom in the same state and gives the same
-    answer. `empty_response` is returned when Intercom answers 2xx without a body.
+    answer. `empty_response` is returned when Intercom answers 2xx without a body. `checks` are
+    rules between arguments, run after each argument passed its own.
     """
 
     name: str
@@ -79,6 +84,7 @@ class Action:
     body: Optional[Mapping[str, Any]] = None
     idempotent: bool = False
     empty_response: Mapping[str, Any] = field(default_factory=dict)
+    checks: Tuple[Check, ...] = ()
 
     def bind(self, values, now: Optional[float] = None) -> dict:
         """Check positional SQL argument values and return them by name, converted for the API.
@@ -94,7 +100,13 @@ class Action:
                      "(make -C sql install), then DROP and CREATE EXTENSION intercom_fdw",
             )
         now = time.time() if now is None else now
-        return {p.name: self._check(p, v, now) for p, v in zip(self.params, values)}
+        arguments = {p.name: self._check(p, v, now) for p, v in zip(self.params, values)}
+        for check in self.checks:
+            problem = check(arguments)
+            if problem:
+                name, message, hint = problem
+                raise _argument_error(next(p for p in self.params if p.name == name), message, hint)
+        return arguments
 
     def _check(self, param: Param, value: Any, now: float) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -163,6 +175,19 @@ def at_most_keys(limit: int, what: str) -> Rule:
             )
         return None
     return rule
+
+
+def comma_delimited_items(value, now):
+    """Intercom takes a list attribute's items as one comma-delimited string (the OpenAPI file's
+    `list_items`: "Low Priority,Medium Priority,High Priority")."""
+    items = [item.strip() for item in value.split(",")]
+    example = "pass the items separated by commas, like 'Low,Medium,High'"
+    if any(not item for item in items):
+        return f"has an empty item in {value!r}", example
+    duplicates = sorted({item for item in items if items.count(item) > 1})
+    if duplicates:
+        return f"names {', '.join(map(repr, duplicates))} more than once", "name each item once"
+    return None
 
 
 def in_future(value, now):

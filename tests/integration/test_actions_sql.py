@@ -298,6 +298,27 @@ def test_create_and_update_ticket_type_attribute(conn, tables, ticket_type_id):
     assert (stored["name"], stored["description"], stored["archived"]) == ("Serial number", "Printed on the back", True)
 
 
+def test_list_ticket_type_attribute_with_its_items(conn, tables, ticket_type_id):
+    created = call(conn, "create_ticket_type_attribute", ticket_type_id, "Severity", "How bad", "list",
+                   list_items="Low,Medium,High")
+    query = "SELECT data_type, attrs FROM intercom.ticket_type_attributes WHERE ticket_type_id = %s AND id = %s"
+    stored = tables.one(query, ticket_type_id, created["id"])
+    labels = [o["label"] for o in stored["attrs"]["input_options"]["list_options"]]
+    assert (stored["data_type"], labels) == ("list", ["Low", "Medium", "High"])
+
+    call(conn, "update_ticket_type_attribute", ticket_type_id, created["id"], list_items="Low,Medium,High,Critical")
+    stored = tables.one(query, ticket_type_id, created["id"])
+    assert [o["label"] for o in stored["attrs"]["input_options"]["list_options"]][-1] == "Critical"
+
+
+def test_list_attribute_without_items_fails_before_any_call(conn, log, ticket_type_id):
+    sent = log.requests_sent()
+    error = sql_error(conn, "create_ticket_type_attribute", ticket_type_id, "Severity", "How bad", "list")
+    assert error.sqlstate == "22023"
+    assert "argument list_items is required when data_type is list" in error.diag.message_primary
+    assert log.requests_sent() == sent
+
+
 def test_functions_run_over_rows_of_the_foreign_tables(tables, conversations, admin_id):
     """The FDW runtime and PL/Python in one backend, one statement: close what a query selects."""
     chosen = [next(conversations), next(conversations)]
