@@ -7,7 +7,7 @@ Adding an action means adding an entry here and regenerating the extension scrip
 from __future__ import annotations
 
 from intercom_fdw.actions.vocabulary import (
-    Action, Arg, Param, at_most_keys, comma_delimited_items, in_future, integer_id, string_values,
+    Action, Arg, Param, Unknown, at_most_keys, comma_delimited_items, in_future, integer_id, string_values,
 )
 
 # Intercom's event metadata limit (intercom-api-notes.md, "Events").
@@ -18,8 +18,22 @@ def _flag(name: str, default: str = "NULL") -> Param:
     return Param(name, "boolean", default)
 
 
-_admin_id = Param("admin_id")
-_conversation_id = Param("conversation_id")
+# What Intercom answers when an id names nothing (404s of the OpenAPI file, "Admin not found" as
+# Intercom and the emulator answer an admin_id that is no admin), told as the argument it is about.
+_admin_id = Param("admin_id", unknown=Unknown(
+    codes=("admin_not_found",), messages=("admin not found",), is_not="an admin of this workspace",
+    hint="pass the id of an admin (SELECT id, name FROM intercom.admins); name the arguments "
+         "(admin_id => ..., tag_id => ...) so that none takes another's place"))
+_conversation_id = Param("conversation_id", unknown=Unknown(
+    messages=("conversation not found", "resource not found"), is_not="a conversation of this workspace",
+    hint="pass the id of a conversation (SELECT id FROM intercom.conversations)"))
+
+
+def _tag_id(is_not: str) -> Param:
+    return Param("tag_id", unknown=Unknown(
+        codes=("tag_not_found",), messages=("tag not found",), is_not=is_not,
+        hint="pass the id of a tag (SELECT id, name FROM intercom.tags); name the arguments "
+             "(admin_id => ..., tag_id => ...) so that none takes another's place"))
 _parts = "/conversations/{conversation_id}/parts"
 
 # Every request that adds a conversation part (a reply, close, snooze, open, assignment) is not
@@ -106,7 +120,7 @@ ACTIONS = (
         name="add_tag_to_conversation",
         summary="Tag a conversation (POST /conversations/{id}/tags).",
         method="POST", path="/conversations/{conversation_id}/tags",
-        params=(_conversation_id, _admin_id, Param("tag_id")),
+        params=(_conversation_id, _admin_id, _tag_id("a tag of this workspace")),
         body={"id": Arg("tag_id"), "admin_id": Arg("admin_id")},
         idempotent=True,  # a tag is applied at most once
     ),
@@ -114,7 +128,7 @@ ACTIONS = (
         name="remove_tag_from_conversation",
         summary="Remove a tag from a conversation (DELETE /conversations/{id}/tags/{tag_id}).",
         method="DELETE", path="/conversations/{conversation_id}/tags/{tag_id}",
-        params=(_conversation_id, Param("tag_id"), _admin_id),
+        params=(_conversation_id, _tag_id("a tag of this conversation"), _admin_id),
         # Intercom's DELETE takes a JSON body (intercom-api-notes.md).
         body={"admin_id": Arg("admin_id")},
         # Not retried: after a first send that went through, a second answers 404 "tag not found"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Tuple
 
 from intercom_fdw.api_request import UnaddressableId, bind_path
-from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.errors import ConfigurationError, IntercomError
 
 # A rule looks at one non-NULL argument value and returns None, or (problem, hint). `now` is the
 # UNIX time of the call, passed in so that rules stay pure.
@@ -21,6 +21,23 @@ Rule = Callable[[Any, float], Optional[Tuple[str, str]]]
 # A check looks at all the bound arguments of an action (by name, NULL as None) and returns None, or
 # (parameter name, problem, hint): for rules that tie one argument to another.
 Check = Callable[[Mapping[str, Any]], Optional[Tuple[str, str, str]]]
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """How Intercom says that an argument names nothing: the error codes (or, for answers whose code
+    is generic, the messages) of its answer, and what the caller is told instead ("argument admin_id
+    '7' is not an admin of this workspace"). An action's answer names no argument by itself."""
+
+    codes: Tuple[str, ...] = ()
+    messages: Tuple[str, ...] = ()
+    is_not: str = ""
+    hint: str = ""
+
+    def matches(self, error: IntercomError) -> bool:
+        # The client's message ends with Intercom's own ("...: not_found: Conversation not found").
+        said = error.message.lower()
+        return error.code in self.codes or any(said.endswith(": " + message) for message in self.messages)
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,7 @@ class Param:
     rules: Tuple[Rule, ...] = ()
     to_api: Optional[Callable[[Any], Any]] = None
     to_api_hint: str = ""
+    unknown: Optional[Unknown] = None
 
     @property
     def required(self) -> bool:
@@ -131,6 +149,21 @@ class Action:
             return param.to_api(value)
         except (TypeError, ValueError):
             raise _argument_error(param, f"has invalid value {value!r}", param.to_api_hint) from None
+
+    def explain(self, error: IntercomError, arguments: Mapping[str, Any]) -> IntercomError:
+        """Intercom's error for this action's request, told as the argument it is about when its
+        answer says an argument names nothing (see `Unknown`); else the error as it is."""
+        for param in self.params:
+            value = arguments.get(param.name)
+            if param.unknown is None or value is None or not param.unknown.matches(error):
+                continue
+            return type(error)(
+                f"argument {param.name} {value!r} is not {param.unknown.is_not}",
+                hint=param.unknown.hint or None,
+                detail="; ".join(filter(None, [error.message, error.detail])),
+                status=error.status, code=error.code, request_id=error.request_id,
+            )
+        return error
 
     def plan(self, arguments: Mapping[str, Any]) -> ActionCall:
         """The HTTP request for arguments returned by `bind`."""

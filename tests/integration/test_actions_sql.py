@@ -213,6 +213,31 @@ def test_add_and_remove_tag(conn, tables, conversations, admin_id):
     assert tables.conversation_tag_ids(conversation_id) == tagged
 
 
+def test_a_wrong_id_is_named_by_its_argument(conn, tables, conversations, admin_id):
+    """remove_tag_from_conversation takes (conversation_id, tag_id, admin_id) and add_tag_to_conversation
+    (conversation_id, admin_id, tag_id): arguments in the other's order are told as the argument they fill."""
+    conversation_id = next(conversations)
+    tag_id = tables.rows("SELECT id FROM intercom.tags ORDER BY id")[0]["id"]
+    swapped = sql_error(conn, "remove_tag_from_conversation", conversation_id, admin_id, tag_id)
+    assert swapped.diag.message_primary.endswith(
+        f"intercom_fdw.remove_tag_from_conversation(): argument admin_id {tag_id!r} is not an admin of this workspace")
+    assert "intercom.admins" in swapped.diag.message_hint
+    assert "HTTP status 404" in swapped.diag.message_detail and "Admin not found" in swapped.diag.message_detail
+    assert swapped.sqlstate == "HV000"
+
+    unknown_tag = sql_error(conn, "add_tag_to_conversation", conversation_id=conversation_id, admin_id=admin_id,
+                            tag_id="999999")
+    assert unknown_tag.diag.message_primary.endswith("argument tag_id '999999' is not a tag of this workspace")
+    not_applied = sql_error(conn, "remove_tag_from_conversation", conversation_id=conversation_id,
+                            tag_id=next(t for t in (r["id"] for r in tables.rows("SELECT id FROM intercom.tags"))
+                                        if t not in tables.conversation_tag_ids(conversation_id)),
+                            admin_id=admin_id)
+    assert "is not a tag of this conversation" in not_applied.diag.message_primary
+    no_conversation = sql_error(conn, "close_conversation", "424242424242", admin_id)
+    assert no_conversation.diag.message_primary.endswith(
+        "argument conversation_id '424242424242' is not a conversation of this workspace")
+
+
 def test_close_and_open_conversation(conn, tables, conversations, admin_id):
     conversation_id = next(conversations)
     call(conn, "close_conversation", conversation_id, admin_id)
