@@ -120,6 +120,23 @@ def _run_login(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dsn", required=True, help="libpq connection string of the database to set up")
+    parser.add_argument("--token-env", required=True, metavar="VAR",
+                        help="environment variable holding the access token (kept off the command line)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--region", choices=("us", "eu", "au"), help="the workspace's region (default us)")
+    where.add_argument("--api-url", help="an Intercom API base URL instead of a region (the emulator, a proxy)")
+    parser.add_argument("--schema", default="intercom", help="schema of the foreign tables (default intercom)")
+    parser.add_argument("--server", default="intercom", help="name of the foreign server (default intercom)")
+
+
+def _run_setup(args: argparse.Namespace) -> int:
+    from intercom_fdw.tools.setup import run
+
+    return run(args)
+
+
 Subcommand = Tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 SUBCOMMANDS: Dict[str, Subcommand] = {
@@ -127,6 +144,8 @@ SUBCOMMANDS: Dict[str, Subcommand] = {
                  _emulator_arguments, _run_emulator),
     "demo": ("tour intercom_fdw: emulator (or a real workspace), throwaway PostgreSQL, IMPORT FOREIGN SCHEMA, "
              "queries with their API plans", _demo_arguments, _run_demo),
+    "setup": ("extensions, server, user mapping and IMPORT FOREIGN SCHEMA in one idempotent command",
+              _setup_arguments, _run_setup),
     "login": ("\"Sign in with Intercom\" (OAuth) and write the access token into a user mapping",
               _login_arguments, _run_login),
 }
