@@ -137,6 +137,18 @@ def _run_setup(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dsn", required=True, help="libpq connection string of the database to check")
+    parser.add_argument("--server", default="intercom", help="the intercom_fdw foreign server (default intercom)")
+    parser.add_argument("--schema", help="schema of the foreign tables (default: the one holding the server's tables)")
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from intercom_fdw.tools.doctor import run
+
+    return run(args)
+
+
 Subcommand = Tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 SUBCOMMANDS: Dict[str, Subcommand] = {
@@ -146,6 +158,8 @@ SUBCOMMANDS: Dict[str, Subcommand] = {
              "queries with their API plans", _demo_arguments, _run_demo),
     "setup": ("extensions, server, user mapping and IMPORT FOREIGN SCHEMA in one idempotent command",
               _setup_arguments, _run_setup),
+    "doctor": ("check what a working intercom schema needs (runtime, extensions, package, token, drift), "
+               "with the fix for each problem; exit 1 when one fails", _doctor_arguments, _run_doctor),
     "login": ("\"Sign in with Intercom\" (OAuth) and write the access token into a user mapping",
               _login_arguments, _run_login),
 }
