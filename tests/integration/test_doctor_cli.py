@@ -70,3 +70,24 @@ def test_a_bad_token_and_a_missing_server(set_up, workspace, capsys):
         with psycopg.connect(set_up, autocommit=True) as conn:
             conn.execute(sql.SQL("ALTER USER MAPPING FOR CURRENT_USER SERVER intercom OPTIONS "
                                  "(SET access_token {})").format(sql.Literal(workspace.token)))
+
+
+def test_a_package_the_server_cannot_import(pg, capsys):
+    """A cluster whose backend's PYTHONPATH leaves out this checkout: doctor says so and how to fix it."""
+    import sysconfig
+
+    from intercom_fdw.throwaway_pg import PgCluster, runtime_python_dir
+
+    cluster = PgCluster(runtime_name=pg.runtime)
+    cluster.env["PYTHONPATH"] = os.pathsep.join([str(runtime_python_dir(pg.runtime)), sysconfig.get_paths()["purelib"]])
+    cluster.start()
+    try:
+        db = cluster.create_database("doctor_no_package", extensions=("multicorn",))
+        with psycopg.connect(cluster.dsn(db), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION plpython3u")
+        status, out = doctor(capsys, "--dsn", cluster.dsn(db))
+        assert status == 1
+        assert "[FAIL] package: the server's Python cannot import intercom_fdw" in out, out
+        assert "fix: pip install intercom_fdw into the Python PostgreSQL embeds" in out
+    finally:
+        cluster.stop()
