@@ -135,6 +135,35 @@ def _run_replicate(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _setup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dsn", required=True, help="libpq connection string of the database to set up")
+    parser.add_argument("--token-env", required=True, metavar="VAR",
+                        help="environment variable holding the access token (kept off the command line)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--region", choices=("us", "eu", "au"), help="the workspace's region (default us)")
+    where.add_argument("--api-url", help="an Intercom API base URL instead of a region (the emulator, a proxy)")
+    parser.add_argument("--schema", default="intercom", help="schema of the foreign tables (default intercom)")
+    parser.add_argument("--server", default="intercom", help="name of the foreign server (default intercom)")
+
+
+def _run_setup(args: argparse.Namespace) -> int:
+    from intercom_fdw.tools.setup import run
+
+    return run(args)
+
+
+def _doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dsn", required=True, help="libpq connection string of the database to check")
+    parser.add_argument("--server", default="intercom", help="the intercom_fdw foreign server (default intercom)")
+    parser.add_argument("--schema", help="schema of the foreign tables (default: the one holding the server's tables)")
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from intercom_fdw.tools.doctor import run
+
+    return run(args)
+
+
 Subcommand = Tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 SUBCOMMANDS: Dict[str, Subcommand] = {
@@ -142,6 +171,10 @@ SUBCOMMANDS: Dict[str, Subcommand] = {
                  _emulator_arguments, _run_emulator),
     "demo": ("tour intercom_fdw: emulator (or a real workspace), throwaway PostgreSQL, IMPORT FOREIGN SCHEMA, "
              "queries with their API plans", _demo_arguments, _run_demo),
+    "setup": ("extensions, server, user mapping and IMPORT FOREIGN SCHEMA in one idempotent command",
+              _setup_arguments, _run_setup),
+    "doctor": ("check what a working intercom schema needs (runtime, extensions, package, token, drift), "
+               "with the fix for each problem; exit 1 when one fails", _doctor_arguments, _run_doctor),
     "login": ("\"Sign in with Intercom\" (OAuth) and write the access token into a user mapping",
               _login_arguments, _run_login),
     "replicate": ("replicate Intercom into local tables: CALL intercom_fdw.replicate() with progress and a summary",

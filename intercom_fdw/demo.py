@@ -158,13 +158,18 @@ def run_demo(token: Optional[str] = None, region: Optional[str] = None, api_url:
             calls = CallCounter(emulator.url if emulator else None)
             for step in tour(first_ticket_type_table(conn)):
                 run_step(conn, step, calls, say)
-        say(f"\nConnect with: psql '{cluster.dsn('intercom_demo')}'   (then: SET search_path = {SCHEMA}, public;)")
+        # Only a cluster that stays up can be connected to: without a terminal (or with wait=False)
+        # the demo stops it on return, so it says that instead of a psql command that would fail.
         if wait if wait is not None else sys.stdin.isatty():
+            say(f"\nConnect with: psql '{cluster.dsn('intercom_demo')}'   (then: SET search_path = {SCHEMA}, public;)")
             say("The emulator and PostgreSQL keep running until you press Ctrl-C.")
             try:
                 signal.pause()
             except KeyboardInterrupt:
                 pass
+        else:
+            say("\nThe throwaway PostgreSQL and the emulator stop now (not run in a terminal); "
+                "run `make demo` in a terminal to keep them running and connect with psql.")
         return 0
     finally:
         cluster.stop()

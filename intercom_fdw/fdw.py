@@ -94,6 +94,15 @@ def _sort_keys(sortkeys):
             for k in sortkeys]
 
 
+class _ImportedTable(TableDefinition):
+    """A table IMPORT FOREIGN SCHEMA creates: the runtime hands `to_statement` the server's name (the
+    only place multicorn tells it), recorded as the table option server_name for hints."""
+
+    def to_statement(self, schema_name, server_name):
+        self.options = {**self.options, "server_name": server_name}
+        return super().to_statement(schema_name, server_name)
+
+
 class IntercomFdw(ForeignDataWrapper):
     @_reported
     def __init__(self, fdw_options, fdw_columns):
@@ -309,7 +318,7 @@ class IntercomFdw(ForeignDataWrapper):
                             **parsed.client_options())
         definitions = schema_import.table_definitions(client, restriction_type, restricts, now=int(time.time()))
         return [
-            TableDefinition(
+            _ImportedTable(
                 table.name,
                 columns=[ColumnDefinition(c.name, type_name=c.pg_type, options=dict(c.options)) for c in table.columns],
                 options=table.options,

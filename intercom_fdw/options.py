@@ -11,6 +11,8 @@ echoed: it is registered as a secret before anything could print it, and its val
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
@@ -39,6 +41,8 @@ TABLE_OPTIONS = {
     "modify_batch_size": "rows per bulk INSERT batch, where the server does not set it (the server's "
                          "value wins)",
     "row_estimate": "rows the planner should expect from a full scan",
+    "server_name": "set by IMPORT FOREIGN SCHEMA: the name of the server the table was imported from, "
+                   "which hints name (multicorn does not tell the FDW its server)",
 }
 USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"}
 # What an INSERT does with a row whose object exists (writes.py): leave it as it is and report it,
@@ -117,6 +121,15 @@ def _endpoint(options: Mapping[str, str], required: bool) -> str:
     return api_base_url(options.get("region"), options.get("api_url"))
 
 
+def _server_name(options: Mapping[str, str]) -> str:
+    """The server as hints name it: the name IMPORT FOREIGN SCHEMA recorded in the table's options
+    (quoted as an identifier), or, for a table written by hand, a placeholder and where to look."""
+    name = (options.get("server_name") or "").strip()
+    if not name:
+        return "<the table's server, as psql's \\det shows it>"
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
 def _boolean(name, value) -> bool:
     text = str(value).strip().lower()
     if text in ("true", "on", "yes", "1", "t"):
@@ -172,7 +185,10 @@ class FdwOptions:
         if require_token and not token:
             raise ConfigurationError(
                 "no Intercom access token for this role",
-                hint="CREATE USER MAPPING FOR CURRENT_USER SERVER <server> OPTIONS (access_token '...')",
+                # server_name is a table option, which whoever created the table wrote: the hint says
+                # to check it, so that no table can steer a token to a server of its creator's choice.
+                hint=f"CREATE USER MAPPING FOR CURRENT_USER SERVER {_server_name(options)} "
+                     "OPTIONS (access_token '...'); check first that this is the table's server (psql: \\det)",
             )
         on_conflict = options.get("on_conflict", DEFAULT_ON_CONFLICT).strip().lower()
         if on_conflict not in ON_CONFLICT:

@@ -198,10 +198,16 @@ def filter_column(name) -> Column:
 
 @dataclass(frozen=True)
 class RequiredFilter:
-    """A scan needs one of these columns bound by `=` (events need a contact); each maps to a parameter."""
+    """A scan needs one of these columns bound by `=` (events need a contact); each maps to a parameter.
 
-    params: Mapping[str, str]  # column -> query parameter
+    With `search`, the parameters are fields of the spec's search endpoint instead of query parameters
+    of its list: each value is one search `{field, "=", value}` (the contacts of a tag), and the column
+    takes the value asked for (declare it with `parent_key`, since the objects do not hold it).
+    """
+
+    params: Mapping[str, str]  # column -> query parameter (or search field)
     hint: str
+    search: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,9 @@ class ParentKey:
     query_param: Optional[str] = None
     values: Tuple[str, ...] = ()
     embedded: Optional[str] = None
+    # Said by EXPLAIN when the table is read once per row of the parent table (no parent key value):
+    # where a cheaper table answers the same question.
+    scan_note: Optional[str] = None
     parent_spec: Optional["ObjectSpec"] = field(default=None, repr=False, compare=False)
 
 

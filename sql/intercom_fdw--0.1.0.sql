@@ -232,6 +232,7 @@ CREATE FUNCTION create_ticket_type_attribute(
     visible_to_contacts boolean DEFAULT true,
     multiline boolean DEFAULT NULL,
     allow_multiple_values boolean DEFAULT NULL,
+    list_items text DEFAULT NULL,
     server name DEFAULT NULL
 )
 RETURNS jsonb
@@ -241,7 +242,7 @@ AS $body$
 from intercom_fdw.actions.plpython import run
 return run(plpy, 'create_ticket_type_attribute', args)
 $body$;
-COMMENT ON FUNCTION create_ticket_type_attribute(text, text, text, text, boolean, boolean, boolean, boolean, boolean, boolean, name) IS 'Add an attribute to a ticket type (POST /ticket_types/{id}/attributes).';
+COMMENT ON FUNCTION create_ticket_type_attribute(text, text, text, text, boolean, boolean, boolean, boolean, boolean, boolean, text, name) IS 'Add an attribute to a ticket type (POST /ticket_types/{id}/attributes).';
 
 CREATE FUNCTION update_ticket_type_attribute(
     ticket_type_id text,
@@ -255,6 +256,7 @@ CREATE FUNCTION update_ticket_type_attribute(
     multiline boolean DEFAULT NULL,
     allow_multiple_values boolean DEFAULT NULL,
     archived boolean DEFAULT NULL,
+    list_items text DEFAULT NULL,
     server name DEFAULT NULL
 )
 RETURNS jsonb
@@ -264,7 +266,7 @@ AS $body$
 from intercom_fdw.actions.plpython import run
 return run(plpy, 'update_ticket_type_attribute', args)
 $body$;
-COMMENT ON FUNCTION update_ticket_type_attribute(text, text, text, text, boolean, boolean, boolean, boolean, boolean, boolean, boolean, name) IS 'Change or archive an attribute of a ticket type; NULL arguments are left unchanged (PUT /ticket_types/{id}/attributes/{attribute_id}).';
+COMMENT ON FUNCTION update_ticket_type_attribute(text, text, text, text, boolean, boolean, boolean, boolean, boolean, boolean, boolean, text, name) IS 'Change or archive an attribute of a ticket type; NULL arguments are left unchanged (PUT /ticket_types/{id}/attributes/{attribute_id}).';
 
 CREATE FUNCTION check_intercom_options(kind text, name text, options text[], column_options jsonb,
                                        related_options jsonb)

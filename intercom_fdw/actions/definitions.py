@@ -6,7 +6,9 @@ Adding an action means adding an entry here and regenerating the extension scrip
 """
 from __future__ import annotations
 
-from intercom_fdw.actions.vocabulary import Action, Arg, Param, at_most_keys, in_future, integer_id, string_values
+from intercom_fdw.actions.vocabulary import (
+    Action, Arg, Param, Unknown, at_most_keys, comma_delimited_items, in_future, integer_id, string_values,
+)
 
 # Intercom's event metadata limit (intercom-api-notes.md, "Events").
 EVENT_METADATA_MAX_KEYS = 10
@@ -16,8 +18,22 @@ def _flag(name: str, default: str = "NULL") -> Param:
     return Param(name, "boolean", default)
 
 
-_admin_id = Param("admin_id")
-_conversation_id = Param("conversation_id")
+# What Intercom answers when an id names nothing (404s of the OpenAPI file, "Admin not found" as
+# Intercom and the emulator answer an admin_id that is no admin), told as the argument it is about.
+_admin_id = Param("admin_id", unknown=Unknown(
+    codes=("admin_not_found",), messages=("admin not found",), is_not="an admin of this workspace",
+    hint="pass the id of an admin (SELECT id, name FROM intercom.admins); name the arguments "
+         "(admin_id => ..., tag_id => ...) so that none takes another's place"))
+_conversation_id = Param("conversation_id", unknown=Unknown(
+    messages=("conversation not found", "resource not found"), is_not="a conversation of this workspace",
+    hint="pass the id of a conversation (SELECT id FROM intercom.conversations)"))
+
+
+def _tag_id(is_not: str) -> Param:
+    return Param("tag_id", unknown=Unknown(
+        codes=("tag_not_found",), messages=("tag not found",), is_not=is_not,
+        hint="pass the id of a tag (SELECT id, name FROM intercom.tags); name the arguments "
+             "(admin_id => ..., tag_id => ...) so that none takes another's place"))
 _parts = "/conversations/{conversation_id}/parts"
 
 # Every request that adds a conversation part (a reply, close, snooze, open, assignment) is not
@@ -52,6 +68,22 @@ _ATTRIBUTE_FLAGS = (
     "required_to_create", "required_to_create_for_contacts", "visible_on_create", "visible_to_contacts",
     "multiline", "allow_multiple_values",
 )
+
+# Last in both signatures, so that calls written before it existed still mean what they meant.
+_list_items = Param("list_items", default="NULL", rules=(comma_delimited_items,))
+
+
+def _list_items_for_list_attributes(arguments):
+    # Intercom answers 400 "list_items is required" for a list attribute without them; the OpenAPI
+    # file says they apply only to list attributes.
+    if arguments["data_type"] == "list" and arguments["list_items"] is None:
+        return ("list_items", "is required when data_type is list",
+                "pass the items separated by commas, like list_items => 'Low,Medium,High'")
+    if arguments["data_type"] != "list" and arguments["list_items"] is not None:
+        return ("list_items", f"applies only to data_type list, not {arguments['data_type']}",
+                "leave list_items out, or use data_type 'list'")
+    return None
+
 
 ACTIONS = (
     Action(
@@ -88,7 +120,7 @@ ACTIONS = (
         name="add_tag_to_conversation",
         summary="Tag a conversation (POST /conversations/{id}/tags).",
         method="POST", path="/conversations/{conversation_id}/tags",
-        params=(_conversation_id, _admin_id, Param("tag_id")),
+        params=(_conversation_id, _admin_id, _tag_id("a tag of this workspace")),
         body={"id": Arg("tag_id"), "admin_id": Arg("admin_id")},
         idempotent=True,  # a tag is applied at most once
     ),
@@ -96,7 +128,7 @@ ACTIONS = (
         name="remove_tag_from_conversation",
         summary="Remove a tag from a conversation (DELETE /conversations/{id}/tags/{tag_id}).",
         method="DELETE", path="/conversations/{conversation_id}/tags/{tag_id}",
-        params=(_conversation_id, Param("tag_id"), _admin_id),
+        params=(_conversation_id, _tag_id("a tag of this conversation"), _admin_id),
         # Intercom's DELETE takes a JSON body (intercom-api-notes.md).
         body={"admin_id": Arg("admin_id")},
         # Not retried: after a first send that went through, a second answers 404 "tag not found"
@@ -179,10 +211,11 @@ ACTIONS = (
             Param("data_type", choices=("string", "list", "integer", "decimal", "boolean", "datetime", "files")),
             _flag("required_to_create", "false"), _flag("required_to_create_for_contacts", "false"),
             _flag("visible_on_create", "true"), _flag("visible_to_contacts", "true"),
-            _flag("multiline"), _flag("allow_multiple_values"),
+            _flag("multiline"), _flag("allow_multiple_values"), _list_items,
         ),
         body={"name": Arg("name"), "description": Arg("description"), "data_type": Arg("data_type"),
-              **{flag: Arg(flag) for flag in _ATTRIBUTE_FLAGS}},
+              **{flag: Arg(flag) for flag in _ATTRIBUTE_FLAGS}, "list_items": Arg("list_items")},
+        checks=(_list_items_for_list_attributes,),
     ),
     Action(
         name="update_ticket_type_attribute",
@@ -192,10 +225,10 @@ ACTIONS = (
         params=(
             Param("ticket_type_id"), Param("attribute_id"),
             Param("name", default="NULL"), Param("description", default="NULL"),
-            *(_flag(flag) for flag in _ATTRIBUTE_FLAGS), _flag("archived"),
+            *(_flag(flag) for flag in _ATTRIBUTE_FLAGS), _flag("archived"), _list_items,
         ),
         body={"name": Arg("name"), "description": Arg("description"),
-              **{flag: Arg(flag) for flag in (*_ATTRIBUTE_FLAGS, "archived")}},
+              **{flag: Arg(flag) for flag in (*_ATTRIBUTE_FLAGS, "archived")}, "list_items": Arg("list_items")},
         idempotent=True,  # PUT of the same values
     ),
 )

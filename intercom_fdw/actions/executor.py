@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from intercom_fdw.actions.vocabulary import Action
 from intercom_fdw.client import client_for
-from intercom_fdw.errors import ServerError, TransportError
+from intercom_fdw.errors import IntercomError, ServerError, TransportError
 from intercom_fdw.options import FdwOptions
 
 # Said when a request that must not be repeated failed in a way that does not tell whether
@@ -26,4 +26,6 @@ def execute(action: Action, arguments: Mapping[str, Any], options: FdwOptions) -
         if not call.idempotent:
             error.detail = "; ".join(filter(None, [error.detail, MAY_HAVE_HAPPENED]))
         raise
+    except IntercomError as error:
+        raise action.explain(error, arguments) from None
     return response or dict(action.empty_response)

@@ -12,11 +12,32 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Tuple
 
 from intercom_fdw.api_request import UnaddressableId, bind_path
-from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.errors import ConfigurationError, IntercomError
 
 # A rule looks at one non-NULL argument value and returns None, or (problem, hint). `now` is the
 # UNIX time of the call, passed in so that rules stay pure.
 Rule = Callable[[Any, float], Optional[Tuple[str, str]]]
+
+# A check looks at all the bound arguments of an action (by name, NULL as None) and returns None, or
+# (parameter name, problem, hint): for rules that tie one argument to another.
+Check = Callable[[Mapping[str, Any]], Optional[Tuple[str, str, str]]]
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """How Intercom says that an argument names nothing: the error codes (or, for answers whose code
+    is generic, the messages) of its answer, and what the caller is told instead ("argument admin_id
+    '7' is not an admin of this workspace"). An action's answer names no argument by itself."""
+
+    codes: Tuple[str, ...] = ()
+    messages: Tuple[str, ...] = ()
+    is_not: str = ""
+    hint: str = ""
+
+    def matches(self, error: IntercomError) -> bool:
+        # The client's message ends with Intercom's own ("...: not_found: Conversation not found").
+        said = error.message.lower()
+        return error.code in self.codes or any(said.endswith(": " + message) for message in self.messages)
 
 
 @dataclass(frozen=True)
@@ -38,6 +59,7 @@ class Param:
     rules: Tuple[Rule, ...] = ()
     to_api: Optional[Callable[[Any], Any]] = None
     to_api_hint: str = ""
+    unknown: Optional[Unknown] = None
 
     @property
     def required(self) -> bool:
@@ -68,7 +90,8 @@ class Action:
     `path` is a template whose `{fields}` are arguments; `body` a JSON template of constants and
     `Arg`s. `idempotent` tells the client whether a request that may have reached Intercom can be
     sent again: true only when a second send leaves Intercom in the same state and gives the same
-    answer. `empty_response` is returned when Intercom answers 2xx without a body.
+    answer. `empty_response` is returned when Intercom answers 2xx without a body. `checks` are
+    rules between arguments, run after each argument passed its own.
     """
 
     name: str
@@ -79,6 +102,7 @@ class Action:
     body: Optional[Mapping[str, Any]] = None
     idempotent: bool = False
     empty_response: Mapping[str, Any] = field(default_factory=dict)
+    checks: Tuple[Check, ...] = ()
 
     def bind(self, values, now: Optional[float] = None) -> dict:
         """Check positional SQL argument values and return them by name, converted for the API.
@@ -94,7 +118,13 @@ class Action:
                      "(make -C sql install), then DROP and CREATE EXTENSION intercom_fdw",
             )
         now = time.time() if now is None else now
-        return {p.name: self._check(p, v, now) for p, v in zip(self.params, values)}
+        arguments = {p.name: self._check(p, v, now) for p, v in zip(self.params, values)}
+        for check in self.checks:
+            problem = check(arguments)
+            if problem:
+                name, message, hint = problem
+                raise _argument_error(next(p for p in self.params if p.name == name), message, hint)
+        return arguments
 
     def _check(self, param: Param, value: Any, now: float) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -119,6 +149,21 @@ class Action:
             return param.to_api(value)
         except (TypeError, ValueError):
             raise _argument_error(param, f"has invalid value {value!r}", param.to_api_hint) from None
+
+    def explain(self, error: IntercomError, arguments: Mapping[str, Any]) -> IntercomError:
+        """Intercom's error for this action's request, told as the argument it is about when its
+        answer says an argument names nothing (see `Unknown`); else the error as it is."""
+        for param in self.params:
+            value = arguments.get(param.name)
+            if param.unknown is None or value is None or not param.unknown.matches(error):
+                continue
+            return type(error)(
+                f"argument {param.name} {value!r} is not {param.unknown.is_not}",
+                hint=param.unknown.hint or None,
+                detail="; ".join(filter(None, [error.message, error.detail])),
+                status=error.status, code=error.code, request_id=error.request_id,
+            )
+        return error
 
     def plan(self, arguments: Mapping[str, Any]) -> ActionCall:
         """The HTTP request for arguments returned by `bind`."""
@@ -163,6 +208,19 @@ def at_most_keys(limit: int, what: str) -> Rule:
             )
         return None
     return rule
+
+
+def comma_delimited_items(value, now):
+    """Intercom takes a list attribute's items as one comma-delimited string (the OpenAPI file's
+    `list_items`: "Low Priority,Medium Priority,High Priority")."""
+    items = [item.strip() for item in value.split(",")]
+    example = "pass the items separated by commas, like 'Low,Medium,High'"
+    if any(not item for item in items):
+        return f"has an empty item in {value!r}", example
+    duplicates = sorted({item for item in items if items.count(item) > 1})
+    if duplicates:
+        return f"names {', '.join(map(repr, duplicates))} more than once", "name each item once"
+    return None
 
 
 def in_future(value, now):

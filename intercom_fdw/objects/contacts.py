@@ -60,11 +60,11 @@ CONTACTS = ObjectSpec(
 
 
 def _contact_child(table, columns, path, paging="unpaged", items_key="data", per_page_cap=None, estimate=10,
-                   writes=None):
+                   writes=None, scan_note=None):
     return ObjectSpec(
         table=table,
         columns=(parent_key("contact_id"),) + columns,
-        parent=ParentKey("contact_id", parent="contacts", path_param="contact_id"),
+        parent=ParentKey("contact_id", parent="contacts", path_param="contact_id", scan_note=scan_note),
         list=Endpoint("GET", "/contacts/{contact_id}/" + path, paging, items_key, per_page_cap),
         row_estimate=estimate,
         writes=writes or WriteRules(),
@@ -86,12 +86,41 @@ def _attach_detach(path, *extra_fields, required=()):
 
 CONTACT_COMPANIES = _contact_child("contact_companies", COMPANY_COLUMNS, "companies", "page", "companies", 50,
                                    writes=_attach_detach("companies"))
-CONTACT_SEGMENTS = _contact_child("contact_segments", SEGMENT_COLUMNS, "segments")
+def _instead(member, table):
+    return (f"to find the contacts of a {member}, read {table} WHERE {member}_id = '...' instead: one contact "
+            f"search per {member}, not one request per contact")
+
+
+CONTACT_SEGMENTS = _contact_child("contact_segments", SEGMENT_COLUMNS, "segments",
+                                  scan_note=_instead("segment", "segment_contacts"))
 CONTACT_SUBSCRIPTIONS = _contact_child(
     "contact_subscriptions", SUBSCRIPTION_TYPE_COLUMNS, "subscriptions",
     writes=_attach_detach("subscriptions", WriteField("consent_type"), required=(
         Requirement(("consent_type",), "consent_type is opt_in or opt_out", ("opt_in", "opt_out")),)))
-CONTACT_TAGS = _contact_child("contact_tags", TAG_COLUMNS, "tags", writes=_attach_detach("tags"))
+CONTACT_TAGS = _contact_child("contact_tags", TAG_COLUMNS, "tags", writes=_attach_detach("tags"),
+                              scan_note=_instead("tag", "tag_contacts"))
+
+
+def _member_contacts(member):
+    """The contacts of one tag or segment: POST /contacts/search on `tag_id` / `segment_id` (the
+    OpenAPI file's contact search fields, `=` and `!=`), one search per value instead of one request
+    per contact through contact_tags / contact_segments."""
+    column = f"{member}_id"
+    return ObjectSpec(
+        table=f"{member}_contacts",
+        columns=(parent_key(column),) + CONTACT_COLUMNS,
+        search=Endpoint("POST", "/contacts/search", "search", "data", per_page_cap=150),
+        required=RequiredFilter(
+            {column: column}, search=True,
+            hint=f"Add WHERE {column} = '...' (or join on it): the table lists the contacts of the {member}s "
+                 f"it is given."),
+        row_estimate=100,
+        notes=("recently tagged or created contacts can take minutes to appear in search results",),
+    )
+
+
+TAG_CONTACTS = _member_contacts("tag")
+SEGMENT_CONTACTS = _member_contacts("segment")
 
 NOTES = ObjectSpec(
     table="notes",
@@ -125,4 +154,5 @@ EVENTS = ObjectSpec(
     row_estimate=100,
 )
 
-SPECS = (CONTACTS, CONTACT_COMPANIES, CONTACT_SEGMENTS, CONTACT_SUBSCRIPTIONS, CONTACT_TAGS, NOTES, EVENTS)
+SPECS = (CONTACTS, CONTACT_COMPANIES, CONTACT_SEGMENTS, CONTACT_SUBSCRIPTIONS, CONTACT_TAGS, TAG_CONTACTS,
+         SEGMENT_CONTACTS, NOTES, EVENTS)

@@ -216,9 +216,16 @@ class _Route:
             if values is not None:
                 # An unknown contact is a 404: no rows, as SQL expects, not an error. An empty value
                 # names no contact (Intercom would answer 400 for the missing parameter): no call.
-                calls = tuple(call_for(spec.list, params={param: v}, inject={column: v}, allow_404=True)
-                              for v in values if v != "")
-                return cls(ScanPlan(spec.table, f"one request per {column}", calls), used, used, kind="lookup")
+                if required.search:
+                    calls = tuple(call_for(spec.search, body={"query": {"field": param, "operator": "=", "value": v}},
+                                           inject={column: v}, allow_404=True)
+                                  for v in values if v != "")
+                    strategy = f"one search per {column}"
+                else:
+                    calls = tuple(call_for(spec.list, params={param: v}, inject={column: v}, allow_404=True)
+                                  for v in values if v != "")
+                    strategy = f"one request per {column}"
+                return cls(ScanPlan(spec.table, strategy, calls), used, used, kind="lookup")
         if options.strict:
             raise ConfigurationError(
                 f"a query on {spec.table} needs a filter on one of: {', '.join(required.params)}",
@@ -346,7 +353,7 @@ class _Route:
                            parent.parent_column, parent.embedded)
         plan = ScanPlan(spec.table, f"one request per row of {parent.parent}", (), child_calls=child,
                         notes=(f"add WHERE {parent.column} = ... (or join on it) to avoid reading every "
-                               f"{parent.parent} row",))
+                               f"{parent.parent} row",) + ((parent.scan_note,) if parent.scan_note else ()))
         return cls(plan, kind="children")
 
 

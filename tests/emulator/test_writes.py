@@ -168,6 +168,11 @@ def test_ticket_types_and_data_attributes(papi):
     assert attr.status_code == 200, attr.text
     changed = papi.put(f"/ticket_types/{type_id}/attributes/{attr.json()['id']}", json={"description": "Region"})
     assert changed.json()["description"] == "Region"
+    no_items = papi.post(f"/ticket_types/{type_id}/attributes", json={
+        "name": "size", "description": "How big", "data_type": "list"})
+    assert (no_items.status_code, no_items.json()["errors"][0]["message"]) == (400, "list_items is required")
+    relisted = papi.put(f"/ticket_types/{type_id}/attributes/{attr.json()['id']}", json={"list_items": "EU,US,APAC"})
+    assert [o["label"] for o in relisted.json()["input_options"]["list_options"]] == ["EU", "US", "APAC"]
     assert "region" in [a["name"] for a in papi.get(f"/ticket_types/{type_id}").json()
                         ["ticket_type_attributes"]["ticket_type_attributes"]]
 

@@ -213,6 +213,31 @@ def test_add_and_remove_tag(conn, tables, conversations, admin_id):
     assert tables.conversation_tag_ids(conversation_id) == tagged
 
 
+def test_a_wrong_id_is_named_by_its_argument(conn, tables, conversations, admin_id):
+    """remove_tag_from_conversation takes (conversation_id, tag_id, admin_id) and add_tag_to_conversation
+    (conversation_id, admin_id, tag_id): arguments in the other's order are told as the argument they fill."""
+    conversation_id = next(conversations)
+    tag_id = tables.rows("SELECT id FROM intercom.tags ORDER BY id")[0]["id"]
+    swapped = sql_error(conn, "remove_tag_from_conversation", conversation_id, admin_id, tag_id)
+    assert swapped.diag.message_primary.endswith(
+        f"intercom_fdw.remove_tag_from_conversation(): argument admin_id {tag_id!r} is not an admin of this workspace")
+    assert "intercom.admins" in swapped.diag.message_hint
+    assert "HTTP status 404" in swapped.diag.message_detail and "Admin not found" in swapped.diag.message_detail
+    assert swapped.sqlstate == "HV000"
+
+    unknown_tag = sql_error(conn, "add_tag_to_conversation", conversation_id=conversation_id, admin_id=admin_id,
+                            tag_id="999999")
+    assert unknown_tag.diag.message_primary.endswith("argument tag_id '999999' is not a tag of this workspace")
+    not_applied = sql_error(conn, "remove_tag_from_conversation", conversation_id=conversation_id,
+                            tag_id=next(t for t in (r["id"] for r in tables.rows("SELECT id FROM intercom.tags"))
+                                        if t not in tables.conversation_tag_ids(conversation_id)),
+                            admin_id=admin_id)
+    assert "is not a tag of this conversation" in not_applied.diag.message_primary
+    no_conversation = sql_error(conn, "close_conversation", "424242424242", admin_id)
+    assert no_conversation.diag.message_primary.endswith(
+        "argument conversation_id '424242424242' is not a conversation of this workspace")
+
+
 def test_close_and_open_conversation(conn, tables, conversations, admin_id):
     conversation_id = next(conversations)
     call(conn, "close_conversation", conversation_id, admin_id)
@@ -296,6 +321,27 @@ def test_create_and_update_ticket_type_attribute(conn, tables, ticket_type_id):
          description="Printed on the back", archived=True)
     stored = tables.one(query, ticket_type_id, created["id"])
     assert (stored["name"], stored["description"], stored["archived"]) == ("Serial number", "Printed on the back", True)
+
+
+def test_list_ticket_type_attribute_with_its_items(conn, tables, ticket_type_id):
+    created = call(conn, "create_ticket_type_attribute", ticket_type_id, "Severity", "How bad", "list",
+                   list_items="Low,Medium,High")
+    query = "SELECT data_type, attrs FROM intercom.ticket_type_attributes WHERE ticket_type_id = %s AND id = %s"
+    stored = tables.one(query, ticket_type_id, created["id"])
+    labels = [o["label"] for o in stored["attrs"]["input_options"]["list_options"]]
+    assert (stored["data_type"], labels) == ("list", ["Low", "Medium", "High"])
+
+    call(conn, "update_ticket_type_attribute", ticket_type_id, created["id"], list_items="Low,Medium,High,Critical")
+    stored = tables.one(query, ticket_type_id, created["id"])
+    assert [o["label"] for o in stored["attrs"]["input_options"]["list_options"]][-1] == "Critical"
+
+
+def test_list_attribute_without_items_fails_before_any_call(conn, log, ticket_type_id):
+    sent = log.requests_sent()
+    error = sql_error(conn, "create_ticket_type_attribute", ticket_type_id, "Severity", "How bad", "list")
+    assert error.sqlstate == "22023"
+    assert "argument list_items is required when data_type is list" in error.diag.message_primary
+    assert log.requests_sent() == sent
 
 
 def test_functions_run_over_rows_of_the_foreign_tables(tables, conversations, admin_id):

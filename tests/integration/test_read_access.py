@@ -104,6 +104,25 @@ def test_a_role_without_a_mapping_is_told_how_to_create_one(pg, roles_db):
         assert session.execute("SELECT count(*) FROM shared.admins").fetchone()[0] > 0
 
 
+def test_the_hint_names_the_server_an_imported_table_is_on(pg, roles_db):
+    with pg.connect(roles_db) as session:
+        session.execute(f"SET ROLE {ROLES[0]}")
+        session.execute("RESET ROLE")
+        session.execute(f"GRANT USAGE ON FOREIGN SERVER two_ws TO {ROLES[0]}")
+        session.execute(f"CREATE SCHEMA imported AUTHORIZATION {ROLES[0]}")
+        session.execute(f"SET ROLE {ROLES[0]}")
+        session.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (admins) FROM SERVER two_ws INTO imported")
+        session.execute(f"GRANT USAGE ON SCHEMA imported TO {ROLES[2]}")
+        session.execute(f"GRANT SELECT ON imported.admins TO {ROLES[2]}")
+        session.execute(f"SET ROLE {ROLES[2]}")
+        error = sql_error(session, "SELECT id FROM imported.admins")
+        assert error.diag.message_hint == \
+            "CREATE USER MAPPING FOR CURRENT_USER SERVER two_ws OPTIONS (access_token '...')"
+        # a table written by hand does not know its server: the hint says where to look
+        error = sql_error(session, "SELECT id FROM shared.admins")
+        assert "SERVER <the table's server, as psql's \\det shows it>" in error.diag.message_hint
+
+
 def test_the_token_is_never_in_explain(pg, roles_db):
     with pg.connect(roles_db) as session:
         for role in ROLES[:2]:

@@ -82,6 +82,12 @@ def oracle(api, table):
         emails = [c["email"] for c in _contacts(api)[:40] if c.get("email")]
         events = [e for email in emails for e in api.get("/events", type="user", email=email)["events"]]
         return "WHERE email = ANY(%s)", (emails,), events
+    if table in ("tag_contacts", "segment_contacts"):
+        member = table.split("_")[0]
+        ids = [o["id"] for o in api.get(f"/{member}s")[f"{member}s" if member == "segment" else "data"]][:3]
+        found = [c for i in ids for c in api.search_all("/contacts/search", "data",
+                                                        {"field": f"{member}_id", "operator": "=", "value": i})]
+        return f"WHERE {member}_id = ANY(%s)", (ids,), found
     raise AssertionError(f"no oracle for table {table}: add one (every object needs its integration test)")
 
 

@@ -33,12 +33,12 @@ SIGNATURES = {
     "create_ticket_type_attribute": [
         "ticket_type_id", "name", "description", "data_type", "required_to_create",
         "required_to_create_for_contacts", "visible_on_create", "visible_to_contacts", "multiline",
-        "allow_multiple_values",
+        "allow_multiple_values", "list_items",
     ],
     "update_ticket_type_attribute": [
         "ticket_type_id", "attribute_id", "name", "description", "required_to_create",
         "required_to_create_for_contacts", "visible_on_create", "visible_to_contacts", "multiline",
-        "allow_multiple_values", "archived",
+        "allow_multiple_values", "archived", "list_items",
     ],
 }
 
@@ -76,12 +76,20 @@ CASES = [
       "from": {"type": "admin", "id": 9}, "to": {"type": "lead", "id": "c1"}}),
     ("create_in_app_message", [None, "B", None, "9", "user", "c1"], "POST", "/messages",
      {"message_type": "in_app", "body": "B", "from": {"type": "admin", "id": 9}, "to": {"type": "user", "id": "c1"}}),
-    ("create_ticket_type_attribute", ["3", "Size", "How big", "list", False, False, True, True, None, None],
+    ("create_ticket_type_attribute", ["3", "Size", "How big", "list", False, False, True, True, None, None, "S,M, L"],
      "POST", "/ticket_types/3/attributes",
      {"name": "Size", "description": "How big", "data_type": "list", "required_to_create": False,
+      "required_to_create_for_contacts": False, "visible_on_create": True, "visible_to_contacts": True,
+      "list_items": "S,M, L"}),
+    ("create_ticket_type_attribute", ["3", "Serial", "On the back", "string", False, False, True, True, None, None,
+                                      None],
+     "POST", "/ticket_types/3/attributes",
+     {"name": "Serial", "description": "On the back", "data_type": "string", "required_to_create": False,
       "required_to_create_for_contacts": False, "visible_on_create": True, "visible_to_contacts": True}),
-    ("update_ticket_type_attribute", ["3", "8", None, "Bigger", None, None, None, None, None, None, True],
+    ("update_ticket_type_attribute", ["3", "8", None, "Bigger", None, None, None, None, None, None, True, None],
      "PUT", "/ticket_types/3/attributes/8", {"description": "Bigger", "archived": True}),
+    ("update_ticket_type_attribute", ["3", "8", None, None, None, None, None, None, None, None, None, "S,M,L,XL"],
+     "PUT", "/ticket_types/3/attributes/8", {"list_items": "S,M,L,XL"}),
 ]
 
 
@@ -149,7 +157,7 @@ def test_required_arguments_must_be_given(value):
     ("create_email_message", ["S", "B", "fancy", "9", "user", "c"], "template", "plain, personal"),
     ("create_in_app_message", ["S", "B", "Plain", "9", "user", "c"], "template", "plain, personal"),
     ("create_email_message", ["S", "B", "plain", "9", "contact", "c"], "to_type", "user, lead"),
-    ("create_ticket_type_attribute", ["3", "n", "d", "text", False, False, True, True, None, None],
+    ("create_ticket_type_attribute", ["3", "n", "d", "text", False, False, True, True, None, None, None],
      "data_type", "string, list, integer, decimal, boolean, datetime, files"),
 ])
 def test_enumerations_list_the_valid_values(name, values, param, valid):
@@ -157,6 +165,28 @@ def test_enumerations_list_the_valid_values(name, values, param, valid):
     assert error.message.startswith(f"argument {param} has invalid value ")
     assert error.message.endswith(f"valid values: {valid}")
     assert error.hint == f"use one of: {valid}"
+
+
+_ATTRIBUTE = ["3", "Size", "How big"]
+_FLAGS = [False, False, True, True, None, None]
+
+
+@pytest.mark.parametrize("name,values,message,hint", [
+    ("create_ticket_type_attribute", [*_ATTRIBUTE, "list", *_FLAGS, None],
+     "argument list_items is required when data_type is list", "like list_items => 'Low,Medium,High'"),
+    ("create_ticket_type_attribute", [*_ATTRIBUTE, "string", *_FLAGS, "S,M"],
+     "argument list_items applies only to data_type list, not string", "leave list_items out"),
+    ("create_ticket_type_attribute", [*_ATTRIBUTE, "list", *_FLAGS, "S,,M"],
+     "argument list_items has an empty item in 'S,,M'", "separated by commas"),
+    ("create_ticket_type_attribute", [*_ATTRIBUTE, "list", *_FLAGS, "S,M,S"],
+     "argument list_items names 'S' more than once", "name each item once"),
+    ("update_ticket_type_attribute", ["3", "8", *[None] * 9, "S, "],
+     "argument list_items has an empty item in 'S, '", "separated by commas"),
+])
+def test_list_items_follow_intercoms_format(name, values, message, hint):
+    error = _error(name, values)
+    assert error.message == message
+    assert hint in error.hint
 
 
 def test_event_metadata_takes_at_most_ten_keys():

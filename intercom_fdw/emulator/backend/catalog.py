@@ -42,7 +42,8 @@ def activity_logs(ws, rt, req) -> dict:
     before = int_param(req.query.get("created_at_before"), "created_at_before", default=rt.now())
     per_page = per_page_value(req.query.get("per_page"), ACTIVITY_LOG_LIST)
     window = [log for log in ws.activity_logs if after <= log["created_at"] <= before]
-    chunk, pages = sequence_page(window, per_page, req.query.get("starting_after"))
+    chunk, pages = sequence_page(window, per_page, req.query.get("starting_after"),
+                                 req.query.get("page"))
     return {"type": "activity_log.list", "pages": pages, "activity_logs": chunk}
 
 
@@ -114,7 +115,8 @@ def _recently_updated_first(table) -> list:
 
 def list_collections(ws, rt, req) -> dict:
     per_page = per_page_value(req.query.get("per_page"), COLLECTION_LIST)
-    items, pages = sequence_page(_recently_updated_first(ws.collections), per_page, req.query.get("starting_after"))
+    items, pages = sequence_page(_recently_updated_first(ws.collections), per_page, req.query.get("starting_after"),
+                                 req.query.get("page"))
     return {"type": "list", "data": items, "total_count": len(ws.collections), "pages": pages}
 
 
@@ -124,7 +126,8 @@ def get_collection(ws, rt, req) -> dict:
 
 def list_articles(ws, rt, req) -> dict:
     per_page = per_page_value(req.query.get("per_page"), ARTICLE_LIST)
-    items, pages = sequence_page(_recently_updated_first(ws.articles), per_page, req.query.get("starting_after"))
+    items, pages = sequence_page(_recently_updated_first(ws.articles), per_page, req.query.get("starting_after"),
+                                 req.query.get("page"))
     return {"type": "list", "data": [views.article(a, with_statistics=False) for a in items],
             "total_count": len(ws.articles), "pages": pages}
 
@@ -180,7 +183,8 @@ def list_events(ws, rt, req) -> dict:
     since = rt.now() - EVENT_LIST_WINDOW_S
     recent = [e for e in reversed(events) if e["created_at"] >= since]  # newest first
     per_page = per_page_value(req.query.get("per_page"), EVENT_LIST)
-    chunk, pages = sequence_page(recent, per_page, req.query.get("starting_after"))
+    chunk, pages = sequence_page(recent, per_page, req.query.get("starting_after"),
+                                 req.query.get("page"))
     next_url = None
     if "next" in pages:
         query = {k: v for k, v in req.query.items() if k not in ("starting_after", "per_page")}

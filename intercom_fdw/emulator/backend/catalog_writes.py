@@ -63,16 +63,19 @@ def create_ticket_type_attribute(ws: Workspace, rt: Runtime, req: Req) -> dict:
     attributes = ttype["ticket_type_attributes"]["ticket_type_attributes"]
     if any(a["name"] == name for a in attributes):
         raise invalid(f"ticket type {ttype['name']!r} already has an attribute named {name!r}")
-    options = None
-    if data_type == "list":
-        items = typed(body, "list_items", (str,), required=True)
-        options = {"list_options": [{"label": item.strip()} for item in items.split(",") if item.strip()]}
+    options = _list_options(body, required=True) if data_type == "list" else None
     attr = ticket_type_attribute(new_numeric_id(ws), ws.app["id_code"], ttype["id"], name, data_type, options,
                                  default=False, order=len(attributes), now=rt.now())
     _apply_attribute_flags(attr, body)
     attr["description"] = body["description"]
     attributes.append(attr)
     return attr
+
+
+def _list_options(body: dict, required: bool) -> dict:
+    # The OpenAPI file: "A comma delimited list of items for the attribute value".
+    items = typed(body, "list_items", (str,), required=required)
+    return {"list_options": [{"label": item.strip()} for item in items.split(",") if item.strip()]}
 
 
 def _apply_attribute_flags(attr: dict, body: dict) -> None:
@@ -92,6 +95,10 @@ def update_ticket_type_attribute(ws: Workspace, rt: Runtime, req: Req) -> dict:
     for name in ("name", "description"):
         if name in body:
             attr[name] = typed(body, name, (str,))
+    if body.get("list_items") is not None:
+        if attr["data_type"] != "list":
+            raise invalid("list_items applies only to list attributes")
+        attr["input_options"] = _list_options(body, required=True)
     _apply_attribute_flags(attr, body)
     attr["updated_at"] = rt.now()
     return attr

@@ -89,7 +89,8 @@ def company_contacts(ws: Workspace, rt: Runtime, req: Req) -> dict:
     company = company_by_id(ws, req.path["company_id"])
     per_page = per_page_value(req.query.get("per_page"), COMPANY_CONTACTS)
     ids = ws.company_contacts.get(company["id"], [])
-    chunk, pages = sequence_page(ids, per_page, req.query.get("starting_after"))
+    chunk, pages = sequence_page(ids, per_page, req.query.get("starting_after"),
+                                 req.query.get("page"))
     ctx = SearchContext(ws, rt)
     return {"type": "list", "data": [views.contact(ws, ws.contacts.get(i), ctx.custom_attributes) for i in chunk],
             "total_count": len(ids), "pages": pages}

@@ -21,7 +21,8 @@ def list_contacts(ws: Workspace, rt: Runtime, req: Req) -> dict:
     per_page = per_page_value(req.query.get("per_page"), CONTACT_LIST)
     ctx = SearchContext(ws, rt)
     listed = len(ws.contacts) - len(ws.archived_contacts)
-    items, pages = table_page(ws.contacts, per_page, req.query.get("starting_after"), _listed, listed)
+    items, pages = table_page(ws.contacts, per_page, req.query.get("starting_after"), _listed, listed,
+                              req.query.get("page"))
     return {"type": "list", "data": [views.contact(ws, c, ctx.custom_attributes) for c in items],
             "total_count": listed, "pages": pages}
 
@@ -84,5 +85,6 @@ def contact_notes(ws: Workspace, rt: Runtime, req: Req) -> dict:
     contact = contact_by_id(ws, req.path["contact_id"])
     per_page = per_page_value(req.query.get("per_page"), SUB_LIST)
     ids = ws.contact_notes.get(contact["id"], [])
-    chunk, pages = sequence_page(ids, per_page, req.query.get("starting_after"))
+    chunk, pages = sequence_page(ids, per_page, req.query.get("starting_after"),
+                                 req.query.get("page"))
     return {"type": "list", "data": [ws.notes.get(i) for i in chunk], "total_count": len(ids), "pages": pages}

@@ -18,7 +18,7 @@ def list_conversations(ws: Workspace, rt: Runtime, req: Req) -> dict:
     per_page = per_page_value(req.query.get("per_page"), CONVERSATION_LIST)
     ctx = SearchContext(ws, rt)
     items, pages = table_page(ws.conversations, per_page, req.query.get("starting_after"), lambda _c: True,
-                              len(ws.conversations))
+                              len(ws.conversations), req.query.get("page"))
     return {"type": "conversation.list", "conversations": [views.conversation(ws, c, ctx.custom_attributes)
                                                            for c in items],
             "total_count": len(ws.conversations), "pages": pages}

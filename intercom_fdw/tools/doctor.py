@@ -1,0 +1,223 @@
+"""`intercom-fdw doctor`: what stands between this database and working queries, each with its fix.
+
+Looks, changes nothing: the Multicorn runtime (which one, its version), the extensions, the package
+as the server's Python imports it, the server and the caller's user mapping, the token (GET /me from
+here, with the server's region or api_url), and the schema's drift from the workspace (the tables
+and custom-attribute columns IMPORT FOREIGN SCHEMA would create today that are missing). The exit
+status is 1 when any check fails. The token is registered as a secret: no message shows it.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+import psycopg
+
+from intercom_fdw import errors
+from intercom_fdw.options import FdwOptions
+
+WRAPPER = "intercom_fdw.IntercomFdw"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    ok: bool
+    says: str
+    fix: str = ""
+
+    def line(self) -> str:
+        # What is said is scrubbed of every registered token (the label would look like one to scrub).
+        text = f"[{'ok' if self.ok else 'FAIL'}] {self.check}: {errors.scrub(self.says)}"
+        return text + (f"\n       fix: {self.fix}" if self.fix and not self.ok else "")
+
+
+def _options(array) -> dict:
+    return dict(option.split("=", 1) for option in array or ())
+
+
+def diagnose(dsn: str, server: str = "intercom", schema: Optional[str] = None) -> List[Finding]:
+    found: List[Finding] = []
+    try:
+        conn = psycopg.connect(dsn, autocommit=True)
+    except psycopg.Error as exc:
+        return [Finding("database", False, f"cannot connect: {exc}".strip(), "check --dsn (a libpq connection string)")]
+    with conn:
+        _runtime(conn, found)
+        _extension(conn, found)
+        _package(conn, found)
+        options = _server_and_mapping(conn, server, found)
+        if options is not None:
+            client = _token(options, found)
+            if client is not None:
+                _drift(conn, client, server, schema, found)
+    return found
+
+
+def _runtime(conn, found):
+    row = conn.execute("SELECT default_version, installed_version FROM pg_available_extensions "
+                       "WHERE name = 'multicorn'").fetchone()
+    if row is None:
+        found.append(Finding("runtime", False, "no multicorn extension in this PostgreSQL",
+                             "install multicorn2 (docker/ builds an image; README 'The runtime versus multicorn2')"))
+        return
+    if row[1] is None:
+        found.append(Finding("runtime", False, f"multicorn {row[0]} is available but not created in this database",
+                             "as a superuser: CREATE EXTENSION multicorn (or intercom-fdw setup)"))
+        return
+    found.append(Finding("runtime", True, f"multicorn extension {row[1]}"))
+
+
+def _extension(conn, found):
+    row = conn.execute("SELECT default_version, installed_version FROM pg_available_extensions "
+                       "WHERE name = 'intercom_fdw'").fetchone()
+    if row is None:
+        found.append(Finding("intercom_fdw extension", False, "not installed in this PostgreSQL",
+                             "make -C sql install (its option checks and action functions)"))
+    elif row[1] is None:
+        found.append(Finding("intercom_fdw extension", False, f"{row[0]} available, not created",
+                             "CREATE EXTENSION intercom_fdw CASCADE (before the server: it checks options)"))
+    elif row[1] != row[0]:
+        found.append(Finding("intercom_fdw extension", False, f"{row[1]} created, {row[0]} installed",
+                             f"ALTER EXTENSION intercom_fdw UPDATE TO '{row[0]}'"))
+    else:
+        found.append(Finding("intercom_fdw extension", True, row[1]))
+
+
+_PROBE = """
+DO LANGUAGE plpython3u $probe$
+import importlib.util
+found = {}
+for name in ("intercom_fdw", "multicorn"):
+    try:
+        module = __import__(name)
+        found[name] = getattr(module, "__file__", "?")
+    except Exception as error:
+        found[name] = "ERROR " + type(error).__name__ + ": " + str(error)
+plpy.notice(repr(found))
+$probe$"""
+
+
+def _package(conn, found):
+    if conn.execute("SELECT 1 FROM pg_language WHERE lanname = 'plpython3u'").fetchone() is None:
+        found.append(Finding("package", True, "not checked (plpython3u not created: the first query will tell)"))
+        return
+    notices = []
+    conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+    try:
+        conn.execute(_PROBE)
+    except psycopg.Error as exc:
+        found.append(Finding("package", True, f"not checked ({exc.diag.message_primary})"))
+        return
+    import ast
+
+    seen = ast.literal_eval(notices[-1]) if notices else {}
+    broken = {k: v for k, v in seen.items() if str(v).startswith("ERROR")}
+    if broken:
+        found.append(Finding("package", False, "the server's Python cannot import " + "; ".join(
+            f"{k} ({v[6:]})" for k, v in broken.items()),
+            "pip install intercom_fdw into the Python PostgreSQL embeds, or put it on the server's PYTHONPATH"))
+        return
+    runtime = "bundled (multicorn_compat)" if "multicorn_compat" in str(seen.get("multicorn")) else "multicorn2"
+    found.append(Finding("package", True, f"the server's Python imports intercom_fdw from {seen.get('intercom_fdw')}; "
+                                          f"runtime {runtime}"))
+
+
+def _server_and_mapping(conn, server, found) -> Optional[FdwOptions]:
+    row = conn.execute("SELECT srvoptions FROM pg_foreign_server WHERE srvname = %s", (server,)).fetchone()
+    if row is None or _options(row[0]).get("wrapper") != WRAPPER:
+        found.append(Finding("server", False, f"no intercom_fdw server named {server!r}",
+                             "intercom-fdw setup --dsn ... --token-env VAR (or --server NAME)"))
+        return None
+    server_options = _options(row[0])
+    found.append(Finding("server", True, f"{server} ({', '.join(f'{k} {v}' for k, v in server_options.items() if k in ('region', 'api_url'))})"))
+    mapping = conn.execute("SELECT umoptions FROM pg_user_mappings WHERE srvname = %s AND usename = current_user",
+                           (server,)).fetchone()
+    token = _options(mapping[0]).get("access_token") if mapping else None
+    errors.register_secret(token)
+    if not token:
+        found.append(Finding("user mapping", False, f"no user mapping with an access_token for {conn.info.user}",
+                             f"CREATE USER MAPPING FOR CURRENT_USER SERVER {server} OPTIONS (access_token '...') "
+                             "(or intercom-fdw setup / login)"))
+        return None
+    found.append(Finding("user mapping", True, f"{conn.info.user} has an access_token (not shown)"))
+    try:
+        return FdwOptions.parse({**server_options, "access_token": token})
+    except errors.IntercomError as error:
+        found.append(Finding("server options", False, error.message, error.hint or ""))
+        return None
+
+
+def _token(options, found):
+    from intercom_fdw.client import client_for
+
+    client = client_for(options.base_url, options.token, options.api_version, max_retries=1, connect_timeout=5,
+                        read_timeout=20)
+    try:
+        me = client.call("GET", "/me")
+    except errors.AuthenticationError as error:
+        found.append(Finding("token", False, error.message,
+                             "a valid token: ALTER USER MAPPING FOR CURRENT_USER SERVER ... OPTIONS (SET access_token "
+                             "'...') or intercom-fdw setup --token-env VAR"))
+        return None
+    except errors.IntercomError as error:
+        found.append(Finding("token", False, error.message, error.hint or "check the server's region or api_url"))
+        return None
+    app = (me or {}).get("app") or {}
+    found.append(Finding("token", True, f"GET /me: admin {me.get('email')}, workspace {app.get('name')} "
+                                        f"({app.get('id_code')}, region {app.get('region')})"))
+    return client
+
+
+def _drift(conn, client, server, schema, found):
+    from intercom_fdw import schema_import
+
+    rows = conn.execute(
+        "SELECT c.relname, n.nspname, a.attname FROM pg_foreign_table t JOIN pg_class c ON c.oid = t.ftrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_foreign_server s ON s.oid = t.ftserver "
+        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "WHERE s.srvname = %s AND (%s::text IS NULL OR n.nspname = %s)", (server, schema, schema)).fetchall()
+    schemas = sorted({r[1] for r in rows})
+    if not rows:
+        found.append(Finding("schema", False, f"no foreign table on server {server}"
+                             + (f" in schema {schema}" if schema else ""),
+                             f"IMPORT FOREIGN SCHEMA intercom FROM SERVER {server} INTO {schema or 'intercom'} "
+                             "(or intercom-fdw setup)"))
+        return
+    if len(schemas) > 1:
+        found.append(Finding("schema", True, f"tables in {', '.join(schemas)}: checking {schemas[0]} (--schema picks)"))
+    target = schemas[0]
+    have = {}
+    for table, nsp, column in rows:
+        if nsp == target:
+            have.setdefault(table, set()).add(column)
+    try:
+        wanted = schema_import.table_definitions(client, now=int(time.time()))
+    except errors.IntercomError as error:
+        found.append(Finding("schema", False, f"cannot read the workspace's attributes: {error.message}", error.hint or ""))
+        return
+    missing_tables = [t.name for t in wanted if t.name not in have]
+    missing_columns = [f"{t.name}.{c.name}" for t in wanted if t.name in have
+                       for c in t.columns if c.name not in have[t.name]]
+    if not missing_tables and not missing_columns:
+        found.append(Finding("schema", True, f"{target} has every table and column the workspace has today"))
+        return
+    says = "; ".join(filter(None, [
+        f"missing tables: {', '.join(missing_tables)}" if missing_tables else "",
+        f"missing columns: {', '.join(missing_columns)}" if missing_columns else ""]))
+    redo = sorted(set(missing_tables) | {c.split(".")[0] for c in missing_columns})
+    found.append(Finding("schema", False, f"{target} is behind the workspace: {says}",
+                         f"DROP FOREIGN TABLE for the changed ones ({', '.join(t for t in redo if t in have) or 'none'}), "
+                         f"then IMPORT FOREIGN SCHEMA intercom LIMIT TO ({', '.join(redo)}) FROM SERVER {server} "
+                         f"INTO {target}"))
+
+
+def run(args, say: Callable[[str], None] = print) -> int:
+    findings = diagnose(args.dsn, args.server, args.schema)
+    for finding in findings:
+        say(finding.line())
+    failed = [f for f in findings if not f.ok]
+    say(f"{len(failed)} problem(s)" if failed else "all checks passed")
+    return 1 if failed else 0

@@ -1,0 +1,164 @@
+"""`intercom-fdw setup`: from an empty database to a working `intercom` schema, idempotently.
+
+Each step looks at the catalog first and changes only what differs: the extensions (intercom_fdw
+first, so that its option checks cover the server and mapping made next), the server, the caller's
+user mapping and IMPORT FOREIGN SCHEMA into an empty schema. A second run changes nothing and says
+so. The token is read from an environment variable (never from the command line, which `ps` shows),
+registered as a secret so that no error shows it, and the statement carrying it runs with statement
+logging off, as `intercom-fdw login` writes its mapping.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+import psycopg
+from psycopg import sql
+
+from intercom_fdw import errors
+
+WRAPPER = "intercom_fdw.IntercomFdw"
+
+
+@dataclass(frozen=True)
+class SetupRequest:
+    dsn: str
+    token: str
+    region: Optional[str] = None
+    api_url: Optional[str] = None
+    schema: str = "intercom"
+    server: str = "intercom"
+
+    @property
+    def endpoint(self):
+        return ("api_url", self.api_url) if self.api_url else ("region", self.region or "us")
+
+
+def _options(array) -> dict:
+    return dict(option.split("=", 1) for option in array or ())
+
+
+def setup(request: SetupRequest, say: Callable[[str], None] = print) -> List[str]:
+    """Run every step; returns what changed (empty: nothing did)."""
+    errors.register_secret(request.token)
+    changed: List[str] = []
+    try:
+        conn = psycopg.connect(request.dsn, autocommit=True)
+    except psycopg.Error as exc:
+        raise errors.ConfigurationError(f"cannot connect to PostgreSQL with --dsn: {exc}",
+                                        hint="a libpq connection string, e.g. 'host=... dbname=... user=...'") from None
+    with conn:
+        try:
+            _extensions(conn, changed)
+            _server(conn, request, changed)
+            _user_mapping(conn, request, changed)
+            _schema(conn, request, changed)
+        except psycopg.Error as exc:
+            raise errors.ConfigurationError(
+                f"setup stopped: {exc.diag.message_primary or exc}",
+                hint=exc.diag.message_hint or "fix the cause and run setup again: what is done stays done",
+                detail=exc.diag.message_detail) from None
+    for line in changed:
+        say(line)
+    say("nothing to change: the database is set up" if not changed else
+        f"done: {len(changed)} change(s); `intercom-fdw setup` again changes nothing")
+    return changed
+
+
+def _extensions(conn, changed):
+    have = {row[0] for row in conn.execute("SELECT extname FROM pg_extension")}
+    available = {row[0] for row in conn.execute("SELECT name FROM pg_available_extensions")}
+    if "multicorn" not in have:
+        if "multicorn" not in available:
+            raise errors.ConfigurationError(
+                "the multicorn extension is not installed in this PostgreSQL",
+                hint="install multicorn2 (README, 'The runtime versus multicorn2'; docker/ builds an image)")
+        conn.execute("CREATE EXTENSION multicorn")
+        changed.append("created extension multicorn")
+    if "intercom_fdw" not in have and "intercom_fdw" in available:
+        conn.execute("CREATE EXTENSION intercom_fdw CASCADE")
+        changed.append("created extension intercom_fdw (option checks and action functions)")
+
+
+def _server(conn, request, changed):
+    row = conn.execute("SELECT srvoptions FROM pg_foreign_server WHERE srvname = %s", (request.server,)).fetchone()
+    name, value = request.endpoint
+    server = sql.Identifier(request.server)
+    if row is None:
+        conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper {}, {} {})").format(
+            server, sql.Literal(WRAPPER), sql.Identifier(name), sql.Literal(value)))
+        changed.append(f"created server {request.server} ({name} {value})")
+        return
+    options = _options(row[0])
+    if options.get("wrapper") != WRAPPER:
+        raise errors.ConfigurationError(f"server {request.server!r} exists and is not an intercom_fdw server",
+                                        hint="name another one with --server")
+    if options.get(name) == value and not ({"region", "api_url"} - {name}) & set(options):
+        return
+    other = "api_url" if name == "region" else "region"
+    actions = [sql.SQL("{} {} {}").format(sql.SQL("SET" if name in options else "ADD"), sql.Identifier(name),
+                                          sql.Literal(value))]
+    if other in options:
+        actions.append(sql.SQL("DROP {}").format(sql.Identifier(other)))
+    conn.execute(sql.SQL("ALTER SERVER {} OPTIONS ({})").format(server, sql.SQL(", ").join(actions)))
+    changed.append(f"changed server {request.server} to {name} {value}")
+
+
+def _user_mapping(conn, request, changed):
+    row = conn.execute("SELECT umoptions FROM pg_user_mappings WHERE srvname = %s AND usename = current_user",
+                       (request.server,)).fetchone()
+    if row is not None and _options(row[0]).get("access_token") == request.token:
+        return
+    server, token = sql.Identifier(request.server), sql.Literal(request.token)
+    if row is None:
+        statement = sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS (access_token {})").format(
+            server, token)
+    else:
+        verb = sql.SQL("SET" if "access_token" in _options(row[0]) else "ADD")
+        statement = sql.SQL("ALTER USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS ({} access_token {})").format(
+            server, verb, token)
+    if conn.info.parameter_status("is_superuser") == "on":
+        # The statement's text holds the token: keep it out of the server log (log_statement, and
+        # log_min_error_statement should it fail); both are superuser-only settings.
+        conn.execute("SET log_statement = 'none'")
+        conn.execute("SET log_min_error_statement = panic")
+    try:
+        conn.execute(statement)
+    finally:
+        if conn.info.parameter_status("is_superuser") == "on":
+            conn.execute("RESET log_statement")
+            conn.execute("RESET log_min_error_statement")
+    changed.append(("created" if row is None else "updated") + f" the user mapping for {conn.info.user} "
+                   f"on server {request.server} (token not shown)")
+
+
+def _schema(conn, request, changed):
+    schema = sql.Identifier(request.schema)
+    if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (request.schema,)).fetchone() is None:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+        changed.append(f"created schema {request.schema}")
+    tables = conn.execute(
+        "SELECT count(*) FROM information_schema.foreign_tables WHERE foreign_table_schema = %s "
+        "AND foreign_server_name = %s", (request.schema, request.server)).fetchone()[0]
+    if tables:
+        return  # imported already: a new custom attribute or ticket type needs a re-import (README)
+    conn.execute(sql.SQL("IMPORT FOREIGN SCHEMA intercom FROM SERVER {} INTO {}").format(
+        sql.Identifier(request.server), schema))
+    count = conn.execute("SELECT count(*) FROM information_schema.foreign_tables WHERE foreign_table_schema = %s",
+                         (request.schema,)).fetchone()[0]
+    changed.append(f"imported {count} foreign tables into schema {request.schema}")
+
+
+def run(args) -> int:
+    token = os.environ.get(args.token_env or "")
+    try:
+        if not token:
+            raise errors.ConfigurationError(f"environment variable {args.token_env} is not set or empty",
+                                            hint=f"export {args.token_env}=... (the workspace's access token)")
+        setup(SetupRequest(args.dsn, token, args.region, args.api_url, args.schema, args.server))
+    except errors.IntercomError as error:
+        print(f"intercom-fdw setup: {error.message}" + (f"\n  HINT: {error.hint}" if error.hint else ""),
+              file=__import__("sys").stderr)
+        return 1
+    return 0

@@ -1,0 +1,93 @@
+"""`intercom-fdw doctor` through a real PostgreSQL and the emulator: a clean bill of health after
+setup, then each seeded fault (bad token, drift, no server) reported with its fix and exit status 1."""
+import os
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from intercom_fdw.cli import main
+from tests.emulator_fixtures import running_emulator
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def workspace():
+    with running_emulator() as server:  # private: the test adds an attribute to it
+        yield server
+
+
+@pytest.fixture(scope="module")
+def set_up(pg, workspace):
+    db = pg.create_database("doctor_cli", extensions=())
+    os.environ["DOCTOR_TEST_TOKEN"] = workspace.token
+    try:
+        assert main(["setup", "--dsn", pg.dsn(db), "--token-env", "DOCTOR_TEST_TOKEN", "--api-url", workspace.url]) == 0
+    finally:
+        del os.environ["DOCTOR_TEST_TOKEN"]
+    return pg.dsn(db)
+
+
+def doctor(capsys, *argv):
+    status = main(["doctor", *argv])
+    return status, capsys.readouterr().out
+
+
+def test_a_set_up_database_is_healthy(set_up, workspace, capsys):
+    capsys.readouterr()
+    status, out = doctor(capsys, "--dsn", set_up)
+    assert status == 0, out
+    assert out.strip().endswith("all checks passed")
+    for check in ("runtime", "intercom_fdw extension", "package", "server", "user mapping", "token", "schema"):
+        assert f"[ok] {check}:" in out, out
+    assert "GET /me: admin" in out and workspace.token not in out
+
+
+def test_a_new_custom_attribute_is_drift(set_up, workspace, capsys):
+    created = httpx.post(workspace.url + "/data_attributes", json={"name": "loyalty_tier", "model": "contact",
+                                                                   "data_type": "string"},
+                         headers={"Authorization": f"Bearer {workspace.token}", "Intercom-Version": "2.14"})
+    assert created.status_code == 200, created.text
+    status, out = doctor(capsys, "--dsn", set_up)
+    assert status == 1
+    assert "[FAIL] schema:" in out and "contacts.loyalty_tier" in out
+    assert "IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER intercom INTO intercom" in out
+
+
+def test_a_bad_token_and_a_missing_server(set_up, workspace, capsys):
+    with psycopg.connect(set_up, autocommit=True) as conn:
+        conn.execute("ALTER USER MAPPING FOR CURRENT_USER SERVER intercom OPTIONS (SET access_token 'wrong-token')")
+    try:
+        status, out = doctor(capsys, "--dsn", set_up)
+        assert status == 1 and "[FAIL] token:" in out and "HTTP 401" in out and "fix: a valid token" in out, out
+        assert "wrong-token" not in out
+        status, out = doctor(capsys, "--dsn", set_up, "--server", "no_such_server")
+        assert status == 1 and "[FAIL] server: no intercom_fdw server named 'no_such_server'" in out
+        assert "fix: intercom-fdw setup" in out
+    finally:
+        with psycopg.connect(set_up, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER USER MAPPING FOR CURRENT_USER SERVER intercom OPTIONS "
+                                 "(SET access_token {})").format(sql.Literal(workspace.token)))
+
+
+def test_a_package_the_server_cannot_import(pg, capsys):
+    """A cluster whose backend's PYTHONPATH leaves out this checkout: doctor says so and how to fix it."""
+    import sysconfig
+
+    from intercom_fdw.throwaway_pg import PgCluster, runtime_python_dir
+
+    cluster = PgCluster(runtime_name=pg.runtime)
+    cluster.env["PYTHONPATH"] = os.pathsep.join([str(runtime_python_dir(pg.runtime)), sysconfig.get_paths()["purelib"]])
+    cluster.start()
+    try:
+        db = cluster.create_database("doctor_no_package", extensions=("multicorn",))
+        with psycopg.connect(cluster.dsn(db), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION plpython3u")
+        status, out = doctor(capsys, "--dsn", cluster.dsn(db))
+        assert status == 1
+        assert "[FAIL] package: the server's Python cannot import intercom_fdw" in out, out
+        assert "fix: pip install intercom_fdw into the Python PostgreSQL embeds" in out
+    finally:
+        cluster.stop()
