@@ -41,6 +41,7 @@ def check_catalog_object(kind: str, name: str, options: Mapping[str, str],
         validate_options(kind, options)
         if kind == "table":
             _check_table(options, column_options or {})
+            _check_server_name(options, related_options or {})
         if kind == "user_mapping" and not (options.get("access_token") or "").strip():
             raise ConfigurationError("the access_token option is missing or empty",
                                      hint="set the role's Intercom access token with OPTIONS (access_token '...'), "
@@ -49,6 +50,19 @@ def check_catalog_object(kind: str, name: str, options: Mapping[str, str],
             _check_against_related(kind, options, related_options or {})
     except ConfigurationError as error:
         raise ConfigurationError(f"{name}: {error.message}", hint=error.hint, detail=error.detail) from None
+
+
+def _check_server_name(options, related_options):
+    """A table's server_name (which hints name) must be its server's: else a table could steer the
+    no-mapping HINT, and so a role's token, to a server of its creator's choice."""
+    if "server_name" not in options:
+        return
+    servers = [other[len("server "):] for other in related_options if other.startswith("server ")]
+    named = options["server_name"].strip()
+    if servers and not any(named in (server, server.strip('"').replace('""', '"')) for server in servers):
+        raise ConfigurationError(f"option server_name {named!r} is not the table's server ({servers[0]})",
+                                 hint="drop the option (ALTER FOREIGN TABLE ... OPTIONS (DROP server_name)): "
+                                      "IMPORT FOREIGN SCHEMA writes it")
 
 
 def _check_table(options, column_options):

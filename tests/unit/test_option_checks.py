@@ -110,3 +110,12 @@ def test_a_table_and_its_server_agreeing_pass(server, table):
     check_catalog_object("table", "t", {"object": "articles", **table}, None, {"server s": server})
     check_catalog_object("server", "s", {"region": "us", **server}, None,
                          {"foreign table t": {"object": "articles", **table}})
+
+
+def test_a_tables_server_name_must_be_its_servers():
+    table = {"object": "contacts", "server_name": "evil"}
+    error = error_of("table", "foreign table public.t", table, None, {"server prod": {"region": "us"}})
+    assert "option server_name 'evil' is not the table's server (prod)" in error.message
+    check_catalog_object("table", "t", {"object": "contacts", "server_name": "prod"}, None, {"server prod": {}})
+    check_catalog_object("table", "t", {"object": "contacts", "server_name": "My Server"}, None,
+                         {'server "My Server"': {}})
