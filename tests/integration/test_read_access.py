@@ -116,8 +116,9 @@ def test_the_hint_names_the_server_an_imported_table_is_on(pg, roles_db):
         session.execute(f"GRANT SELECT ON imported.admins TO {ROLES[2]}")
         session.execute(f"SET ROLE {ROLES[2]}")
         error = sql_error(session, "SELECT id FROM imported.admins")
-        assert error.diag.message_hint == \
-            "CREATE USER MAPPING FOR CURRENT_USER SERVER two_ws OPTIONS (access_token '...')"
+        assert error.diag.message_hint == ("CREATE USER MAPPING FOR CURRENT_USER SERVER two_ws OPTIONS "
+                                           "(access_token '...'); check first that this is the table's server "
+                                           "(psql: \\det)")
         # a table written by hand does not know its server: the hint says where to look
         error = sql_error(session, "SELECT id FROM shared.admins")
         assert "SERVER <the table's server, as psql's \\det shows it>" in error.diag.message_hint
