@@ -23,7 +23,10 @@ SERVER_OPTIONS = {
     "api_version": "Intercom-Version header (default 2.14)",
     "pushdown": "true/false: translate WHERE, ORDER BY and LIMIT into API requests (default true)",
     "suppress_extended_requests": "true/false: never make per-row requests for extra fields",
-    "concurrency": "concurrent requests for lookups and extended fields (1-32, default 8)",
+    "concurrency": "concurrent requests for lookups, extended fields and partitioned scans (1-32, default 8)",
+    "scan_mode": "sequential (default: the exact, current list) or partitioned (full scans and unsorted searches "
+                 "of contacts, conversations and tickets as concurrent created_at windows of the search, which "
+                 "lags the list by minutes)",
     "connect_timeout": "seconds (default 10)",
     "read_timeout": "seconds (default 60)",
     "max_retries": "retries of idempotent calls (0-10, default 5)",
@@ -39,12 +42,15 @@ TABLE_OPTIONS = {
     "modify_batch_size": "rows per bulk INSERT batch, where the server does not set it (the server's "
                          "value wins)",
     "row_estimate": "rows the planner should expect from a full scan",
+    "scan_mode": "sequential or partitioned, where the server does not set it (the server's value wins)",
 }
 USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"}
 # What an INSERT does with a row whose object exists (writes.py): leave it as it is and report it,
 # update it with the row's values, or fail the statement.
 ON_CONFLICT = ("skip", "update", "error")
 DEFAULT_ON_CONFLICT = "skip"
+# How full scans read (planning/scan.py): the list in order, or concurrent windows of the search.
+SCAN_MODES = ("sequential", "partitioned")
 # Decide where requests, and so every role's token, go: the merged options hold exactly one.
 ENDPOINT_OPTIONS = ("region", "api_url")
 # Added by the runtime itself, never by users.
@@ -153,6 +159,7 @@ class FdwOptions:
     on_conflict: str = DEFAULT_ON_CONFLICT
     row_estimate: Optional[int] = None
     modify_batch_size: Optional[int] = None  # None: not set, the runtime's default (fdw.py)
+    scan_mode: str = "sequential"
 
     @classmethod
     def parse(cls, options: Mapping[str, str], require_token: bool = True,
@@ -179,6 +186,11 @@ class FdwOptions:
             raise ConfigurationError(f"invalid value {on_conflict!r} for option on_conflict",
                                      hint="on_conflict takes " + ", ".join(f"'{v}'" for v in ON_CONFLICT)
                                           + f" (default '{DEFAULT_ON_CONFLICT}')")
+        scan_mode = options.get("scan_mode", "sequential").strip().lower()
+        if scan_mode not in SCAN_MODES:
+            raise ConfigurationError(f"invalid value {scan_mode!r} for option scan_mode",
+                                     hint="scan_mode takes 'sequential' (the default: exact, current lists) or "
+                                          "'partitioned' (concurrent windows of the search, which lags by minutes)")
         api_version = options.get("api_version", "2.14").strip()
         if not api_version:
             raise ConfigurationError("empty api_version", hint="use api_version '2.14' or drop the option")
@@ -195,6 +207,7 @@ class FdwOptions:
             object=(options.get("object") or "").strip() or None,
             ticket_type_id=(options.get("ticket_type_id") or "").strip() or None,
             on_conflict=on_conflict,
+            scan_mode=scan_mode,
             row_estimate=_number("row_estimate", options["row_estimate"], 1, 10 ** 9, int)
             if "row_estimate" in options else None,
             modify_batch_size=_number("modify_batch_size", options["modify_batch_size"], 1, 1000, int)
