@@ -80,10 +80,11 @@ def _partitioned(plan: ScanPlan, client):
                                                                         window)})
 
     def split_window(window, response):
-        first = (response.get(call.items_key) or [None])[0] if call.items_key else None
-        earliest = dig(first, field) if isinstance(first, dict) else None
-        parts = split(window, response.get("total_count") or 0, earliest if isinstance(earliest, int) else None,
-                      partitions)
+        # The earliest value on the first page: where the evenly spread cuts start (only the
+        # balance of the parts depends on it, not which rows they hold).
+        values = [dig(item, field) for item in response.get(call.items_key) or () if isinstance(item, dict)]
+        values = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and window.holds(v)]
+        parts = split(window, response.get("total_count") or 0, min(values) if values else None, partitions)
         return parts if len(parts) > 1 else None
 
     def keep(window, item):

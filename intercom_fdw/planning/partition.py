@@ -109,7 +109,7 @@ def window_query(query, partitioning: Partitioning, window: Window):
 
 def split(window: Window, total: int, earliest: Optional[int], plan: PartitionedSearch) -> List[Window]:
     """The windows that replace `window`, whose first page said it holds `total` rows and whose
-    earliest value is `earliest` (its first row, sorted ascending); [window] when not worth it.
+    earliest value on that page is `earliest`; [window] when not worth it.
 
     Cut points are spread evenly between the earliest value and the window's end (the plan's `now`
     for the open last window), whole days for a calendar-day search; the parts cover the window
@@ -122,7 +122,11 @@ def split(window: Window, total: int, earliest: Optional[int], plan: Partitioned
     high = window.end if window.end is not None else plan.now
     if low is None or high - low < 2 * granularity:
         return [window]
-    parts = min(MAX_SPLIT, math.ceil(total / plan.split_rows), (high - low) // granularity)
+    # Enough parts that every worker has two to read (each of at least two pages), and none
+    # of more than split_rows rows if the rows are spread evenly.
+    per_page = max(1, plan.split_rows // PAGES_PER_WINDOW)
+    wanted = max(math.ceil(total / plan.split_rows), min(2 * plan.concurrency, math.ceil(total / (2 * per_page))))
+    parts = min(MAX_SPLIT, wanted, (high - low) // granularity)
     cuts = []
     for i in range(1, parts):
         cut = low + (high - low) * i // parts

@@ -214,9 +214,7 @@ class _Route:
                 if filters:
                     candidates.append((condition, filters))
         query, pushed = build_query(candidates, _fixed_filters(spec, table_values) + placeholder_filters(part))
-        # Sorted ascending, a window's first page starts at its earliest value: where a split cuts.
-        body = {"query": query, "sort": {"field": part.field, "order": "ascending"}}
-        call = call_for(spec.search, body=body)
+        call = call_for(spec.search, body={"query": query})
         partitions = PartitionedSearch(part, window, options.now, PAGES_PER_WINDOW * (call.per_page or 50),
                                        options.concurrency)
         plan = ScanPlan(spec.table, f"partitioned search ({part.column} windows, read concurrently)", (call,),
