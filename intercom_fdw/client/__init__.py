@@ -3,6 +3,7 @@
 Nothing here knows about SQL, quals or multicorn. It pages `intercom_fdw.api_request.ApiRequest`s. Layout:
 - paging.py        the paging styles, one strategy each
 - prefetch.py      reading the next page in a background thread while a scan consumes one
+- partitioned.py   disjoint parts of one search read concurrently, through a bounded queue
 - workers.py       worker threads that leave every signal to the PostgreSQL backend thread
 - policy.py        retry and throttle decisions (pure functions)
 - throttle.py      the throttle state shared by a client's threads
