@@ -27,6 +27,8 @@ SERVER_OPTIONS = {
     "scan_mode": "sequential (default: the exact, current list) or partitioned (full scans and unsorted searches "
                  "of contacts, conversations and tickets as concurrent created_at windows of the search, which "
                  "lags the list by minutes)",
+    "rate_limit_share": "share of the token's rate limit this server's backends may use together (0.05-1, "
+                        "default 1; less leaves headroom for other tools using the same token)",
     "connect_timeout": "seconds (default 10)",
     "read_timeout": "seconds (default 60)",
     "max_retries": "retries of idempotent calls (0-10, default 5)",
@@ -154,6 +156,7 @@ class FdwOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_retries: int = 5
+    rate_limit_share: float = 1.0
     object: Optional[str] = None
     ticket_type_id: Optional[str] = None
     on_conflict: str = DEFAULT_ON_CONFLICT
@@ -204,6 +207,7 @@ class FdwOptions:
             connect_timeout=_number("connect_timeout", options.get("connect_timeout", 10), 0.1, 600),
             read_timeout=_number("read_timeout", options.get("read_timeout", 60), 0.1, 3600),
             max_retries=_number("max_retries", options.get("max_retries", 5), 0, 10, int),
+            rate_limit_share=_number("rate_limit_share", options.get("rate_limit_share", 1), 0.05, 1),
             object=(options.get("object") or "").strip() or None,
             ticket_type_id=(options.get("ticket_type_id") or "").strip() or None,
             on_conflict=on_conflict,
@@ -217,7 +221,8 @@ class FdwOptions:
 
     def client_options(self) -> dict:
         return {"connect_timeout": self.connect_timeout, "read_timeout": self.read_timeout,
-                "max_retries": self.max_retries, "concurrency": self.concurrency}
+                "max_retries": self.max_retries, "concurrency": self.concurrency,
+                "rate_limit_share": self.rate_limit_share}
 
     def table_options(self) -> dict:
         return {"ticket_type_id": self.ticket_type_id} if self.ticket_type_id else {}

@@ -7,6 +7,7 @@ Nothing here knows about SQL, quals or multicorn. It pages `intercom_fdw.api_req
 - workers.py       worker threads that leave every signal to the PostgreSQL backend thread
 - policy.py        retry and throttle decisions (pure functions)
 - throttle.py      the throttle state shared by a client's threads
+- shared_budget.py one rate budget per workspace across the machine's backends (a locked file)
 - scroll_lock.py   one companies scroll per workspace, across PostgreSQL backends
 - error_mapping.py HTTP outcomes -> intercom_fdw.errors, with hints
 - regions.py       region -> base URL
