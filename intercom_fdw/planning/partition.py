@@ -16,6 +16,7 @@ Why windows never give a row twice or miss one:
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
@@ -51,8 +52,6 @@ class Window:
 
     def describe(self) -> str:
         def when(t):
-            import datetime as dt
-
             return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
         return f"[{'-inf' if self.start is None else when(self.start)}, {'+inf' if self.end is None else when(self.end)})"
@@ -118,7 +117,8 @@ def split(window: Window, total: int, earliest: Optional[int], plan: Partitioned
     if total <= plan.split_rows:
         return [window]
     granularity = DAY if plan.partitioning.calendar_days else 1
-    low = max(v for v in (window.start, earliest) if v is not None) if (window.start, earliest) != (None, None) else None
+    known = [v for v in (window.start, earliest) if v is not None]
+    low = max(known) if known else None
     high = window.end if window.end is not None else plan.now
     if low is None or high - low < 2 * granularity:
         return [window]
