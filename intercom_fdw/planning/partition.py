@@ -24,8 +24,12 @@ from typing import List, Optional, Tuple
 from intercom_fdw.planning.search import DATE_MARGIN
 from intercom_fdw.spec import Partitioning
 
-# A window whose first page says it holds more than this many pages is split.
-PAGES_PER_WINDOW = 10
+# A window whose first page says it holds more than this many pages is split (a part made by a
+# split only beyond twice this: its count includes the margins, and splitting it again costs more
+# margins and one more first page).
+PAGES_PER_WINDOW = 20
+# Contact windows are at least this wide: each reads DATE_MARGIN more on both sides.
+MIN_CALENDAR_WINDOW = 4 * DATE_MARGIN
 # At most this many windows from one split (its first page is read again by each part anyway).
 MAX_SPLIT = 64
 # Stand-ins for the open ends: every created_at Intercom holds lies between them (match_all's own
@@ -114,19 +118,23 @@ def split(window: Window, total: int, earliest: Optional[int], plan: Partitioned
     for the open last window), whole days for a calendar-day search; the parts cover the window
     exactly, the first keeping its start and the last its end.
     """
-    if total <= plan.split_rows:
+    top = window == plan.window
+    if total <= (plan.split_rows if top else 2 * plan.split_rows):
         return [window]
     granularity = DAY if plan.partitioning.calendar_days else 1
+    narrowest = MIN_CALENDAR_WINDOW if plan.partitioning.calendar_days else 1
     known = [v for v in (window.start, earliest) if v is not None]
     low = max(known) if known else None
     high = window.end if window.end is not None else plan.now
-    if low is None or high - low < 2 * granularity:
+    if low is None or high - low < 2 * narrowest:
         return [window]
-    # Enough parts that every worker has two to read (each of at least two pages), and none
-    # of more than split_rows rows if the rows are spread evenly.
-    per_page = max(1, plan.split_rows // PAGES_PER_WINDOW)
-    wanted = max(math.ceil(total / plan.split_rows), min(2 * plan.concurrency, math.ceil(total / (2 * per_page))))
-    parts = min(MAX_SPLIT, wanted, (high - low) // granularity)
+    # None of more than split_rows rows if the rows are spread evenly; and the first split makes
+    # enough parts that every worker has two to read (each of at least two pages).
+    wanted = math.ceil(total / plan.split_rows)
+    if top:
+        per_page = max(1, plan.split_rows // PAGES_PER_WINDOW)
+        wanted = max(wanted, min(2 * plan.concurrency, math.ceil(total / (2 * per_page))))
+    parts = min(MAX_SPLIT, wanted, (high - low) // narrowest)
     cuts = []
     for i in range(1, parts):
         cut = low + (high - low) * i // parts

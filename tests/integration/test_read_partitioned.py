@@ -18,8 +18,8 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture(scope="module")
 def workspace():
-    config = EmulatorConfig(seed=13, token="tok-partition-5d21", contacts=4000, companies=20, conversations=1700,
-                            tickets=1700, articles=2)
+    config = EmulatorConfig(seed=13, token="tok-partition-5d21", contacts=4000, companies=20, conversations=3200,
+                            tickets=3200, articles=2)
     with start_in_thread(config, port=0) as server:
         yield server
 
@@ -86,8 +86,8 @@ def test_partitioned_returns_the_rows_of_sequential(part_db, api, query):
 
 
 def test_full_scans_are_split_into_windows(part_db, api):
-    for table, endpoint, count in (("contacts", "contacts", 4000), ("conversations", "conversations", 1700),
-                                   ("tickets", "tickets", 1700)):
+    for table, endpoint, count in (("contacts", "contacts", 4000), ("conversations", "conversations", 3200),
+                                   ("tickets", "tickets", 3200)):
         api.reset_counters()
         assert part_db.execute(f"SELECT count(*) FROM part.{table}").fetchone()[0] == count
         searches = api.counters()["by_route"][f"POST /{endpoint}/search"]
