@@ -175,8 +175,8 @@ def _partition_lines(p: PartitionedSearch):
     return [
         f"Partitions: {p.partitioning.column} windows over {p.window.describe()}, up to {p.concurrency} read "
         f"concurrently (option concurrency); a window whose first page counts more than {p.split_rows} rows "
-        f"(total_count) is split into parts cut evenly between its first {p.partitioning.column} and its end "
-        f"(the open last window at the plan's now)",
+        f"(total_count) is split into parts cut evenly between the earliest {p.partitioning.column} of that page "
+        f"and its end (the open last window at the plan's now)",
         f"Each window: {p.partitioning.field} bounds in the search {margin}; rows outside the window's exact "
         f"bounds are dropped, so each row comes from one window",
     ]
