@@ -7,10 +7,13 @@ time from HTTP pages to PostgreSQL; only a local sort (an order the API could no
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import islice
 from typing import Any, Iterable, Iterator, Mapping, Sequence, Tuple
 
+from intercom_fdw.client.partitioned import read_parts
 from intercom_fdw.planning import ScanPlan
+from intercom_fdw.planning.partition import split, window_query
 from intercom_fdw.shaping import RowShaper, dig
 from intercom_fdw.spec import Column, path_of
 
@@ -50,6 +53,9 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
 
 
 def _calls_objects(plan: ScanPlan, client):
+    if plan.partitions:
+        yield from _partitioned(plan, client)
+        return
     if plan.child_calls:
         yield from _children(plan, client)
         return
@@ -62,6 +68,30 @@ def _calls_objects(plan: ScanPlan, client):
         for call, items in zip(batch, client.get_many(batch, client.concurrency)):
             for item in items:
                 yield item, call.inject
+
+
+def _partitioned(plan: ScanPlan, client):
+    """The plan's one search read as windows of its partition field, concurrently (partition.py)."""
+    call, partitions = plan.calls[0], plan.partitions
+    field = path_of(partitions.partitioning.field)
+
+    def request_for(window):
+        return replace(call, body={**call.body, "query": window_query(call.body["query"], partitions.partitioning,
+                                                                        window)})
+
+    def split_window(window, response):
+        # The earliest value on the first page: where the evenly spread cuts start (only the
+        # balance of the parts depends on it, not which rows they hold).
+        values = [dig(item, field) for item in response.get(call.items_key) or () if isinstance(item, dict)]
+        values = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and window.holds(v)]
+        parts = split(window, response.get("total_count") or 0, min(values) if values else None, partitions)
+        return parts if len(parts) > 1 else None
+
+    def keep(window, item):
+        return window.holds(dig(item, field))
+
+    for item in read_parts(client, [partitions.window], request_for, split_window, keep, partitions.concurrency):
+        yield item, call.inject
 
 
 def _children(plan: ScanPlan, client):

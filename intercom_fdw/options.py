@@ -25,7 +25,12 @@ SERVER_OPTIONS = {
     "api_version": "Intercom-Version header (default 2.14)",
     "pushdown": "true/false: translate WHERE, ORDER BY and LIMIT into API requests (default true)",
     "suppress_extended_requests": "true/false: never make per-row requests for extra fields",
-    "concurrency": "concurrent requests for lookups and extended fields (1-32, default 8)",
+    "concurrency": "concurrent requests for lookups, extended fields and partitioned scans (1-32, default 8)",
+    "scan_mode": "sequential (default: the exact, current list) or partitioned (full scans and unsorted searches "
+                 "of contacts, conversations and tickets as concurrent created_at windows of the search, which "
+                 "lags the list by minutes)",
+    "rate_limit_share": "share of the token's rate limit this server's backends may use together (0.05-1, "
+                        "default 1; less leaves headroom for other tools using the same token)",
     "connect_timeout": "seconds (default 10)",
     "read_timeout": "seconds (default 60)",
     "max_retries": "retries of idempotent calls (0-10, default 5)",
@@ -43,12 +48,15 @@ TABLE_OPTIONS = {
     "row_estimate": "rows the planner should expect from a full scan",
     "server_name": "set by IMPORT FOREIGN SCHEMA: the name of the server the table was imported from, "
                    "which hints name (multicorn does not tell the FDW its server)",
+    "scan_mode": "sequential or partitioned, where the server does not set it (the server's value wins)",
 }
 USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"}
 # What an INSERT does with a row whose object exists (writes.py): leave it as it is and report it,
 # update it with the row's values, or fail the statement.
 ON_CONFLICT = ("skip", "update", "error")
 DEFAULT_ON_CONFLICT = "skip"
+# How full scans read (planning/scan.py): the list in order, or concurrent windows of the search.
+SCAN_MODES = ("sequential", "partitioned")
 # Decide where requests, and so every role's token, go: the merged options hold exactly one.
 ENDPOINT_OPTIONS = ("region", "api_url")
 # Added by the runtime itself, never by users.
@@ -161,11 +169,13 @@ class FdwOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_retries: int = 5
+    rate_limit_share: float = 1.0
     object: Optional[str] = None
     ticket_type_id: Optional[str] = None
     on_conflict: str = DEFAULT_ON_CONFLICT
     row_estimate: Optional[int] = None
     modify_batch_size: Optional[int] = None  # None: not set, the runtime's default (fdw.py)
+    scan_mode: str = "sequential"
 
     @classmethod
     def parse(cls, options: Mapping[str, str], require_token: bool = True,
@@ -195,6 +205,11 @@ class FdwOptions:
             raise ConfigurationError(f"invalid value {on_conflict!r} for option on_conflict",
                                      hint="on_conflict takes " + ", ".join(f"'{v}'" for v in ON_CONFLICT)
                                           + f" (default '{DEFAULT_ON_CONFLICT}')")
+        scan_mode = options.get("scan_mode", "sequential").strip().lower()
+        if scan_mode not in SCAN_MODES:
+            raise ConfigurationError(f"invalid value {scan_mode!r} for option scan_mode",
+                                     hint="scan_mode takes 'sequential' (the default: exact, current lists) or "
+                                          "'partitioned' (concurrent windows of the search, which lags by minutes)")
         api_version = options.get("api_version", "2.14").strip()
         if not api_version:
             raise ConfigurationError("empty api_version", hint="use api_version '2.14' or drop the option")
@@ -208,9 +223,11 @@ class FdwOptions:
             connect_timeout=_number("connect_timeout", options.get("connect_timeout", 10), 0.1, 600),
             read_timeout=_number("read_timeout", options.get("read_timeout", 60), 0.1, 3600),
             max_retries=_number("max_retries", options.get("max_retries", 5), 0, 10, int),
+            rate_limit_share=_number("rate_limit_share", options.get("rate_limit_share", 1), 0.05, 1),
             object=(options.get("object") or "").strip() or None,
             ticket_type_id=(options.get("ticket_type_id") or "").strip() or None,
             on_conflict=on_conflict,
+            scan_mode=scan_mode,
             row_estimate=_number("row_estimate", options["row_estimate"], 1, 10 ** 9, int)
             if "row_estimate" in options else None,
             modify_batch_size=_number("modify_batch_size", options["modify_batch_size"], 1, 1000, int)
@@ -220,7 +237,8 @@ class FdwOptions:
 
     def client_options(self) -> dict:
         return {"connect_timeout": self.connect_timeout, "read_timeout": self.read_timeout,
-                "max_retries": self.max_retries, "concurrency": self.concurrency}
+                "max_retries": self.max_retries, "concurrency": self.concurrency,
+                "rate_limit_share": self.rate_limit_share}
 
     def table_options(self) -> dict:
         return {"ticket_type_id": self.ticket_type_id} if self.ticket_type_id else {}

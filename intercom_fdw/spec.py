@@ -411,6 +411,22 @@ CREATED_AFTER_EPOCH = {"field": "created_at", "operator": ">", "value": 0}
 
 
 @dataclass(frozen=True)
+class Partitioning:
+    """A search that can be split into disjoint windows of an immutable time field, read concurrently.
+
+    `column` is the table's column and `field` the search's field (UNIX seconds). `calendar_days`:
+    the search compares the field by calendar day in the workspace's (unknown) time zone (contacts),
+    so a window's search bounds are widened by a margin and its rows re-checked against the exact
+    bounds; otherwise the search compares to the second, with `>`/`<` strict or inclusive
+    (conversations, tickets: "greater (or equal)"), and the bounds are widened by one second.
+    """
+
+    column: str = "created_at"
+    field: str = "created_at"
+    calendar_days: bool = False
+
+
+@dataclass(frozen=True)
 class ObjectSpec:
     """Everything the planner and the engine need to read one Intercom object as an SQL table."""
 
@@ -427,6 +443,8 @@ class ObjectSpec:
     member_filters: Tuple[MemberFilter, ...] = ()
     required: Optional[RequiredFilter] = None
     window: Optional[Window] = None
+    # The search can be read as disjoint windows of this field (scan_mode 'partitioned').
+    partitioning: Optional[Partitioning] = None
     parent: Optional[ParentKey] = None
     orderings: Tuple[Ordering, ...] = ()
     limited_list: Optional[LimitedList] = None

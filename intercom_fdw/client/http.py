@@ -36,6 +36,7 @@ from intercom_fdw.client.policy import (
 )
 from intercom_fdw.api_request import ApiRequest, has_dot_segment
 from intercom_fdw.client.scroll_lock import workspace_key, workspace_scroll_lock
+from intercom_fdw.client.shared_budget import BudgetedThrottle, SharedBudget
 from intercom_fdw.client.throttle import Throttle
 
 log = logging.getLogger("intercom_fdw.client")
@@ -74,6 +75,7 @@ class IntercomClient:
         read_ahead: bool = True,
         scroll_wait_timeout: float = 300.0,
         scroll_lock_dir: Optional[str] = None,
+        rate_limit_share: Optional[float] = 1.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: Optional[random.Random] = None,
@@ -101,7 +103,11 @@ class IntercomClient:
         self.interrupts = Interrupts(interrupted, sleep, clock)
         self._rng = rng or random.Random()
         self._calls_lock = threading.Lock()
-        self._throttle = Throttle(clock, self.interrupts.sleep)
+        # One rate budget per workspace across the machine's backends (shared_budget.py); None: this client's own.
+        # Their waits end on an interrupt (self.interrupts.sleep).
+        waits = self.interrupts.sleep
+        self._throttle = Throttle(clock, waits) if rate_limit_share is None else BudgetedThrottle(
+            Throttle(clock, waits), SharedBudget(self._workspace_key, rate_limit_share, scroll_lock_dir, clock, waits))
         self._session = self._new_session(token)
 
     def __repr__(self) -> str:

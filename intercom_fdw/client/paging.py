@@ -134,16 +134,21 @@ def _numbered_responses(request: ApiRequest, ctx: PagingContext) -> Iterator[dic
 
 def search_pages(request: ApiRequest, ctx: PagingContext) -> Iterator[Page]:
     """"search": POST; the pagination lives in the body."""
+    for response in search_responses(request, ctx):
+        yield items_of(response, request.items_key)
+
+
+def search_responses(request: ApiRequest, ctx: PagingContext) -> Iterator[dict]:
+    """The search's responses whole (their `total_count` too), page by page, while they hold items."""
     pagination = {"per_page": request.page_size} if request.page_size else {}
     cursor = None
     while True:
         body = dict(request.body or {})
         body["pagination"] = {**pagination, **({"starting_after": cursor} if cursor else {})}
         page = ctx.fetch(request.path, dict(request.params) or None, body, request.idempotent)
-        items = items_of(page, request.items_key)
-        if not items:
+        if not items_of(page, request.items_key):
             return
-        yield items
+        yield page
         link = next_link(page)
         if link is None or link[0] != "cursor" or link[1] == cursor:
             return

@@ -4,7 +4,7 @@ from intercom_fdw.objects._columns import (
     TAG_COLUMNS,
 )
 from intercom_fdw.spec import (
-    CREATED_AFTER_EPOCH, Conflict, CustomFields, Endpoint, ObjectSpec, ParentKey, RequiredFilter, Requirement,
+    CREATED_AFTER_EPOCH, Conflict, CustomFields, Endpoint, ObjectSpec, Partitioning, ParentKey, RequiredFilter, Requirement,
     SearchField, WriteField, WriteOperation, WriteRules, jsonb, parent_key, search_orderings, text, timestamp,
 )
 
@@ -48,6 +48,8 @@ CONTACTS = ObjectSpec(
     get=Endpoint("GET", "/contacts/{id}", items_key=None),
     search=Endpoint("POST", "/contacts/search", "search", "data", per_page_cap=150),
     search_fields=CONTACT_SEARCH_FIELDS,
+    # created_at never changes; contact search compares it by calendar day in the workspace time zone.
+    partitioning=Partitioning(calendar_days=True),
     match_all=CREATED_AFTER_EPOCH,
     orderings=search_orderings("created_at", "updated_at"),
     custom_fields=CustomFields("custom_attributes", "custom_attribute", model="contact", text_type="varchar(255)",

@@ -1,7 +1,7 @@
 """Conversations and their parts."""
 from intercom_fdw.objects._columns import LOOSE_CUSTOM_SEARCH_KINDS
 from intercom_fdw.spec import (
-    CREATED_AFTER_EPOCH, CustomFields, Endpoint, MemberFilter, ObjectSpec, ParentKey, Requirement, SearchField,
+    CREATED_AFTER_EPOCH, CustomFields, Endpoint, MemberFilter, ObjectSpec, Partitioning, ParentKey, Requirement, SearchField,
     WriteField, WriteOperation, WriteRules, boolean, filter_column, integer, jsonb, parent_key, search_orderings,
     text, timestamp,
 )
@@ -105,6 +105,7 @@ CONVERSATIONS = ObjectSpec(
                                    SearchField("teammate_id", "teammate_ids", "member")),
     member_filters=(MemberFilter("tag_id", "tags.tags"), MemberFilter("contact_id", "contacts.contacts"),
                     MemberFilter("teammate_id", "teammates.teammates")),
+    partitioning=Partitioning(),  # created_at never changes; compared to the second
     match_all=CREATED_AFTER_EPOCH,
     orderings=search_orderings("created_at", "updated_at"),
     # Searched as custom_attributes.<name> like contacts' (as the product's design says, and the emulator; the 2.14

@@ -1,7 +1,7 @@
 """Tickets (no list endpoint: every scan is a search), ticket types, their attributes and ticket states."""
 from intercom_fdw.objects._columns import LOOSE_CUSTOM_SEARCH_KINDS
 from intercom_fdw.spec import (
-    CREATED_AFTER_EPOCH, CustomFields, Endpoint, MemberFilter, ObjectSpec, ParentKey, Requirement, SearchField,
+    CREATED_AFTER_EPOCH, CustomFields, Endpoint, MemberFilter, ObjectSpec, Partitioning, ParentKey, Requirement, SearchField,
     WriteField, WriteOperation, WriteRules, boolean, filter_column, integer, jsonb, parent_key, search_orderings,
     text, timestamp,
 )
@@ -45,6 +45,7 @@ TICKETS = ObjectSpec(
     get=Endpoint("GET", "/tickets/{id}", items_key=None),
     search=Endpoint("POST", "/tickets/search", "search", "tickets", per_page_cap=150),
     # The search that stands in for the missing list.
+    partitioning=Partitioning(),  # created_at never changes; compared to the second
     match_all=CREATED_AFTER_EPOCH,
     search_fields=(
         SearchField("id", "id", "id"), SearchField("created_at", "created_at", "date"),

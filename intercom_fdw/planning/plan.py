@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 from intercom_fdw.api_request import ApiRequest, UnaddressableId, bind_path
+from intercom_fdw.planning.partition import PartitionedSearch
 from intercom_fdw.planning.quals import Parameter
 from intercom_fdw.spec import Endpoint
 
@@ -125,6 +126,8 @@ class ScanPlan:
     estimated_rows: int = 1000
     # Columns whose value is a parameter (EXPLAIN of a parameterized scan): the calls are per execution.
     parameters: Tuple[str, ...] = ()
+    # The one search call is read as windows of a time field, concurrently (planning/partition.py).
+    partitions: Optional[PartitionedSearch] = None
 
     def explain(self, verbose: bool = False):
         """EXPLAIN's lines for this plan (VERBOSE adds request bodies)."""
@@ -143,6 +146,8 @@ class ScanPlan:
                 lines.append(f"Request body: {json.dumps(call.body, sort_keys=True)}")
         if len(self.calls) > len(shown):
             lines.append(f"... and {len(self.calls) - len(shown)} more requests like these (concurrent)")
+        if self.partitions:
+            lines += _partition_lines(self.partitions)
         lines.append("Pushed filters: " + (" AND ".join(self.pushed) if self.pushed else "none"))
         if self.extended:
             lines.append(f"Extended requests: yes, one {self.extended.endpoint.method} {self.extended.endpoint.path} "
@@ -164,3 +169,16 @@ class ScanPlan:
             lines.append(f"Expected API calls: {self.expected_calls}")
         lines += [f"Note: {note}" for note in self.notes]
         return lines
+
+
+def _partition_lines(p: PartitionedSearch):
+    margin = ("widened by 2 days each side (contact search compares dates by calendar day in the workspace's time "
+              "zone)" if p.partitioning.calendar_days else "widened by 1 second each side")
+    return [
+        f"Partitions: {p.partitioning.column} windows over {p.window.describe()}, up to {p.concurrency} read "
+        f"concurrently (option concurrency); a window whose first page counts more than {p.split_rows} rows "
+        f"(total_count) is split into parts cut evenly between the earliest {p.partitioning.column} of that page "
+        f"and its end (the open last window at the plan's now)",
+        f"Each window: {p.partitioning.field} bounds in the search {margin}; rows outside the window's exact "
+        f"bounds are dropped, so each row comes from one window",
+    ]

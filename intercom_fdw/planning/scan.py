@@ -17,6 +17,9 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.planning.partition import (
+    PAGES_PER_WINDOW, PartitionedSearch, first_window, placeholder_filters,
+)
 from intercom_fdw.planning.plan import ApiCall, ChildCalls, ExtendedRequests, ScanPlan, call_for, child_call
 from intercom_fdw.planning.quals import Condition, Parameter
 from intercom_fdw.planning.search import build_query, search_filters
@@ -42,6 +45,13 @@ class ScanOptions:
     row_estimate: Optional[int] = None
     # strict: a missing required filter is an error (execution); lenient for sizing and EXPLAIN.
     strict: bool = True
+    # "sequential" (the list, or one search, paged in order) or "partitioned" (searches read as
+    # concurrent created_at windows, where the spec declares partitioning); options.SCAN_MODES.
+    scan_mode: str = "sequential"
+    concurrency: int = 8  # the client's: windows read at once (EXPLAIN shows it)
+
+PARTITION_LAG_NOTE = ("partitioned: read from the search index, which lags the list by minutes; objects created "
+                      "in the last minutes may be missing (scan_mode 'sequential' reads the list where there is one)")
 
 
 def supported_sortkeys(spec: ObjectSpec, sortkeys: Sequence[SortKey], pushdown: bool = True) -> List[SortKey]:
@@ -109,6 +119,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         expected_calls=_expected_calls(spec, route, row_limit, extended, estimate),
         estimated_rows=UNBOUND_FILTER_ESTIMATE if unbound and route.kind != "lookup" else estimate,
         parameters=tuple(dict.fromkeys(c.column for c in conditions if _has_parameter(c.value))),
+        partitions=plan.partitions,
     )
 
 
@@ -174,9 +185,41 @@ class _Route:
             ]
         route = next((r for r in (make() for make in routes) if r), None)
         route = route or cls._full_scan(spec, conditions, options, table_values)
+        if cls._partitionable(spec, route, options, wanted_rows):
+            route = cls._partitioned(spec, conditions, table_values, options)
         if not route.applies_table_values:
             route.plan = replace(route.plan, required_values=table_values)
         return route
+
+    @staticmethod
+    def _partitionable(spec, route, options, wanted_rows) -> bool:
+        """A full scan or an unsorted search without LIMIT, where the spec can be read as windows.
+        (A LIMIT or an order reads one sequential search: windows would read more than it needs.)"""
+        if options.scan_mode != "partitioned" or not options.pushdown or wanted_rows is not None:
+            return False
+        if not (spec.partitioning and spec.search and spec.match_all is not None) or route.ordered:
+            return False
+        full_list = route.kind == "list" and route.plan.strategy == "full scan"
+        return full_list or route.kind == "search"
+
+    @classmethod
+    def _partitioned(cls, spec, conditions, table_values, options):
+        part = spec.partitioning
+        window, bounded = first_window(part, conditions)
+        candidates = []
+        for condition in conditions:
+            field = spec.search_field(condition.column)
+            if field and condition not in bounded:
+                filters = search_filters(condition, field)
+                if filters:
+                    candidates.append((condition, filters))
+        query, pushed = build_query(candidates, _fixed_filters(spec, table_values) + placeholder_filters(part))
+        call = call_for(spec.search, body={"query": query})
+        partitions = PartitionedSearch(part, window, options.now, PAGES_PER_WINDOW * (call.per_page or 50),
+                                       options.concurrency)
+        plan = ScanPlan(spec.table, f"partitioned search ({part.column} windows, read concurrently)", (call,),
+                        pushed=_table_filter_text(table_values), notes=(PARTITION_LAG_NOTE,), partitions=partitions)
+        return cls(plan, bounded + pushed, (), kind="search", applies_table_values=True)
 
     # -- routes ---------------------------------------------------------------------------------
     @classmethod
@@ -463,6 +506,10 @@ def _expected_calls(spec, route, row_limit, extended, estimate) -> str:
                 total += max(1, math.ceil(rows / (call.per_page or 50)))
         known = row_limit is not None or all(c.paging in ("none", "unpaged") for c in plan.calls)
         text = str(total) if known else f"about {total}"
+        if plan.partitions:
+            windows = math.ceil(estimate / plan.partitions.split_rows)
+            if windows > 1:
+                text = f"about {total + windows + 1} ({total} pages, one more first page per window a split makes)"
     if extended:
         text += " + 1 per row (extended fields)"
     return text

@@ -18,7 +18,9 @@ from intercom_fdw.emulator.table import Table
 from intercom_fdw.emulator.workspace import Workspace
 
 _CACHE: "OrderedDict[tuple, List[dict]]" = OrderedDict()
-_CACHE_SIZE = 32
+# A partitioned scan pages up to 65 windows (one search each) at once, from several backends:
+# a smaller cache would evict a window's matches between its pages and evaluate it again each page.
+_CACHE_SIZE = 512
 
 
 def run_search(ws: Workspace, rt: Runtime, req: Req, schema: SearchSchema, table: Table, ctx: SearchContext,

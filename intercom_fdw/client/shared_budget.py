@@ -1,0 +1,131 @@
+"""One rate budget per workspace for every backend of the machine that uses the same token.
+
+Intercom counts calls per app in 10-second slices and tells each response how many are left
+(`X-RateLimit-Remaining`, `X-RateLimit-Reset`). A backend on its own learns that from its own
+responses only: ten backends scanning at once each spend "the rest of the slice" and meet 429s.
+Here every backend of the same (base URL, token) draws from one count kept in a small file in the
+temp directory (named by a hash, never the token), under an flock:
+
+- `take()` spends one call of the current slice, or says how long to wait for the next one;
+- `observe(headers)` lowers the count to what Intercom says is left (other apps, other machines
+  spend from it too) and starts a new slice when the reset moves on;
+- `share` keeps `limit * (1 - share)` of every slice for other apps of the workspace.
+
+Nothing is known before the first response of a slice: calls go out, and the first answer sets
+the count. A 429 still waits and retries as before (policy.py); this makes them rare.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from typing import Callable, Mapping, Optional
+
+from intercom_fdw.client.policy import rate_limit_state
+
+# A reset further ahead than this is not from a 10-second slice (a stale file, a skewed clock): ignored.
+MAX_RESET_AHEAD_S = 60
+
+
+def budget_path(key: str, directory: Optional[str] = None) -> str:
+    return os.path.join(directory or tempfile.gettempdir(), f"intercom_fdw-budget-{key}.json")
+
+
+class SharedBudget:
+    def __init__(self, key: str, share: float = 1.0, directory: Optional[str] = None,
+                 clock: Callable[[], float] = None, sleep: Callable[[float], None] = None):
+        import time
+
+        self.path = budget_path(key, directory)
+        self.share = min(max(share, 0.0), 1.0)
+        self._clock = clock or time.time
+        self._sleep = sleep or time.sleep
+
+    # ---- the state, under the file's lock ----------------------------------------------------
+    def _update(self, change: Callable[[dict], Optional[float]]) -> Optional[float]:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.pread(fd, 4096, 0)
+            try:
+                state = json.loads(raw) if raw else {}
+            except ValueError:
+                state = {}
+            before = dict(state)
+            result = change(state)
+            if state != before:
+                data = json.dumps(state).encode()
+                os.pwrite(fd, data, 0)
+                os.ftruncate(fd, len(data))
+            return result
+        finally:
+            os.close(fd)  # releases the lock
+
+    def take(self) -> float:
+        """Spend one call: 0.0 when it may go now, else the seconds to wait before asking again."""
+        now = self._clock()
+
+        def spend(state):
+            reset = state.get("reset")
+            if reset is None or now >= reset or reset - now > MAX_RESET_AHEAD_S:
+                state.pop("left", None)  # a new slice: nothing known until its first answer
+                state.pop("reset", None)
+                return 0.0
+            left = state.get("left")
+            if left is None or left > 0:
+                if left is not None:
+                    state["left"] = left - 1
+                return 0.0
+            return reset - now
+
+        return self._update(spend)
+
+    def wait_turn(self, sleep=None) -> None:
+        """Returns when this backend may send; `sleep` (default: the budget's) waits (interruptibly, from
+        the client) for the next slice."""
+        sleep = sleep or self._sleep
+        while True:
+            wait = self.take()
+            if wait <= 0:
+                return
+            sleep(wait)  # only a new slice brings budget back
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        limit, remaining, reset = rate_limit_state(headers)
+        if remaining is None or reset is None:
+            return
+        reserve = round(limit * (1 - self.share)) if limit else 0
+        usable = max(0, remaining - reserve)
+
+        def learn(state):
+            known = state.get("reset")
+            if known is not None and reset < known:
+                return None  # an answer from an older slice
+            if known is None or reset > known:
+                state["reset"], state["left"] = reset, usable
+            else:
+                left = state.get("left")
+                state["left"] = usable if left is None else min(left, usable)
+            return None
+
+        self._update(learn)
+
+
+class BudgetedThrottle:
+    """The client's own throttle (spacing within a backend) after the shared budget (across backends)."""
+
+    def __init__(self, throttle, budget: SharedBudget):
+        self._throttle, self._budget = throttle, budget
+
+    def wait_turn(self, sleep=None) -> None:
+        self._budget.wait_turn(sleep)
+        self._throttle.wait_turn(sleep)
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        self._budget.observe(headers)
+        self._throttle.observe(headers)
+
+    @property
+    def spacing(self) -> float:
+        return self._throttle.spacing

@@ -1,0 +1,57 @@
+"""client/shared_budget.py: one count per workspace, shared through a file by every client."""
+from intercom_fdw.client.shared_budget import SharedBudget
+
+
+class Clock:
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def headers(remaining, reset, limit=100):
+    return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(reset)}
+
+
+def budgets(tmp_path, clock, n=2, share=1.0):
+    return [SharedBudget("k", share, str(tmp_path), clock, clock.sleep) for _ in range(n)]
+
+
+def test_two_clients_spend_one_count(tmp_path):
+    clock = Clock()
+    a, b = budgets(tmp_path, clock)
+    assert a.take() == 0.0  # nothing known yet: the call goes
+    a.observe(headers(3, 1010))
+    assert [a.take(), b.take(), a.take()] == [0.0, 0.0, 0.0]
+    assert b.take() == 10.0  # the count is spent: wait for the reset
+    clock.now = 1010
+    assert b.take() == 0.0  # a new slice
+
+
+def test_headers_lower_the_count_and_an_older_slice_changes_nothing(tmp_path):
+    clock = Clock()
+    a, b = budgets(tmp_path, clock)
+    a.observe(headers(50, 1010))
+    b.observe(headers(1, 1010))  # another app (or machine) spent the rest
+    assert a.take() == 0.0 and a.take() == 10.0
+    a.observe(headers(90, 1000))  # a late answer from the previous slice
+    assert a.take() == 10.0
+
+
+def test_share_leaves_headroom(tmp_path):
+    clock = Clock()
+    (a,) = budgets(tmp_path, clock, n=1, share=0.9)
+    a.observe(headers(12, 1010, limit=100))  # 10 of every 100 are left to others: 2 usable
+    assert [a.take(), a.take(), a.take()] == [0.0, 0.0, 10.0]
+
+
+def test_wait_turn_sleeps_until_the_reset(tmp_path):
+    clock = Clock()
+    (a,) = budgets(tmp_path, clock, n=1)
+    a.observe(headers(0, 1003))
+    a.wait_turn()
+    assert clock.now >= 1003

@@ -1,0 +1,100 @@
+"""Partitioned search planning (pure): windows cover every value exactly once, search bounds hold
+each window, and the planner picks partitioned reads only where they read no more than needed."""
+import random
+
+import pytest
+
+from intercom_fdw.objects import spec_for
+from intercom_fdw.planning import Condition, ScanOptions, SortKey, plan_scan
+from intercom_fdw.planning.partition import (
+    DAY, OPEN_END, PartitionedSearch, Window, first_window, search_bounds, split, window_query,
+)
+from intercom_fdw.planning.search import DATE_MARGIN
+from intercom_fdw.spec import Partitioning
+
+NOW = 1_780_000_000
+CONTACTS, SECONDS = Partitioning(calendar_days=True), Partitioning()
+
+
+def plan_for(partitioning, window=Window(), concurrency=8):
+    return PartitionedSearch(partitioning, window, NOW, 1500, concurrency)
+
+
+def owners(windows, value):
+    return [w for w in windows if w.holds(value)]
+
+
+@pytest.mark.parametrize("partitioning", [CONTACTS, SECONDS])
+@pytest.mark.parametrize("window", [Window(), Window(NOW - 400 * DAY, None), Window(None, NOW - 3 * DAY),
+                                    Window(NOW - 90 * DAY, NOW - 10 * DAY)])
+def test_a_split_covers_its_window_exactly_once(partitioning, window):
+    rng = random.Random(7)
+    for total in (1501, 20_000, 10 ** 6):
+        parts = split(window, total, NOW - 700 * DAY, plan_for(partitioning, window))
+        assert 1 < len(parts) <= 65  # 64 parts, and for an open end the part after the plan's now
+        assert parts[0].start == window.start and parts[-1].end == window.end
+        assert all(a.end == b.start for a, b in zip(parts, parts[1:]))
+        assert all(p.start is None or p.end is None or p.start < p.end for p in parts)
+        if partitioning.calendar_days:
+            assert all(p.end % DAY == 0 for p in parts[:-1])
+        for value in [rng.randrange(0, OPEN_END) for _ in range(2000)] + [p.start for p in parts if p.start]:
+            assert len(owners(parts, value)) == (1 if window.holds(value) else 0)
+
+
+def test_a_small_window_is_not_split():
+    assert split(Window(), 1500, NOW - DAY * 100, plan_for(SECONDS)) == [Window()]
+    one_day = Window(NOW - DAY, NOW)
+    assert split(one_day, 10 ** 6, NOW - DAY, plan_for(CONTACTS, one_day)) == [one_day]
+
+
+def test_enough_parts_for_every_worker():
+    parts = split(Window(), 6000, NOW - 700 * DAY, plan_for(SECONDS, concurrency=16))
+    assert len(parts) >= 20  # 2 per worker, each of at least 2 pages: 6000 rows are 20 parts of 2 pages
+
+
+@pytest.mark.parametrize("window", [Window(NOW - 50 * DAY, NOW - 20 * DAY), Window(), Window(5, None)])
+def test_search_bounds_hold_the_window(window):
+    after, before = search_bounds(CONTACTS, window)
+    if window.start is not None:
+        assert after == window.start - DATE_MARGIN
+    if window.end is not None:
+        assert before == window.end + DATE_MARGIN
+    after, before = search_bounds(SECONDS, window)
+    assert after == (0 if window.start is None else window.start - 1)
+    assert before == (OPEN_END if window.end is None else window.end)
+
+
+def test_window_query_fills_the_placeholders_only():
+    plan = plan_scan(spec_for("contacts"), [Condition("email", "like", "%@a.com")], ["id"],
+                     options=ScanOptions(scan_mode="partitioned", now=NOW))
+    query = window_query(plan.calls[0].body["query"], CONTACTS, Window(1000 * DAY, 1010 * DAY))
+    assert query == {"operator": "AND", "value": [
+        {"field": "created_at", "operator": ">", "value": 1000 * DAY - DATE_MARGIN},
+        {"field": "created_at", "operator": "<", "value": 1010 * DAY + DATE_MARGIN},
+        {"field": "email", "operator": "$", "value": "@a.com"}]}
+
+
+def test_bounds_on_created_at_make_the_first_window_one_second_wide_of_them():
+    window, used = first_window(SECONDS, [Condition("created_at", ">", 100), Condition("created_at", "<=", 200),
+                                          Condition("email", "=", "x")])
+    assert window == Window(100, 201) and len(used) == 2
+
+
+@pytest.mark.parametrize("table", ["contacts", "conversations", "tickets"])
+def test_partitioned_only_when_asked_and_useful(table):
+    spec = spec_for(table)
+    partitioned = ScanOptions(scan_mode="partitioned", now=NOW)
+    assert plan_scan(spec, [], ["id"], options=partitioned).partitions is not None
+    assert plan_scan(spec, [], ["id"], options=ScanOptions(now=NOW)).partitions is None  # default sequential
+    assert plan_scan(spec, [], ["id"], limit=10, options=partitioned).partitions is None
+    assert plan_scan(spec, [], ["id"], [SortKey("created_at", True)], options=partitioned).partitions is None
+    assert plan_scan(spec, [Condition("id", "=", "x")], ["id"], options=partitioned).partitions is None
+    lines = "\n".join(plan_scan(spec, [], ["id"], options=partitioned).explain())
+    assert "Partitions: created_at windows" in lines and "may be missing" in lines
+
+
+def test_ticket_type_tables_keep_their_type_in_every_window():
+    plan = plan_scan(spec_for("tickets"), [], ["id"],
+                     options=ScanOptions(scan_mode="partitioned", now=NOW, table_options={"ticket_type_id": "7"}))
+    query = window_query(plan.calls[0].body["query"], SECONDS, Window(10, 20))
+    assert {"field": "ticket_type_id", "operator": "=", "value": "7"} in query["value"]
