@@ -6,6 +6,9 @@ twice, also with 5xx answers and cut connections; with the search index lagging,
 exactly the contacts not yet indexed, and EXPLAIN says that partitioned reads may miss them.
 The workspace is large enough that contacts, conversations and tickets are split into windows.
 """
+import time
+
+import psycopg
 import pytest
 import requests
 from psycopg import sql
@@ -138,3 +141,26 @@ def test_not_yet_indexed_contacts_are_exactly_the_difference(part_db, api, works
     finally:
         knobs(workspace, search_index_delay_s=0)  # 0: every pending contact is indexed at once
     assert created <= {r[0] for r in rows(part_db, "SELECT id FROM {s}.contacts", "part")}
+
+
+def test_a_partitioned_scan_ends_at_once_on_a_statement_timeout_and_leaves_no_thread(part_db, workspace):
+    from tests.integration.test_cancel import assert_canceled, backend_threads  # noqa: PLC0415
+
+    pid = part_db.execute("SELECT pg_backend_pid()").fetchone()[0]
+    part_db.execute("SELECT count(*) FROM part.contacts WHERE created_at > now()")  # loaded, no window read
+    knobs(workspace, latency_ms=400)
+    try:
+        part_db.execute("SET statement_timeout = '1s'")
+        started = time.monotonic()
+        with pytest.raises(psycopg.Error) as caught:
+            part_db.execute("SELECT count(*) FROM part.contacts").fetchall()  # windows in flight
+        elapsed = time.monotonic() - started
+        part_db.execute("RESET statement_timeout")
+    finally:
+        knobs(workspace, latency_ms=0)
+    assert_canceled(caught.value, "statement timeout")
+    assert elapsed < 1.6, elapsed  # the timeout, plus at most ~0.6 s to end every window's request
+    deadline = time.monotonic() + 2
+    while backend_threads(pid) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backend_threads(pid) == 1
