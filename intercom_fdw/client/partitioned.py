@@ -43,6 +43,7 @@ def read_parts(client, parts: Iterable[Any], request_for: Callable[[Any], ApiReq
     stop = threading.Event()
     lock = threading.Lock()
     outstanding = [0]
+    scopes = []
     pool = worker_pool(width, "intercom_fdw-part")
 
     def put(value) -> bool:
@@ -75,7 +76,10 @@ def read_parts(client, parts: Iterable[Any], request_for: Callable[[Any], ApiReq
 
     def read(part) -> None:
         request = request_for(part)
-        responses = search_responses(request, client._paging_context(request))
+        scope = client.interrupts.scope()  # stopped with the scan: its requests in flight are abandoned
+        with lock:
+            scopes.append(scope)
+        responses = search_responses(request, client._paging_context(request, scope))
         try:
             for number, response in enumerate(responses):
                 if stop.is_set():
@@ -110,6 +114,9 @@ def read_parts(client, parts: Iterable[Any], request_for: Callable[[Any], ApiReq
             yield from page
     finally:
         stop.set()
+        with lock:
+            for scope in scopes:
+                scope.stop()
         _drain(pages)
         pool.shutdown(wait=True, cancel_futures=True)
         _drain(pages)

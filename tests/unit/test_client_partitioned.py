@@ -5,6 +5,7 @@ import time
 import pytest
 
 from intercom_fdw.api_request import ApiRequest
+from intercom_fdw.client.interrupts import Interrupts
 from intercom_fdw.client.paging import PagingContext
 from intercom_fdw.client.partitioned import read_parts
 
@@ -18,8 +19,9 @@ class FakeSearch:
         self.calls = 0
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
+        self.interrupts = Interrupts()  # nothing interrupts a unit test
 
-    def _paging_context(self, request):
+    def _paging_context(self, request, interrupts):
         def fetch(path, params, body, idempotent):
             with self.lock:
                 self.calls += 1
