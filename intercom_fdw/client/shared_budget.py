@@ -129,3 +129,8 @@ class BudgetedThrottle:
     @property
     def spacing(self) -> float:
         return self._throttle.spacing
+
+    @property
+    def remaining(self):
+        """The last X-RateLimit-Remaining seen (http.backend_usage, for replication's reports)."""
+        return self._throttle.remaining

@@ -187,7 +187,9 @@ def test_a_query_with_a_request_in_flight_against_a_slow_emulator(pg, cancel_db,
     with pg.connect(cancel_db) as conn:
         started = time.monotonic()
         conn.execute("SELECT count(*) FROM companies").fetchone()
-        assert time.monotonic() - started < 2
+        # a scroll left open would be waited out (a minute); a new backend's first scan imports Python and
+        # intercom_fdw and may wait for the workspace's shared rate budget, which an earlier test spent
+        assert time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -55,3 +55,13 @@ def test_wait_turn_sleeps_until_the_reset(tmp_path):
     a.observe(headers(0, 1003))
     a.wait_turn()
     assert clock.now >= 1003
+
+
+def test_a_budgeted_throttle_reports_what_the_clients_own_throttle_saw():
+    # http.backend_usage reads `remaining` from every client's throttle, budgeted or not
+    from intercom_fdw.client.shared_budget import BudgetedThrottle
+    from intercom_fdw.client.throttle import Throttle
+
+    own = Throttle(lambda: 0.0, lambda s: None)
+    own.remaining = 42
+    assert BudgetedThrottle(own, budget=None).remaining == 42
