@@ -35,6 +35,10 @@ from intercom_fdw.planning.quals import Parameter, is_unknown_at_planning
 from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites
 from intercom_fdw.writes import ScanMemory, StatementWriter, WriteFailed
 
+# multicorn2 3.2 gives explain() a stand-in for a parameter's value ('?', PostgreSQL's epoch); the
+# bundled runtime gives multicorn.UNBOUND, so a literal '?' there is a literal.
+_PARAMETERS_AS_STAND_INS = not getattr(multicorn, "PARAMETERS_AS_UNBOUND", False)
+
 
 def _reported(method):
     """Report every error as a PostgreSQL error with HINT and DETAIL: ours (already scrubbed) and,
@@ -135,13 +139,14 @@ class IntercomFdw(ForeignDataWrapper):
 
     def _conditions(self, quals, explaining=False):
         """Planning's conditions for the runtime's quals. While EXPLAIN runs, a parameter's value
-        (a join's outer value, a subquery's result) is not known: the runtime passes a placeholder
-        (quals.is_unknown_at_planning), planned as a Parameter, so EXPLAIN shows the request that runs."""
+        (a join's outer value, a subquery's result) is not known: the runtime passes UNBOUND or, on
+        multicorn2, a stand-in (quals.is_unknown_at_planning), planned as a Parameter, so EXPLAIN shows the request that runs."""
         conditions = []
         for qual in quals:
             pg_type = self.pg_types.get(qual.field_name, "text")
             value = qual.value
-            if value is UNBOUND or (explaining and is_unknown_at_planning(value, pg_type)):
+            if value is UNBOUND or (explaining and _PARAMETERS_AS_STAND_INS
+                                    and is_unknown_at_planning(value, pg_type)):
                 value = Parameter()
             conditions += conditions_from_qual(qual.field_name, qual.operator, value, pg_type)
         return conditions

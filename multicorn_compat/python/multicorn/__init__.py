@@ -19,6 +19,9 @@ __version__ = "3.2.0"
 # This runtime writes INSERT ... RETURNING row by row whatever modify_batch_size says (PostgreSQL's
 # batch path drops RETURNING, and multicorn2 3.2 batches anyway): an FDW may default to batches.
 BATCHES_WITHOUT_RETURNING = True
+# explain() receives every parameter's qual as UNBOUND, whatever its type (multicorn2 3.2 passes the
+# Datum 0 read as the type: '?' for text, 2000-01-01 for dates): an FDW may trust the value it gets.
+PARAMETERS_AS_UNBOUND = True
 
 # Markers returned by Qual.list_any_or_all.
 ANY = object()
