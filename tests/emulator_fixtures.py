@@ -13,6 +13,7 @@ of rate limiting set their own limit (PATCH /__emulator/config).
 import contextlib
 
 import pytest
+import requests
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 
@@ -28,6 +29,11 @@ def running_emulator(**overrides):
         yield server
     finally:
         server.stop()
+
+
+def set_knobs(url: str, **values) -> None:
+    """Changes a running emulator's knobs (latency, faults, rate limit...) over its HTTP API."""
+    requests.patch(url + "/__emulator/config", json=values, timeout=30).raise_for_status()
 
 
 @pytest.fixture(scope="session")

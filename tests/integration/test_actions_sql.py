@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+from tests.emulator_fixtures import set_knobs
 
 OTHER_WORKSPACE_TOKEN = "other-workspace-token-5b1e"
 DB = "test_actions_sql"
@@ -57,7 +58,7 @@ class EmulatorLog:
         return self._get("/__emulator/counters")["by_route"].get(route, 0)
 
     def set_knobs(self, **knobs):
-        requests.patch(self.url + "/__emulator/config", json=knobs, timeout=30).raise_for_status()
+        set_knobs(self.url, **knobs)
 
 
 class Tables:

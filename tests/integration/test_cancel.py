@@ -12,10 +12,9 @@ import time
 
 import psycopg
 import pytest
-import requests
 
 from intercom_fdw.client.scroll_lock import lock_path, workspace_key
-from tests.emulator_fixtures import running_emulator
+from tests.emulator_fixtures import running_emulator, set_knobs
 from tests.integration.read_fixtures import Api, create_server
 
 pytestmark = pytest.mark.timeout(120)
@@ -43,7 +42,7 @@ def cancel_db(pg, db, server):
 
 
 def knobs(server, **values):
-    requests.patch(server.url + "/__emulator/config", json=values, timeout=30).raise_for_status()
+    set_knobs(server.url, **values)
 
 
 @pytest.fixture

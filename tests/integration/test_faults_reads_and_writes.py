@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.emulator_fixtures import running_emulator
+from tests.emulator_fixtures import running_emulator, set_knobs
 from tests.integration.read_fixtures import Api
 from tests.integration.write_fixtures import import_schema
 
@@ -56,7 +56,7 @@ def faults(pg, db):
 
 
 def knobs(api, settings):
-    requests.patch(api.url + "/__emulator/config", json=settings, timeout=30).raise_for_status()
+    set_knobs(api.url, **settings)
 
 
 class OtherClient:

@@ -4,11 +4,11 @@ import time
 
 import psycopg
 import pytest
-import requests
 from psycopg import sql
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 from tests.integration.read_fixtures import Api
+from tests.emulator_fixtures import set_knobs
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -41,8 +41,7 @@ def create_server(conn, name, url, token=None, **options):
             sql.Identifier(name), sql.Literal(token)))
 
 
-def knobs(url, **values):
-    requests.patch(url + "/__emulator/config", json=values, timeout=30).raise_for_status()
+knobs = set_knobs
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import time
 
 import psycopg
 import pytest
-import requests
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 from tests.integration.read_fixtures import Api, ReadDb, create_servers
 from tests.integration.test_cancel import assert_canceled
+from tests.emulator_fixtures import set_knobs
 
 CONTACTS = 1000  # 7 pages of 150
 
@@ -35,7 +35,7 @@ def reader(pg, db, emulator):
 
 
 def set_latency(emulator, ms):
-    requests.patch(emulator.url + "/__emulator/config", json={"latency_ms": ms}, timeout=30).raise_for_status()
+    set_knobs(emulator.url, latency_ms=ms)
 
 
 def backend_threads(reader):

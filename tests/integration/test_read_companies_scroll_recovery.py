@@ -4,9 +4,8 @@ which is exact below its 10,000 reach. Then a scan while that orphaned scroll is
 import time
 
 import pytest
-import requests
 
-from tests.emulator_fixtures import running_emulator
+from tests.emulator_fixtures import running_emulator, set_knobs
 from tests.integration.read_fixtures import Api, create_server
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,7 +29,7 @@ def scroll_db(pg, db, server):
 
 
 def knobs(server, **values):
-    requests.patch(server.url + "/__emulator/config", json=values, timeout=30).raise_for_status()
+    set_knobs(server.url, **values)
 
 
 def listed_ids(server):

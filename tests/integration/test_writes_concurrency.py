@@ -4,12 +4,12 @@ emulator sees every request's start and end."""
 import time
 
 import pytest
-import requests
 from psycopg import sql
 
 from tests.integration.read_fixtures import Api
 from tests.integration.recording_proxy import RecordingProxy
 from tests.integration.write_fixtures import start_write_emulator
+from tests.emulator_fixtures import set_knobs
 
 pytestmark = pytest.mark.timeout(120)
 CONCURRENCY = 3
@@ -36,7 +36,7 @@ def bulk_db(pg, db, emulator_behind_proxy):
 
 
 def knobs(server, **values):
-    requests.patch(server.url + "/__emulator/config", json=values, timeout=30).raise_for_status()
+    set_knobs(server.url, **values)
 
 
 def emails_in_intercom(server, prefix):

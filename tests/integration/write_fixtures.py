@@ -3,12 +3,12 @@ its workspace imported into schema `intercom`, plus helpers to count the API cal
 """
 import psycopg
 import pytest
-import requests
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 from tests.integration.read_fixtures import Api
+from tests.emulator_fixtures import set_knobs
 
 WRITE_TOKEN = "write-test-token"
 
@@ -51,7 +51,7 @@ class WriteDb:
         return diag
 
     def knobs(self, **knobs):
-        requests.patch(self.api.url + "/__emulator/config", json=knobs, timeout=30).raise_for_status()
+        set_knobs(self.api.url, **knobs)
 
 
 def import_schema(conn, url, token, schema="intercom", server="intercom", **server_options):
