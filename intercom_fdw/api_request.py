@@ -1,7 +1,7 @@
-"""ApiRequest: one logical read from Intercom (one endpoint, all of its pages).
+"""ApiRequest: one logical call to Intercom: a read (one endpoint, all of its pages), a write or an action.
 
-A plain value with no I/O, shared by the planner (which builds requests) and the HTTP client (which
-pages them), so that neither imports the other.
+A plain value with no I/O, shared by the planners (of reads, writes and actions, which build requests)
+and the HTTP client (which sends and pages them), so that neither imports the other.
 """
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ class ApiRequest:
     # (list, reach): a page-numbered list of the same objects that a scroll may read instead when
     # Intercom will not open one (another scroll is open), if the list reaches them all (see paging.py)
     stand_in: Optional[Tuple["ApiRequest", int]] = None
+    # A single call ("none"/"unpaged"): may it be sent again after it may have reached Intercom?
+    # None lets the method decide (policy.is_idempotent); writes and actions say it from their rules.
+    repeatable: Optional[bool] = None
 
     def __post_init__(self):
         if self.paging not in PAGING_STYLES:
@@ -52,8 +55,8 @@ class ApiRequest:
     @property
     def idempotent(self) -> Optional[bool]:
         """A request that pages is a read, even as a POST (search, POST /companies/list), so it may
-        be retried; a single call ("none"/"unpaged") leaves it to the method (a POST may create)."""
-        return None if self.paging in SINGLE_CALL_STYLES else True
+        be retried; a single call says so in `repeatable`, or leaves it to the method (a POST may create)."""
+        return self.repeatable if self.paging in SINGLE_CALL_STYLES else True
 
     @property
     def page_size(self) -> Optional[int]:

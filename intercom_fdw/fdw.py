@@ -2,7 +2,7 @@
 
 It converts Multicorn's arguments (Qual, SortKey, ColumnDefinition) into the neutral forms of
 planning/, asks plan_scan for a plan, and hands the plan to the engine (execute) or prints it
-(explain). Writes go to writes.py: one StatementWriter per statement, and the scan's rows are
+(explain). Writes go to writing/statement.py: one StatementWriter per statement, and the scan's rows are
 remembered (ScanMemory) for the update()/delete() that follow, since multicorn passes those only
 the rowid. Every IntercomError leaves through `log_to_postgres(ERROR)` with its HINT and DETAIL;
 a failed write first tells in a NOTICE what had already reached Intercom. An INSERT whose rows
@@ -22,7 +22,7 @@ from intercom_fdw import engine, pg_interrupts, schema_import
 from intercom_fdw.client import client_for
 from intercom_fdw.custom_fields import table_spec
 from intercom_fdw.errors import (
-    ConfigurationError, IntercomError, Interrupted, UnsupportedOperationError, as_reported, reported_detail, scrub,
+    ConfigurationError, Interrupted, UnsupportedOperationError, as_reported, reported_detail, scrub,
     sqlstate_of,
 )
 from intercom_fdw.objects import spec_for
@@ -32,8 +32,8 @@ from intercom_fdw.planning import (
 )
 from intercom_fdw.planning.parameterized import parameterized_lines
 from intercom_fdw.planning.quals import Parameter, is_unknown_at_planning
-from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites
-from intercom_fdw.writes import ScanMemory, StatementWriter, WriteFailed
+from intercom_fdw.writing.requests import ROWID_COLUMN, TableWrites
+from intercom_fdw.writing.statement import ScanMemory, StatementWriter, WriteFailed
 
 # multicorn2 3.2 gives explain() a stand-in for a parameter's value ('?', PostgreSQL's epoch); the
 # bundled runtime gives multicorn.UNBOUND, so a literal '?' there is a literal.
@@ -74,7 +74,7 @@ def _report(error):
     # Outside the `except` block, so the report carries no chained traceback.
     if isinstance(error, Interrupted):  # the client gave up a wait: a cancel, statement_timeout or terminate
         # Nothing is logged here: a message sent while the interrupt is pending makes PostgreSQL act on
-        # it inside the report (see writes.py). What a write had written is told by rollback().
+        # it inside the report (see writing/statement.py). What a write had written is told by rollback().
         raise pg_interrupts.canceled()  # each runtime reports it as a cancel (see pg_interrupts)
     for message, detail in error.notices() if isinstance(error, WriteFailed) else ():
         log_to_postgres(message, INFO, detail=detail)

@@ -51,7 +51,7 @@ TABLE_OPTIONS = {
     "scan_mode": "sequential or partitioned, where the server does not set it (the server's value wins)",
 }
 USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"}
-# What an INSERT does with a row whose object exists (writes.py): leave it as it is and report it,
+# What an INSERT does with a row whose object exists (writing/statement.py): leave it as it is and report it,
 # update it with the row's values, or fail the statement.
 ON_CONFLICT = ("skip", "update", "error")
 DEFAULT_ON_CONFLICT = "skip"

@@ -35,7 +35,7 @@ class Column:
     `source` is a path into the object's JSON (None: the value is supplied by the engine, such as a
     parent key injected into child rows, or `attrs`, the whole object). `options` are the column
     options written by IMPORT FOREIGN SCHEMA (custom fields record their attribute name there).
-    `read_only` matters for writes (write_requests.py).
+    `read_only` matters for writes (writing/requests.py).
     """
 
     name: str
@@ -294,7 +294,7 @@ class ExtendedFields:
     key: str = "id"
 
 
-# How an SQL value becomes a JSON value in a request body (implemented once in write_requests.py).
+# How an SQL value becomes a JSON value in a request body (implemented once in writing/requests.py).
 # None: derived from the column's converter (text -> string, integer -> number, unix_timestamp ->
 # UNIX seconds, json -> the parsed JSON, ...); "integer" overrides it for ids Intercom wants as numbers.
 WRITE_KINDS = frozenset({"text", "integer", "float", "boolean", "unix", "json"})
@@ -358,7 +358,7 @@ class Conflict:
     Such creates are safe to resend after an ambiguous failure: a resend cannot create a second
     object, it answers with the conflict. The table option on_conflict says what a conflict does:
     'skip' (default) leaves the existing object, 'update' runs the update operation on its id,
-    'error' fails the statement (writes.py).
+    'error' fails the statement (writing/statement.py).
     """
 
     status: int

@@ -21,7 +21,7 @@ def execute(action: Action, arguments: Mapping[str, Any], options: FdwOptions) -
     call = action.plan(arguments)
     client = client_for(options.base_url, options.token, options.api_version, **options.client_options())
     try:
-        response = client.call(call.method, call.path, json=call.body, idempotent=call.idempotent)
+        response = client.send(call)
     except (TransportError, ServerError) as error:
         if not call.idempotent:
             error.detail = "; ".join(filter(None, [error.detail, MAY_HAVE_HAPPENED]))

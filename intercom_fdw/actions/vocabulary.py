@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Tuple
 
-from intercom_fdw.api_request import UnaddressableId, bind_path
+from intercom_fdw.api_request import ApiRequest, UnaddressableId, bind_path
 from intercom_fdw.errors import ConfigurationError, IntercomError
 
 # A rule looks at one non-NULL argument value and returns None, or (problem, hint). `now` is the
@@ -71,16 +71,6 @@ class Arg:
     """A place in a body template filled with the named argument (left out when it is NULL)."""
 
     name: str
-
-
-@dataclass(frozen=True)
-class ActionCall:
-    """The one HTTP request an action makes."""
-
-    method: str
-    path: str
-    body: Optional[dict]
-    idempotent: bool
 
 
 @dataclass(frozen=True)
@@ -165,7 +155,7 @@ class Action:
             )
         return error
 
-    def plan(self, arguments: Mapping[str, Any]) -> ActionCall:
+    def plan(self, arguments: Mapping[str, Any]) -> ApiRequest:
         """The HTTP request for arguments returned by `bind`."""
         try:
             path = bind_path(self.path, {name: value for name, value in arguments.items() if value is not None})
@@ -174,7 +164,7 @@ class Action:
             raise _argument_error(param, f"has invalid value {error.value!r}: no Intercom id is empty, '.' or '..'",
                                   f"pass the id of the object for {param.name}") from None
         body = _render(self.body, arguments) if self.body is not None else None
-        return ActionCall(self.method, path, body, self.idempotent)
+        return ApiRequest(self.method, path, body=body, repeatable=self.idempotent)
 
 
 def _argument_error(param: Param, problem: str, hint: str) -> ConfigurationError:

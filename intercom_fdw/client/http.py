@@ -200,6 +200,12 @@ class IntercomClient:
         """One logical call with retries: parsed JSON, {} for an empty 2xx body, None for an allowed 404."""
         return self._send(method.upper(), path, params, json, idempotent, allow_404, self.interrupts)
 
+    def send(self, request: ApiRequest) -> Optional[dict]:
+        """`call` for a single-call request (a write, an action): its method, path, params, body,
+        whether it may be sent again and whether a 404 is an answer."""
+        return self.call(request.method, request.path, params=request.params or None, json=request.body,
+                         idempotent=request.idempotent, allow_404=request.allow_404)
+
     def _paging_context(self, request: ApiRequest, interrupts: Interrupts) -> PagingContext:
         def fetch(target, params, body, idempotent):
             return self._send(request.method.upper(), target, params, body, idempotent, request.allow_404, interrupts)

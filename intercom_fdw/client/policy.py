@@ -74,6 +74,23 @@ def backoff_delay(attempt: int, base: float, cap: float, rng) -> float:
     return rng.random() * ceiling
 
 
+# Backoff of a resent create (seconds): short, Intercom's 5xx are brief.
+RESEND_BACKOFF = (0.2, 5.0)
+
+
+def should_resend_create(has_conflict_rule: bool, attempt: int, max_retries: int) -> bool:
+    """A create failed ambiguously (a 5xx, a broken connection: it may have reached Intercom), so the
+    client did not send it again: may the writer? Only where a second send cannot make a second
+    object, because Intercom answers a duplicate create with a conflict naming the existing object
+    (the spec's `Conflict` rule: contacts by email or external_id); and within max_retries."""
+    return has_conflict_rule and attempt <= max_retries
+
+
+def resend_delay(attempt: int, rng) -> float:
+    """Seconds before the `attempt`-th resend of a create (backoff_delay within RESEND_BACKOFF)."""
+    return backoff_delay(attempt, *RESEND_BACKOFF, rng)
+
+
 def throttle_delay(
     remaining: Optional[int], reset_epoch: Optional[float], now: float, limit: Optional[int]
 ) -> float:

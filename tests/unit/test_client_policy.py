@@ -3,6 +3,8 @@ import random
 
 import pytest
 
+from intercom_fdw.client import policy
+
 from intercom_fdw.client.policy import (
     CONNECT,
     MAX_RATE_LIMIT_WAIT,
@@ -175,3 +177,23 @@ def test_a_fresh_slice_spreads_its_whole_budget_over_ten_seconds(limit, expected
 )
 def test_reserve_send_slot(now, next_slot, spacing, reset, limit, expected):
     assert reserve_send_slot(now, next_slot, spacing, reset, limit) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("has_rule, attempt, expected", [
+    (True, 1, True), (True, 3, True), (True, 4, False),  # within max_retries (3)
+    (False, 1, False),  # no conflict rule: a second send could create a second object
+])
+def test_a_create_is_resent_only_where_a_duplicate_is_answered_with_a_conflict(has_rule, attempt, expected):
+    assert policy.should_resend_create(has_rule, attempt, max_retries=3) is expected
+
+
+def test_resend_delay_grows_within_its_bounds():
+    class Top:
+        @staticmethod
+        def random():
+            return 0.999999
+
+    low, cap = policy.RESEND_BACKOFF
+    assert policy.resend_delay(1, Top) == pytest.approx(low, rel=1e-4)
+    assert policy.resend_delay(3, Top) == pytest.approx(4 * low, rel=1e-4)
+    assert policy.resend_delay(30, Top) <= cap

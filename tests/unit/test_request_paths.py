@@ -7,7 +7,7 @@ from intercom_fdw.actions.definitions import ACTIONS
 from intercom_fdw.api_request import UnaddressableId, bind_path, has_dot_segment
 from intercom_fdw.objects import spec_for
 from intercom_fdw.planning.plan import call_for
-from intercom_fdw.write_requests import TableWrites
+from intercom_fdw.writing.requests import TableWrites
 from tests.unit.test_client_intercom_double import Reply, client_against, replies, serve
 
 

@@ -1,5 +1,5 @@
-"""Write rules and requests without PostgreSQL or HTTP: write_requests.py (pure) and the parts of
-writes.py that decide (statement numbering, conflicts, resends, scan memory) with a scripted client."""
+"""Write rules and requests without PostgreSQL or HTTP: writing/requests.py (pure) and the parts of
+writing/statement.py that decide (statement numbering, conflicts, resends, scan memory) with a scripted client."""
 import datetime as dt
 
 import pytest
@@ -8,9 +8,9 @@ from intercom_fdw.custom_fields import column_from_options
 from intercom_fdw.errors import ApiRejectedError, InvalidValueError, ServerError, TransportError, \
     UnsupportedOperationError
 from intercom_fdw.objects import SPECS
-from intercom_fdw.write_requests import TableWrites, json_value
-from intercom_fdw import writes
-from intercom_fdw.writes import ScanMemory, StatementWriter, WriteFailed
+from intercom_fdw.writing.requests import TableWrites, json_value
+from intercom_fdw.writing import statement as statement_module
+from intercom_fdw.writing.statement import ScanMemory, StatementWriter, WriteFailed
 
 
 def table(name, extra=(), **options):
@@ -174,6 +174,10 @@ class ScriptedClient:
             raise answer
         return answer
 
+    def send(self, request):
+        return self.call(request.method, request.path, json=request.body, idempotent=request.idempotent,
+                         allow_404=request.allow_404)
+
 
 def created(method, path, body):
     return {"type": "contact", "id": "id-" + body["email"], "email": body["email"], "created_at": 1704067200}
@@ -244,7 +248,7 @@ def test_bulk_insert_skips_without_reading_the_existing_object():
 
 
 def test_the_listed_existing_ids_are_bounded(monkeypatch):
-    monkeypatch.setattr(writes, "LISTED_IDS", 2)
+    monkeypatch.setattr(statement_module, "LISTED_IDS", 2)
     statement = writer(ScriptedClient({("POST", "/contacts"): [conflict(f"c{i}") for i in range(5)]}), concurrency=1)
     statement.insert([{"email": f"{i}@x.io"} for i in range(5)], returning=False)
     assert statement.existing_notice() == ("5 row(s) already existed in Intercom as contacts and were left as "
@@ -384,3 +388,13 @@ def test_a_failed_row_is_reported_with_its_error_and_not_again_at_the_rollback()
     with pytest.raises(WriteFailed):
         statement.insert([{"email": "a@x.io"}, {"email": "b@x.io"}], returning=False)
     assert statement.reported
+
+
+def test_a_write_request_is_the_api_request_the_client_sends():
+    # one record for reads, writes and actions: the client's send() needs nothing else
+    from intercom_fdw.api_request import ApiRequest
+    request = table("contacts").delete_request("c1", {}, 1)
+    assert isinstance(request, ApiRequest) and request.paging == "none"
+    assert (request.method, request.path, request.allow_404) == ("DELETE", "/contacts/c1", True)
+    create = table("contacts").insert_request({"email": "a@b.c"}, 1)
+    assert create.idempotent is None and not create.allow_404  # a POST: HTTP semantics, no resend

@@ -16,13 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from intercom_fdw.api_request import UnaddressableId, bind_path, path_placeholders
+from intercom_fdw.api_request import ApiRequest, UnaddressableId, bind_path, path_placeholders
 from intercom_fdw.custom_fields import column_type
 from intercom_fdw.errors import InvalidValueError, UnsupportedOperationError
-from intercom_fdw.shaping import dig
 from intercom_fdw.spec import Column, ObjectSpec, WriteField, WriteOperation
 
 ROWID_COLUMN = "id"
@@ -34,13 +33,11 @@ _KIND_OF_CONVERTER = {"text": "text", "integer": "integer", "bigint": "integer",
 
 
 @dataclass(frozen=True)
-class WriteRequest:
-    """One API call for one row. `inject` fills the row's columns the response lacks (parent keys)."""
+class WriteRequest(ApiRequest):
+    """The one API call (paging "none") for one row, and how its answer becomes the row: `result_id`
+    names the answer's field holding the object to read back (conversations answer a message);
+    `inject` fills the row's columns the response lacks (parent keys)."""
 
-    method: str
-    path: str
-    body: Optional[dict]
-    idempotent: Optional[bool] = None
     result_id: Optional[str] = None
     inject: Mapping[str, Any] = field(default_factory=dict)
 
@@ -258,7 +255,8 @@ class TableWrites:
 
     def delete_request(self, rowid, old: Mapping[str, Any], row: int) -> WriteRequest:
         op = self.operation("delete")
-        return self._request(op, old, {}, {}, row, "delete", rowid=rowid)
+        # 404: already gone (or a resent DELETE after a dropped answer): the row is deleted either way.
+        return replace(self._request(op, old, {}, {}, row, "delete", rowid=rowid), allow_404=True)
 
     def path_keys(self, op_name: str) -> Tuple[str, ...]:
         """Columns besides the rowid that the operation's path needs (a child table's parent key)."""
@@ -293,7 +291,8 @@ class TableWrites:
                 _set_path(body, target, self._converted(name, kind, value, row, verb))
         inject = {c.name: values.get(c.name) for c in self.spec.columns
                   if not c.source and c.name != "attrs" and values.get(c.name) is not None}
-        return WriteRequest(op.method, path, body, op.idempotent, op.result_id, inject)
+        return WriteRequest(op.method, path, body=body, repeatable=op.idempotent, result_id=op.result_id,
+                            inject=inject)
 
     def _converted(self, name, kind, value, row, verb):
         column = self.columns[name]

@@ -1,4 +1,4 @@
-"""The generic write engine: runs the WriteRequests of write_requests.py through the HTTP client.
+"""The generic write engine: runs the WriteRequests of requests.py through the HTTP client.
 
 One `StatementWriter` per INSERT/UPDATE/DELETE statement (the glue drops it in end_modify). It
 numbers rows across bulk_insert batches, sends a batch with bounded concurrency (the client's
@@ -38,19 +38,17 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.api_request import bind_path
 from intercom_fdw.client.interrupts import Interrupts
-from intercom_fdw.client.policy import backoff_delay
+from intercom_fdw.client.policy import resend_delay, should_resend_create
 from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.errors import (
     ApiRejectedError, IntercomError, Interrupted, InvalidValueError, ServerError, TransportError,
 )
 from intercom_fdw.options import DEFAULT_ON_CONFLICT
 from intercom_fdw.shaping import RowShaper
-from intercom_fdw.write_requests import ROWID_COLUMN, TableWrites, WriteRequest
+from intercom_fdw.writing.requests import ROWID_COLUMN, TableWrites, WriteRequest
 
 # The NOTICEs list at most this many written (or existing) ids, and count the rest.
 LISTED_IDS = 10000
-# Backoff of resent creates (seconds): short, the emulator's and Intercom's 5xx are brief.
-RESEND_BACKOFF = (0.2, 5.0)
 
 
 class WriteFailed(IntercomError):
@@ -149,9 +147,9 @@ class StatementWriter:
             try:
                 return self._call(request)
             except (ServerError, TransportError):
-                if not resend or attempt > self.client.max_retries:
+                if not should_resend_create(resend, attempt, self.client.max_retries):
                     raise
-                self._sleep(backoff_delay(attempt, *RESEND_BACKOFF, self._rng))
+                self._sleep(resend_delay(attempt, self._rng))
             except ApiRejectedError as error:
                 existing = self.table.existing_id(error)
                 if attempt > 1 and existing is not None:
@@ -212,11 +210,10 @@ class StatementWriter:
                 f"WHERE {keys[0]} = '...' AND id = '...'")
         old = remembered or {}
         request = self.table.delete_request(rowid, old, row)
-        # 404: already gone (or a resent DELETE after a dropped answer): the row is deleted either way.
         self._run([lambda: self._deleted(request)], row, "DELETE", written_id=lambda _: self._describe(rowid, old))
 
     def _deleted(self, request: WriteRequest) -> dict:
-        self._call(request, allow_404=True)
+        self._call(request)  # a 404 is an answer (delete_request): the object is gone either way
         return {}
 
     def current(self, rowid) -> dict:
@@ -231,9 +228,8 @@ class StatementWriter:
         return self.client.call("GET", bind_path(get.path, {"id": object_id}))
 
     # -- running -------------------------------------------------------------------------------------
-    def _call(self, request: WriteRequest, allow_404: bool = False):
-        return self.client.call(request.method, request.path, json=request.body, idempotent=request.idempotent,
-                                allow_404=allow_404)
+    def _call(self, request: WriteRequest):
+        return self.client.send(request)
 
     def _finish(self, request: WriteRequest, response) -> dict:
         if request.result_id:  # the response names the object: read it (conversations answer a message)
