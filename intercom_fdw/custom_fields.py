@@ -22,6 +22,7 @@ from typing import Iterable, List, Optional, Set, Tuple
 
 from anyascii import anyascii
 
+from intercom_fdw import pg_types
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.spec import Column, CustomFields, ObjectSpec, SearchField
 
@@ -136,7 +137,7 @@ def column_from_options(name: str, pg_type: str, options: dict, custom: CustomFi
     attribute = options.get(custom.option)
     if not attribute:
         return None
-    typed = column_type(options.get("data_type") or _DATA_TYPE_OF_PG.get(pg_type.split("(")[0].strip().lower(),
+    typed = column_type(options.get("data_type") or _DATA_TYPE_OF_PG.get(pg_types.base_type(pg_type),
                                                                         "string"), attribute, custom)
     convert, read_only = (typed[1], typed[2]) if typed else ("text", False)
     return Column(name, pg_type, (custom.container, attribute), convert, options=dict(options), read_only=read_only)
@@ -149,23 +150,21 @@ _DATA_TYPE_OF_PG = {
 }
 
 
-_TYPE_FAMILIES = {
-    "integer": "integer", "bigint": "integer", "smallint": "integer", "numeric": "number",
-    "double precision": "number", "real": "number", "boolean": "boolean", "date": "date",
-    "timestamp with time zone": "timestamptz", "timestamptz": "timestamptz", "jsonb": "json", "json": "json",
-}
-
-
 def compatible_type(declared: str, expected: str) -> bool:
     """Whether a column declared `declared` can hold values shaped for `expected`.
 
     Text holds anything; numbers widen (integer values fit numeric and double precision).
     """
-    declared_family = _TYPE_FAMILIES.get(declared.split("(")[0].strip().lower(), "text")
-    expected_family = _TYPE_FAMILIES.get(expected.split("(")[0].strip().lower(), "text")
+    declared_family, expected_family = _family(declared), _family(expected)
     if declared_family == "text" or declared_family == expected_family:
         return True
     return declared_family == "number" and expected_family == "integer"
+
+
+def _family(pg_type: str) -> str:
+    # a timestamp without zone, an array or a type we do not map holds the field's text form
+    kind = pg_types.family(pg_type)
+    return "text" if kind in ("timestamp", "other") else kind
 
 
 def table_columns(spec: ObjectSpec, declared) -> List[Column]:

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
+from intercom_fdw import pg_types
+
 OPERATORS = frozenset(
     {"=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is null", "is not null"}
 )
@@ -37,10 +39,9 @@ def is_unknown_at_planning(value, pg_type: str) -> bool:
     type: '?' for text types, 2000-01-01 (PostgreSQL's epoch) for dates and timestamps, the text of
     that instant for timestamptz. The bundled runtime passes multicorn.UNBOUND (fdw.py checks that).
     So EXPLAIN of a literal '?' (or 2000-01-01) shows it as a parameter; execution gets real values."""
-    base = pg_type.split("(")[0].strip()
-    if isinstance(value, str) and _is_text(pg_type):
+    if isinstance(value, str) and pg_types.is_text(pg_type):
         return value == "?"
-    if base in ("date", "timestamp without time zone", "timestamp") + _ZONED_TYPES:
+    if pg_types.is_moment(pg_type):
         try:
             return epoch_seconds(value) == _POSTGRES_EPOCH
         except (TypeError, ValueError):
@@ -95,7 +96,7 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
     if value is None:
         return {"=": Condition(column, "is null"), "<>": Condition(column, "is not null")}.get(op)
     if op in ("like", "not like"):
-        return Condition(column, op, value) if isinstance(value, str) and _is_text(pg_type) else None
+        return Condition(column, op, value) if isinstance(value, str) and pg_types.is_text(pg_type) else None
     typed = typed_value(value, pg_type)
     if typed is None:
         return None
@@ -109,7 +110,6 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
 # TimeZone, which the FDW is not told: such a bound may lie this far either side of its UTC reading
 # (PostgreSQL's zones stay within +-15:59 of UTC).
 MAX_UTC_OFFSET = 16 * 3600
-_ZONED_TYPES = ("timestamp with time zone", "timestamptz")
 
 
 def conditions_from_qual(column: str, operator, value, pg_type: str) -> Tuple[Condition, ...]:
@@ -121,7 +121,7 @@ def conditions_from_qual(column: str, operator, value, pg_type: str) -> Tuple[Co
     condition = condition_from_qual(column, operator, value, pg_type)
     if condition is None:
         return ()
-    if pg_type.split("(")[0].strip() in _ZONED_TYPES and _zone_less(value):
+    if pg_types.is_zoned_timestamp(pg_type) and _zone_less(value):
         return _any_zone(condition)
     return (condition,)
 
@@ -151,27 +151,23 @@ def _any_zone(condition: Condition) -> Tuple[Condition, ...]:
             ">": (lower,), ">=": (lower,)}.get(op, ())
 
 
-def _is_text(pg_type: str) -> bool:
-    return pg_type.startswith(("text", "character varying", "varchar", "character", "char"))
-
-
 def typed_value(value, pg_type: str):
     """Value in the form planning compares: int, float, bool, str, or epoch seconds for date/time types."""
     if isinstance(value, Parameter):
         return value
-    base = pg_type.split("(")[0].strip()
+    kind = pg_types.family(pg_type)
     try:
-        if base in ("timestamp with time zone", "timestamptz", "timestamp without time zone", "timestamp", "date"):
+        if pg_types.is_moment(pg_type):
             return epoch_seconds(value)
-        if base in ("integer", "bigint", "smallint", "int", "int4", "int8", "int2"):
+        if kind == "integer":
             if isinstance(value, bool):
                 return None
             return int(value)
-        if base in ("double precision", "real", "numeric", "float8", "float4"):
+        if kind == "number":
             return float(value)
-        if base in ("boolean", "bool"):
+        if kind == "boolean":
             return boolean_value(value)
-        if base in ("json", "jsonb"):
+        if kind == "json":
             return None
         return value if isinstance(value, str) else str(value)
     except (TypeError, ValueError, OverflowError):

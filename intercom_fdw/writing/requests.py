@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from intercom_fdw import pg_types
 from intercom_fdw.api_request import ApiRequest, UnaddressableId, bind_path, path_placeholders
 from intercom_fdw.custom_fields import column_type
 from intercom_fdw.errors import InvalidValueError, UnsupportedOperationError
@@ -141,13 +142,6 @@ def _set_path(body: dict, path: Tuple[str, ...], value) -> None:
         body = body.setdefault(key, {})
     body[path[-1]] = value
 
-
-def _varchar_limit(pg_type: str) -> Optional[int]:
-    match = re.fullmatch(r"\s*(?:character varying|varchar)\s*\((\d+)\)\s*", pg_type or "", re.IGNORECASE)
-    return int(match.group(1)) if match else None
-
-
-# ---- one table's write rules -----------------------------------------------------------------
 
 class TableWrites:
     """The write rules of one foreign table (its spec, with its custom field columns, and options).
@@ -316,7 +310,7 @@ class TableWrites:
         if not attribute:
             return None
         typed = column_type(column.options.get("data_type") or "string", attribute, custom)
-        return _varchar_limit(typed[0]) if typed else None
+        return pg_types.varchar_limit(typed[0]) if typed else None
 
     def _same(self, column: Column, old, new) -> bool:
         if old is None or new is None:
