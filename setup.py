@@ -37,5 +37,5 @@ setup(
             "httpx>=0.27",
         ],
     },
-    entry_points={"console_scripts": ["intercom-fdw=intercom_fdw.cli:main"]},
+    entry_points={"console_scripts": ["intercom-fdw=intercom_fdw.tools.cli:main"]},
 )

@@ -43,7 +43,7 @@ fi
 as_root make -s -C sql PG_CONFIG="$PG_CONFIG" install >/dev/null
 
 # --- The bundled runtime of `make test`, in a private copy of this PostgreSQL --------
-# The suite's clusters run from .cache/bundled/ (intercom_fdw/throwaway_pg.py), so that what
+# The suite's clusters run from .cache/bundled/ (intercom_fdw/tools/throwaway_pg.py), so that what
 # another checkout installs into the system's PostgreSQL never changes what this one tests.
 bundled=.cache/bundled
 bundled_key="$(sha256sum < scripts/relocate_pg.sh | cut -c1-16) $($PG_CONFIG --version)"

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from intercom_fdw.cli import main
+from intercom_fdw.tools.cli import main
 from tests.emulator_fixtures import running_emulator
 
 pytestmark = pytest.mark.timeout(300)
@@ -76,7 +76,7 @@ def test_a_package_the_server_cannot_import(pg, capsys):
     """A cluster whose backend's PYTHONPATH leaves out this checkout: doctor says so and how to fix it."""
     import sysconfig
 
-    from intercom_fdw.throwaway_pg import PgCluster, runtime_python_dir
+    from intercom_fdw.tools.throwaway_pg import PgCluster, runtime_python_dir
 
     cluster = PgCluster(runtime_name=pg.runtime)
     cluster.env["PYTHONPATH"] = os.pathsep.join([str(runtime_python_dir(pg.runtime)), sysconfig.get_paths()["purelib"]])

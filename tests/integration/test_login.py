@@ -12,10 +12,10 @@ import requests
 from psycopg import sql
 
 from intercom_fdw import errors
-from intercom_fdw.cli import main
+from intercom_fdw.tools.cli import main
 from intercom_fdw.emulator import EmulatorConfig, OAuthApp, start_in_thread
-from intercom_fdw.login import LoginRequest, UserMappingTarget, login
-from intercom_fdw.throwaway_pg import free_port
+from intercom_fdw.tools.login import LoginRequest, UserMappingTarget, login
+from intercom_fdw.tools.throwaway_pg import free_port
 
 CLIENT_ID = "login-test-app"
 SECRET = "cs_login_IT_SECRET_31415"

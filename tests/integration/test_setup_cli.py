@@ -3,7 +3,7 @@ queries, a second run that changes nothing and says so, and the token in no outp
 import psycopg
 import pytest
 
-from intercom_fdw.cli import main
+from intercom_fdw.tools.cli import main
 
 pytestmark = pytest.mark.timeout(300)
 

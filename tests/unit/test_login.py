@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from intercom_fdw import errors
-from intercom_fdw.login import (CallbackReceiver, LoginRequest, UserMappingTarget, callback_address,
+from intercom_fdw.tools.login import (CallbackReceiver, LoginRequest, UserMappingTarget, callback_address,
                                 code_from_callback, login)
-from intercom_fdw.throwaway_pg import free_port
+from intercom_fdw.tools.throwaway_pg import free_port
 
 SECRET = "cs_login_SECRET_55aa77"
 UNREACHABLE_TOKEN_URL = "http://127.0.0.1:1/auth/eagle/token"

@@ -94,7 +94,7 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from intercom_fdw.demo import run_demo
+    from intercom_fdw.tools.demo import run_demo
 
     return run_demo(token=args.token, region=args.region, api_url=args.api_url, contacts=args.contacts,
                     seed=args.seed, wait=args.wait)
@@ -118,7 +118,7 @@ def _login_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_login(args: argparse.Namespace) -> int:
-    from intercom_fdw.login import run
+    from intercom_fdw.tools.login import run
 
     return run(args)
 

@@ -2,7 +2,7 @@
 
 The flow: a one-shot HTTP server on 127.0.0.1 waits for Intercom's redirect; the browser is sent to
 the authorization URL; the redirect's `state` must be the one sent (CSRF); the code is exchanged with
-`intercom_fdw.oauth.exchange_code`; the token is written into a user mapping (or printed on request).
+`intercom_fdw.tools.oauth.exchange_code`; the token is written into a user mapping (or printed on request).
 Progress goes to stderr and only a requested token to stdout, so `$(intercom-fdw login ... --print-token)`
 captures the token alone. The client secret and the token are registered secrets: no error shows them.
 """
@@ -22,7 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 import psycopg
 from psycopg import sql
 
-from intercom_fdw import errors, oauth
+from intercom_fdw import errors
+from intercom_fdw.tools import oauth
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 DEFAULT_TIMEOUT_S = 300.0
