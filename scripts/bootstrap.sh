@@ -12,7 +12,8 @@ say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages -------------------------------------------------------------
-apt_packages=(postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15 python3-dev python3-venv make gcc)
+apt_packages=(postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15 python3-dev python3-venv make gcc
+              chromium chromium-driver)  # the headless browser of the Sign in with Intercom test
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,7 +21,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG

@@ -22,9 +22,10 @@ def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--articles", type=int, help="help center articles (default 20)")
     parser.add_argument("--extra-workspace", action="append", default=[], metavar="TOKEN",
                         help="add another, separately seeded workspace with this token (repeatable)")
-    parser.add_argument("--oauth-app", action="append", default=[], metavar="CLIENT_ID:SECRET:REDIRECT_URI",
-                        help="register an OAuth app for 'Sign in with Intercom' (repeatable; the default app "
-                             "emulator-client:emulator-secret:http://127.0.0.1/callback stays registered)")
+    parser.add_argument("--oauth-app", action="append", default=[], metavar="CLIENT_ID:SECRET:REDIRECT_URI[,...]",
+                        help="register an OAuth app for 'Sign in with Intercom' with its https redirect URLs, "
+                             "the first the default (repeatable; the default app "
+                             "emulator-client:emulator-secret:https://127.0.0.1/callback stays registered)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
     parser.add_argument("--latency-jitter-ms", type=float, default=0.0, help="random +/- jitter on the latency")
     parser.add_argument("--rate-limit-per-10s", type=int, help="calls per token per 10 s (default 1666)")
@@ -44,10 +45,11 @@ def _oauth_app(spec: str):
     from intercom_fdw.emulator.config import OAuthApp
 
     client_id, _, rest = spec.partition(":")
-    secret, _, redirect_uri = rest.partition(":")
-    if not (client_id and secret and redirect_uri.startswith(("http://", "https://"))):
-        raise ValueError("--oauth-app takes CLIENT_ID:SECRET:REDIRECT_URI, the redirect an http(s) URL")
-    return OAuthApp(client_id, secret, redirect_uri)
+    secret, _, redirect_uris = rest.partition(":")
+    uris = redirect_uris.split(",")
+    if not (client_id and secret and all(uris)):
+        raise ValueError("--oauth-app takes CLIENT_ID:SECRET:REDIRECT_URI[,REDIRECT_URI...]")
+    return OAuthApp(client_id, secret, uris[0], tuple(uris[1:]))  # refuses a redirect URL Intercom would
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
@@ -104,9 +106,12 @@ def _login_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-id", required=True, help="the client id of your Intercom app")
     parser.add_argument("--client-secret", help="its client secret (default: $INTERCOM_CLIENT_SECRET, else asked "
                                                 "without echo; the environment keeps it out of `ps`)")
-    parser.add_argument("--redirect-uri", help="a redirect URL registered in the app; the one-shot callback server "
-                                               "listens on its port on 127.0.0.1 (default "
-                                               "http://127.0.0.1:8765/callback)")
+    parser.add_argument("--redirect-uri", help="a redirect URL registered in the app (Intercom requires https); the "
+                                               "one-shot HTTPS callback server listens on its port on 127.0.0.1 "
+                                               "(default https://127.0.0.1:8765/callback); with --paste any "
+                                               "registered URL (default: the app's first)")
+    parser.add_argument("--paste", action="store_true",
+                        help="no local server: paste the address the browser was redirected to")
     parser.add_argument("--authorize-url", help="authorization page (default Intercom's; e.g. the emulator's /oauth)")
     parser.add_argument("--token-url", help="token endpoint (default Intercom's /auth/eagle/token)")
     parser.add_argument("--timeout", type=float, help="seconds to wait for the browser to come back (default 300)")

@@ -23,6 +23,9 @@ def test_oauth_apps_from_the_command_line():
     app = _oauth_app("my-app:s3cret:https://example.com/cb")
     assert (app.client_id, app.client_secret, app.redirect_uri) == ("my-app", "s3cret", "https://example.com/cb")
     assert main(["emulator", "--oauth-app", "broken"]) == 2
+    several = _oauth_app("my-app:s3cret:https://example.com/cb,https://127.0.0.1:8765/callback")
+    assert several.redirect_uris == ("https://example.com/cb", "https://127.0.0.1:8765/callback")
+    assert main(["emulator", "--oauth-app", "my-app:s3cret:http://127.0.0.1:8765/callback"]) == 2  # not https
 
 
 def test_cli_serves_a_seeded_workspace():
