@@ -405,8 +405,9 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         """Silent: request lines carry the authorization code."""
 
 
-def login(request: LoginRequest, browser: Optional[Browser] = None) -> None:
-    """Run the whole sign-in; `browser(url)` opens the authorization URL (None: only print it)."""
+def sign_in(request: LoginRequest, browser: Optional[Browser] = None) -> str:
+    """The access token of a whole sign-in; `browser(url)` opens the authorization URL (None: only print it).
+    `request.target` is checked first (not written): a sign-in whose token could not be stored is not begun."""
     if not request.client_secret:
         raise errors.ConfigurationError("no OAuth client secret",
                                         hint=f"set {CLIENT_SECRET_ENV} (or --client-secret) to your Intercom "
@@ -428,7 +429,12 @@ def login(request: LoginRequest, browser: Optional[Browser] = None) -> None:
             _say("(No browser could be opened here: open the URL yourself.)")
         _say(f"(Waiting up to {request.timeout_s:g} s.) {receiver.waiting_message}")
         code = receiver.wait(request.timeout_s)
-    token = oauth.exchange_code(code, request.client_id, request.client_secret, token_url=request.token_url)
+    return oauth.exchange_code(code, request.client_id, request.client_secret, token_url=request.token_url)
+
+
+def login(request: LoginRequest, browser: Optional[Browser] = None) -> None:
+    """Sign in, then store the token in `request.target` and/or print it."""
+    token = sign_in(request, browser)
     if request.target is not None:
         done = request.target.write(token)
         _say(f"Signed in: {done} the {request.target.describe()} with the new access token.")
@@ -439,10 +445,26 @@ def login(request: LoginRequest, browser: Optional[Browser] = None) -> None:
              "--dsn 'host=... dbname=... user=...' --server SERVER [--role ROLE]; to print it, add --print-token.")
 
 
-def run(args) -> int:
-    """`intercom-fdw login` (arguments from cli.py): 0 when signed in, 1 with a clear error otherwise."""
+def request_from_args(args, target: Optional[UserMappingTarget] = None, print_token: bool = False) -> LoginRequest:
+    """The LoginRequest of the sign-in arguments (cli.py's `sign_in_arguments`)."""
+    given = {"redirect_uri": args.redirect_uri, "authorize_url": args.authorize_url,
+             "token_url": args.token_url, "timeout_s": args.timeout}
+    given = {name: value for name, value in given.items() if value is not None}
+    if args.paste:
+        # Without --redirect-uri, Intercom sends the browser to the app's default (first) redirect URL.
+        given.setdefault("redirect_uri", None)
+    return LoginRequest(client_id=args.client_id, client_secret=_client_secret(args.client_secret),
+                        target=target, print_token=print_token, paste=args.paste, **given)
+
+
+def browser_from_args(args) -> Optional[Browser]:
     import webbrowser
 
+    return None if args.no_browser else webbrowser.open
+
+
+def run(args) -> int:
+    """`intercom-fdw login` (arguments from cli.py): 0 when signed in, 1 with a clear error otherwise."""
     try:
         target = None
         if args.dsn or args.server or args.role:
@@ -450,15 +472,7 @@ def run(args) -> int:
                 raise errors.ConfigurationError("--dsn and --server go together (--role is optional)",
                                                 hint="--dsn 'host=... dbname=...' --server SERVER")
             target = UserMappingTarget(args.dsn, args.server, args.role)
-        given = {"redirect_uri": args.redirect_uri, "authorize_url": args.authorize_url,
-                 "token_url": args.token_url, "timeout_s": args.timeout}
-        given = {name: value for name, value in given.items() if value is not None}
-        if args.paste:
-            # Without --redirect-uri, Intercom sends the browser to the app's default (first) redirect URL.
-            given.setdefault("redirect_uri", None)
-        request = LoginRequest(client_id=args.client_id, client_secret=_client_secret(args.client_secret),
-                               target=target, print_token=args.print_token, paste=args.paste, **given)
-        login(request, browser=None if args.no_browser else webbrowser.open)
+        login(request_from_args(args, target, args.print_token), browser=browser_from_args(args))
     except errors.IntercomError as error:
         _say(f"intercom-fdw login: {error}" + (f"\nHINT: {error.hint}" if error.hint else ""))
         return 1
