@@ -39,7 +39,10 @@ class SetupRequest:
 
     @property
     def endpoint(self):
-        return ("api_url", self.api_url) if self.api_url else ("region", self.region or "us")
+        """The server's (option, value) asked for; None when neither --region nor --api-url was given."""
+        if self.api_url:
+            return "api_url", self.api_url
+        return ("region", self.region) if self.region else None
 
 
 def _options(array) -> dict:
@@ -93,7 +96,7 @@ def _extensions(conn, changed):
 
 def _server(conn, request, changed):
     row = conn.execute("SELECT srvoptions FROM pg_foreign_server WHERE srvname = %s", (request.server,)).fetchone()
-    name, value = request.endpoint
+    name, value = request.endpoint or ("region", "us")
     server = sql.Identifier(request.server)
     if row is None:
         conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper {}, {} {})").format(
@@ -104,6 +107,8 @@ def _server(conn, request, changed):
     if options.get("wrapper") != WRAPPER:
         raise errors.ConfigurationError(f"server {request.server!r} exists and is not an intercom_fdw server",
                                         hint="name another one with --server")
+    if request.endpoint is None:
+        return  # neither --region nor --api-url: the server keeps the endpoint it has
     if options.get(name) == value and not ({"region", "api_url"} - {name}) & set(options):
         return
     other = "api_url" if name == "region" else "region"
