@@ -2,8 +2,9 @@
 # Installs everything intercom_fdw needs on a Debian bookworm machine, idempotently:
 # PostgreSQL 15 with its server headers and plpython3u, the Multicorn runtime (our
 # multicorn_compat unless real multicorn2 is installed), real multicorn2 in a relocated copy
-# of PostgreSQL under .cache/ (the second runtime of `make test`), and .venv/ with the
-# package, the emulator and the test tools. A second run only checks and returns.
+# of PostgreSQL under .cache/ (the second runtime of `make test`), chromium and chromedriver (the
+# browser of the sign-in test), and .venv/ with the package, the emulator and the test tools.
+# A second run only checks and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
