@@ -125,6 +125,7 @@ def test_setup_login_signs_in_and_sets_up_with_that_token(pg, emulator, monkeypa
             "SELECT umoptions FROM pg_user_mappings WHERE srvname = 'intercom'").fetchone()[0])["access_token"]
     assert token != emulator.token  # the signed-in admin's own token
     assert token not in output.out + output.err and "emulator-secret" not in output.out + output.err
+    assert token not in pg.log.read_text(errors="replace")
 
 
 def test_setup_login_needs_a_client_id(pg, capsys):
