@@ -16,6 +16,7 @@ setup(
     install_requires=[
         "requests>=2.31",
         "authlib>=1.3",
+        "cryptography>=42",  # `intercom-fdw login`: the self-signed certificate of its HTTPS callback
         "psycopg[binary]>=3.1",
         "orjson>=3.9",  # the FDW serialises every row's attrs jsonb
         "anyascii>=0.3",  # identifiers from non-ASCII attribute and ticket type names (transliterated)
@@ -35,7 +36,11 @@ setup(
             "pytest-timeout>=2.3",
             "openapi-core>=0.19",
             "httpx>=0.27",
+            # Sign in with Intercom in a real headless browser (Debian's chromium + chromium-driver,
+            # installed by scripts/bootstrap.sh); 4.52.0 needs a certifi newer than the suite's.
+            "selenium==4.51.0",
+            "python-intercom==5.0.1",  # Intercom's official SDK, pointed at the emulator
         ],
     },
-    entry_points={"console_scripts": ["intercom-fdw=intercom_fdw.cli:main"]},
+    entry_points={"console_scripts": ["intercom-fdw=intercom_fdw.tools.cli:main"]},
 )

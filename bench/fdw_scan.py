@@ -35,7 +35,7 @@ import requests  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread  # noqa: E402
-from intercom_fdw.throwaway_pg import PgCluster  # noqa: E402
+from intercom_fdw.tools.throwaway_pg import PgCluster  # noqa: E402
 
 PAGE = 150  # Intercom's largest per_page for contacts
 API_VERSION = "2.14"

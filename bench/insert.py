@@ -22,7 +22,7 @@ import requests  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread  # noqa: E402
-from intercom_fdw.throwaway_pg import PgCluster  # noqa: E402
+from intercom_fdw.tools.throwaway_pg import PgCluster  # noqa: E402
 
 RATE_LIMIT_PER_10S = 1666
 SEEDED = 10

@@ -33,7 +33,7 @@ from psycopg import sql  # noqa: E402
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread  # noqa: E402
 from intercom_fdw.emulator.config import DEFAULT_RATE_LIMIT_PER_10S  # noqa: E402
-from intercom_fdw.throwaway_pg import PgCluster  # noqa: E402
+from intercom_fdw.tools.throwaway_pg import PgCluster  # noqa: E402
 
 PAGE = 150
 LIMIT_PER_S = DEFAULT_RATE_LIMIT_PER_10S / 10

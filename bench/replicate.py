@@ -26,7 +26,7 @@ import requests  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread  # noqa: E402
-from intercom_fdw.throwaway_pg import PgCluster  # noqa: E402
+from intercom_fdw.tools.throwaway_pg import PgCluster  # noqa: E402
 
 DAY = 86400
 OBJECTS = ["contacts", "conversations", "conversation_parts"]

@@ -2,8 +2,9 @@
 # Installs everything intercom_fdw needs on a Debian bookworm machine, idempotently:
 # PostgreSQL 15 with its server headers and plpython3u, the Multicorn runtime (our
 # multicorn_compat unless real multicorn2 is installed), real multicorn2 in a relocated copy
-# of PostgreSQL under .cache/ (the second runtime of `make test`), and .venv/ with the
-# package, the emulator and the test tools. A second run only checks and returns.
+# of PostgreSQL under .cache/ (the second runtime of `make test`), chromium and chromedriver (the
+# browser of the sign-in test), and .venv/ with the package, the emulator and the test tools.
+# A second run only checks and returns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -12,7 +13,8 @@ say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- Debian packages -------------------------------------------------------------
-apt_packages=(postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15 python3-dev python3-venv make gcc)
+apt_packages=(postgresql-15 postgresql-server-dev-15 postgresql-plpython3-15 python3-dev python3-venv make gcc
+              chromium chromium-driver)  # the headless browser of the Sign in with Intercom test
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,7 +22,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 export PG_CONFIG
@@ -43,7 +45,7 @@ fi
 as_root make -s -C sql PG_CONFIG="$PG_CONFIG" install >/dev/null
 
 # --- The bundled runtime of `make test`, in a private copy of this PostgreSQL --------
-# The suite's clusters run from .cache/bundled/ (intercom_fdw/throwaway_pg.py), so that what
+# The suite's clusters run from .cache/bundled/ (intercom_fdw/tools/throwaway_pg.py), so that what
 # another checkout installs into the system's PostgreSQL never changes what this one tests.
 bundled=.cache/bundled
 bundled_key="$(sha256sum < scripts/relocate_pg.sh | cut -c1-16) $($PG_CONFIG --version)"

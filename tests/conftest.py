@@ -5,7 +5,7 @@
 - `emulator`: one small seeded Intercom workspace (tests/emulator_fixtures.py).
 
 `INTERCOM_FDW_RUNTIME=bundled` (default) or `multicorn2` picks the Multicorn runtime of the
-cluster (intercom_fdw/throwaway_pg.py). Under multicorn2 a run keeps only the tests that touch
+cluster (intercom_fdw/tools/throwaway_pg.py). Under multicorn2 a run keeps only the tests that touch
 PostgreSQL (those using the `pg` fixture; the others do not depend on the runtime and are
 deselected) and does not collect tests/runtime, the bundled runtime's own tests of its C code.
 The header and the last line of the output name the runtime; with INTERCOM_FDW_TEST_SUMMARY set
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from intercom_fdw import throwaway_pg
-from intercom_fdw.throwaway_pg import PgCluster, backend_pythonpath
+from intercom_fdw.tools import throwaway_pg
+from intercom_fdw.tools.throwaway_pg import PgCluster, backend_pythonpath
 
 # Tests that import `multicorn` in this process get the package the backend runs (the one of
 # this checkout when throwaway_pg puts multicorn_compat/python on the backend's PYTHONPATH),

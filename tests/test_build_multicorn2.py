@@ -5,7 +5,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from intercom_fdw import throwaway_pg
+from intercom_fdw.tools import throwaway_pg
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_multicorn2.sh"
 

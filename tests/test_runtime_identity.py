@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from intercom_fdw import throwaway_pg
+from intercom_fdw.tools import throwaway_pg
 
 REPO = Path(__file__).resolve().parents[1]
 COMPAT_PYTHON = REPO / "multicorn_compat" / "python"

@@ -187,6 +187,10 @@ class IntercomClient:
 
     # ---- one logical call ---------------------------------------------------------------------
 
+    def rate_limit(self) -> tuple:
+        """(limit, remaining, reset epoch) of the newest rate-limit headers seen; Nones before any."""
+        return self._throttle.last_state
+
     def call(
         self,
         method: str,

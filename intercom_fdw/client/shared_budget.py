@@ -134,3 +134,7 @@ class BudgetedThrottle:
     def remaining(self):
         """The last X-RateLimit-Remaining seen (http.backend_usage, for replication's reports)."""
         return self._throttle.remaining
+
+    @property
+    def last_state(self):
+        return self._throttle.last_state

@@ -28,6 +28,7 @@ class Throttle:
         self._limit = None
         self._plan = 0
         self.remaining = None  # the last X-RateLimit-Remaining seen (reported by replication runs)
+        self.last_state = (None, None, None)  # (limit, remaining, reset epoch) of the newest slice seen
 
     def wait_turn(self, sleep: Optional[Callable[[float], None]] = None) -> None:
         """Returns when the caller may send; `sleep` (default: the throttle's) waits for the slot."""
@@ -50,6 +51,7 @@ class Throttle:
         with self._lock:
             if reset is not None and self._reset is not None and reset < self._reset:
                 return  # a response from an older slice, overtaken by a newer one: nothing to learn
+            self.last_state = (limit, remaining, reset)
             now = self._clock()
             new_slice = reset != self._reset
             self._reset = reset

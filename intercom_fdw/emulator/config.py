@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
+from urllib.parse import urlsplit
 
 # Intercom's private-app limit is 10,000 calls a minute, enforced in 10-second slices
 # (intercom-api-notes.md, "Rate limits"); 1,666 per slice is that limit.
@@ -92,11 +93,40 @@ class WorkspaceSizes:
 
 @dataclass
 class OAuthApp:
-    """A registered "Sign in with Intercom" app."""
+    """A registered "Sign in with Intercom" app: its redirect URLs, the first one the default.
+
+    As in Intercom's Developer Hub, a redirect URL must use HTTPS ("Redirect URLs must use HTTPS",
+    Intercom's "Setting up OAuth"); the docs make no exception for localhost, and neither does the
+    emulator, so a client that signs in here also signs in where the rule is applied strictly.
+    """
 
     client_id: str
     client_secret: str
     redirect_uri: str
+    more_redirect_uris: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.more_redirect_uris = tuple(self.more_redirect_uris)
+        for uri in self.redirect_uris:
+            problem = redirect_url_problem(uri)
+            if problem:
+                raise ValueError(f"redirect URL {uri!r} of OAuth app {self.client_id!r}: {problem}")
+
+    @property
+    def redirect_uris(self) -> Tuple[str, ...]:
+        return (self.redirect_uri,) + self.more_redirect_uris
+
+
+def redirect_url_problem(uri: str) -> Optional[str]:
+    """Why Intercom would not register `uri` as a redirect URL, or None."""
+    parts = urlsplit(uri or "")
+    if parts.scheme != "https":
+        return "redirect URLs must use HTTPS"
+    if not parts.hostname:
+        return "a redirect URL needs a host"
+    if parts.fragment:
+        return "a redirect URL may not have a fragment"
+    return None
 
 
 @dataclass
@@ -112,7 +142,7 @@ class EmulatorConfig:
     extra_workspace_tokens: List[str] = field(default_factory=list)
     extra_workspace_contacts: int = 50
     oauth_apps: List[OAuthApp] = field(
-        default_factory=lambda: [OAuthApp("emulator-client", "emulator-secret", "http://127.0.0.1/callback")]
+        default_factory=lambda: [OAuthApp("emulator-client", "emulator-secret", "https://127.0.0.1/callback")]
     )
     knobs: Knobs = field(default_factory=Knobs)
 

@@ -22,7 +22,7 @@ class EmulatorState:
         self.runtime = Runtime(self.knobs, clock)
         self.counters: Counter = Counter()
         self.requests: deque = deque(maxlen=REQUEST_LOG_SIZE)
-        self.oauth_codes: Dict[str, tuple] = {}  # code -> (workspace, admin id, client id)
+        self.oauth_codes: Dict[str, tuple] = {}  # code -> (workspace, admin id, client id, redirect URL)
         self.workspaces: list = []
         self.by_token: Dict[str, Workspace] = {}
         self.reset()

@@ -2,8 +2,9 @@
 
 Looks, changes nothing: the Multicorn runtime (which one, its version), the extensions, the package
 as the server's Python imports it, the server and the caller's user mapping, the token (GET /me from
-here, with the server's region or api_url), and the schema's drift from the workspace (the tables
-and custom-attribute columns IMPORT FOREIGN SCHEMA would create today that are missing). The exit
+here, with the server's region or api_url), the rate-limit headroom its answer's X-RateLimit-*
+headers show, and the schema's drift from the workspace (the tables and custom-attribute columns
+IMPORT FOREIGN SCHEMA would create today that are missing; tools/schema_drift.py). The exit
 status is 1 when any check fails. The token is registered as a secret: no message shows it.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import psycopg
 
 from intercom_fdw import errors
 from intercom_fdw.options import FdwOptions
+from intercom_fdw.tools import schema_drift
 
 WRAPPER = "intercom_fdw.IntercomFdw"
 
@@ -56,23 +58,26 @@ def diagnose(dsn: str, server: str = "intercom", schema: Optional[str] = None) -
     return found
 
 
+def _extension_versions(conn, name: str) -> Optional[tuple]:
+    """(default_version, installed_version) of extension `name`, None when this PostgreSQL lacks it."""
+    return conn.execute("SELECT default_version, installed_version FROM pg_available_extensions "
+                        "WHERE name = %s", (name,)).fetchone()
+
+
 def _runtime(conn, found):
-    row = conn.execute("SELECT default_version, installed_version FROM pg_available_extensions "
-                       "WHERE name = 'multicorn'").fetchone()
+    row = _extension_versions(conn, "multicorn")
     if row is None:
         found.append(Finding("runtime", False, "no multicorn extension in this PostgreSQL",
                              "install multicorn2 (docker/ builds an image; README 'The runtime versus multicorn2')"))
-        return
-    if row[1] is None:
+    elif row[1] is None:
         found.append(Finding("runtime", False, f"multicorn {row[0]} is available but not created in this database",
                              "as a superuser: CREATE EXTENSION multicorn (or intercom-fdw setup)"))
-        return
-    found.append(Finding("runtime", True, f"multicorn extension {row[1]}"))
+    else:
+        found.append(Finding("runtime", True, f"multicorn extension {row[1]}"))
 
 
 def _extension(conn, found):
-    row = conn.execute("SELECT default_version, installed_version FROM pg_available_extensions "
-                       "WHERE name = 'intercom_fdw'").fetchone()
+    row = _extension_versions(conn, "intercom_fdw")
     if row is None:
         found.append(Finding("intercom_fdw extension", False, "not installed in this PostgreSQL",
                              "make -C sql install (its option checks and action functions)"))
@@ -151,10 +156,7 @@ def _server_and_mapping(conn, server, found) -> Optional[FdwOptions]:
 
 
 def _token(options, found):
-    from intercom_fdw.client import client_for
-
-    client = client_for(options.base_url, options.token, options.api_version, max_retries=1, connect_timeout=5,
-                        read_timeout=20)
+    client = schema_drift.api_client(options, connect_timeout=5, read_timeout=20)
     try:
         me = client.call("GET", "/me")
     except errors.AuthenticationError as error:
@@ -168,19 +170,32 @@ def _token(options, found):
     app = (me or {}).get("app") or {}
     found.append(Finding("token", True, f"GET /me: admin {me.get('email')}, workspace {app.get('name')} "
                                         f"({app.get('id_code')}, region {app.get('region')})"))
+    found.append(_headroom(*client.rate_limit(), now=time.time()))
     return client
 
 
-def _drift(conn, client, server, schema, found):
-    from intercom_fdw import schema_import
+# Below this share of a slice's calls left, whatever else uses the app's budget will slow queries down.
+LOW_HEADROOM = 0.10
 
-    rows = conn.execute(
-        "SELECT c.relname, n.nspname, a.attname FROM pg_foreign_table t JOIN pg_class c ON c.oid = t.ftrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_foreign_server s ON s.oid = t.ftserver "
-        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
-        "WHERE s.srvname = %s AND (%s::text IS NULL OR n.nspname = %s)", (server, schema, schema)).fetchall()
-    schemas = sorted({r[1] for r in rows})
-    if not rows:
+
+def _headroom(limit, remaining, reset, now: float) -> Finding:
+    """The rate-limit headroom that the X-RateLimit-* headers of the /me answer show."""
+    if limit is None or remaining is None:
+        return Finding("rate limit", True, "not reported by this endpoint (no X-RateLimit-* headers)")
+    resets = f", resets in {max(0, round(reset - now))} s" if reset is not None else ""
+    says = f"{remaining} of {limit} calls left in this rate-limit slice{resets}"
+    if limit > 0 and remaining / limit < LOW_HEADROOM:
+        return Finding("rate limit", False, says + ": something else is using most of this app's budget",
+                       "find what else calls Intercom with this app or workspace (replication, other sessions, "
+                       "other integrations); give this server a smaller share with OPTIONS (ADD rate_limit_share "
+                       "'0.5') or fewer parallel calls with OPTIONS (ADD concurrency '2')")
+    return Finding("rate limit", True, says)
+
+
+def _drift(conn, client, server, schema, found):
+    tables = schema_drift.foreign_tables(conn, server, schema)
+    schemas = sorted(tables)
+    if not tables:
         found.append(Finding("schema", False, f"no foreign table on server {server}"
                              + (f" in schema {schema}" if schema else ""),
                              f"IMPORT FOREIGN SCHEMA intercom FROM SERVER {server} INTO {schema or 'intercom'} "
@@ -189,29 +204,17 @@ def _drift(conn, client, server, schema, found):
     if len(schemas) > 1:
         found.append(Finding("schema", True, f"tables in {', '.join(schemas)}: checking {schemas[0]} (--schema picks)"))
     target = schemas[0]
-    have = {}
-    for table, nsp, column in rows:
-        if nsp == target:
-            have.setdefault(table, set()).add(column)
     try:
-        wanted = schema_import.table_definitions(client, now=int(time.time()))
+        drift = schema_drift.schema_drift(client, tables[target], target)
     except errors.IntercomError as error:
         found.append(Finding("schema", False, f"cannot read the workspace's attributes: {error.message}", error.hint or ""))
         return
-    missing_tables = [t.name for t in wanted if t.name not in have]
-    missing_columns = [f"{t.name}.{c.name}" for t in wanted if t.name in have
-                       for c in t.columns if c.name not in have[t.name]]
-    if not missing_tables and not missing_columns:
+    if drift.none:
         found.append(Finding("schema", True, f"{target} has every table and column the workspace has today"))
         return
-    says = "; ".join(filter(None, [
-        f"missing tables: {', '.join(missing_tables)}" if missing_tables else "",
-        f"missing columns: {', '.join(missing_columns)}" if missing_columns else ""]))
-    redo = sorted(set(missing_tables) | {c.split(".")[0] for c in missing_columns})
-    found.append(Finding("schema", False, f"{target} is behind the workspace: {says}",
-                         f"DROP FOREIGN TABLE for the changed ones ({', '.join(t for t in redo if t in have) or 'none'}), "
-                         f"then IMPORT FOREIGN SCHEMA intercom LIMIT TO ({', '.join(redo)}) FROM SERVER {server} "
-                         f"INTO {target}"))
+    found.append(Finding("schema", False, f"{target} is behind the workspace: {drift.describe()}",
+                         f"intercom-fdw setup --dsn ... --token-env VAR --schema {target} --server {server} --refresh "
+                         "(adds them; views over the schema keep working)"))
 
 
 def run(args, say: Callable[[str], None] = print) -> int:

@@ -3,13 +3,17 @@
 Each step looks at the catalog first and changes only what differs: the extensions (intercom_fdw
 first, so that its option checks cover the server and mapping made next), the server, the caller's
 user mapping and IMPORT FOREIGN SCHEMA into an empty schema. A second run changes nothing and says
-so. The token is read from an environment variable (never from the command line, which `ps` shows),
-registered as a secret so that no error shows it, and the statement carrying it runs with statement
-logging off, as `intercom-fdw login` writes its mapping.
+so. `--refresh` then catches an imported schema up with its workspace (tools/schema_drift.py): the
+columns of new custom attributes and the tables of new ticket types, added without dropping anything,
+so views over the schema keep working. The token is read from an environment variable (never from
+the command line, which `ps` shows) or comes from a browser sign-in (`--login`, tools/login.py);
+it is registered as a secret so that no error shows it, and the statement carrying it runs with
+statement logging off, as `intercom-fdw login` writes its mapping.
 """
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
@@ -17,6 +21,8 @@ import psycopg
 from psycopg import sql
 
 from intercom_fdw import errors
+from intercom_fdw.options import FdwOptions
+from intercom_fdw.tools import schema_drift
 
 WRAPPER = "intercom_fdw.IntercomFdw"
 
@@ -29,10 +35,14 @@ class SetupRequest:
     api_url: Optional[str] = None
     schema: str = "intercom"
     server: str = "intercom"
+    refresh: bool = False
 
     @property
     def endpoint(self):
-        return ("api_url", self.api_url) if self.api_url else ("region", self.region or "us")
+        """The server's (option, value) asked for; None when neither --region nor --api-url was given."""
+        if self.api_url:
+            return "api_url", self.api_url
+        return ("region", self.region) if self.region else None
 
 
 def _options(array) -> dict:
@@ -53,7 +63,9 @@ def setup(request: SetupRequest, say: Callable[[str], None] = print) -> List[str
             _extensions(conn, changed)
             _server(conn, request, changed)
             _user_mapping(conn, request, changed)
-            _schema(conn, request, changed)
+            imported_now = _schema(conn, request, changed)
+            if request.refresh and not imported_now:
+                _refresh(conn, request, changed)
         except psycopg.Error as exc:
             raise errors.ConfigurationError(
                 f"setup stopped: {exc.diag.message_primary or exc}",
@@ -61,8 +73,9 @@ def setup(request: SetupRequest, say: Callable[[str], None] = print) -> List[str
                 detail=exc.diag.message_detail) from None
     for line in changed:
         say(line)
-    say("nothing to change: the database is set up" if not changed else
-        f"done: {len(changed)} change(s); `intercom-fdw setup` again changes nothing")
+    say("nothing to change: the database is set up" + ("" if request.refresh else
+        " (--refresh adds the tables and columns of ticket types and attributes new since the import)")
+        if not changed else f"done: {len(changed)} change(s); `intercom-fdw setup` again changes nothing")
     return changed
 
 
@@ -83,7 +96,7 @@ def _extensions(conn, changed):
 
 def _server(conn, request, changed):
     row = conn.execute("SELECT srvoptions FROM pg_foreign_server WHERE srvname = %s", (request.server,)).fetchone()
-    name, value = request.endpoint
+    name, value = request.endpoint or ("region", "us")
     server = sql.Identifier(request.server)
     if row is None:
         conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper {}, {} {})").format(
@@ -94,6 +107,8 @@ def _server(conn, request, changed):
     if options.get("wrapper") != WRAPPER:
         raise errors.ConfigurationError(f"server {request.server!r} exists and is not an intercom_fdw server",
                                         hint="name another one with --server")
+    if request.endpoint is None:
+        return  # neither --region nor --api-url: the server keeps the endpoint it has
     if options.get(name) == value and not ({"region", "api_url"} - {name}) & set(options):
         return
     other = "api_url" if name == "region" else "region"
@@ -133,7 +148,8 @@ def _user_mapping(conn, request, changed):
                    f"on server {request.server} (token not shown)")
 
 
-def _schema(conn, request, changed):
+def _schema(conn, request, changed) -> bool:
+    """Import into an empty schema; True when it did."""
     schema = sql.Identifier(request.schema)
     if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (request.schema,)).fetchone() is None:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
@@ -142,23 +158,62 @@ def _schema(conn, request, changed):
         "SELECT count(*) FROM information_schema.foreign_tables WHERE foreign_table_schema = %s "
         "AND foreign_server_name = %s", (request.schema, request.server)).fetchone()[0]
     if tables:
-        return  # imported already: a new custom attribute or ticket type needs a re-import (README)
+        return False  # imported already: --refresh catches it up
     conn.execute(sql.SQL("IMPORT FOREIGN SCHEMA intercom FROM SERVER {} INTO {}").format(
         sql.Identifier(request.server), schema))
     count = conn.execute("SELECT count(*) FROM information_schema.foreign_tables WHERE foreign_table_schema = %s",
                          (request.schema,)).fetchone()[0]
     changed.append(f"imported {count} foreign tables into schema {request.schema}")
+    return True
+
+
+def _refresh(conn, request, changed):
+    have = schema_drift.foreign_tables(conn, request.server, request.schema).get(request.schema, {})
+    server_options = _options(conn.execute("SELECT srvoptions FROM pg_foreign_server WHERE srvname = %s",
+                                           (request.server,)).fetchone()[0])
+    options = FdwOptions.parse({**server_options, "access_token": request.token})
+    drift = schema_drift.schema_drift(schema_drift.api_client(options), have, request.schema)
+    if drift.none:
+        return
+    with conn.transaction():  # all of it or nothing: a half-refreshed schema would be drift again
+        for statement in schema_drift.catch_up_statements(drift, request.server):
+            conn.execute(statement)
+    for table, column in drift.missing_columns:
+        changed.append(f"added column {column.name} ({column.pg_type}) to {request.schema}.{table}")
+    for table in drift.missing_tables:
+        changed.append(f"imported new table {request.schema}.{table}")
 
 
 def run(args) -> int:
-    token = os.environ.get(args.token_env or "")
     try:
-        if not token:
-            raise errors.ConfigurationError(f"environment variable {args.token_env} is not set or empty",
-                                            hint=f"export {args.token_env}=... (the workspace's access token)")
-        setup(SetupRequest(args.dsn, token, args.region, args.api_url, args.schema, args.server))
+        if args.login:
+            token = _signed_in_token(args)
+        else:
+            token = os.environ.get(args.token_env or "")
+            if not token:
+                raise errors.ConfigurationError(f"environment variable {args.token_env} is not set or empty",
+                                                hint=f"export {args.token_env}=... (the workspace's access token), "
+                                                     "or sign in with --login --client-id ID")
+        setup(SetupRequest(args.dsn, token, args.region, args.api_url, args.schema, args.server, args.refresh))
     except errors.IntercomError as error:
         print(f"intercom-fdw setup: {error.message}" + (f"\n  HINT: {error.hint}" if error.hint else ""),
-              file=__import__("sys").stderr)
+              file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("intercom-fdw setup: cancelled", file=sys.stderr)
+        return 130
     return 0
+
+
+def _signed_in_token(args) -> str:
+    """--login: the token of a "Sign in with Intercom", for the workspace the admin signs in to."""
+    from intercom_fdw.tools import login
+
+    if not args.client_id:
+        raise errors.ConfigurationError("--login needs --client-id (your Intercom app's client id)")
+    try:  # before the browser: a wrong --dsn should not cost a sign-in
+        psycopg.connect(args.dsn, connect_timeout=10).close()
+    except psycopg.Error as exc:
+        raise errors.ConfigurationError(f"cannot connect to PostgreSQL with --dsn: {exc}",
+                                        hint="a libpq connection string, e.g. 'host=... dbname=... user=...'") from None
+    return login.sign_in(login.request_from_args(args), login.browser_from_args(args))

@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from intercom_fdw.cli import SUBCOMMANDS, build_parser, main
+from intercom_fdw.tools.cli import SUBCOMMANDS, build_parser, main
 
 
 def test_emulator_subcommand_is_in_the_dispatch_table():
@@ -18,18 +18,21 @@ def test_emulator_subcommand_is_in_the_dispatch_table():
 
 
 def test_oauth_apps_from_the_command_line():
-    from intercom_fdw.cli import _oauth_app
+    from intercom_fdw.tools.cli import _oauth_app
 
     app = _oauth_app("my-app:s3cret:https://example.com/cb")
     assert (app.client_id, app.client_secret, app.redirect_uri) == ("my-app", "s3cret", "https://example.com/cb")
     assert main(["emulator", "--oauth-app", "broken"]) == 2
+    several = _oauth_app("my-app:s3cret:https://example.com/cb,https://127.0.0.1:8765/callback")
+    assert several.redirect_uris == ("https://example.com/cb", "https://127.0.0.1:8765/callback")
+    assert main(["emulator", "--oauth-app", "my-app:s3cret:http://127.0.0.1:8765/callback"]) == 2  # not https
 
 
 def test_cli_serves_a_seeded_workspace():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "intercom_fdw.cli", "emulator", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "intercom_fdw.tools.cli", "emulator", "--port", str(port),
                                 "--token", "cli-token", "--contacts", "25", "--seed", "3"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -215,7 +215,7 @@ def test_search_index_delay_from_the_command_line():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "intercom_fdw.cli", "emulator", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "intercom_fdw.tools.cli", "emulator", "--port", str(port),
                                 "--contacts", "10", "--search-index-delay-s", "7.5"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -9,7 +9,7 @@ import requests
 from intercom_fdw import errors
 from intercom_fdw.client import ApiRequest, IntercomClient, error_mapping
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
-from intercom_fdw.oauth import authorization_url, exchange_code
+from intercom_fdw.tools.oauth import authorization_url, exchange_code
 
 CONTACTS = 320
 pytestmark = pytest.mark.timeout(120)

@@ -1,11 +1,11 @@
-"""`make demo` (intercom_fdw.demo.run_demo): it offers a psql command only for a cluster that is still up."""
+"""`make demo` (intercom_fdw.tools.demo.run_demo): it offers a psql command only for a cluster that is still up."""
 import re
 import signal
 
 import psycopg
 import pytest
 
-from intercom_fdw.demo import run_demo
+from intercom_fdw.tools.demo import run_demo
 
 pytestmark = pytest.mark.timeout(300)
 

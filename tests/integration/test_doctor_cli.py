@@ -1,5 +1,6 @@
 """`intercom-fdw doctor` through a real PostgreSQL and the emulator: a clean bill of health after
-setup, then each seeded fault (bad token, drift, no server) reported with its fix and exit status 1."""
+setup, then each seeded fault (no runtime, package not importable, bad token, unreachable URL, low
+rate-limit headroom, drift, no server) reported with its fix and exit status 1."""
 import os
 
 import httpx
@@ -7,7 +8,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from intercom_fdw.cli import main
+from intercom_fdw.tools.cli import main
 from tests.emulator_fixtures import running_emulator
 
 pytestmark = pytest.mark.timeout(300)
@@ -40,8 +41,10 @@ def test_a_set_up_database_is_healthy(set_up, workspace, capsys):
     status, out = doctor(capsys, "--dsn", set_up)
     assert status == 0, out
     assert out.strip().endswith("all checks passed")
-    for check in ("runtime", "intercom_fdw extension", "package", "server", "user mapping", "token", "schema"):
+    for check in ("runtime", "intercom_fdw extension", "package", "server", "user mapping", "token", "rate limit",
+                  "schema"):
         assert f"[ok] {check}:" in out, out
+    assert "[FAIL]" not in out and "calls left in this rate-limit slice" in out
     assert "GET /me: admin" in out and workspace.token not in out
 
 
@@ -52,8 +55,53 @@ def test_a_new_custom_attribute_is_drift(set_up, workspace, capsys):
     assert created.status_code == 200, created.text
     status, out = doctor(capsys, "--dsn", set_up)
     assert status == 1
-    assert "[FAIL] schema:" in out and "contacts.loyalty_tier" in out
-    assert "IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER intercom INTO intercom" in out
+    assert "[FAIL] schema:" in out and "missing columns: contacts.loyalty_tier" in out
+    assert "fix: intercom-fdw setup --dsn ... --token-env VAR --schema intercom --server intercom --refresh" in out
+    os.environ["DOCTOR_TEST_TOKEN"] = workspace.token
+    try:  # the fix it prints, run: a clean bill again
+        assert main(["setup", "--dsn", set_up, "--token-env", "DOCTOR_TEST_TOKEN", "--refresh"]) == 0
+    finally:
+        del os.environ["DOCTOR_TEST_TOKEN"]
+    status, out = doctor(capsys, "--dsn", set_up)
+    assert status == 0 and "[ok] schema:" in out, out
+
+
+def test_an_unreachable_api_url(set_up, workspace, capsys):
+    with psycopg.connect(set_up, autocommit=True) as conn:
+        conn.execute("ALTER SERVER intercom OPTIONS (SET api_url 'http://127.0.0.1:1')")
+    try:
+        status, out = doctor(capsys, "--dsn", set_up)
+        assert status == 1 and "[FAIL] token:" in out and "127.0.0.1:1" in out, out
+        assert "fix:" in out.split("[FAIL] token:")[1].split("\n[")[0]
+    finally:
+        with psycopg.connect(set_up, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER SERVER intercom OPTIONS (SET api_url {})").format(sql.Literal(workspace.url)))
+
+
+def test_low_rate_limit_headroom(set_up, workspace, capsys):
+    def api(method, path, **kw):
+        return httpx.request(method, workspace.url + path, timeout=10, **kw, headers={
+            "Authorization": f"Bearer {workspace.token}", "Intercom-Version": "2.14"})
+
+    before = api("GET", "/__emulator/config").json()["rate_limit_per_10s"]
+    assert api("PATCH", "/__emulator/config", json={"rate_limit_per_10s": 40}).status_code == 200
+    try:
+        while int(api("GET", "/admins").headers["X-RateLimit-Remaining"]) > 2:
+            pass  # another client using the budget: two calls left when doctor's GET /me arrives
+        status, out = doctor(capsys, "--dsn", set_up)
+        assert status == 1, out
+        assert "[FAIL] rate limit: 1 of 40 calls left in this rate-limit slice" in out, out
+        assert "fix: find what else calls Intercom" in out and "rate_limit_share" in out
+    finally:
+        api("PATCH", "/__emulator/config", json={"rate_limit_per_10s": before})
+
+
+def test_no_runtime_in_the_database(pg, capsys):
+    db = pg.create_database("doctor_no_runtime", extensions=())
+    status, out = doctor(capsys, "--dsn", pg.dsn(db))
+    assert status == 1
+    assert "[FAIL] runtime: multicorn" in out and "is available but not created in this database" in out
+    assert "fix: as a superuser: CREATE EXTENSION multicorn (or intercom-fdw setup)" in out
 
 
 def test_a_bad_token_and_a_missing_server(set_up, workspace, capsys):
@@ -76,7 +124,7 @@ def test_a_package_the_server_cannot_import(pg, capsys):
     """A cluster whose backend's PYTHONPATH leaves out this checkout: doctor says so and how to fix it."""
     import sysconfig
 
-    from intercom_fdw.throwaway_pg import PgCluster, runtime_python_dir
+    from intercom_fdw.tools.throwaway_pg import PgCluster, runtime_python_dir
 
     cluster = PgCluster(runtime_name=pg.runtime)
     cluster.env["PYTHONPATH"] = os.pathsep.join([str(runtime_python_dir(pg.runtime)), sysconfig.get_paths()["purelib"]])

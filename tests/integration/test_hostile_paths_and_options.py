@@ -11,7 +11,7 @@ import pytest
 import requests
 from psycopg import sql
 
-from intercom_fdw import throwaway_pg
+from intercom_fdw.tools import throwaway_pg
 from tests.emulator_fixtures import running_emulator
 
 WRAPPER = "wrapper 'intercom_fdw.IntercomFdw'"

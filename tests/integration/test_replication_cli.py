@@ -17,7 +17,7 @@ def emulator():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "intercom_fdw.cli", "replicate", *args],
+    return subprocess.run([sys.executable, "-m", "intercom_fdw.tools.cli", "replicate", *args],
                           capture_output=True, text=True, timeout=100)
 
 

@@ -4,7 +4,7 @@ runtime, and on multicorn2 (whose batches drop RETURNING rows) only with modify_
 import pytest
 import requests
 
-from intercom_fdw import throwaway_pg
+from intercom_fdw.tools import throwaway_pg
 from tests.integration.read_fixtures import create_server
 from tests.integration.recording_proxy import RecordingProxy
 from tests.integration.write_fixtures import start_write_emulator

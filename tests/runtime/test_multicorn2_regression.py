@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from intercom_fdw.throwaway_pg import SUPERUSER, PgCluster, pg_bin
+from intercom_fdw.tools.throwaway_pg import SUPERUSER, PgCluster, pg_bin
 
 PG_BIN = pg_bin("bundled")  # these files test the bundled runtime
 

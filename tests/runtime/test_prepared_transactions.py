@@ -3,7 +3,7 @@
 backend's next transaction calls no begin() and its own commit or rollback ends it.  (The default cluster has max_prepared_transactions = 0: own cluster.)"""
 import pytest
 
-from intercom_fdw.throwaway_pg import PgCluster
+from intercom_fdw.tools.throwaway_pg import PgCluster
 from tests.runtime.conftest import FdwSession
 
 TRANSACTION_METHODS = ("begin", "pre_commit", "commit", "rollback")

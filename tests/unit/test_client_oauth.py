@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from intercom_fdw import errors
-from intercom_fdw.oauth import authorization_url, exchange_code
+from intercom_fdw.tools.oauth import authorization_url, exchange_code
 from tests.unit.test_client_intercom_double import Reply, error_list, replies, serve
 
 SECRET = "cs_SECRET_client_998877"

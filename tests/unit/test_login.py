@@ -3,6 +3,8 @@
 The token endpoint in these tests is unreachable on purpose: a test that expects a sign-in failure
 would get a TransportError instead if the login had gone on to exchange a code.
 """
+import os
+import socket
 import threading
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -10,9 +12,12 @@ import pytest
 import requests
 
 from intercom_fdw import errors
-from intercom_fdw.login import (CallbackReceiver, LoginRequest, UserMappingTarget, callback_address,
-                                code_from_callback, login)
-from intercom_fdw.throwaway_pg import free_port
+from intercom_fdw.tools.login import (CallbackReceiver, LoginRequest, PastedAddress, UserMappingTarget,
+                                      callback_address, code_from_callback, code_from_pasted_address, login)
+from intercom_fdw.tools.throwaway_pg import free_port
+
+# The callback's certificate is self-signed: the stand-in browsers here accept it, as a person would.
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 
 SECRET = "cs_login_SECRET_55aa77"
 UNREACHABLE_TOKEN_URL = "http://127.0.0.1:1/auth/eagle/token"
@@ -53,19 +58,24 @@ def test_non_ascii_states_are_compared_without_crashing():
         code_from_callback({"code": "c", "state": "é"}, "s")
 
 
-@pytest.mark.parametrize("uri,port,path", [("http://127.0.0.1:8765/callback", 8765, "/callback"),
-                                           ("http://localhost:9000", 9000, "/"),
-                                           ("http://127.0.0.1/cb", 80, "/cb")])
+@pytest.mark.parametrize("uri,port,path", [("https://127.0.0.1:8765/callback", 8765, "/callback"),
+                                           ("https://localhost:9000", 9000, "/"),
+                                           ("https://127.0.0.1/cb", 443, "/cb")])
 def test_callback_address_of_loopback_redirects(uri, port, path):
     assert callback_address(uri) == (port, path)
 
 
-@pytest.mark.parametrize("uri", ["https://127.0.0.1:8765/callback", "http://example.com:8765/callback",
-                                 "http://0.0.0.0:8765/cb", "http://127.0.0.1:99999/cb", ""])
+@pytest.mark.parametrize("uri", ["https://example.com:8765/callback", "https://0.0.0.0:8765/cb",
+                                 "https://127.0.0.1:99999/cb", "ftp://127.0.0.1/cb", ""])
 def test_callback_address_refuses_what_the_local_server_cannot_answer(uri):
     with pytest.raises(errors.ConfigurationError, match="redirect URI") as caught:
         callback_address(uri)
-    assert "127.0.0.1" in caught.value.hint
+    assert "127.0.0.1" in caught.value.hint and "--paste" in caught.value.hint
+
+
+def test_an_http_redirect_uri_is_refused_as_intercom_refuses_it():
+    with pytest.raises(errors.ConfigurationError, match="uses http: Intercom's redirect URLs must use HTTPS"):
+        callback_address("http://127.0.0.1:8765/callback")
 
 
 # --- the whole login with a browser that comes back with chosen parameters ---
@@ -87,7 +97,7 @@ class ReturningBrowser:
         return True
 
     def _visit(self, callback):
-        self.page = requests.get(callback, timeout=10)
+        self.page = requests.get(callback, timeout=10, verify=False)  # the callback's self-signed certificate
 
     def returned_page(self):
         """The callback's page; the login may finish before the browser has read it."""
@@ -96,7 +106,7 @@ class ReturningBrowser:
 
 
 def request(port, **overrides):
-    fields = dict(client_id="app-1", client_secret=SECRET, redirect_uri=f"http://127.0.0.1:{port}/callback",
+    fields = dict(client_id="app-1", client_secret=SECRET, redirect_uri=f"https://127.0.0.1:{port}/callback",
                   token_url=UNREACHABLE_TOKEN_URL, timeout_s=10)
     return LoginRequest(**{**fields, **overrides})
 
@@ -142,22 +152,53 @@ def test_login_needs_a_client_secret_and_a_positive_timeout():
         login(request(free_port(), timeout_s=0))
 
 
-def test_the_callback_server_answers_its_path_only_and_keeps_the_first_answer():
+def test_the_callback_server_answers_its_path_only_over_https_and_keeps_the_first_answer(tmp_path):
     port = free_port()
-    with CallbackReceiver(f"http://127.0.0.1:{port}/callback", "s-1") as receiver:
-        base = f"http://127.0.0.1:{port}"
-        assert requests.get(base + "/favicon.ico", timeout=5).status_code == 404
-        assert requests.get(base + "/callback?code=c-1&state=s-1", timeout=5).status_code == 200
-        assert requests.get(base + "/callback?code=c-2&state=bad", timeout=5).status_code == 200
+    with CallbackReceiver(f"https://127.0.0.1:{port}/callback", "s-1") as receiver:
+        trusted = tmp_path / "callback.pem"
+        trusted.write_bytes(receiver.certificate_pem)  # verified: the certificate names 127.0.0.1
+        base = f"https://127.0.0.1:{port}"
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(base + "/callback?code=c-0&state=s-1", timeout=5)  # not trusted by default
+        with socket.create_connection(("127.0.0.1", port)):  # a client that never shakes hands holds up nobody
+            assert requests.get(base + "/favicon.ico", timeout=5, verify=str(trusted)).status_code == 404
+            assert requests.get(base + "/callback?code=c-1&state=s-1", timeout=5, verify=str(trusted)).status_code == 200
+        assert requests.get(base + "/callback?code=c-2&state=bad", timeout=5, verify=str(trusted)).status_code == 200
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/callback?code=c-3&state=s-1", timeout=5)  # no plain http
         assert receiver.wait(1) == "c-1"
+    assert "PRIVATE KEY" not in receiver.certificate_pem.decode()
 
 
 def test_a_busy_callback_port_is_a_clear_error():
     port = free_port()
-    with CallbackReceiver(f"http://127.0.0.1:{port}/callback", "s"):
+    with CallbackReceiver(f"https://127.0.0.1:{port}/callback", "s"):
         with pytest.raises(errors.ConfigurationError, match=f"cannot listen on 127.0.0.1:{port}") as caught:
-            CallbackReceiver(f"http://127.0.0.1:{port}/callback", "s")
+            CallbackReceiver(f"https://127.0.0.1:{port}/callback", "s")
     assert "--redirect-uri" in caught.value.hint
+
+
+# --- paste mode ---
+
+def test_a_pasted_address_gives_its_code_after_its_place_and_state_are_checked():
+    sent = "https://example.com/intercom/callback"
+    assert code_from_pasted_address(f"  {sent}?code=c-9&state=s-9\n", "s-9", sent) == "c-9"
+    assert code_from_pasted_address("https://anywhere.example/cb?code=c-9&state=s-9", "s-9", None) == "c-9"
+    for pasted, message in [("c-9", "not the address"), ("", "not the address"),
+                            ("https://evil.example/intercom/callback?code=c&state=s-9", "not at the redirect URL"),
+                            (f"{sent}?code=c-9&state=other", "state does not match"),
+                            (f"{sent}?error=access_denied&state=s-9", "access was denied")]:
+        with pytest.raises(errors.AuthenticationError, match=message):
+            code_from_pasted_address(pasted, "s-9", sent)
+
+
+def test_paste_mode_times_out_when_nothing_is_pasted():
+    reading, writing = os.pipe()
+    with os.fdopen(reading) as stream, os.fdopen(writing, "w"):
+        receiver = PastedAddress(None, "s", stream)
+        with receiver, pytest.raises(errors.AuthenticationError, match="timed out after 0.2 s waiting for the "
+                                                                       "pasted address"):
+            receiver.wait(0.2)
 
 
 @pytest.mark.parametrize("dsn", ["host=127.0.0.1 port=1 dbname=x password=pw_SECRET_91",

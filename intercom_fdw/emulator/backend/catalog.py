@@ -101,7 +101,11 @@ def list_ticket_states(ws, rt, req) -> dict:
 
 
 def list_help_centers(ws, rt, req) -> dict:
-    return {"type": "list", "data": _all(ws.help_centers)}
+    # The file's answer has no `pages`, but Intercom's SDKs page it by `page` + `per_page` and stop at
+    # an empty page: both are honoured, so that such an iterator ends; the answer keeps the file's shape.
+    per_page = per_page_value(req.query.get("per_page"), COLLECTION_LIST)
+    chunk, _pages = sequence_page(_all(ws.help_centers), per_page, None, req.query.get("page"))
+    return {"type": "list", "data": list(chunk)}
 
 
 def get_help_center(ws, rt, req) -> dict:

@@ -6,11 +6,13 @@ from intercom_fdw.emulator.apierror import not_found
 from intercom_fdw.emulator.backend import Req, Runtime, SearchContext, require
 from intercom_fdw.emulator.backend.searching import run_search
 from intercom_fdw.emulator.paging.cursor import CursorLimits, per_page_value, sequence_page, table_page
+from intercom_fdw.emulator.paging.page_number import PageLimits, numbered_page
 from intercom_fdw.emulator.search_schemas import CONTACT_SEARCH
 from intercom_fdw.emulator.workspace import Workspace
 
 CONTACT_LIST = CursorLimits(default=50, maximum=150)
 SUB_LIST = CursorLimits(default=50, maximum=150)
+CONTACT_COMPANY_PAGES = PageLimits(default=50, maximum=150)
 
 
 def _listed(contact: dict) -> bool:
@@ -57,10 +59,12 @@ def search_contacts(ws: Workspace, rt: Runtime, req: Req) -> dict:
 def contact_companies(ws: Workspace, rt: Runtime, req: Req) -> dict:
     contact = contact_by_id(ws, req.path["contact_id"])
     ids = ws.contact_companies.get(contact["id"], [])
-    companies = [views.company(ws, ws.companies.get(i)) for i in ids]
-    return {"type": "list", "companies": companies, "total_count": len(companies),
-            "pages": {"type": "pages", "next": None, "page": 1, "per_page": max(50, len(companies)),
-                      "total_pages": 1}}
+    # Paged by `page` + `per_page` (default 50), as Intercom's answer's `pages` shows and its SDKs ask;
+    # a page past the end is empty, which is where the SDKs' page-number iterators stop.
+    chunk, pages = numbered_page(ids, req.query.get("page"), req.query.get("per_page"), CONTACT_COMPANY_PAGES,
+                                 next_url=f"{req.base_url}/contacts/{contact['id']}/companies")
+    return {"type": "list", "companies": [views.company(ws, ws.companies.get(i)) for i in chunk],
+            "total_count": len(ids), "pages": pages}
 
 
 def contact_segments(ws: Workspace, rt: Runtime, req: Req) -> dict:

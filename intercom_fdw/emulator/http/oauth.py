@@ -1,8 +1,11 @@
 """"Sign in with Intercom": the authorize page and the token exchange.
 
-GET /oauth?client_id=..&state=.. shows a page with email and password fields and an "Authorize
-access" button; POST /oauth/authorize signs the admin in and redirects to the app's redirect URL with
-`code` and `state`; POST /auth/eagle/token exchanges code + client_id + client_secret for
+GET /oauth?client_id=..&state=..[&redirect_uri=..] shows a page with email and password fields, an
+"Authorize access" and a "Cancel" button; POST /oauth/authorize signs the admin in and redirects to the
+redirect URL with `code` and `state` (Cancel: `error=access_denied` and `state`). The redirect URL is
+the app's first registered one unless `redirect_uri` names another registered one exactly; any other
+value is refused on the page itself, never redirected to (an open redirect would hand a code to
+whoever wrote the link); POST /auth/eagle/token exchanges code + client_id + client_secret for
 `{"token", "access_token", "token_type": "Bearer"}` (the token never expires, as Intercom's do not).
 """
 from __future__ import annotations
@@ -29,23 +32,43 @@ _PAGE = """<!doctype html>
 <form method="post" action="/oauth/authorize">
   <input type="hidden" name="client_id" value="{client_id}">
   <input type="hidden" name="state" value="{state}">
+  <input type="hidden" name="redirect_uri" value="{redirect_uri}">
   <label>Email <input type="email" name="email" required></label>
   <label>Password <input type="password" name="password" required></label>
   <button type="submit" name="authorize" value="1">Authorize access</button>
+</form>
+<form method="post" action="/oauth/authorize">
+  <input type="hidden" name="client_id" value="{client_id}">
+  <input type="hidden" name="state" value="{state}">
+  <input type="hidden" name="redirect_uri" value="{redirect_uri}">
+  <button type="submit" name="deny" value="1">Cancel</button>
 </form>
 </body></html>
 """
 
 
-def _page(headers: dict, client_id: str, state: str, error: str = "", status: int = 200) -> HTMLResponse:
+def _page(headers: dict, client_id: str, state: str, redirect_uri: str, error: str = "",
+          status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(app=html.escape(client_id), client_id=html.escape(client_id),
-                                     state=html.escape(state),
+                                     state=html.escape(state), redirect_uri=html.escape(redirect_uri),
                                      error=f'<p class="error">{html.escape(error)}</p>' if error else ""),
                         status_code=status, headers=headers)
 
 
 def _unknown_client(headers: dict) -> HTMLResponse:
     return HTMLResponse("<p>Unknown client_id: this app is not registered.</p>", status_code=400, headers=headers)
+
+
+def _bad_redirect(headers: dict) -> HTMLResponse:
+    return HTMLResponse("<p>redirect_uri is not a redirect URL registered for this app (it must match one "
+                        "exactly).</p>", status_code=400, headers=headers)
+
+
+def _redirect_to(app, asked: str):
+    """The redirect URL for a sign-in: the one asked for if registered (exact match), the default if none."""
+    if not asked:
+        return app.redirect_uris[0]
+    return asked if asked in app.redirect_uris else None
 
 
 def _error(error: ApiError, headers: dict) -> ApiResponse:
@@ -69,9 +92,13 @@ def routes(state: EmulatorState) -> list:
     async def authorize_page(request: Request):
         headers = state.rate_headers()
         client_id = request.query_params.get("client_id", "")
-        if client_id not in apps():
+        app = apps().get(client_id)
+        if app is None:
             return _unknown_client(headers)
-        return _page(headers, client_id, request.query_params.get("state", ""))
+        redirect_uri = _redirect_to(app, request.query_params.get("redirect_uri", ""))
+        if redirect_uri is None:
+            return _bad_redirect(headers)
+        return _page(headers, client_id, request.query_params.get("state", ""), redirect_uri)
 
     async def authorize(request: Request):
         headers = state.rate_headers()
@@ -80,6 +107,12 @@ def routes(state: EmulatorState) -> list:
         app = apps().get(client_id)
         if app is None:
             return _unknown_client(headers)
+        redirect_uri = _redirect_to(app, form.get("redirect_uri", ""))
+        if redirect_uri is None:
+            return _bad_redirect(headers)
+        if form.get("deny"):
+            return RedirectResponse(f"{redirect_uri}?{urlencode({'error': 'access_denied', 'state': oauth_state})}",
+                                    status_code=302, headers=headers)
         email = (form.get("email") or "").strip().lower()
         found = None
         for ws in state.workspaces:
@@ -87,10 +120,10 @@ def routes(state: EmulatorState) -> list:
                 if admin["email"].lower() == email:
                     found = (ws, admin["id"])
         if found is None or not form.get("password"):
-            return _page(headers, client_id, oauth_state, "Email or password is incorrect.", status=401)
+            return _page(headers, client_id, oauth_state, redirect_uri, "Email or password is incorrect.", status=401)
         code = secrets.token_urlsafe(16)
-        state.oauth_codes[code] = (found[0], found[1], client_id)
-        return RedirectResponse(f"{app.redirect_uri}?{urlencode({'code': code, 'state': oauth_state})}",
+        state.oauth_codes[code] = (found[0], found[1], client_id, redirect_uri)
+        return RedirectResponse(f"{redirect_uri}?{urlencode({'code': code, 'state': oauth_state})}",
                                 status_code=302, headers=headers)
 
     async def token(request: Request):
@@ -102,8 +135,10 @@ def routes(state: EmulatorState) -> list:
         grant = state.oauth_codes.get(form.get("code", ""))
         if grant is None or grant[2] != app.client_id:
             return _error(ApiError(400, "invalid_grant", "code is invalid, expired or already used"), headers)
-        del state.oauth_codes[form["code"]]  # a code works once
-        ws, admin_id, _client = grant
+        del state.oauth_codes[form["code"]]  # a code works once, even when this exchange is refused below
+        ws, admin_id, _client, redirect_uri = grant
+        if form.get("redirect_uri") and form["redirect_uri"] != redirect_uri:  # RFC 6749 4.1.3, when sent
+            return _error(ApiError(400, "invalid_grant", "redirect_uri differs from the sign-in's"), headers)
         access_token = "dG9r" + secrets.token_urlsafe(40)
         state.add_token(ws, access_token, admin_id)
         return ApiResponse.json(200, {"token": access_token, "access_token": access_token,

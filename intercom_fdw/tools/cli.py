@@ -22,9 +22,10 @@ def _emulator_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--articles", type=int, help="help center articles (default 20)")
     parser.add_argument("--extra-workspace", action="append", default=[], metavar="TOKEN",
                         help="add another, separately seeded workspace with this token (repeatable)")
-    parser.add_argument("--oauth-app", action="append", default=[], metavar="CLIENT_ID:SECRET:REDIRECT_URI",
-                        help="register an OAuth app for 'Sign in with Intercom' (repeatable; the default app "
-                             "emulator-client:emulator-secret:http://127.0.0.1/callback stays registered)")
+    parser.add_argument("--oauth-app", action="append", default=[], metavar="CLIENT_ID:SECRET:REDIRECT_URI[,...]",
+                        help="register an OAuth app for 'Sign in with Intercom' with its https redirect URLs, "
+                             "the first the default (repeatable; the default app "
+                             "emulator-client:emulator-secret:https://127.0.0.1/callback stays registered)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
     parser.add_argument("--latency-jitter-ms", type=float, default=0.0, help="random +/- jitter on the latency")
     parser.add_argument("--rate-limit-per-10s", type=int, help="calls per token per 10 s (default 1666)")
@@ -44,10 +45,11 @@ def _oauth_app(spec: str):
     from intercom_fdw.emulator.config import OAuthApp
 
     client_id, _, rest = spec.partition(":")
-    secret, _, redirect_uri = rest.partition(":")
-    if not (client_id and secret and redirect_uri.startswith(("http://", "https://"))):
-        raise ValueError("--oauth-app takes CLIENT_ID:SECRET:REDIRECT_URI, the redirect an http(s) URL")
-    return OAuthApp(client_id, secret, redirect_uri)
+    secret, _, redirect_uris = rest.partition(":")
+    uris = redirect_uris.split(",")
+    if not (client_id and secret and all(uris)):
+        raise ValueError("--oauth-app takes CLIENT_ID:SECRET:REDIRECT_URI[,REDIRECT_URI...]")
+    return OAuthApp(client_id, secret, uris[0], tuple(uris[1:]))  # refuses a redirect URL Intercom would
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
@@ -94,23 +96,31 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from intercom_fdw.demo import run_demo
+    from intercom_fdw.tools.demo import run_demo
 
     return run_demo(token=args.token, region=args.region, api_url=args.api_url, contacts=args.contacts,
                     seed=args.seed, wait=args.wait)
 
 
-def _login_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--client-id", required=True, help="the client id of your Intercom app")
+def _sign_in_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """The arguments of a "Sign in with Intercom" (login, and setup --login)."""
+    parser.add_argument("--client-id", required=required, help="the client id of your Intercom app")
     parser.add_argument("--client-secret", help="its client secret (default: $INTERCOM_CLIENT_SECRET, else asked "
                                                 "without echo; the environment keeps it out of `ps`)")
-    parser.add_argument("--redirect-uri", help="a redirect URL registered in the app; the one-shot callback server "
-                                               "listens on its port on 127.0.0.1 (default "
-                                               "http://127.0.0.1:8765/callback)")
+    parser.add_argument("--redirect-uri", help="a redirect URL registered in the app (Intercom requires https); the "
+                                               "one-shot HTTPS callback server listens on its port on 127.0.0.1 "
+                                               "(default https://127.0.0.1:8765/callback); with --paste any "
+                                               "registered URL (default: the app's first)")
+    parser.add_argument("--paste", action="store_true",
+                        help="no local server: paste the address the browser was redirected to")
     parser.add_argument("--authorize-url", help="authorization page (default Intercom's; e.g. the emulator's /oauth)")
     parser.add_argument("--token-url", help="token endpoint (default Intercom's /auth/eagle/token)")
     parser.add_argument("--timeout", type=float, help="seconds to wait for the browser to come back (default 300)")
     parser.add_argument("--no-browser", action="store_true", help="only print the URL, do not open a browser")
+
+
+def _login_arguments(parser: argparse.ArgumentParser) -> None:
+    _sign_in_arguments(parser)
     parser.add_argument("--dsn", help="libpq connection string of the database to write the user mapping into")
     parser.add_argument("--server", help="the intercom_fdw foreign server of the user mapping (with --dsn)")
     parser.add_argument("--role", help="the role of the user mapping: a role name or PUBLIC (default CURRENT_USER)")
@@ -118,7 +128,7 @@ def _login_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_login(args: argparse.Namespace) -> int:
-    from intercom_fdw.login import run
+    from intercom_fdw.tools.login import run
 
     return run(args)
 
@@ -137,13 +147,21 @@ def _run_replicate(args: argparse.Namespace) -> int:
 
 def _setup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dsn", required=True, help="libpq connection string of the database to set up")
-    parser.add_argument("--token-env", required=True, metavar="VAR",
-                        help="environment variable holding the access token (kept off the command line)")
+    token = parser.add_mutually_exclusive_group(required=True)
+    token.add_argument("--token-env", metavar="VAR",
+                       help="environment variable holding the access token (kept off the command line)")
+    token.add_argument("--login", action="store_true",
+                       help="get the token by signing in with Intercom in a browser (--client-id and the "
+                            "sign-in options of `intercom-fdw login`)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--region", choices=("us", "eu", "au"), help="the workspace's region (default us)")
     where.add_argument("--api-url", help="an Intercom API base URL instead of a region (the emulator, a proxy)")
     parser.add_argument("--schema", default="intercom", help="schema of the foreign tables (default intercom)")
     parser.add_argument("--server", default="intercom", help="name of the foreign server (default intercom)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="catch an imported schema up with the workspace: ALTER/IMPORT the columns of new "
+                             "custom attributes and the tables of new ticket types (views keep working)")
+    _sign_in_arguments(parser.add_argument_group("sign-in (with --login)"), required=False)
 
 
 def _run_setup(args: argparse.Namespace) -> int:
@@ -171,7 +189,8 @@ SUBCOMMANDS: Dict[str, Subcommand] = {
                  _emulator_arguments, _run_emulator),
     "demo": ("tour intercom_fdw: emulator (or a real workspace), throwaway PostgreSQL, IMPORT FOREIGN SCHEMA, "
              "queries with their API plans", _demo_arguments, _run_demo),
-    "setup": ("extensions, server, user mapping and IMPORT FOREIGN SCHEMA in one idempotent command",
+    "setup": ("extensions, server, user mapping and IMPORT FOREIGN SCHEMA in one idempotent command; --refresh "
+              "adds what the workspace gained since",
               _setup_arguments, _run_setup),
     "doctor": ("check what a working intercom schema needs (runtime, extensions, package, token, drift), "
                "with the fix for each problem; exit 1 when one fails", _doctor_arguments, _run_doctor),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psycopg
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SUPERUSER = "postgres"
 RUNTIMES = ("bundled", "multicorn2")
 

@@ -17,7 +17,7 @@ from typing import Callable, List, Optional, Sequence
 import psycopg
 from psycopg import sql
 
-from intercom_fdw.throwaway_pg import PgCluster
+from intercom_fdw.tools.throwaway_pg import PgCluster
 
 SERVER = "intercom"
 SCHEMA = "intercom"

@@ -1,30 +1,41 @@
 """`intercom-fdw login`: "Sign in with Intercom" from a terminal, the token straight into a USER MAPPING.
 
-The flow: a one-shot HTTP server on 127.0.0.1 waits for Intercom's redirect; the browser is sent to
-the authorization URL; the redirect's `state` must be the one sent (CSRF); the code is exchanged with
-`intercom_fdw.oauth.exchange_code`; the token is written into a user mapping (or printed on request).
+The flow: the browser is sent to the authorization URL; Intercom redirects it to a redirect URL, which
+Intercom requires to be HTTPS: either a one-shot HTTPS server on 127.0.0.1 (a self-signed certificate
+made for the sign-in) receives it, or, with `--paste`, the user pastes the address the browser was sent
+to; the redirect's `state` must be the one sent (CSRF); the code is exchanged with
+`intercom_fdw.tools.oauth.exchange_code`; the token is written into a user mapping (or printed on request).
 Progress goes to stderr and only a requested token to stdout, so `$(intercom-fdw login ... --print-token)`
 captures the token alone. The client secret and the token are registered secrets: no error shows them.
 """
 from __future__ import annotations
 
+import datetime
 import getpass
 import html
 import http.server
+import ipaddress
 import os
 import secrets
+import ssl
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from psycopg import sql
 
-from intercom_fdw import errors, oauth
+from intercom_fdw import errors
+from intercom_fdw.tools import oauth
 
-DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+DEFAULT_REDIRECT_URI = "https://127.0.0.1:8765/callback"
 DEFAULT_TIMEOUT_S = 300.0
 CLIENT_SECRET_ENV = "INTERCOM_CLIENT_SECRET"
 # The callback server binds the IPv4 loopback only: nothing outside this machine can reach it.
@@ -135,25 +146,30 @@ class UserMappingTarget:
 class LoginRequest:
     client_id: str
     client_secret: str
-    redirect_uri: str = DEFAULT_REDIRECT_URI
+    # None (paste mode only): left out of the authorization URL, so Intercom uses the app's default one.
+    redirect_uri: Optional[str] = DEFAULT_REDIRECT_URI
     authorize_url: str = oauth.AUTHORIZE_URL
     token_url: str = oauth.TOKEN_URL
     timeout_s: float = DEFAULT_TIMEOUT_S
     target: Optional[UserMappingTarget] = None
     print_token: bool = False
+    paste: bool = False  # no local listener: the user pastes the address the browser was sent to
 
 
 def callback_address(redirect_uri: str) -> Tuple[int, str]:
-    """(port, path) the local callback server answers for `redirect_uri`, which must be a loopback http URL."""
+    """(port, path) the local callback server answers for `redirect_uri`, which must be a loopback https URL."""
     parts = urlsplit(redirect_uri or "")
-    hint = ("use a loopback redirect URI such as " + DEFAULT_REDIRECT_URI
-            + ", registered as a redirect URL of your Intercom app")
-    if parts.scheme != "http" or parts.hostname not in _LOOPBACK_NAMES:
+    hint = ("use a loopback redirect URI such as " + DEFAULT_REDIRECT_URI + ", registered as a redirect URL "
+            "of your Intercom app, or --paste to paste the address the browser is sent to")
+    if parts.scheme == "http":
         raise errors.ConfigurationError(
-            f"redirect URI {redirect_uri!r} is not http://127.0.0.1:PORT/... or http://localhost:PORT/...: "
+            f"redirect URI {redirect_uri!r} uses http: Intercom's redirect URLs must use HTTPS", hint=hint)
+    if parts.scheme != "https" or parts.hostname not in _LOOPBACK_NAMES:
+        raise errors.ConfigurationError(
+            f"redirect URI {redirect_uri!r} is not https://127.0.0.1:PORT/... or https://localhost:PORT/...: "
             "the callback server listens on this machine's 127.0.0.1 only", hint=hint)
     try:
-        port = parts.port or 80
+        port = parts.port or 443
     except ValueError:
         raise errors.ConfigurationError(f"redirect URI {redirect_uri!r} has an invalid port", hint=hint) from None
     return port, parts.path or "/"
@@ -182,19 +198,70 @@ def code_from_callback(params: Mapping[str, str], expected_state: str) -> str:
     return params["code"]
 
 
+def code_from_pasted_address(address: str, expected_state: str, redirect_uri: Optional[str]) -> str:
+    """The code of the address the browser was redirected to, pasted by the user: it must be at
+    `redirect_uri` (when one was sent) and carry the state sent."""
+    address = (address or "").strip()
+    parts = urlsplit(address)
+    hint = ("paste the whole address from the browser's address bar after authorizing access, "
+            "starting with " + (redirect_uri or "https://"))
+    if not (parts.scheme and parts.netloc and parts.query):
+        raise errors.AuthenticationError("the pasted text is not the address the browser was redirected to "
+                                         "(no https://...?code=...&state=...)", hint=hint, code="bad_paste")
+    if redirect_uri is not None:
+        sent = urlsplit(redirect_uri)
+        if (parts.scheme, parts.netloc.lower(), parts.path) != (sent.scheme, sent.netloc.lower(), sent.path):
+            raise errors.AuthenticationError(f"the pasted address is not at the redirect URL {redirect_uri}",
+                                             hint=hint, code="bad_paste")
+    return code_from_callback(dict(parse_qsl(parts.query, keep_blank_values=True)), expected_state)
+
+
+def _timed_out(timeout_s: float, where: str) -> errors.AuthenticationError:
+    return errors.AuthenticationError(
+        f"timed out after {timeout_s:g} s waiting for {where}",
+        hint="open the printed URL, sign in and authorize access; check that this exact redirect URL "
+             "is registered in your Intercom app; a longer wait: --timeout SECONDS", code="timeout")
+
+
+class _Outcome:
+    """The first answer of a sign-in (a code, or the AuthenticationError it brought), awaited with a timeout."""
+
+    def __init__(self) -> None:
+        self._answered = threading.Event()
+        self._value: object = None
+
+    def settle(self, decide: Callable[[], str]) -> Optional[errors.AuthenticationError]:
+        """Record `decide()` unless an answer came first; the error of the recorded answer, if any."""
+        if not self._answered.is_set():
+            try:
+                self._value = decide()
+            except errors.AuthenticationError as error:
+                self._value = error
+            self._answered.set()
+        return self._value if isinstance(self._value, errors.AuthenticationError) else None
+
+    def wait(self, timeout_s: float, timed_out: errors.AuthenticationError) -> str:
+        if not self._answered.wait(timeout_s):
+            raise timed_out
+        if isinstance(self._value, errors.AuthenticationError):
+            raise self._value
+        return self._value
+
+
 class CallbackReceiver:
-    """A one-shot HTTP server on 127.0.0.1 for the redirect: the first request to the callback path
-    decides (a code, or why not); anything else gets a 404. Use as a context manager."""
+    """A one-shot HTTPS server on 127.0.0.1 for the redirect, with a self-signed certificate made for this
+    sign-in: the first request to the callback path decides (a code, or why not); anything else gets a 404.
+    Use as a context manager."""
 
     def __init__(self, redirect_uri: str, expected_state: str):
         port, self.path = callback_address(redirect_uri)
         self.redirect_uri = redirect_uri
         self._expected_state = expected_state
-        self._answered = threading.Event()
-        self._outcome: object = None  # the code, or the AuthenticationError
+        self._outcome = _Outcome()
+        self.certificate_pem, key_pem = self_signed_certificate()
         handler = type("BoundCallbackHandler", (_CallbackHandler,), {"receiver": self})
         try:
-            self._server = http.server.HTTPServer((_LISTEN_HOST, port), handler)
+            self._server = _TlsServer((_LISTEN_HOST, port), handler, _tls_context(self.certificate_pem, key_pem))
         except OSError as exc:
             raise errors.ConfigurationError(
                 f"cannot listen on {_LISTEN_HOST}:{port} for the OAuth callback: {exc.strerror or exc}",
@@ -202,6 +269,12 @@ class CallbackReceiver:
                      "(and register that redirect URL in your Intercom app)") from None
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="intercom-fdw-login-callback", daemon=True)
+
+    @property
+    def waiting_message(self) -> str:
+        return (f"Waiting for the redirect to {self.redirect_uri} ... Its page is served with a certificate made "
+                f"for this sign-in (SHA-256 {certificate_fingerprint(self.certificate_pem)}): your browser will "
+                "warn that it is not trusted; continue to 127.0.0.1 to finish.")
 
     def __enter__(self) -> "CallbackReceiver":
         self._thread.start()
@@ -213,24 +286,96 @@ class CallbackReceiver:
 
     def accept(self, params: Mapping[str, str]) -> Optional[errors.AuthenticationError]:
         """Record the redirect's outcome (the first one wins); the error it carries, if any."""
-        if not self._answered.is_set():
-            try:
-                self._outcome = code_from_callback(params, self._expected_state)
-            except errors.AuthenticationError as error:
-                self._outcome = error
-            self._answered.set()
-        return self._outcome if isinstance(self._outcome, errors.AuthenticationError) else None
+        return self._outcome.settle(lambda: code_from_callback(params, self._expected_state))
 
     def wait(self, timeout_s: float) -> str:
         """The authorization code, once the browser comes back; raises when it does not or brings an error."""
-        if not self._answered.wait(timeout_s):
-            raise errors.AuthenticationError(
-                f"timed out after {timeout_s:g} s waiting for the browser to come back to {self.redirect_uri}",
-                hint="open the printed URL, sign in and authorize access; check that this exact redirect URL "
-                     "is registered in your Intercom app; a longer wait: --timeout SECONDS", code="timeout")
-        if isinstance(self._outcome, errors.AuthenticationError):
-            raise self._outcome
-        return self._outcome
+        return self._outcome.wait(timeout_s, _timed_out(timeout_s, f"the browser to come back to {self.redirect_uri}"))
+
+
+class PastedAddress:
+    """Paste mode: the address the browser was redirected to, read as one line from `stream` (stdin)."""
+
+    def __init__(self, redirect_uri: Optional[str], expected_state: str, stream=None):
+        self.redirect_uri = redirect_uri
+        self._expected_state = expected_state
+        self._stream = stream if stream is not None else sys.stdin
+        self._outcome = _Outcome()
+        # A daemon thread, so that a timeout does not wait for a line that never comes.
+        self._reader = threading.Thread(target=self._read, name="intercom-fdw-login-paste", daemon=True)
+
+    waiting_message = ("After authorizing access the browser is sent to the redirect URL (the page may fail to "
+                       "load: that is fine). Paste the whole address from its address bar here and press Enter:")
+
+    def __enter__(self) -> "PastedAddress":
+        self._reader.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+    def _read(self) -> None:
+        line = self._stream.readline()
+        self._outcome.settle(lambda: code_from_pasted_address(line, self._expected_state, self.redirect_uri))
+
+    def wait(self, timeout_s: float) -> str:
+        return self._outcome.wait(timeout_s, _timed_out(timeout_s, "the pasted address"))
+
+
+def self_signed_certificate() -> Tuple[bytes, bytes]:
+    """(certificate, key) in PEM for 127.0.0.1 and localhost, valid for a day: the callback's HTTPS."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intercom-fdw login callback")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(_LISTEN_HOST)),
+                                                    x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def certificate_fingerprint(certificate_pem: bytes) -> str:
+    digest = x509.load_pem_x509_certificate(certificate_pem).fingerprint(hashes.SHA256())
+    return ":".join(f"{byte:02X}" for byte in digest)
+
+
+def _tls_context(certificate_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # load_cert_chain reads files only: a private directory that is gone once the context holds the key.
+    with tempfile.TemporaryDirectory(prefix="intercom-fdw-login-") as private:
+        certificate_file, key_file = os.path.join(private, "cert.pem"), os.path.join(private, "key.pem")
+        for path, data in ((certificate_file, certificate_pem), (key_file, key_pem)):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                out.write(data)
+        context.load_cert_chain(certificate_file, key_file)
+    return context
+
+
+class _TlsServer(http.server.ThreadingHTTPServer):
+    """The handshake runs in each request's thread, under a timeout, so that a browser that connects and
+    then rejects the certificate (or a stalled client) cannot hold up the one that signs in."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, context: ssl.SSLContext):
+        self._context = context
+        super().__init__(address, handler)
+
+    def finish_request(self, request, client_address) -> None:
+        request.settimeout(10)
+        with self._context.wrap_socket(request, server_side=True) as tls:
+            self.RequestHandlerClass(tls, client_address, self)
+
+    def handle_error(self, request, client_address) -> None:
+        """Silent: a refused certificate or a dropped connection is the browser's business, and a
+        traceback could show the request line, which carries the authorization code."""
 
 
 class _CallbackHandler(http.server.BaseHTTPRequestHandler):
@@ -260,8 +405,9 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         """Silent: request lines carry the authorization code."""
 
 
-def login(request: LoginRequest, browser: Optional[Browser] = None) -> None:
-    """Run the whole sign-in; `browser(url)` opens the authorization URL (None: only print it)."""
+def sign_in(request: LoginRequest, browser: Optional[Browser] = None) -> str:
+    """The access token of a whole sign-in; `browser(url)` opens the authorization URL (None: only print it).
+    `request.target` is checked first (not written): a sign-in whose token could not be stored is not begun."""
     if not request.client_secret:
         raise errors.ConfigurationError("no OAuth client secret",
                                         hint=f"set {CLIENT_SECRET_ENV} (or --client-secret) to your Intercom "
@@ -271,15 +417,24 @@ def login(request: LoginRequest, browser: Optional[Browser] = None) -> None:
         raise errors.ConfigurationError(f"--timeout must be a positive number of seconds, not {request.timeout_s:g}")
     if request.target is not None:
         request.target.check()
+    if not request.paste:
+        callback_address(request.redirect_uri)  # a bad redirect URI fails before a browser is sent anywhere
     url, state = oauth.authorization_url(request.client_id, request.redirect_uri,
                                          authorize_url=request.authorize_url)
-    with CallbackReceiver(request.redirect_uri, state) as receiver:
+    receiver = (PastedAddress(request.redirect_uri, state) if request.paste
+                else CallbackReceiver(request.redirect_uri, state))
+    with receiver:
         _say(f"Open this URL in a browser, sign in to Intercom and authorize access:\n\n    {url}\n")
         if browser is not None and not _opened(browser, url):
             _say("(No browser could be opened here: open the URL yourself.)")
-        _say(f"Waiting up to {request.timeout_s:g} s for the redirect to {request.redirect_uri} ...")
+        _say(f"(Waiting up to {request.timeout_s:g} s.) {receiver.waiting_message}")
         code = receiver.wait(request.timeout_s)
-    token = oauth.exchange_code(code, request.client_id, request.client_secret, token_url=request.token_url)
+    return oauth.exchange_code(code, request.client_id, request.client_secret, token_url=request.token_url)
+
+
+def login(request: LoginRequest, browser: Optional[Browser] = None) -> None:
+    """Sign in, then store the token in `request.target` and/or print it."""
+    token = sign_in(request, browser)
     if request.target is not None:
         done = request.target.write(token)
         _say(f"Signed in: {done} the {request.target.describe()} with the new access token.")
@@ -290,10 +445,26 @@ def login(request: LoginRequest, browser: Optional[Browser] = None) -> None:
              "--dsn 'host=... dbname=... user=...' --server SERVER [--role ROLE]; to print it, add --print-token.")
 
 
-def run(args) -> int:
-    """`intercom-fdw login` (arguments from cli.py): 0 when signed in, 1 with a clear error otherwise."""
+def request_from_args(args, target: Optional[UserMappingTarget] = None, print_token: bool = False) -> LoginRequest:
+    """The LoginRequest of the sign-in arguments (cli.py's `sign_in_arguments`)."""
+    given = {"redirect_uri": args.redirect_uri, "authorize_url": args.authorize_url,
+             "token_url": args.token_url, "timeout_s": args.timeout}
+    given = {name: value for name, value in given.items() if value is not None}
+    if args.paste:
+        # Without --redirect-uri, Intercom sends the browser to the app's default (first) redirect URL.
+        given.setdefault("redirect_uri", None)
+    return LoginRequest(client_id=args.client_id, client_secret=_client_secret(args.client_secret),
+                        target=target, print_token=print_token, paste=args.paste, **given)
+
+
+def browser_from_args(args) -> Optional[Browser]:
     import webbrowser
 
+    return None if args.no_browser else webbrowser.open
+
+
+def run(args) -> int:
+    """`intercom-fdw login` (arguments from cli.py): 0 when signed in, 1 with a clear error otherwise."""
     try:
         target = None
         if args.dsn or args.server or args.role:
@@ -301,12 +472,7 @@ def run(args) -> int:
                 raise errors.ConfigurationError("--dsn and --server go together (--role is optional)",
                                                 hint="--dsn 'host=... dbname=...' --server SERVER")
             target = UserMappingTarget(args.dsn, args.server, args.role)
-        given = {"redirect_uri": args.redirect_uri, "authorize_url": args.authorize_url,
-                 "token_url": args.token_url, "timeout_s": args.timeout}
-        request = LoginRequest(client_id=args.client_id, client_secret=_client_secret(args.client_secret),
-                               target=target, print_token=args.print_token,
-                               **{name: value for name, value in given.items() if value is not None})
-        login(request, browser=None if args.no_browser else webbrowser.open)
+        login(request_from_args(args, target, args.print_token), browser=browser_from_args(args))
     except errors.IntercomError as error:
         _say(f"intercom-fdw login: {error}" + (f"\nHINT: {error.hint}" if error.hint else ""))
         return 1
