@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Protocol, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence
 
 from intercom_fdw.actions.connection import WRAPPER_CLASS, choose_server, parse_options
 from intercom_fdw.client.http import backend_usage
@@ -32,6 +32,9 @@ NOTICE_PREFIX = "intercom_fdw.replicate: "
 
 class Database(Protocol):
     def rows(self, query: str) -> List[dict]: ...
+    # The rows of `query` fetched `batch` at a time; the query ends (its scan with it) when the
+    # caller stops iterating. No commit may come before the iteration ends.
+    def stream(self, query: str, batch: int) -> Iterator[dict]: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def notice(self, message: str) -> None: ...
@@ -312,11 +315,14 @@ class Replicator:
         if self.mode == "reconcile" and strategy.reconcile == "keys":
             self._list_keys(strategy, table, counters)
             return
+        setting = self.db.rows(f"SELECT current_setting({literal(WINDOW_ROWS_SETTING)}, true) AS rows")[0]["rows"]
+        window = int(setting) if setting and setting.isdigit() and int(setting) > 0 else WINDOW_ROWS
+        if self.mode == "incremental" and state["cursor"] is not None and self._descend(
+                strategy, state, table, foreign, window, counters):
+            return
         # full: from the beginning (or where a killed full run got to); reconcile: from the beginning
         start = None if self.mode == "reconcile" else state["cursor"]
         low = self._interval_below(start, strategy.overlap)
-        setting = self.db.rows(f"SELECT current_setting({literal(WINDOW_ROWS_SETTING)}, true) AS rows")[0]["rows"]
-        window = int(setting) if setting and setting.isdigit() and int(setting) > 0 else WINDOW_ROWS
         rows = window
         while True:
             source = Source(sql.search_window(foreign, table.names, strategy.cursor, low, rows), strategy.cursor)
@@ -331,6 +337,41 @@ class Replicator:
                 low, rows = result["high"], window
         if complete and strategy.marks_deletes:
             self._mark_unseen(strategy, table, counters)
+
+    def _descend(self, strategy: Strategy, state: dict, table: Table, foreign: str, window: int,
+                 counters: Counters) -> bool:
+        """Reads the search newest first down to the cursor - lag, in one window; False when more
+        than `window` rows changed (what was read is kept; the ascending windows read the rest).
+
+        Contact search compares dates by day, so a bound would make it re-read up to two days below
+        the cursor; sorted by `cursor` (to the second) and stopped at the first older row, it reads
+        one page per 150 changed rows and one more for where it stops."""
+        stop = self.db.rows(f"SELECT extract(epoch FROM {literal(state['cursor'])}::timestamptz - "
+                            f"interval '{int(strategy.lag.total_seconds())} seconds')::float8 AS at")[0]["at"]
+        outcome = {"reached": False}
+
+        def statement():
+            rows = []
+            stream = self.db.stream(sql.newest_first_rows(foreign, table.names, strategy.cursor), 150)
+            try:
+                for row in stream:
+                    if row["at"] is not None and row["at"] < stop:
+                        outcome["reached"] = True
+                        break
+                    if len(rows) == window:
+                        break
+                    rows.append(row["row"])
+                else:
+                    outcome["reached"] = True  # the whole search read
+            finally:
+                stream.close()  # ends the scan: no page past the one holding the first older row
+            if not rows:
+                return {"read": 0, "high": None}
+            return self._upsert(table, Source(sql.from_json(table, "[" + ", ".join(rows) + "]"), strategy.cursor))
+        result = self._window(strategy, counters, statement)
+        if outcome["reached"] and result.get("high") is not None:
+            self._set_cursor(strategy, result["high"])
+        return outcome["reached"]
 
     def _set_cursor(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
         # Never past the run's start: an object stamped in the future (a clock ahead) would otherwise
@@ -360,28 +401,33 @@ class Replicator:
             self._list_keys(strategy, table, counters)
             return
         bound = None if self.mode != "incremental" else self._interval_below(state["cursor"], strategy.overlap)
-        complete = bound is None
-        rows = IDS_PER_WINDOW
-        while True:  # list newest first until a row older than the bound (or the end of the list)
-            probe = sql.newest_first_probe(foreign, table.key, strategy.cursor, rows, bound)
-            listed = self._window(strategy, counters, lambda: self._probe(probe, table.key[0]))
-            if listed["count"] < rows or not listed["all_changed"]:
-                break
-            rows *= 4
-        ids = listed["changed"]
+        key = table.key[0]
+        listing = self._window(strategy, counters, lambda: self._probe(
+            sql.newest_first_probe(foreign, table.key, strategy.cursor, bound), key))
+        # The unchanged rows exist; the changed ones count as seen once read by id, so a resumed
+        # run (its seen keys kept) skips those it had read.
+        done = {r["key"] for r in self.db.rows(
+            f"SELECT key->>0 AS key FROM {STATE_SCHEMA}.replication_seen WHERE {self._where(strategy)}")}
+        unchanged = [k for k in listing["unchanged"] if k not in done]
+        if unchanged:
+            self.db.rows(f"INSERT INTO {STATE_SCHEMA}.replication_seen (object, target_schema, key) "
+                         f"SELECT {literal(strategy.object)}, {literal(self.schema)}, jsonb_build_array(k) "
+                         f"FROM unnest({sql.text_array(unchanged)}) AS k ON CONFLICT DO NOTHING")
+            self.db.commit()
+        ids = [k for k in listing["changed"] if k not in done]
         for start in range(0, len(ids), IDS_PER_WINDOW):
             batch = ids[start:start + IDS_PER_WINDOW]
-            source = Source(sql.by_values(foreign, table.names, table.key[0], batch))
-            self._window(strategy, counters, lambda: self._upsert(table, source, seen=complete))
-        if listed["newest"] is not None:
-            self._set_cursor(strategy, listed["newest"])
-        if complete and strategy.marks_deletes:
+            source = Source(sql.by_values(foreign, table.names, key, batch))
+            self._window(strategy, counters, lambda: self._upsert(table, source, seen=True))
+        if listing["newest"] is not None:
+            self._set_cursor(strategy, listing["newest"])
+        if strategy.marks_deletes:
             self._mark_unseen(strategy, table, counters)
 
     def _probe(self, probe: str, key: str) -> dict:
         rows = self.db.rows(probe)
-        changed = [r[key] for r in rows if r["changed"]]
-        return {"read": 0, "count": len(rows), "changed": changed, "all_changed": len(changed) == len(rows),
+        return {"read": 0, "changed": [r[key] for r in rows if r["changed"]],
+                "unchanged": [r[key] for r in rows if not r["changed"]],
                 "newest": rows[0]["_cursor"] if rows else None}
 
     def _created_windows(self, strategy: Strategy, state: dict, counters: Counters) -> None:

@@ -5,10 +5,15 @@ A strategy names the foreign table's `object` option, the target's key, how a ru
 `reconcile` lists what still exists. The README's table of objects is written from this one.
 
 Change kinds (each implemented once in runner.py):
-- `search`: the object's search sorted by `cursor` ascending from `cursor - overlap`, in windows of
-  WINDOW_ROWS rows (keyset: the next window starts at the last one's highest value, ties re-read).
-- `newest_first`: a list Intercom returns newest `cursor` first (ORDER BY ... DESC pushes down): ids
-  are listed until one is older than the cursor, then the changed rows are read by id.
+- `search`: an incremental run first reads the search sorted by `cursor` descending (no filter, so no
+  day-granular bound widens it) and stops at the first row older than `cursor - lag`: one call per
+  150 changed rows. Past WINDOW_ROWS changed rows, and in full and reconcile runs, it reads sorted by
+  `cursor` ascending from `cursor - overlap`, in windows of WINDOW_ROWS rows (keyset: the next window
+  starts at the last one's highest value, ties re-read), each committed on its own.
+- `newest_first`: a list Intercom returns newest `cursor` first (ORDER BY ... DESC pushes down): every
+  run lists all ids (one call per 150; these lists are small), reads the changed ones (newer than
+  `cursor - overlap`) by id, and marks what the list no longer has, so deletes need no reconcile.
+  A run stopped part-way skips, when resumed, the ids it had already read.
 - `created_windows`: an append-only log read in `created_at` windows up to the run's start.
 - `parents`: a child list read per parent, for the parents whose replica row changed (the parent's
   `_replicated_at`) since this object's cursor; a parent's children are read whole, so children no
@@ -49,6 +54,8 @@ class Strategy:
     key: Tuple[str, ...] = ("id",)
     cursor: Optional[str] = None
     overlap: timedelta = timedelta(0)
+    # `search`: how late the search shows a change; a descending read stops this far below the cursor
+    lag: timedelta = timedelta(0)
     parent: Optional[str] = None  # `parents`: the object whose changed rows drive this one
     parent_key: Optional[str] = None  # `parents`: the column holding the parent's id
     reconcile: str = "rows"
@@ -78,20 +85,24 @@ _SEARCH_LAG = timedelta(minutes=15)
 
 STRATEGIES: Tuple[Strategy, ...] = (  # parents (and the objects children copy) before children
     Strategy("contacts", "search", cursor="updated_at", overlap=timedelta(days=2) + _SEARCH_LAG,
-             why="`updated_at` search, day-granular: re-reads the last 2 days + 15 min"),
+             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor - 15 min: "
+                                 "1 call per 150 changed contacts"),
     Strategy("companies", "reread",
              why="no `updated_at` filter or order: the whole scroll every run (1 call per page)"),
     Strategy("segments", "reread", why="one unpaged call"),
     Strategy("conversations", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
-             why="`updated_at` search: re-reads the last day + 15 min"),
+             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor - 15 min: "
+                                  "1 call per 150 changed conversations"),
     Strategy("tickets", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
-             why="`updated_at` search (tickets have no list): re-reads the last day + 15 min"),
+             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first (tickets have no list), stopped at "
+                                  "the cursor - 15 min: 1 call per 150 changed tickets"),
     Strategy("ticket_types", "reread", why="one unpaged call"),
     Strategy("articles", "newest_first", cursor="updated_at", overlap=timedelta(hours=1), reconcile="keys",
-             why="listed newest `updated_at` first, stops at the cursor; 1 call (GET by id, with "
-                 "statistics) per changed article"),
+             why="all ids listed newest `updated_at` first (1 call per 150), then 1 call (GET by id, with "
+                 "statistics) per changed article; deletes marked every run"),
     Strategy("collections", "newest_first", cursor="updated_at", overlap=timedelta(hours=1),
-             why="listed newest `updated_at` first, stops at the cursor; 1 call per changed collection"),
+             why="all ids listed newest `updated_at` first (1 call per 150), then 1 call per changed "
+                 "collection; deletes marked every run"),
     Strategy("help_centers", "reread", why="one unpaged call"),
     Strategy("activity_logs", "created_windows", cursor="created_at", overlap=timedelta(hours=1), reconcile="none",
              why="append-only: `created_at` windows from the cursor - 1 h (1 call per page)"),
