@@ -9,7 +9,7 @@ stops anywhere resumes from its last committed window.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence
 
 from intercom_fdw.actions.connection import WRAPPER_CLASS, choose_server, parse_options
@@ -19,7 +19,7 @@ from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
 from intercom_fdw.replication.strategies import (
-    CREATED_WINDOW, IDS_PER_WINDOW, PARENTS_PER_WINDOW, STRATEGIES, STRATEGIES_BY_OBJECT, WINDOW_ROWS,
+    CREATED_WINDOW, IDS_PER_WINDOW, IDS_PER_WINDOW_SETTING, PARENTS_PER_WINDOW, STRATEGIES, STRATEGIES_BY_OBJECT, WINDOW_ROWS,
     WINDOW_ROWS_SETTING, Strategy,
 )
 
@@ -78,15 +78,17 @@ _SERVERS = """
 SELECT s.srvname AS name, s.srvoptions AS options FROM pg_catalog.pg_foreign_server s
 JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE w.fdwname = 'multicorn' ORDER BY 1"""
 
+# Each foreign table of the server with its `object` option, and the options that make it a part
+# of that object (a ticket-type table's ticket_type_id).
 _FOREIGN_TABLES = """
-SELECT c.oid::regclass::text AS foreign_table, o.object
+SELECT c.oid::regclass::text AS foreign_table, c.relname AS name, o.object, o.options
 FROM pg_catalog.pg_foreign_table ft
 JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid
 JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver
 CROSS JOIN LATERAL (SELECT max(substr(opt, 8)) FILTER (WHERE opt LIKE 'object=%%') AS object,
-                           bool_or(opt LIKE 'ticket_type_id=%%') AS per_type
+                           array_agg(split_part(opt, '=', 1)) AS options
                     FROM unnest(ft.ftoptions) AS opt) AS o
-WHERE s.srvname = %s AND o.object IS NOT NULL AND NOT coalesce(o.per_type, false)
+WHERE s.srvname = %s AND o.object IS NOT NULL
 ORDER BY 1"""
 
 _COLUMNS = """
@@ -103,8 +105,17 @@ class Replicator:
         servers = [(r["name"], parse_options(r["options"])) for r in db.rows(_SERVERS)]
         self.server = choose_server(servers, server)
         self.foreign: Dict[str, List[str]] = {}
+        self.parts: Dict[str, List[Strategy]] = {}  # object -> the strategies of its per-table parts
+        part_options = {s.per_table_option for s in STRATEGIES if s.per_table_option}
         for row in db.rows(_FOREIGN_TABLES % literal(self.server)):
-            self.foreign.setdefault(row["object"], []).append(row["foreign_table"])
+            option = next((o for o in row["options"] if o in part_options), None)
+            strategy = STRATEGIES_BY_OBJECT.get(row["object"])
+            if option is None:
+                self.foreign.setdefault(row["object"], []).append(row["foreign_table"])
+            elif strategy is not None and strategy.per_table_option == option:
+                self.parts.setdefault(row["object"], []).append(replace(
+                    strategy, object=row["name"], per_table_option=None, foreign_table=row["foreign_table"],
+                    part_of=strategy.object))
 
     # ---- the run ---------------------------------------------------------------------------
     def available(self, strategies: Sequence[Strategy]) -> List[Strategy]:
@@ -122,6 +133,7 @@ class Replicator:
         """Replicates each object in turn; returns object -> error (None when it succeeded)."""
         self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
         self.db.commit()
+        strategies = self.with_parts(strategies)
         self._lock_all(strategies)
         results: Dict[str, Optional[str]] = {}
         try:
@@ -132,11 +144,14 @@ class Replicator:
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(strategy)})")
         return results
 
-    @staticmethod
-    def _locked(strategies: Sequence[Strategy]) -> List[Strategy]:
+    def with_parts(self, strategies: Sequence[Strategy]) -> List[Strategy]:
+        """`strategies`, each followed by its per-table parts (the ticket-type tables after tickets)."""
+        return [part for s in strategies for part in [s] + self.parts.get(s.object, [])]
+
+    def _locked(self, strategies: Sequence[Strategy]) -> List[Strategy]:
         objects = ({s.object for s in strategies} | {s.parent for s in strategies if s.parent}
                    | {s.copies for s in strategies if s.copies})
-        return [s for s in STRATEGIES if s.object in objects]
+        return [s for s in self.with_parts(STRATEGIES) if s.object in objects]
 
     def _lock_key(self, strategy: Strategy) -> str:
         return f"hashtext({literal(self.schema + '.' + strategy.object)})"
@@ -198,7 +213,8 @@ class Replicator:
             "server = EXCLUDED.server, mode = EXCLUDED.mode, status = 'running', error = NULL, "
             "run_started_at = EXCLUDED.run_started_at, run_ended_at = NULL, rows_read = 0, rows_inserted = 0, "
             "rows_updated = 0, rows_marked_deleted = 0, api_calls = 0, windows = 0"
-            + (", cursor = NULL, cursor_key = NULL" if self.mode == "full" and not resuming else ""))
+            + (", cursor = NULL, cursor_key = NULL" if self.mode == "full" and not resuming else "")
+            + ("" if resuming else ", resume_at = NULL, resume_key = NULL"))
         if not resuming:
             self.db.rows(f"DELETE FROM {STATE_SCHEMA}.replication_seen WHERE {self._where(strategy)}")
         if self.mode == "incremental" and strategy.marks_deletes and strategy.change != "reread":
@@ -207,8 +223,10 @@ class Replicator:
             self.db.notice(f"{strategy.object}: " + (f"last reconciled {age['age']} ago ({age['at']})" if age["at"]
                            else "never reconciled: deletes are marked by mode 'reconcile' or 'full'"))
         self.db.commit()
-        return self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started "
-                            f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
+        state = self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started, "
+                             f"resume_at::text AS resume_at, resume_key "
+                             f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
+        return dict(state, resuming=resuming)
 
     def _finish(self, strategy: Strategy, counters: Counters, error: Optional[str]) -> None:
         status = "failed" if error else "succeeded"
@@ -250,6 +268,9 @@ class Replicator:
 
     # ---- tables ----------------------------------------------------------------------------
     def _foreign(self, obj: str) -> str:
+        part = next((p for parts in self.parts.values() for p in parts if p.object == obj), None)
+        if part is not None:
+            return part.foreign_table
         tables = self.foreign.get(obj, [])
         if len(tables) == 1:
             return tables[0]
@@ -262,7 +283,7 @@ class Replicator:
 
     def _target(self, strategy: Strategy, create: bool = True) -> Table:
         foreign = self._foreign(strategy.object)
-        spec = SPECS.get(strategy.object)
+        spec = SPECS.get(strategy.spec_object)
         # Filter columns (the API's membership filters) are NULL in every scan: nothing to replicate.
         skipped = {f.column for f in spec.member_filters} if spec else set()
         columns = tuple((r["name"], r["type"]) for r in self.db.rows(_COLUMNS % literal(foreign))
@@ -301,6 +322,10 @@ class Replicator:
             return gone
         self._window(strategy, counters, mark, reconciled=True)
 
+    def _setting(self, name: str, default: int) -> int:
+        value = self.db.rows(f"SELECT current_setting({literal(name)}, true) AS v")[0]["v"]
+        return int(value) if value and value.isdigit() and int(value) > 0 else default
+
     def _interval_below(self, value: Optional[str], overlap) -> Optional[str]:
         if value is None:
             return None
@@ -315,20 +340,25 @@ class Replicator:
         if self.mode == "reconcile" and strategy.reconcile == "keys":
             self._list_keys(strategy, table, counters)
             return
-        setting = self.db.rows(f"SELECT current_setting({literal(WINDOW_ROWS_SETTING)}, true) AS rows")[0]["rows"]
-        window = int(setting) if setting and setting.isdigit() and int(setting) > 0 else WINDOW_ROWS
+        window = self._setting(WINDOW_ROWS_SETTING, WINDOW_ROWS)
         if self.mode == "incremental" and state["cursor"] is not None and self._descend(
                 strategy, state, table, foreign, window, counters):
             return
         # full: from the beginning (or where a killed full run got to); reconcile: from the beginning
-        start = None if self.mode == "reconcile" else state["cursor"]
-        low = self._interval_below(start, strategy.overlap)
+        # (or where a stopped reconcile got to: its windows and seen keys stand)
+        if self.mode == "reconcile":
+            low = state["resume_at"]
+        else:
+            low = self._interval_below(state["cursor"], strategy.overlap)
         rows = window
         while True:
             source = Source(sql.search_window(foreign, table.names, strategy.cursor, low, rows), strategy.cursor)
             result = self._window(strategy, counters, lambda: self._upsert(table, source, seen=complete))
-            if result["high"] is not None and self.mode != "reconcile":
-                self._set_cursor(strategy, result["high"])
+            if result["high"] is not None:
+                if self.mode == "reconcile":
+                    self._set_resume(strategy, result["high"])
+                else:
+                    self._set_cursor(strategy, result["high"])
             if result["read"] < rows or result["high"] is None:
                 break
             if result["low"] == result["high"]:
@@ -373,6 +403,11 @@ class Replicator:
             self._set_cursor(strategy, result["high"])
         return outcome["reached"]
 
+    def _set_resume(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET resume_at = {literal(value)}::timestamptz, "
+                     f"resume_key = {literal(key)} WHERE {self._where(strategy)}")
+        self.db.commit()
+
     def _set_cursor(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
         # Never past the run's start: an object stamped in the future (a clock ahead) would otherwise
         # put the cursor beyond changes made before that time comes.
@@ -415,8 +450,9 @@ class Replicator:
                          f"FROM unnest({sql.text_array(unchanged)}) AS k ON CONFLICT DO NOTHING")
             self.db.commit()
         ids = [k for k in listing["changed"] if k not in done]
-        for start in range(0, len(ids), IDS_PER_WINDOW):
-            batch = ids[start:start + IDS_PER_WINDOW]
+        size = self._setting(IDS_PER_WINDOW_SETTING, IDS_PER_WINDOW)
+        for start in range(0, len(ids), size):
+            batch = ids[start:start + size]
             source = Source(sql.by_values(foreign, table.names, key, batch))
             self._window(strategy, counters, lambda: self._upsert(table, source, seen=True))
         if listing["newest"] is not None:
@@ -454,8 +490,12 @@ class Replicator:
         table = self._target(strategy)
         foreign = self._foreign(strategy.object)
         if not (self.mode == "reconcile" and strategy.reconcile == "parent"):
-            # (time, key) of the last parent done: a resumed run goes on after it (a full one too)
-            after = (state["cursor"], state["cursor_key"]) if self.mode != "reconcile" and state["cursor"] else None
+            # (time, key) of the last parent done: a resumed run goes on after it (a full one too;
+            # a reconcile keeps its own position)
+            if self.mode == "reconcile":
+                after = (state["resume_at"], state["resume_key"]) if state["resume_at"] else None
+            else:
+                after = (state["cursor"], state["cursor_key"]) if state["cursor"] else None
             # Rows of the copied object changed up to now are covered once every listed parent is read.
             copied = f"{ident(self.schema)}.{ident(strategy.copies)}" if strategy.copies else None
             covered = self.db.rows(f"SELECT max(_replicated_at)::text AS at FROM {copied}")[0]["at"] if copied and \
@@ -469,7 +509,9 @@ class Replicator:
                                               else None),
                                 scope_values=keys)
                 self._window(strategy, counters, lambda: self._upsert(table, source))
-                if self.mode != "reconcile":
+                if self.mode == "reconcile":
+                    self._set_resume(strategy, batch[-1]["at"], batch[-1]["key"])
+                else:
                     self._set_cursor(strategy, batch[-1]["at"], batch[-1]["key"])
                 if strategy.cap:
                     self._record_capped(strategy, table, keys)

@@ -41,8 +41,9 @@ WINDOW_ROWS = 7500
 WINDOW_ROWS_SETTING = "intercom_fdw.replicate_window_rows"
 # Parents per window of a `parents` read (one call each, `concurrency` at a time).
 PARENTS_PER_WINDOW = 50
-# Ids per window of the by-id reads of `newest_first` objects.
+# Ids per window of the by-id reads of `newest_first` objects (the setting overrides it).
 IDS_PER_WINDOW = 150
+IDS_PER_WINDOW_SETTING = "intercom_fdw.replicate_ids_per_window"
 # Span of one `created_windows` window.
 CREATED_WINDOW = timedelta(days=7)
 
@@ -67,6 +68,17 @@ class Strategy:
     # is not gone, so only the children of a gone parent are marked.
     ages_out: bool = False
     why: str = ""  # the README's words for the cursor and its cost
+    # Foreign tables of this object that carry this table option (ticket-type tables: ticket_type_id)
+    # are each replicated too, the same way, into a target table of the foreign table's name.
+    per_table_option: Optional[str] = None
+    # Set on the strategy of one such table: the foreign table it reads, and the object it is a part of.
+    foreign_table: Optional[str] = None
+    part_of: Optional[str] = None
+
+    @property
+    def spec_object(self) -> str:
+        """The object whose spec (columns, filters) the foreign table follows."""
+        return self.part_of or self.object
 
     def __post_init__(self):
         assert self.change in ("search", "newest_first", "created_windows", "parents", "reread"), self.change
@@ -94,7 +106,7 @@ STRATEGIES: Tuple[Strategy, ...] = (  # parents (and the objects children copy) 
              lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor - 15 min: "
                                   "1 call per 150 changed conversations"),
     Strategy("tickets", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
-             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first (tickets have no list), stopped at "
+             lag=_SEARCH_LAG, per_table_option="ticket_type_id", why="`updated_at` search sorted newest first (tickets have no list), stopped at "
                                   "the cursor - 15 min: 1 call per 150 changed tickets"),
     Strategy("ticket_types", "reread", why="one unpaged call"),
     Strategy("articles", "newest_first", cursor="updated_at", overlap=timedelta(hours=1), reconcile="keys",

@@ -78,13 +78,28 @@ def columns(conn, schema, table):
         "ORDER BY attnum", (f'"{schema}"."{table}"',)).fetchall() if r[0] not in BOOKKEEPING]
 
 
-def differences(conn, replica, fresh, objects=OBJECTS, outside=None):
+def ticket_type_tables(conn, schema="intercom"):
+    """The ticket-type foreign tables IMPORT made (one per ticket type): replicated with tickets."""
+    return sorted(r[0] for r in conn.execute(
+        "SELECT c.relname FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid "
+        "WHERE c.relnamespace = %s::regnamespace AND EXISTS (SELECT 1 FROM unnest(ft.ftoptions) o "
+        "WHERE o LIKE 'ticket_type_id=%%')", (schema,)).fetchall())
+
+
+def differences(conn, replica, fresh, objects=None, outside=None):
     """{object: (rows only in the replica's live rows, rows only in the fresh one)}, for tables that differ.
+
+    `objects` None: every table of the fresh schema (the 16 objects, conversation parts and the
+    ticket-type tables).
 
     `outside` {object: (column, values)} leaves out, on both sides, the rows whose column holds one of
     the values (what an incremental run is documented not to see).
     """
     found = {}
+    if objects is None:
+        objects = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1",
+                                              (fresh,)).fetchall()]
+        assert set(OBJECTS) <= set(objects), objects
     for table in objects:
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns(conn, fresh, table))
         column, values = (outside or {}).get(table, ("id", []))

@@ -11,7 +11,7 @@ import pytest
 from tests.emulator_fixtures import running_emulator
 from tests.integration.replication_fixtures import (  # noqa: F401  (fixtures)
     OBJECTS, differences, intercom, random_changes, replica_db, replicate, setup_database, state,
-    unseen_by_incremental,
+    ticket_type_tables, unseen_by_incremental,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -26,7 +26,11 @@ def emulator():
 def test_first_run_creates_every_table_with_keys_and_bookkeeping(replica_db):
     notices = replicate(replica_db)
     report = state(replica_db)
-    assert set(report) == set(OBJECTS)
+    parts = ticket_type_tables(replica_db)
+    assert parts and set(report) == set(OBJECTS) | set(parts)  # one table per ticket type, with tickets
+    for part in parts:
+        assert report[part]["rows_inserted"] == replica_db.execute(
+            f'SELECT count(*) FROM intercom."{part}"').fetchone()[0] > 0, part
     assert {r["status"] for r in report.values()} == {"succeeded"}, {o: r["error"] for o, r in report.items()}
     assert report["contacts"]["rows_inserted"] == replica_db.execute(
         "SELECT count(*) FROM intercom.contacts").fetchone()[0]
@@ -61,6 +65,7 @@ def test_a_run_without_changes_makes_a_constant_number_of_calls(replica_db, inte
     assert sum(r["rows_inserted"] + r["rows_updated"] + r["rows_marked_deleted"] for r in report.values()) == 0
     assert intercom.calls()["total"] == sum(calls.values())  # the client's count is the emulator's
     assert calls["contacts"] == calls["conversations"] == calls["tickets"] == 1
+    assert all(calls[part] == 1 for part in ticket_type_tables(replica_db))
     for child in ("notes", "contact_companies", "contact_segments", "events", "company_contacts",
                   "company_segments", "conversation_parts"):
         assert calls[child] == 0, child
