@@ -117,17 +117,20 @@ def differences(conn, replica, fresh, objects=None, outside=None):
     return found
 
 
-def unseen_by_incremental(changes):
+def unseen_by_incremental(changes, ticket_type_tables=()):
     """What an incremental run cannot see (README, Replicate: the "incremental misses" column), as
     `differences(outside=...)`: contacts whose notes, tags or company links changed (Intercom moves no
-    `updated_at` for these and offers no change feed), archived and deleted contacts with their
-    children, and deleted conversations with their parts."""
+    `updated_at` for these and offers no change feed; a deleted company unlinks its contacts),
+    archived and deleted contacts with their children, deleted conversations with their parts, and
+    deleted tickets."""
     contacts = sorted(set(changes["noted"]) | set(changes["tagged"]) | set(changes["linked"])
                       | {changes["archived"], changes["deleted"]})
     conversations = sorted(changes["deleted_conversations"])
     by_contact = {t: ("contact_id", contacts) for t in ("notes", "contact_companies", "contact_segments", "events")}
     return {"contacts": ("id", contacts), "company_contacts": ("id", contacts), **by_contact,
-            "conversations": ("id", conversations), "conversation_parts": ("conversation_id", conversations)}
+            "conversations": ("id", conversations), "conversation_parts": ("conversation_id", conversations),
+            "tickets": ("id", changes["deleted_tickets"]),
+            **{t: ("id", changes["deleted_tickets"]) for t in ticket_type_tables}}
 
 
 def random_changes(api: Intercom, rng: random.Random, deletes: bool):
@@ -149,8 +152,8 @@ def random_changes(api: Intercom, rng: random.Random, deletes: bool):
         api.send("POST", f"/conversations/{c['id']}/reply",
                  {"message_type": "comment", "type": "admin", "admin_id": admin, "body": "A reply"})
     ticket_type = api.send("GET", "/ticket_types")["data"][0]["id"]
-    api.send("POST", "/tickets", {"ticket_type_id": ticket_type, "contacts": [{"id": made[1]["id"]}],
-                                  "ticket_attributes": {"_default_title_": f"New ticket {stamp}"}})
+    new_ticket = api.send("POST", "/tickets", {"ticket_type_id": ticket_type, "contacts": [{"id": made[1]["id"]}],
+                                               "ticket_attributes": {"_default_title_": f"New ticket {stamp}"}})
     tickets = api.send("POST", "/tickets/search", {"query": {"field": "created_at", "operator": ">",
                                                             "value": 0}, "pagination": {"per_page": 50}})["tickets"]
     for t in rng.sample(tickets, 2):
@@ -174,6 +177,20 @@ def random_changes(api: Intercom, rng: random.Random, deletes: bool):
     linked = [made[2]["id"], rng.choice(contacts)["id"]]
     for contact_id in linked:
         api.send("POST", f"/contacts/{contact_id}/companies", {"id": rng.choice(companies)["id"]})
+    # untag and detach what an earlier round (or the seed) attached
+    for contact in rng.sample([c for c in contacts if c["tags"]["data"]], 1):
+        api.send("DELETE", f"/contacts/{contact['id']}/tags/{contact['tags']['data'][0]['id']}")
+        tagged.append(contact["id"])
+    for contact in rng.sample([c for c in contacts if c["companies"]["data"]], 1):
+        api.send("DELETE", f"/contacts/{contact['id']}/companies/{contact['companies']['data'][0]['id']}")
+        linked.append(contact["id"])
+    # a company goes, and with it its links to its contacts
+    company = rng.choice(companies)
+    members = [c["id"] for c in api.send("GET", f"/companies/{company['id']}/contacts", per_page=150)["data"]]
+    api.send("DELETE", f"/companies/{company['id']}")
+    linked += members
+    ticket = rng.choice([t for t in tickets if t["id"] != new_ticket["id"]])["id"]  # replicated by an earlier run
+    api.send("DELETE", f"/tickets/{ticket}")
     spared = {m["id"] for m in made} | set(noted) | set(tagged) | set(linked)
     victims = rng.sample([c for c in contacts if c["id"] not in spared], 2)
     api.send("POST", f"/contacts/{victims[0]['id']}/archive")
@@ -181,10 +198,11 @@ def random_changes(api: Intercom, rng: random.Random, deletes: bool):
     api.send("DELETE", f"/articles/{articles[-1]['id']}")
     api.send("DELETE", f"/help_center/collections/{collections[-1]['id']}")
     api.send("DELETE", f"/conversations/{conversation['conversation_id']}")  # created and gone between runs
-    old = rng.choice(conversations)["id"]  # replicated by an earlier run
+    old = rng.choice([c for c in conversations if c["id"] != conversation["conversation_id"]])["id"]  # replicated
     api.send("DELETE", f"/conversations/{old}")
     return {"archived": victims[0]["id"], "deleted": victims[1]["id"], "noted": noted, "tagged": tagged,
-            "linked": linked, "deleted_conversations": [conversation["conversation_id"], old]}
+            "linked": linked, "deleted_conversations": [conversation["conversation_id"], old],
+            "deleted_tickets": [ticket]}
 
 
 @pytest.fixture(scope="module")
