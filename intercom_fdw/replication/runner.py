@@ -370,14 +370,15 @@ class Replicator:
 
     def _descend(self, strategy: Strategy, state: dict, table: Table, foreign: str, window: int,
                  counters: Counters) -> bool:
-        """Reads the search newest first down to the cursor - lag, in one window; False when more
-        than `window` rows changed (what was read is kept; the ascending windows read the rest).
+        """Reads the search newest first down to the cursor (which is at most the last run's start
+        minus the search lag, _set_cursor), in one window; False when more than `window` rows
+        changed (what was read is kept; the ascending windows read the rest).
 
         Contact search compares dates by day, so a bound would make it re-read up to two days below
         the cursor; sorted by `cursor` (to the second) and stopped at the first older row, it reads
         one page per 150 changed rows and one more for where it stops."""
-        stop = self.db.rows(f"SELECT extract(epoch FROM {literal(state['cursor'])}::timestamptz - "
-                            f"interval '{int(strategy.lag.total_seconds())} seconds')::float8 AS at")[0]["at"]
+        stop = self.db.rows(f"SELECT extract(epoch FROM {literal(state['cursor'])}::timestamptz)::float8 AS at"
+                            )[0]["at"]
         outcome = {"reached": False}
 
         def statement():
@@ -410,9 +411,13 @@ class Replicator:
 
     def _set_cursor(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
         # Never past the run's start: an object stamped in the future (a clock ahead) would otherwise
-        # put the cursor beyond changes made before that time comes.
+        # put the cursor beyond changes made before that time comes. And never past the run's start
+        # minus the search lag: what changed then may not have been in the search yet, and the next
+        # run reads from the cursor. (Once a lag has passed without changes, the cursor is the newest
+        # change, and a run with nothing new reads one page.)
         self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET cursor = "
-                     f"least({literal(value)}::timestamptz, run_started_at), cursor_key = {literal(key)} "
+                     f"least({literal(value)}::timestamptz, run_started_at - "
+                     f"interval '{int(strategy.lag.total_seconds())} seconds'), cursor_key = {literal(key)} "
                      f"WHERE {self._where(strategy)}")
         self.db.commit()
 

@@ -6,8 +6,8 @@ A strategy names the foreign table's `object` option, the target's key, how a ru
 
 Change kinds (each implemented once in runner.py):
 - `search`: an incremental run first reads the search sorted by `cursor` descending (no filter, so no
-  day-granular bound widens it) and stops at the first row older than `cursor - lag`: one call per
-  150 changed rows. Past WINDOW_ROWS changed rows, and in full and reconcile runs, it reads sorted by
+  day-granular bound widens it) and stops at the first row older than the cursor, which is the
+  newest change read but at most the last run's start - `lag`: one call per 150 changed rows. Past WINDOW_ROWS changed rows, and in full and reconcile runs, it reads sorted by
   `cursor` ascending from `cursor - overlap`, in windows of WINDOW_ROWS rows (keyset: the next window
   starts at the last one's highest value, ties re-read), each committed on its own.
 - `newest_first`: a list Intercom returns newest `cursor` first (ORDER BY ... DESC pushes down): every
@@ -55,7 +55,7 @@ class Strategy:
     key: Tuple[str, ...] = ("id",)
     cursor: Optional[str] = None
     overlap: timedelta = timedelta(0)
-    # `search`: how late the search shows a change; a descending read stops this far below the cursor
+    # `search`: how late the search shows a change; a cursor stays this far below the run's start
     lag: timedelta = timedelta(0)
     parent: Optional[str] = None  # `parents`: the object whose changed rows drive this one
     parent_key: Optional[str] = None  # `parents`: the column holding the parent's id
@@ -97,17 +97,17 @@ _SEARCH_LAG = timedelta(minutes=15)
 
 STRATEGIES: Tuple[Strategy, ...] = (  # parents (and the objects children copy) before children
     Strategy("contacts", "search", cursor="updated_at", overlap=timedelta(days=2) + _SEARCH_LAG,
-             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor - 15 min: "
+             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor: "
                                  "1 call per 150 changed contacts"),
     Strategy("companies", "reread",
              why="no `updated_at` filter or order: the whole scroll every run (1 call per page)"),
     Strategy("segments", "reread", why="one unpaged call"),
     Strategy("conversations", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
-             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor - 15 min: "
+             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor: "
                                   "1 call per 150 changed conversations"),
     Strategy("tickets", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
              lag=_SEARCH_LAG, per_table_option="ticket_type_id", why="`updated_at` search sorted newest first (tickets have no list), stopped at "
-                                  "the cursor - 15 min: 1 call per 150 changed tickets"),
+                                  "the cursor: 1 call per 150 changed tickets"),
     Strategy("ticket_types", "reread", why="one unpaged call"),
     Strategy("articles", "newest_first", cursor="updated_at", overlap=timedelta(hours=1), reconcile="keys",
              why="all ids listed newest `updated_at` first (1 call per 150), then 1 call (GET by id, with "
