@@ -19,8 +19,8 @@ from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
 from intercom_fdw.replication.strategies import (
-    CREATED_WINDOW, IDS_PER_WINDOW, IDS_PER_WINDOW_SETTING, PARENTS_PER_WINDOW, STRATEGIES, STRATEGIES_BY_OBJECT, WINDOW_ROWS,
-    WINDOW_ROWS_SETTING, Strategy,
+    CREATED_WINDOW, IDS_PER_WINDOW, IDS_PER_WINDOW_SETTING, PARENTS_PER_WINDOW, STRATEGIES, STRATEGIES_BY_OBJECT,
+    WINDOW_ROWS, WINDOW_ROWS_SETTING, Strategy,
 )
 
 MODES = ("incremental", "full", "reconcile")
@@ -223,10 +223,9 @@ class Replicator:
             self.db.notice(f"{strategy.object}: " + (f"last reconciled {age['age']} ago ({age['at']})" if age["at"]
                            else "never reconciled: deletes are marked by mode 'reconcile' or 'full'"))
         self.db.commit()
-        state = self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started, "
-                             f"resume_at::text AS resume_at, resume_key "
-                             f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
-        return dict(state, resuming=resuming)
+        return self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started, "
+                            f"resume_at::text AS resume_at, resume_key "
+                            f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
 
     def _finish(self, strategy: Strategy, counters: Counters, error: Optional[str]) -> None:
         status = "failed" if error else "succeeded"
@@ -376,7 +375,7 @@ class Replicator:
 
         Contact search compares dates by day, so a bound would make it re-read up to two days below
         the cursor; sorted by `cursor` (to the second) and stopped at the first older row, it reads
-        one page per 150 changed rows and one more for where it stops."""
+        one page per 150 changed rows (and the client may have read the next page ahead)."""
         stop = self.db.rows(f"SELECT extract(epoch FROM {literal(state['cursor'])}::timestamptz)::float8 AS at"
                             )[0]["at"]
         outcome = {"reached": False}

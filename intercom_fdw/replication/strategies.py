@@ -7,9 +7,10 @@ A strategy names the foreign table's `object` option, the target's key, how a ru
 Change kinds (each implemented once in runner.py):
 - `search`: an incremental run first reads the search sorted by `cursor` descending (no filter, so no
   day-granular bound widens it) and stops at the first row older than the cursor, which is the
-  newest change read but at most the last run's start - `lag`: one call per 150 changed rows. Past WINDOW_ROWS changed rows, and in full and reconcile runs, it reads sorted by
-  `cursor` ascending from `cursor - overlap`, in windows of WINDOW_ROWS rows (keyset: the next window
-  starts at the last one's highest value, ties re-read), each committed on its own.
+  newest change read but at most the last run's start - `lag`: one call per 150 changed rows.
+  Past WINDOW_ROWS changed rows, and in full and reconcile runs, it reads sorted by `cursor`
+  ascending from `cursor - overlap`, in windows of WINDOW_ROWS rows (keyset: the next window starts
+  at the last one's highest value, ties re-read), each committed on its own.
 - `newest_first`: a list Intercom returns newest `cursor` first (ORDER BY ... DESC pushes down): every
   run lists all ids (one call per 150; these lists are small), reads the changed ones (newer than
   `cursor - overlap`) by id, and marks what the list no longer has, so deletes need no reconcile.
@@ -106,8 +107,9 @@ STRATEGIES: Tuple[Strategy, ...] = (  # parents (and the objects children copy) 
              lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor: "
                                   "1 call per 150 changed conversations"),
     Strategy("tickets", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
-             lag=_SEARCH_LAG, per_table_option="ticket_type_id", why="`updated_at` search sorted newest first (tickets have no list), stopped at "
-                                  "the cursor: 1 call per 150 changed tickets"),
+             lag=_SEARCH_LAG, per_table_option="ticket_type_id",
+             why="`updated_at` search sorted newest first (tickets have no list), stopped at the cursor: "
+                 "1 call per 150 changed tickets; each ticket-type table the same way"),
     Strategy("ticket_types", "reread", why="one unpaged call"),
     Strategy("articles", "newest_first", cursor="updated_at", overlap=timedelta(hours=1), reconcile="keys",
              why="all ids listed newest `updated_at` first (1 call per 150), then 1 call (GET by id, with "
