@@ -87,6 +87,13 @@ def test_a_reconcile_or_a_full_list_terminated_mid_way_resumes_instead_of_restar
         total = replica_db.execute("SELECT count(*) FROM intercom.contacts").fetchone()[0]
         assert resumed["status"] == "succeeded" and resumed["rows_read"] < total - 40, (resumed["rows_read"], total)
         assert resumed["last_reconciled_at"] is not None
+        # a child object's reconcile (50 parents a window) goes on after the last parent it had done
+        full_read = state(replica_db)["notes"]["rows_read"]  # the reconcile above read every contact's notes
+        stopped = _terminate_mid_run(pg, db, replica_db, "reconcile", "notes", objects=["contacts", "notes"])
+        assert stopped["resume_at"] is not None and stopped["resume_key"] is not None
+        replicate(replica_db, objects=["notes"], mode="reconcile")
+        resumed = state(replica_db)["notes"]
+        assert resumed["status"] == "succeeded" and resumed["rows_read"] < full_read, (resumed["rows_read"], full_read)
         # a full run of articles, one article per window: the resumed run reads only the rest by id
         stopped = _terminate_mid_run(pg, db, replica_db, "full", "articles", objects=["articles"],
                                      settings=["SET intercom_fdw.replicate_ids_per_window = 1"])
