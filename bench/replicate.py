@@ -135,6 +135,12 @@ def main() -> int:
             b_rows, b_calls, b_seconds = pool.submit(baseline, emulator.url, "bench", started - 2 * DAY,
                                                      started + DAY).result()
             print(line("sequential baseline (last 2 days)", b_rows, b_calls, b_seconds))
+            print("again, nothing changed (the changes above are within the 15 minutes of search lag it re-reads):")
+            rows, calls, written, seconds = replicate(conn, "incremental")
+            print(line("CALL intercom_fdw.replicate()", rows, calls, seconds, written))
+            print("    " + ", ".join(f"{obj} {obj_calls} calls" for obj, obj_calls in conn.execute(
+                "SELECT object, api_calls FROM intercom_fdw.replication_state WHERE target_schema = 'bench' "
+                "ORDER BY object").fetchall()))
             pool.shutdown()
     finally:
         pg.stop()

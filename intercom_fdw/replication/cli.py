@@ -77,14 +77,19 @@ class Progress:
             bar.close()
 
 
-def summary(conn, schema: str, objects: List[str]) -> List[dict]:
+def summary(conn, schema: str, objects: List[str], since: Optional[str] = None) -> List[dict]:
+    """The state rows of `objects`, and of the per-table parts (ticket-type tables) run since `since`."""
     rows = conn.execute(
         "SELECT object, status, rows_read, rows_inserted, rows_updated, rows_marked_deleted, api_calls, windows, "
         "round(extract(epoch FROM run_ended_at - run_started_at)::numeric, 1) AS seconds, cursor::text AS cursor, "
         "split_part(error, E'\\n', 1) AS error FROM intercom_fdw.replication_state "
-        "WHERE target_schema = %s AND object = ANY(%s)", (schema, objects)).fetchall()
+        "WHERE target_schema = %s AND (object = ANY(%s) OR run_started_at >= %s::timestamptz)",
+        (schema, objects, since or "infinity")).fetchall()
     order = {s.object: i for i, s in enumerate(STRATEGIES)}
-    return sorted((dict(zip(SUMMARY_COLUMNS, r)) for r in rows), key=lambda r: order.get(r["object"], 99))
+    parts = {s.object: i + 0.5 for i, s in enumerate(STRATEGIES) if s.per_table_option}
+    after = min(parts.values(), default=99)  # the parts come right after their object
+    return sorted((dict(zip(SUMMARY_COLUMNS, r)) for r in rows),
+                  key=lambda r: (order.get(r["object"], after), r["object"]))
 
 
 def format_table(rows: List[dict]) -> str:
@@ -103,6 +108,7 @@ def run(args: argparse.Namespace, out=None) -> int:
     hint: Optional[str] = None
     with psycopg.connect(args.dsn, autocommit=True) as conn:  # autocommit: the procedure commits per window
         conn.add_notice_handler(progress.notice)
+        since = conn.execute("SELECT now()::text").fetchone()[0]
         try:
             conn.execute("CALL intercom_fdw.replicate(%s, %s, %s, %s, %s)",
                          (objects, args.schema, args.mode or "incremental", args.server,
@@ -112,7 +118,7 @@ def run(args: argparse.Namespace, out=None) -> int:
             hint = error.diag.message_hint
         finally:
             progress.close()
-        rows = summary(conn, args.schema, objects) if conn.execute(
+        rows = summary(conn, args.schema, objects, since) if conn.execute(
             "SELECT to_regclass('intercom_fdw.replication_state') IS NOT NULL").fetchone()[0] else []
     if rows:
         print(format_table(rows), file=out)

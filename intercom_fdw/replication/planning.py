@@ -79,11 +79,27 @@ def search_window(foreign: str, columns: Sequence[str], cursor: str, low: Option
             f"ORDER BY {ident(cursor)} LIMIT {int(rows)}")
 
 
-def newest_first_probe(foreign: str, key: Sequence[str], cursor: str, rows: int, bound: Optional[str]) -> str:
-    """The `rows` newest keys, each saying whether it changed since `bound` (all do without one)."""
+def newest_first_probe(foreign: str, key: Sequence[str], cursor: str, bound: Optional[str]) -> str:
+    """Every key, newest first, each saying whether it changed since `bound` (all do without one)."""
     changed = f"{ident(cursor)} >= {literal(bound)}::timestamptz" if bound is not None else "true"
     return (f"SELECT {', '.join(ident(k) for k in key)}, {ident(cursor)}::text AS _cursor, ({changed}) AS changed "
-            f"FROM {foreign} ORDER BY {ident(cursor)} DESC LIMIT {int(rows)}")
+            f"FROM {foreign} ORDER BY {ident(cursor)} DESC")
+
+
+def newest_first_rows(foreign: str, columns: Sequence[str], cursor: str) -> str:
+    """The rows as JSON, newest `cursor` first, with the cursor as epoch seconds: read as a stream
+    and stopped at the first row old enough, so there is no bound for the API to widen. (The
+    columns are named in a subquery kept apart by OFFSET 0: multicorn2 fetches no column for a
+    whole-row reference to the foreign table itself.)"""
+    return (f"SELECT to_jsonb(f)::text AS row, extract(epoch FROM f.{ident(cursor)})::float8 AS at "
+            f"FROM (SELECT {', '.join(ident(c) for c in columns)} FROM {foreign} "
+            f"ORDER BY {ident(cursor)} DESC OFFSET 0) AS f")
+
+
+def from_json(table: Table, rows_json: str) -> str:
+    """The rows of a JSON array (objects keyed by column name) as the target's columns."""
+    return (f"SELECT {', '.join(ident(c) for c in table.names)} "
+            f"FROM jsonb_populate_recordset(NULL::{table.qualified}, {literal(rows_json)}::jsonb)")
 
 
 def by_values(foreign: str, columns: Sequence[str], column: str, values: Sequence[str]) -> str:

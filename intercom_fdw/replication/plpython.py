@@ -6,7 +6,7 @@ which a NOTICE says.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 from intercom_fdw.actions.plpython import _raise
 from intercom_fdw.errors import IntercomError
@@ -20,6 +20,18 @@ class PlpyDatabase:
 
     def rows(self, query: str) -> List[dict]:
         return [dict(row) for row in self.plpy.execute(query)]
+
+    def stream(self, query: str, batch: int) -> Iterator[dict]:
+        cursor = self.plpy.cursor(query)
+        try:
+            while True:
+                rows = cursor.fetch(batch)
+                if not rows:
+                    return
+                for row in rows:
+                    yield dict(row)
+        finally:
+            cursor.close()
 
     def commit(self) -> None:
         if not self.can_commit:

@@ -9,8 +9,8 @@ stops anywhere resumes from its last committed window.
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Protocol, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence
 
 from intercom_fdw.actions.connection import WRAPPER_CLASS, choose_server, parse_options
 from intercom_fdw.client.http import backend_usage
@@ -19,8 +19,8 @@ from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
 from intercom_fdw.replication.strategies import (
-    CREATED_WINDOW, IDS_PER_WINDOW, PARENTS_PER_WINDOW, STRATEGIES, STRATEGIES_BY_OBJECT, WINDOW_ROWS,
-    WINDOW_ROWS_SETTING, Strategy,
+    CREATED_WINDOW, IDS_PER_WINDOW, IDS_PER_WINDOW_SETTING, PARENTS_PER_WINDOW, STRATEGIES, STRATEGIES_BY_OBJECT,
+    WINDOW_ROWS, WINDOW_ROWS_SETTING, Strategy,
 )
 
 MODES = ("incremental", "full", "reconcile")
@@ -32,6 +32,9 @@ NOTICE_PREFIX = "intercom_fdw.replicate: "
 
 class Database(Protocol):
     def rows(self, query: str) -> List[dict]: ...
+    # The rows of `query` fetched `batch` at a time; the query ends (its scan with it) when the
+    # caller stops iterating. No commit may come before the iteration ends.
+    def stream(self, query: str, batch: int) -> Iterator[dict]: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def notice(self, message: str) -> None: ...
@@ -75,15 +78,17 @@ _SERVERS = """
 SELECT s.srvname AS name, s.srvoptions AS options FROM pg_catalog.pg_foreign_server s
 JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE w.fdwname = 'multicorn' ORDER BY 1"""
 
+# Each foreign table of the server with its `object` option, and the options that make it a part
+# of that object (a ticket-type table's ticket_type_id).
 _FOREIGN_TABLES = """
-SELECT c.oid::regclass::text AS foreign_table, o.object
+SELECT c.oid::regclass::text AS foreign_table, c.relname AS name, o.object, o.options
 FROM pg_catalog.pg_foreign_table ft
 JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid
 JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver
 CROSS JOIN LATERAL (SELECT max(substr(opt, 8)) FILTER (WHERE opt LIKE 'object=%%') AS object,
-                           bool_or(opt LIKE 'ticket_type_id=%%') AS per_type
+                           array_agg(split_part(opt, '=', 1)) AS options
                     FROM unnest(ft.ftoptions) AS opt) AS o
-WHERE s.srvname = %s AND o.object IS NOT NULL AND NOT coalesce(o.per_type, false)
+WHERE s.srvname = %s AND o.object IS NOT NULL
 ORDER BY 1"""
 
 _COLUMNS = """
@@ -100,8 +105,17 @@ class Replicator:
         servers = [(r["name"], parse_options(r["options"])) for r in db.rows(_SERVERS)]
         self.server = choose_server(servers, server)
         self.foreign: Dict[str, List[str]] = {}
+        self.parts: Dict[str, List[Strategy]] = {}  # object -> the strategies of its per-table parts
+        part_options = {s.per_table_option for s in STRATEGIES if s.per_table_option}
         for row in db.rows(_FOREIGN_TABLES % literal(self.server)):
-            self.foreign.setdefault(row["object"], []).append(row["foreign_table"])
+            option = next((o for o in row["options"] if o in part_options), None)
+            strategy = STRATEGIES_BY_OBJECT.get(row["object"])
+            if option is None:
+                self.foreign.setdefault(row["object"], []).append(row["foreign_table"])
+            elif strategy is not None and strategy.per_table_option == option:
+                self.parts.setdefault(row["object"], []).append(replace(
+                    strategy, object=row["name"], per_table_option=None, foreign_table=row["foreign_table"],
+                    part_of=strategy.object))
 
     # ---- the run ---------------------------------------------------------------------------
     def available(self, strategies: Sequence[Strategy]) -> List[Strategy]:
@@ -119,6 +133,7 @@ class Replicator:
         """Replicates each object in turn; returns object -> error (None when it succeeded)."""
         self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
         self.db.commit()
+        strategies = self.with_parts(strategies)
         self._lock_all(strategies)
         results: Dict[str, Optional[str]] = {}
         try:
@@ -129,11 +144,14 @@ class Replicator:
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(strategy)})")
         return results
 
-    @staticmethod
-    def _locked(strategies: Sequence[Strategy]) -> List[Strategy]:
+    def with_parts(self, strategies: Sequence[Strategy]) -> List[Strategy]:
+        """`strategies`, each followed by its per-table parts (the ticket-type tables after tickets)."""
+        return [part for s in strategies for part in [s] + self.parts.get(s.object, [])]
+
+    def _locked(self, strategies: Sequence[Strategy]) -> List[Strategy]:
         objects = ({s.object for s in strategies} | {s.parent for s in strategies if s.parent}
                    | {s.copies for s in strategies if s.copies})
-        return [s for s in STRATEGIES if s.object in objects]
+        return [s for s in self.with_parts(STRATEGIES) if s.object in objects]
 
     def _lock_key(self, strategy: Strategy) -> str:
         return f"hashtext({literal(self.schema + '.' + strategy.object)})"
@@ -195,7 +213,8 @@ class Replicator:
             "server = EXCLUDED.server, mode = EXCLUDED.mode, status = 'running', error = NULL, "
             "run_started_at = EXCLUDED.run_started_at, run_ended_at = NULL, rows_read = 0, rows_inserted = 0, "
             "rows_updated = 0, rows_marked_deleted = 0, api_calls = 0, windows = 0"
-            + (", cursor = NULL, cursor_key = NULL" if self.mode == "full" and not resuming else ""))
+            + (", cursor = NULL, cursor_key = NULL" if self.mode == "full" and not resuming else "")
+            + ("" if resuming else ", resume_at = NULL, resume_key = NULL"))
         if not resuming:
             self.db.rows(f"DELETE FROM {STATE_SCHEMA}.replication_seen WHERE {self._where(strategy)}")
         if self.mode == "incremental" and strategy.marks_deletes and strategy.change != "reread":
@@ -204,7 +223,8 @@ class Replicator:
             self.db.notice(f"{strategy.object}: " + (f"last reconciled {age['age']} ago ({age['at']})" if age["at"]
                            else "never reconciled: deletes are marked by mode 'reconcile' or 'full'"))
         self.db.commit()
-        return self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started "
+        return self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started, "
+                            f"resume_at::text AS resume_at, resume_key "
                             f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
 
     def _finish(self, strategy: Strategy, counters: Counters, error: Optional[str]) -> None:
@@ -247,6 +267,9 @@ class Replicator:
 
     # ---- tables ----------------------------------------------------------------------------
     def _foreign(self, obj: str) -> str:
+        part = next((p for parts in self.parts.values() for p in parts if p.object == obj), None)
+        if part is not None:
+            return part.foreign_table
         tables = self.foreign.get(obj, [])
         if len(tables) == 1:
             return tables[0]
@@ -259,7 +282,7 @@ class Replicator:
 
     def _target(self, strategy: Strategy, create: bool = True) -> Table:
         foreign = self._foreign(strategy.object)
-        spec = SPECS.get(strategy.object)
+        spec = SPECS.get(strategy.spec_object)
         # Filter columns (the API's membership filters) are NULL in every scan: nothing to replicate.
         skipped = {f.column for f in spec.member_filters} if spec else set()
         columns = tuple((r["name"], r["type"]) for r in self.db.rows(_COLUMNS % literal(foreign))
@@ -298,6 +321,10 @@ class Replicator:
             return gone
         self._window(strategy, counters, mark, reconciled=True)
 
+    def _setting(self, name: str, default: int) -> int:
+        value = self.db.rows(f"SELECT current_setting({literal(name)}, true) AS v")[0]["v"]
+        return int(value) if value and value.isdigit() and int(value) > 0 else default
+
     def _interval_below(self, value: Optional[str], overlap) -> Optional[str]:
         if value is None:
             return None
@@ -312,17 +339,25 @@ class Replicator:
         if self.mode == "reconcile" and strategy.reconcile == "keys":
             self._list_keys(strategy, table, counters)
             return
+        window = self._setting(WINDOW_ROWS_SETTING, WINDOW_ROWS)
+        if self.mode == "incremental" and state["cursor"] is not None and self._descend(
+                strategy, state, table, foreign, window, counters):
+            return
         # full: from the beginning (or where a killed full run got to); reconcile: from the beginning
-        start = None if self.mode == "reconcile" else state["cursor"]
-        low = self._interval_below(start, strategy.overlap)
-        setting = self.db.rows(f"SELECT current_setting({literal(WINDOW_ROWS_SETTING)}, true) AS rows")[0]["rows"]
-        window = int(setting) if setting and setting.isdigit() and int(setting) > 0 else WINDOW_ROWS
+        # (or where a stopped reconcile got to: its windows and seen keys stand)
+        if self.mode == "reconcile":
+            low = state["resume_at"]
+        else:
+            low = self._interval_below(state["cursor"], strategy.overlap)
         rows = window
         while True:
             source = Source(sql.search_window(foreign, table.names, strategy.cursor, low, rows), strategy.cursor)
             result = self._window(strategy, counters, lambda: self._upsert(table, source, seen=complete))
-            if result["high"] is not None and self.mode != "reconcile":
-                self._set_cursor(strategy, result["high"])
+            if result["high"] is not None:
+                if self.mode == "reconcile":
+                    self._set_resume(strategy, result["high"])
+                else:
+                    self._set_cursor(strategy, result["high"])
             if result["read"] < rows or result["high"] is None:
                 break
             if result["low"] == result["high"]:
@@ -332,11 +367,56 @@ class Replicator:
         if complete and strategy.marks_deletes:
             self._mark_unseen(strategy, table, counters)
 
+    def _descend(self, strategy: Strategy, state: dict, table: Table, foreign: str, window: int,
+                 counters: Counters) -> bool:
+        """Reads the search newest first down to the cursor (which is at most the last run's start
+        minus the search lag, _set_cursor), in one window; False when more than `window` rows
+        changed (what was read is kept; the ascending windows read the rest).
+
+        Contact search compares dates by day, so a bound would make it re-read up to two days below
+        the cursor; sorted by `cursor` (to the second) and stopped at the first older row, it reads
+        one page per 150 changed rows (and the client may have read the next page ahead)."""
+        stop = self.db.rows(f"SELECT extract(epoch FROM {literal(state['cursor'])}::timestamptz)::float8 AS at"
+                            )[0]["at"]
+        outcome = {"reached": False}
+
+        def statement():
+            rows = []
+            stream = self.db.stream(sql.newest_first_rows(foreign, table.names, strategy.cursor), 150)
+            try:
+                for row in stream:
+                    if row["at"] is not None and row["at"] < stop:
+                        outcome["reached"] = True
+                        break
+                    if len(rows) == window:
+                        break
+                    rows.append(row["row"])
+                else:
+                    outcome["reached"] = True  # the whole search read
+            finally:
+                stream.close()  # ends the scan: no page past the one holding the first older row
+            if not rows:
+                return {"read": 0, "high": None}
+            return self._upsert(table, Source(sql.from_json(table, "[" + ", ".join(rows) + "]"), strategy.cursor))
+        result = self._window(strategy, counters, statement)
+        if outcome["reached"] and result.get("high") is not None:
+            self._set_cursor(strategy, result["high"])
+        return outcome["reached"]
+
+    def _set_resume(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET resume_at = {literal(value)}::timestamptz, "
+                     f"resume_key = {literal(key)} WHERE {self._where(strategy)}")
+        self.db.commit()
+
     def _set_cursor(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
         # Never past the run's start: an object stamped in the future (a clock ahead) would otherwise
-        # put the cursor beyond changes made before that time comes.
+        # put the cursor beyond changes made before that time comes. And never past the run's start
+        # minus the search lag: what changed then may not have been in the search yet, and the next
+        # run reads from the cursor. (Once a lag has passed without changes, the cursor is the newest
+        # change, and a run with nothing new reads one page.)
         self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET cursor = "
-                     f"least({literal(value)}::timestamptz, run_started_at), cursor_key = {literal(key)} "
+                     f"least({literal(value)}::timestamptz, run_started_at - "
+                     f"interval '{int(strategy.lag.total_seconds())} seconds'), cursor_key = {literal(key)} "
                      f"WHERE {self._where(strategy)}")
         self.db.commit()
 
@@ -360,28 +440,34 @@ class Replicator:
             self._list_keys(strategy, table, counters)
             return
         bound = None if self.mode != "incremental" else self._interval_below(state["cursor"], strategy.overlap)
-        complete = bound is None
-        rows = IDS_PER_WINDOW
-        while True:  # list newest first until a row older than the bound (or the end of the list)
-            probe = sql.newest_first_probe(foreign, table.key, strategy.cursor, rows, bound)
-            listed = self._window(strategy, counters, lambda: self._probe(probe, table.key[0]))
-            if listed["count"] < rows or not listed["all_changed"]:
-                break
-            rows *= 4
-        ids = listed["changed"]
-        for start in range(0, len(ids), IDS_PER_WINDOW):
-            batch = ids[start:start + IDS_PER_WINDOW]
-            source = Source(sql.by_values(foreign, table.names, table.key[0], batch))
-            self._window(strategy, counters, lambda: self._upsert(table, source, seen=complete))
-        if listed["newest"] is not None:
-            self._set_cursor(strategy, listed["newest"])
-        if complete and strategy.marks_deletes:
+        key = table.key[0]
+        listing = self._window(strategy, counters, lambda: self._probe(
+            sql.newest_first_probe(foreign, table.key, strategy.cursor, bound), key))
+        # The unchanged rows exist; the changed ones count as seen once read by id, so a resumed
+        # run (its seen keys kept) skips those it had read.
+        done = {r["key"] for r in self.db.rows(
+            f"SELECT key->>0 AS key FROM {STATE_SCHEMA}.replication_seen WHERE {self._where(strategy)}")}
+        unchanged = [k for k in listing["unchanged"] if k not in done]
+        if unchanged:
+            self.db.rows(f"INSERT INTO {STATE_SCHEMA}.replication_seen (object, target_schema, key) "
+                         f"SELECT {literal(strategy.object)}, {literal(self.schema)}, jsonb_build_array(k) "
+                         f"FROM unnest({sql.text_array(unchanged)}) AS k ON CONFLICT DO NOTHING")
+            self.db.commit()
+        ids = [k for k in listing["changed"] if k not in done]
+        size = self._setting(IDS_PER_WINDOW_SETTING, IDS_PER_WINDOW)
+        for start in range(0, len(ids), size):
+            batch = ids[start:start + size]
+            source = Source(sql.by_values(foreign, table.names, key, batch))
+            self._window(strategy, counters, lambda: self._upsert(table, source, seen=True))
+        if listing["newest"] is not None:
+            self._set_cursor(strategy, listing["newest"])
+        if strategy.marks_deletes:
             self._mark_unseen(strategy, table, counters)
 
     def _probe(self, probe: str, key: str) -> dict:
         rows = self.db.rows(probe)
-        changed = [r[key] for r in rows if r["changed"]]
-        return {"read": 0, "count": len(rows), "changed": changed, "all_changed": len(changed) == len(rows),
+        return {"read": 0, "changed": [r[key] for r in rows if r["changed"]],
+                "unchanged": [r[key] for r in rows if not r["changed"]],
                 "newest": rows[0]["_cursor"] if rows else None}
 
     def _created_windows(self, strategy: Strategy, state: dict, counters: Counters) -> None:
@@ -408,8 +494,12 @@ class Replicator:
         table = self._target(strategy)
         foreign = self._foreign(strategy.object)
         if not (self.mode == "reconcile" and strategy.reconcile == "parent"):
-            # (time, key) of the last parent done: a resumed run goes on after it (a full one too)
-            after = (state["cursor"], state["cursor_key"]) if self.mode != "reconcile" and state["cursor"] else None
+            # (time, key) of the last parent done: a resumed run goes on after it (a full one too;
+            # a reconcile keeps its own position)
+            if self.mode == "reconcile":
+                after = (state["resume_at"], state["resume_key"]) if state["resume_at"] else None
+            else:
+                after = (state["cursor"], state["cursor_key"]) if state["cursor"] else None
             # Rows of the copied object changed up to now are covered once every listed parent is read.
             copied = f"{ident(self.schema)}.{ident(strategy.copies)}" if strategy.copies else None
             covered = self.db.rows(f"SELECT max(_replicated_at)::text AS at FROM {copied}")[0]["at"] if copied and \
@@ -423,7 +513,9 @@ class Replicator:
                                               else None),
                                 scope_values=keys)
                 self._window(strategy, counters, lambda: self._upsert(table, source))
-                if self.mode != "reconcile":
+                if self.mode == "reconcile":
+                    self._set_resume(strategy, batch[-1]["at"], batch[-1]["key"])
+                else:
                     self._set_cursor(strategy, batch[-1]["at"], batch[-1]["key"])
                 if strategy.cap:
                     self._record_capped(strategy, table, keys)

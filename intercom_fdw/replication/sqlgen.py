@@ -30,6 +30,10 @@ CREATE TABLE intercom_fdw.replication_state (
     error text,
     cursor timestamptz,
     cursor_key text,
+    -- where a stopped reconcile resumes (the last committed window's value and key); the cursor
+    -- stays the incremental runs' own
+    resume_at timestamptz,
+    resume_key text,
     run_started_at timestamptz,
     run_ended_at timestamptz,
     rows_read bigint NOT NULL DEFAULT 0,

@@ -5,10 +5,16 @@ A strategy names the foreign table's `object` option, the target's key, how a ru
 `reconcile` lists what still exists. The README's table of objects is written from this one.
 
 Change kinds (each implemented once in runner.py):
-- `search`: the object's search sorted by `cursor` ascending from `cursor - overlap`, in windows of
-  WINDOW_ROWS rows (keyset: the next window starts at the last one's highest value, ties re-read).
-- `newest_first`: a list Intercom returns newest `cursor` first (ORDER BY ... DESC pushes down): ids
-  are listed until one is older than the cursor, then the changed rows are read by id.
+- `search`: an incremental run first reads the search sorted by `cursor` descending (no filter, so no
+  day-granular bound widens it) and stops at the first row older than the cursor, which is the
+  newest change read but at most the last run's start - `lag`: one call per 150 changed rows.
+  Past WINDOW_ROWS changed rows, and in full and reconcile runs, it reads sorted by `cursor`
+  ascending from `cursor - overlap`, in windows of WINDOW_ROWS rows (keyset: the next window starts
+  at the last one's highest value, ties re-read), each committed on its own.
+- `newest_first`: a list Intercom returns newest `cursor` first (ORDER BY ... DESC pushes down): every
+  run lists all ids (one call per 150; these lists are small), reads the changed ones (newer than
+  `cursor - overlap`) by id, and marks what the list no longer has, so deletes need no reconcile.
+  A run stopped part-way skips, when resumed, the ids it had already read.
 - `created_windows`: an append-only log read in `created_at` windows up to the run's start.
 - `parents`: a child list read per parent, for the parents whose replica row changed (the parent's
   `_replicated_at`) since this object's cursor; a parent's children are read whole, so children no
@@ -36,8 +42,9 @@ WINDOW_ROWS = 7500
 WINDOW_ROWS_SETTING = "intercom_fdw.replicate_window_rows"
 # Parents per window of a `parents` read (one call each, `concurrency` at a time).
 PARENTS_PER_WINDOW = 50
-# Ids per window of the by-id reads of `newest_first` objects.
+# Ids per window of the by-id reads of `newest_first` objects (the setting overrides it).
 IDS_PER_WINDOW = 150
+IDS_PER_WINDOW_SETTING = "intercom_fdw.replicate_ids_per_window"
 # Span of one `created_windows` window.
 CREATED_WINDOW = timedelta(days=7)
 
@@ -49,6 +56,8 @@ class Strategy:
     key: Tuple[str, ...] = ("id",)
     cursor: Optional[str] = None
     overlap: timedelta = timedelta(0)
+    # `search`: how late the search shows a change; a cursor stays this far below the run's start
+    lag: timedelta = timedelta(0)
     parent: Optional[str] = None  # `parents`: the object whose changed rows drive this one
     parent_key: Optional[str] = None  # `parents`: the column holding the parent's id
     reconcile: str = "rows"
@@ -60,6 +69,17 @@ class Strategy:
     # is not gone, so only the children of a gone parent are marked.
     ages_out: bool = False
     why: str = ""  # the README's words for the cursor and its cost
+    # Foreign tables of this object that carry this table option (ticket-type tables: ticket_type_id)
+    # are each replicated too, the same way, into a target table of the foreign table's name.
+    per_table_option: Optional[str] = None
+    # Set on the strategy of one such table: the foreign table it reads, and the object it is a part of.
+    foreign_table: Optional[str] = None
+    part_of: Optional[str] = None
+
+    @property
+    def spec_object(self) -> str:
+        """The object whose spec (columns, filters) the foreign table follows."""
+        return self.part_of or self.object
 
     def __post_init__(self):
         assert self.change in ("search", "newest_first", "created_windows", "parents", "reread"), self.change
@@ -78,20 +98,25 @@ _SEARCH_LAG = timedelta(minutes=15)
 
 STRATEGIES: Tuple[Strategy, ...] = (  # parents (and the objects children copy) before children
     Strategy("contacts", "search", cursor="updated_at", overlap=timedelta(days=2) + _SEARCH_LAG,
-             why="`updated_at` search, day-granular: re-reads the last 2 days + 15 min"),
+             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor: "
+                                 "1 call per 150 changed contacts"),
     Strategy("companies", "reread",
              why="no `updated_at` filter or order: the whole scroll every run (1 call per page)"),
     Strategy("segments", "reread", why="one unpaged call"),
     Strategy("conversations", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
-             why="`updated_at` search: re-reads the last day + 15 min"),
+             lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor: "
+                                  "1 call per 150 changed conversations"),
     Strategy("tickets", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
-             why="`updated_at` search (tickets have no list): re-reads the last day + 15 min"),
+             lag=_SEARCH_LAG, per_table_option="ticket_type_id",
+             why="`updated_at` search sorted newest first (tickets have no list), stopped at the cursor: "
+                 "1 call per 150 changed tickets; each ticket-type table the same way"),
     Strategy("ticket_types", "reread", why="one unpaged call"),
     Strategy("articles", "newest_first", cursor="updated_at", overlap=timedelta(hours=1), reconcile="keys",
-             why="listed newest `updated_at` first, stops at the cursor; 1 call (GET by id, with "
-                 "statistics) per changed article"),
+             why="all ids listed newest `updated_at` first (1 call per 150), then 1 call (GET by id, with "
+                 "statistics) per changed article; deletes marked every run"),
     Strategy("collections", "newest_first", cursor="updated_at", overlap=timedelta(hours=1),
-             why="listed newest `updated_at` first, stops at the cursor; 1 call per changed collection"),
+             why="all ids listed newest `updated_at` first (1 call per 150), then 1 call per changed "
+                 "collection; deletes marked every run"),
     Strategy("help_centers", "reread", why="one unpaged call"),
     Strategy("activity_logs", "created_windows", cursor="created_at", overlap=timedelta(hours=1), reconcile="none",
              why="append-only: `created_at` windows from the cursor - 1 h (1 call per page)"),

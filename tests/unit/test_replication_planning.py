@@ -79,5 +79,16 @@ def test_the_readme_table_of_objects_lists_every_strategy():
     rows = {line.split("|")[1].strip().strip("`"): line for line in section.splitlines()
             if line.startswith("| `")}
     assert set(rows) == {s.object for s in STRATEGIES}
-    for strategy in STRATEGIES:
-        assert rows[strategy.object].rstrip(" |").endswith(strategy.reconcile), strategy.object
+    for strategy in STRATEGIES:  # the deletes column ends with the reconcile kind
+        assert rows[strategy.object].split(" | ")[5].endswith(f"(`{strategy.reconcile}`)"), strategy.object
+
+
+def test_the_descending_read_has_no_bound_for_the_api_to_widen_and_names_its_columns():
+    query = sql.newest_first_rows('"intercom"."contacts"', ("id", "updated_at"), "updated_at")
+    assert "WHERE" not in query  # a date bound would be widened by two days in contact search
+    assert 'FROM (SELECT "id", "updated_at" FROM "intercom"."contacts" ORDER BY "updated_at" DESC OFFSET 0) AS f' \
+        in query
+    table = sql.Table("replica", "contacts", (("id", "text"), ("name", "text")), ("id",))
+    rows = sql.from_json(table, '[{"id": "1", "name": "O\'Hara"}]')
+    assert rows == ('SELECT "id", "name" FROM jsonb_populate_recordset(NULL::"replica"."contacts", '
+                    "'[{\"id\": \"1\", \"name\": \"O''Hara\"}]'::jsonb)")
