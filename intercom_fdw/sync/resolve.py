@@ -24,15 +24,15 @@ class NetChange:
     base: Optional[Dict[str, Any]] = None
     new: Dict[str, Any] = field(default_factory=dict)
     changed_at: Dict[str, float] = field(default_factory=dict)
-    attempted: bool = False  # an earlier run tried it: a create may have reached Intercom
+    attempted: bool = False  # an earlier run sent it: a create may have reached Intercom
     first_attempt_at: Optional[float] = None
 
 
 def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
-    """entries: dicts with change_id, op, old, new (jsonb of the changed columns), at (epoch), attempts,
-    first_attempt_at (epoch or None), oldest first."""
+    """entries: dicts with change_id, op, old, new (jsonb of the changed columns), at (epoch) and
+    first_attempt_at (epoch of the first write sent for it, or None), oldest first."""
     ids = [e["change_id"] for e in entries]
-    attempted = any(e["attempts"] for e in entries)
+    attempted = any(e["first_attempt_at"] is not None for e in entries)
     first = min((e["first_attempt_at"] for e in entries if e["first_attempt_at"] is not None), default=None)
     op: Optional[str] = None
     base: Optional[Dict[str, Any]] = {}

@@ -164,7 +164,7 @@ class Syncer:
         entries = self.db.rows(
             f"SELECT change_id, key, op, {self._canonical(table, 'c.old')} AS old, "
             f"{self._canonical(table, 'c.new')} AS new, "
-            "extract(epoch FROM changed_at)::float8 AS at, attempts, "
+            "extract(epoch FROM changed_at)::float8 AS at, "
             "extract(epoch FROM first_attempt_at)::float8 AS first_attempt_at "
             f"FROM {STATE_SCHEMA}.sync_changes c WHERE {self._where(obj)} AND status <> 'done' ORDER BY change_id")
         rows: Dict[str, List[dict]] = {}
@@ -213,14 +213,15 @@ class Syncer:
 
     def _mark(self, change_ids: Sequence[int], status: str, error: Optional[str] = None,
               intercom_id: Optional[str] = None) -> None:
-        self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET status = {literal(status)}, error = {literal(error)}, "
+        # attempts: the runs that tried the change, whatever came of it (first_attempt_at: the first write sent)
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET attempts = attempts + 1, status = {literal(status)}, error = {literal(error)}, "
                      f"intercom_id = coalesce({literal(intercom_id)}, intercom_id) "
                      f"WHERE change_id = ANY(ARRAY[{', '.join(str(int(i)) for i in change_ids)}]::bigint[])")
         self.db.commit()
 
     def _attempt(self, net: NetChange) -> None:
         """The intent, committed before a write is sent: the next run knows the write may have happened."""
-        self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET status = 'pushing', attempts = attempts + 1, "
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET status = 'pushing', "
                      "first_attempt_at = coalesce(first_attempt_at, clock_timestamp()), pushed_at = clock_timestamp() "
                      f"WHERE change_id = ANY(ARRAY[{', '.join(str(int(i)) for i in net.change_ids)}]::bigint[])")
         self.db.commit()

@@ -103,3 +103,92 @@ def test_a_local_insert_matching_an_existing_contact_is_linked_not_duplicated(sy
     assert intercom.send("GET", f"/contacts/{existing['id']}")["phone"] == "+100"
     assert db.execute("SELECT count(*) FROM intercom_replica.contacts WHERE email = 'already@example.com'"
                       ).fetchone()[0] == 1
+
+
+def _contact(db, offset):
+    return db.execute("SELECT id FROM intercom_replica.contacts WHERE id NOT LIKE 'local:%%' AND email IS NOT NULL "
+                      "ORDER BY id OFFSET %s LIMIT 1", (offset,)).fetchone()[0]
+
+
+@pytest.mark.parametrize("rule, local_first, winner", [
+    ("intercom_wins", False, "intercom"), ("local_wins", False, "local"),
+    ("newest_wins", True, "intercom"), ("newest_wins", False, "local"),
+])
+def test_concurrent_edits_resolve_per_rule_column_by_column(synced, intercom, rule, local_first, winner):
+    import time
+    db = synced
+    key = _contact(db, {"intercom_wins": 3, "local_wins": 4, "newest_wins": 5 + local_first}[rule])
+    before = local_row(db, "contacts", key)
+
+    def local_edit():
+        # name on both sides (a conflict); phone only locally (pushed whatever the rule)
+        db.execute("UPDATE intercom_replica.contacts SET name = 'Local Name', phone = '+4411' WHERE id = %s", (key,))
+
+    def intercom_edit():
+        # name on both sides; unsubscribed_from_emails only in Intercom (comes back whatever the rule)
+        intercom.send("PUT", f"/contacts/{key}", {"name": "Intercom Name",
+                                                 "unsubscribed_from_emails": not before["unsubscribed_from_emails"]})
+    first, second = (local_edit, intercom_edit) if local_first else (intercom_edit, local_edit)
+    first()
+    time.sleep(1.2)  # Intercom's updated_at counts seconds
+    second()
+    sync(db, objects=["contacts"], conflict=rule)
+    expected = "Local Name" if winner == "local" else "Intercom Name"
+    remote = intercom.send("GET", f"/contacts/{key}")
+    row = local_row(db, "contacts", key)
+    assert remote["name"] == row["name"] == expected
+    assert remote["phone"] == row["phone"] == "+4411"
+    assert row["unsubscribed_from_emails"] is (not before["unsubscribed_from_emails"])
+    recorded = [c for c in conflicts(db, "contacts") if c["key"] == key]
+    assert [(c["column"], c["rule"], c["winner"]) for c in recorded] == [("name", rule, winner)]
+    assert recorded[0]["local_value"] == "Local Name" and recorded[0]["intercom_value"] == "Intercom Name"
+    assert recorded[0]["base_value"] == before["name"]
+    assert recorded[0]["local_changed_at"] and recorded[0]["intercom_updated_at"]
+    intercom.reset_counters()
+    sync(db, objects=["contacts"], conflict=rule)
+    assert writes(intercom) == {}
+
+
+def test_a_local_delete_of_a_row_changed_in_intercom_is_a_conflict(synced, intercom):
+    db = synced
+    key = _contact(db, 8)
+    db.execute("DELETE FROM intercom_replica.contacts WHERE id = %s", (key,))
+    intercom.send("PUT", f"/contacts/{key}", {"name": "Still Wanted"})
+    sync(db, objects=["contacts"], conflict="intercom_wins")
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "Still Wanted"
+    assert local_row(db, "contacts", key)["name"] == "Still Wanted"  # back in the local table
+    assert [(c["column"], c["winner"]) for c in conflicts(db, "contacts") if c["key"] == key] == [("_row", "intercom")]
+
+
+def test_a_rejected_change_is_reported_kept_and_retried_without_blocking_the_others(synced, intercom):
+    db = synced
+    gone, fine = _contact(db, 9), _contact(db, 10)
+    intercom.send("DELETE", f"/contacts/{gone}")
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Too Late' WHERE id = %s", (gone,))
+    db.execute("INSERT INTO intercom_replica.contacts (name) VALUES ('No Identifier')")  # the FDW refuses it
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Goes Through' WHERE id = %s", (fine,))
+    diag = sync_fails(db, objects=["contacts"])
+    assert "1 of 1 objects failed or had rejected changes: contacts" in diag.message_primary
+    assert gone in diag.message_detail and "not in Intercom" in diag.message_detail
+    assert "email" in diag.message_detail and "external_id" in diag.message_detail, diag.message_detail
+    assert intercom.send("GET", f"/contacts/{fine}")["name"] == "Goes Through"
+    rejected = [c for c in open_changes(db)]
+    assert [(c["op"], c["status"], c["attempts"]) for c in rejected] == [("update", "rejected", 1),
+                                                                      ("insert", "rejected", 1)]
+    assert all(c["error"] for c in rejected)
+    state = db.execute("SELECT rejected, status FROM intercom_fdw.sync_state WHERE object = 'contacts' "
+                       "AND target_schema = 'intercom_replica'").fetchone()
+    assert state == (2, "rejected")
+    # the next run retries both: the insert, now given an email, goes through; the other is rejected again
+    db.execute("UPDATE intercom_replica.contacts SET email = 'fixed-later@example.com' WHERE id = %s",
+               (rejected[1]["key"],))
+    diag = sync_fails(db, objects=["contacts"])
+    assert gone in diag.message_detail and "No Identifier" not in diag.message_detail
+    made = [c for c in all_of(intercom, "/contacts") if c["email"] == "fixed-later@example.com"]
+    assert len(made) == 1 and made[0]["name"] == "No Identifier"
+    left = open_changes(db)
+    assert [(c["key"], c["attempts"]) for c in left] == [(gone, 2)]
+    # dropping the change: delete the row locally (Intercom has it no more: nothing to send)
+    db.execute("DELETE FROM intercom_replica.contacts WHERE id = %s", (gone,))
+    sync(db, objects=["contacts"])
+    assert open_changes(db) == []
