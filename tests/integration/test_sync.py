@@ -192,3 +192,54 @@ def test_a_rejected_change_is_reported_kept_and_retried_without_blocking_the_oth
     db.execute("DELETE FROM intercom_replica.contacts WHERE id = %s", (gone,))
     sync(db, objects=["contacts"])
     assert open_changes(db) == []
+
+
+def _readme_block():
+    import re
+
+    from tests.harness.openapi_file import REPO
+    section = (REPO / "README.md").read_text().split("## Synchronize", 1)[1]
+    block = re.search(r"```sql\n(.*?)```", section, re.S).group(1)
+    return [s.strip() for s in re.sub(r"--[^\n]*", "", block).split(";") if s.strip()]
+
+
+def test_the_readme_example_runs_as_written(synced, intercom):
+    db = synced
+    ada = intercom.send("POST", "/contacts", {"email": "ada@example.com", "name": "Ada"})
+    old = intercom.send("POST", "/contacts", {"email": "old@example.com", "name": "Old"})
+    statements = _readme_block()
+    assert statements[0].startswith("CALL intercom_fdw.sync") and len(statements) == 9
+    for statement in statements[:5]:
+        db.execute(statement)
+    pending = db.execute(statements[4]).fetchall()
+    assert [r[1] for r in pending] == ["update", "insert", "delete"]
+    db.execute(statements[5])
+    grace = db.execute(statements[6]).fetchone()[0]
+    assert not grace.startswith("local:") and intercom.send("GET", f"/contacts/{grace}")["name"] == "Grace Hopper"
+    assert intercom.send("GET", f"/contacts/{ada['id']}")["phone"] == "+44 20 7946 0000"
+    assert old["id"] not in {c["id"] for c in all_of(intercom, "/contacts")}
+    db.execute(statements[7])
+    intercom.reset_counters()
+    db.execute(statements[8])
+    assert writes(intercom) == {}
+
+
+def test_a_role_that_edits_a_synced_table_is_recorded_and_a_second_run_refuses(pg, db, synced, intercom):
+    synced.execute("CREATE ROLE sync_editor")
+    synced.execute("GRANT USAGE ON SCHEMA intercom_replica, intercom_fdw TO sync_editor")
+    synced.execute("GRANT SELECT, UPDATE ON intercom_replica.contacts TO sync_editor")
+    synced.execute("GRANT INSERT ON intercom_fdw.sync_changes TO sync_editor")
+    synced.execute("GRANT USAGE ON SEQUENCE intercom_fdw.sync_changes_change_id_seq TO sync_editor")
+    key = _contact(synced, 11)
+    synced.execute("SET ROLE sync_editor")
+    try:
+        synced.execute("UPDATE intercom_replica.contacts SET name = 'By The Editor' WHERE id = %s", (key,))
+    finally:
+        synced.execute("RESET ROLE")
+    assert [(c["key"], c["changed_by"]) for c in open_changes(synced)] == [(key, "sync_editor")]
+    with psycopg.connect(pg.dsn(db), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtext('intercom_fdw.sync'), hashtext('intercom_replica.contacts'))")
+        diag = sync_fails(synced, objects=["contacts"])
+        assert "contacts in intercom_replica is being synced by another run" in diag.message_primary
+    sync(synced, objects=["contacts"])
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "By The Editor"
