@@ -26,6 +26,7 @@ class NetChange:
     changed_at: Dict[str, float] = field(default_factory=dict)
     attempted: bool = False  # an earlier run sent it: a create may have reached Intercom
     first_attempt_at: Optional[float] = None
+    deleted_at: Optional[float] = None  # when the row was deleted locally (op delete)
 
 
 def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
@@ -38,6 +39,7 @@ def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
     base: Optional[Dict[str, Any]] = {}
     new: Dict[str, Any] = {}
     at: Dict[str, float] = {}
+    deleted_at: Optional[float] = None
     for entry in entries:
         kind = entry["op"]
         if kind == "insert":
@@ -56,11 +58,11 @@ def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
             if op == "insert" and not attempted:
                 op = None
             else:
-                op = "delete"
+                op, deleted_at = "delete", entry["at"]
                 if base is not None:
                     base = {**(entry["old"] or {}), **base}
             new = {}
-    return NetChange(op, ids, base, new, at, attempted, first)
+    return NetChange(op, ids, base, new, at, attempted, first, deleted_at)
 
 
 @dataclass(frozen=True)

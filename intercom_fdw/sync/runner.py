@@ -216,14 +216,14 @@ class Syncer:
         # attempts: the runs that tried the change, whatever came of it (first_attempt_at: the first write sent)
         self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET attempts = attempts + 1, status = {literal(status)}, error = {literal(error)}, "
                      f"intercom_id = coalesce({literal(intercom_id)}, intercom_id) "
-                     f"WHERE change_id = ANY(ARRAY[{', '.join(str(int(i)) for i in change_ids)}]::bigint[])")
+                     f"WHERE change_id = ANY({_ids(change_ids)})")
         self.db.commit()
 
     def _attempt(self, net: NetChange) -> None:
         """The intent, committed before a write is sent: the next run knows the write may have happened."""
         self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET status = 'pushing', "
                      "first_attempt_at = coalesce(first_attempt_at, clock_timestamp()), pushed_at = clock_timestamp() "
-                     f"WHERE change_id = ANY(ARRAY[{', '.join(str(int(i)) for i in net.change_ids)}]::bigint[])")
+                     f"WHERE change_id = ANY({_ids(net.change_ids)})")
         self.db.commit()
 
     def _send(self, obj: SyncObject, table: Table, foreign: str, key: str, net: NetChange,
@@ -234,28 +234,38 @@ class Syncer:
         getattr(self, "_send_" + net.op)(obj, table, foreign, key, net, counters)
 
     def _send_insert(self, obj, table, foreign, key, net, counters) -> None:
-        values = net.new
-        found = self._find_existing(obj, table, foreign, net)
-        if found is not None:
-            remote = self._read(table, foreign, found)
-            resolution = resolve(self.rule, None, values, remote["row"], net.changed_at, remote["updated"])
-            self._record(obj, found, resolution.conflicts, net, remote, counters)
-            if resolution.push:
-                self._attempt(net)
-                self._update_remote(table, foreign, found, resolution.push)
-            counters.linked += 1
-            intercom_id = found
+        intercom_id = self._find_existing(obj, table, foreign, net)
+        if intercom_id is not None:
+            self._link(obj, table, foreign, intercom_id, net, counters)
         else:
             self._attempt(net)
-            cols = ", ".join(ident(c) for c in values)
-            created = self.db.rows(
+            cols = ", ".join(ident(c) for c in net.new)
+            intercom_id = self.db.rows(
                 f"INSERT INTO {foreign} ({cols}) SELECT {cols} FROM "
-                f"jsonb_populate_record(NULL::{table.qualified}, {literal(json.dumps(values))}::jsonb) RETURNING id")
-            intercom_id = created[0]["id"]
+                f"jsonb_populate_record(NULL::{table.qualified}, {literal(json.dumps(net.new))}::jsonb) "
+                "RETURNING id")[0]["id"]
             counters.created += 1
+            if obj.unique:
+                # The FDW's no-duplicate rule may have answered with an object that existed (a contact
+                # that search did not list yet, 409): its values then differ from the row's, and go
+                # through the conflict rule as a linked row's do. Created by us, they are the row's.
+                self._link(obj, table, foreign, intercom_id, net, counters, linked=False)
         self._write_back(obj, table, key, intercom_id, net)
         self._refresh(table, foreign, intercom_id)
         self._mark(net.change_ids, "done", intercom_id=intercom_id)
+
+    def _link(self, obj, table, foreign, intercom_id, net, counters, linked: bool = True) -> None:
+        """A local insert that Intercom already holds: its values are a change against that object, with
+        no known base (every differing column is a conflict the rule decides)."""
+        remote = self._read(table, foreign, intercom_id)
+        if remote is None:
+            raise Rejected(f"{obj.object} {intercom_id}, which the local insert matches, cannot be read from Intercom")
+        resolution = resolve(self.rule, None, net.new, remote["row"], net.changed_at, remote["updated"])
+        self._record(obj, intercom_id, resolution.conflicts, net, remote, counters)
+        if resolution.push:
+            self._attempt(net)
+            self._update_remote(table, foreign, intercom_id, resolution.push)
+        counters.linked += linked
 
     def _send_update(self, obj, table, foreign, key, net, counters) -> None:
         remote = self._read(table, foreign, key)
@@ -281,7 +291,7 @@ class Syncer:
         base_updated = net.base.get("updated_at") if net.base else None
         base_epoch = self.db.rows(f"SELECT extract(epoch FROM {literal(base_updated)}::timestamptz)::float8 AS t"
                                   )[0]["t"] if base_updated else None
-        verdict = delete_wins(self.rule, base_epoch, remote["updated"], self._deleted_at(net) or 0.0)
+        verdict = delete_wins(self.rule, base_epoch, remote["updated"], net.deleted_at or 0.0)
         if verdict is not None:
             conflict = Conflict("_row", None, remote["row"], net.base, "local" if verdict else "intercom")
             self._record(obj, key, [conflict], net, remote, counters)
@@ -292,12 +302,6 @@ class Syncer:
             self.db.rows(f"DELETE FROM {foreign} WHERE id = {literal(key)} RETURNING id")
             counters.deleted += 1
         self._mark(net.change_ids, "done")
-
-    def _deleted_at(self, net: NetChange) -> Optional[float]:
-        rows = self.db.rows(f"SELECT extract(epoch FROM max(changed_at))::float8 AS t FROM {STATE_SCHEMA}.sync_changes "
-                            f"WHERE change_id = ANY(ARRAY[{', '.join(str(int(i)) for i in net.change_ids)}]::bigint[]) "
-                            "AND op = 'delete'")
-        return rows[0]["t"] if rows else None
 
     # ---- reads and writes through the foreign table ----------------------------------------
     @staticmethod
@@ -368,14 +372,13 @@ class Syncer:
         # entries of the row captured after this run read the log follow it to its new key
         self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET key = {literal(intercom_id)} WHERE {self._where(obj)} "
                      f"AND key = {literal(key)} AND status <> 'done' "
-                     f"AND NOT change_id = ANY(ARRAY[{', '.join(str(int(i)) for i in net.change_ids)}]::bigint[])")
+                     f"AND NOT change_id = ANY({_ids(net.change_ids)})")
 
     def _record(self, obj: SyncObject, key: str, conflicts: Sequence[Conflict], net: NetChange, remote: dict,
                 counters: Counters) -> None:
         if not conflicts:
             return
         counters.conflicts += len(conflicts)
-        ids = ", ".join(str(int(i)) for i in net.change_ids)
         values = []
         for c in conflicts:
             at = net.changed_at.get(c.column)
@@ -385,10 +388,14 @@ class Syncer:
                 f"{literal(json.dumps(c.base))}::jsonb, "
                 f"{'to_timestamp(' + repr(at) + ')' if at is not None else 'NULL'}, "
                 f"{'to_timestamp(' + repr(remote['updated']) + ')' if remote['updated'] is not None else 'NULL'}, "
-                f"{literal(self.rule)}, {literal(c.winner)}, ARRAY[{ids}]::bigint[])")
+                f"{literal(self.rule)}, {literal(c.winner)}, {_ids(net.change_ids)})")
         self.db.rows(f"INSERT INTO {STATE_SCHEMA}.sync_conflicts (object, target_schema, key, \"column\", local_value, "
                      "intercom_value, base_value, local_changed_at, intercom_updated_at, rule, winner, change_ids) "
-                     "VALUES " + ", ".join(values))
+                     "VALUES " + ", ".join(values) + " ON CONFLICT DO NOTHING")
+
+
+def _ids(change_ids: Sequence[int]) -> str:
+    return f"ARRAY[{', '.join(str(int(i)) for i in change_ids)}]::bigint[]"
 
 
 def _text(value: Any) -> str:

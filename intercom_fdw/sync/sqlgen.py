@@ -50,6 +50,8 @@ CREATE TABLE intercom_fdw.sync_conflicts (
     change_ids bigint[] NOT NULL,
     resolved_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- a conflict is recorded once, even when its change is sent again by a later run
+CREATE UNIQUE INDEX sync_conflicts_once ON intercom_fdw.sync_conflicts (object, target_schema, key, "column", change_ids);
 COMMENT ON TABLE intercom_fdw.sync_conflicts IS
     'Columns changed on both sides since the last sync, both versions, and which one intercom_fdw.sync() kept';
 SELECT pg_catalog.pg_extension_config_dump('intercom_fdw.sync_conflicts', '');

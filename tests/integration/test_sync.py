@@ -243,3 +243,22 @@ def test_a_role_that_edits_a_synced_table_is_recorded_and_a_second_run_refuses(p
         assert "contacts in intercom_replica is being synced by another run" in diag.message_primary
     sync(synced, objects=["contacts"])
     assert intercom.send("GET", f"/contacts/{key}")["name"] == "By The Editor"
+
+
+def test_a_local_insert_of_a_contact_search_does_not_list_yet_is_linked_by_the_fdws_409(synced, intercom):
+    db = synced
+    intercom.knobs(search_index_delay_s=120)
+    try:
+        existing = intercom.send("POST", "/contacts", {"email": "lagging@example.com", "name": "Remote Name"})
+        db.execute("INSERT INTO intercom_replica.contacts (email, phone) VALUES ('lagging@example.com', '+200')")
+        intercom.reset_counters()
+        sync(db, objects=["contacts"], conflict="local_wins")
+    finally:
+        intercom.knobs(search_index_delay_s=0)
+    assert writes(intercom).get("POST /contacts") == 1  # sent, answered 409: the FDW gave the existing one
+    assert len([c for c in all_of(intercom, "/contacts") if c["email"] == "lagging@example.com"]) == 1
+    remote = intercom.send("GET", f"/contacts/{existing['id']}")
+    assert remote["phone"] == "+200" and remote["name"] == "Remote Name"
+    assert local_row(db, "contacts", existing["id"])["phone"] == "+200"
+    assert [(c["column"], c["winner"]) for c in conflicts(db, "contacts") if c["key"] == existing["id"]] == [
+        ("phone", "local")]
