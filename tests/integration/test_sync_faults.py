@@ -193,3 +193,32 @@ def test_faults_and_dropped_connections_end_equal_with_no_duplicates(synced, int
     assert writes(intercom) == {}
     replicate(db, objects=OBJECTS, schema="fresh", mode="full")
     assert differences(db, "intercom_replica", "fresh", OBJECTS) == {}
+
+
+def test_a_lost_ticket_create_that_search_cannot_find_is_held_then_created_once_the_lag_has_passed(synced, intercom):
+    db = synced
+    tag = "held-ticket"
+    listed, mine = _insert(db, "tickets", tag, intercom)
+    intercom.knobs(drop_rate=1.0, drop_route="POST /tickets")
+    try:
+        sync_fails(db, objects=["tickets"])
+    finally:
+        intercom.knobs(drop_rate=0, drop_route="")
+    lost = [o for o in listed() if mine(o)]
+    assert len(lost) == 1
+    # renamed in Intercom meanwhile: the lookup by type and title cannot find it
+    intercom.send("PUT", f"/tickets/{lost[0]['id']}", {"ticket_attributes": {"_default_title_": "renamed"}})
+    db.execute("RESET intercom_fdw.sync_search_lag")  # 15 minutes: the attempt is younger
+    try:
+        intercom.reset_counters()
+        sync(db, objects=["tickets"])
+        assert "POST /tickets" not in writes(intercom)
+        held = [c for c in open_changes(db) if c["object"] == "tickets"]
+        assert [(c["op"], c["status"]) for c in held] == [("insert", "pushing")] and "held" in held[0]["error"]
+        assert db.execute("SELECT held FROM intercom_fdw.sync_state WHERE object = 'tickets' "
+                          "AND target_schema = 'intercom_replica'").fetchone()[0] == 1
+    finally:
+        db.execute("SET intercom_fdw.sync_search_lag = '0'")
+    intercom.reset_counters()
+    sync(db, objects=["tickets"])  # older than the lag now, still not found: created
+    assert writes(intercom).get("POST /tickets") == 1 and open_changes(db) == []
