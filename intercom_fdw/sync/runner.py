@@ -82,6 +82,11 @@ class ObjectResult:
     rejected: List[str] = field(default_factory=list)  # "<key>: <first line of its error>"
 
 
+def _interrupted(error: Exception) -> bool:
+    """PostgreSQL's "operator intervention" errors (SQLSTATE class 57: query_canceled, admin_shutdown...)."""
+    return str(getattr(error, "sqlstate", "") or "").startswith("57")
+
+
 def _message(error: Exception) -> str:
     message = error.message if isinstance(error, IntercomError) else str(error).strip()
     if not isinstance(error, (IntercomError, Rejected, Held)) and type(error).__name__ != "SPIError":
@@ -183,8 +188,10 @@ class Syncer:
                 counters.held += 1
                 self._mark(net.change_ids, "pushing", str(held))
             except Exception as error:  # noqa: BLE001  (recorded in the log; the next change still goes)
-                message = _message(error)
                 self.db.rollback()
+                if _interrupted(error):  # a cancel, statement_timeout or terminate ends the run
+                    raise
+                message = _message(error)
                 counters.rejected += 1
                 rejected.append(f"{key}: {message.splitlines()[0]}")
                 self._mark(net.change_ids, "rejected", message)

@@ -222,3 +222,28 @@ def test_a_lost_ticket_create_that_search_cannot_find_is_held_then_created_once_
     intercom.reset_counters()
     sync(db, objects=["tickets"])  # older than the lag now, still not found: created
     assert writes(intercom).get("POST /tickets") == 1 and open_changes(db) == []
+
+
+def test_a_statement_timeout_ends_the_run_and_the_next_one_sends_the_rest_once(synced, intercom):
+    db = synced
+    keys = [r[0] for r in db.execute("SELECT id FROM intercom_replica.contacts WHERE id NOT LIKE 'local:%' "
+                                     "ORDER BY id LIMIT 8").fetchall()]
+    for key in keys:
+        db.execute("UPDATE intercom_replica.contacts SET name = %s WHERE id = %s", (f"Timed {key}", key))
+    intercom.knobs(latency_ms=300)
+    started = time.monotonic()
+    try:
+        db.execute("SET statement_timeout = '1500ms'")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            sync(db, objects=["contacts"])
+    finally:
+        db.execute("RESET statement_timeout")
+        intercom.knobs(latency_ms=0)
+    assert time.monotonic() - started < 6  # not every change rejected one after the other
+    left = [c for c in open_changes(db) if c["object"] == "contacts"]
+    assert 0 < len(left) < len(keys) and all(c["status"] in ("pending", "pushing") for c in left)
+    db.execute("UPDATE intercom_replica.contacts SET phone = '+1' WHERE id = %s", (keys[0],))  # still captured
+    sync(db, objects=["contacts"])
+    assert open_changes(db) == []
+    assert {intercom.send("GET", f"/contacts/{k}")["name"] for k in keys} == {f"Timed {k}" for k in keys}
+    assert intercom.send("GET", f"/contacts/{keys[0]}")["phone"] == "+1"
