@@ -243,7 +243,14 @@ class Syncer:
     def _send_insert(self, obj, table, foreign, key, net, counters) -> None:
         intercom_id = self._find_existing(obj, table, foreign, net)
         if intercom_id is not None:
-            self._link(obj, table, foreign, intercom_id, net, counters)
+            remote = self._read(table, foreign, intercom_id)
+            if remote is None:
+                raise Rejected(f"{obj.object} {intercom_id}, which the local insert matches, cannot be read "
+                               "from Intercom")
+            self._link(obj, table, foreign, intercom_id, net, remote, counters)
+            counters.linked += 1
+            self._write_back(obj, table, key, intercom_id, net)
+            self._refresh(table, foreign, intercom_id)
         else:
             self._attempt(net)
             cols = ", ".join(ident(c) for c in net.new)
@@ -252,27 +259,25 @@ class Syncer:
                 f"jsonb_populate_record(NULL::{table.qualified}, {literal(json.dumps(net.new))}::jsonb) "
                 "RETURNING id")[0]["id"]
             counters.created += 1
+            self._write_back(obj, table, key, intercom_id, net)
+            self._refresh(table, foreign, intercom_id)
             if obj.unique:
                 # The FDW's no-duplicate rule may have answered with an object that existed (a contact
-                # that search did not list yet, 409): its values then differ from the row's, and go
+                # that search did not list yet, 409): its values then differ from the row's and go
                 # through the conflict rule as a linked row's do. Created by us, they are the row's.
-                self._link(obj, table, foreign, intercom_id, net, counters, linked=False)
-        self._write_back(obj, table, key, intercom_id, net)
-        self._refresh(table, foreign, intercom_id)
+                if self._link(obj, table, foreign, intercom_id, net, self._local(table, intercom_id), counters):
+                    self._refresh(table, foreign, intercom_id)
         self._mark(net.change_ids, "done", intercom_id=intercom_id)
 
-    def _link(self, obj, table, foreign, intercom_id, net, counters, linked: bool = True) -> None:
+    def _link(self, obj, table, foreign, intercom_id, net, remote, counters) -> bool:
         """A local insert that Intercom already holds: its values are a change against that object, with
-        no known base (every differing column is a conflict the rule decides)."""
-        remote = self._read(table, foreign, intercom_id)
-        if remote is None:
-            raise Rejected(f"{obj.object} {intercom_id}, which the local insert matches, cannot be read from Intercom")
+        no known base (every differing column is a conflict the rule decides). True when it sent some."""
         resolution = resolve(self.rule, None, net.new, remote["row"], net.changed_at, remote["updated"])
         self._record(obj, intercom_id, resolution.conflicts, net, remote, counters)
         if resolution.push:
             self._attempt(net)
             self._update_remote(table, foreign, intercom_id, resolution.push)
-        counters.linked += linked
+        return bool(resolution.push)
 
     def _send_update(self, obj, table, foreign, key, net, counters) -> None:
         remote = self._read(table, foreign, key)
@@ -287,7 +292,10 @@ class Syncer:
             if not self._update_remote(table, foreign, key, resolution.push):
                 raise Rejected(f"{obj.object} {key} is not in Intercom any more: the update found no row")
             counters.updated += 1
-        self._refresh(table, foreign, key)
+        if resolution.push.keys() != net.new.keys():
+            # Intercom kept some columns (it won a conflict, or already had the value): the local row
+            # takes Intercom's now. Pushed columns are the local values already; the pull brings the rest.
+            self._refresh(table, foreign, key)
         self._mark(net.change_ids, "done")
 
     def _send_delete(self, obj, table, foreign, key, net, counters) -> None:
@@ -325,6 +333,13 @@ class Syncer:
                             f"FROM (SELECT {cols} FROM {foreign} WHERE id = {literal(key)}) f")
         if not rows:
             return None
+        return {"row": json.loads(rows[0]["row"]), "updated": rows[0]["updated"]}
+
+    def _local(self, table: Table, key: str) -> dict:
+        """The replica row as _read gives Intercom's (the same types, so the same JSON)."""
+        rows = self.db.rows(f"SELECT to_jsonb(t) - '_replicated_at' - '_deleted_at' AS row, "
+                            f"extract(epoch FROM t.updated_at)::float8 AS updated FROM {table.qualified} t "
+                            f"WHERE id = {literal(key)}")
         return {"row": json.loads(rows[0]["row"]), "updated": rows[0]["updated"]}
 
     def _update_remote(self, table: Table, foreign: str, key: str, values: Dict[str, Any]) -> bool:
