@@ -262,3 +262,24 @@ def test_a_local_insert_of_a_contact_search_does_not_list_yet_is_linked_by_the_f
     assert local_row(db, "contacts", existing["id"])["phone"] == "+200"
     assert [(c["column"], c["winner"]) for c in conflicts(db, "contacts") if c["key"] == existing["id"]] == [
         ("phone", "local")]
+
+
+def test_replicate_over_a_synced_table_captures_nothing_and_null_objects_sync_all_seven(synced, intercom):
+    db = synced
+    key = _contact(db, 12)
+    intercom.send("PUT", f"/contacts/{key}", {"name": "Replicated, Not Captured"})
+    before = len(changes(db))
+    db.execute("CALL intercom_fdw.replicate(ARRAY['contacts'])")
+    assert local_row(db, "contacts", key)["name"] == "Replicated, Not Captured"
+    assert len(changes(db)) == before
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Captured Again' WHERE id = %s", (key,))
+    assert len(changes(db)) == before + 1  # the setting was put back after the run
+    sync(db)
+    synced_objects = {r[0] for r in db.execute("SELECT object FROM intercom_fdw.sync_state "
+                                               "WHERE target_schema = 'intercom_replica' AND status = 'pushed'")}
+    assert synced_objects == {"contacts", "companies", "articles", "collections", "conversations", "tickets",
+                              "ticket_types"}
+    triggers = {r[0] for r in db.execute("SELECT tgrelid::regclass::text FROM pg_trigger "
+                                         "WHERE tgname = 'intercom_fdw_sync_capture'")}
+    assert len(triggers) == 7
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "Captured Again"
