@@ -151,6 +151,8 @@ def test_a_backend_terminated_after_a_create_reached_intercom_does_not_create_it
     found = [o for o in listed() if mine(o)]
     assert len(found) == 1 and local_row(synced, obj, found[0]["id"]) is not None
     assert open_changes(synced) == []
+    replicate(synced, objects=[obj], schema=f"fresh_after_kill_{obj}", mode="full")
+    assert differences(synced, "intercom_replica", f"fresh_after_kill_{obj}", [obj]) == {}
 
 
 UNIQUE = {"contacts": ("/contacts", "data", "email"), "articles": ("/articles", "data", "title"), "collections": ("/help_center/collections", "data", "name")}
