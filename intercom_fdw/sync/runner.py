@@ -366,8 +366,10 @@ class Syncer:
                     return found[0]["id"]
         if not obj.recover or not net.attempted:
             return None
-        since = net.first_attempt_at - CREATED_SLACK.total_seconds()
         where = [equal(c) for c in obj.recover if net.new.get(c) is not None]
+        if not where:  # nothing to tell it from others created meanwhile (the FDW refuses such a row anyway)
+            return None
+        since = net.first_attempt_at - CREATED_SLACK.total_seconds()
         where.append(f"created_at >= to_timestamp({since!r})")
         found = self.db.rows(f"SELECT id FROM {foreign} WHERE {' AND '.join(where)} ORDER BY created_at LIMIT 1")
         if found:

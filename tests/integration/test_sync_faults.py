@@ -250,3 +250,19 @@ def test_a_statement_timeout_ends_the_run_and_the_next_one_sends_the_rest_once(s
     assert open_changes(db) == []
     assert {intercom.send("GET", f"/contacts/{k}")["name"] for k in keys} == {f"Timed {k}" for k in keys}
     assert intercom.send("GET", f"/contacts/{keys[0]}")["phone"] == "+1"
+
+
+def test_a_ticket_type_the_fdw_refused_is_not_taken_for_one_created_meanwhile(synced, intercom):
+    db = synced
+    db.execute("INSERT INTO intercom_replica.ticket_types (description) VALUES ('no name')")  # refused: no name
+    assert "name" in sync_fails(db, objects=["ticket_types"]).message_detail
+    someone = intercom.send("POST", "/ticket_types", {"name": "Someone else's type"})
+    # nothing but the time tells the two apart: it is refused again, not linked to that one
+    assert "name" in sync_fails(db, objects=["ticket_types"]).message_detail
+    key = [c for c in open_changes(db) if c["object"] == "ticket_types"][0]["key"]
+    db.execute("UPDATE intercom_replica.ticket_types SET name = 'Mine' WHERE id = %s", (key,))
+    sync(db, objects=["ticket_types"])
+    made = [c for c in changes(db, "ticket_types") if c["op"] == "insert"][-1]
+    assert made["intercom_id"] != someone["id"]
+    assert intercom.send("GET", f"/ticket_types/{made['intercom_id']}")["name"] == "Mine"
+    assert intercom.send("GET", f"/ticket_types/{someone['id']}")["description"] != "no name"
