@@ -283,3 +283,23 @@ def test_replicate_over_a_synced_table_captures_nothing_and_null_objects_sync_al
                                          "WHERE tgname = 'intercom_fdw_sync_capture'")}
     assert len(triggers) == 7
     assert intercom.send("GET", f"/contacts/{key}")["name"] == "Captured Again"
+
+
+def test_a_pull_committed_window_by_window_captures_nothing(synced, intercom):
+    db = synced
+    keys = [r[0] for r in db.execute("SELECT id FROM intercom_replica.contacts WHERE id NOT LIKE 'local:%' "
+                                     "ORDER BY id LIMIT 12").fetchall()]
+    for key in keys:
+        intercom.send("PUT", f"/contacts/{key}", {"name": f"Windowed {key}"})
+    before = len(changes(db))
+    db.execute("SET intercom_fdw.replicate_window_rows = 5")
+    try:
+        intercom.reset_counters()
+        sync(db, objects=["contacts"])
+    finally:
+        db.execute("RESET intercom_fdw.replicate_window_rows")
+    windows = db.execute("SELECT windows FROM intercom_fdw.replication_state WHERE object = 'contacts' "
+                         "AND target_schema = 'intercom_replica'").fetchone()[0]
+    assert windows >= 3
+    assert all(local_row(db, "contacts", k)["name"] == f"Windowed {k}" for k in keys)
+    assert len(changes(db)) == before and writes(intercom) == {}
