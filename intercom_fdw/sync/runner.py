@@ -124,9 +124,10 @@ class Syncer:
                 if obj.object in tables:
                     results[obj.object] = self._push(obj, tables[obj.object])
             pulled = self.replicator.run([STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables])
-            for name, error in pulled.items():
-                if error and not results[name].error:
-                    results[name].error = f"pull (replication) failed: {error.splitlines()[0]}"
+            for name, error in pulled.items():  # the pull may also replicate parts of an object (tables of its own)
+                result = results.setdefault(name, ObjectResult(Counters()))
+                if error and not result.error:
+                    result.error = f"pull (replication) failed: {error.splitlines()[0]}"
         finally:
             for obj in locked:
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(obj)})")
