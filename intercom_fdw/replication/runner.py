@@ -134,11 +134,6 @@ class Replicator:
             self.db.commit()
         return results
 
-    def set_applying(self, value: str) -> str:
-        """Sets APPLYING_SETTING for the session (committed by the caller); returns the value it had."""
-        return self.db.rows(f"SELECT coalesce(current_setting({literal(APPLYING_SETTING)}, true), '') AS was, "
-                            f"set_config({literal(APPLYING_SETTING)}, {literal(value)}, false)")[0]["was"]
-
     @staticmethod
     def _locked(strategies: Sequence[Strategy]) -> List[Strategy]:
         objects = ({s.object for s in strategies} | {s.parent for s in strategies if s.parent}
@@ -188,6 +183,11 @@ class Replicator:
             return message
 
     # ---- state -----------------------------------------------------------------------------
+    def set_applying(self, value: str) -> str:
+        """Sets APPLYING_SETTING for the session (committed by the caller); returns the value it had."""
+        return self.db.rows(f"SELECT coalesce(current_setting({literal(APPLYING_SETTING)}, true), '') AS was, "
+                            f"set_config({literal(APPLYING_SETTING)}, {literal(value)}, false)")[0]["was"]
+
     def _where(self, strategy: Strategy) -> str:
         return f"object = {literal(strategy.object)} AND target_schema = {literal(self.schema)}"
 
