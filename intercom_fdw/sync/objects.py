@@ -32,6 +32,9 @@ class SyncObject:
     unique: Tuple[Tuple[str, ...], ...] = ()
     recover: Tuple[str, ...] = ()
     searched: bool = False  # the recovery lookup reads through search (which lags)
+    # recovery columns whose Intercom value holds the local one within more (a message body comes back
+    # as HTML: "Hello" is "<p>Hello</p>")
+    contains: Tuple[str, ...] = ()
 
     def __post_init__(self):
         assert bool(self.unique) != bool(self.recover), self.object
@@ -46,7 +49,7 @@ SYNC_OBJECTS: Tuple[SyncObject, ...] = (
     SyncObject("companies", unique=(("company_id",),)),
     SyncObject("articles", recover=("title", "author_id")),
     SyncObject("collections", recover=("name", "parent_id")),
-    SyncObject("conversations", recover=("source_author_id",), searched=True),
+    SyncObject("conversations", recover=("source_author_id", "source_body"), searched=True, contains=("source_body",)),
     SyncObject("tickets", recover=("ticket_type_id", "title"), searched=True),
     SyncObject("ticket_types", recover=("name",)),
 )

@@ -367,7 +367,11 @@ class Syncer:
                     return found[0]["id"]
         if not obj.recover or not net.attempted:
             return None
-        where = [equal(c) for c in obj.recover if net.new.get(c) is not None]
+        def matches(column):
+            if column in obj.contains:
+                return f"strpos({ident(column)}, {literal(_text(net.new[column]))}) > 0"
+            return equal(column)
+        where = [matches(c) for c in obj.recover if net.new.get(c) is not None]
         if not where:  # nothing to tell it from others created meanwhile (the FDW refuses such a row anyway)
             return None
         since = net.first_attempt_at - CREATED_SLACK.total_seconds()

@@ -75,6 +75,14 @@ def test_local_company_insert_update_delete_reach_intercom(synced, intercom):
     intercom.reset_counters()
     sync(db, objects=["contacts", "companies"])
     assert writes(intercom) == {}
+    # Intercom's own change to a company comes back
+    other = db.execute("SELECT id FROM intercom_replica.companies WHERE _deleted_at IS NULL ORDER BY id DESC "
+                       "LIMIT 1").fetchone()[0]
+    intercom.send("PUT", f"/companies/{other}", {"industry": "Changed In Intercom"})
+    intercom.reset_counters()
+    sync(db, objects=["companies"])
+    assert local_row(db, "companies", other)["industry"] == "Changed In Intercom"
+    assert writes(intercom) == {} and open_changes(db) == []
 
 
 def test_intercom_side_changes_reach_the_local_table_and_are_not_sent_back(synced, intercom):

@@ -161,9 +161,9 @@ UNIQUE = {"contacts": ("/contacts", "data", "email"), "articles": ("/articles", 
 def test_faults_and_dropped_connections_end_equal_with_no_duplicates(synced, intercom):
     db = synced
     rng = random.Random(7)
-    for i in range(6):
-        _insert(db, ["contacts", "companies", "articles", "collections", "tickets", "ticket_types"][i % 6],
-                f"faulty-{i}", intercom)
+    made = {}
+    for i, obj in enumerate(OBJECTS):
+        made[obj] = _insert(db, obj, f"faulty-{i}", intercom)
         _insert(db, "contacts", f"faulty-contact-{i}", intercom)
     keys = [r[0] for r in db.execute("SELECT id FROM intercom_replica.contacts WHERE id NOT LIKE 'local:%' "
                                      "ORDER BY id").fetchall()]
@@ -190,6 +190,8 @@ def test_faults_and_dropped_connections_end_equal_with_no_duplicates(synced, int
     for obj, (path, items, key) in UNIQUE.items():
         assert duplicates(all_of(intercom, path, items_key=items), key) == {}, obj
     assert duplicates(intercom.send("GET", "/ticket_types")["data"], "name") == {}
+    for obj, (listed, mine) in made.items():  # each insert is in Intercom exactly once
+        assert len([o for o in listed() if mine(o)]) == 1, obj
     intercom.reset_counters()
     sync(db, objects=OBJECTS)
     assert writes(intercom) == {}
