@@ -60,3 +60,16 @@ def test_a_delete_conflicts_only_when_intercom_changed_the_row_since_the_sync():
     assert delete_wins("local_wins", 10.0, 20.0, 5.0) is True
     assert delete_wins("newest_wins", 10.0, 20.0, 30.0) is True
     assert delete_wins("newest_wins", 10.0, 20.0, 15.0) is False
+
+
+def test_the_synced_objects_allow_what_the_fdw_writes_and_each_can_be_found_again():
+    from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
+    from intercom_fdw.sync.objects import SYNC_OBJECTS
+    allowed = {s.object: s.operations for s in SYNC_OBJECTS}
+    full, no_delete = ("insert", "update", "delete"), ("insert", "update")
+    assert allowed == {"contacts": full, "companies": full, "articles": full, "collections": full,
+                       "conversations": no_delete, "tickets": no_delete, "ticket_types": no_delete}
+    for s in SYNC_OBJECTS:
+        assert s.object in STRATEGIES_BY_OBJECT  # pulled by replication
+        assert s.unique or s.recover, s.object
+        assert set(s.contains) <= set(s.recover)
