@@ -8,7 +8,7 @@ import pytest
 from tests.emulator_fixtures import running_emulator
 from tests.integration.replication_fixtures import intercom, replica_db  # noqa: F401  (fixtures)
 from tests.integration.sync_fixtures import (
-    all_of, changes, conflicts, duplicates, local_row, open_changes, sync, sync_fails, writes,
+    all_of, changes, conflicts, local_row, open_changes, sync, sync_fails, writes,
 )
 
 pytestmark = pytest.mark.timeout(300)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.emulator_fixtures import running_emulator
 from tests.integration.replication_fixtures import (  # noqa: F401  (fixtures)
-    differences, intercom, open_connection, replica_db, replicate,
+    differences, intercom, replica_db, replicate,
 )
 from tests.integration.sync_fixtures import (
     all_of, changes, duplicates, local_row, open_changes, sync, sync_fails, writes,
