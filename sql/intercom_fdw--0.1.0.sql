@@ -5,7 +5,8 @@
 -- Each function runs as its caller (SECURITY INVOKER) and uses the caller's own user mapping
 -- for the Intercom server (the last argument, or the only Intercom server when NULL).
 -- Then an event trigger that validates intercom_fdw options when they are written, and, in the
--- schema intercom_fdw, the replication procedure and its tables (intercom_fdw/replication/sqlgen.py).
+-- schema intercom_fdw, the replication procedure and its tables (intercom_fdw/replication/sqlgen.py)
+-- and the sync procedure, its change log, conflicts table and capture trigger (intercom_fdw/sync/sqlgen.py).
 
 \echo Use "CREATE EXTENSION intercom_fdw" to load this file. \quit
 
@@ -407,3 +408,148 @@ replicate(plpy, objects, target_schema, mode, server, deletes)
 $body$;
 COMMENT ON PROCEDURE intercom_fdw.replicate(text[], name, text, name, text) IS
     'Replicates Intercom objects (NULL: all of contacts, companies, segments, conversations, tickets, ticket_types, articles, collections, help_centers, activity_logs, contact_companies, contact_segments, notes, events, company_contacts, company_segments, conversation_parts) into target_schema; mode incremental, full or reconcile; deletes mark or delete. Commits per window when CALLed outside a transaction block.';
+
+-- Two-way synchronization of replica tables (intercom_fdw/sync/): CALL intercom_fdw.sync().
+CREATE TABLE intercom_fdw.sync_changes (
+    change_id bigserial PRIMARY KEY,
+    object text NOT NULL,
+    target_schema name NOT NULL,
+    key text NOT NULL,
+    op text NOT NULL CHECK (op IN ('insert', 'update', 'delete')),
+    old jsonb,
+    new jsonb,
+    changed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    changed_by name NOT NULL DEFAULT current_user,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'pushing', 'done', 'rejected')),
+    error text,
+    attempts integer NOT NULL DEFAULT 0,
+    first_attempt_at timestamptz,
+    pushed_at timestamptz,
+    intercom_id text
+);
+CREATE INDEX sync_changes_open ON intercom_fdw.sync_changes (object, target_schema, change_id)
+    WHERE status <> 'done';
+COMMENT ON TABLE intercom_fdw.sync_changes IS
+    'Local INSERT, UPDATE and DELETE on synced replica tables (the changed columns'' old and new values), '
+    'and what intercom_fdw.sync() made of them: pending, pushing (sent, outcome unknown), done or rejected (error)';
+SELECT pg_catalog.pg_extension_config_dump('intercom_fdw.sync_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('intercom_fdw.sync_changes_change_id_seq', '');
+
+CREATE TABLE intercom_fdw.sync_conflicts (
+    conflict_id bigserial PRIMARY KEY,
+    object text NOT NULL,
+    target_schema name NOT NULL,
+    key text NOT NULL,
+    "column" name NOT NULL,
+    local_value jsonb,
+    intercom_value jsonb,
+    base_value jsonb,
+    local_changed_at timestamptz,
+    intercom_updated_at timestamptz,
+    rule text NOT NULL,
+    winner text NOT NULL CHECK (winner IN ('local', 'intercom')),
+    change_ids bigint[] NOT NULL,
+    resolved_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+-- a conflict is recorded once, even when its change is sent again by a later run
+CREATE UNIQUE INDEX sync_conflicts_once ON intercom_fdw.sync_conflicts (object, target_schema, key, "column", change_ids);
+COMMENT ON TABLE intercom_fdw.sync_conflicts IS
+    'Columns changed on both sides since the last sync, both versions, and which one intercom_fdw.sync() kept';
+SELECT pg_catalog.pg_extension_config_dump('intercom_fdw.sync_conflicts', '');
+SELECT pg_catalog.pg_extension_config_dump('intercom_fdw.sync_conflicts_conflict_id_seq', '');
+
+CREATE TABLE intercom_fdw.sync_state (
+    object text NOT NULL,
+    target_schema name NOT NULL,
+    server name,
+    conflict_rule text,
+    status text,
+    error text,
+    run_started_at timestamptz,
+    run_ended_at timestamptz,
+    changes_pushed integer NOT NULL DEFAULT 0,
+    created integer NOT NULL DEFAULT 0,
+    linked integer NOT NULL DEFAULT 0,
+    updated integer NOT NULL DEFAULT 0,
+    deleted integer NOT NULL DEFAULT 0,
+    conflicts integer NOT NULL DEFAULT 0,
+    rejected integer NOT NULL DEFAULT 0,
+    held integer NOT NULL DEFAULT 0,
+    push_api_calls integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (object, target_schema)
+);
+COMMENT ON TABLE intercom_fdw.sync_state IS
+    'One row per synced object and schema: what the last intercom_fdw.sync() pushed (the pull is in replication_state)';
+SELECT pg_catalog.pg_extension_config_dump('intercom_fdw.sync_state', '');
+
+-- The capture trigger of a synced table: TG_ARGV = (object, the operations Intercom allows).
+-- Rows written by replication or sync carry the session setting intercom_fdw.applying = on and are not
+-- captured: what comes from Intercom is never sent back.
+CREATE FUNCTION intercom_fdw.sync_capture() RETURNS trigger
+LANGUAGE plpgsql AS $body$
+DECLARE
+    before jsonb;
+    after jsonb;
+    old_values jsonb := '{}';
+    new_values jsonb := '{}';
+    name text;
+BEGIN
+    IF coalesce(current_setting('intercom_fdw.applying', true), '') = 'on' THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    IF NOT lower(TG_OP) = ANY (string_to_array(TG_ARGV[1], ',')) THEN
+        RAISE EXCEPTION 'Intercom does not allow % of %: %.% is synced with Intercom', lower(TG_OP), TG_ARGV[0],
+            quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME)
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'synced ' || TG_ARGV[0] || ' allow ' || replace(TG_ARGV[1], ',', ', ')
+                         || '; to edit only the local copy, SET intercom_fdw.applying = on first (it is then overwritten by '
+                         || 'the next sync)';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        -- a row made locally has no Intercom id yet: a local one until the push writes Intercom's back
+        IF NEW.id IS NULL THEN
+            NEW.id := 'local:' || gen_random_uuid();
+        END IF;
+        INSERT INTO intercom_fdw.sync_changes (object, target_schema, key, op, new)
+        VALUES (TG_ARGV[0], TG_TABLE_SCHEMA, NEW.id, 'insert',
+                jsonb_strip_nulls(to_jsonb(NEW) - 'id' - '_replicated_at' - '_deleted_at'));
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        INSERT INTO intercom_fdw.sync_changes (object, target_schema, key, op, old)
+        VALUES (TG_ARGV[0], TG_TABLE_SCHEMA, OLD.id, 'delete', to_jsonb(OLD) - '_replicated_at' - '_deleted_at');
+        RETURN OLD;
+    END IF;
+    IF NEW.id IS DISTINCT FROM OLD.id THEN
+        RAISE EXCEPTION 'the id of a synced row cannot change (% to %)', OLD.id, NEW.id
+            USING ERRCODE = 'feature_not_supported', HINT = 'id is Intercom''s; delete the row and insert another';
+    END IF;
+    before := to_jsonb(OLD) - '_replicated_at' - '_deleted_at';
+    after := to_jsonb(NEW) - '_replicated_at' - '_deleted_at';
+    FOR name IN SELECT k FROM jsonb_object_keys(after) AS k LOOP
+        IF before -> name IS DISTINCT FROM after -> name THEN
+            old_values := old_values || jsonb_build_object(name, before -> name);
+            new_values := new_values || jsonb_build_object(name, after -> name);
+        END IF;
+    END LOOP;
+    IF new_values <> '{}' THEN
+        INSERT INTO intercom_fdw.sync_changes (object, target_schema, key, op, old, new)
+        VALUES (TG_ARGV[0], TG_TABLE_SCHEMA, NEW.id, 'update', old_values, new_values);
+    END IF;
+    RETURN NEW;
+END
+$body$;
+
+CREATE PROCEDURE intercom_fdw.sync(
+    objects text[] DEFAULT NULL,
+    target_schema name DEFAULT 'intercom_replica',
+    conflict text DEFAULT 'intercom_wins',
+    server name DEFAULT NULL
+)
+LANGUAGE plpython3u
+AS $body$
+from intercom_fdw.sync.plpython import sync
+sync(plpy, objects, target_schema, conflict, server)
+$body$;
+COMMENT ON PROCEDURE intercom_fdw.sync(text[], name, text, name) IS
+    'Synchronizes replica tables with Intercom both ways (NULL: all of contacts, companies, articles, collections, conversations, tickets, ticket_types): pushes the local changes of intercom_fdw.sync_changes through the foreign tables, then replicates Intercom''s; conflict intercom_wins | local_wins | newest_wins. Commits per change when CALLed outside a transaction block.';

@@ -13,6 +13,7 @@ from intercom_fdw.actions.definitions import ACTIONS
 from intercom_fdw.actions.option_checks import COMMAND_TAGS
 from intercom_fdw.actions.vocabulary import Action
 from intercom_fdw.replication.sqlgen import replication_sql
+from intercom_fdw.sync.sqlgen import sync_sql
 
 HEADER = """\
 -- intercom_fdw 0.1.0: Intercom's actions as SQL functions.
@@ -22,7 +23,8 @@ HEADER = """\
 -- Each function runs as its caller (SECURITY INVOKER) and uses the caller's own user mapping
 -- for the Intercom server (the last argument, or the only Intercom server when NULL).
 -- Then an event trigger that validates intercom_fdw options when they are written, and, in the
--- schema intercom_fdw, the replication procedure and its tables (intercom_fdw/replication/sqlgen.py).
+-- schema intercom_fdw, the replication procedure and its tables (intercom_fdw/replication/sqlgen.py)
+-- and the sync procedure, its change log, conflicts table and capture trigger (intercom_fdw/sync/sqlgen.py).
 
 \\echo Use "CREATE EXTENSION intercom_fdw" to load this file. \\quit
 """
@@ -150,7 +152,7 @@ def option_check_sql() -> str:
 
 def extension_script() -> str:
     return (HEADER + "".join("\n" + function_sql(action) for action in ACTIONS) + "\n" + option_check_sql()
-            + replication_sql())
+            + replication_sql() + sync_sql())
 
 
 if __name__ == "__main__":

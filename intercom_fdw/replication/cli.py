@@ -92,9 +92,9 @@ def summary(conn, schema: str, objects: List[str], since: Optional[str] = None) 
                   key=lambda r: (order.get(r["object"], after), r["object"]))
 
 
-def format_table(rows: List[dict]) -> str:
-    cells = [SUMMARY_COLUMNS] + [tuple("" if r[c] is None else str(r[c]) for c in SUMMARY_COLUMNS) for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(SUMMARY_COLUMNS))]
+def format_table(rows: List[dict], columns=SUMMARY_COLUMNS) -> str:
+    cells = [tuple(columns)] + [tuple("" if r[c] is None else str(r[c]) for c in columns) for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

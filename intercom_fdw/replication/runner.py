@@ -28,6 +28,8 @@ DELETES = ("mark", "delete")
 # One advisory lock space for all runs: (this class id, hashtext(target.object)).
 LOCK_CLASS = "hashtext('intercom_fdw.replicate')"
 NOTICE_PREFIX = "intercom_fdw.replicate: "
+# Session setting on while a run writes replica tables: sync's capture triggers (sync/) skip those rows.
+APPLYING_SETTING = "intercom_fdw.applying"
 
 
 class Database(Protocol):
@@ -132,6 +134,7 @@ class Replicator:
     def run(self, strategies: Sequence[Strategy]) -> Dict[str, Optional[str]]:
         """Replicates each object in turn; returns object -> error (None when it succeeded)."""
         self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
+        applying = self.set_applying("on")
         self.db.commit()
         strategies = self.with_parts(strategies)
         self._lock_all(strategies)
@@ -142,6 +145,8 @@ class Replicator:
         finally:
             for strategy in self._locked(strategies):
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(strategy)})")
+            self.set_applying(applying)
+            self.db.commit()
         return results
 
     def with_parts(self, strategies: Sequence[Strategy]) -> List[Strategy]:
@@ -196,6 +201,11 @@ class Replicator:
             return message
 
     # ---- state -----------------------------------------------------------------------------
+    def set_applying(self, value: str) -> str:
+        """Sets APPLYING_SETTING for the session (committed by the caller); returns the value it had."""
+        return self.db.rows(f"SELECT coalesce(current_setting({literal(APPLYING_SETTING)}, true), '') AS was, "
+                            f"set_config({literal(APPLYING_SETTING)}, {literal(value)}, false)")[0]["was"]
+
     def _where(self, strategy: Strategy) -> str:
         return f"object = {literal(strategy.object)} AND target_schema = {literal(self.schema)}"
 

@@ -145,6 +145,18 @@ def _run_replicate(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _sync_arguments(parser: argparse.ArgumentParser) -> None:
+    from intercom_fdw.sync.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_sync(args: argparse.Namespace) -> int:
+    from intercom_fdw.sync.cli import run
+
+    return run(args)
+
+
 def _setup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dsn", required=True, help="libpq connection string of the database to set up")
     token = parser.add_mutually_exclusive_group(required=True)
@@ -198,6 +210,8 @@ SUBCOMMANDS: Dict[str, Subcommand] = {
               _login_arguments, _run_login),
     "replicate": ("replicate Intercom into local tables: CALL intercom_fdw.replicate() with progress and a summary",
                   _replicate_arguments, _run_replicate),
+    "sync": ("synchronize replica tables with Intercom both ways: CALL intercom_fdw.sync() with progress and a "
+             "summary; exit 1 when a change was rejected", _sync_arguments, _run_sync),
 }
 
 

@@ -1,0 +1,43 @@
+"""The body of `CALL intercom_fdw.sync(...)`: plpy as the engine's Database (replication's), errors through plpy."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from intercom_fdw.actions.plpython import _raise
+from intercom_fdw.errors import IntercomError
+from intercom_fdw.replication.plpython import PlpyDatabase
+from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
+from intercom_fdw.sync.runner import NOTICE_PREFIX, Syncer, check_arguments, choose_objects
+
+
+def sync(plpy, objects: Optional[Sequence[str]], target_schema: str, conflict: str, server: Optional[str]) -> None:
+    try:
+        check_arguments(conflict, target_schema)
+        chosen = choose_objects(objects)
+        # the pull's notices keep replication's prefix (the CLI reads both)
+        syncer = Syncer(PlpyDatabase(plpy), target_schema, conflict, server,
+                        notice=lambda message: plpy.notice(NOTICE_PREFIX + message))
+        if not objects:  # those of the 7 whose foreign table the server has
+            kept = {s.object for s in syncer.replicator.available([STRATEGIES_BY_OBJECT[o.object] for o in chosen])}
+            chosen = [o for o in chosen if o.object in kept]
+        results = syncer.run(chosen)
+    except IntercomError as error:
+        failure = error
+    else:
+        failure = None
+    if failure is not None:  # raised outside the except block: no chained traceback in the report
+        _raise(plpy, "intercom_fdw.sync(): ", failure)
+    failed = {name: r for name, r in results.items() if r.error or r.rejected}
+    if failed:
+        lines = []
+        for name, r in failed.items():
+            if r.error:
+                lines.append(f"{name}: {r.error.splitlines()[0]}")
+            lines += [f"{name} {line}" for line in r.rejected[:20]]
+        plpy.error(
+            f"intercom_fdw.sync(): {len(failed)} of {len(results)} objects failed or had rejected changes: "
+            + ", ".join(failed),
+            detail="\n".join(lines),
+            hint="SELECT object, key, op, error, attempts FROM intercom_fdw.sync_changes WHERE status = 'rejected'; "
+                 "the next run retries them",
+        )

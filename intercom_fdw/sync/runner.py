@@ -1,0 +1,436 @@
+"""The sync engine: pushes each synced table's change log through its foreign table, then pulls Intercom's
+changes with replication's incremental run (replication/runner.py), all in one session whose
+APPLYING_SETTING is on, so nothing sync or replication writes into a replica table is captured.
+
+Each row's pending log entries become one net change (resolve.py), sent on its own and committed on its
+own: a change Intercom rejects is marked `rejected` with its error and the others go on; it is retried
+by the next run. Before a write is sent its entries are marked `pushing` and committed (the intent), so
+a run killed after Intercom created an object but before its id was written back knows on the next
+run that a create may have happened, and looks the object up (objects.py: a natural key, or the
+recovery columns and the time of the first attempt) before creating anything.
+"""
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from intercom_fdw.client.http import backend_usage
+from intercom_fdw.errors import ConfigurationError, IntercomError
+from intercom_fdw.replication import planning as sql
+from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
+from intercom_fdw.replication.runner import Database, Replicator
+from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
+from intercom_fdw.sync.objects import (
+    CREATED_SLACK, DEFAULT_SEARCH_LAG, SEARCH_LAG_SETTING, SYNC_OBJECTS, SYNC_OBJECTS_BY_NAME, SyncObject,
+)
+from intercom_fdw.sync.resolve import RULES, Conflict, NetChange, delete_wins, net_change, resolve
+
+NOTICE_PREFIX = "intercom_fdw.sync: "
+TRIGGER_NAME = "intercom_fdw_sync_capture"
+# Runs of sync exclude each other per object and schema (a replicate of the same object waits for
+# its own lock only while the pull runs).
+LOCK_CLASS = "hashtext('intercom_fdw.sync')"
+
+
+class Rejected(Exception):
+    """A change that cannot be sent as it is (Intercom no longer has the row, say)."""
+
+
+class Held(Exception):
+    """A create that may have reached Intercom and cannot be found yet: neither resent nor failed."""
+
+
+def choose_objects(objects: Optional[Sequence[str]]) -> List[SyncObject]:
+    if not objects:
+        return list(SYNC_OBJECTS)
+    unknown = [o for o in objects if o not in SYNC_OBJECTS_BY_NAME]
+    if unknown:
+        raise ConfigurationError(f"unknown object(s) to sync: {', '.join(unknown)}",
+                                 hint="objects are: " + ", ".join(s.object for s in SYNC_OBJECTS))
+    return [s for s in SYNC_OBJECTS if s.object in set(objects)]
+
+
+def check_arguments(conflict: str, target_schema: str) -> None:
+    if conflict not in RULES:
+        raise ConfigurationError(f"conflict must be one of {', '.join(RULES)}, not {conflict!r}")
+    if not target_schema:
+        raise ConfigurationError("target_schema must be a schema name")
+
+
+@dataclass
+class Counters:
+    changes_pushed: int = 0
+    created: int = 0
+    linked: int = 0
+    updated: int = 0
+    deleted: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    held: int = 0
+    push_api_calls: int = 0
+
+    def line(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in vars(self).items())
+
+
+@dataclass
+class ObjectResult:
+    counters: Counters
+    error: Optional[str] = None  # the push or the pull failed as a whole
+    rejected: List[str] = field(default_factory=list)  # "<key>: <first line of its error>"
+
+
+def _interrupted(error: Exception) -> bool:
+    """PostgreSQL's "operator intervention" errors (SQLSTATE class 57: query_canceled, admin_shutdown...)."""
+    return str(getattr(error, "sqlstate", "") or "").startswith("57")
+
+
+def _message(error: Exception) -> str:
+    message = error.message if isinstance(error, IntercomError) else str(error).strip()
+    if not isinstance(error, (IntercomError, Rejected, Held)) and type(error).__name__ != "SPIError":
+        message = f"internal error: {type(error).__name__}: {message}\n{traceback.format_exc(limit=-3)}"
+    return message
+
+
+class Syncer:
+    def __init__(self, db: Database, target_schema: str, rule: str, server: Optional[str],
+                 usage: Callable[[], dict] = backend_usage, notice: Optional[Callable[[str], None]] = None):
+        self.db, self.schema, self.rule, self.usage = db, target_schema, rule, usage
+        self.notice = notice or db.notice
+        self.replicator = Replicator(db, target_schema, "incremental", "mark", server, usage)
+        self.server = self.replicator.server
+
+    # ---- the run ---------------------------------------------------------------------------
+    def run(self, objects: Sequence[SyncObject]) -> Dict[str, ObjectResult]:
+        self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
+        applying = self.replicator.set_applying("on")
+        self.db.commit()
+        locked: List[SyncObject] = []
+        results: Dict[str, ObjectResult] = {}
+        try:
+            for obj in objects:
+                self._lock(obj)
+                locked.append(obj)
+            tables: Dict[str, Table] = {}
+            for obj in objects:
+                try:
+                    tables[obj.object] = self._enable(obj)
+                except Exception as error:  # noqa: BLE001  (reported per object; the others go on)
+                    self.db.rollback()
+                    results[obj.object] = ObjectResult(Counters(), _message(error))
+            for obj in objects:
+                if obj.object in tables:
+                    results[obj.object] = self._push(obj, tables[obj.object])
+            pulled = self.replicator.run([STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables])
+            for name, error in pulled.items():  # the pull may also replicate parts of an object (tables of its own)
+                result = results.setdefault(name, ObjectResult(Counters()))
+                if error and not result.error:
+                    result.error = f"pull (replication) failed: {error.splitlines()[0]}"
+        finally:
+            for obj in locked:
+                self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(obj)})")
+            self.replicator.set_applying(applying)
+            self.db.commit()
+        return results
+
+    def _lock_key(self, obj: SyncObject) -> str:
+        return f"hashtext({literal(self.schema + '.' + obj.object)})"
+
+    def _lock(self, obj: SyncObject) -> None:
+        if not self.db.rows(f"SELECT pg_try_advisory_lock({LOCK_CLASS}, {self._lock_key(obj)}) AS ok")[0]["ok"]:
+            raise ConfigurationError(f"{obj.object} in {self.schema} is being synced by another run",
+                                     hint="wait for it to end (intercom_fdw.sync_state shows its progress)")
+
+    def _enable(self, obj: SyncObject) -> Table:
+        """The replica table (replicated first when it does not exist yet) with its capture trigger."""
+        strategy = STRATEGIES_BY_OBJECT[obj.object]
+        qualified = f"{ident(self.schema)}.{ident(obj.object)}"
+        if not self.db.rows(f"SELECT to_regclass({literal(qualified)}) IS NOT NULL AS ok")[0]["ok"]:
+            error = self.replicator.run([strategy])[obj.object]
+            if error:
+                raise RuntimeError(f"the first replication of {obj.object} failed: {error.splitlines()[0]}")
+        table = self.replicator._target(strategy)
+        self.db.rows(f"CREATE OR REPLACE TRIGGER {TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE ON {table.qualified} "
+                     f"FOR EACH ROW EXECUTE FUNCTION {STATE_SCHEMA}.sync_capture("
+                     f"{literal(obj.object)}, {literal(','.join(obj.operations))})")
+        self.db.commit()
+        return table
+
+    # ---- push ------------------------------------------------------------------------------
+    def _where(self, obj: SyncObject) -> str:
+        return f"object = {literal(obj.object)} AND target_schema = {literal(self.schema)}"
+
+    def _push(self, obj: SyncObject, table: Table) -> ObjectResult:
+        counters = Counters()
+        rejected: List[str] = []
+        self._state(obj, "start")
+        before = self.usage()["calls"]
+        entries = self.db.rows(
+            f"SELECT change_id, key, op, {self._canonical(table, 'c.old')} AS old, "
+            f"{self._canonical(table, 'c.new')} AS new, "
+            "extract(epoch FROM changed_at)::float8 AS at, "
+            "extract(epoch FROM first_attempt_at)::float8 AS first_attempt_at "
+            f"FROM {STATE_SCHEMA}.sync_changes c WHERE {self._where(obj)} AND status <> 'done' ORDER BY change_id")
+        rows: Dict[str, List[dict]] = {}
+        for entry in entries:
+            entry["old"] = json.loads(entry["old"]) if entry["old"] else None
+            entry["new"] = json.loads(entry["new"]) if entry["new"] else None
+            rows.setdefault(entry["key"], []).append(entry)
+        foreign = self.replicator._foreign(obj.object)
+        for done, (key, group) in enumerate(rows.items(), 1):
+            net = net_change(group)
+            try:
+                self._send(obj, table, foreign, key, net, counters)
+                counters.changes_pushed += 1
+            except Held as held:
+                self.db.rollback()
+                counters.held += 1
+                self._mark(net.change_ids, "pushing", str(held))
+            except Exception as error:  # noqa: BLE001  (recorded in the log; the next change still goes)
+                self.db.rollback()
+                if _interrupted(error):  # a cancel, statement_timeout or terminate ends the run
+                    raise
+                message = _message(error)
+                counters.rejected += 1
+                rejected.append(f"{key}: {message.splitlines()[0]}")
+                self._mark(net.change_ids, "rejected", message)
+            counters.push_api_calls = self.usage()["calls"] - before
+            self.notice(f"{obj.object}: pushing {done}/{len(rows)}: {counters.line()}")
+        counters.push_api_calls = self.usage()["calls"] - before
+        self._state(obj, "end", counters)
+        self.notice(f"{obj.object}: pushed: {counters.line()}")
+        return ObjectResult(counters, None, rejected)
+
+    def _state(self, obj: SyncObject, when: str, counters: Optional[Counters] = None) -> None:
+        if when == "start":
+            self.db.rows(
+                f"INSERT INTO {STATE_SCHEMA}.sync_state AS s (object, target_schema, server, conflict_rule, status, "
+                f"run_started_at) VALUES ({literal(obj.object)}, {literal(self.schema)}, {literal(self.server)}, "
+                f"{literal(self.rule)}, 'pushing', now()) ON CONFLICT (object, target_schema) DO UPDATE SET "
+                "server = EXCLUDED.server, conflict_rule = EXCLUDED.conflict_rule, status = 'pushing', error = NULL, "
+                "run_started_at = EXCLUDED.run_started_at, run_ended_at = NULL, changes_pushed = 0, created = 0, "
+                "linked = 0, updated = 0, deleted = 0, conflicts = 0, rejected = 0, held = 0, push_api_calls = 0")
+        else:
+            sets = ", ".join(f"{k} = {int(v)}" for k, v in vars(counters).items())
+            status = "rejected" if counters.rejected else "pushed"
+            self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_state SET status = {literal(status)}, {sets}, "
+                         f"run_ended_at = clock_timestamp() WHERE {self._where(obj)}")
+        self.db.commit()
+
+    def _mark(self, change_ids: Sequence[int], status: str, error: Optional[str] = None,
+              intercom_id: Optional[str] = None) -> None:
+        # attempts: the runs that tried the change, whatever came of it (first_attempt_at: the first write sent)
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET attempts = attempts + 1, status = {literal(status)}, error = {literal(error)}, "
+                     f"intercom_id = coalesce({literal(intercom_id)}, intercom_id) "
+                     f"WHERE change_id = ANY({_ids(change_ids)})")
+        self.db.commit()
+
+    def _attempt(self, net: NetChange) -> None:
+        """The intent, committed before a write is sent: the next run knows the write may have happened."""
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET status = 'pushing', "
+                     "first_attempt_at = coalesce(first_attempt_at, clock_timestamp()), pushed_at = clock_timestamp() "
+                     f"WHERE change_id = ANY({_ids(net.change_ids)})")
+        self.db.commit()
+
+    def _send(self, obj: SyncObject, table: Table, foreign: str, key: str, net: NetChange,
+              counters: Counters) -> None:
+        if net.op is None:  # inserted and deleted locally before any push
+            self._mark(net.change_ids, "done")
+            return
+        getattr(self, "_send_" + net.op)(obj, table, foreign, key, net, counters)
+
+    def _send_insert(self, obj, table, foreign, key, net, counters) -> None:
+        intercom_id = self._find_existing(obj, table, foreign, net)
+        if intercom_id is not None:
+            remote = self._read(table, foreign, intercom_id)
+            if remote is None:
+                raise Rejected(f"{obj.object} {intercom_id}, which the local insert matches, cannot be read "
+                               "from Intercom")
+            self._link(obj, table, foreign, intercom_id, net, remote, counters)
+            counters.linked += 1
+            self._write_back(obj, table, key, intercom_id, net)
+            self._refresh(table, foreign, intercom_id)
+        else:
+            self._attempt(net)
+            cols = ", ".join(ident(c) for c in net.new)
+            intercom_id = self.db.rows(
+                f"INSERT INTO {foreign} ({cols}) SELECT {cols} FROM "
+                f"jsonb_populate_record(NULL::{table.qualified}, {literal(json.dumps(net.new))}::jsonb) "
+                "RETURNING id")[0]["id"]
+            counters.created += 1
+            self._write_back(obj, table, key, intercom_id, net)
+            self._refresh(table, foreign, intercom_id)
+            if obj.unique:
+                # The FDW's no-duplicate rule may have answered with an object that existed (a contact
+                # that search did not list yet, 409): its values then differ from the row's and go
+                # through the conflict rule as a linked row's do. Created by us, they are the row's.
+                if self._link(obj, table, foreign, intercom_id, net, self._local(table, intercom_id), counters):
+                    self._refresh(table, foreign, intercom_id)
+        self._mark(net.change_ids, "done", intercom_id=intercom_id)
+
+    def _link(self, obj, table, foreign, intercom_id, net, remote, counters) -> bool:
+        """A local insert that Intercom already holds: its values are a change against that object, with
+        no known base (every differing column is a conflict the rule decides). True when it sent some."""
+        resolution = resolve(self.rule, None, net.new, remote["row"], net.changed_at, remote["updated"])
+        self._record(obj, intercom_id, resolution.conflicts, net, remote, counters)
+        if resolution.push:
+            self._attempt(net)
+            self._update_remote(table, foreign, intercom_id, resolution.push)
+        return bool(resolution.push)
+
+    def _send_update(self, obj, table, foreign, key, net, counters) -> None:
+        remote = self._read(table, foreign, key)
+        if remote is None:
+            raise Rejected(f"{obj.object} {key} is not in Intercom any more (deleted there?): the update cannot "
+                           "be sent (HINT: the next reconcile marks the row deleted; delete it locally to drop "
+                           "the change)")
+        resolution = resolve(self.rule, net.base, net.new, remote["row"], net.changed_at, remote["updated"])
+        self._record(obj, key, resolution.conflicts, net, remote, counters)
+        if resolution.push:
+            self._attempt(net)
+            if not self._update_remote(table, foreign, key, resolution.push):
+                raise Rejected(f"{obj.object} {key} is not in Intercom any more: the update found no row")
+            counters.updated += 1
+        if resolution.push.keys() != net.new.keys():
+            # Intercom kept some columns (it won a conflict, or already had the value): the local row
+            # takes Intercom's now. Pushed columns are the local values already; the pull brings the rest.
+            self._refresh(table, foreign, key)
+        self._mark(net.change_ids, "done")
+
+    def _send_delete(self, obj, table, foreign, key, net, counters) -> None:
+        remote = self._read(table, foreign, key)
+        if remote is None:  # gone from Intercom already
+            self._mark(net.change_ids, "done")
+            return
+        base_updated = net.base.get("updated_at") if net.base else None
+        base_epoch = self.db.rows(f"SELECT extract(epoch FROM {literal(base_updated)}::timestamptz)::float8 AS t"
+                                  )[0]["t"] if base_updated else None
+        verdict = delete_wins(self.rule, base_epoch, remote["updated"], net.deleted_at or 0.0)
+        if verdict is not None:
+            conflict = Conflict("_row", None, remote["row"], net.base, "local" if verdict else "intercom")
+            self._record(obj, key, [conflict], net, remote, counters)
+        if verdict is False:  # Intercom's newer version stays, and comes back into the local table
+            self._refresh(table, foreign, key)
+        else:
+            self._attempt(net)
+            self.db.rows(f"DELETE FROM {foreign} WHERE id = {literal(key)} RETURNING id")
+            counters.deleted += 1
+        self._mark(net.change_ids, "done")
+
+    # ---- reads and writes through the foreign table ----------------------------------------
+    @staticmethod
+    def _canonical(table: Table, e: str) -> str:
+        """SQL giving the jsonb `e` with each value as this session renders the table's type (a time
+        written in another TimeZone compares equal)."""
+        return (f"(SELECT jsonb_object_agg(k, to_jsonb(r) -> k) FROM jsonb_populate_record(NULL::{table.qualified}, "
+                f"{e}) r, jsonb_object_keys({e}) k)")
+
+    def _read(self, table: Table, foreign: str, key: str) -> Optional[dict]:
+        """Intercom's current row (GET by id), as jsonb in the replica's types, and its updated_at."""
+        cols = ", ".join(ident(c) for c in table.names)
+        rows = self.db.rows(f"SELECT to_jsonb(f) AS row, extract(epoch FROM f.updated_at)::float8 AS updated "
+                            f"FROM (SELECT {cols} FROM {foreign} WHERE id = {literal(key)}) f")
+        if not rows:
+            return None
+        return {"row": json.loads(rows[0]["row"]), "updated": rows[0]["updated"]}
+
+    def _local(self, table: Table, key: str) -> dict:
+        """The replica row as _read gives Intercom's (the same types, so the same JSON)."""
+        rows = self.db.rows(f"SELECT to_jsonb(t) - '_replicated_at' - '_deleted_at' AS row, "
+                            f"extract(epoch FROM t.updated_at)::float8 AS updated FROM {table.qualified} t "
+                            f"WHERE id = {literal(key)}")
+        return {"row": json.loads(rows[0]["row"]), "updated": rows[0]["updated"]}
+
+    def _update_remote(self, table: Table, foreign: str, key: str, values: Dict[str, Any]) -> bool:
+        record = f"jsonb_populate_record(NULL::{table.qualified}, {literal(json.dumps(values))}::jsonb)"
+        sets = ", ".join(f"{ident(c)} = ({record}).{ident(c)}" for c in values)
+        return bool(self.db.rows(f"UPDATE {foreign} SET {sets} WHERE id = {literal(key)} RETURNING id"))
+
+    def _refresh(self, table: Table, foreign: str, key: str) -> None:
+        """The replica row as Intercom now has it (GET by id; current at once, unlike search)."""
+        self.db.rows(sql.upsert(table, Source(sql.by_values(foreign, table.names, "id", [key]))))
+
+    def _find_existing(self, obj: SyncObject, table: Table, foreign: str, net: NetChange) -> Optional[str]:
+        """The Intercom object a local insert already is: by a natural key, or (after an attempt that may
+        have created it) by the recovery columns among objects created since that attempt."""
+        types = dict(table.columns)
+
+        def equal(column):
+            return f"{ident(column)} = {literal(_text(net.new[column]))}::{types[column]}"
+        for columns in obj.unique:
+            if all(net.new.get(c) is not None for c in columns):
+                found = self.db.rows(f"SELECT id FROM {foreign} WHERE {' AND '.join(equal(c) for c in columns)} "
+                                     "ORDER BY id LIMIT 1")
+                if found:
+                    return found[0]["id"]
+        if not obj.recover or not net.attempted:
+            return None
+        def matches(column):
+            if column in obj.contains:
+                return f"strpos({ident(column)}, {literal(_text(net.new[column]))}) > 0"
+            return equal(column)
+        where = [matches(c) for c in obj.recover if net.new.get(c) is not None]
+        if not where:  # nothing to tell it from others created meanwhile (the FDW refuses such a row anyway)
+            return None
+        since = net.first_attempt_at - CREATED_SLACK.total_seconds()
+        where.append(f"created_at >= to_timestamp({since!r})")
+        found = self.db.rows(f"SELECT id FROM {foreign} WHERE {' AND '.join(where)} ORDER BY created_at LIMIT 1")
+        if found:
+            return found[0]["id"]
+        if obj.searched:
+            young = self.db.rows(
+                f"SELECT to_timestamp({net.first_attempt_at!r}) > now() - coalesce(nullif(current_setting("
+                f"{literal(SEARCH_LAG_SETTING)}, true), ''), {literal(DEFAULT_SEARCH_LAG)})::interval AS young")
+            if young[0]["young"]:
+                raise Held(f"an earlier attempt may have created this {obj.object} and Intercom's search, which "
+                           "shows new objects minutes late, does not list it yet: held until the attempt is older "
+                           f"than {SEARCH_LAG_SETTING}, then looked up again (and created if still not found)")
+        return None
+
+    def _write_back(self, obj: SyncObject, table: Table, key: str, intercom_id: str, net: NetChange) -> None:
+        """The local row takes its Intercom id; a row linked to one the replica holds already is merged into it."""
+        if key == intercom_id:
+            return
+        exists = self.db.rows(f"SELECT 1 FROM {table.qualified} WHERE id = {literal(intercom_id)}")
+        if exists:
+            self.db.rows(f"DELETE FROM {table.qualified} WHERE id = {literal(key)}")
+        else:
+            self.db.rows(f"UPDATE {table.qualified} SET id = {literal(intercom_id)} WHERE id = {literal(key)}")
+        # entries of the row captured after this run read the log follow it to its new key
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_changes SET key = {literal(intercom_id)} WHERE {self._where(obj)} "
+                     f"AND key = {literal(key)} AND status <> 'done' "
+                     f"AND NOT change_id = ANY({_ids(net.change_ids)})")
+
+    def _record(self, obj: SyncObject, key: str, conflicts: Sequence[Conflict], net: NetChange, remote: dict,
+                counters: Counters) -> None:
+        if not conflicts:
+            return
+        counters.conflicts += len(conflicts)
+        values = []
+        for c in conflicts:
+            at = net.changed_at.get(c.column)
+            values.append(
+                f"({literal(obj.object)}, {literal(self.schema)}, {literal(key)}, {literal(c.column)}, "
+                f"{literal(json.dumps(c.local))}::jsonb, {literal(json.dumps(c.intercom))}::jsonb, "
+                f"{literal(json.dumps(c.base))}::jsonb, "
+                f"{'to_timestamp(' + repr(at) + ')' if at is not None else 'NULL'}, "
+                f"{'to_timestamp(' + repr(remote['updated']) + ')' if remote['updated'] is not None else 'NULL'}, "
+                f"{literal(self.rule)}, {literal(c.winner)}, {_ids(net.change_ids)})")
+        self.db.rows(f"INSERT INTO {STATE_SCHEMA}.sync_conflicts (object, target_schema, key, \"column\", local_value, "
+                     "intercom_value, base_value, local_changed_at, intercom_updated_at, rule, winner, change_ids) "
+                     "VALUES " + ", ".join(values) + " ON CONFLICT DO NOTHING")
+
+
+def _ids(change_ids: Sequence[int]) -> str:
+    return f"ARRAY[{', '.join(str(int(i)) for i in change_ids)}]::bigint[]"
+
+
+def _text(value: Any) -> str:
+    """A JSON value as PostgreSQL's text of it (the literal compared with a typed column)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,313 @@
+"""CALL intercom_fdw.sync() through PostgreSQL against the emulator: local INSERT, UPDATE and DELETE of
+contacts and companies reach Intercom through the foreign tables, Intercom's changes come back, a
+second sync writes nothing, conflicts resolve per rule and are recorded, a rejected change is reported
+and retried."""
+import psycopg
+import pytest
+
+from tests.emulator_fixtures import running_emulator
+from tests.integration.replication_fixtures import intercom, replica_db  # noqa: F401  (fixtures)
+from tests.integration.sync_fixtures import (
+    all_of, changes, conflicts, local_row, open_changes, sync, sync_fails, writes,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with running_emulator(seed=31, contacts=40, companies=8, conversations=10, tickets=6, articles=5) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def synced(replica_db):
+    sync(replica_db, objects=["contacts", "companies"])
+    return replica_db
+
+
+def test_local_contact_insert_update_delete_reach_intercom(synced, intercom):
+    db = synced
+    victims = [r[0] for r in db.execute("SELECT id FROM intercom_replica.contacts ORDER BY id LIMIT 2").fetchall()]
+    db.execute("INSERT INTO intercom_replica.contacts (email, name) VALUES ('sync-new@example.com', 'Made Locally')")
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Renamed Locally' WHERE id = %s", (victims[0],))
+    db.execute("DELETE FROM intercom_replica.contacts WHERE id = %s", (victims[1],))
+    log = open_changes(db)
+    assert [(c["op"], c["status"]) for c in log] == [("insert", "pending"), ("update", "pending"),
+                                                     ("delete", "pending")]
+    assert log[1]["old"] and log[1]["new"] == {"name": "Renamed Locally"} and log[1]["changed_by"]
+    temp = log[0]["key"]
+    assert temp.startswith("local:")
+    intercom.reset_counters()
+    sync(db, objects=["contacts"])
+    made = [c for c in all_of(intercom, "/contacts") if c["email"] == "sync-new@example.com"]
+    assert len(made) == 1 and made[0]["name"] == "Made Locally"
+    assert local_row(db, "contacts", temp) is None
+    assert local_row(db, "contacts", made[0]["id"])["name"] == "Made Locally"  # id written back
+    assert intercom.send("GET", f"/contacts/{victims[0]}")["name"] == "Renamed Locally"
+    assert victims[1] not in {c["id"] for c in all_of(intercom, "/contacts")}
+    assert [c["status"] for c in changes(db, "contacts")][-3:] == ["done"] * 3
+    assert changes(db, "contacts")[-3]["intercom_id"] == made[0]["id"]
+    calls = writes(intercom)
+    assert calls == {"POST /contacts": 1, "PUT /contacts/{id}": 1, "DELETE /contacts/{id}": 1}, calls
+    # a second sync right after: the rows applied from Intercom were not captured, nothing is written
+    intercom.reset_counters()
+    sync(db, objects=["contacts", "companies"])
+    assert writes(intercom) == {}
+    assert open_changes(db) == []
+
+
+def test_local_company_insert_update_delete_reach_intercom(synced, intercom):
+    db = synced
+    some = db.execute("SELECT id FROM intercom_replica.companies ORDER BY id LIMIT 2").fetchall()
+    db.execute("INSERT INTO intercom_replica.companies (company_id, name, industry) "
+               "VALUES ('sync-co-1', 'Local Co', 'Tea')")
+    db.execute("UPDATE intercom_replica.companies SET industry = 'Shipping' WHERE id = %s", (some[0][0],))
+    db.execute("DELETE FROM intercom_replica.companies WHERE id = %s", (some[1][0],))
+    sync(db, objects=["companies"])
+    made = intercom.send("GET", "/companies", company_id="sync-co-1")
+    made = made.get("data", [made])[0] if "data" in made else made
+    assert made["name"] == "Local Co" and made["industry"] == "Tea"
+    assert local_row(db, "companies", made["id"])["company_id"] == "sync-co-1"
+    assert intercom.send("GET", f"/companies/{some[0][0]}")["industry"] == "Shipping"
+    gone = intercom.session.get(intercom.url + f"/companies/{some[1][0]}", timeout=30)
+    assert gone.status_code == 404
+    intercom.reset_counters()
+    sync(db, objects=["contacts", "companies"])
+    assert writes(intercom) == {}
+    # Intercom's own change to a company comes back
+    other = db.execute("SELECT id FROM intercom_replica.companies WHERE _deleted_at IS NULL ORDER BY id DESC "
+                       "LIMIT 1").fetchone()[0]
+    intercom.send("PUT", f"/companies/{other}", {"industry": "Changed In Intercom"})
+    intercom.reset_counters()
+    sync(db, objects=["companies"])
+    assert local_row(db, "companies", other)["industry"] == "Changed In Intercom"
+    assert writes(intercom) == {} and open_changes(db) == []
+
+
+def test_intercom_side_changes_reach_the_local_table_and_are_not_sent_back(synced, intercom):
+    db = synced
+    contact = db.execute("SELECT id FROM intercom_replica.contacts ORDER BY id DESC LIMIT 1").fetchone()[0]
+    intercom.send("PUT", f"/contacts/{contact}", {"name": "Renamed In Intercom"})
+    made = intercom.send("POST", "/contacts", {"email": "from-intercom@example.com", "name": "From Intercom"})
+    intercom.reset_counters()
+    sync(db, objects=["contacts"])
+    assert local_row(db, "contacts", contact)["name"] == "Renamed In Intercom"
+    assert local_row(db, "contacts", made["id"])["email"] == "from-intercom@example.com"
+    assert writes(intercom) == {} and open_changes(db) == []
+
+
+def test_a_local_insert_matching_an_existing_contact_is_linked_not_duplicated(synced, intercom):
+    db = synced
+    existing = intercom.send("POST", "/contacts", {"email": "already@example.com", "name": "Already There"})
+    # not replicated yet: the local insert names the same email
+    db.execute("INSERT INTO intercom_replica.contacts (email, phone) VALUES ('already@example.com', '+100')")
+    intercom.reset_counters()
+    sync(db, objects=["contacts"], conflict="local_wins")
+    assert "POST /contacts" not in writes(intercom)
+    assert len([c for c in all_of(intercom, "/contacts") if c["email"] == "already@example.com"]) == 1
+    row = local_row(db, "contacts", existing["id"])
+    assert row["phone"] == "+100" and row["name"] == "Already There"
+    assert intercom.send("GET", f"/contacts/{existing['id']}")["phone"] == "+100"
+    assert db.execute("SELECT count(*) FROM intercom_replica.contacts WHERE email = 'already@example.com'"
+                      ).fetchone()[0] == 1
+
+
+def _contact(db, offset):
+    return db.execute("SELECT id FROM intercom_replica.contacts WHERE id NOT LIKE 'local:%%' AND email IS NOT NULL "
+                      "ORDER BY id OFFSET %s LIMIT 1", (offset,)).fetchone()[0]
+
+
+@pytest.mark.parametrize("rule, local_first, winner", [
+    ("intercom_wins", False, "intercom"), ("local_wins", False, "local"),
+    ("newest_wins", True, "intercom"), ("newest_wins", False, "local"),
+])
+def test_concurrent_edits_resolve_per_rule_column_by_column(synced, intercom, rule, local_first, winner):
+    import time
+    db = synced
+    key = _contact(db, {"intercom_wins": 3, "local_wins": 4, "newest_wins": 5 + local_first}[rule])
+    before = local_row(db, "contacts", key)
+
+    def local_edit():
+        # name on both sides (a conflict); phone only locally (pushed whatever the rule)
+        db.execute("UPDATE intercom_replica.contacts SET name = 'Local Name', phone = '+4411' WHERE id = %s", (key,))
+
+    def intercom_edit():
+        # name on both sides; unsubscribed_from_emails only in Intercom (comes back whatever the rule)
+        intercom.send("PUT", f"/contacts/{key}", {"name": "Intercom Name",
+                                                 "unsubscribed_from_emails": not before["unsubscribed_from_emails"]})
+    first, second = (local_edit, intercom_edit) if local_first else (intercom_edit, local_edit)
+    first()
+    time.sleep(1.2)  # Intercom's updated_at counts seconds
+    second()
+    sync(db, objects=["contacts"], conflict=rule)
+    expected = "Local Name" if winner == "local" else "Intercom Name"
+    remote = intercom.send("GET", f"/contacts/{key}")
+    row = local_row(db, "contacts", key)
+    assert remote["name"] == row["name"] == expected
+    assert remote["phone"] == row["phone"] == "+4411"
+    assert row["unsubscribed_from_emails"] is (not before["unsubscribed_from_emails"])
+    recorded = [c for c in conflicts(db, "contacts") if c["key"] == key]
+    assert [(c["column"], c["rule"], c["winner"]) for c in recorded] == [("name", rule, winner)]
+    assert recorded[0]["local_value"] == "Local Name" and recorded[0]["intercom_value"] == "Intercom Name"
+    assert recorded[0]["base_value"] == before["name"]
+    assert recorded[0]["local_changed_at"] and recorded[0]["intercom_updated_at"]
+    intercom.reset_counters()
+    sync(db, objects=["contacts"], conflict=rule)
+    assert writes(intercom) == {}
+
+
+def test_a_local_delete_of_a_row_changed_in_intercom_is_a_conflict(synced, intercom):
+    db = synced
+    key = _contact(db, 8)
+    db.execute("DELETE FROM intercom_replica.contacts WHERE id = %s", (key,))
+    intercom.send("PUT", f"/contacts/{key}", {"name": "Still Wanted"})
+    sync(db, objects=["contacts"], conflict="intercom_wins")
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "Still Wanted"
+    assert local_row(db, "contacts", key)["name"] == "Still Wanted"  # back in the local table
+    assert [(c["column"], c["winner"]) for c in conflicts(db, "contacts") if c["key"] == key] == [("_row", "intercom")]
+
+
+def test_a_rejected_change_is_reported_kept_and_retried_without_blocking_the_others(synced, intercom):
+    db = synced
+    gone, fine = _contact(db, 9), _contact(db, 10)
+    intercom.send("DELETE", f"/contacts/{gone}")
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Too Late' WHERE id = %s", (gone,))
+    db.execute("INSERT INTO intercom_replica.contacts (name) VALUES ('No Identifier')")  # the FDW refuses it
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Goes Through' WHERE id = %s", (fine,))
+    diag = sync_fails(db, objects=["contacts"])
+    assert "1 of 1 objects failed or had rejected changes: contacts" in diag.message_primary
+    assert gone in diag.message_detail and "not in Intercom" in diag.message_detail
+    assert "email" in diag.message_detail and "external_id" in diag.message_detail, diag.message_detail
+    assert intercom.send("GET", f"/contacts/{fine}")["name"] == "Goes Through"
+    rejected = [c for c in open_changes(db)]
+    assert [(c["op"], c["status"], c["attempts"]) for c in rejected] == [("update", "rejected", 1),
+                                                                      ("insert", "rejected", 1)]
+    assert all(c["error"] for c in rejected)
+    state = db.execute("SELECT rejected, status FROM intercom_fdw.sync_state WHERE object = 'contacts' "
+                       "AND target_schema = 'intercom_replica'").fetchone()
+    assert state == (2, "rejected")
+    # the next run retries both: the insert, now given an email, goes through; the other is rejected again
+    db.execute("UPDATE intercom_replica.contacts SET email = 'fixed-later@example.com' WHERE id = %s",
+               (rejected[1]["key"],))
+    diag = sync_fails(db, objects=["contacts"])
+    assert gone in diag.message_detail and "No Identifier" not in diag.message_detail
+    made = [c for c in all_of(intercom, "/contacts") if c["email"] == "fixed-later@example.com"]
+    assert len(made) == 1 and made[0]["name"] == "No Identifier"
+    left = open_changes(db)
+    assert [(c["key"], c["attempts"]) for c in left] == [(gone, 2)]
+    # dropping the change: delete the row locally (Intercom has it no more: nothing to send)
+    db.execute("DELETE FROM intercom_replica.contacts WHERE id = %s", (gone,))
+    sync(db, objects=["contacts"])
+    assert open_changes(db) == []
+
+
+def _readme_block():
+    import re
+
+    from tests.harness.openapi_file import REPO
+    section = (REPO / "README.md").read_text().split("## Synchronize", 1)[1]
+    block = re.search(r"```sql\n(.*?)```", section, re.S).group(1)
+    return [s.strip() for s in re.sub(r"--[^\n]*", "", block).split(";") if s.strip()]
+
+
+def test_the_readme_example_runs_as_written(synced, intercom):
+    db = synced
+    ada = intercom.send("POST", "/contacts", {"email": "ada@example.com", "name": "Ada"})
+    old = intercom.send("POST", "/contacts", {"email": "old@example.com", "name": "Old"})
+    statements = _readme_block()
+    assert statements[0].startswith("CALL intercom_fdw.sync") and len(statements) == 9
+    for statement in statements[:5]:
+        db.execute(statement)
+    pending = db.execute(statements[4]).fetchall()
+    assert [r[1] for r in pending] == ["update", "insert", "delete"]
+    db.execute(statements[5])
+    grace = db.execute(statements[6]).fetchone()[0]
+    assert not grace.startswith("local:") and intercom.send("GET", f"/contacts/{grace}")["name"] == "Grace Hopper"
+    assert intercom.send("GET", f"/contacts/{ada['id']}")["phone"] == "+44 20 7946 0000"
+    assert old["id"] not in {c["id"] for c in all_of(intercom, "/contacts")}
+    db.execute(statements[7])
+    intercom.reset_counters()
+    db.execute(statements[8])
+    assert writes(intercom) == {}
+
+
+def test_a_role_that_edits_a_synced_table_is_recorded_and_a_second_run_refuses(pg, db, synced, intercom):
+    synced.execute("CREATE ROLE sync_editor")
+    synced.execute("GRANT USAGE ON SCHEMA intercom_replica, intercom_fdw TO sync_editor")
+    synced.execute("GRANT SELECT, UPDATE ON intercom_replica.contacts TO sync_editor")
+    synced.execute("GRANT INSERT ON intercom_fdw.sync_changes TO sync_editor")
+    synced.execute("GRANT USAGE ON SEQUENCE intercom_fdw.sync_changes_change_id_seq TO sync_editor")
+    key = _contact(synced, 11)
+    synced.execute("SET ROLE sync_editor")
+    try:
+        synced.execute("UPDATE intercom_replica.contacts SET name = 'By The Editor' WHERE id = %s", (key,))
+    finally:
+        synced.execute("RESET ROLE")
+    assert [(c["key"], c["changed_by"]) for c in open_changes(synced)] == [(key, "sync_editor")]
+    with psycopg.connect(pg.dsn(db), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtext('intercom_fdw.sync'), hashtext('intercom_replica.contacts'))")
+        diag = sync_fails(synced, objects=["contacts"])
+        assert "contacts in intercom_replica is being synced by another run" in diag.message_primary
+    sync(synced, objects=["contacts"])
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "By The Editor"
+
+
+def test_a_local_insert_of_a_contact_search_does_not_list_yet_is_linked_by_the_fdws_409(synced, intercom):
+    db = synced
+    intercom.knobs(search_index_delay_s=120)
+    try:
+        existing = intercom.send("POST", "/contacts", {"email": "lagging@example.com", "name": "Remote Name"})
+        db.execute("INSERT INTO intercom_replica.contacts (email, phone) VALUES ('lagging@example.com', '+200')")
+        intercom.reset_counters()
+        sync(db, objects=["contacts"], conflict="local_wins")
+    finally:
+        intercom.knobs(search_index_delay_s=0)
+    assert writes(intercom).get("POST /contacts") == 1  # sent, answered 409: the FDW gave the existing one
+    assert len([c for c in all_of(intercom, "/contacts") if c["email"] == "lagging@example.com"]) == 1
+    remote = intercom.send("GET", f"/contacts/{existing['id']}")
+    assert remote["phone"] == "+200" and remote["name"] == "Remote Name"
+    assert local_row(db, "contacts", existing["id"])["phone"] == "+200"
+    assert [(c["column"], c["winner"]) for c in conflicts(db, "contacts") if c["key"] == existing["id"]] == [
+        ("phone", "local")]
+
+
+def test_replicate_over_a_synced_table_captures_nothing_and_null_objects_sync_all_seven(synced, intercom):
+    db = synced
+    key = _contact(db, 12)
+    intercom.send("PUT", f"/contacts/{key}", {"name": "Replicated, Not Captured"})
+    before = len(changes(db))
+    db.execute("CALL intercom_fdw.replicate(ARRAY['contacts'])")
+    assert local_row(db, "contacts", key)["name"] == "Replicated, Not Captured"
+    assert len(changes(db)) == before
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Captured Again' WHERE id = %s", (key,))
+    assert len(changes(db)) == before + 1  # the setting was put back after the run
+    sync(db)
+    synced_objects = {r[0] for r in db.execute("SELECT object FROM intercom_fdw.sync_state "
+                                               "WHERE target_schema = 'intercom_replica' AND status = 'pushed'")}
+    assert synced_objects == {"contacts", "companies", "articles", "collections", "conversations", "tickets",
+                              "ticket_types"}
+    triggers = {r[0] for r in db.execute("SELECT tgrelid::regclass::text FROM pg_trigger "
+                                         "WHERE tgname = 'intercom_fdw_sync_capture'")}
+    assert len(triggers) == 7
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "Captured Again"
+
+
+def test_a_pull_committed_window_by_window_captures_nothing(synced, intercom):
+    db = synced
+    keys = [r[0] for r in db.execute("SELECT id FROM intercom_replica.contacts WHERE id NOT LIKE 'local:%' "
+                                     "ORDER BY id LIMIT 12").fetchall()]
+    for key in keys:
+        intercom.send("PUT", f"/contacts/{key}", {"name": f"Windowed {key}"})
+    before = len(changes(db))
+    db.execute("SET intercom_fdw.replicate_window_rows = 5")
+    try:
+        intercom.reset_counters()
+        sync(db, objects=["contacts"])
+    finally:
+        db.execute("RESET intercom_fdw.replicate_window_rows")
+    windows = db.execute("SELECT windows FROM intercom_fdw.replication_state WHERE object = 'contacts' "
+                         "AND target_schema = 'intercom_replica'").fetchone()[0]
+    assert windows >= 3
+    assert all(local_row(db, "contacts", k)["name"] == f"Windowed {k}" for k in keys)
+    assert len(changes(db)) == before and writes(intercom) == {}

@@ -1,0 +1,93 @@
+"""Sync of articles, collections, conversations, tickets and ticket types (contacts and companies are in
+test_sync.py): each one's local INSERT, UPDATE and (where Intercom allows it) DELETE reach Intercom
+through the foreign tables, with the id written back; Intercom's own changes come back; a second sync
+writes nothing; an operation Intercom does not allow is refused by the capture trigger."""
+import psycopg
+import pytest
+
+from tests.emulator_fixtures import running_emulator
+from tests.integration.replication_fixtures import intercom, replica_db  # noqa: F401  (fixtures)
+from tests.integration.sync_fixtures import changes, local_row, open_changes, sync, writes
+
+pytestmark = pytest.mark.timeout(300)
+
+OBJECTS = ["articles", "collections", "conversations", "tickets", "ticket_types"]
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with running_emulator(seed=37, contacts=20, companies=4, conversations=8, tickets=6, articles=5) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def synced(replica_db):
+    sync(replica_db, objects=OBJECTS)
+    return replica_db
+
+
+def _one(db, query, *params):
+    return db.execute(query, params).fetchone()[0]
+
+
+def _cases(db, intercom):
+    admin = intercom.send("GET", "/admins")["admins"][0]["id"]
+    contact = _one(db, "SELECT id FROM intercom.contacts ORDER BY id LIMIT 1")
+    ticket_type = _one(db, "SELECT id FROM intercom_replica.ticket_types ORDER BY id LIMIT 1")
+    return {
+        # object: (insert's columns and values, the column an update changes, Intercom's path and
+        #          field of it, whether Intercom deletes it)
+        "articles": ({"title": "Sync article", "author_id": admin, "body": "<p>Hi</p>"},
+                     "title", "/articles/{}", lambda o: o["title"], True),
+        "collections": ({"name": "Sync collection", "description": "made locally"},
+                        "name", "/help_center/collections/{}", lambda o: o["name"], True),
+        "conversations": ({"source_author_type": "user", "source_author_id": contact, "source_body": "Hello there"},
+                          "title", "/conversations/{}", lambda o: o["title"], False),
+        "tickets": ({"ticket_type_id": ticket_type, "contacts": psycopg.types.json.Jsonb([{"id": contact}]),
+                     "title": "Sync ticket"},
+                    "title", "/tickets/{}", lambda o: o["ticket_attributes"]["_default_title_"], False),
+        "ticket_types": ({"name": "Sync type", "description": "made locally"},
+                         "description", "/ticket_types/{}", lambda o: o["description"], False),
+    }
+
+
+@pytest.mark.parametrize("obj", OBJECTS)
+def test_local_insert_update_and_delete_reach_intercom(synced, intercom, obj):
+    db = synced
+    values, column, path, field, deletes = _cases(db, intercom)[obj]
+    names = ", ".join(f'"{c}"' for c in values)
+    db.execute(f"INSERT INTO intercom_replica.{obj} ({names}) VALUES ({', '.join(['%s'] * len(values))})",
+               tuple(values.values()))
+    existing = _one(db, f"SELECT id FROM intercom_replica.{obj} WHERE id NOT LIKE 'local:%%' ORDER BY id LIMIT 1")
+    db.execute(f'UPDATE intercom_replica.{obj} SET "{column}" = %s WHERE id = %s', (f"Edited {obj}", existing))
+    intercom.reset_counters()
+    sync(db, objects=[obj])
+    made = [c for c in changes(db, obj) if c["op"] == "insert"][-1]
+    assert made["status"] == "done" and made["intercom_id"] and not made["intercom_id"].startswith("local:")
+    created = intercom.send("GET", path.format(made["intercom_id"]))
+    assert local_row(db, obj, made["intercom_id"]) is not None and local_row(db, obj, made["key"]) is None
+    assert field(intercom.send("GET", path.format(existing))) == f"Edited {obj}"
+    assert local_row(db, obj, existing)[column] == f"Edited {obj}"
+    assert sum(n for route, n in writes(intercom).items() if route.startswith("POST")) == 1, writes(intercom)
+    if obj == "conversations":
+        assert created["source"]["body"] == "<p>Hello there</p>"
+    # Intercom's own change comes back, and a second sync writes nothing
+    other = _one(db, f"SELECT id FROM intercom_replica.{obj} WHERE id <> %s ORDER BY id DESC LIMIT 1", existing)
+    body = {"ticket_attributes": {"_default_title_": "From Intercom"}} if obj == "tickets" else {column: "From Intercom"}
+    intercom.send("PUT", path.format(other), body)
+    intercom.reset_counters()
+    sync(db, objects=[obj])
+    assert writes(intercom) == {} and open_changes(db) == []
+    assert local_row(db, obj, other)[column] == "From Intercom"
+    if deletes:
+        db.execute(f"DELETE FROM intercom_replica.{obj} WHERE id = %s", (made["intercom_id"],))
+        sync(db, objects=[obj])
+        assert intercom.session.get(intercom.url + path.format(made["intercom_id"]), timeout=30).status_code == 404
+    else:
+        with pytest.raises(psycopg.errors.FeatureNotSupported) as refused:
+            db.execute(f"DELETE FROM intercom_replica.{obj} WHERE id = %s", (existing,))
+        assert f"Intercom does not allow delete of {obj}" in refused.value.diag.message_primary
+        assert "insert, update" in refused.value.diag.message_hint
+    intercom.reset_counters()
+    sync(db, objects=[obj])
+    assert writes(intercom) == {} and open_changes(db) == []
