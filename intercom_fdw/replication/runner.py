@@ -99,6 +99,12 @@ FROM pg_catalog.pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 
 ORDER BY a.attnum"""
 
 
+def interrupted(error: Exception) -> bool:
+    """PostgreSQL's "operator intervention" errors (SQLSTATE class 57: query_canceled, admin_shutdown),
+    as a statement inside the procedure raises them: they end a run instead of failing one object."""
+    return str(getattr(error, "sqlstate", "") or "").startswith("57")
+
+
 class Replicator:
     def __init__(self, db: Database, target_schema: str, mode: str, deletes: str, server: Optional[str],
                  usage: Callable[[], dict] = backend_usage):
@@ -193,6 +199,8 @@ class Replicator:
             self._finish(strategy, counters, None)
             return None
         except Exception as error:  # recorded in the state table; the next object still runs
+            if interrupted(error):
+                raise  # a cancel, statement_timeout or terminate ends the whole run, now (its windows stay)
             message = error.message if isinstance(error, IntercomError) else str(error).strip()
             if not isinstance(error, (IntercomError, RunFailed)) and type(error).__name__ != "SPIError":
                 message = f"internal error: {type(error).__name__}: {message}\n{traceback.format_exc(limit=-3)}"

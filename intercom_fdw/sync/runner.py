@@ -20,7 +20,7 @@ from intercom_fdw.client.http import backend_usage
 from intercom_fdw.errors import ConfigurationError, IntercomError
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
-from intercom_fdw.replication.runner import Database, Replicator
+from intercom_fdw.replication.runner import Database, Replicator, interrupted
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
 from intercom_fdw.sync.objects import (
     CREATED_SLACK, DEFAULT_SEARCH_LAG, SEARCH_LAG_SETTING, SYNC_OBJECTS, SYNC_OBJECTS_BY_NAME, SyncObject,
@@ -80,11 +80,6 @@ class ObjectResult:
     counters: Counters
     error: Optional[str] = None  # the push or the pull failed as a whole
     rejected: List[str] = field(default_factory=list)  # "<key>: <first line of its error>"
-
-
-def _interrupted(error: Exception) -> bool:
-    """PostgreSQL's "operator intervention" errors (SQLSTATE class 57: query_canceled, admin_shutdown...)."""
-    return str(getattr(error, "sqlstate", "") or "").startswith("57")
 
 
 def _message(error: Exception) -> str:
@@ -190,7 +185,7 @@ class Syncer:
                 self._mark(net.change_ids, "pushing", str(held))
             except Exception as error:  # noqa: BLE001  (recorded in the log; the next change still goes)
                 self.db.rollback()
-                if _interrupted(error):  # a cancel, statement_timeout or terminate ends the run
+                if interrupted(error):  # a cancel, statement_timeout or terminate ends the run
                     raise
                 message = _message(error)
                 counters.rejected += 1

@@ -154,3 +154,23 @@ def test_a_failed_object_is_reported_and_the_next_run_resumes_it(pg, db, replica
     assert state(replica_db, "fragile_replica")["contacts"]["status"] == "succeeded"
     replicate(replica_db, objects=["contacts", "segments"], schema="fragile_fresh", mode="full", server="intercom")
     assert differences(replica_db, "fragile_replica", "fragile_fresh", ["contacts", "segments"]) == {}
+
+
+def test_a_statement_timeout_ends_the_whole_run_and_the_next_run_finishes_it(replica_db, intercom):
+    # before, the timeout was recorded as the first object's failure and the next objects still ran
+    intercom.knobs(latency_ms=400)
+    started = time.monotonic()
+    try:
+        replica_db.execute("SET statement_timeout = '1200ms'")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            replicate(replica_db, objects=["contacts", "segments"], schema="timed_replica", mode="full")
+    finally:
+        replica_db.execute("RESET statement_timeout")
+        intercom.knobs(latency_ms=0)
+    assert time.monotonic() - started < 6
+    report = state(replica_db, "timed_replica")
+    assert "segments" not in report or report["segments"]["status"] != "succeeded", report
+    assert all(r["status"] != "failed" for r in report.values()), report  # stopped, not failed
+    replicate(replica_db, objects=["contacts", "segments"], schema="timed_replica", mode="full")
+    assert {o: r["status"] for o, r in state(replica_db, "timed_replica").items()} == {
+        "contacts": "succeeded", "segments": "succeeded"}
