@@ -2,6 +2,7 @@
 setup, then each seeded fault (no runtime, package not importable, bad token, unreachable URL, low
 rate-limit headroom, drift, no server) reported with its fix and exit status 1."""
 import os
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -139,3 +140,31 @@ def test_a_package_the_server_cannot_import(pg, capsys):
         assert "fix: pip install intercom_fdw into the Python PostgreSQL embeds" in out
     finally:
         cluster.stop()
+
+
+def test_a_postgresql_without_any_multicorn(pg, capsys):
+    """A copy of PostgreSQL with no multicorn extension at all (scripts/relocate_pg.sh leaves every
+    multicorn file of the system behind): doctor says the runtime is missing and how to install it."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from intercom_fdw.tools.throwaway_pg import REPO, PgCluster
+
+    copy = tempfile.mkdtemp(prefix="intercom_fdw_no_runtime_")
+    os.chmod(copy, 0o755)
+    cluster = None
+    try:
+        subprocess.run(["bash", str(REPO / "scripts" / "relocate_pg.sh"), copy], check=True, capture_output=True)
+        cluster = PgCluster(runtime_name="bundled")
+        cluster.bin = Path(copy) / "lib" / "postgresql" / "15" / "bin"
+        cluster.start()
+        db = cluster.create_database("doctor_no_multicorn", extensions=())
+        status, out = doctor(capsys, "--dsn", cluster.dsn(db))
+        assert status == 1
+        assert "[FAIL] runtime: no multicorn extension in this PostgreSQL" in out, out
+        assert "fix: install multicorn2" in out, out
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(copy, ignore_errors=True)
