@@ -52,8 +52,11 @@ def test_incremental_contacts_cost_one_call_per_150_changes(replica_db, intercom
           f"{math.ceil(len(changed) / 150)}), {run['rows_read']} rows read, {run['rows_updated']} updated")
     assert run["rows_updated"] == len(changed) and run["rows_inserted"] == 0
     assert run["rows_read"] <= len(changed) + overlap
-    assert calls["by_route"] == {"POST /contacts/search": run["api_calls"]}
-    assert run["api_calls"] <= math.ceil(len(changed) / 150) + 2
+    # the page read ahead when the read stopped at the cursor may be counted by one side only: sent
+    # after the run counted its calls, or counted by the client and abandoned before it reached Intercom
+    assert set(calls["by_route"]) == {"POST /contacts/search"}
+    assert abs(run["api_calls"] - calls["total"]) <= 1
+    assert calls["total"] <= math.ceil(len(changed) / 150) + 2
     # nothing changed since: the cursor stays 15 minutes (the search lag) below the last run's start,
     # so it reads again the changes just made (one may not have been in the search yet), then stops
     after = state(replica_db)["contacts"]
@@ -65,7 +68,8 @@ def test_incremental_contacts_cost_one_call_per_150_changes(replica_db, intercom
     again = state(replica_db)["contacts"]
     print(f"no change: {again['api_calls']} calls, {again['rows_read']} rows read ({lag} within the lag)")
     assert again["rows_updated"] == again["rows_inserted"] == 0 and again["rows_read"] == lag
-    assert intercom.calls()["total"] == again["api_calls"] <= math.ceil((lag + 1) / 150) + 1
+    total = intercom.calls()["total"]
+    assert abs(total - again["api_calls"]) <= 1 and max(total, again["api_calls"]) <= math.ceil((lag + 1) / 150) + 1
     # 15 minutes without a change put the cursor at the newest change (least(newest, start - lag));
     # the test cannot wait them out, so it puts the cursor there: it reads only the rows of that
     # second (the last 10 changes): one page

@@ -163,7 +163,8 @@ def test_a_statement_timeout_ends_the_whole_run_and_the_next_run_finishes_it(rep
     try:
         replica_db.execute("SET statement_timeout = '1200ms'")
         with pytest.raises(psycopg.errors.QueryCanceled):
-            replicate(replica_db, objects=["contacts", "segments"], schema="timed_replica", mode="full")
+            replicate(replica_db, objects=["contacts", "segments"], schema="timed_replica", mode="full",
+                      server="intercom")
     finally:
         replica_db.execute("RESET statement_timeout")
         intercom.knobs(latency_ms=0)
@@ -171,6 +172,6 @@ def test_a_statement_timeout_ends_the_whole_run_and_the_next_run_finishes_it(rep
     report = state(replica_db, "timed_replica")
     assert "segments" not in report or report["segments"]["status"] != "succeeded", report
     assert all(r["status"] != "failed" for r in report.values()), report  # stopped, not failed
-    replicate(replica_db, objects=["contacts", "segments"], schema="timed_replica", mode="full")
+    replicate(replica_db, objects=["contacts", "segments"], schema="timed_replica", mode="full", server="intercom")
     assert {o: r["status"] for o, r in state(replica_db, "timed_replica").items()} == {
         "contacts": "succeeded", "segments": "succeeded"}
