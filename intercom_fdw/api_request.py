@@ -40,6 +40,9 @@ class ApiRequest:
     # (list, reach): a page-numbered list of the same objects that a scroll may read instead when
     # Intercom will not open one (another scroll is open), if the list reaches them all (see paging.py)
     stand_in: Optional[Tuple["ApiRequest", int]] = None
+    # Set when the request reads a whole table: its responses' total_count is recorded under this
+    # key (client/totals.py) for the planner's row estimates.
+    count_key: Optional[str] = None
 
     def __post_init__(self):
         if self.paging not in PAGING_STYLES:

@@ -76,8 +76,10 @@ def _partitioned(plan: ScanPlan, client):
     field = path_of(partitions.partitioning.field)
 
     def request_for(window):
+        # Only the first window (the whole table, when SQL filters nothing) reports the table's count.
         return replace(call, body={**call.body, "query": window_query(call.body["query"], partitions.partitioning,
-                                                                        window)})
+                                                                        window)},
+                       count_key=call.count_key if window == partitions.window else None)
 
     def split_window(window, response):
         # The earliest value on the first page: where the evenly spread cuts start (only the

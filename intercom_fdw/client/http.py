@@ -21,7 +21,7 @@ import requests.auth
 import urllib3
 
 from intercom_fdw import __version__, errors
-from intercom_fdw.client import error_mapping
+from intercom_fdw.client import error_mapping, totals
 from intercom_fdw.client.interrupts import AbortableAdapter, Interrupts, send
 from intercom_fdw.client.paging import PagingContext, iter_pages
 from intercom_fdw.client.prefetch import PagesAhead
@@ -201,8 +201,13 @@ class IntercomClient:
         return self._send(method.upper(), path, params, json, idempotent, allow_404, self.interrupts)
 
     def _paging_context(self, request: ApiRequest, interrupts: Interrupts) -> PagingContext:
+        count_key = request.count_key
+
         def fetch(target, params, body, idempotent):
-            return self._send(request.method.upper(), target, params, body, idempotent, request.allow_404, interrupts)
+            page = self._send(request.method.upper(), target, params, body, idempotent, request.allow_404, interrupts)
+            if count_key is not None and isinstance(page, dict) and "total_count" in page:
+                totals.record(self._workspace_key, count_key, page["total_count"], self._clock())
+            return page
 
         return PagingContext(
             fetch=fetch,
@@ -396,6 +401,11 @@ def client_for(base_url: str, token: str, api_version: str = DEFAULT_API_VERSION
         if client is None:
             client = _clients[key] = IntercomClient(base_url, token, api_version, **options)
         return client
+
+
+def table_counts(base_url: str, token: str) -> Callable[[str], Optional[int]]:
+    """The whole-table counts this backend's clients of the workspace saw lately (totals.py); no call."""
+    return totals.counts_for(workspace_key(base_url.rstrip("/"), token))
 
 
 def backend_usage() -> dict:
