@@ -53,6 +53,13 @@ def start_emulator(contacts: int) -> tuple:
             time.sleep(0.2)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid`, all its threads (from /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sample(pid: int, out: str, native: bool = False) -> subprocess.Popen:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "-o", out,
@@ -106,9 +113,11 @@ def main() -> None:
             conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER intercom INTO intercom")
             conn.execute("SELECT id FROM intercom.contacts LIMIT 1").fetchall()  # imports, client
             backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            cpu = (cpu_seconds(backend), cpu_seconds(emulator.pid))
             started = time.perf_counter()
             conn.execute(args.query).fetchall()
             unsampled = time.perf_counter() - started
+            cpu = (cpu_seconds(backend) - cpu[0], cpu_seconds(emulator.pid) - cpu[1])
             files = {"backend": os.path.join(work, "backend.txt"), "emulator": os.path.join(work, "emulator.txt")}
             spies = [sample(backend, files["backend"], args.native), sample(emulator.pid, files["emulator"])]
             time.sleep(1.0)  # py-spy attaches
@@ -121,7 +130,8 @@ def main() -> None:
                 spy.wait(timeout=60)
         print(f"{args.query!r} -> {result[0] if len(result) == 1 else len(result)} in {seconds:.2f} s "
               f"({args.contacts / seconds:,.0f} contacts/s; unsampled {unsampled:.2f} s, "
-              f"{args.contacts / unsampled:,.0f} contacts/s), emulator latency {args.latency_ms:g} ms, "
+              f"{args.contacts / unsampled:,.0f} contacts/s, CPU s: backend {cpu[0]:.2f}, emulator {cpu[1]:.2f}), "
+              f"emulator latency {args.latency_ms:g} ms, "
               f"load average {os.getloadavg()[0]:.1f}")
         summary(files["backend"], f"PostgreSQL backend {backend}", args.top)
         summary(files["emulator"], f"emulator process {emulator.pid}", args.top)

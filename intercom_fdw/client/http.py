@@ -9,10 +9,11 @@ import collections
 import hashlib
 import itertools
 import logging
+import os
 import random
 import threading
 import time
-from typing import Callable, Iterable, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 import orjson
@@ -122,6 +123,12 @@ class IntercomClient:
         # The token goes through session.auth, not a default header: requests replaces an
         # Authorization header with ~/.netrc credentials for the host, but never an explicit auth.
         session.auth = BearerAuth(token)
+        # What requests reads from the environment on every request (proxies, a CA bundle; netrc is
+        # moot with explicit auth) is read once here: every request goes to base_url (next-page URLs
+        # are re-rooted on it), and scanning the environment cost ~0.3 ms of CPU per call (profiled).
+        session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.trust_env = False
         session.headers.update(
             {
                 "Accept": "application/json",
@@ -178,6 +185,31 @@ class IntercomClient:
                 for following in itertools.islice(pending, 1):
                     window.append(pool.submit(self._collect, following))
                 yield items
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def get_as_completed(self, tagged: Iterable[Tuple[Any, ApiRequest]],
+                         concurrency: Optional[int] = None) -> Iterator[Tuple[Any, List[dict]]]:
+        """(tag, items) of each (tag, request), as each completes, with `concurrency` requests in flight.
+
+        Unlike get_many, a slow request holds back no other: a new one is sent as soon as any ends,
+        so the calls keep `concurrency` in flight all along. The input is read lazily, at most
+        `concurrency` ahead of what was yielded (memory flat however many requests there are).
+        """
+        width = max(1, concurrency or self.concurrency)
+        pending = iter(tagged)
+        pool = worker_pool(width, "intercom_fdw")
+        flights: dict = {}
+        try:
+            for tag, request in itertools.islice(pending, width):
+                flights[pool.submit(self._collect, request)] = tag
+            while flights:
+                for future in self.interrupts.first_done(flights):
+                    tag = flights.pop(future)
+                    items = future.result()
+                    for following_tag, following in itertools.islice(pending, 1):
+                        flights[pool.submit(self._collect, following)] = following_tag
+                    yield tag, items
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

@@ -126,7 +126,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         expected_calls=_expected_calls(spec, route, row_limit, extended, estimate),
         estimated_rows=UNBOUND_FILTER_ESTIMATE if unbound and route.kind != "lookup" else estimate,
         parameters=tuple(dict.fromkeys(c.column for c in conditions if _has_parameter(c.value))),
-        partitions=plan.partitions,
+        partitions=plan.partitions, in_order=in_order,
     )
 
 

@@ -354,3 +354,18 @@ def test_a_nul_character_in_any_string_arrives_as_the_replacement_character():
     with serve(replies(Reply(body=body, headers={"Content-Type": "application/json"}))) as api:
         got = client_against(api).call("GET", "/contacts/c1")
     assert got == {"type": "contact", "id": "c1", "name": "a\ufffdb", "tags": [{"n\ufffd": "\ufffd"}], "n": 1}
+
+
+def test_the_environment_s_proxy_and_ca_bundle_are_read_once_at_session_creation(monkeypatch):
+    from intercom_fdw.client.http import IntercomClient
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = IntercomClient("https://api.intercom.io", "tok-env")
+    assert client._session.proxies.get("https") == "http://proxy.example:3128"
+    assert client._session.verify == "/etc/ssl/company.pem"
+    assert client._session.trust_env is False  # not read again per request
+    monkeypatch.setenv("NO_PROXY", "api.intercom.io")
+    assert not IntercomClient("https://api.intercom.io", "tok-env")._session.proxies.get("https")
