@@ -35,6 +35,7 @@ class SyncObject:
     # recovery columns whose Intercom value holds the local one within more (a message body comes back
     # as HTML: "Hello" is "<p>Hello</p>")
     contains: Tuple[str, ...] = ()
+    listed_partially: bool = False  # the pull's marks are checked by id (see above)
 
     def __post_init__(self):
         assert bool(self.unique) != bool(self.recover), self.object
@@ -46,7 +47,7 @@ class SyncObject:
 
 SYNC_OBJECTS: Tuple[SyncObject, ...] = (
     SyncObject("contacts", unique=(("email",), ("external_id",))),
-    SyncObject("companies", unique=(("company_id",),)),
+    SyncObject("companies", unique=(("company_id",),), listed_partially=True),
     SyncObject("articles", recover=("title", "author_id")),
     SyncObject("collections", recover=("name", "parent_id")),
     SyncObject("conversations", recover=("source_author_id", "source_body"), searched=True, contains=("source_body",)),

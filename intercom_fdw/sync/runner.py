@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from intercom_fdw.client.http import backend_usage
 from intercom_fdw.errors import ConfigurationError, IntercomError
@@ -115,14 +115,28 @@ class Syncer:
                 except Exception as error:  # noqa: BLE001  (reported per object; the others go on)
                     self.db.rollback()
                     results[obj.object] = ObjectResult(Counters(), _message(error))
+            # rows marked deleted since the last run started (by its pull, or a replicate() since) are checked
+            # again when the list leaves some out; read before the push overwrites the state row
+            since = {o.object: self._last_start(o) for o in objects if o.listed_partially and o.object in tables}
             for obj in objects:
                 if obj.object in tables:
                     results[obj.object] = self._push(obj, tables[obj.object])
+            pull_start = self.db.rows("SELECT now()::text AS t")[0]["t"]
             pulled = self.replicator.run([STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables])
             for name, error in pulled.items():  # the pull may also replicate parts of an object (tables of its own)
                 result = results.setdefault(name, ObjectResult(Counters()))
                 if error and not result.error:
                     result.error = f"pull (replication) failed: {error.splitlines()[0]}"
+            for name, last_start in since.items():
+                obj = SYNC_OBJECTS_BY_NAME[name]
+                try:
+                    self._restore_unlisted(obj, tables[name], last_start or pull_start)
+                except Exception as error:  # noqa: BLE001  (reported per object)
+                    self.db.rollback()
+                    if interrupted(error):
+                        raise
+                    if not results[name].error:
+                        results[name].error = f"checking the rows the pull marked deleted failed: {_message(error)}"
         finally:
             for obj in locked:
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(obj)})")
@@ -152,6 +166,23 @@ class Syncer:
                      f"{literal(obj.object)}, {literal(','.join(obj.operations))})")
         self.db.commit()
         return table
+
+    def _last_start(self, obj: SyncObject) -> Optional[str]:
+        rows = self.db.rows(f"SELECT run_started_at::text AS t FROM {STATE_SCHEMA}.sync_state WHERE {self._where(obj)}")
+        return rows[0]["t"] if rows else None
+
+    def _restore_unlisted(self, obj: SyncObject, table: Table, since: str) -> None:
+        """Rows marked deleted since `since` that Intercom still has, read by id (SyncObject.listed_partially:
+        its lists leave them out) and restored with Intercom's values; the ones it has no more stay marked."""
+        marked = [r["id"] for r in self.db.rows(
+            f"SELECT id FROM {table.qualified} WHERE _deleted_at >= {literal(since)}::timestamptz ORDER BY id")]
+        if marked:
+            self._refresh(table, self.replicator._foreign(obj.object), marked)
+            left = self.db.rows(f"SELECT count(*) AS n FROM {table.qualified} WHERE _deleted_at IS NOT NULL "
+                                f"AND id = ANY({sql.text_array(marked)})")[0]["n"]
+            self.db.commit()
+            self.notice(f"{obj.object}: {len(marked) - left} of the {len(marked)} rows the pull marked deleted are "
+                        "still in Intercom (its list leaves them out; read by id): restored")
 
     # ---- push ------------------------------------------------------------------------------
     def _where(self, obj: SyncObject) -> str:
@@ -343,9 +374,10 @@ class Syncer:
         sets = ", ".join(f"{ident(c)} = ({record}).{ident(c)}" for c in values)
         return bool(self.db.rows(f"UPDATE {foreign} SET {sets} WHERE id = {literal(key)} RETURNING id"))
 
-    def _refresh(self, table: Table, foreign: str, key: str) -> None:
-        """The replica row as Intercom now has it (GET by id; current at once, unlike search)."""
-        self.db.rows(sql.upsert(table, Source(sql.by_values(foreign, table.names, "id", [key]))))
+    def _refresh(self, table: Table, foreign: str, key: Union[str, Sequence[str]]) -> None:
+        """The replica row (or rows) as Intercom now has it (GET by id; current at once, unlike search)."""
+        keys = [key] if isinstance(key, str) else list(key)
+        self.db.rows(sql.upsert(table, Source(sql.by_values(foreign, table.names, "id", keys))))
 
     def _find_existing(self, obj: SyncObject, table: Table, foreign: str, net: NetChange) -> Optional[str]:
         """The Intercom object a local insert already is: by a natural key, or (after an attempt that may

@@ -311,3 +311,35 @@ def test_a_pull_committed_window_by_window_captures_nothing(synced, intercom):
     assert windows >= 3
     assert all(local_row(db, "contacts", k)["name"] == f"Windowed {k}" for k in keys)
     assert len(changes(db)) == before and writes(intercom) == {}
+
+
+def test_a_company_without_contacts_stays_live_though_intercoms_list_leaves_it_out(synced, intercom):
+    """Intercom's company list and scroll leave out companies without contacts (OpenAPI listAllCompanies);
+    the pull marks them deleted, and the run reads those back by id: they stay live while Intercom has them."""
+    db = synced
+    alone = intercom.send("POST", "/companies", {"company_id": "alone-remote", "name": "Alone In Intercom"})
+    db.execute("INSERT INTO intercom_replica.companies (company_id, name) VALUES ('alone-local', 'Made Alone')")
+    db.execute("INSERT INTO intercom_replica.companies (company_id, name) VALUES ('alone-remote', 'Linked Alone')")
+    sync(db, objects=["companies"], conflict="local_wins")
+    made = intercom.send("GET", "/companies", company_id="alone-local")
+    made = made["data"][0] if "data" in made else made
+    assert made["company_id"] == "alone-local"
+    scrolled = intercom.send("GET", "/companies/scroll")["data"]
+    assert not {made["id"], alone["id"]} & {c["id"] for c in scrolled}  # the premise: the scroll leaves them out
+    live = {r[0]: r[1] for r in db.execute("SELECT company_id, _deleted_at FROM intercom_replica.companies "
+                                           "WHERE company_id LIKE 'alone-%'")}
+    assert live == {"alone-local": None, "alone-remote": None}
+    assert local_row(db, "companies", alone["id"])["name"] == "Linked Alone"
+    # the next runs: nothing written, still live; Intercom's own change to one comes back (read by id)
+    intercom.send("PUT", f"/companies/{made['id']}", {"industry": "Hermits"})
+    intercom.reset_counters()
+    sync(db, objects=["companies"])
+    assert writes(intercom) == {} and open_changes(db) == []
+    row = local_row(db, "companies", made["id"])
+    assert row["_deleted_at"] is None and row["industry"] == "Hermits"
+    # deleted in Intercom: the next run marks it and keeps it marked
+    intercom.send("DELETE", f"/companies/{alone['id']}")
+    sync(db, objects=["companies"])
+    sync(db, objects=["companies"])
+    assert local_row(db, "companies", alone["id"])["_deleted_at"] is not None
+    assert local_row(db, "companies", made["id"])["_deleted_at"] is None
