@@ -1,6 +1,7 @@
 """The sync engine: pushes each synced table's change log through its foreign table, then pulls Intercom's
 changes with replication's incremental run (replication/runner.py), all in one session whose
-APPLYING_SETTING is on, so nothing sync or replication writes into a replica table is captured.
+APPLYING_SETTING is on (PUSHING during the push), so nothing sync or replication writes into a replica
+table is captured; the pull keeps the local values of changes still pending (the trigger, sqlgen.py).
 
 Each row's pending log entries become one net change (resolve.py), sent on its own and committed on its
 own: a change Intercom rejects is marked `rejected` with its error and the others go on; it is retried
@@ -32,6 +33,10 @@ TRIGGER_NAME = "intercom_fdw_sync_capture"
 # Runs of sync exclude each other per object and schema (a replicate of the same object waits for
 # its own lock only while the pull runs).
 LOCK_CLASS = "hashtext('intercom_fdw.sync')"
+# APPLYING_SETTING's value while the push writes what it decided (ids written back, Intercom's values
+# of columns it won): not captured, and, unlike 'on' (replication's pull), not keeping the local
+# values of pending changes (sqlgen.py's trigger).
+PUSHING = "pushing"
 
 
 class Rejected(Exception):
@@ -99,6 +104,7 @@ class Syncer:
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self, objects: Sequence[SyncObject]) -> Dict[str, ObjectResult]:
+        self.check_privileges(objects)
         self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
         applying = self.replicator.set_applying("on")
         self.db.commit()
@@ -118,9 +124,13 @@ class Syncer:
             # rows marked deleted since the last run started (by its pull, or a replicate() since) are checked
             # again when the list leaves some out; read before the push overwrites the state row
             since = {o.object: self._last_start(o) for o in objects if o.listed_partially and o.object in tables}
+            self.replicator.set_applying(PUSHING)
+            self.db.commit()  # committed: a change's rollback does not undo it
             for obj in objects:
                 if obj.object in tables:
                     results[obj.object] = self._push(obj, tables[obj.object])
+            self.replicator.set_applying("on")
+            self.db.commit()
             pull_start = self.db.rows("SELECT now()::text AS t")[0]["t"]
             pulled = self.replicator.run([STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables])
             for name, error in pulled.items():  # the pull may also replicate parts of an object (tables of its own)
@@ -143,6 +153,34 @@ class Syncer:
             self.replicator.set_applying(applying)
             self.db.commit()
         return results
+
+    def check_privileges(self, objects: Sequence[SyncObject]) -> None:
+        """What the caller lacks of what a run needs (README, Synchronize: Roles), said at once rather than
+        as a change rejected or a state write failed mid-run. Replication checks its own."""
+        needs = [(f"{STATE_SCHEMA}.{t}", "table", p) for t in ("sync_changes", "sync_conflicts", "sync_state")
+                 for p in ("SELECT", "INSERT", "UPDATE")]
+        needs += [(f"{STATE_SCHEMA}.{s}", "sequence", "USAGE")
+                  for s in ("sync_changes_change_id_seq", "sync_conflicts_conflict_id_seq")]
+        for obj in objects:
+            try:
+                foreign = self.replicator._foreign(obj.object)
+            except ConfigurationError:
+                continue  # reported for this object alone when it is enabled
+            needs += [(foreign, "table", p) for p in ("SELECT",) + tuple(op.upper() for op in obj.operations)]
+            qualified = f"{ident(self.schema)}.{ident(obj.object)}"
+            needs += [(qualified, "table", p) for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRIGGER")]
+        checks = ", ".join(
+            f"({literal(n)}, {literal(p)}, to_regclass({literal(n)}) IS NULL OR "
+            + (f"has_sequence_privilege({literal(n)}, {literal(p)})" if kind == "sequence"
+               else f"has_table_privilege({literal(n)}, {literal(p)})") + ")"
+            for n, kind, p in needs)
+        missing = self.db.rows(f"SELECT current_user AS who, name, privilege FROM (VALUES {checks}) v(name, privilege, ok) "
+                               "WHERE NOT ok")
+        if missing:
+            lacking = ", ".join(f"{m['privilege']} on {m['name']}" for m in missing)
+            raise ConfigurationError(
+                f"role {missing[0]['who']} lacks privileges sync needs: {lacking}",
+                hint="GRANT them, or run sync as the owner of the replica tables (README, Synchronize: Roles)")
 
     def _lock_key(self, obj: SyncObject) -> str:
         return f"hashtext({literal(self.schema + '.' + obj.object)})"

@@ -343,3 +343,32 @@ def test_a_company_without_contacts_stays_live_though_intercoms_list_leaves_it_o
     sync(db, objects=["companies"])
     assert local_row(db, "companies", alone["id"])["_deleted_at"] is not None
     assert local_row(db, "companies", made["id"])["_deleted_at"] is None
+
+
+def test_a_pull_keeps_the_local_values_of_changes_not_sent_yet(synced, intercom):
+    """Replication writing Intercom's version of a row with pending local changes (replicate() here, as
+    sync's pull does) keeps those columns' local values and does not bring back a row deleted locally;
+    the other columns take Intercom's. The next sync then decides the conflict as usual."""
+    db = synced
+    edited, deleted = _contact(db, 13), _contact(db, 14)
+    before = local_row(db, "contacts", edited)
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Pending Locally' WHERE id = %s", (edited,))
+    db.execute("DELETE FROM intercom_replica.contacts WHERE id = %s", (deleted,))
+    intercom.send("PUT", f"/contacts/{edited}", {"name": "Newer In Intercom", "phone": "+999"})
+    intercom.send("PUT", f"/contacts/{deleted}", {"name": "Changed While Deleted Locally"})
+    db.execute("CALL intercom_fdw.replicate(ARRAY['contacts'])")
+    row = local_row(db, "contacts", edited)
+    assert (row["name"], row["phone"]) == ("Pending Locally", "+999")
+    assert local_row(db, "contacts", deleted) is None
+    assert [(c["key"], c["op"]) for c in open_changes(db)] == [(edited, "update"), (deleted, "delete")]
+    sync(db, objects=["contacts"], conflict="local_wins")
+    assert intercom.send("GET", f"/contacts/{edited}")["name"] == "Pending Locally"
+    assert local_row(db, "contacts", edited)["name"] == "Pending Locally"
+    assert deleted not in {c["id"] for c in all_of(intercom, "/contacts")}
+    recorded = [(c["key"], c["column"], c["winner"]) for c in conflicts(db, "contacts") if c["key"] in (edited, deleted)]
+    assert recorded == [(edited, "name", "local"), (deleted, "_row", "local")]
+    assert conflicts(db, "contacts")[-2]["base_value"] == before["name"]
+    # once sent, the pull writes Intercom's values again
+    intercom.send("PUT", f"/contacts/{edited}", {"name": "Intercom Again"})
+    sync(db, objects=["contacts"])
+    assert local_row(db, "contacts", edited)["name"] == "Intercom Again" and open_changes(db) == []
