@@ -89,7 +89,9 @@ class ObjectResult:
 
 def _message(error: Exception) -> str:
     message = error.message if isinstance(error, IntercomError) else str(error).strip()
-    if not isinstance(error, (IntercomError, Rejected, Held)) and type(error).__name__ != "SPIError":
+    # plpy's errors (SPIError and its per-SQLSTATE subclasses) are PostgreSQL's own, already clear
+    spi = any(c.__name__ == "SPIError" for c in type(error).__mro__)
+    if not isinstance(error, (IntercomError, Rejected, Held)) and not spi:
         message = f"internal error: {type(error).__name__}: {message}\n{traceback.format_exc(limit=-3)}"
     return message
 
@@ -105,7 +107,8 @@ class Syncer:
     # ---- the run ---------------------------------------------------------------------------
     def run(self, objects: Sequence[SyncObject]) -> Dict[str, ObjectResult]:
         self.check_privileges(objects)
-        self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
+        if self.db.rows(f"SELECT to_regnamespace({literal(ident(self.schema))}) IS NULL AS missing")[0]["missing"]:
+            self.db.rows(f"CREATE SCHEMA {ident(self.schema)}")  # (IF NOT EXISTS would say so in a NOTICE each run)
         applying = self.replicator.set_applying("on")
         self.db.commit()
         locked: List[SyncObject] = []
@@ -115,9 +118,10 @@ class Syncer:
                 self._lock(obj)
                 locked.append(obj)
             tables: Dict[str, Table] = {}
+            fresh: List[str] = []  # replicated by this run for the first time: pulled already, nothing to push
             for obj in objects:
                 try:
-                    tables[obj.object] = self._enable(obj)
+                    tables[obj.object] = self._enable(obj, fresh)
                 except Exception as error:  # noqa: BLE001  (reported per object; the others go on)
                     self.db.rollback()
                     results[obj.object] = ObjectResult(Counters(), _message(error))
@@ -132,7 +136,8 @@ class Syncer:
             self.replicator.set_applying("on")
             self.db.commit()
             pull_start = self.db.rows("SELECT now()::text AS t")[0]["t"]
-            pulled = self.replicator.run([STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables])
+            to_pull = [STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables and o.object not in fresh]
+            pulled = self.replicator.run(to_pull) if to_pull else {}
             for name, error in pulled.items():  # the pull may also replicate parts of an object (tables of its own)
                 result = results.setdefault(name, ObjectResult(Counters()))
                 if error and not result.error:
@@ -190,14 +195,16 @@ class Syncer:
             raise ConfigurationError(f"{obj.object} in {self.schema} is being synced by another run",
                                      hint="wait for it to end (intercom_fdw.sync_state shows its progress)")
 
-    def _enable(self, obj: SyncObject) -> Table:
-        """The replica table (replicated first when it does not exist yet) with its capture trigger."""
+    def _enable(self, obj: SyncObject, fresh: List[str]) -> Table:
+        """The replica table (replicated first when it does not exist yet: its name then goes into `fresh`)
+        with its capture trigger."""
         strategy = STRATEGIES_BY_OBJECT[obj.object]
         qualified = f"{ident(self.schema)}.{ident(obj.object)}"
         if not self.db.rows(f"SELECT to_regclass({literal(qualified)}) IS NOT NULL AS ok")[0]["ok"]:
             error = self.replicator.run([strategy])[obj.object]
             if error:
                 raise RuntimeError(f"the first replication of {obj.object} failed: {error.splitlines()[0]}")
+            fresh.append(obj.object)
         table = self.replicator._target(strategy)
         self.db.rows(f"CREATE OR REPLACE TRIGGER {TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE ON {table.qualified} "
                      f"FOR EACH ROW EXECUTE FUNCTION {STATE_SCHEMA}.sync_capture("

@@ -372,3 +372,20 @@ def test_a_pull_keeps_the_local_values_of_changes_not_sent_yet(synced, intercom)
     intercom.send("PUT", f"/contacts/{edited}", {"name": "Intercom Again"})
     sync(db, objects=["contacts"])
     assert local_row(db, "contacts", edited)["name"] == "Intercom Again" and open_changes(db) == []
+
+
+def test_sync_refuses_to_run_inside_a_transaction_block(synced, intercom):
+    db = synced
+    key = _contact(db, 15)
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Sent Outside A Block' WHERE id = %s", (key,))
+    intercom.reset_counters()
+    db.execute("BEGIN")
+    try:
+        diag = sync_fails(db, objects=["contacts"])
+    finally:
+        db.execute("ROLLBACK")
+    assert "cannot run inside a transaction block" in diag.message_primary
+    assert "BEGIN" in diag.message_hint
+    assert writes(intercom) == {} and [c["status"] for c in open_changes(db)] == ["pending"]
+    sync(db, objects=["contacts"])
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "Sent Outside A Block"
