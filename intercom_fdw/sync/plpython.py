@@ -4,15 +4,32 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from intercom_fdw.actions.plpython import _raise
-from intercom_fdw.errors import IntercomError
+from intercom_fdw.errors import ConfigurationError, IntercomError
 from intercom_fdw.replication.plpython import PlpyDatabase
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
 from intercom_fdw.sync.runner import NOTICE_PREFIX, Syncer, check_arguments, choose_objects
 
 
+def _outside_a_transaction_block(plpy) -> None:
+    """Sync's log must commit with each write it sends (Intercom's writes do not roll back): inside a
+    transaction block (BEGIN; CALL ...) an error or a ROLLBACK would undo the log, and the next run send
+    the writes again (a create whose object has no unique key twice)."""
+    try:
+        plpy.commit()
+    except plpy.SPIError as error:
+        if "invalid transaction termination" not in str(error):
+            raise
+        raise ConfigurationError(
+            "cannot run inside a transaction block: it commits its log with each write "
+            "it sends to Intercom",
+            hint="CALL it on its own (psql's autocommit, pg_cron, intercom-fdw sync), not between BEGIN and COMMIT "
+                 "nor from a function") from None
+
+
 def sync(plpy, objects: Optional[Sequence[str]], target_schema: str, conflict: str, server: Optional[str]) -> None:
     try:
         check_arguments(conflict, target_schema)
+        _outside_a_transaction_block(plpy)
         chosen = choose_objects(objects)
         # the pull's notices keep replication's prefix (the CLI reads both)
         syncer = Syncer(PlpyDatabase(plpy), target_schema, conflict, server,

@@ -1,6 +1,7 @@
 """The sync engine: pushes each synced table's change log through its foreign table, then pulls Intercom's
 changes with replication's incremental run (replication/runner.py), all in one session whose
-APPLYING_SETTING is on, so nothing sync or replication writes into a replica table is captured.
+APPLYING_SETTING is on (PUSHING during the push), so nothing sync or replication writes into a replica
+table is captured; the pull keeps the local values of changes still pending (the trigger, sqlgen.py).
 
 Each row's pending log entries become one net change (resolve.py), sent on its own and committed on its
 own: a change Intercom rejects is marked `rejected` with its error and the others go on; it is retried
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from intercom_fdw.client.http import backend_usage
 from intercom_fdw.errors import ConfigurationError, IntercomError
@@ -32,6 +33,10 @@ TRIGGER_NAME = "intercom_fdw_sync_capture"
 # Runs of sync exclude each other per object and schema (a replicate of the same object waits for
 # its own lock only while the pull runs).
 LOCK_CLASS = "hashtext('intercom_fdw.sync')"
+# APPLYING_SETTING's value while the push writes what it decided (ids written back, Intercom's values
+# of columns it won): not captured, and, unlike 'on' (replication's pull), not keeping the local
+# values of pending changes (sqlgen.py's trigger).
+PUSHING = "pushing"
 
 
 class Rejected(Exception):
@@ -84,7 +89,9 @@ class ObjectResult:
 
 def _message(error: Exception) -> str:
     message = error.message if isinstance(error, IntercomError) else str(error).strip()
-    if not isinstance(error, (IntercomError, Rejected, Held)) and type(error).__name__ != "SPIError":
+    # plpy's errors (SPIError and its per-SQLSTATE subclasses) are PostgreSQL's own, already clear
+    spi = any(c.__name__ == "SPIError" for c in type(error).__mro__)
+    if not isinstance(error, (IntercomError, Rejected, Held)) and not spi:
         message = f"internal error: {type(error).__name__}: {message}\n{traceback.format_exc(limit=-3)}"
     return message
 
@@ -99,7 +106,9 @@ class Syncer:
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self, objects: Sequence[SyncObject]) -> Dict[str, ObjectResult]:
-        self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
+        self.check_privileges(objects)
+        if self.db.rows(f"SELECT to_regnamespace({literal(ident(self.schema))}) IS NULL AS missing")[0]["missing"]:
+            self.db.rows(f"CREATE SCHEMA {ident(self.schema)}")  # (IF NOT EXISTS would say so in a NOTICE each run)
         applying = self.replicator.set_applying("on")
         self.db.commit()
         locked: List[SyncObject] = []
@@ -109,26 +118,74 @@ class Syncer:
                 self._lock(obj)
                 locked.append(obj)
             tables: Dict[str, Table] = {}
+            fresh: List[str] = []  # replicated by this run for the first time: pulled already, nothing to push
             for obj in objects:
                 try:
-                    tables[obj.object] = self._enable(obj)
+                    tables[obj.object] = self._enable(obj, fresh)
                 except Exception as error:  # noqa: BLE001  (reported per object; the others go on)
                     self.db.rollback()
                     results[obj.object] = ObjectResult(Counters(), _message(error))
+            # rows marked deleted since the last run started (by its pull, or a replicate() since) are checked
+            # again when the list leaves some out; read before the push overwrites the state row
+            since = {o.object: self._last_start(o) for o in objects if o.listed_partially and o.object in tables}
+            self.replicator.set_applying(PUSHING)
+            self.db.commit()  # committed: a change's rollback does not undo it
             for obj in objects:
                 if obj.object in tables:
                     results[obj.object] = self._push(obj, tables[obj.object])
-            pulled = self.replicator.run([STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables])
+            self.replicator.set_applying("on")
+            self.db.commit()
+            pull_start = self.db.rows("SELECT now()::text AS t")[0]["t"]
+            to_pull = [STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables and o.object not in fresh]
+            pulled = self.replicator.run(to_pull) if to_pull else {}
             for name, error in pulled.items():  # the pull may also replicate parts of an object (tables of its own)
                 result = results.setdefault(name, ObjectResult(Counters()))
                 if error and not result.error:
                     result.error = f"pull (replication) failed: {error.splitlines()[0]}"
+            for name, last_start in since.items():
+                obj = SYNC_OBJECTS_BY_NAME[name]
+                try:
+                    self._restore_unlisted(obj, tables[name], last_start or pull_start)
+                except Exception as error:  # noqa: BLE001  (reported per object)
+                    self.db.rollback()
+                    if interrupted(error):
+                        raise
+                    if not results[name].error:
+                        results[name].error = f"checking the rows the pull marked deleted failed: {_message(error)}"
         finally:
             for obj in locked:
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(obj)})")
             self.replicator.set_applying(applying)
             self.db.commit()
         return results
+
+    def check_privileges(self, objects: Sequence[SyncObject]) -> None:
+        """What the caller lacks of what a run needs (README, Synchronize: Roles), said at once rather than
+        as a change rejected or a state write failed mid-run. Replication checks its own."""
+        needs = [(f"{STATE_SCHEMA}.{t}", "table", p) for t in ("sync_changes", "sync_conflicts", "sync_state")
+                 for p in ("SELECT", "INSERT", "UPDATE")]
+        needs += [(f"{STATE_SCHEMA}.{s}", "sequence", "USAGE")
+                  for s in ("sync_changes_change_id_seq", "sync_conflicts_conflict_id_seq")]
+        for obj in objects:
+            try:
+                foreign = self.replicator._foreign(obj.object)
+            except ConfigurationError:
+                continue  # reported for this object alone when it is enabled
+            needs += [(foreign, "table", p) for p in ("SELECT",) + tuple(op.upper() for op in obj.operations)]
+            qualified = f"{ident(self.schema)}.{ident(obj.object)}"
+            needs += [(qualified, "table", p) for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRIGGER")]
+        checks = ", ".join(
+            f"({literal(n)}, {literal(p)}, to_regclass({literal(n)}) IS NULL OR "
+            + (f"has_sequence_privilege({literal(n)}, {literal(p)})" if kind == "sequence"
+               else f"has_table_privilege({literal(n)}, {literal(p)})") + ")"
+            for n, kind, p in needs)
+        missing = self.db.rows(f"SELECT current_user AS who, name, privilege FROM (VALUES {checks}) v(name, privilege, ok) "
+                               "WHERE NOT ok")
+        if missing:
+            lacking = ", ".join(f"{m['privilege']} on {m['name']}" for m in missing)
+            raise ConfigurationError(
+                f"role {missing[0]['who']} lacks privileges sync needs: {lacking}",
+                hint="GRANT them, or run sync as the owner of the replica tables (README, Synchronize: Roles)")
 
     def _lock_key(self, obj: SyncObject) -> str:
         return f"hashtext({literal(self.schema + '.' + obj.object)})"
@@ -138,20 +195,39 @@ class Syncer:
             raise ConfigurationError(f"{obj.object} in {self.schema} is being synced by another run",
                                      hint="wait for it to end (intercom_fdw.sync_state shows its progress)")
 
-    def _enable(self, obj: SyncObject) -> Table:
-        """The replica table (replicated first when it does not exist yet) with its capture trigger."""
+    def _enable(self, obj: SyncObject, fresh: List[str]) -> Table:
+        """The replica table (replicated first when it does not exist yet: its name then goes into `fresh`)
+        with its capture trigger."""
         strategy = STRATEGIES_BY_OBJECT[obj.object]
         qualified = f"{ident(self.schema)}.{ident(obj.object)}"
         if not self.db.rows(f"SELECT to_regclass({literal(qualified)}) IS NOT NULL AS ok")[0]["ok"]:
             error = self.replicator.run([strategy])[obj.object]
             if error:
                 raise RuntimeError(f"the first replication of {obj.object} failed: {error.splitlines()[0]}")
+            fresh.append(obj.object)
         table = self.replicator._target(strategy)
         self.db.rows(f"CREATE OR REPLACE TRIGGER {TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE ON {table.qualified} "
                      f"FOR EACH ROW EXECUTE FUNCTION {STATE_SCHEMA}.sync_capture("
                      f"{literal(obj.object)}, {literal(','.join(obj.operations))})")
         self.db.commit()
         return table
+
+    def _last_start(self, obj: SyncObject) -> Optional[str]:
+        rows = self.db.rows(f"SELECT run_started_at::text AS t FROM {STATE_SCHEMA}.sync_state WHERE {self._where(obj)}")
+        return rows[0]["t"] if rows else None
+
+    def _restore_unlisted(self, obj: SyncObject, table: Table, since: str) -> None:
+        """Rows marked deleted since `since` that Intercom still has, read by id (SyncObject.listed_partially:
+        its lists leave them out) and restored with Intercom's values; the ones it has no more stay marked."""
+        marked = [r["id"] for r in self.db.rows(
+            f"SELECT id FROM {table.qualified} WHERE _deleted_at >= {literal(since)}::timestamptz ORDER BY id")]
+        if marked:
+            self._refresh(table, self.replicator._foreign(obj.object), marked)
+            left = self.db.rows(f"SELECT count(*) AS n FROM {table.qualified} WHERE _deleted_at IS NOT NULL "
+                                f"AND id = ANY({sql.text_array(marked)})")[0]["n"]
+            self.db.commit()
+            self.notice(f"{obj.object}: {len(marked) - left} of the {len(marked)} rows the pull marked deleted are "
+                        "still in Intercom (its list leaves them out; read by id): restored")
 
     # ---- push ------------------------------------------------------------------------------
     def _where(self, obj: SyncObject) -> str:
@@ -343,9 +419,10 @@ class Syncer:
         sets = ", ".join(f"{ident(c)} = ({record}).{ident(c)}" for c in values)
         return bool(self.db.rows(f"UPDATE {foreign} SET {sets} WHERE id = {literal(key)} RETURNING id"))
 
-    def _refresh(self, table: Table, foreign: str, key: str) -> None:
-        """The replica row as Intercom now has it (GET by id; current at once, unlike search)."""
-        self.db.rows(sql.upsert(table, Source(sql.by_values(foreign, table.names, "id", [key]))))
+    def _refresh(self, table: Table, foreign: str, key: Union[str, Sequence[str]]) -> None:
+        """The replica row (or rows) as Intercom now has it (GET by id; current at once, unlike search)."""
+        keys = [key] if isinstance(key, str) else list(key)
+        self.db.rows(sql.upsert(table, Source(sql.by_values(foreign, table.names, "id", keys))))
 
     def _find_existing(self, obj: SyncObject, table: Table, foreign: str, net: NetChange) -> Optional[str]:
         """The Intercom object a local insert already is: by a natural key, or (after an attempt that may

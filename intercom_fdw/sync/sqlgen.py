@@ -4,6 +4,7 @@ the change log, the conflicts table, the capture trigger function and the proced
 from __future__ import annotations
 
 from intercom_fdw.replication.runner import APPLYING_SETTING
+from intercom_fdw.sync.runner import PUSHING
 from intercom_fdw.sync.objects import SYNC_OBJECTS
 from intercom_fdw.sync.resolve import RULES
 
@@ -81,9 +82,24 @@ COMMENT ON TABLE intercom_fdw.sync_state IS
     'One row per synced object and schema: what the last intercom_fdw.sync() pushed (the pull is in replication_state)';
 SELECT pg_catalog.pg_extension_config_dump('intercom_fdw.sync_state', '');
 
+-- What a row of a synced table has pending in the log: the last open entry's operation and the columns
+-- its open inserts and updates set. SECURITY DEFINER: a role that only replicates reads no log.
+CREATE FUNCTION intercom_fdw.sync_pending(object text, target_schema name, key text,
+                                          OUT last_op text, OUT columns text[])
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
+    SELECT (SELECT c.op FROM intercom_fdw.sync_changes c WHERE c.object = $1 AND c.target_schema = $2
+            AND c.key = $3 AND c.status <> 'done' ORDER BY c.change_id DESC LIMIT 1),
+           (SELECT array_agg(DISTINCT k) FROM intercom_fdw.sync_changes c, jsonb_object_keys(c.new) AS k
+            WHERE c.object = $1 AND c.target_schema = $2 AND c.key = $3 AND c.status <> 'done'
+              AND c.op IN ('insert', 'update'))
+$body$;
+
 -- The capture trigger of a synced table: TG_ARGV = (object, the operations Intercom allows).
--- Rows written by replication or sync carry the session setting @APPLYING@ = on and are not
--- captured: what comes from Intercom is never sent back.
+-- Rows written by replication or sync carry the session setting @APPLYING@ = on ('@PUSHING@' while
+-- sync writes what its push decided) and are not captured: what comes from Intercom is never sent
+-- back. Replication (sync's pull, or replicate()) writing Intercom's version of a row whose local
+-- changes are not sent yet keeps the local values of those columns, and does not bring back a row
+-- deleted locally: a user's edit does not revert while the log still holds it.
 CREATE FUNCTION intercom_fdw.sync_capture() RETURNS trigger
 LANGUAGE plpgsql AS $body$
 DECLARE
@@ -91,10 +107,27 @@ DECLARE
     after jsonb;
     old_values jsonb := '{}';
     new_values jsonb := '{}';
+    kept jsonb;
     name text;
+    applying text := coalesce(current_setting('@APPLYING@', true), '');
 BEGIN
-    IF coalesce(current_setting('@APPLYING@', true), '') = 'on' THEN
+    IF applying = '@PUSHING@' OR (applying = 'on' AND TG_OP = 'DELETE') THEN
         RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    IF applying = 'on' THEN
+        IF TG_OP = 'INSERT' THEN
+            IF (intercom_fdw.sync_pending(TG_ARGV[0], TG_TABLE_SCHEMA, NEW.id)).last_op = 'delete' THEN
+                RETURN NULL;
+            END IF;
+            RETURN NEW;
+        END IF;
+        before := to_jsonb(OLD);
+        SELECT jsonb_object_agg(k, before -> k) INTO kept
+        FROM unnest((intercom_fdw.sync_pending(TG_ARGV[0], TG_TABLE_SCHEMA, OLD.id)).columns) AS k;
+        IF kept IS NOT NULL THEN
+            NEW := jsonb_populate_record(NEW, kept);
+        END IF;
+        RETURN NEW;
     END IF;
     IF NOT lower(TG_OP) = ANY (string_to_array(TG_ARGV[1], ',')) THEN
         RAISE EXCEPTION 'Intercom does not allow % of %: %.% is synced with Intercom', lower(TG_OP), TG_ARGV[0],
@@ -160,4 +193,4 @@ def sync_sql() -> str:
                + ", ".join(s.object for s in SYNC_OBJECTS) + "): pushes the local changes of "
                "intercom_fdw.sync_changes through the foreign tables, then replicates Intercom's; conflict "
                + " | ".join(RULES) + ". Commits per change when CALLed outside a transaction block.")
-    return SYNC_SQL.replace("@APPLYING@", APPLYING_SETTING).replace("@COMMENT@", "'" + comment.replace("'", "''") + "'")
+    return SYNC_SQL.replace("@APPLYING@", APPLYING_SETTING).replace("@PUSHING@", PUSHING).replace("@COMMENT@", "'" + comment.replace("'", "''") + "'")

@@ -311,3 +311,81 @@ def test_a_pull_committed_window_by_window_captures_nothing(synced, intercom):
     assert windows >= 3
     assert all(local_row(db, "contacts", k)["name"] == f"Windowed {k}" for k in keys)
     assert len(changes(db)) == before and writes(intercom) == {}
+
+
+def test_a_company_without_contacts_stays_live_though_intercoms_list_leaves_it_out(synced, intercom):
+    """Intercom's company list and scroll leave out companies without contacts (OpenAPI listAllCompanies);
+    the pull marks them deleted, and the run reads those back by id: they stay live while Intercom has them."""
+    db = synced
+    alone = intercom.send("POST", "/companies", {"company_id": "alone-remote", "name": "Alone In Intercom"})
+    db.execute("INSERT INTO intercom_replica.companies (company_id, name) VALUES ('alone-local', 'Made Alone')")
+    db.execute("INSERT INTO intercom_replica.companies (company_id, name) VALUES ('alone-remote', 'Linked Alone')")
+    sync(db, objects=["companies"], conflict="local_wins")
+    made = intercom.send("GET", "/companies", company_id="alone-local")
+    made = made["data"][0] if "data" in made else made
+    assert made["company_id"] == "alone-local"
+    scrolled = intercom.send("GET", "/companies/scroll")["data"]
+    assert not {made["id"], alone["id"]} & {c["id"] for c in scrolled}  # the premise: the scroll leaves them out
+    live = {r[0]: r[1] for r in db.execute("SELECT company_id, _deleted_at FROM intercom_replica.companies "
+                                           "WHERE company_id LIKE 'alone-%'")}
+    assert live == {"alone-local": None, "alone-remote": None}
+    assert local_row(db, "companies", alone["id"])["name"] == "Linked Alone"
+    # the next runs: nothing written, still live; Intercom's own change to one comes back (read by id)
+    intercom.send("PUT", f"/companies/{made['id']}", {"industry": "Hermits"})
+    intercom.reset_counters()
+    sync(db, objects=["companies"])
+    assert writes(intercom) == {} and open_changes(db) == []
+    row = local_row(db, "companies", made["id"])
+    assert row["_deleted_at"] is None and row["industry"] == "Hermits"
+    # deleted in Intercom: the next run marks it and keeps it marked
+    intercom.send("DELETE", f"/companies/{alone['id']}")
+    sync(db, objects=["companies"])
+    sync(db, objects=["companies"])
+    assert local_row(db, "companies", alone["id"])["_deleted_at"] is not None
+    assert local_row(db, "companies", made["id"])["_deleted_at"] is None
+
+
+def test_a_pull_keeps_the_local_values_of_changes_not_sent_yet(synced, intercom):
+    """Replication writing Intercom's version of a row with pending local changes (replicate() here, as
+    sync's pull does) keeps those columns' local values and does not bring back a row deleted locally;
+    the other columns take Intercom's. The next sync then decides the conflict as usual."""
+    db = synced
+    edited, deleted = _contact(db, 13), _contact(db, 14)
+    before = local_row(db, "contacts", edited)
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Pending Locally' WHERE id = %s", (edited,))
+    db.execute("DELETE FROM intercom_replica.contacts WHERE id = %s", (deleted,))
+    intercom.send("PUT", f"/contacts/{edited}", {"name": "Newer In Intercom", "phone": "+999"})
+    intercom.send("PUT", f"/contacts/{deleted}", {"name": "Changed While Deleted Locally"})
+    db.execute("CALL intercom_fdw.replicate(ARRAY['contacts'])")
+    row = local_row(db, "contacts", edited)
+    assert (row["name"], row["phone"]) == ("Pending Locally", "+999")
+    assert local_row(db, "contacts", deleted) is None
+    assert [(c["key"], c["op"]) for c in open_changes(db)] == [(edited, "update"), (deleted, "delete")]
+    sync(db, objects=["contacts"], conflict="local_wins")
+    assert intercom.send("GET", f"/contacts/{edited}")["name"] == "Pending Locally"
+    assert local_row(db, "contacts", edited)["name"] == "Pending Locally"
+    assert deleted not in {c["id"] for c in all_of(intercom, "/contacts")}
+    recorded = [(c["key"], c["column"], c["winner"]) for c in conflicts(db, "contacts") if c["key"] in (edited, deleted)]
+    assert recorded == [(edited, "name", "local"), (deleted, "_row", "local")]
+    assert conflicts(db, "contacts")[-2]["base_value"] == before["name"]
+    # once sent, the pull writes Intercom's values again
+    intercom.send("PUT", f"/contacts/{edited}", {"name": "Intercom Again"})
+    sync(db, objects=["contacts"])
+    assert local_row(db, "contacts", edited)["name"] == "Intercom Again" and open_changes(db) == []
+
+
+def test_sync_refuses_to_run_inside_a_transaction_block(synced, intercom):
+    db = synced
+    key = _contact(db, 15)
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Sent Outside A Block' WHERE id = %s", (key,))
+    intercom.reset_counters()
+    db.execute("BEGIN")
+    try:
+        diag = sync_fails(db, objects=["contacts"])
+    finally:
+        db.execute("ROLLBACK")
+    assert "cannot run inside a transaction block" in diag.message_primary
+    assert "BEGIN" in diag.message_hint
+    assert writes(intercom) == {} and [c["status"] for c in open_changes(db)] == ["pending"]
+    sync(db, objects=["contacts"])
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "Sent Outside A Block"

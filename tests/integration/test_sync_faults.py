@@ -152,7 +152,20 @@ def test_a_backend_terminated_after_a_create_reached_intercom_does_not_create_it
     assert len(found) == 1 and local_row(synced, obj, found[0]["id"]) is not None
     assert open_changes(synced) == []
     replicate(synced, objects=[obj], schema=f"fresh_after_kill_{obj}", mode="full")
-    assert differences(synced, "intercom_replica", f"fresh_after_kill_{obj}", [obj]) == {}
+    assert differences(synced, "intercom_replica", f"fresh_after_kill_{obj}", [obj],
+                       outside=_unlisted(synced, intercom, f"fresh_after_kill_{obj}")) == {}
+
+
+def _unlisted(db, intercom, fresh):
+    """`differences(outside=...)` for the live synced companies a fresh replication lacks: sync keeps those
+    Intercom's list leaves out (no contacts) but finds by id; each must be such a company."""
+    if db.execute("SELECT to_regclass(%s)", (f"{fresh}.companies",)).fetchone()[0] is None:
+        return {}
+    extra = [r[0] for r in db.execute(f"SELECT id FROM intercom_replica.companies WHERE _deleted_at IS NULL "
+                                      f"EXCEPT SELECT id FROM {fresh}.companies").fetchall()]
+    for key in extra:
+        assert intercom.send("GET", f"/companies/{key}")["user_count"] == 0, key
+    return {"companies": ("id", extra)}
 
 
 UNIQUE = {"contacts": ("/contacts", "data", "email"), "articles": ("/articles", "data", "title"), "collections": ("/help_center/collections", "data", "name")}
@@ -196,7 +209,7 @@ def test_faults_and_dropped_connections_end_equal_with_no_duplicates(synced, int
     sync(db, objects=OBJECTS)
     assert writes(intercom) == {}
     replicate(db, objects=OBJECTS, schema="fresh", mode="full")
-    assert differences(db, "intercom_replica", "fresh", OBJECTS) == {}
+    assert differences(db, "intercom_replica", "fresh", OBJECTS, outside=_unlisted(db, intercom, "fresh")) == {}
 
 
 def test_a_lost_ticket_create_that_search_cannot_find_is_held_then_created_once_the_lag_has_passed(synced, intercom):
