@@ -9,7 +9,8 @@ one throwaway PostgreSQL. Each run prints rows/s, wall time, API calls and 429 a
 - the partitioned FDW scan (scan_mode 'partitioned'), at each `--concurrency`.
 
 The query is `SELECT count(id) FROM <schema>.contacts` (the pages, little shaping: what is
-measured is the reading, not the typing of 52 columns). Calls come from the emulator's counters;
+measured is the reading, not the typing of 52 columns). CPU s is the CPU time the scan took: of the
+plain loop's process, of the FDW's backend (all its threads, from /proc). Calls come from the emulator's counters;
 429s from a counter wrapped around its rate limiter (the emulator does not report them). The
 rate limit allows 166.6 calls/s, i.e. 25,000 rows/s at 150 rows a page.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import threading
 import time
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests  # noqa: E402
 from psycopg import sql  # noqa: E402
 
+from bench.profile_scan import cpu_seconds  # noqa: E402
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread  # noqa: E402
 from intercom_fdw.emulator.config import DEFAULT_RATE_LIMIT_PER_10S  # noqa: E402
 from intercom_fdw.tools.throwaway_pg import PgCluster  # noqa: E402
@@ -40,11 +43,12 @@ LIMIT_PER_S = DEFAULT_RATE_LIMIT_PER_10S / 10
 
 
 def plain_scan(url: str, token: str) -> tuple:
-    """(contacts, seconds, 429s) of paging GET /contacts with requests, retrying a 429 after a second."""
+    """(contacts, seconds, 429s, CPU seconds) of paging GET /contacts with requests, retrying a 429
+    after a second."""
     session = requests.Session()
     session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json",
                             "Intercom-Version": "2.14"})
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     count, limited, params = 0, 0, {"per_page": PAGE}
     while True:
         response = session.get(f"{url}/contacts", params=params, timeout=60)
@@ -57,7 +61,7 @@ def plain_scan(url: str, token: str) -> tuple:
         count += len(page["data"])
         following = (page.get("pages") or {}).get("next")
         if not isinstance(following, dict) or not following.get("starting_after"):
-            return count, time.perf_counter() - started, limited
+            return count, time.perf_counter() - started, limited, time.process_time() - cpu
         params = {"per_page": PAGE, "starting_after": following["starting_after"]}
 
 
@@ -126,28 +130,32 @@ def main() -> None:
                   f"{LIMIT_PER_S * PAGE:,.0f} rows/s at {PAGE} a page)")
             with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
                 reset()
-                count, seconds, plain_429 = pool.submit(plain_scan, server.url, server.token).result()
-                results.append(("plain requests loop (sequential)", count, seconds, counters(), plain_429))
+                count, seconds, plain_429, cpu = pool.submit(plain_scan, server.url, server.token).result()
+                results.append(("plain requests loop (sequential)", count, seconds, counters(), plain_429, cpu))
+            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
             for label, schema, _ in schemas:
                 reset()
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), cpu_seconds(backend)
                 count = conn.execute(f"SELECT count(id) FROM {schema}.contacts").fetchone()[0]
-                results.append((f"FDW {label}", count, time.perf_counter() - started, counters(), limited.count))
+                results.append((f"FDW {label}", count, time.perf_counter() - started, counters(), limited.count,
+                                cpu_seconds(backend) - cpu))
     finally:
         pg.stop()
         server.stop()
 
     plain_rate = results[0][1] / results[0][2]
     print(f"  {'scan':<38} {'rows':>8} {'wall s':>8} {'rows/s':>9} {'x plain':>8} {'of limit':>9} "
-          f"{'calls':>6} {'429s':>5}")
-    for label, count, seconds, calls, limited_count in results:
+          f"{'calls':>6} {'429s':>5} {'CPU s':>6}")
+    for label, count, seconds, calls, limited_count, cpu in results:
         rate = count / seconds
         print(f"  {label:<38} {count:>8,} {seconds:>8.1f} {rate:>9,.0f} {rate / plain_rate:>8.1f} "
-              f"{rate / (LIMIT_PER_S * PAGE):>9.0%} {calls:>6} {limited_count:>5}")
+              f"{rate / (LIMIT_PER_S * PAGE):>9.0%} {calls:>6} {limited_count:>5} {cpu:>6.1f}")
     counts = {r[1] for r in results}
     if len(counts) != 1:
         raise SystemExit(f"the scans disagree on the number of contacts: {counts}")
     print("  targets (issue): partitioned >= 15 x plain and >= 80% of the rows/s the rate limit allows")
+    print(f"  CPU s: of the plain loop's process, of the FDW's backend (all its threads); load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a scan short of a core waits for one)")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ class ApiRequest:
     # A single call ("none"/"unpaged"): may it be sent again after it may have reached Intercom?
     # None lets the method decide (policy.is_idempotent); writes and actions say it from their rules.
     repeatable: Optional[bool] = None
+    # Set when the request reads a whole table: its responses' total_count is recorded under this
+    # key (client/totals.py) for the planner's row estimates.
+    count_key: Optional[str] = None
 
     def __post_init__(self):
         if self.paging not in PAGING_STYLES:

@@ -8,6 +8,7 @@ time from HTTP pages to PostgreSQL; only a local sort (an order the API could no
 from __future__ import annotations
 
 from dataclasses import replace
+from collections import deque
 from itertools import islice
 from typing import Any, Iterable, Iterator, Mapping, Sequence, Tuple
 
@@ -17,7 +18,7 @@ from intercom_fdw.planning.partition import split, window_query
 from intercom_fdw.shaping import RowShaper, dig
 from intercom_fdw.spec import Column, path_of
 
-# Parent values (or rows needing extended fields) handed to the client per concurrent batch.
+# A plan's own calls (several ids looked up at once) handed to the client per concurrent batch.
 BATCH = 64
 
 
@@ -76,8 +77,10 @@ def _partitioned(plan: ScanPlan, client):
     field = path_of(partitions.partitioning.field)
 
     def request_for(window):
+        # Only the first window (the whole table, when SQL filters nothing) reports the table's count.
         return replace(call, body={**call.body, "query": window_query(call.body["query"], partitions.partitioning,
-                                                                        window)})
+                                                                        window)},
+                       count_key=call.count_key if window == partitions.window else None)
 
     def split_window(window, response):
         # The earliest value on the first page: where the evenly spread cuts start (only the
@@ -104,26 +107,68 @@ def _children(plan: ScanPlan, client):
                 yield item, {child.column: None if value is None else str(value)}
         return
     parent_values = (dig(item, field) for item, _ in objects(child.parent_plan, client))
-    values = (str(v) for v in parent_values if v is not None)
-    for batch in _batches(values):
-        calls = [child.call(v) for v in batch]
-        for call, items in zip(calls, client.get_many(calls, client.concurrency)):
-            for item in items:
-                yield item, call.inject
+    calls = (child.call(str(v)) for v in parent_values if v is not None)
+    for call, items in _per_row(plan, client, ((call, call) for call in calls)):
+        for item in items:
+            yield item, call.inject
 
 
 def _with_extended(stream, plan: ScanPlan, client):
-    # Each row leaves as soon as its own details are in: get_many keeps only `concurrency`
-    # requests ahead of the rows taken, so a scan PostgreSQL stops early (its own LIMIT) does not
-    # pay for the rest of the batch.
+    # Each row leaves as soon as its own details are in, `concurrency` requests in flight all along
+    # (_per_row), so a scan PostgreSQL stops early (its own LIMIT) pays for at most that many more.
     extended = plan.extended
     key_path = path_of(extended.key)
-    for batch in _batches(stream):
-        keys = [dig(item, key_path) for item, _ in batch]
-        details = iter(client.get_many([extended.call(k) for k in keys if k is not None], client.concurrency))
-        for (item, inject), key in zip(batch, keys):
-            found = next(details) if key is not None else None
-            yield ({**item, **found[0]} if found else item), inject
+
+    def tagged():
+        for item, inject in stream:
+            key = dig(item, key_path)
+            if key is None:
+                yield (item, inject), None
+            else:
+                yield (item, inject), extended.call(key)
+
+    for (item, inject), found in _per_row(plan, client, tagged()):
+        yield ({**item, **found[0]} if found else item), inject
+
+
+def _per_row(plan: ScanPlan, client, tagged):
+    """(tag, items) of each (tag, request) (request None: nothing to send, items None), with
+    `concurrency` requests in flight all along. Yielded as each completes, unless PostgreSQL was
+    told the rows come in order (plan.in_order): then in input order. The input is read lazily, at
+    most `concurrency` requests ahead, so memory stays flat and a LIMIT stops the requests too."""
+    if plan.in_order:
+        held = deque()  # (tag, whether its request was sent), in input order
+
+        def in_order():
+            for tag, request in tagged:
+                held.append((tag, request is not None))
+                if request is not None:
+                    yield request
+
+        for items in client.get_many(in_order(), client.concurrency):
+            while True:
+                tag, sent = held.popleft()
+                yield tag, (items if sent else None)
+                if sent:
+                    break
+        while held:
+            yield held.popleft()[0], None
+        return
+    unsent = deque()  # rows with nothing to send, read while looking for the next request
+
+    def sendable():
+        for tag, request in tagged:
+            if request is None:
+                unsent.append(tag)
+            else:
+                yield tag, request
+
+    for tag, items in client.get_as_completed(sendable(), client.concurrency):
+        while unsent:
+            yield unsent.popleft(), None
+        yield tag, items
+    while unsent:
+        yield unsent.popleft(), None
 
 
 def _distinct(stream, key):

@@ -19,7 +19,7 @@ from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNB
 from multicorn.utils import ERROR, INFO, REPORT_CODES, WARNING, MulticornException, log_to_postgres
 
 from intercom_fdw import engine, pg_interrupts, schema_import
-from intercom_fdw.client import client_for
+from intercom_fdw.client import client_for, table_counts
 from intercom_fdw.custom_fields import table_spec
 from intercom_fdw.errors import (
     ConfigurationError, Interrupted, UnsupportedOperationError, as_reported, reported_detail, scrub,
@@ -157,7 +157,14 @@ class IntercomFdw(ForeignDataWrapper):
             table_options=self.options.table_options(), now=int(time.time()),
             row_estimate=self.options.row_estimate, strict=strict,
             scan_mode=self.options.scan_mode, concurrency=self.options.concurrency,
+            table_counts=self._table_counts(),
         )
+
+    def _table_counts(self):
+        # What this backend's scans of the workspace lately reported (no call): planning sizes tables from it.
+        if not self.options.token:
+            return None
+        return table_counts(self.options.base_url, self.options.token)
 
     @_reported
     def get_rel_size(self, quals, columns):

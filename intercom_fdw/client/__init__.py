@@ -11,11 +11,12 @@ Nothing here knows about SQL, quals or multicorn. It pages `intercom_fdw.api_req
 - shared_budget.py one rate budget per workspace across the machine's backends (a locked file)
 - scroll_lock.py   one companies scroll per workspace, across PostgreSQL backends
 - error_mapping.py HTTP outcomes -> intercom_fdw.errors, with hints
+- totals.py        whole-table counts (total_count) seen lately, for the planner's row estimates
 - regions.py       region -> base URL
 - http.py          IntercomClient and client_for
 """
-from intercom_fdw.client.http import IntercomClient, client_for
+from intercom_fdw.client.http import IntercomClient, client_for, table_counts
 from intercom_fdw.client.regions import REGION_BASE_URLS, api_base_url
 from intercom_fdw.api_request import ApiRequest
 
-__all__ = ["ApiRequest", "IntercomClient", "client_for", "api_base_url", "REGION_BASE_URLS"]
+__all__ = ["ApiRequest", "IntercomClient", "client_for", "table_counts", "api_base_url", "REGION_BASE_URLS"]

@@ -142,6 +142,17 @@ class Interrupts:
             except concurrent.futures.TimeoutError:
                 continue
 
+    def first_done(self, futures) -> set:
+        """The futures of `futures` that are done, once at least one is, waiting in slices that
+        check for an interrupt."""
+        while True:
+            if self.active:
+                self.check()
+            done, _ = concurrent.futures.wait(futures, timeout=INTERRUPT_POLL_SECONDS if self.active else None,
+                                              return_when=concurrent.futures.FIRST_COMPLETED)
+            if done:
+                return done
+
     def settle(self, future: Future) -> bool:
         """Wait for a future nobody wants any more (cleanup): until it ends, or, once the statement is
         interrupted, for at most ABANDON_GRACE_SECONDS. Never raises. True when it ended.

@@ -20,12 +20,22 @@ import fcntl
 import json
 import os
 import tempfile
+import threading
 from typing import Callable, Mapping, Optional
 
 from intercom_fdw.client.policy import rate_limit_state
 
 # A reset further ahead than this is not from a 10-second slice (a stale file, a skewed clock): ignored.
 MAX_RESET_AHEAD_S = 60
+# The threads of one backend (a partitioned scan's 32 workers) take turns here before the file's
+# flock: otherwise they all queue on the flock, each waking the others (profiled: 17% of a scan's samples).
+_PROCESS_LOCKS: dict = {}
+_PROCESS_LOCKS_LOCK = threading.Lock()
+
+
+def _process_lock(path: str) -> threading.Lock:
+    with _PROCESS_LOCKS_LOCK:
+        return _PROCESS_LOCKS.setdefault(path, threading.Lock())
 
 
 def budget_path(key: str, directory: Optional[str] = None) -> str:
@@ -38,12 +48,17 @@ class SharedBudget:
         import time
 
         self.path = budget_path(key, directory)
+        self._threads = _process_lock(self.path)
         self.share = min(max(share, 0.0), 1.0)
         self._clock = clock or time.time
         self._sleep = sleep or time.sleep
 
     # ---- the state, under the file's lock ----------------------------------------------------
     def _update(self, change: Callable[[dict], Optional[float]]) -> Optional[float]:
+        with self._threads:
+            return self._update_file(change)
+
+    def _update_file(self, change: Callable[[dict], Optional[float]]) -> Optional[float]:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

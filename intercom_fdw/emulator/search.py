@@ -263,6 +263,48 @@ def _day_predicate(read, context, operator: str, target: int, tz) -> Predicate:
     return lambda obj: (lambda v: v is not None and v >= end)(read(obj, context))
 
 
+# Widening of a range bound before it narrows candidates: more than any calendar day in any time zone
+# (contact dates compare by day), so that the narrowing never drops an object the predicate accepts.
+RANGE_MARGIN_S = 3 * 86400
+
+
+def range_bounds(query: Any, schema: SearchSchema) -> Optional[tuple]:
+    """(field name, low, high): every object a valid `query` matches has, in that static DATE or
+    INTEGER field, a numeric value within [low, high] (or a value that is not a number), or None
+    when the query bounds no such field. Only a top-level AND (or a lone filter) bounds: an OR
+    could match outside. The bounds are widened (RANGE_MARGIN_S), so they only select candidates:
+    the compiled predicate still decides (backend/searching.py)."""
+    filters = [query] if isinstance(query, dict) and "field" in query else (
+        query.get("value") if isinstance(query, dict) and query.get("operator") == "AND" else None)
+    if not isinstance(filters, list):
+        return None
+    bounds: Dict[str, list] = {}
+    for node in filters:
+        if not isinstance(node, dict):
+            continue
+        name, operator, value = node.get("field"), node.get("operator"), node.get("value")
+        fld = schema.fields.get(name) if isinstance(name, str) else None
+        if fld is None or fld.type not in (DATE, INTEGER) or operator not in ("=", "<", ">", "<=", ">="):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            continue
+        try:
+            number = int(value)
+        except ValueError:
+            continue
+        low, high = bounds.setdefault(name, [None, None])
+        if operator in ("=", ">", ">="):
+            low = number if low is None else max(low, number)
+        if operator in ("=", "<", "<="):
+            high = number if high is None else min(high, number)
+        bounds[name] = [low, high]
+    if not bounds:
+        return None
+    name = "created_at" if "created_at" in bounds else sorted(bounds)[0]
+    low, high = bounds[name]
+    return (name, None if low is None else low - RANGE_MARGIN_S, None if high is None else high + RANGE_MARGIN_S)
+
+
 def sort_key(sort: Any, schema: SearchSchema, context: Any) -> Optional[Callable[[dict], Any]]:
     """Key function for `{"field", "order"}` (full-precision values; missing values sort last)."""
     if sort is None:

@@ -40,6 +40,19 @@ class Table:
     def values(self) -> Iterator[dict]:
         return iter(self.by_id.values())
 
+    def positioned(self) -> Iterator[Tuple[int, dict]]:
+        """(position, object) of every stored object, in order."""
+        by_id = self.by_id
+        return ((pos, by_id[obj_id]) for pos, obj_id in enumerate(self._order) if obj_id is not None)
+
+    def at_positions(self, positions: List[int]) -> Iterator[dict]:
+        """The stored objects at `positions` (ascending), skipping deleted ones."""
+        order, by_id = self._order, self.by_id
+        for pos in positions:
+            obj_id = order[pos]
+            if obj_id is not None:
+                yield by_id[obj_id]
+
     def scan(self, start: int, limit: int, visible: Callable[[dict], bool]) -> Tuple[List[dict], int]:
         """Up to `limit` visible objects from position `start`, and the position after the last one."""
         out: List[dict] = []

@@ -6,7 +6,9 @@ conversation and ticket parts. Contacts embed at most 10 tags, notes and compani
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional, Tuple
+
+import orjson
 
 from intercom_fdw.emulator.workspace import Workspace
 
@@ -37,6 +39,30 @@ def contact(ws: Workspace, stored: dict, custom: CustomView = None, by_id: bool 
     if by_id:
         out["enabled_push_messaging"] = None
     return out
+
+
+# Listed contacts, serialised once per workspace version: workspace uid -> (version, {id: JSON}).
+# Every write bumps the version (http/app.py), which drops them all; while custom attributes are
+# stale the view depends on the clock, and nothing is cached. A few workspaces at most.
+_LISTED: Dict[int, Tuple[int, dict]] = {}
+_LISTED_WORKSPACES = 8
+
+
+def listed_contact(ws: Workspace, stored: dict, custom: CustomView = None):
+    """contact() as a list or search page shows it: the same JSON, serialised at most once per
+    workspace version (an orjson.Fragment the page's serialisation copies as it is)."""
+    if ws.stale_custom_attributes:
+        return contact(ws, stored, custom)
+    entry = _LISTED.get(ws.uid)
+    if entry is None or entry[0] != ws.version:
+        entry = _LISTED[ws.uid] = (ws.version, {})
+        while len(_LISTED) > _LISTED_WORKSPACES:
+            del _LISTED[next(iter(_LISTED))]
+    cached = entry[1]
+    fragment = cached.get(stored["id"])
+    if fragment is None:
+        fragment = cached[stored["id"]] = orjson.Fragment(orjson.dumps(contact(ws, stored, custom)))
+    return fragment
 
 
 def tag(ws: Workspace, tag_id: str) -> dict:

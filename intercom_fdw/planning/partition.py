@@ -129,11 +129,14 @@ def split(window: Window, total: int, earliest: Optional[int], plan: Partitioned
     if low is None or high - low < 2 * narrowest:
         return [window]
     # None of more than split_rows rows if the rows are spread evenly; and the first split makes
-    # enough parts that every worker has two to read (each of at least two pages).
+    # enough parts that every worker has two to read (each of at least two pages), one for a
+    # calendar-day search: each of its windows reads 2 x DATE_MARGIN more (measured with 100,000
+    # contacts over 700 days: 64 windows read 36% more rows than there are, 32 windows 18%).
     wanted = math.ceil(total / plan.split_rows)
     if top:
         per_page = max(1, plan.split_rows // PAGES_PER_WINDOW)
-        wanted = max(wanted, min(2 * plan.concurrency, math.ceil(total / (2 * per_page))))
+        per_worker = 1 if plan.partitioning.calendar_days else 2
+        wanted = max(wanted, min(per_worker * plan.concurrency, math.ceil(total / (2 * per_page))))
     parts = min(MAX_SPLIT, wanted, (high - low) // narrowest)
     cuts = []
     for i in range(1, parts):

@@ -128,6 +128,9 @@ class ScanPlan:
     parameters: Tuple[str, ...] = ()
     # The one search call is read as windows of a time field, concurrently (planning/partition.py).
     partitions: Optional[PartitionedSearch] = None
+    # PostgreSQL was told the rows come in its ORDER BY (the API sorts): the engine keeps the API's
+    # order; otherwise rows may leave in any order (per-row requests are yielded as they complete).
+    in_order: bool = False
 
     def explain(self, verbose: bool = False):
         """EXPLAIN's lines for this plan (VERBOSE adds request bodies)."""

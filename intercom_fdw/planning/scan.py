@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field, replace
-from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.planning.partition import (
@@ -49,6 +49,9 @@ class ScanOptions:
     # concurrent created_at windows, where the spec declares partitioning); options.SCAN_MODES.
     scan_mode: str = "sequential"
     concurrency: int = 8  # the client's: windows read at once (EXPLAIN shows it)
+    # count_key -> the table's total_count a recent whole-table read reported (client/totals.py), or
+    # None: the row estimate's base, before the row_estimate option and the spec's guess.
+    table_counts: Optional[Callable[[str], Optional[int]]] = None
 
 PARTITION_LAG_NOTE = ("partitioned: read from the search index, which lags the list by minutes; objects created "
                       "in the last minutes may be missing (scan_mode 'sequential' reads the list where there is one)")
@@ -103,7 +106,11 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
     row_limit = wanted_rows if (wanted_rows is not None and exact and not sort_locally
                                 and not plan.required_values) else None
     extended = _extended(spec, columns, route, options)
-    estimate = _estimate(spec, route, options, row_limit)
+    key = table_count_key(spec, options.table_options)
+    counted = options.table_counts(key) if options.table_counts else None
+    if _reads_whole_table(route) and len(plan.calls) == 1:
+        plan = replace(plan, calls=(replace(plan.calls[0], count_key=key),))
+    estimate = _estimate(spec, route, options, row_limit, counted)
     unbound = _unbound_filter_columns(spec, conditions, columns)
     notes = plan.notes + spec.notes
     if unbound and route.kind != "lookup":
@@ -119,7 +126,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         expected_calls=_expected_calls(spec, route, row_limit, extended, estimate),
         estimated_rows=UNBOUND_FILTER_ESTIMATE if unbound and route.kind != "lookup" else estimate,
         parameters=tuple(dict.fromkeys(c.column for c in conditions if _has_parameter(c.value))),
-        partitions=plan.partitions,
+        partitions=plan.partitions, in_order=in_order,
     )
 
 
@@ -461,8 +468,24 @@ def _extended(spec, columns, route, options) -> Optional[ExtendedRequests]:
     return ExtendedRequests(extended.endpoint, extended.key, extended.columns)
 
 
-def _estimate(spec, route, options, row_limit) -> int:
-    base = options.row_estimate or spec.row_estimate
+def table_count_key(spec, table_options: Mapping[str, str]) -> str:
+    """The key of a table's count (client/totals.py): the object's table and the table options
+    that choose its rows (a ticket-type table's ticket_type_id)."""
+    fixed = sorted((option, table_options[option]) for option in spec.table_filters if table_options.get(option))
+    return spec.table + "".join(f";{option}={value}" for option, value in fixed)
+
+
+def _reads_whole_table(route) -> bool:
+    """The route's one call returns every row of the table (no filter from SQL, no local check of
+    table options): its total_count is the table's."""
+    if route.pushed or route.plan.required_values or route.plan.child_calls:
+        return False
+    return (route.kind == "list" and route.plan.strategy == "full scan") or route.kind == "search"
+
+
+def _estimate(spec, route, options, row_limit, counted=None) -> int:
+    # A row_estimate option is the user's word; a count Intercom gave lately beats the spec's guess.
+    base = options.row_estimate or counted or spec.row_estimate
     plan = route.plan
     if route.kind == "unanswerable":
         # Fails at execution: priced out, so that a join supplying the filter (a parameterized

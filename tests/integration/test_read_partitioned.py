@@ -6,6 +6,7 @@ twice, also with 5xx answers and cut connections; with the search index lagging,
 exactly the contacts not yet indexed, and EXPLAIN says that partitioned reads may miss them.
 The workspace is large enough that contacts, conversations and tickets are split into windows.
 """
+import threading
 import time
 
 import psycopg
@@ -164,3 +165,40 @@ def test_a_partitioned_scan_ends_at_once_on_a_statement_timeout_and_leaves_no_th
     while backend_threads(pid) > 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert backend_threads(pid) == 1
+
+
+def test_objects_created_and_updated_during_a_scan_never_come_twice_and_none_indexed_is_missed(
+        pg, db, part_db, api, workspace):
+    # Windows are read while contacts are created (indexed at once: no search lag) and existing ones
+    # updated, each write changing what every window's search returns. Every contact that existed
+    # before the scan comes exactly once; a new one at most once (a window read before it was created
+    # cannot have it, as a sequential list read past its place could not).
+    before = {r[0] for r in rows(part_db, "SELECT id FROM {s}.contacts", "seq")}
+    updated = sorted(before)[::400]
+    outcome = {}
+
+    def scan():
+        with pg.connect(db) as conn:
+            outcome["rows"] = [r[0] for r in conn.execute("SELECT id FROM part.contacts").fetchall()]
+
+    knobs(workspace, latency_ms=60)
+    try:
+        thread = threading.Thread(target=scan)
+        thread.start()
+        created, i = set(), 0
+        while thread.is_alive() and i < 40:
+            created.add(api.post("/contacts", {"email": f"during-{i}@partition.example"})["id"])
+            if i < len(updated):
+                api.session.put(f"{api.url}/contacts/{updated[i]}", json={"name": f"Renamed during the scan {i}"},
+                                timeout=30).raise_for_status()
+            i += 1
+        thread.join(60)
+    finally:
+        knobs(workspace, latency_ms=0)
+    got = outcome["rows"]
+    assert created and len(created) == i, "the scan ended before any contact was created"
+    assert len(got) == len(set(got)), "a row came twice"
+    assert before <= set(got)
+    assert set(got) - before <= created
+    after = {r[0] for r in rows(part_db, "SELECT id FROM {s}.contacts", "part")}
+    assert after == before | created  # once indexed and done, every one of them

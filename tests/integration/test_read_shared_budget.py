@@ -62,3 +62,64 @@ def test_concurrent_backends_share_the_rate_budget(pg, db, tight):
     # Calls sent at a slice's start before its first answer are not counted yet: each backend's may
     # meet a 429 (measured alone: 0 with the shared budget, 2 to 4 without; under a loaded suite, 2).
     assert limited[0] <= BACKENDS, f"{limited[0]} answers 429 for {calls} calls"
+
+
+EIGHT = 8
+SMALL_BUDGET = 16  # calls per 10-second slice: 8 scans of 5 pages (40 calls) span three slices
+
+
+@pytest.fixture(scope="module")
+def small_budget(pg, db):
+    config = EmulatorConfig(seed=32, token="tok-budget-8b2e", contacts=750, companies=8, conversations=4,
+                            tickets=3, articles=2, knobs={"rate_limit_per_10s": SMALL_BUDGET})
+    with start_in_thread(config, port=0) as server:
+        decisions = []  # (slice end, allowed) of every API call, as the emulator's limiter decided
+        limiter, take = server.state.rate_limiter, server.state.rate_limiter.take
+
+        def recording(*args, **kwargs):
+            decision = take(*args, **kwargs)
+            decisions.append((decision.reset, decision.allowed))
+            return decision
+
+        limiter.take = recording
+        with pg.connect(db) as conn:
+            conn.execute(sql.SQL("CREATE SERVER small_budget FOREIGN DATA WRAPPER multicorn OPTIONS "
+                                 "(wrapper 'intercom_fdw.IntercomFdw', api_url {})").format(sql.Literal(server.url)))
+            conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER small_budget OPTIONS "
+                                 "(access_token {})").format(sql.Literal(server.token)))
+            conn.execute("CREATE FOREIGN TABLE public.small_budget_contacts (id text) SERVER small_budget "
+                         "OPTIONS (object 'contacts')")
+        yield server, decisions
+
+
+def test_eight_backends_use_the_whole_budget_and_no_more(pg, db, small_budget):
+    # Judged per rate-limit slice from the emulator's own decisions, not by the clock of this
+    # machine: in every slice the scans wholly ran through, the calls Intercom accepted are within
+    # 10% of the budget (the backends together neither waste it nor overrun it by much).
+    server, decisions = small_budget
+    outcomes = [None] * EIGHT
+    barrier = threading.Barrier(EIGHT)
+
+    def scan(i):
+        with pg.connect(db) as conn:
+            conn.execute("SELECT 1")
+            barrier.wait()
+            try:
+                outcomes[i] = conn.execute("SELECT count(*) FROM public.small_budget_contacts").fetchone()[0]
+            except Exception as error:  # reported by the assertion below
+                outcomes[i] = error
+
+    threads = [threading.Thread(target=scan, args=(i,)) for i in range(EIGHT)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(100)
+    assert outcomes == [750] * EIGHT  # no 429 reached SQL
+    slices = sorted({reset for reset, _ in decisions})
+    assert len(slices) >= 3, slices
+    accepted = {s: sum(1 for reset, allowed in decisions if reset == s and allowed) for s in slices}
+    sent = {s: sum(1 for reset, _ in decisions if reset == s) for s in slices}
+    # The first slice began before the scans, the last ended after them: the ones between are whole.
+    for whole in slices[1:-1]:
+        assert accepted[whole] >= 0.9 * SMALL_BUDGET, (accepted, sent)
+        assert sent[whole] <= 1.1 * SMALL_BUDGET, (accepted, sent)

@@ -276,6 +276,20 @@ def test_get_many_keeps_input_order_and_bounds_concurrency():
     assert api.max_in_flight >= 2  # it did run concurrently
 
 
+def test_get_as_completed_yields_each_as_it_completes_and_keeps_the_width_in_flight():
+    def handler(request):
+        n = int(request.path.rsplit("/", 1)[1])
+        return Reply(body={"id": str(n)}, delay=0.3 if n == 0 else 0.02)
+
+    tagged = ((n, ApiRequest("GET", f"/articles/{n}", items_key=None)) for n in range(12))
+    with serve(handler) as api:
+        got = list(client_against(api).get_as_completed(tagged, concurrency=3))
+    assert sorted(tag for tag, _ in got) == list(range(12))
+    assert all(items == [{"id": str(tag)}] for tag, items in got)
+    assert got[0][0] != 0  # the slow first request held back no other
+    assert 2 <= api.max_in_flight <= 3
+
+
 def test_get_many_missing_ids_give_empty_lists_and_errors_propagate():
     def handler(request):
         if request.path.endswith("/gone"):
@@ -354,3 +368,18 @@ def test_a_nul_character_in_any_string_arrives_as_the_replacement_character():
     with serve(replies(Reply(body=body, headers={"Content-Type": "application/json"}))) as api:
         got = client_against(api).call("GET", "/contacts/c1")
     assert got == {"type": "contact", "id": "c1", "name": "a\ufffdb", "tags": [{"n\ufffd": "\ufffd"}], "n": 1}
+
+
+def test_the_environment_s_proxy_and_ca_bundle_are_read_once_at_session_creation(monkeypatch):
+    from intercom_fdw.client.http import IntercomClient
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = IntercomClient("https://api.intercom.io", "tok-env")
+    assert client._session.proxies.get("https") == "http://proxy.example:3128"
+    assert client._session.verify == "/etc/ssl/company.pem"
+    assert client._session.trust_env is False  # not read again per request
+    monkeypatch.setenv("NO_PROXY", "api.intercom.io")
+    assert not IntercomClient("https://api.intercom.io", "tok-env")._session.proxies.get("https")

@@ -25,7 +25,7 @@ def list_contacts(ws: Workspace, rt: Runtime, req: Req) -> dict:
     listed = len(ws.contacts) - len(ws.archived_contacts)
     items, pages = table_page(ws.contacts, per_page, req.query.get("starting_after"), _listed, listed,
                               req.query.get("page"))
-    return {"type": "list", "data": [views.contact(ws, c, ctx.custom_attributes) for c in items],
+    return {"type": "list", "data": [views.listed_contact(ws, c, ctx.custom_attributes) for c in items],
             "total_count": listed, "pages": pages}
 
 
@@ -52,7 +52,7 @@ def _searchable(ws: Workspace):
 def search_contacts(ws: Workspace, rt: Runtime, req: Req) -> dict:
     ctx = SearchContext(ws, rt)
     items, pages, total = run_search(ws, rt, req, CONTACT_SEARCH, ws.contacts, ctx, visible=_searchable(ws))
-    return {"type": "list", "data": [views.contact(ws, c, ctx.custom_attributes) for c in items],
+    return {"type": "list", "data": [views.listed_contact(ws, c, ctx.custom_attributes) for c in items],
             "total_count": total, "pages": pages}
 
 

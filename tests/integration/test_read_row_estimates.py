@@ -1,0 +1,92 @@
+"""Row estimates from the total_count a recent whole-table read reported, without a call at planning.
+
+Before any scan a table is sized by its spec's guess; after a full scan in the same backend, EXPLAIN
+sizes it by the count Intercom gave (the emulator's), and planning sends nothing. A ticket-type
+table is counted apart from the tickets it is cut from, and a filtered scan records nothing. The
+counts change join plans: a local table smaller than the guess but larger than the real count is
+hashed before the scan, the foreign table after it.
+"""
+import json
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+JOIN = ("SELECT count(*) FROM intercom.contacts c JOIN local_names n ON n.name = c.name")
+
+
+def plan(read_db, query):
+    explained = read_db.rows("EXPLAIN (FORMAT JSON) " + query)[0][0]
+    return (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+
+
+def scan_rows(node, relation):
+    """Plan Rows of the scan of `relation` in a plan tree."""
+    if node.get("Relation Name") == relation:
+        return node["Plan Rows"]
+    for child in node.get("Plans", ()):
+        found = scan_rows(child, relation)
+        if found is not None:
+            return found
+    return None
+
+
+def node_types(node):
+    yield node["Node Type"]
+    for child in node.get("Plans", ()):
+        yield from node_types(child)
+
+
+@pytest.fixture(scope="module")
+def estimates_db(pg, db, emulator, api):
+    # A fresh backend: no count recorded yet (counts live in the backend that read them).
+    from tests.integration.read_fixtures import ReadDb, create_servers
+
+    with pg.connect(db) as conn:
+        create_servers(conn, emulator.url, emulator.token)
+        # More rows than there are contacts, fewer than the spec's guess (10,000).
+        conn.execute("CREATE TABLE local_names AS SELECT 'name ' || g AS name FROM generate_series(1, 2000) g")
+        conn.execute("ANALYZE local_names")
+    reader = ReadDb(pg, db, api)
+    try:
+        yield reader
+    finally:
+        reader.conn.close()
+
+
+def test_a_full_scan_sizes_the_table_for_later_plans_without_a_call(estimates_db, api):
+    contacts = len(api.all("/contacts"))
+    assert contacts != 10000
+    assert scan_rows(plan(estimates_db, "SELECT * FROM intercom.contacts"), "contacts") == 10000  # the spec's guess
+    assert "Nested Loop" in set(node_types(plan(estimates_db, JOIN)))  # a search per local row
+
+    estimates_db.rows("SELECT count(*) FROM intercom.contacts WHERE length(id) > 0")  # checked by SQL: still whole
+    api.reset_counters()
+    assert scan_rows(plan(estimates_db, "SELECT * FROM intercom.contacts"), "contacts") == contacts
+    filtered = scan_rows(plan(estimates_db, "SELECT * FROM intercom.contacts WHERE email = 'x@example.com'"),
+                         "contacts")
+    assert filtered < contacts  # a pushed filter keeps a share of the counted rows
+    joined = set(node_types(plan(estimates_db, JOIN)))
+    assert "Hash Join" in joined and "Nested Loop" not in joined
+    assert api.counters()["total"] == 0  # planning asked Intercom nothing
+    estimates_db.rows(JOIN)
+    assert api.counters()["by_route"] == {"GET /contacts": -(-contacts // 150)}  # one scan, not a call per name
+
+
+def test_filtered_scans_record_no_count_and_ticket_type_tables_are_counted_apart(estimates_db, api):
+    guess = scan_rows(plan(estimates_db, "SELECT * FROM intercom.conversations"), "conversations")
+    estimates_db.rows("SELECT count(*) FROM intercom.conversations WHERE state = 'open'")
+    assert scan_rows(plan(estimates_db, "SELECT * FROM intercom.conversations"), "conversations") == guess
+
+    tables = [r[0] for r in estimates_db.rows(
+        "SELECT foreign_table_name FROM information_schema.foreign_tables WHERE foreign_table_schema = 'intercom' "
+        "AND foreign_table_name LIKE '%\\_tickets' ORDER BY 1")]
+    first, second = tables[0], tables[1]
+    # (SELECT id: a column such as contact_id, NULL without a join's value, raises the estimate on purpose)
+    before = scan_rows(plan(estimates_db, f"SELECT id FROM intercom.{second}"), second)
+    count = estimates_db.rows(f"SELECT count(*) FROM intercom.{first}")[0][0]
+    all_tickets = estimates_db.rows("SELECT count(*) FROM intercom.tickets")[0][0]
+    assert count < all_tickets
+    assert scan_rows(plan(estimates_db, f"SELECT id FROM intercom.{first}"), first) == max(count, 1)
+    assert scan_rows(plan(estimates_db, "SELECT id FROM intercom.tickets"), "tickets") == all_tickets
+    assert scan_rows(plan(estimates_db, f"SELECT id FROM intercom.{second}"), second) == before
