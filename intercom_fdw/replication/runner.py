@@ -84,9 +84,6 @@ _SERVERS = """
 SELECT s.srvname AS name, s.srvoptions AS options FROM pg_catalog.pg_foreign_server s
 JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE w.fdwname = 'multicorn' ORDER BY 1"""
 
-# Where a run's reader tables live (_reader): a schema of their own, which _FOREIGN_TABLES leaves out.
-READER_SCHEMA = "intercom_fdw_readers"
-
 # Each foreign table of the server with its `object` option, and the options that make it a part
 # of that object (a ticket-type table's ticket_type_id).
 _FOREIGN_TABLES = """
@@ -97,7 +94,7 @@ JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver
 CROSS JOIN LATERAL (SELECT max(substr(opt, 8)) FILTER (WHERE opt LIKE 'object=%%') AS object,
                            array_agg(split_part(opt, '=', 1)) AS options
                     FROM unnest(ft.ftoptions) AS opt) AS o
-WHERE s.srvname = %s AND o.object IS NOT NULL AND c.relnamespace::regnamespace::text <> '""" + READER_SCHEMA + """'
+WHERE s.srvname = %s AND o.object IS NOT NULL AND c.relpersistence <> 't'  -- (not a run's reader, _reader)
 ORDER BY 1"""
 
 _FOREIGN_TABLE = """
@@ -440,8 +437,8 @@ class Replicator:
         return self.db.rows(f"SELECT extract(epoch FROM {literal(value)}::timestamptz)::float8 AS at")[0]["at"]
 
     def _reader(self, strategy: Strategy) -> str:
-        """A foreign table of the run's own that reads as the object's foreign table does, in the
-        scan mode SCAN_MODE_SETTING says ('partitioned' by default), in READER_SCHEMA.
+        """A temporary foreign table of the run's own that reads as the object's foreign table does,
+        in the scan mode SCAN_MODE_SETTING says ('partitioned' by default).
 
         The scan mode is a table option, and the FDW reads no session setting: a copy made for the
         run asks for partitioned reads without ALTERing the user's table (which would lock out
@@ -462,11 +459,10 @@ class Replicator:
             options["scan_mode"] = mode
         columns = [(r["name"], r["type"], parse_options(r["options"]))
                    for r in self.db.rows(_COLUMN_OPTIONS % literal(foreign))]
-        name = f"{self.schema}.{strategy.object}"
+        name = strategy.object
         if len(name.encode()) > 63:  # PostgreSQL's identifier limit: shortened, kept apart by a hash
             name = name.encode()[:50].decode(errors="ignore") + "_" + hashlib.md5(name.encode()).hexdigest()[:8]
-        reader = f"{ident(READER_SCHEMA)}.{ident(name)}"
-        self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(READER_SCHEMA)}")
+        reader = f"pg_temp.{ident(name)}"
         self.db.rows(f"DROP FOREIGN TABLE IF EXISTS {reader}")
         self.db.rows(sql.create_foreign_table(reader, columns, found["server"], options))
         self.db.commit()
@@ -476,7 +472,7 @@ class Replicator:
         try:
             self.db.rows(f"DROP FOREIGN TABLE IF EXISTS {reader}")
             self.db.commit()
-        except Exception as error:  # a failed window's transaction: the next run replaces the table
+        except Exception as error:  # a failed window's transaction: the next read replaces the table
             if interrupted(error):
                 raise
 

@@ -10,8 +10,8 @@ Change kinds (each implemented once in runner.py):
   newest change read but at most the last run's start - `lag`: one call per 150 changed rows.
   Past WINDOW_ROWS changed rows, and in full and reconcile runs, it reads the rows (changed since
   `cursor - overlap`; all in full and reconcile runs) in ascending windows of their immutable
-  `created_at`, each one statement committed on its own, through a foreign table of the run's own
-  in scan_mode 'partitioned' (runner.py, _reader): the FDW splits each window further and reads
+  `created_at`, each one statement committed on its own, through a temporary foreign table of the run's
+  own in scan_mode 'partitioned' (runner.py, _reader): the FDW splits each window further and reads
   the parts concurrently (planning/partition.py owns those windows and their day margins).
 - `newest_first`: a list Intercom returns newest `cursor` first (ORDER BY ... DESC pushes down): every
   run lists all ids (one call per 150; these lists are small), reads the changed ones (newer than

@@ -102,8 +102,8 @@ def test_a_full_run_of_contacts_reads_concurrent_created_at_windows_and_equals_a
     _listed(partition_db, "contacts")
     assert differences(partition_db, "listed", "partitioned", ["contacts"]) == {}
     # no reader table is left behind, and the user's foreign table is as it was
-    assert partition_db.execute("SELECT count(*) FROM pg_class WHERE relnamespace = "
-                                "to_regnamespace('intercom_fdw_readers')").fetchone()[0] == 0
+    assert partition_db.execute("SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid "
+                                "WHERE c.relpersistence = 't'").fetchone()[0] == 0
     assert not any(o.startswith("scan_mode=") for o in partition_db.execute(
         "SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'intercom.contacts'::regclass").fetchone()[0])
 
