@@ -4,7 +4,9 @@ at a time as today's tools do (contacts and conversations searched in 30-day upd
 GET /conversations/{id} for every conversation's parts). Prints rows/s, API calls and wall time.
 
 Runs against its own emulator (latency `--latency-ms`) and throwaway PostgreSQL; the extension must be
-this checkout's (PG_BIN, as for the tests). Between the full and the incremental run, 1% of the
+this checkout's (PG_BIN, as for the tests). The full run runs twice: with partitioning turned off
+(intercom_fdw.replicate_scan_mode 'sequential', into the schema bench_sequential), then as by
+default (partitioned created_at windows read concurrently). Between the full and the incremental run, 1% of the
 contacts are updated and 1% of the conversations get a reply. Figures only; it fails only on errors.
 
     .venv/bin/python bench/replicate.py [--contacts 100000] [--conversations 20000] [--latency-ms 50]
@@ -63,13 +65,17 @@ def baseline(url: str, token: str, since: int, until: int) -> tuple:
     return rows, calls, time.perf_counter() - started
 
 
-def replicate(conn, mode: str) -> tuple:
+def replicate(conn, mode: str, schema: str = "bench") -> tuple:
     started = time.perf_counter()
-    conn.execute("CALL intercom_fdw.replicate(%s, 'bench', %s)", (OBJECTS, mode))
+    conn.execute("CALL intercom_fdw.replicate(%s, %s, %s)", (OBJECTS, schema, mode))
     seconds = time.perf_counter() - started
     rows = conn.execute("SELECT sum(rows_read), sum(api_calls), sum(rows_inserted + rows_updated) "
-                        "FROM intercom_fdw.replication_state WHERE target_schema = 'bench'").fetchone()
+                        "FROM intercom_fdw.replication_state WHERE target_schema = %s", (schema,)).fetchone()
     return int(rows[0]), int(rows[1]), int(rows[2]), seconds
+
+
+_PER_OBJECT = ("SELECT object, api_calls, extract(epoch FROM run_ended_at - run_started_at)::float8 "
+               "FROM intercom_fdw.replication_state WHERE target_schema = %s ORDER BY object")
 
 
 def line(name: str, rows: int, calls: int, seconds: float, written=None) -> str:
@@ -105,8 +111,17 @@ def main() -> int:
             since = now - 3 * 365 * DAY
             pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
             print("full:")
+            # the same run with partitioning turned off: each created_at window one search paged in order
+            conn.execute("SET intercom_fdw.replicate_scan_mode = 'sequential'")
+            rows, calls, written, seconds = replicate(conn, "full", "bench_sequential")
+            print(line("CALL ... (sequential windows)", rows, calls, seconds, written))
+            print("    " + ", ".join(f"{obj} {obj_calls} calls {obj_seconds:.1f} s" for obj, obj_calls, obj_seconds in
+                                     conn.execute(_PER_OBJECT, ("bench_sequential",)).fetchall()))
+            conn.execute("RESET intercom_fdw.replicate_scan_mode")
             rows, calls, written, seconds = replicate(conn, "full")
             print(line("CALL intercom_fdw.replicate()", rows, calls, seconds, written))
+            print("    " + ", ".join(f"{obj} {obj_calls} calls {obj_seconds:.1f} s" for obj, obj_calls, obj_seconds in
+                                     conn.execute(_PER_OBJECT, ("bench",)).fetchall()))
             b_rows, b_calls, b_seconds = pool.submit(baseline, emulator.url, "bench", since, now + DAY).result()
             print(line("sequential baseline", b_rows, b_calls, b_seconds))
             session = requests.Session()

@@ -7,7 +7,7 @@ quals from a generic plan's parameters).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
 BOOKKEEPING = ("_replicated_at", "_deleted_at")
 STATE_SCHEMA = "intercom_fdw"
@@ -73,12 +73,6 @@ class Source:
     scope_values: Tuple[str, ...] = ()
 
 
-def search_window(foreign: str, columns: Sequence[str], cursor: str, low: Optional[str], rows: int) -> str:
-    where = f" WHERE {ident(cursor)} >= {literal(low)}::timestamptz" if low is not None else ""
-    return (f"SELECT {', '.join(ident(c) for c in columns)} FROM {foreign}{where} "
-            f"ORDER BY {ident(cursor)} LIMIT {int(rows)}")
-
-
 def newest_first_probe(foreign: str, key: Sequence[str], cursor: str, bound: Optional[str]) -> str:
     """Every key, newest first, each saying whether it changed since `bound` (all do without one)."""
     changed = f"{ident(cursor)} >= {literal(bound)}::timestamptz" if bound is not None else "true"
@@ -107,10 +101,28 @@ def by_values(foreign: str, columns: Sequence[str], column: str, values: Sequenc
             f"WHERE {ident(column)} = ANY({text_array(values)})")
 
 
-def created_window(foreign: str, columns: Sequence[str], cursor: str, low: Optional[str], high: str) -> str:
-    bounds = ([f"{ident(cursor)} >= {literal(low)}::timestamptz"] if low is not None else []) + [
-        f"{ident(cursor)} < {literal(high)}::timestamptz"]
-    return f"SELECT {', '.join(ident(c) for c in columns)} FROM {foreign} WHERE " + " AND ".join(bounds)
+def time_window(foreign: str, columns: Sequence[str], column: str, low: Optional[str], high: Optional[str],
+                since: Optional[Tuple[str, str]] = None) -> str:
+    """The rows whose `column` lies in [low, high) (None: open on that side), and with `since` =
+    (column, bound) only those whose column is at least the bound. The bounds are pushed down: the
+    FDW widens them where the API is coarser (contact search compares dates by day), and
+    PostgreSQL re-checks them exactly."""
+    bounds = ([f"{ident(column)} >= {literal(low)}::timestamptz"] if low is not None else []) + (
+        [f"{ident(column)} < {literal(high)}::timestamptz"] if high is not None else []) + (
+        [f"{ident(since[0])} >= {literal(since[1])}::timestamptz"] if since is not None else [])
+    return (f"SELECT {', '.join(ident(c) for c in columns)} FROM {foreign}"
+            + (" WHERE " + " AND ".join(bounds) if bounds else ""))
+
+
+def options_clause(options: Mapping[str, str]) -> str:
+    return (" OPTIONS (" + ", ".join(f"{ident(k)} {literal(v)}" for k, v in options.items()) + ")") if options else ""
+
+
+def create_foreign_table(qualified: str, columns: Sequence[Tuple[str, str, Mapping[str, str]]], server: str,
+                         options: Mapping[str, str]) -> str:
+    """A foreign table of `columns` (name, SQL type, column options) on `server` with `options`."""
+    body = ",\n    ".join(f"{ident(n)} {t}{options_clause(o)}" for n, t, o in columns)
+    return f"CREATE FOREIGN TABLE {qualified} (\n    {body}\n) SERVER {ident(server)}{options_clause(options)}"
 
 
 def everything(foreign: str, columns: Sequence[str]) -> str:

@@ -8,9 +8,11 @@ Change kinds (each implemented once in runner.py):
 - `search`: an incremental run first reads the search sorted by `cursor` descending (no filter, so no
   day-granular bound widens it) and stops at the first row older than the cursor, which is the
   newest change read but at most the last run's start - `lag`: one call per 150 changed rows.
-  Past WINDOW_ROWS changed rows, and in full and reconcile runs, it reads sorted by `cursor`
-  ascending from `cursor - overlap`, in windows of WINDOW_ROWS rows (keyset: the next window starts
-  at the last one's highest value, ties re-read), each committed on its own.
+  Past WINDOW_ROWS changed rows, and in full and reconcile runs, it reads the rows (changed since
+  `cursor - overlap`; all in full and reconcile runs) in ascending windows of their immutable
+  `created_at`, each one statement committed on its own, through a temporary foreign table of the run's
+  own in scan_mode 'partitioned' (runner.py, _reader): the FDW splits each window further and reads
+  the parts concurrently (planning/partition.py owns those windows and their day margins).
 - `newest_first`: a list Intercom returns newest `cursor` first (ORDER BY ... DESC pushes down): every
   run lists all ids (one call per 150; these lists are small), reads the changed ones (newer than
   `cursor - overlap`) by id, and marks what the list no longer has, so deletes need no reconcile.
@@ -35,11 +37,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Dict, Optional, Tuple
 
-# Rows per window of a `search` read (50 pages of 150), each committed on its own; the session setting
-# intercom_fdw.replicate_window_rows overrides it. A window starts at the previous one's last
-# `updated_at`, which contact search widens to the day before: bigger windows re-read less of that.
+# Changed rows an incremental `search` run reads newest first, in one window, before it reads the rest
+# in `created_at` windows; the session setting intercom_fdw.replicate_window_rows overrides it (and
+# CREATED_WINDOW_ROWS).
 WINDOW_ROWS = 7500
 WINDOW_ROWS_SETTING = "intercom_fdw.replicate_window_rows"
+# Rows a `created_at` window of a `search` read aims at (its span adapts to the rows the last one
+# read). Each is one statement, and a commit: a stop loses at most one window, while the FDW reads a
+# window's parts concurrently, so bigger windows keep every concurrent call busy for longer.
+CREATED_WINDOW_ROWS = 30000
+# How those windows are read: 'partitioned' (the default) or 'sequential' (one search per window,
+# paged in order: the FDW's scan_mode).
+SCAN_MODE_SETTING = "intercom_fdw.replicate_scan_mode"
 # Parents per window of a `parents` read (one call each, `concurrency` at a time).
 PARENTS_PER_WINDOW = 50
 # Ids per window of the by-id reads of `newest_first` objects (the setting overrides it).
@@ -92,12 +101,12 @@ class Strategy:
         return self.reconcile != "none"
 
 
-# Search lag: Intercom's search shows new and updated objects minutes late (api notes); contact search
-# compares dates by calendar day in the workspace's time zone, which may be a day off UTC either way.
+# Search lag: Intercom's search shows new and updated objects minutes late (api notes). (Contact search
+# compares dates by calendar day in the workspace's time zone: the FDW widens a pushed bound for that.)
 _SEARCH_LAG = timedelta(minutes=15)
 
 STRATEGIES: Tuple[Strategy, ...] = (  # parents (and the objects children copy) before children
-    Strategy("contacts", "search", cursor="updated_at", overlap=timedelta(days=2) + _SEARCH_LAG,
+    Strategy("contacts", "search", cursor="updated_at", overlap=timedelta(days=1) + _SEARCH_LAG,
              lag=_SEARCH_LAG, why="`updated_at` search sorted newest first, stopped at the cursor: "
                                  "1 call per 150 changed contacts"),
     Strategy("companies", "reread",
