@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence
 
-from intercom_fdw.actions.connection import WRAPPER_CLASS, choose_server, parse_options
+from intercom_fdw.actions.connection import choose_server, parse_options
 from intercom_fdw.client.http import backend_usage
 from intercom_fdw.errors import ConfigurationError, IntercomError
 from intercom_fdw.objects import SPECS

@@ -9,7 +9,6 @@ status is 1 when any check fails. The token is registered as a secret: no messag
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional
