@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from intercom_fdw.throwaway_pg import PgCluster, free_port  # noqa: E402
+from intercom_fdw.tools.throwaway_pg import PgCluster, free_port  # noqa: E402
 
 TOKEN = "profile-token"
 
@@ -38,7 +38,7 @@ TOKEN = "profile-token"
 def start_emulator(contacts: int) -> tuple:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "intercom_fdw.cli", "emulator", "--port", str(port), "--seed", "42", "--token", TOKEN,
+        [sys.executable, "-m", "intercom_fdw.tools.cli", "emulator", "--port", str(port), "--seed", "42", "--token", TOKEN,
          "--contacts", str(contacts), "--rate-limit-per-10s", "1000000000"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"

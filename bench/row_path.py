@@ -31,7 +31,7 @@ import requests  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from bench.profile_scan import TOKEN, cpu_seconds, start_emulator  # noqa: E402
-from intercom_fdw.throwaway_pg import PgCluster  # noqa: E402
+from intercom_fdw.tools.throwaway_pg import PgCluster  # noqa: E402
 
 QUERY = "SELECT count(c) FROM intercom.contacts c"
 PAGE = 150
