@@ -1,4 +1,4 @@
-"""IntercomClient: one requests.Session per (base URL, token, API version) and backend.
+"""IntercomClient: one Transport (transport.py) per (base URL, token, API version, options) and backend.
 
 It knows paging, rate limits, retries, timeouts, auth headers and error mapping, and nothing
 about SQL: callers describe reads as ApiRequest and get dicts back.
@@ -17,19 +17,14 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, T
 from urllib.parse import urlsplit
 
 import orjson
-import requests
-import requests.auth
-import urllib3
 
 from intercom_fdw import __version__, errors
 from intercom_fdw.client import error_mapping, totals
-from intercom_fdw.client.interrupts import AbortableAdapter, Interrupts, send
+from intercom_fdw.client.interrupts import Interrupts, send
 from intercom_fdw.client.paging import PagingContext, iter_pages
 from intercom_fdw.client.prefetch import PagesAhead
 from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.client.policy import (
-    CONNECT,
-    TRANSPORT,
     backoff_delay,
     is_idempotent,
     retry_after_429,
@@ -39,25 +34,12 @@ from intercom_fdw.api_request import ApiRequest, has_dot_segment
 from intercom_fdw.client.scroll_lock import workspace_key, workspace_scroll_lock
 from intercom_fdw.client.shared_budget import BudgetedThrottle, SharedBudget
 from intercom_fdw.client.throttle import Throttle
+from intercom_fdw.client.transport import TRANSPORT_ERRORS, Response, Transport, transport_kind
 
 log = logging.getLogger("intercom_fdw.client")
 
 USER_AGENT = f"intercom_fdw/{__version__}"
 DEFAULT_API_VERSION = "2.14"
-
-
-class BearerAuth(requests.auth.AuthBase):
-    """`Authorization: Bearer <token>` on every request; its repr never shows the token."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def __call__(self, request):
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "BearerAuth([secret])"
 
 
 class IntercomClient:
@@ -109,34 +91,14 @@ class IntercomClient:
         waits = self.interrupts.sleep
         self._throttle = Throttle(clock, waits) if rate_limit_share is None else BudgetedThrottle(
             Throttle(clock, waits), SharedBudget(self._workspace_key, rate_limit_share, scroll_lock_dir, clock, waits))
-        self._session = self._new_session(token)
+        # The token goes in the transport's own Authorization header, which ~/.netrc never replaces.
+        self._transport = Transport(
+            self.base_url, token,
+            {"Accept": "application/json", "Intercom-Version": self.api_version, "User-Agent": USER_AGENT},
+            self._timeout, max_connections=max(self.concurrency, 10))
 
     def __repr__(self) -> str:
         return f"IntercomClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
-
-    def _new_session(self, token: str) -> requests.Session:
-        session = requests.Session()
-        # Retries are ours (policy.py); the pool holds a keep-alive connection per concurrent call.
-        adapter = AbortableAdapter(pool_connections=1, pool_maxsize=max(self.concurrency, 10), max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        # The token goes through session.auth, not a default header: requests replaces an
-        # Authorization header with ~/.netrc credentials for the host, but never an explicit auth.
-        session.auth = BearerAuth(token)
-        # What requests reads from the environment on every request (proxies, a CA bundle; netrc is
-        # moot with explicit auth) is read once here: every request goes to base_url (next-page URLs
-        # are re-rooted on it), and scanning the environment cost ~0.3 ms of CPU per call (profiled).
-        session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        session.trust_env = False
-        session.headers.update(
-            {
-                "Accept": "application/json",
-                "Intercom-Version": self.api_version,
-                "User-Agent": USER_AGENT,
-            }
-        )
-        return session
 
     # ---- reads ------------------------------------------------------------------------------
 
@@ -294,9 +256,8 @@ class IntercomClient:
             with self._calls_lock:
                 self.calls_made += 1
             try:
-                response = send(interrupts, self._session.request,
-                                method, url, params=params, json=body, timeout=self._timeout, allow_redirects=False)
-            except requests.RequestException as exc:
+                response = send(interrupts, self._transport.request, method, url, params, body)
+            except TRANSPORT_ERRORS as exc:
                 kind = transport_kind(exc)
                 log.warning("%s %s: %s (attempt %d)", method, path, type(exc).__name__, attempt)
                 if should_retry(method, idempotent, None, kind, attempt, self.max_retries):
@@ -309,8 +270,7 @@ class IntercomClient:
             if log.isEnabledFor(logging.DEBUG):  # the request log; a hot path, so only when wanted
                 log.debug(
                     "%s %s -> %d in %.0f ms (request_id %s)",
-                    method, _path_and_query(response.url), status,
-                    response.elapsed.total_seconds() * 1000, request_id,
+                    method, _path_and_query(response.url), status, response.elapsed * 1000, request_id,
                 )
             if status < 300:
                 return _parsed(response, method, path)
@@ -324,40 +284,12 @@ class IntercomClient:
                 if delay is None:
                     delay = backoff_delay(attempt, *self._backoff, self._rng)
                 log.info("%s %s -> %d; retrying in %.2f s (attempt %d)", method, path, status, delay, attempt)
-                response.close()
                 interrupts.sleep(delay)
                 continue
             raise error_mapping.error_for_response(status, _body(response), method, path, request_id)
 
 
-# Errors in the request itself: no attempt can fix them.
-_MALFORMED_REQUEST = (
-    requests.exceptions.URLRequired,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.InvalidURL,
-    requests.exceptions.InvalidHeader,
-    requests.exceptions.InvalidJSONError,
-)
-
-
-def transport_kind(exc: requests.RequestException) -> Optional[str]:
-    """CONNECT when nothing was sent (safe to resend anything), None for a malformed request,
-    TRANSPORT for the rest: the request may have reached Intercom (timeouts, dropped connections,
-    a body cut short)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return CONNECT
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
-        if isinstance(reason, urllib3.exceptions.NewConnectionError):
-            return CONNECT
-    if isinstance(exc, _MALFORMED_REQUEST):
-        return None
-    return TRANSPORT
-
-
-def _parsed(response: requests.Response, method: str, path: str):
+def _parsed(response: Response, method: str, path: str):
     body = response.content
     if not body:
         return {}  # e.g. 202 from POST /events
@@ -381,7 +313,7 @@ def _without_nul(value):
     return value
 
 
-def _parsed_json(response: requests.Response, body: bytes, method: str, path: str):
+def _parsed_json(response: Response, body: bytes, method: str, path: str):
     if _is_utf8(response.encoding) and not _may_hold_big_integer(body):
         try:
             # orjson parses a scan's pages about twice as fast as the standard library; what it
@@ -412,7 +344,7 @@ def _may_hold_big_integer(body: bytes) -> bool:
     return _LONG_NUMBER in (b":" + body).translate(_NUMBER_SHAPE)
 
 
-def _body(response: requests.Response):
+def _body(response: Response):
     try:
         return response.json()
     except ValueError:

@@ -38,8 +38,6 @@ from typing import Callable, Optional
 
 import urllib3.connection
 import urllib3.connectionpool
-import urllib3.poolmanager
-from requests.adapters import HTTPAdapter
 
 from intercom_fdw.errors import Interrupted
 from intercom_fdw.client.policy import ABANDON_GRACE_SECONDS, INTERRUPT_POLL_SECONDS, wait_slice
@@ -241,25 +239,14 @@ class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class AbortableAdapter(HTTPAdapter):
-    """requests' adapter whose connections an interrupted wait can shut down (plain and HTTP proxies)."""
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme:  # not SOCKS
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
+def abortable_pools() -> dict:
+    """urllib3's pool classes by scheme, for a pool manager (or an HTTP proxy's) whose connections an
+    interrupted wait can shut down."""
+    return {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 def send(interrupts: Interrupts, request: Callable, *args, **kwargs):
-    """`request(*args, **kwargs)` (a requests Session's request), abandoned on an interrupt with
+    """`request(*args, **kwargs)` (a Transport's request), abandoned on an interrupt with
     `errors.Interrupted`, its `in_flight` telling whether the request may have been sent. From the
     main (backend) thread it runs in a thread of its own, awaited with `interrupts`; from a worker,
     in the worker, registered so that an interrupt seen anywhere aborts it."""

@@ -370,7 +370,7 @@ def test_a_nul_character_in_any_string_arrives_as_the_replacement_character():
     assert got == {"type": "contact", "id": "c1", "name": "a\ufffdb", "tags": [{"n\ufffd": "\ufffd"}], "n": 1}
 
 
-def test_the_environment_s_proxy_and_ca_bundle_are_read_once_at_session_creation(monkeypatch):
+def test_the_environment_s_proxy_and_ca_bundle_are_read_once_when_the_client_is_made(monkeypatch):
     from intercom_fdw.client.http import IntercomClient
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
@@ -378,8 +378,44 @@ def test_the_environment_s_proxy_and_ca_bundle_are_read_once_at_session_creation
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     client = IntercomClient("https://api.intercom.io", "tok-env")
-    assert client._session.proxies.get("https") == "http://proxy.example:3128"
-    assert client._session.verify == "/etc/ssl/company.pem"
-    assert client._session.trust_env is False  # not read again per request
+    assert client._transport.proxy == "http://proxy.example:3128"
+    assert client._transport.verify == "/etc/ssl/company.pem"
     monkeypatch.setenv("NO_PROXY", "api.intercom.io")
-    assert not IntercomClient("https://api.intercom.io", "tok-env")._session.proxies.get("https")
+    assert client._transport.proxy == "http://proxy.example:3128"  # not read again per request
+    assert IntercomClient("https://api.intercom.io", "tok-env")._transport.proxy is None
+
+
+def test_calls_go_through_the_environment_s_http_proxy_with_its_credentials(monkeypatch):
+    import base64
+
+    from intercom_fdw.client.http import IntercomClient
+
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with serve(replies(OK)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://someone:pa%3Ass@"))
+        got = IntercomClient("http://api.intercom.example", TOKEN).call("GET", "/contacts/c1")
+    assert got == OK.body
+    seen = proxy.seen[0]
+    assert seen.path == "/contacts/c1" and seen.headers["Host"] == "api.intercom.example"
+    headers = {name.lower(): value for name, value in seen.headers.items()}
+    assert headers["proxy-authorization"] == "Basic " + base64.b64encode(b"someone:pa:ss").decode()
+    assert headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_socks_proxy_in_the_environment_is_refused_with_a_hint(monkeypatch):
+    from intercom_fdw.client.http import IntercomClient
+
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(errors.ConfigurationError, match="socks5 proxy") as raised:
+        IntercomClient("https://api.intercom.io", "tok-env")
+    assert "HTTPS_PROXY" in raised.value.hint
+
+
+def test_a_json_body_holding_nan_is_refused_before_anything_is_sent():
+    with serve(replies(OK)) as api:
+        with pytest.raises(errors.TransportError, match="NaN|Out of range float"):
+            client_against(api).call("POST", "/contacts", json={"custom_attributes": {"score": float("nan")}})
+    assert api.seen == []
