@@ -14,7 +14,10 @@ setup(
     # multicorn2 itself is not on PyPI: production builds it from its release,
     # development machines get the runtime in multicorn_compat/ (see README).
     install_requires=[
-        "requests>=2.31",
+        "requests>=2.31",  # its helpers (proxies from the environment, charsets); the calls go through urllib3
+        "urllib3>=2.0",  # the client's transport (client/transport.py)
+        "certifi",  # the CA bundle when the environment names none (as requests)
+        "msgspec>=0.18",  # the client decodes pages with it: exact big integers, only the fields a read uses
         "authlib>=1.3",
         "cryptography>=42",  # `intercom-fdw login`: the self-signed certificate of its HTTPS callback
         "psycopg[binary]>=3.1",

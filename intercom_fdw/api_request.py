@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, FrozenSet, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 from intercom_fdw.errors import InvalidValueError
@@ -46,6 +46,9 @@ class ApiRequest:
     # Set when the request reads a whole table: its responses' total_count is recorded under this
     # key (client/totals.py) for the planner's row estimates.
     count_key: Optional[str] = None
+    # The top-level keys of each item the reader uses (None: all of them): the client then decodes
+    # only those (client/decoding.py). Only what the rows need; never part of what is sent.
+    item_fields: Optional[FrozenSet[str]] = None
 
     def __post_init__(self):
         if self.paging not in PAGING_STYLES:

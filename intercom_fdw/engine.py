@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from collections import deque
 from itertools import islice
-from typing import Any, Iterable, Iterator, Mapping, Sequence, Tuple
+from typing import Any, FrozenSet, Iterable, Iterator, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.client.partitioned import read_parts
 from intercom_fdw.planning import ScanPlan
@@ -39,6 +39,9 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
     check, local sort and LIMIT/OFFSET applied."""
     needed = set(selected) | {name for name, _ in plan.required_values} | {name for name, _ in plan.sort_locally}
     shaper = RowShaper(c for c in table_columns if c.name in needed)
+    fields = item_fields(plan, shaper.columns)
+    if fields is not None:
+        plan = replace(plan, calls=tuple(replace(call, item_fields=fields) for call in plan.calls))
     found = objects(plan, client)
     if plan.member_values:
         found = _with_member_values(found, plan.member_values)
@@ -51,6 +54,22 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
         stop = None if plan.limit is None else plan.offset + plan.limit
         stream = islice(stream, plan.offset, stop)
     return stream
+
+
+def item_fields(plan: ScanPlan, columns: Iterable[Column]) -> Optional[FrozenSet[str]]:
+    """The top-level keys of the plan's own items that the rows and the engine read (the client
+    then decodes only those), or None for all: `attrs` (the whole object) is among the columns."""
+    keys = {"id", "type"}  # a scroll recognises items by id (paging.py); type is every object's own
+    for column in columns:
+        if column.name == "attrs":
+            return None
+        if column.source:
+            keys.add(column.source[0])
+    paths = [plan.distinct_key, plan.extended and plan.extended.key,
+             plan.partitions and plan.partitions.partitioning.field]
+    paths += [members for _, members, _, _ in plan.member_values]
+    keys.update(path_of(p)[0] for p in paths if p)
+    return frozenset(keys)
 
 
 def _calls_objects(plan: ScanPlan, client):

@@ -16,10 +16,8 @@ import time
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-import orjson
-
 from intercom_fdw import __version__, errors
-from intercom_fdw.client import error_mapping, totals
+from intercom_fdw.client import decoding, error_mapping, totals
 from intercom_fdw.client.interrupts import Interrupts, send
 from intercom_fdw.client.paging import PagingContext, iter_pages
 from intercom_fdw.client.prefetch import PagesAhead
@@ -206,9 +204,11 @@ class IntercomClient:
 
     def _paging_context(self, request: ApiRequest, interrupts: Interrupts) -> PagingContext:
         count_key = request.count_key
+        decode = decoding.decoder_for(request.items_key, request.item_fields)
 
         def fetch(target, params, body, idempotent):
-            page = self._send(request.method.upper(), target, params, body, idempotent, request.allow_404, interrupts)
+            page = self._send(request.method.upper(), target, params, body, idempotent, request.allow_404, interrupts,
+                              decode)
             if count_key is not None and isinstance(page, dict) and "total_count" in page:
                 totals.record(self._workspace_key, count_key, page["total_count"], self._clock())
             return page
@@ -238,7 +238,9 @@ class IntercomClient:
 
         return wait
 
-    def _send(self, method, target, params, body, idempotent, allow_404, interrupts: Interrupts) -> Optional[dict]:
+    def _send(self, method, target, params, body, idempotent, allow_404, interrupts: Interrupts,
+              decode: Optional[Callable[[bytes], Any]] = None) -> Optional[dict]:
+        """One call with retries; `decode` reads a 2xx body (default: all of it, decoding.decode)."""
         url = target if target.startswith(("http://", "https://")) else self.base_url + target
         path = urlsplit(url).path
         if has_dot_segment(path):
@@ -273,7 +275,7 @@ class IntercomClient:
                     method, _path_and_query(response.url), status, response.elapsed * 1000, request_id,
                 )
             if status < 300:
-                return _parsed(response, method, path)
+                return _parsed(response, method, path, decode or decoding.decode)
             if status < 400:
                 # Intercom's API does not redirect; following one would turn a POST into a GET
                 raise error_mapping.error_for_redirect(status, method, path, response.headers.get("Location"))
@@ -289,11 +291,11 @@ class IntercomClient:
             raise error_mapping.error_for_response(status, _body(response), method, path, request_id)
 
 
-def _parsed(response: Response, method: str, path: str):
+def _parsed(response: Response, method: str, path: str, decode: Callable[[bytes], Any]):
     body = response.content
     if not body:
         return {}  # e.g. 202 from POST /events
-    parsed = _parsed_json(response, body, method, path)
+    parsed = _parsed_json(response, body, method, path, decode)
     # JSON holds U+0000 only as the escape \u0000; PostgreSQL's text and jsonb cannot hold it at all.
     return _without_nul(parsed) if b"\\u0000" in body else parsed
 
@@ -313,13 +315,13 @@ def _without_nul(value):
     return value
 
 
-def _parsed_json(response: Response, body: bytes, method: str, path: str):
-    if _is_utf8(response.encoding) and not _may_hold_big_integer(body):
+def _parsed_json(response: Response, body: bytes, method: str, path: str, decode: Callable[[bytes], Any]):
+    if _is_utf8(response.encoding):
         try:
-            # orjson parses a scan's pages about twice as fast as the standard library; what it
-            # refuses (not UTF-8, a BOM, lone surrogates, NaN) goes to requests' parser as before
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
+            # msgspec (decoding.py); what it refuses (not UTF-8, a BOM, lone surrogates, NaN, a page
+            # a projection cannot read) goes to requests' parser, whole, as before
+            return decode(body)
+        except decoding.MsgspecError:
             pass
     try:
         return response.json()
@@ -327,21 +329,9 @@ def _parsed_json(response: Response, body: bytes, method: str, path: str):
         raise error_mapping.error_for_unreadable_body(response.status_code, method, path, response.text) from None
 
 
-# orjson reads an integer beyond 64 bits as a float, where the standard library keeps it exact.
-# Such a number has 19 digits or more after a separator, a blank or a minus sign: with digits made
-# "0" and those characters ":", it shows as ":" followed by 19 "0" (strings may match too, which
-# only sends their body to the standard library). About a third of what orjson saves on a page.
-_NUMBER_SHAPE = bytes.maketrans(b"0123456789,[ \t\r\n-", b"0" * 10 + b":" * 7)
-_LONG_NUMBER = b":" + b"0" * 19
-
-
 def _is_utf8(encoding: Optional[str]) -> bool:
-    """requests decodes a body by its declared charset (JSON without one as UTF-8); orjson reads UTF-8."""
+    """requests decodes a body by its declared charset (JSON without one as UTF-8); msgspec reads UTF-8."""
     return encoding is None or encoding.lower().replace("-", "").replace("_", "") == "utf8"
-
-
-def _may_hold_big_integer(body: bytes) -> bool:
-    return _LONG_NUMBER in (b":" + body).translate(_NUMBER_SHAPE)
 
 
 def _body(response: Response):

@@ -1,4 +1,5 @@
-"""Bodies are parsed by orjson when it gives exactly what requests' own parser gives, else by that."""
+"""Bodies are parsed by msgspec when it gives exactly what requests' own parser gives, else by that; a read
+that names its fields (item_fields) gets exactly those of each item as a full parse gives them."""
 import pytest
 import requests
 
@@ -21,18 +22,52 @@ BIG = 123456789012345678901234567890
     (b'{"data": [{"s": "caf\xe9"}]}', None),  # not UTF-8: requests replaces the byte
     (b'\xef\xbb\xbf{"data": []}', None),  # a BOM: not JSON to requests either
 ])
-def test_parsed_as_requests_parses_it(raw, charset):
+@pytest.mark.parametrize("fields", [None, frozenset({"n", "s", "absent"})], ids=["whole", "projected"])
+def test_parsed_as_requests_parses_it(raw, charset, fields):
     content_type = "application/json" + (f"; charset={charset}" if charset else "")
     with serve(lambda _request: Reply(body=raw, headers={"Content-Type": content_type})) as api:
         try:
             expected = requests.get(api.url + "/contacts", timeout=5).json()["data"]
         except ValueError:
             expected = errors.ServerError
-        request = ApiRequest("GET", "/contacts", paging="unpaged")
+        request = ApiRequest("GET", "/contacts", paging="unpaged", item_fields=fields)
         if expected is errors.ServerError:
             with pytest.raises(errors.ServerError, match="not JSON"):
                 list(client_against(api).iter_items(request))
             return
         got = list(client_against(api).iter_items(request))
+    if fields is not None:  # each field asked for, as the whole parse gives it (None when absent)
+        got = [{k: item.get(k) for k in sorted(fields)} for item in got]
+        expected = [{k: item.get(k) for k in sorted(fields)} for item in expected]
     assert repr(got) == repr(expected)
     assert [type(v) for item in got for v in item.values()] == [type(v) for item in expected for v in item.values()]
+
+
+def test_a_projected_read_keeps_the_rest_of_the_page_whole_and_pages_on():
+    pages = [
+        {"type": "list", "data": [{"id": "1", "n": {"deep": [1, 2]}, "drop": "x" * 50}],
+         "pages": {"next": {"starting_after": "c2"}}, "total_count": 2},
+        {"type": "list", "data": [{"id": "2", "n": None}], "pages": {}, "total_count": 2},
+    ]
+
+    def handler(request):
+        return Reply(body=pages[1] if request.query.get("starting_after") == "c2" else pages[0])
+
+    with serve(handler) as api:
+        request = ApiRequest("GET", "/contacts", paging="cursor", item_fields=frozenset({"id", "n"}))
+        got = list(client_against(api).iter_items(request))
+    assert got == [{"id": "1", "n": {"deep": [1, 2]}}, {"id": "2", "n": None}]
+
+
+@pytest.mark.parametrize("body", [
+    {"data": ["a", "b"]},  # items that are not objects
+    {"data": [{"id": "1"}, None]},
+    {"data": {"id": "1"}},  # not a list
+    [{"id": "1"}],  # not an object
+])
+def test_a_page_a_projection_cannot_read_is_read_whole(body):
+    with serve(lambda _request: Reply(body=body)) as api:
+        request = ApiRequest("GET", "/contacts", paging="unpaged", items_key="data" if isinstance(body, dict) else None,
+                             item_fields=frozenset({"id"}))
+        got = list(client_against(api).iter_items(request))
+    assert got == (list(body["data"]) if isinstance(body, dict) else [body])  # as a whole parse gives it
