@@ -160,6 +160,23 @@ def test_table_matches_the_emulator(read_db, api, table):
     assert total == len(expected) and mismatches == {}
 
 
+@pytest.mark.parametrize("table", sorted(SPECS))
+def test_each_column_read_on_its_own_equals_it_read_with_the_whole_object(read_db, api, table):
+    """Without `attrs` the client decodes only the fields the columns read (client/decoding.py):
+    each column alone must come out as it does beside attrs, when every field is decoded."""
+    where, params, _ = oracle(api, table)
+    names = [name for name, _, _ in table_columns(read_db, "intercom", table) if name != "attrs"]
+    listed = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(n)) for n in names)
+    whole = read_db.rows(sql.SQL("SELECT attrs, {} FROM intercom.{} ").format(listed, sql.Identifier(table))
+                         + sql.SQL(where), params)
+    assert whole
+    for position, name in enumerate(names, start=1):
+        alone = read_db.rows(sql.SQL("SELECT {}::text FROM intercom.{} ").format(
+            sql.Identifier(name), sql.Identifier(table)) + sql.SQL(where), params)
+        expected = sorted((row[position] for row in whole), key=lambda v: (v is not None, v))
+        assert sorted((v for (v,) in alone), key=lambda v: (v is not None, v)) == expected, name
+
+
 def test_article_statistics_match_the_article(read_db, api):
     # column -> key of GET /articles/{id}'s statistics (Intercom calls conversations "conversions")
     columns = {"statistics_type": "type", "statistics_views": "views", "statistics_conversations": "conversions",
