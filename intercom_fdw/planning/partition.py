@@ -137,6 +137,11 @@ def split(window: Window, total: int, earliest: Optional[int], plan: Partitioned
         per_page = max(1, plan.split_rows // PAGES_PER_WINDOW)
         per_worker = 1 if plan.partitioning.calendar_days else 2
         wanted = max(wanted, min(per_worker * plan.concurrency, math.ceil(total / (2 * per_page))))
+        if wanted > plan.concurrency:
+            # Whole rounds: a last round of fewer windows than workers leaves the others idle while it
+            # reads its windows page by page (34 windows at concurrency 32 read as two rounds of 20
+            # pages, the second by 2 workers; 64 windows as two rounds of about 11).
+            wanted = math.ceil(wanted / plan.concurrency) * plan.concurrency
     parts = min(MAX_SPLIT, wanted, (high - low) // narrowest)
     cuts = []
     for i in range(1, parts):

@@ -52,6 +52,16 @@ def test_enough_parts_for_every_worker():
     assert len(parts) >= 20  # 2 per worker, each of at least 2 pages: 6000 rows are 20 parts of 2 pages
 
 
+@pytest.mark.parametrize("partitioning", [CONTACTS, SECONDS])
+@pytest.mark.parametrize("concurrency, total", [(32, 51_000), (8, 51_000), (8, 4_000), (16, 200_000), (5, 30_000)])
+def test_a_split_makes_whole_rounds_of_windows(partitioning, concurrency, total):
+    # 51,000 rows want 34 windows of 1,500: at 32 workers, a second round would be read by 2 of them
+    window = Window(NOW - 700 * DAY, NOW - DAY)
+    parts = split(window, total, NOW - 700 * DAY, plan_for(partitioning, window, concurrency))
+    assert len(parts) >= min(64, -(-total // 1500))
+    assert len(parts) % concurrency == 0 or len(parts) == 64  # MAX_SPLIT
+
+
 @pytest.mark.parametrize("window", [Window(NOW - 50 * DAY, NOW - 20 * DAY), Window(), Window(5, None)])
 def test_search_bounds_hold_the_window(window):
     after, before = search_bounds(CONTACTS, window)
