@@ -84,7 +84,8 @@ class Transport:
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         # What requests would read from the environment on every call, read once: every call goes to
         # base_url (next-page URLs are re-rooted on it).
-        self.proxy = requests.utils.get_environ_proxies(base_url).get(urlsplit(base_url).scheme.lower())
+        proxies = requests.utils.get_environ_proxies(base_url)  # {} when NO_PROXY names the host
+        self.proxy = proxies.get(urlsplit(base_url).scheme.lower()) or proxies.get("all")
         self.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
         tls = {"cert_reqs": "CERT_REQUIRED"}
         tls["ca_cert_dir" if os.path.isdir(self.verify) else "ca_certs"] = self.verify
@@ -118,9 +119,6 @@ class Transport:
                 raise
             raise MalformedRequest(f"{type(exc).__name__}: {exc}") from None
         return Response(answer.status, answer.headers, answer.data, url, time.perf_counter() - started)
-
-    def close(self) -> None:
-        self._manager.clear()
 
 
 def _proxy_manager(proxy: str, pools: dict) -> urllib3.ProxyManager:

@@ -403,6 +403,15 @@ def test_calls_go_through_the_environment_s_http_proxy_with_its_credentials(monk
     assert headers["authorization"] == f"Bearer {TOKEN}"
 
 
+def test_all_proxy_applies_when_no_scheme_s_proxy_is_set(monkeypatch):
+    from intercom_fdw.client.http import IntercomClient
+
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALL_PROXY", "http://every.example:8080")
+    assert IntercomClient("https://api.intercom.io", "tok-env")._transport.proxy == "http://every.example:8080"
+
+
 def test_a_socks_proxy_in_the_environment_is_refused_with_a_hint(monkeypatch):
     from intercom_fdw.client.http import IntercomClient
 
