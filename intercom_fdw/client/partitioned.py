@@ -10,7 +10,10 @@ keeps (`keep`). Nothing here knows SQL or which field the parts cut.
 - Pages are handed over through a queue of `concurrency` pages: a worker waits while it is full,
   so memory holds at most about 2 x concurrency pages whatever the size of the scan.
 - A part that is split gives up its first page (the smaller parts read it again) and its parts
-  are queued for the workers; the reader ends when no part is left.
+  are queued for the workers; the reader ends when no part is left. The count of parts left holds
+  one more while the consumer hands out the first ones: a part of one page may end before the
+  consumer has handed out the next part, or even looked at the queue (a loaded machine, a fast
+  server), and its end must not look like the end of them all.
 - The first error ends the read: it is raised in the consumer's thread, and the other workers stop
   after their call in flight. Closing the stream early (a LIMIT, a cancelled query) stops them too.
 """
@@ -42,7 +45,7 @@ def read_parts(client, parts: Iterable[Any], request_for: Callable[[Any], ApiReq
     pages: "queue.Queue" = queue.Queue(maxsize=width)
     stop = threading.Event()
     lock = threading.Lock()
-    outstanding = [0]
+    outstanding = [1]  # parts not ended, plus the consumer's own until it has handed out every part
     scopes = []
     pool = worker_pool(width, "intercom_fdw-part")
 
@@ -60,6 +63,12 @@ def read_parts(client, parts: Iterable[Any], request_for: Callable[[Any], ApiReq
             outstanding[0] += 1
         pool.submit(run, part)
 
+    def ended() -> bool:
+        """One part ended (or the handing out of the first ones): whether nothing is left to read."""
+        with lock:
+            outstanding[0] -= 1
+            return outstanding[0] == 0
+
     def run(part) -> None:
         try:
             if not stop.is_set():
@@ -68,10 +77,7 @@ def read_parts(client, parts: Iterable[Any], request_for: Callable[[Any], ApiReq
             stop.set()
             _force_put(pages, _Failed(exc))
             return
-        with lock:
-            outstanding[0] -= 1
-            finished = outstanding[0] == 0
-        if finished:
+        if ended():
             put(_DONE)
 
     def read(part) -> None:
@@ -99,12 +105,15 @@ def read_parts(client, parts: Iterable[Any], request_for: Callable[[Any], ApiReq
     try:
         for part in parts:
             submit(part)
-        if outstanding[0] == 0:
-            return
+        # When this ends the count, every part has ended and queued its pages, and no worker
+        # queued _DONE: what is queued is all there is left.
+        last = ended()
         while True:
             try:
-                page = pages.get(timeout=POLL_S)
+                page = pages.get_nowait() if last else pages.get(timeout=POLL_S)
             except queue.Empty:
+                if last:
+                    return
                 client.interrupts.check()  # a cancel ends the wait and aborts every part's request in flight
                 continue
             if page is _DONE:

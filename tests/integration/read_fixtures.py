@@ -94,6 +94,16 @@ def create_server(conn, name, url, token, **options):
         sql.Identifier(name), sql.Literal(token)))
 
 
+def sequential_and_partitioned(conn, url, token, tables, **options):
+    """Schemas `seq` and `part` holding `tables`, each imported from its server of the same name at
+    `url` (with `options`): `seq` in the default scan mode, `part` with scan_mode 'partitioned'."""
+    for schema, mode in (("seq", {}), ("part", {"scan_mode": "partitioned"})):
+        create_server(conn, schema, url, token, **options, **mode)
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("IMPORT FOREIGN SCHEMA intercom LIMIT TO ({}) FROM SERVER {} INTO {}").format(
+            sql.SQL(", ").join(sql.Identifier(t) for t in tables), sql.Identifier(schema), sql.Identifier(schema)))
+
+
 def create_servers(conn, url, token):
     for server, extra in (("intercom", ""), ("intercom_plain", ", pushdown 'false'")):
         conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS "

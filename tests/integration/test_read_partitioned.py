@@ -12,10 +12,9 @@ import time
 import psycopg
 import pytest
 import requests
-from psycopg import sql
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
-from tests.integration.read_fixtures import Api
+from tests.integration.read_fixtures import Api, sequential_and_partitioned
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -31,16 +30,8 @@ def workspace():
 @pytest.fixture(scope="module")
 def part_db(pg, db, workspace):
     with pg.connect(db) as conn:
-        for schema, extra in (("seq", ""), ("part", ", scan_mode 'partitioned'")):
-            conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS "
-                                 "(wrapper 'intercom_fdw.IntercomFdw', api_url {}" + extra + ")").format(
-                sql.Identifier(schema), sql.Literal(workspace.url)))
-            conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS (access_token {})").format(
-                sql.Identifier(schema), sql.Literal(workspace.token)))
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-            conn.execute(sql.SQL("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts, conversations, tickets, "
-                                 "bug_report_tickets) FROM SERVER {} INTO {}").format(
-                sql.Identifier(schema), sql.Identifier(schema)))
+        sequential_and_partitioned(conn, workspace.url, workspace.token,
+                                   ("contacts", "conversations", "tickets", "bug_report_tickets"))
     conn = pg.connect(db)
     try:
         yield conn
