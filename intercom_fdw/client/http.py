@@ -23,6 +23,7 @@ from intercom_fdw.client.paging import PagingContext, iter_pages
 from intercom_fdw.client.prefetch import PagesAhead
 from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.client.policy import (
+    TRANSPORT,
     backoff_delay,
     is_idempotent,
     retry_after_429,
@@ -208,7 +209,7 @@ class IntercomClient:
 
         def fetch(target, params, body, idempotent):
             page = self._send(request.method.upper(), target, params, body, idempotent, request.allow_404, interrupts,
-                              decode)
+                              decode, page=True)
             if count_key is not None and isinstance(page, dict) and "total_count" in page:
                 totals.record(self._workspace_key, count_key, page["total_count"], self._clock())
             return page
@@ -239,8 +240,9 @@ class IntercomClient:
         return wait
 
     def _send(self, method, target, params, body, idempotent, allow_404, interrupts: Interrupts,
-              decode: Optional[Callable[[bytes], Any]] = None) -> Optional[dict]:
-        """One call with retries; `decode` reads a 2xx body (default: all of it, decoding.decode)."""
+              decode: Optional[Callable[[bytes], Any]] = None, page: bool = False) -> Optional[dict]:
+        """One call with retries; `decode` reads a 2xx body (default: all of it, decoding.decode).
+        page: the call reads a page, which an empty body cannot be (it is retried as a cut answer)."""
         url = target if target.startswith(("http://", "https://")) else self.base_url + target
         path = urlsplit(url).path
         if has_dot_segment(path):
@@ -275,6 +277,13 @@ class IntercomClient:
                     method, _path_and_query(response.url), status, response.elapsed * 1000, request_id,
                 )
             if status < 300:
+                if page and not response.content:
+                    # Taken as a page without items, it would end the read here and drop the rest silently.
+                    log.warning("%s %s -> %d with an empty body (attempt %d)", method, path, status, attempt)
+                    if should_retry(method, idempotent, None, TRANSPORT, attempt, self.max_retries):
+                        interrupts.sleep(backoff_delay(attempt, *self._backoff, self._rng))
+                        continue
+                    raise error_mapping.error_for_unreadable_body(status, method, path, "")
                 return _parsed(response, method, path, decode or decoding.decode)
             if status < 400:
                 # Intercom's API does not redirect; following one would turn a POST into a GET

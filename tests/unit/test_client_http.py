@@ -116,6 +116,17 @@ def test_a_body_cut_short_is_retried_for_reads_only():
     assert len(api.seen) == 1
 
 
+def test_a_page_with_an_empty_body_is_retried_and_never_taken_as_the_end():
+    page = {"type": "list", "data": [{"id": "c1"}], "pages": {}}
+    with serve(replies(Reply(body=None), Reply(body=page))) as api:
+        got = list(client_against(api).iter_items(ApiRequest("GET", "/contacts", paging="cursor")))
+    assert got == [{"id": "c1"}] and len(api.seen) == 2
+    with serve(replies(Reply(body=None))) as api:
+        with pytest.raises(errors.ServerError, match="not JSON"):
+            list(client_against(api, max_retries=2).iter_items(ApiRequest("GET", "/contacts", paging="cursor")))
+    assert len(api.seen) == 3  # the attempt and its 2 retries
+
+
 def test_a_search_post_is_retried():
     with serve(replies(Reply(drop=True), Reply(502, "bad gateway"), Reply(body={"data": [{"id": "c1"}], "pages": {}}))) as api:
         got = list(client_against(api).iter_items(ApiRequest("POST", "/contacts/search", body={"query": {}}, paging="search")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -164,6 +165,9 @@ class FakeClock:
 def client_against(double: IntercomDouble, clock: Optional[FakeClock] = None, **options) -> IntercomClient:
     clock = clock or FakeClock()
     options.setdefault("read_timeout", 5)
+    # Its own directory for the rate budget and scroll lock files: they are named by (URL, token), and
+    # a later double on the same port would otherwise find an earlier test's spent budget there.
+    options.setdefault("scroll_lock_dir", tempfile.mkdtemp(prefix="intercom_fdw-double-"))
     return IntercomClient(double.url, TOKEN, clock=clock, sleep=clock.sleep, **options)
 
 
