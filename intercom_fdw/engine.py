@@ -42,7 +42,8 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
     found = objects(plan, client)
     if plan.member_values:
         found = _with_member_values(found, plan.member_values)
-    stream = (shaper(item, inject) for item, inject in found)
+    shape = shaper.shape
+    stream = (shape(item, inject) for item, inject in found)
     if plan.required_values:
         stream = (row for row in stream if _has_required_values(row, plan.required_values))
     if plan.sort_locally:

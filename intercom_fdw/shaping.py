@@ -139,49 +139,70 @@ CONVERT: Dict[str, Callable[[Any], Any]] = {
     "unix_timestamp": _moment, "unix_date": _date, "json": _json, "file_list": _file_list,
 }
 
-def _getter(path: Sequence[str]) -> Callable[[Mapping], Any]:
-    """A fast accessor for a source path of two keys or more (one key is read inline)."""
-    if len(path) == 2:
-        first, second = path
+# Where each converter's usual input passes through unchanged (`v` is a value, never None): the
+# generated shaper tests this inline and calls the converter only otherwise. Each must mean that
+# the converter would return `v` itself.
+_AS_IS = {
+    "text": "type(v) is str",
+    "float": "type(v) is float",
+    "boolean": "type(v) is bool",
+    "integer": "type(v) is int and -2147483648 <= v <= 2147483647",
+    "bigint": "type(v) is int and -9223372036854775808 <= v <= 9223372036854775807",
+}
 
-        def two(item):
-            inner = item.get(first)
-            return inner.get(second) if isinstance(inner, dict) else None
 
-        return two
-    return lambda item: dig(item, path)
+def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any]) -> str:
+    """One straight-line function for the columns: read, inject and convert each value in turn
+    (`attrs`, the whole object, last). A path of one key is item.get(key), of two keys a get in
+    the inner dict (read once for all the columns under it), a longer one dig(). Names and keys
+    enter the source only as Python literals (repr of a str)."""
+    lines, values, wholes, inner = ["def shape(item, inject=None):", "    get = item.get"], [], [], {}
+    for n, column in enumerate(columns):
+        path = column.source or ()
+        if column.name == "attrs":
+            wholes.append(f"{column.name!r}: attrs_of(item)")
+            continue
+        if not path:
+            lines.append("    v = None")
+        elif len(path) == 1:
+            lines.append(f"    v = get({path[0]!r})")
+        elif len(path) == 2:
+            if path[0] not in inner:  # not a dict (or missing): no key of it is there
+                inner[path[0]] = name = f"inner{len(inner)}"
+                lines += [f"    {name} = get({path[0]!r})",
+                          f"    {name} = {name} if isinstance({name}, dict) else EMPTY"]
+            lines.append(f"    v = {inner[path[0]]}.get({path[1]!r})")
+        else:
+            constants[f"path{n}"] = tuple(path)
+            lines.append(f"    v = dig(item, path{n})")
+        constants[f"convert{n}"] = CONVERT[column.convert]
+        as_is = _AS_IS.get(column.convert)
+        lines += ["    if v is None:",
+                  f"        v = inject.get({column.name!r}) if inject else None",
+                  f"    r{n} = None if v is None else "
+                  + (f"v if {as_is} else convert{n}(v)" if as_is else f"convert{n}(v)")]
+        values.append(f"{column.name!r}: r{n}")
+    lines.append("    return {" + ", ".join(values + wholes) + "}")
+    return "\n".join(lines) + "\n"
 
-def _step(column: Column):
-    """(name, key, get, convert, keep_str) of one column: a one-key source is read inline as
-    item.get(key) (get None), a longer one by get(item) (key None), no source reads nothing;
-    keep_str: a str for a text column is kept as it is."""
-    source = column.source or ()
-    convert = CONVERT[column.convert]
-    return (column.name, source[0] if len(source) == 1 else None,
-            _getter(source) if len(source) > 1 else None, convert, convert is _text)
 
 class RowShaper:
-    """Shapes objects into rows for a fixed list of columns (built once per scan, used per row)."""
+    """Shapes objects into rows for a fixed list of columns (built once per scan, used per row).
+
+    The row path runs it for every row and column, so it is generated: one function whose source
+    reads and converts each column in turn (no loop over column descriptions, the usual types
+    passed through inline). Only Python literals of the column names and keys go into the source.
+    """
 
     def __init__(self, columns: Iterable[Column]):
         self.columns = tuple(columns)
-        self._attrs = [c.name for c in self.columns if c.name == "attrs"]
-        self._steps = tuple(_step(c) for c in self.columns if c.name != "attrs")
+        if any(type(c.name) is not str or not all(type(k) is str for k in c.source or ()) for c in self.columns):
+            raise TypeError("column names and source keys must be str")
+        namespace = {"dig": dig, "attrs_of": _json, "EMPTY": {}}
+        source = _shaper_source(self.columns, namespace)
+        exec(compile(source, f"<RowShaper of {len(self.columns)} columns>", "exec"), namespace)
+        # shape(item, inject=None) -> row: what the row path calls (one call less than the object)
+        self.shape: Callable[[Mapping, Optional[Mapping[str, Any]]], Dict[str, Any]] = namespace["shape"]
 
     def __call__(self, item: Mapping, inject: Mapping[str, Any] = None) -> Dict[str, Any]:
-        row = {}
-        get_key = item.get
-        for name, key, get, convert, keep_str in self._steps:
-            if key is not None:
-                value = get_key(key)
-            else:
-                value = get(item) if get is not None else None
-            if value is None:
-                value = inject.get(name) if inject else None
-                if value is None:
-                    row[name] = None
-                    continue
-            row[name] = value if keep_str and type(value) is str else convert(value)
-        for name in self._attrs:
-            row[name] = _json(item)
-        return row
+        return self.shape(item, inject)

@@ -57,3 +57,19 @@ def test_dates_files_and_text_of_objects():
     assert json.loads(row["f"]) == [{"name": "a.png", "url": "u", "content_type": "image/png", "file_size": 3,
                                      "width": 1, "height": 2}]
     assert json.loads(row["o"]) == {"k": 1}
+
+
+def test_the_generated_shaper_reads_like_dig_whatever_the_names():
+    # The shaper is generated source: names and keys with quotes, backslashes and newlines stay data.
+    odd = "we'ird\"\\\n }"
+    columns = [text(odd, (odd, "k")), text("sibling", (odd, "other")), integer("deep", ("a", "b", "c")),
+               bigint("big"), boolean("flag"), Column("n", "double precision", "n", "float"), ATTRS]
+    item = {odd: {"k": "v", "other": 3}, "a": {"b": {"c": "12"}}, "big": 2 ** 40, "flag": "TRUE", "n": 2}
+    row = shape(columns, item)
+    assert row == {odd: "v", "sibling": "3", "deep": 12, "big": 2 ** 40, "flag": True, "n": 2.0,
+                   "attrs": row["attrs"]}
+    assert list(row) == [odd, "sibling", "deep", "big", "flag", "n", "attrs"]
+    assert json.loads(row["attrs"]) == item
+    # the container is not a dict (or missing): every column under it is NULL, or injected
+    assert shape(columns[:2], {odd: "text"}) == {odd: None, "sibling": None}
+    assert shape(columns[:2], {}, {"sibling": "given"}) == {odd: None, "sibling": "given"}
