@@ -4,14 +4,18 @@ Values leave in forms the runtime converts without guessing: str for text, int, 
 aware UTC datetimes for timestamptz, dates for date, and JSON text for json/jsonb (multicorn2
 does not serialise dicts). multicorn2 gives PostgreSQL a datetime or date as its isoformat()
 text, which timestamptz_in and date_in parse; multicorn_compat computes the same value directly
-(its README). Anything of the wrong shape becomes NULL rather than an error: one odd field must
-not fail a whole scan, and `attrs` still holds the raw value.
+(its README). A runtime that builds jsonb from Python objects itself (multicorn_compat's
+JSONB_FROM_PYTHON, told by fdw.py) gets the objects and arrays of the columns named in
+`jsonb_objects` as they are, `attrs` included: the same jsonb, without writing JSON text for the
+column's input function to parse again. Anything of the wrong shape becomes NULL rather than an
+error: one odd field must not fail a whole scan, and `attrs` still holds the raw value.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+import math
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Set
 
 from intercom_fdw.spec import Column
 
@@ -117,27 +121,55 @@ def _date(value):
 def _json(value):
     return _dumps(value)
 
+
+def _json_object(value):
+    """For a runtime that builds jsonb from Python objects: objects and arrays as they are."""
+    return value if type(value) is dict or type(value) is list else _dumps(value)
+
+
+def _finite(value):
+    """The value with NaN and infinities as None: JSON has no such numbers (orjson writes null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _standard_dumps(value):
+    return json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False)
+
+
 try:  # orjson is several times faster on the `attrs` column, which every SELECT * serialises
     import orjson
 
     def _dumps(value):
-        return orjson.dumps(value).decode()
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # an integer beyond 64 bits (the client's fallback parser keeps them exact)
+            return _standard_dumps(value)
 except ImportError:  # pragma: no cover - the standard library does the same, slower
-    def _dumps(value):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    _dumps = _standard_dumps
 
 _FILE_FIELDS = ("name", "url", "content_type", "file_size", "width", "height")
 
-def _file_list(value):
+def _files(value):
     """File upload attributes: a jsonb array of {name, url, content_type, file_size, width, height}."""
     files = value if isinstance(value, list) else [value]
-    shaped = [{k: f.get(k) for k in _FILE_FIELDS} for f in files if isinstance(f, dict)]
-    return _json(shaped)
+    return [{k: f.get(k) for k in _FILE_FIELDS} for f in files if isinstance(f, dict)]
+
+
+def _file_list(value):
+    return _json(_files(value))
 
 CONVERT: Dict[str, Callable[[Any], Any]] = {
     "text": _text, "integer": _integer_of(32), "bigint": _integer_of(64), "float": _float, "boolean": _boolean,
     "unix_timestamp": _moment, "unix_date": _date, "json": _json, "file_list": _file_list,
 }
+# The same for the columns of `jsonb_objects` (a runtime that builds jsonb from Python objects).
+_AS_OBJECTS = {"json": _json_object, "file_list": _files}
 
 # Where each converter's usual input passes through unchanged (`v` is a value, never None): the
 # generated shaper tests this inline and calls the converter only otherwise. Each must mean that
@@ -151,7 +183,7 @@ _AS_IS = {
 }
 
 
-def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any]) -> str:
+def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any], jsonb_objects: Set[str]) -> str:
     """One straight-line function for the columns: read, inject and convert each value in turn
     (`attrs`, the whole object, last). A path of one key is item.get(key), of two keys a get in
     the inner dict (read once for all the columns under it), a longer one dig(). Names and keys
@@ -160,7 +192,10 @@ def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any]) -> str:
     for n, column in enumerate(columns):
         path = column.source or ()
         if column.name == "attrs":
-            wholes.append(f"{column.name!r}: attrs_of(item)")
+            whole = "attrs_of(item)"
+            if column.name in jsonb_objects:
+                whole = f"item if type(item) is dict else {whole}"
+            wholes.append(f"{column.name!r}: {whole}")
             continue
         if not path:
             lines.append("    v = None")
@@ -175,7 +210,8 @@ def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any]) -> str:
         else:
             constants[f"path{n}"] = tuple(path)
             lines.append(f"    v = dig(item, path{n})")
-        constants[f"convert{n}"] = CONVERT[column.convert]
+        objects = column.name in jsonb_objects and column.convert in _AS_OBJECTS
+        constants[f"convert{n}"] = _AS_OBJECTS[column.convert] if objects else CONVERT[column.convert]
         as_is = _AS_IS.get(column.convert)
         lines += ["    if v is None:",
                   f"        v = inject.get({column.name!r}) if inject else None",
@@ -194,12 +230,14 @@ class RowShaper:
     passed through inline). Only Python literals of the column names and keys go into the source.
     """
 
-    def __init__(self, columns: Iterable[Column]):
+    def __init__(self, columns: Iterable[Column], jsonb_objects: Iterable[str] = ()):
+        """`jsonb_objects`: the columns (jsonb ones) whose JSON objects and arrays leave as dicts
+        and lists, for a runtime that builds jsonb from them (multicorn.JSONB_FROM_PYTHON)."""
         self.columns = tuple(columns)
         if any(type(c.name) is not str or not all(type(k) is str for k in c.source or ()) for c in self.columns):
             raise TypeError("column names and source keys must be str")
         namespace = {"dig": dig, "attrs_of": _json, "EMPTY": {}}
-        source = _shaper_source(self.columns, namespace)
+        source = _shaper_source(self.columns, namespace, set(jsonb_objects))
         exec(compile(source, f"<RowShaper of {len(self.columns)} columns>", "exec"), namespace)
         # shape(item, inject=None) -> row: what the row path calls (one call less than the object)
         self.shape: Callable[[Mapping, Optional[Mapping[str, Any]]], Dict[str, Any]] = namespace["shape"]

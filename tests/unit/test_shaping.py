@@ -73,3 +73,24 @@ def test_the_generated_shaper_reads_like_dig_whatever_the_names():
     # the container is not a dict (or missing): every column under it is NULL, or injected
     assert shape(columns[:2], {odd: "text"}) == {odd: None, "sibling": None}
     assert shape(columns[:2], {}, {"sibling": "given"}) == {odd: None, "sibling": "given"}
+
+
+def test_jsonb_objects_leave_as_they_are_for_a_runtime_that_builds_jsonb():
+    files = Column("files", "jsonb", "files", "file_list")
+    columns = [jsonb("tags", "tags.tags"), jsonb("scalar"), files, text("plain"), ATTRS]
+    item = {"tags": {"tags": [{"id": "1"}]}, "scalar": "x", "files": {"name": "a", "extra": 1}, "plain": {"k": 1}}
+    row = shape(columns, item)
+    assert row["tags"] == '[{"id":"1"}]' and row["attrs"] == json.dumps(item, separators=(",", ":"))
+    objects = RowShaper(columns, jsonb_objects={"tags", "scalar", "files", "plain", "attrs"})(item)
+    assert objects["tags"] == [{"id": "1"}] and objects["attrs"] is item
+    assert objects["files"] == [{"name": "a", "url": None, "content_type": None, "file_size": None,
+                                 "width": None, "height": None}]
+    # scalars stay JSON text (a str would be read as JSON text), and other kinds are untouched
+    assert objects["scalar"] == '"x"' and objects["plain"] == '{"k":1}'
+
+
+def test_json_text_of_integers_beyond_64_bits_and_of_non_finite_floats():
+    # orjson refuses integers beyond 64 bits (the client's fallback parser keeps them exact)
+    item = {"n": 2 ** 70, "f": [float("nan"), float("inf"), 1.5], "s": "é"}
+    assert shape([ATTRS, text("n")], item) == {"attrs": '{"n":1180591620717411303424,"f":[null,null,1.5],"s":"é"}',
+                                               "n": "1180591620717411303424"}
