@@ -181,6 +181,11 @@ _AS_IS = {
     "integer": "type(v) is int and -2147483648 <= v <= 2147483647",
     "bigint": "type(v) is int and -9223372036854775808 <= v <= 9223372036854775807",
 }
+# Converters with an inline form for their usual input (UNIX seconds as an int, years 1970-9999:
+# what _moment computes, without its call); anything else goes through the converter.
+_INLINE = {
+    "unix_timestamp": ("type(v) is int and 0 <= v <= 253402300799", "fromtimestamp(v, UTC)"),
+}
 
 
 def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any], jsonb_objects: Set[str]) -> str:
@@ -212,11 +217,11 @@ def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any], jsonb_o
             lines.append(f"    v = dig(item, path{n})")
         objects = column.name in jsonb_objects and column.convert in _AS_OBJECTS
         constants[f"convert{n}"] = _AS_OBJECTS[column.convert] if objects else CONVERT[column.convert]
-        as_is = _AS_IS.get(column.convert)
+        test, inline = _INLINE.get(column.convert) or (_AS_IS.get(column.convert), "v")
         lines += ["    if v is None:",
                   f"        v = inject.get({column.name!r}) if inject else None",
                   f"    r{n} = None if v is None else "
-                  + (f"v if {as_is} else convert{n}(v)" if as_is else f"convert{n}(v)")]
+                  + (f"{inline} if {test} else convert{n}(v)" if test else f"convert{n}(v)")]
         values.append(f"{column.name!r}: r{n}")
     lines.append("    return {" + ", ".join(values + wholes) + "}")
     return "\n".join(lines) + "\n"
@@ -236,7 +241,8 @@ class RowShaper:
         self.columns = tuple(columns)
         if any(type(c.name) is not str or not all(type(k) is str for k in c.source or ()) for c in self.columns):
             raise TypeError("column names and source keys must be str")
-        namespace = {"dig": dig, "attrs_of": _json, "EMPTY": {}}
+        namespace = {"dig": dig, "attrs_of": _json, "EMPTY": {}, "fromtimestamp": dt.datetime.fromtimestamp,
+                     "UTC": _UTC}
         source = _shaper_source(self.columns, namespace, set(jsonb_objects))
         exec(compile(source, f"<RowShaper of {len(self.columns)} columns>", "exec"), namespace)
         # shape(item, inject=None) -> row: what the row path calls (one call less than the object)

@@ -1,7 +1,7 @@
 """JSON objects -> typed column values."""
 import json
 
-from intercom_fdw.shaping import RowShaper, dig
+from intercom_fdw.shaping import CONVERT, RowShaper, dig
 from intercom_fdw.spec import Column, bigint, boolean, integer, jsonb, parent_key, text, timestamp, ATTRS
 
 
@@ -94,3 +94,10 @@ def test_json_text_of_integers_beyond_64_bits_and_of_non_finite_floats():
     item = {"n": 2 ** 70, "f": [float("nan"), float("inf"), 1.5], "s": "é"}
     assert shape([ATTRS, text("n")], item) == {"attrs": '{"n":1180591620717411303424,"f":[null,null,1.5],"s":"é"}',
                                                "n": "1180591620717411303424"}
+
+
+def test_timestamps_inline_and_through_the_converter_agree():
+    # the generated shaper converts ints of 1970-9999 inline, everything else through the converter
+    for value in (0, 1, 1704067200, 253402300799, 253402300800, -1, -86400 * 365 * 100, 2 ** 70, 1.5,
+                  "1704067200", True):
+        assert shape([timestamp("t")], {"t": value}) == {"t": CONVERT["unix_timestamp"](value)}, value
