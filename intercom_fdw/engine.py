@@ -38,8 +38,10 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
          jsonb_objects: Iterable[str] = ()) -> Iterator[dict]:
     """Rows holding the `selected` columns (of the table's columns), with the plan's table-option
     check, local sort and LIMIT/OFFSET applied; `jsonb_objects`: the RowShaper's (the runtime's choice)."""
-    needed = set(selected) | {name for name, _ in plan.required_values} | {name for name, _ in plan.sort_locally}
-    shaper = RowShaper((c for c in table_columns if c.name in needed), jsonb_objects)
+    compared = {name for name, _ in plan.required_values} | {name for name, _ in plan.sort_locally}
+    needed = set(selected) | compared
+    # (columns compared here keep their text: JSON text compares and sorts, dicts do not)
+    shaper = RowShaper((c for c in table_columns if c.name in needed), set(jsonb_objects) - compared)
     found = objects(plan, client)
     if plan.member_values:
         found = _with_member_values(found, plan.member_values)

@@ -212,7 +212,8 @@ class IntercomFdw(ForeignDataWrapper):
         client = self._client()
         memory = self.scan_memory if self._modify_planned and ROWID_COLUMN in columns else None
         selected = set(columns) | set(memory.keys) if memory else columns
-        rows = engine.rows(plan, client, self.spec.columns, selected, self.jsonb_objects)
+        # (rows remembered for an UPDATE keep JSON text: up to ScanMemory's limit of them, text is smaller)
+        rows = engine.rows(plan, client, self.spec.columns, selected, () if memory else self.jsonb_objects)
         scan = _reported_rows(memory.watch(rows) if memory else rows)
         self._scans.add(scan)
         return scan

@@ -115,6 +115,8 @@ def test_values_without_a_json_form_fail_naming_the_type(fdw):
                                     'a value for jsonb has no JSON form')
     assert "dict, list" in diag.message_hint
     assert "a str" in error_of(fdw, "{1: 'one'}").message_primary
+    # a lone surrogate has no UTF-8 (orjson refuses it too)
+    assert "UnicodeEncodeError" in error_of(fdw, "['\\ud800']").message_primary
     # a dict holding itself: an ERROR at the stack limit, not a crash
     assert "stack depth" in error_of(fdw, "(lambda d: (d.__setitem__('d', d), d)[1])({})").message_primary
     # json (not jsonb) columns take text only, as under multicorn2
