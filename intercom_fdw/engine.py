@@ -34,18 +34,22 @@ def objects(plan: ScanPlan, client) -> Iterator[Tuple[dict, Mapping[str, Any]]]:
     return stream
 
 
-def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iterable[str]) -> Iterator[dict]:
+def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iterable[str],
+         jsonb_objects: Iterable[str] = ()) -> Iterator[dict]:
     """Rows holding the `selected` columns (of the table's columns), with the plan's table-option
-    check, local sort and LIMIT/OFFSET applied."""
-    needed = set(selected) | {name for name, _ in plan.required_values} | {name for name, _ in plan.sort_locally}
-    shaper = RowShaper(c for c in table_columns if c.name in needed)
+    check, local sort and LIMIT/OFFSET applied; `jsonb_objects`: the RowShaper's (the runtime's choice)."""
+    compared = {name for name, _ in plan.required_values} | {name for name, _ in plan.sort_locally}
+    needed = set(selected) | compared
+    # (columns compared here keep their text: JSON text compares and sorts, dicts do not)
+    shaper = RowShaper((c for c in table_columns if c.name in needed), set(jsonb_objects) - compared)
     fields = item_fields(plan, shaper.columns)
     if fields is not None:
         plan = replace(plan, calls=tuple(replace(call, item_fields=fields) for call in plan.calls))
     found = objects(plan, client)
     if plan.member_values:
         found = _with_member_values(found, plan.member_values)
-    stream = (shaper(item, inject) for item, inject in found)
+    shape = shaper.shape
+    stream = (shape(item, inject) for item, inject in found)
     if plan.required_values:
         stream = (row for row in stream if _has_required_values(row, plan.required_values))
     if plan.sort_locally:

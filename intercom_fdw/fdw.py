@@ -38,6 +38,9 @@ from intercom_fdw.writing.statement import ScanMemory, StatementWriter, WriteFai
 # multicorn2 3.2 gives explain() a stand-in for a parameter's value ('?', PostgreSQL's epoch); the
 # bundled runtime gives multicorn.UNBOUND, so a literal '?' there is a literal.
 _PARAMETERS_AS_STAND_INS = not getattr(multicorn, "PARAMETERS_AS_UNBOUND", False)
+# The bundled runtime builds jsonb from a dict or list itself (the value jsonb_in gives for its JSON
+# text), so scans hand it jsonb columns' objects as they are; multicorn2 3.2 needs the text.
+_JSONB_FROM_PYTHON = bool(getattr(multicorn, "JSONB_FROM_PYTHON", False))
 
 
 def _reported(method):
@@ -118,6 +121,9 @@ class IntercomFdw(ForeignDataWrapper):
                                           "or create the tables with IMPORT FOREIGN SCHEMA")
         base = spec_for(self.options.object)
         self.pg_types = {name: column.type_name for name, column in fdw_columns.items()}
+        # (a domain over jsonb, or an array of it, takes text as before)
+        self.jsonb_objects = frozenset(name for name, type_name in self.pg_types.items()
+                                       if _JSONB_FROM_PYTHON and type_name == "jsonb")
         declared = [(name, c.type_name, c.options or {}) for name, c in fdw_columns.items()]
         self.spec = table_spec(base, declared)
         self.writes = TableWrites(self.spec, self.options.table_options())
@@ -206,7 +212,8 @@ class IntercomFdw(ForeignDataWrapper):
         client = self._client()
         memory = self.scan_memory if self._modify_planned and ROWID_COLUMN in columns else None
         selected = set(columns) | set(memory.keys) if memory else columns
-        rows = engine.rows(plan, client, self.spec.columns, selected)
+        # (rows remembered for an UPDATE keep JSON text: up to ScanMemory's limit of them, text is smaller)
+        rows = engine.rows(plan, client, self.spec.columns, selected, () if memory else self.jsonb_objects)
         scan = _reported_rows(memory.watch(rows) if memory else rows)
         self._scans.add(scan)
         return scan

@@ -4,14 +4,18 @@ Values leave in forms the runtime converts without guessing: str for text, int, 
 aware UTC datetimes for timestamptz, dates for date, and JSON text for json/jsonb (multicorn2
 does not serialise dicts). multicorn2 gives PostgreSQL a datetime or date as its isoformat()
 text, which timestamptz_in and date_in parse; multicorn_compat computes the same value directly
-(its README). Anything of the wrong shape becomes NULL rather than an error: one odd field must
-not fail a whole scan, and `attrs` still holds the raw value.
+(its README). A runtime that builds jsonb from Python objects itself (multicorn_compat's
+JSONB_FROM_PYTHON, told by fdw.py) gets the objects and arrays of the columns named in
+`jsonb_objects` as they are, `attrs` included: the same jsonb, without writing JSON text for the
+column's input function to parse again. Anything of the wrong shape becomes NULL rather than an
+error: one odd field must not fail a whole scan, and `attrs` still holds the raw value.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+import math
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Set
 
 from intercom_fdw.spec import Column
 
@@ -117,71 +121,132 @@ def _date(value):
 def _json(value):
     return _dumps(value)
 
+
+def _json_object(value):
+    """For a runtime that builds jsonb from Python objects: objects and arrays as they are."""
+    return value if type(value) is dict or type(value) is list else _dumps(value)
+
+
+def _finite(value):
+    """The value with NaN and infinities as None: JSON has no such numbers (orjson writes null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _standard_dumps(value):
+    return json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False)
+
+
 try:  # orjson is several times faster on the `attrs` column, which every SELECT * serialises
     import orjson
 
     def _dumps(value):
-        return orjson.dumps(value).decode()
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # an integer beyond 64 bits (the client's fallback parser keeps them exact)
+            return _standard_dumps(value)
 except ImportError:  # pragma: no cover - the standard library does the same, slower
-    def _dumps(value):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    _dumps = _standard_dumps
 
 _FILE_FIELDS = ("name", "url", "content_type", "file_size", "width", "height")
 
-def _file_list(value):
+def _files(value):
     """File upload attributes: a jsonb array of {name, url, content_type, file_size, width, height}."""
     files = value if isinstance(value, list) else [value]
-    shaped = [{k: f.get(k) for k in _FILE_FIELDS} for f in files if isinstance(f, dict)]
-    return _json(shaped)
+    return [{k: f.get(k) for k in _FILE_FIELDS} for f in files if isinstance(f, dict)]
+
+
+def _file_list(value):
+    return _json(_files(value))
 
 CONVERT: Dict[str, Callable[[Any], Any]] = {
     "text": _text, "integer": _integer_of(32), "bigint": _integer_of(64), "float": _float, "boolean": _boolean,
     "unix_timestamp": _moment, "unix_date": _date, "json": _json, "file_list": _file_list,
 }
+# The same for the columns of `jsonb_objects` (a runtime that builds jsonb from Python objects).
+_AS_OBJECTS = {"json": _json_object, "file_list": _files}
 
-def _getter(path: Sequence[str]) -> Callable[[Mapping], Any]:
-    """A fast accessor for a source path of two keys or more (one key is read inline)."""
-    if len(path) == 2:
-        first, second = path
+# Where each converter's usual input passes through unchanged (`v` is a value, never None): the
+# generated shaper tests this inline and calls the converter only otherwise. Each must mean that
+# the converter would return `v` itself.
+_AS_IS = {
+    "text": "type(v) is str",
+    "float": "type(v) is float",
+    "boolean": "type(v) is bool",
+    "integer": "type(v) is int and -2147483648 <= v <= 2147483647",
+    "bigint": "type(v) is int and -9223372036854775808 <= v <= 9223372036854775807",
+}
+# Converters with an inline form for their usual input (UNIX seconds as an int, years 1970-9999:
+# what _moment computes, without its call); anything else goes through the converter.
+_INLINE = {
+    "unix_timestamp": ("type(v) is int and 0 <= v <= 253402300799", "fromtimestamp(v, UTC)"),
+}
 
-        def two(item):
-            inner = item.get(first)
-            return inner.get(second) if isinstance(inner, dict) else None
 
-        return two
-    return lambda item: dig(item, path)
+def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any], jsonb_objects: Set[str]) -> str:
+    """One straight-line function for the columns: read, inject and convert each value in turn
+    (`attrs`, the whole object, last). A path of one key is item.get(key), of two keys a get in
+    the inner dict (read once for all the columns under it), a longer one dig(). Names and keys
+    enter the source only as Python literals (repr of a str)."""
+    lines, values, wholes, inner = ["def shape(item, inject=None):", "    get = item.get"], [], [], {}
+    for n, column in enumerate(columns):
+        path = column.source or ()
+        if column.name == "attrs":
+            whole = "attrs_of(item)"
+            if column.name in jsonb_objects:
+                whole = f"item if type(item) is dict else {whole}"
+            wholes.append(f"{column.name!r}: {whole}")
+            continue
+        if not path:
+            lines.append("    v = None")
+        elif len(path) == 1:
+            lines.append(f"    v = get({path[0]!r})")
+        elif len(path) == 2:
+            if path[0] not in inner:  # not a dict (or missing): no key of it is there
+                inner[path[0]] = name = f"inner{len(inner)}"
+                lines += [f"    {name} = get({path[0]!r})",
+                          f"    {name} = {name} if isinstance({name}, dict) else EMPTY"]
+            lines.append(f"    v = {inner[path[0]]}.get({path[1]!r})")
+        else:
+            constants[f"path{n}"] = tuple(path)
+            lines.append(f"    v = dig(item, path{n})")
+        objects = column.name in jsonb_objects and column.convert in _AS_OBJECTS
+        constants[f"convert{n}"] = _AS_OBJECTS[column.convert] if objects else CONVERT[column.convert]
+        test, inline = _INLINE.get(column.convert) or (_AS_IS.get(column.convert), "v")
+        lines += ["    if v is None:",
+                  f"        v = inject.get({column.name!r}) if inject else None",
+                  f"    r{n} = None if v is None else "
+                  + (f"{inline} if {test} else convert{n}(v)" if test else f"convert{n}(v)")]
+        values.append(f"{column.name!r}: r{n}")
+    lines.append("    return {" + ", ".join(values + wholes) + "}")
+    return "\n".join(lines) + "\n"
 
-def _step(column: Column):
-    """(name, key, get, convert, keep_str) of one column: a one-key source is read inline as
-    item.get(key) (get None), a longer one by get(item) (key None), no source reads nothing;
-    keep_str: a str for a text column is kept as it is."""
-    source = column.source or ()
-    convert = CONVERT[column.convert]
-    return (column.name, source[0] if len(source) == 1 else None,
-            _getter(source) if len(source) > 1 else None, convert, convert is _text)
 
 class RowShaper:
-    """Shapes objects into rows for a fixed list of columns (built once per scan, used per row)."""
+    """Shapes objects into rows for a fixed list of columns (built once per scan, used per row).
 
-    def __init__(self, columns: Iterable[Column]):
+    The row path runs it for every row and column, so it is generated: one function whose source
+    reads and converts each column in turn (no loop over column descriptions, the usual types
+    passed through inline). Only Python literals of the column names and keys go into the source.
+    """
+
+    def __init__(self, columns: Iterable[Column], jsonb_objects: Iterable[str] = ()):
+        """`jsonb_objects`: the columns (jsonb ones) whose JSON objects and arrays leave as dicts
+        and lists, for a runtime that builds jsonb from them (multicorn.JSONB_FROM_PYTHON)."""
         self.columns = tuple(columns)
-        self._attrs = [c.name for c in self.columns if c.name == "attrs"]
-        self._steps = tuple(_step(c) for c in self.columns if c.name != "attrs")
+        if any(type(c.name) is not str or not all(type(k) is str for k in c.source or ()) for c in self.columns):
+            raise TypeError("column names and source keys must be str")
+        namespace = {"dig": dig, "attrs_of": _json, "EMPTY": {}, "fromtimestamp": dt.datetime.fromtimestamp,
+                     "UTC": _UTC}
+        source = _shaper_source(self.columns, namespace, set(jsonb_objects))
+        exec(compile(source, f"<RowShaper of {len(self.columns)} columns>", "exec"), namespace)
+        # shape(item, inject=None) -> row: what the row path calls (one call less than the object)
+        self.shape: Callable[[Mapping, Optional[Mapping[str, Any]]], Dict[str, Any]] = namespace["shape"]
 
     def __call__(self, item: Mapping, inject: Mapping[str, Any] = None) -> Dict[str, Any]:
-        row = {}
-        get_key = item.get
-        for name, key, get, convert, keep_str in self._steps:
-            if key is not None:
-                value = get_key(key)
-            else:
-                value = get(item) if get is not None else None
-            if value is None:
-                value = inject.get(name) if inject else None
-                if value is None:
-                    row[name] = None
-                    continue
-            row[name] = value if keep_str and type(value) is str else convert(value)
-        for name in self._attrs:
-            row[name] = _json(item)
-        return row
+        return self.shape(item, inject)

@@ -15,7 +15,8 @@
  *   date/datetime -> isoformat(); anything else -> str(value).  The text is then given to
  *   the column type's input function; text and bytea take it as is.  Fast paths for exact
  *   int, float (float8), bool, str (text, varchar), datetime (timestamp, timestamptz) and date
- *   produce the same Datum without the round trip through text.
+ *   produce the same Datum without the round trip through text.  Unlike multicorn2, a dict or
+ *   list for a jsonb column is that JSON value, built directly (jsonb.c).
  */
 #include "multicorn_compat.h"
 
@@ -605,6 +606,36 @@ value_text_buffer(RelationIO *rio)
 	return &rio->text;
 }
 
+/* A dict or list for a jsonb column, built directly (jsonb.c); errors name the column. */
+static Datum
+jsonb_datum(RelationIO *rio, ColumnIO *col, PyObject *obj)
+{
+	Datum		result;
+	MemoryContext oldcontext = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		result = python_to_jsonb(obj);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(edata->sqlerrcode),
+				 errmsg("invalid value for column \"%s\" of foreign table \"%s\": %s",
+						col->name, rio->relname, edata->message),
+				 errdetail("Python returned a %s value%s%s", Py_TYPE(obj)->tp_name,
+						   edata->detail ? ": " : "", edata->detail ? edata->detail : ""),
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+	}
+	PG_END_TRY();
+	return result;
+}
+
 static Datum
 python_to_datum(RelationIO *rio, ColumnIO *col, PyObject *obj)
 {
@@ -615,6 +646,8 @@ python_to_datum(RelationIO *rio, ColumnIO *col, PyObject *obj)
 
 	if (python_fast_datum(col, obj, &result))
 		return result;
+	if (col->typoid == JSONBOID && (PyDict_Check(obj) || PyList_Check(obj)))
+		return jsonb_datum(rio, col, obj);
 	PyErr_Clear();
 
 	buf = value_text_buffer(rio);

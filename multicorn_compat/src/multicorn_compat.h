@@ -5,6 +5,7 @@
  *   embed.c      Python interpreter, Python->PostgreSQL error mapping, multicorn._utils
  *   instances.c  one Python FDW instance per foreign table, options, transactions
  *   convert.c    values between Python and PostgreSQL, in multicorn2's forms
+ *   jsonb.c      a Python dict or list for a jsonb column, built as jsonb directly
  *   quals.c      WHERE clauses -> Qual objects, ORDER BY -> SortKey objects
  *   fdw.c        the FdwRoutine: planning, scanning, modifying, IMPORT FOREIGN SCHEMA
  *
@@ -78,6 +79,9 @@ extern PyObject *datum_to_python(Datum value, Oid typoid);	/* new ref or NULL (P
 extern void python_row_to_slot(RelationIO *rio, PyObject *row, TupleTableSlot *slot);
 extern PyObject *slot_to_python_dict(RelationIO *rio, TupleTableSlot *slot);	/* new ref, ERROR on
 																				 * failure */
+
+/* ---- jsonb.c ---- */
+extern Datum python_to_jsonb(PyObject *obj);	/* dict or list; ERROR if it has no JSON form */
 
 /* ---- instances.c ---- */
 typedef struct FdwInstance

@@ -48,7 +48,8 @@ def one(fdw, column_type, python_value, cast=None):
     ("timestamptz", "'2024-01-02T03:04:05+01:00'", datetime.datetime(2024, 1, 2, 2, 4, 5, tzinfo=UTC)),
     ("json", "json.dumps({'a': [1, 2]})", {"a": [1, 2]}),
     ("jsonb", "'{\"a\": null}'", {"a": None}),
-    ("jsonb", "[1, 2]", [1, 2]),   # str([1, 2]) happens to be JSON
+    ("jsonb", "[1, 2]", [1, 2]),   # built from the list (test_jsonb_from_python.py)
+    ("json", "'[1, 2]'", [1, 2]),
     ("text[]", "['a', 'b,c', 'd\"e', None]", ["a", "b,c", 'd"e', None]),
     ("int4[]", "[1, 2, 3]", [1, 2, 3]),
     ("int4[]", "(4, 5)", [4, 5]),
@@ -87,8 +88,9 @@ def test_values_that_do_not_fit_name_table_column_and_value(fdw, column_type, py
 
 
 def test_dict_for_json_column_is_not_serialized_like_multicorn2(fdw):
+    # (for jsonb it is the JSON object: test_jsonb_from_python.py)
     with pytest.raises(psycopg.Error) as info:
-        one(fdw, "jsonb", "{'a': 1}")
+        one(fdw, "json", "{'a': 1}")
     assert "invalid input syntax for type json" in info.value.diag.message_primary
     assert "json.dumps" in info.value.diag.message_hint
 

@@ -1,7 +1,7 @@
 """JSON objects -> typed column values."""
 import json
 
-from intercom_fdw.shaping import RowShaper, dig
+from intercom_fdw.shaping import CONVERT, RowShaper, dig
 from intercom_fdw.spec import Column, bigint, boolean, integer, jsonb, parent_key, text, timestamp, ATTRS
 
 
@@ -57,3 +57,47 @@ def test_dates_files_and_text_of_objects():
     assert json.loads(row["f"]) == [{"name": "a.png", "url": "u", "content_type": "image/png", "file_size": 3,
                                      "width": 1, "height": 2}]
     assert json.loads(row["o"]) == {"k": 1}
+
+
+def test_the_generated_shaper_reads_like_dig_whatever_the_names():
+    # The shaper is generated source: names and keys with quotes, backslashes and newlines stay data.
+    odd = "we'ird\"\\\n }"
+    columns = [text(odd, (odd, "k")), text("sibling", (odd, "other")), integer("deep", ("a", "b", "c")),
+               bigint("big"), boolean("flag"), Column("n", "double precision", "n", "float"), ATTRS]
+    item = {odd: {"k": "v", "other": 3}, "a": {"b": {"c": "12"}}, "big": 2 ** 40, "flag": "TRUE", "n": 2}
+    row = shape(columns, item)
+    assert row == {odd: "v", "sibling": "3", "deep": 12, "big": 2 ** 40, "flag": True, "n": 2.0,
+                   "attrs": row["attrs"]}
+    assert list(row) == [odd, "sibling", "deep", "big", "flag", "n", "attrs"]
+    assert json.loads(row["attrs"]) == item
+    # the container is not a dict (or missing): every column under it is NULL, or injected
+    assert shape(columns[:2], {odd: "text"}) == {odd: None, "sibling": None}
+    assert shape(columns[:2], {}, {"sibling": "given"}) == {odd: None, "sibling": "given"}
+
+
+def test_jsonb_objects_leave_as_they_are_for_a_runtime_that_builds_jsonb():
+    files = Column("files", "jsonb", "files", "file_list")
+    columns = [jsonb("tags", "tags.tags"), jsonb("scalar"), files, text("plain"), ATTRS]
+    item = {"tags": {"tags": [{"id": "1"}]}, "scalar": "x", "files": {"name": "a", "extra": 1}, "plain": {"k": 1}}
+    row = shape(columns, item)
+    assert row["tags"] == '[{"id":"1"}]' and row["attrs"] == json.dumps(item, separators=(",", ":"))
+    objects = RowShaper(columns, jsonb_objects={"tags", "scalar", "files", "plain", "attrs"})(item)
+    assert objects["tags"] == [{"id": "1"}] and objects["attrs"] is item
+    assert objects["files"] == [{"name": "a", "url": None, "content_type": None, "file_size": None,
+                                 "width": None, "height": None}]
+    # scalars stay JSON text (a str would be read as JSON text), and other kinds are untouched
+    assert objects["scalar"] == '"x"' and objects["plain"] == '{"k":1}'
+
+
+def test_json_text_of_integers_beyond_64_bits_and_of_non_finite_floats():
+    # orjson refuses integers beyond 64 bits (the client's fallback parser keeps them exact)
+    item = {"n": 2 ** 70, "f": [float("nan"), float("inf"), 1.5], "s": "é"}
+    assert shape([ATTRS, text("n")], item) == {"attrs": '{"n":1180591620717411303424,"f":[null,null,1.5],"s":"é"}',
+                                               "n": "1180591620717411303424"}
+
+
+def test_timestamps_inline_and_through_the_converter_agree():
+    # the generated shaper converts ints of 1970-9999 inline, everything else through the converter
+    for value in (0, 1, 1704067200, 253402300799, 253402300800, -1, -86400 * 365 * 100, 2 ** 70, 1.5,
+                  "1704067200", True):
+        assert shape([timestamp("t")], {"t": value}) == {"t": CONVERT["unix_timestamp"](value)}, value

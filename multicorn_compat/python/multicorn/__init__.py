@@ -22,6 +22,10 @@ BATCHES_WITHOUT_RETURNING = True
 # explain() receives every parameter's qual as UNBOUND, whatever its type (multicorn2 3.2 passes the
 # Datum 0 read as the type: '?' for text, 2000-01-01 for dates): an FDW may trust the value it gets.
 PARAMETERS_AS_UNBOUND = True
+# A dict or list in a row for a jsonb column is that JSON value, built directly as jsonb (what
+# jsonb_in gives for its json.dumps() text; multicorn2 3.2 refuses dicts and str()s lists): an FDW
+# may hand its objects over instead of serialising them for the input function to parse again.
+JSONB_FROM_PYTHON = True
 
 # Markers returned by Qual.list_any_or_all.
 ANY = object()
