@@ -128,21 +128,7 @@ def split(window: Window, total: int, earliest: Optional[int], plan: Partitioned
     high = window.end if window.end is not None else plan.now
     if low is None or high - low < 2 * narrowest:
         return [window]
-    # None of more than split_rows rows if the rows are spread evenly; and the first split makes
-    # enough parts that every worker has two to read (each of at least two pages), one for a
-    # calendar-day search: each of its windows reads 2 x DATE_MARGIN more (measured with 100,000
-    # contacts over 700 days: 64 windows read 36% more rows than there are, 32 windows 18%).
-    wanted = math.ceil(total / plan.split_rows)
-    if top:
-        per_page = max(1, plan.split_rows // PAGES_PER_WINDOW)
-        per_worker = 1 if plan.partitioning.calendar_days else 2
-        wanted = max(wanted, min(per_worker * plan.concurrency, math.ceil(total / (2 * per_page))))
-        if wanted > plan.concurrency:
-            # Whole rounds: a last round of fewer windows than workers leaves the others idle while it
-            # reads its windows page by page (34 windows at concurrency 32 read as two rounds of 20
-            # pages, the second by 2 workers; 64 windows as two rounds of about 11).
-            wanted = math.ceil(wanted / plan.concurrency) * plan.concurrency
-    parts = min(MAX_SPLIT, wanted, (high - low) // narrowest)
+    parts = min(wanted_windows(total, top, plan), (high - low) // narrowest)
     cuts = []
     for i in range(1, parts):
         cut = low + (high - low) * i // parts
@@ -157,6 +143,26 @@ def split(window: Window, total: int, earliest: Optional[int], plan: Partitioned
         return [window]
     bounds = [window.start] + cuts + [window.end]
     return [Window(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def wanted_windows(total: int, top: bool, plan: PartitionedSearch) -> int:
+    """How many windows a split of a window said to hold `total` rows makes (`top`: the first
+    window, the query's own), before the window's width limits them; also EXPLAIN's estimate."""
+    # None of more than split_rows rows if the rows are spread evenly; and the first split makes
+    # enough parts that every worker has two to read (each of at least two pages), one for a
+    # calendar-day search: each of its windows reads 2 x DATE_MARGIN more (measured with 100,000
+    # contacts over 700 days: 64 windows read 36% more rows than there are, 32 windows 18%).
+    wanted = math.ceil(total / plan.split_rows)
+    if top:
+        per_page = max(1, plan.split_rows // PAGES_PER_WINDOW)
+        per_worker = 1 if plan.partitioning.calendar_days else 2
+        wanted = max(wanted, min(per_worker * plan.concurrency, math.ceil(total / (2 * per_page))))
+        if wanted > plan.concurrency:
+            # Whole rounds: a last round of fewer windows than workers leaves the others idle while it
+            # reads its windows page by page (34 windows at concurrency 32 read as two rounds of 20
+            # pages, the second by 2 workers; 64 windows as two rounds of about 11).
+            wanted = math.ceil(wanted / plan.concurrency) * plan.concurrency
+    return min(MAX_SPLIT, wanted)
 
 
 def first_window(partitioning: Partitioning, conditions) -> Tuple[Window, list]:

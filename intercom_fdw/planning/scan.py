@@ -18,7 +18,7 @@ from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.planning.partition import (
-    PAGES_PER_WINDOW, PartitionedSearch, first_window, placeholder_filters,
+    PAGES_PER_WINDOW, PartitionedSearch, first_window, placeholder_filters, wanted_windows,
 )
 from intercom_fdw.planning.plan import ApiCall, ChildCalls, ExtendedRequests, ScanPlan, call_for, child_call
 from intercom_fdw.planning.quals import Condition, Parameter
@@ -530,7 +530,10 @@ def _expected_calls(spec, route, row_limit, extended, estimate) -> str:
         known = row_limit is not None or all(c.paging in ("none", "unpaged") for c in plan.calls)
         text = str(total) if known else f"about {total}"
         if plan.partitions:
-            windows = math.ceil(estimate / plan.partitions.split_rows)
+            partitions = plan.partitions
+            windows = 1
+            if estimate > partitions.split_rows:  # as split() cuts it, plus the open end's window after `now`
+                windows = wanted_windows(estimate, True, partitions) + (partitions.window.end is None)
             if windows > 1:
                 text = f"about {total + windows + 1} ({total} pages, one more first page per window a split makes)"
     if extended:

@@ -108,3 +108,15 @@ def test_ticket_type_tables_keep_their_type_in_every_window():
                      options=ScanOptions(scan_mode="partitioned", now=NOW, table_options={"ticket_type_id": "7"}))
     query = window_query(plan.calls[0].body["query"], SECONDS, Window(10, 20))
     assert {"field": "ticket_type_id", "operator": "=", "value": "7"} in query["value"]
+
+
+@pytest.mark.parametrize("table", ["contacts", "conversations", "tickets"])
+@pytest.mark.parametrize("rows, concurrency", [(10_000, 8), (100_000, 32), (51_000, 32), (2_000, 8)])
+def test_explain_counts_the_windows_the_split_makes(table, rows, concurrency):
+    options = ScanOptions(scan_mode="partitioned", now=NOW, concurrency=concurrency, row_estimate=rows)
+    plan = plan_scan(spec_for(table), [], ["id"], options=options)
+    partitions = plan.partitions
+    made = split(partitions.window, rows, NOW - 700 * DAY, partitions)
+    pages = -(-rows // 150)
+    expected = f"about {pages + len(made) + 1} (" if len(made) > 1 else f"about {pages}"
+    assert plan.expected_calls.startswith(expected), (plan.expected_calls, len(made))
