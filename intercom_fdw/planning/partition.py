@@ -158,10 +158,11 @@ def wanted_windows(total: int, top: bool, plan: PartitionedSearch) -> int:
         per_worker = 1 if plan.partitioning.calendar_days else 2
         wanted = max(wanted, min(per_worker * plan.concurrency, math.ceil(total / (2 * per_page))))
         if wanted > plan.concurrency:
-            # Whole rounds: a last round of fewer windows than workers leaves the others idle while it
-            # reads its windows page by page (34 windows at concurrency 32 read as two rounds of 20
-            # pages, the second by 2 workers; 64 windows as two rounds of about 11).
-            wanted = math.ceil(wanted / plan.concurrency) * plan.concurrency
+            # Whole rounds, the nearest number of them: a last round of fewer windows than workers
+            # leaves the others idle while it reads its windows page by page. 34 windows at concurrency
+            # 32 were two rounds of about 24 pages (with the margins), the second read by 2 workers;
+            # 32 windows are one round of 25 pages (64 would read 64 windows' margins: 11% more calls).
+            wanted = max(1, round(wanted / plan.concurrency)) * plan.concurrency
     return min(MAX_SPLIT, wanted)
 
 
