@@ -28,6 +28,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[2]
 SUPERUSER = "postgres"
 RUNTIMES = ("bundled", "multicorn2")
+PORT_ATTEMPTS = 5  # pg_ctl start, each time on a new port while the last one was taken
 
 
 def runtime(name: str | None = None) -> str:
@@ -117,10 +118,24 @@ class PgCluster:
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         self._run(self.bin / "initdb", "-D", self.data, "-U", SUPERUSER, "-A", "trust", "--no-sync", "-E", "UTF8")
         opts = " ".join(f"-c {k}={v}" for k, v in self.settings.items())
-        self._run(
-            self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
-            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {opts}", "start",
-        )
+        # free_port() only found a port that was free then: until the postmaster binds it, another
+        # process (the other runtime's run of scripts/test.sh, any client's connect) may take it.
+        for attempt in range(PORT_ATTEMPTS):
+            logged = self.log.stat().st_size if self.log.exists() else 0
+            started = self._run(
+                self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
+                "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {opts}", "start",
+                check=False,
+            )
+            if started.returncode == 0:
+                return self
+            with open(self.log, "rb") as log:
+                log.seek(logged)
+                taken = b"Address already in use" in log.read()
+            if not taken or attempt == PORT_ATTEMPTS - 1:
+                raise RuntimeError(f"PostgreSQL did not start on port {self.port}: {started.stderr.strip()}\n"
+                                   + self.log_tail())
+            self.port = free_port()
         return self
 
     def stop(self) -> None:

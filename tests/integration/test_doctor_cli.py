@@ -2,6 +2,8 @@
 setup, then each seeded fault (no runtime, package not importable, bad token, unreachable URL, low
 rate-limit headroom, drift, no server) reported with its fix and exit status 1."""
 import os
+import re
+import time
 from pathlib import Path
 
 import httpx
@@ -84,12 +86,26 @@ def test_low_rate_limit_headroom(set_up, workspace, capsys):
         return httpx.request(method, workspace.url + path, timeout=10, **kw, headers={
             "Authorization": f"Bearer {workspace.token}", "Intercom-Version": "2.14"})
 
+    def reset():  # when the emulator's current 10-second slice ends (UNIX seconds)
+        return int(api("GET", "/admins").headers["X-RateLimit-Reset"])
+
     before = api("GET", "/__emulator/config").json()["rate_limit_per_10s"]
     assert api("PATCH", "/__emulator/config", json={"rate_limit_per_10s": 40}).status_code == 200
     try:
-        while int(api("GET", "/admins").headers["X-RateLimit-Remaining"]) > 2:
-            pass  # another client using the budget: two calls left when doctor's GET /me arrives
-        status, out = doctor(capsys, "--dsn", set_up)
+        # Spending the slice and doctor's GET /me must fall in one slice. Doctor seeing more calls
+        # left than were (only a new slice gives calls back: likely on a loaded machine) is a new
+        # try, not a verdict; the last try judges in any case.
+        for _ in range(3):
+            if reset() - time.time() < 6:
+                time.sleep(max(reset() - time.time(), 0) + 0.05)  # start at the beginning of a slice
+            while True:  # another client using the budget: two calls left when doctor's GET /me arrives
+                left = int(api("GET", "/admins").headers["X-RateLimit-Remaining"])
+                if left <= 2:
+                    break
+            status, out = doctor(capsys, "--dsn", set_up)
+            seen = re.search(r"rate limit: (\d+) of 40 calls left", out)
+            if not (seen and int(seen[1]) > left):
+                break
         assert status == 1, out
         assert "[FAIL] rate limit: 1 of 40 calls left in this rate-limit slice" in out, out
         assert "fix: find what else calls Intercom" in out and "rate_limit_share" in out

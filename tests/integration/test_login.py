@@ -342,7 +342,10 @@ def test_an_unregistered_or_http_redirect_uri_gets_no_code(oauth_emulator, callb
                                                           monkeypatch):
     browser = SigningInBrowser(admin_email)
     monkeypatch.setattr(webbrowser, "open", browser)
-    status = cli_login(oauth_emulator, callback_port + 1, "--client-secret", SECRET, "--print-token",
+    unregistered = free_port()  # not callback_port + 1: that one may be another process's
+    while unregistered == callback_port:
+        unregistered = free_port()
+    status = cli_login(oauth_emulator, unregistered, "--client-secret", SECRET, "--print-token",
                        "--timeout", "3")  # a port not registered with the app: the emulator refuses it
     assert status == 1 and "timed out" in capsys.readouterr().err
     refused = browser.finished().failure  # the authorize page itself refuses: no form, no redirect, no code
