@@ -65,3 +65,29 @@ def test_a_budgeted_throttle_reports_what_the_clients_own_throttle_saw():
     own = Throttle(lambda: 0.0, lambda s: None)
     own.remaining = 42
     assert BudgetedThrottle(own, budget=None).remaining == 42
+
+
+def test_a_new_slice_holds_what_one_slice_allows_until_its_first_answer(tmp_path):
+    clock = Clock()
+    a, b = budgets(tmp_path, clock)
+    a.observe(headers(0, 1010, limit=5))
+    assert b.take() == 10.0
+    clock.now = 1012  # the slice turned over (Intercom's next reset: 1020) and no answer of it came yet
+    assert [a.take(), b.take(), a.take(), b.take(), a.take()] == [0.0] * 5
+    assert b.take() == 8.0  # five calls in flight: the slice's whole budget
+    b.observe(headers(1, 1020, limit=5))  # its first answer: Intercom saw 4; still none for us
+    assert a.take() == 8.0
+    clock.now = 1020
+    assert a.take() == 0.0
+
+
+def test_a_late_answer_of_the_old_slice_does_not_undo_the_new_one(tmp_path):
+    clock = Clock()
+    a, = budgets(tmp_path, clock, n=1)
+    a.observe(headers(0, 1010, limit=3))
+    clock.now = 1010.5
+    assert [a.take(), a.take(), a.take()] == [0.0] * 3
+    a.observe(headers(40, 1010, limit=3))  # an answer from the slice that ended at 1010
+    assert a.take() == 9.5
+    a.observe(headers(2, 1020, limit=3))  # the new slice's own answer
+    assert a.take() == 9.5  # min(our count, Intercom's): nothing left either way
