@@ -98,7 +98,7 @@ def test_a_bulk_insert_under_a_binding_rate_limit_completes_once_per_row(pg, bul
     rows, limit = 30, 100
     knobs(server, rate_limit_per_10s=limit)
     try:
-        spend_the_slice(server, limit, seconds_left=1.5)
+        spend_the_slice(server, limit, seconds_left=4)  # time for the INSERT to start in the spent slice, loaded or not
         proxy.clear()
         insert(pg, bulk_db, "limited", rows)
     finally:
