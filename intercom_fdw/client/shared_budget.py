@@ -130,12 +130,16 @@ class SharedBudget:
         now = self._clock()
 
         def learn(state):
+            per_slice = max(0, limit - reserve) if limit else state.get("slice")
+            same_limit = per_slice == state.get("slice")
             if limit:
-                state["slice"] = max(0, limit - reserve)  # what one slice allows this server
+                state["slice"] = per_slice  # what one slice allows this server
             known = state.get("reset")
             if state.get("guessed") and reset > now:
-                # the first answer of a slice take() began: its own reset, and no more than it has left
-                state["reset"], state["left"] = reset, min(state.get("left", usable), usable)
+                # The first answer of a slice take() began: its own reset, and no more than it has
+                # left. Unless the limit changed: what take() counted was of the old one.
+                left = state.get("left", usable)
+                state["reset"], state["left"] = reset, min(left, usable) if same_limit else usable
                 del state["guessed"]
                 return None
             if known is not None and reset < known:

@@ -91,3 +91,14 @@ def test_a_late_answer_of_the_old_slice_does_not_undo_the_new_one(tmp_path):
     assert a.take() == 9.5
     a.observe(headers(2, 1020, limit=3))  # the new slice's own answer
     assert a.take() == 9.5  # min(our count, Intercom's): nothing left either way
+
+
+def test_a_raised_limit_is_taken_from_the_new_slice_s_first_answer(tmp_path):
+    clock = Clock()
+    a, = budgets(tmp_path, clock, n=1)
+    a.observe(headers(0, 1010, limit=1))  # a slice of one call, spent
+    clock.now = 1010
+    assert a.take() == 0.0  # the new slice's one call
+    assert a.take() == 10.0
+    a.observe(headers(99_999, 1020, limit=100_000))  # its answer: the limit is now 100,000
+    assert [a.take() for _ in range(50)] == [0.0] * 50
