@@ -53,6 +53,20 @@ def start_emulator(contacts: int) -> tuple:
             time.sleep(0.2)
 
 
+def contacts_table(conn, url: str, server_options: str = "") -> int:
+    """Server `intercom` at `url` (plus `server_options`, SQL text), its user mapping and the table
+    intercom.contacts, read once (Python, intercom_fdw and the client loaded); the backend's pid."""
+    extra = f", {server_options}" if server_options else ""
+    conn.execute(sql.SQL("CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn OPTIONS "
+                         "(wrapper 'intercom_fdw.IntercomFdw', api_url {}" + extra + ")").format(sql.Literal(url)))
+    conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER intercom OPTIONS (access_token {})")
+                 .format(sql.Literal(TOKEN)))
+    conn.execute("CREATE SCHEMA intercom")
+    conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER intercom INTO intercom")
+    conn.execute("SELECT id FROM intercom.contacts LIMIT 1").fetchall()
+    return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process `pid`, all its threads (from /proc)."""
     with open(f"/proc/{pid}/stat") as stat:
@@ -103,16 +117,7 @@ def main() -> None:
     try:
         pg.create_database("profile")
         with pg.connect("profile") as conn:
-            extra = f", {args.server_options}" if args.server_options else ""
-            conn.execute(sql.SQL("CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn OPTIONS "
-                                 "(wrapper 'intercom_fdw.IntercomFdw', api_url {}" + extra + ")").format(
-                sql.Literal(url)))
-            conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER intercom OPTIONS (access_token {})")
-                         .format(sql.Literal(TOKEN)))
-            conn.execute("CREATE SCHEMA intercom")
-            conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER intercom INTO intercom")
-            conn.execute("SELECT id FROM intercom.contacts LIMIT 1").fetchall()  # imports, client
-            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            backend = contacts_table(conn, url, args.server_options)
             cpu = (cpu_seconds(backend), cpu_seconds(emulator.pid))
             started = time.perf_counter()
             conn.execute(args.query).fetchall()

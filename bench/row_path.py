@@ -28,9 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson  # noqa: E402
 import requests  # noqa: E402
-from psycopg import sql  # noqa: E402
 
-from bench.profile_scan import TOKEN, cpu_seconds, start_emulator  # noqa: E402
+from bench.profile_scan import TOKEN, contacts_table, cpu_seconds, start_emulator  # noqa: E402
 from intercom_fdw.tools.throwaway_pg import PgCluster  # noqa: E402
 
 QUERY = "SELECT count(c) FROM intercom.contacts c"
@@ -58,14 +57,7 @@ def fdw_runs(runtime: str, url: str, repeat: int, query: str = QUERY) -> list:
     try:
         pg.create_database("row_path")
         with pg.connect("row_path") as conn:
-            conn.execute(sql.SQL("CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn OPTIONS "
-                                 "(wrapper 'intercom_fdw.IntercomFdw', api_url {})").format(sql.Literal(url)))
-            conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER intercom OPTIONS (access_token {})")
-                         .format(sql.Literal(TOKEN)))
-            conn.execute("CREATE SCHEMA intercom")
-            conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER intercom INTO intercom")
-            conn.execute("SELECT id FROM intercom.contacts LIMIT 1").fetchall()  # imports, client
-            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            backend = contacts_table(conn, url)
             runs = []
             for _ in range(repeat):
                 cpu, started = cpu_seconds(backend), time.perf_counter()

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 import requests
-from psycopg import sql
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+from tests.integration.read_fixtures import create_server
 
 pytestmark = pytest.mark.timeout(120)
 BACKENDS = 6
@@ -29,10 +29,7 @@ def tight(pg, db):
 
         limiter.take = counting
         with pg.connect(db) as conn:
-            conn.execute(sql.SQL("CREATE SERVER budget FOREIGN DATA WRAPPER multicorn OPTIONS "
-                                 "(wrapper 'intercom_fdw.IntercomFdw', api_url {})").format(sql.Literal(server.url)))
-            conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER budget OPTIONS (access_token {})")
-                         .format(sql.Literal(server.token)))
+            create_server(conn, "budget", server.url, server.token)
             conn.execute("CREATE FOREIGN TABLE public.budget_contacts (id text) SERVER budget "
                          "OPTIONS (object 'contacts')")
         yield server, limited
@@ -83,10 +80,7 @@ def small_budget(pg, db):
 
         limiter.take = recording
         with pg.connect(db) as conn:
-            conn.execute(sql.SQL("CREATE SERVER small_budget FOREIGN DATA WRAPPER multicorn OPTIONS "
-                                 "(wrapper 'intercom_fdw.IntercomFdw', api_url {})").format(sql.Literal(server.url)))
-            conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER small_budget OPTIONS "
-                                 "(access_token {})").format(sql.Literal(server.token)))
+            create_server(conn, "small_budget", server.url, server.token)
             conn.execute("CREATE FOREIGN TABLE public.small_budget_contacts (id text) SERVER small_budget "
                          "OPTIONS (object 'contacts')")
         yield server, decisions
