@@ -54,6 +54,7 @@ class IntercomClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         concurrency: int = 8,
+        scan_concurrency: int = 32,
         read_ahead: bool = True,
         scroll_wait_timeout: float = 300.0,
         scroll_lock_dir: Optional[str] = None,
@@ -74,6 +75,7 @@ class IntercomClient:
         self.api_version = api_version
         self.max_retries = max_retries
         self.concurrency = max(1, concurrency)
+        self.scan_concurrency = max(1, scan_concurrency)  # a partitioned scan's windows (engine.py)
         self.read_ahead = read_ahead
         self.calls_made = 0
         self._timeout = (connect_timeout, read_timeout)
@@ -94,7 +96,7 @@ class IntercomClient:
         self._transport = Transport(
             self.base_url, token,
             {"Accept": "application/json", "Intercom-Version": self.api_version, "User-Agent": USER_AGENT},
-            self._timeout, max_connections=max(self.concurrency, 10))
+            self._timeout, max_connections=max(self.concurrency, self.scan_concurrency, 10))
 
     def __repr__(self) -> str:
         return f"IntercomClient(base_url={self.base_url!r}, api_version={self.api_version!r})"

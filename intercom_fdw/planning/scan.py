@@ -48,7 +48,7 @@ class ScanOptions:
     # "sequential" (the list, or one search, paged in order) or "partitioned" (searches read as
     # concurrent created_at windows, where the spec declares partitioning); options.SCAN_MODES.
     scan_mode: str = "sequential"
-    concurrency: int = 8  # the client's: windows read at once (EXPLAIN shows it)
+    concurrency: int = 32  # option scan_concurrency: a partitioned scan's windows read at once (EXPLAIN shows it)
     # count_key -> the table's total_count a recent whole-table read reported (client/totals.py), or
     # None: the row estimate's base, before the row_estimate option and the spec's guess.
     table_counts: Optional[Callable[[str], Optional[int]]] = None

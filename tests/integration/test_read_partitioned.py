@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
-from tests.integration.read_fixtures import Api, sequential_and_partitioned
+from tests.integration.read_fixtures import Api, create_server, sequential_and_partitioned
+from tests.integration.recording_proxy import RecordingProxy
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -94,11 +95,35 @@ def test_full_scans_are_split_into_windows(part_db, api):
 def test_explain_shows_the_partitioning_and_warns_of_the_lag(part_db):
     plan = "\n".join(r[0] for r in part_db.execute("EXPLAIN SELECT id FROM part.contacts"))
     assert "partitioned search (created_at windows, read concurrently)" in plan
-    assert "up to 8 read concurrently" in plan and "split" in plan
+    assert "up to 32 read concurrently (option scan_concurrency)" in plan and "split" in plan
     assert "objects created in the last minutes may be missing" in plan
     assert "Expected API calls: about" in plan
     sequential = "\n".join(r[0] for r in part_db.execute("EXPLAIN SELECT id FROM seq.contacts"))
     assert "full scan" in sequential and "partitioned" not in sequential
+
+
+def test_scan_concurrency_bounds_the_windows_in_flight_apart_from_concurrency(pg, db, workspace):
+    # The server's `concurrency` (lookups, writes) is 2 and leaves the windows alone; the table option
+    # scan_concurrency narrows them. A proxy counts the calls in flight; 150 ms a call overlaps them.
+    with RecordingProxy(workspace.url) as proxy, pg.connect(db) as conn:
+        create_server(conn, "narrow", proxy.url, workspace.token, scan_mode="partitioned", concurrency=2)
+        conn.execute("CREATE SCHEMA narrow")
+        conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER narrow INTO narrow")
+        conn.execute("CREATE FOREIGN TABLE narrow.contacts_3 (id text) SERVER narrow "
+                     "OPTIONS (object 'contacts', scan_concurrency '3')")
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT id FROM narrow.contacts_3"))
+        assert "up to 3 read concurrently (option scan_concurrency)" in plan
+        knobs(workspace, latency_ms=150)
+        try:
+            widths = {}
+            for table in ("contacts", "contacts_3"):
+                proxy.clear()
+                assert conn.execute(f"SELECT count(id) FROM narrow.{table}").fetchone()[0] == 4000
+                widths[table] = proxy.max_in_flight
+        finally:
+            knobs(workspace, latency_ms=0)
+    # 4,000 contacts make 14 windows (two pages each), all in flight at the default 32
+    assert 8 < widths["contacts"] <= 32 and widths["contacts_3"] == 3, widths
 
 
 @pytest.mark.parametrize("table", ["contacts", "conversations", "bug_report_tickets"])
