@@ -83,14 +83,21 @@ def small_budget(pg, db):
             create_server(conn, "small_budget", server.url, server.token)
             conn.execute("CREATE FOREIGN TABLE public.small_budget_contacts (id text) SERVER small_budget "
                          "OPTIONS (object 'contacts')")
+            # read as windows, scan_concurrency at its default (32): a backend's windows race for the budget too
+            conn.execute("CREATE FOREIGN TABLE public.small_budget_windows (id text, created_at timestamptz) "
+                         "SERVER small_budget OPTIONS (object 'contacts', scan_mode 'partitioned')")
         yield server, decisions
 
 
-def test_eight_backends_use_the_whole_budget_and_no_more(pg, db, small_budget):
+@pytest.mark.parametrize("table", ["small_budget_contacts", "small_budget_windows"])
+def test_eight_backends_use_the_whole_budget_and_no_more(pg, db, small_budget, table):
     # Judged per rate-limit slice from the emulator's own decisions, not by the clock of this
     # machine: in every slice the scans wholly ran through, the calls Intercom accepted are within
     # 10% of the budget (the backends together neither waste it nor overrun it by much).
     server, decisions = small_budget
+    decisions.clear()
+    searches = requests.get(server.url + "/__emulator/counters", timeout=30).json()["by_route"].get(
+        "POST /contacts/search", 0)
     outcomes = [None] * EIGHT
     barrier = threading.Barrier(EIGHT)
 
@@ -99,7 +106,7 @@ def test_eight_backends_use_the_whole_budget_and_no_more(pg, db, small_budget):
             conn.execute("SELECT 1")
             barrier.wait()
             try:
-                outcomes[i] = conn.execute("SELECT count(*) FROM public.small_budget_contacts").fetchone()[0]
+                outcomes[i] = conn.execute(f"SELECT count(*) FROM public.{table}").fetchone()[0]
             except Exception as error:  # reported by the assertion below
                 outcomes[i] = error
 
@@ -109,6 +116,10 @@ def test_eight_backends_use_the_whole_budget_and_no_more(pg, db, small_budget):
     for thread in threads:
         thread.join(100)
     assert outcomes == [750] * EIGHT  # no 429 reached SQL
+    if table == "small_budget_windows":  # each scan read its first page and then its windows
+        searches = requests.get(server.url + "/__emulator/counters", timeout=30).json()["by_route"][
+            "POST /contacts/search"] - searches
+        assert searches >= EIGHT * 3, searches
     slices = sorted({reset for reset, _ in decisions})
     assert len(slices) >= 3, slices
     accepted = {s: sum(1 for reset, allowed in decisions if reset == s and allowed) for s in slices}
