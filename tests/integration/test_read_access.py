@@ -187,7 +187,7 @@ def test_429_after_the_last_retry_is_an_sql_error_with_status_code_and_hint(pg, 
     assert api.counters()["by_route"] == {"GET /contacts": 1}  # max_retries '0': no wait-and-retry
     message = error.diag.message_primary
     assert "HTTP 429" in message and "rate_limit_exceeded" in message and "exceeded the rate limit" in message
-    assert "lower concurrency or try later" in error.diag.message_hint
+    assert "rate_limit_share, concurrency or scan_concurrency, or try later" in error.diag.message_hint
     assert failing_workspace.token not in shown(error)
 
 

@@ -76,7 +76,8 @@ def test_429_after_the_last_retry_is_a_rate_limited_error():
     error = caught.value
     assert len(api.seen) == 3
     assert (error.status, error.code, error.request_id) == (429, "rate_limit_exceeded", "req-429")
-    assert error.hint == "lower concurrency or try later; the workspace's limit is shared with every app and session"
+    assert error.hint == ("lower the server's rate_limit_share, concurrency or scan_concurrency, or try later; "
+                          "the workspace's limit is shared with every app and session")
 
 
 def test_server_errors_are_retried_with_backoff_for_reads():
