@@ -187,6 +187,14 @@ class InFlight:
                 _shut_down(connection)
                 raise ConnectionAbortedError("request abandoned after an interrupt")
 
+    def detach(self, connection) -> None:
+        """The request is over and its connection goes back to the pool: an abort from now on (the
+        flight is unregistered only after the request returns) must leave it alone, or it would shut
+        down the socket of whichever request takes the connection next."""
+        with self._lock:
+            if self._connection is connection:
+                self._connection = None
+
     def abort(self) -> bool:
         """Shut the request's connection down; whether the request may have been sent."""
         with self._lock:
@@ -231,11 +239,22 @@ class _HTTPSConnection(_Abortable, urllib3.connection.HTTPSConnection):
     pass
 
 
-class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+class _Detaching:
+    """Detaches a connection from the sending thread's InFlight as it goes back to the pool (urllib3
+    puts it back in the thread that sent the request, once the answer is read)."""
+
+    def _put_conn(self, conn) -> None:
+        flight = getattr(_current, "flight", None)
+        if flight is not None and conn is not None:
+            flight.detach(conn)
+        super()._put_conn(conn)
+
+
+class _HTTPPool(_Detaching, urllib3.connectionpool.HTTPConnectionPool):
     ConnectionCls = _HTTPConnection
 
 
-class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+class _HTTPSPool(_Detaching, urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 

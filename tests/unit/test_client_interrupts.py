@@ -177,3 +177,29 @@ def test_closing_a_scan_abandons_the_page_read_ahead_at_once():
         started = time.monotonic()
         items.close()
         assert time.monotonic() - started < SOON
+
+
+def test_an_abort_after_the_answer_leaves_the_pooled_connection_to_the_next_request():
+    # A worker's flight is unregistered only after its request returns, by which time urllib3 has put
+    # the connection back in the pool; a scope stopped in between (a scan closed early) aborts the
+    # flight. It must not shut down the socket that the next request, maybe another statement's
+    # write, has taken from the pool meanwhile.
+    from urllib3.util.connection import is_connection_dropped
+
+    from intercom_fdw.client import interrupts
+    from intercom_fdw.client.transport import Transport
+
+    with serve(lambda request: Reply(200, {"type": "admin"})) as api:
+        transport = Transport(api.url, TOKEN, {"Accept": "application/json"}, (5, 5), max_connections=2)
+        flight = interrupts.InFlight()
+        interrupts._current.flight = flight
+        try:
+            assert transport.request("GET", api.url + "/me").status_code == 200
+        finally:
+            interrupts._current.flight = None
+        pool = transport._manager.connection_from_url(api.url)
+        taken = pool._get_conn()  # the next request's checkout, before the stale abort
+        assert flight.abort()  # the request had been sent
+        assert not is_connection_dropped(taken)
+        pool._put_conn(taken)
+        assert transport.request("GET", api.url + "/me").status_code == 200
