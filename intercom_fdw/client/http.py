@@ -54,7 +54,7 @@ class IntercomClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         concurrency: int = 8,
-        scan_concurrency: int = 32,
+        scan_concurrency: int = 32,  # options.DEFAULT_SCAN_CONCURRENCY, the FDW passes its option
         read_ahead: bool = True,
         scroll_wait_timeout: float = 300.0,
         scroll_lock_dir: Optional[str] = None,
