@@ -89,7 +89,7 @@ def _calls_objects(plan: ScanPlan, client):
             yield item, call.inject
         return
     for batch in _batches(plan.calls):
-        for call, items in zip(batch, client.get_many(batch, client.concurrency)):
+        for call, items in zip(batch, client.get_many(batch, client.read_concurrency)):
             for item in items:
                 yield item, call.inject
 
@@ -137,7 +137,7 @@ def _children(plan: ScanPlan, client):
 
 
 def _with_extended(stream, plan: ScanPlan, client):
-    # Each row leaves as soon as its own details are in, `concurrency` requests in flight all along
+    # Each row leaves as soon as its own details are in, `read_concurrency` requests in flight all along
     # (_per_row), so a scan PostgreSQL stops early (its own LIMIT) pays for at most that many more.
     extended = plan.extended
     key_path = path_of(extended.key)
@@ -156,9 +156,10 @@ def _with_extended(stream, plan: ScanPlan, client):
 
 def _per_row(plan: ScanPlan, client, tagged):
     """(tag, items) of each (tag, request) (request None: nothing to send, items None), with
-    `concurrency` requests in flight all along. Yielded as each completes, unless PostgreSQL was
-    told the rows come in order (plan.in_order): then in input order. The input is read lazily, at
-    most `concurrency` requests ahead, so memory stays flat and a LIMIT stops the requests too."""
+    `read_concurrency` requests in flight all along (fewer at first: client/http.py's FIRST_READS).
+    Yielded as each completes, unless PostgreSQL was told the rows come in order (plan.in_order):
+    then in input order. The input is read lazily, at most `read_concurrency` requests ahead, so
+    memory stays flat and a LIMIT stops the requests too."""
     if plan.in_order:
         held = deque()  # (tag, whether its request was sent), in input order
 
@@ -168,7 +169,7 @@ def _per_row(plan: ScanPlan, client, tagged):
                 if request is not None:
                     yield request
 
-        for items in client.get_many(in_order(), client.concurrency):
+        for items in client.get_many(in_order(), client.read_concurrency):
             while True:
                 tag, sent = held.popleft()
                 yield tag, (items if sent else None)
@@ -186,7 +187,7 @@ def _per_row(plan: ScanPlan, client, tagged):
             else:
                 yield tag, request
 
-    for tag, items in client.get_as_completed(sendable(), client.concurrency):
+    for tag, items in client.get_as_completed(sendable(), client.read_concurrency):
         while unsent:
             yield unsent.popleft(), None
         yield tag, items

@@ -25,10 +25,10 @@ SERVER_OPTIONS = {
     "api_version": "Intercom-Version header (default 2.14)",
     "pushdown": "true/false: translate WHERE, ORDER BY and LIMIT into API requests (default true)",
     "suppress_extended_requests": "true/false: never make per-row requests for extra fields",
-    "concurrency": "concurrent requests for lookups, extended fields, child tables and bulk writes (1-32, "
-                   "default 8)",
-    "scan_concurrency": "windows of a partitioned scan read at once (1-64, default 32: enough to keep Intercom's "
-                        "default rate limit busy at up to about 190 ms a call; the rate budget still bounds the calls)",
+    "concurrency": "rows of a bulk write sent at once (1-32, default 8)",
+    "read_concurrency": "reads in flight: a partitioned scan's windows, lookups of several ids, extended fields, "
+                        "child tables read per parent row (1-64, default 32: enough to keep Intercom's default rate "
+                        "limit busy at up to about 190 ms a call; the rate budget still bounds the calls)",
     "scan_mode": "sequential (default: the exact, current list) or partitioned (full scans and unsorted searches "
                  "of contacts, conversations and tickets as concurrent created_at windows of the search, which "
                  "lags the list by minutes)",
@@ -52,8 +52,7 @@ TABLE_OPTIONS = {
     "server_name": "set by IMPORT FOREIGN SCHEMA: the name of the server the table was imported from, "
                    "which hints name (multicorn does not tell the FDW its server)",
     "scan_mode": "sequential or partitioned, where the server does not set it (the server's value wins)",
-    "scan_concurrency": "windows of a partitioned scan read at once, where the server does not set it (the "
-                        "server's value wins)",
+    "read_concurrency": "reads in flight, where the server does not set it (the server's value wins)",
 }
 USER_MAPPING_OPTIONS = {"access_token": "the Intercom access token of this role"}
 # What an INSERT does with a row whose object exists (writing/statement.py): leave it as it is and report it,
@@ -62,10 +61,12 @@ ON_CONFLICT = ("skip", "update", "error")
 DEFAULT_ON_CONFLICT = "skip"
 # How full scans read (planning/scan.py): the list in order, or concurrent windows of the search.
 SCAN_MODES = ("sequential", "partitioned")
-# Windows of a partitioned scan in flight: Intercom's default limit (10,000 calls a minute, 166 a second)
-# times a search call's latency, up to 190 ms. More in flight than the budget allows only wait for it
-# (client/shared_budget.py); `concurrency` (lookups, writes) stays at 8, the careful figure for writes.
-DEFAULT_SCAN_CONCURRENCY = 32
+# Reads in flight (a partitioned scan's windows, per-row and per-id requests): Intercom's default limit
+# (10,000 calls a minute, 166 a second) times a call's latency, up to 190 ms. More in flight than the
+# budget allows only wait for it (client/shared_budget.py); per-row reads start narrower and widen as
+# PostgreSQL takes their rows (client/http.py). `concurrency` (bulk writes) stays at 8, the careful
+# figure for writes.
+DEFAULT_READ_CONCURRENCY = 32
 # Decide where requests, and so every role's token, go: the merged options hold exactly one.
 ENDPOINT_OPTIONS = ("region", "api_url")
 # Added by the runtime itself, never by users.
@@ -175,7 +176,7 @@ class FdwOptions:
     pushdown: bool = True
     suppress_extended_requests: bool = False
     concurrency: int = 8
-    scan_concurrency: int = DEFAULT_SCAN_CONCURRENCY
+    read_concurrency: int = DEFAULT_READ_CONCURRENCY
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     max_retries: int = 5
@@ -230,7 +231,7 @@ class FdwOptions:
             suppress_extended_requests=_boolean("suppress_extended_requests",
                                                 options.get("suppress_extended_requests", "false")),
             concurrency=_number("concurrency", options.get("concurrency", 8), 1, 32, int),
-            scan_concurrency=_number("scan_concurrency", options.get("scan_concurrency", DEFAULT_SCAN_CONCURRENCY),
+            read_concurrency=_number("read_concurrency", options.get("read_concurrency", DEFAULT_READ_CONCURRENCY),
                                      1, 64, int),
             connect_timeout=_number("connect_timeout", options.get("connect_timeout", 10), 0.1, 600),
             read_timeout=_number("read_timeout", options.get("read_timeout", 60), 0.1, 3600),
@@ -250,7 +251,7 @@ class FdwOptions:
     def client_options(self) -> dict:
         return {"connect_timeout": self.connect_timeout, "read_timeout": self.read_timeout,
                 "max_retries": self.max_retries, "concurrency": self.concurrency,
-                "scan_concurrency": self.scan_concurrency,
+                "read_concurrency": self.read_concurrency,
                 "rate_limit_share": self.rate_limit_share}
 
     def table_options(self) -> dict:

@@ -17,7 +17,7 @@ HINTS = {
     "in Intercom's Developer Hub, then reinstall the app or issue a new token",
     404: "the object does not exist in this workspace (or was deleted, merged or archived)",
     409: "the object already exists in Intercom; update it instead of creating it",
-    429: "lower the server's rate_limit_share, concurrency or scan_concurrency, or try later; the workspace's "
+    429: "lower the server's rate_limit_share, concurrency or read_concurrency, or try later; the workspace's "
          "limit is shared with every app and session",
 }
 CLIENT_ERROR_HINT = "Intercom rejected the request's values; check them against Intercom's message"

@@ -54,7 +54,7 @@ class IntercomClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         concurrency: int = 8,
-        scan_concurrency: int = 32,  # options.DEFAULT_SCAN_CONCURRENCY, the FDW passes its option
+        read_concurrency: int = 32,  # options.DEFAULT_READ_CONCURRENCY, the FDW passes its option
         read_ahead: bool = True,
         scroll_wait_timeout: float = 300.0,
         scroll_lock_dir: Optional[str] = None,
@@ -75,7 +75,7 @@ class IntercomClient:
         self.api_version = api_version
         self.max_retries = max_retries
         self.concurrency = max(1, concurrency)
-        self.scan_concurrency = max(1, scan_concurrency)  # a partitioned scan's windows (engine.py)
+        self.read_concurrency = max(1, read_concurrency)  # get_many, get_as_completed, partitioned windows
         self.read_ahead = read_ahead
         self.calls_made = 0
         self._timeout = (connect_timeout, read_timeout)
@@ -96,7 +96,7 @@ class IntercomClient:
         self._transport = Transport(
             self.base_url, token,
             {"Accept": "application/json", "Intercom-Version": self.api_version, "User-Agent": USER_AGENT},
-            self._timeout, max_connections=max(self.concurrency, self.scan_concurrency, 10))
+            self._timeout, max_connections=max(self.concurrency, self.read_concurrency, 10))
 
     def __repr__(self) -> str:
         return f"IntercomClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
@@ -133,19 +133,23 @@ class IntercomClient:
             pages.close()  # abandons a page in flight; releases a scroll's workspace lock
 
     def get_many(self, requests: Iterable[ApiRequest], concurrency: Optional[int] = None) -> Iterator[List[dict]]:
-        """Each request's items, in input order, with at most `concurrency` requests in flight.
+        """Each request's items, in input order, with at most `concurrency` (the client's
+        read_concurrency) requests in flight, starting with FIRST_READS (see _widening).
 
-        A window of futures slides over the input: the head is yielded when done and one more
-        request is submitted, so the pool never runs ahead of the consumer by more than the window.
+        A window of futures slides over the input: the head is yielded when done and more requests
+        are submitted, so the pool never runs ahead of the consumer by more than the window.
         """
-        width = max(1, concurrency or self.concurrency)
+        width = max(1, concurrency or self.read_concurrency)
+        wanted = _widening(width)
         pending = iter(requests)
         pool = worker_pool(width, "intercom_fdw")
         try:
-            window = collections.deque(pool.submit(self._collect, r) for r in itertools.islice(pending, width))
+            window = collections.deque(pool.submit(self._collect, r) for r in itertools.islice(pending, wanted(0)))
+            taken = 0
             while window:
                 items = self.interrupts.result(window.popleft())
-                for following in itertools.islice(pending, 1):
+                taken += 1
+                for following in itertools.islice(pending, max(0, wanted(taken) - len(window))):
                     window.append(pool.submit(self._collect, following))
                 yield items
         finally:
@@ -153,24 +157,28 @@ class IntercomClient:
 
     def get_as_completed(self, tagged: Iterable[Tuple[Any, ApiRequest]],
                          concurrency: Optional[int] = None) -> Iterator[Tuple[Any, List[dict]]]:
-        """(tag, items) of each (tag, request), as each completes, with `concurrency` requests in flight.
+        """(tag, items) of each (tag, request), as each completes, with `concurrency` (the client's
+        read_concurrency) requests in flight, starting with FIRST_READS (see _widening).
 
         Unlike get_many, a slow request holds back no other: a new one is sent as soon as any ends,
-        so the calls keep `concurrency` in flight all along. The input is read lazily, at most
-        `concurrency` ahead of what was yielded (memory flat however many requests there are).
+        so the calls keep the window in flight all along. The input is read lazily, at most the
+        window ahead of what was yielded (memory flat however many requests there are).
         """
-        width = max(1, concurrency or self.concurrency)
+        width = max(1, concurrency or self.read_concurrency)
+        wanted = _widening(width)
         pending = iter(tagged)
         pool = worker_pool(width, "intercom_fdw")
         flights: dict = {}
         try:
-            for tag, request in itertools.islice(pending, width):
+            for tag, request in itertools.islice(pending, wanted(0)):
                 flights[pool.submit(self._collect, request)] = tag
+            taken = 0
             while flights:
                 for future in self.interrupts.first_done(flights):
                     tag = flights.pop(future)
                     items = future.result()
-                    for following_tag, following in itertools.islice(pending, 1):
+                    taken += 1
+                    for following_tag, following in itertools.islice(pending, max(0, wanted(taken) - len(flights))):
                         flights[pool.submit(self._collect, following)] = following_tag
                     yield tag, items
         finally:
@@ -358,6 +366,17 @@ def _path_and_query(url: str) -> str:
 
 
 # ---- one client per backend ------------------------------------------------------------------
+
+# Per-row and per-id reads start with this many in flight and widen by one for each result PostgreSQL
+# takes, up to the client's read_concurrency: a query that stops after a few rows (LIMIT 1, one probe of
+# a nested loop) sends a few requests more than it uses, a long read soon keeps the whole width busy.
+FIRST_READS = 4
+
+
+def _widening(width: int) -> Callable[[int], int]:
+    """How many requests may be in flight once `taken` results were yielded."""
+    return lambda taken: min(width, FIRST_READS + taken)
+
 
 _clients: dict = {}
 _clients_lock = threading.Lock()

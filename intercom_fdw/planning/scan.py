@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.errors import ConfigurationError
-from intercom_fdw.options import DEFAULT_SCAN_CONCURRENCY
+from intercom_fdw.options import DEFAULT_READ_CONCURRENCY
 from intercom_fdw.planning.partition import (
     PAGES_PER_WINDOW, PartitionedSearch, first_window, placeholder_filters, wanted_windows,
 )
@@ -49,7 +49,7 @@ class ScanOptions:
     # "sequential" (the list, or one search, paged in order) or "partitioned" (searches read as
     # concurrent created_at windows, where the spec declares partitioning); options.SCAN_MODES.
     scan_mode: str = "sequential"
-    concurrency: int = DEFAULT_SCAN_CONCURRENCY  # option scan_concurrency: windows read at once (EXPLAIN shows it)
+    concurrency: int = DEFAULT_READ_CONCURRENCY  # option read_concurrency: windows read at once (EXPLAIN shows it)
     # count_key -> the table's total_count a recent whole-table read reported (client/totals.py), or
     # None: the row estimate's base, before the row_estimate option and the spec's guess.
     table_counts: Optional[Callable[[str], Optional[int]]] = None

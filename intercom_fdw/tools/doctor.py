@@ -187,7 +187,7 @@ def _headroom(limit, remaining, reset, now: float) -> Finding:
         return Finding("rate limit", False, says + ": something else is using most of this app's budget",
                        "find what else calls Intercom with this app or workspace (replication, other sessions, "
                        "other integrations); give this server a smaller share with OPTIONS (ADD rate_limit_share "
-                       "'0.5') or fewer parallel calls with OPTIONS (ADD concurrency '2', ADD scan_concurrency '8')")
+                       "'0.5') or fewer parallel calls with OPTIONS (ADD concurrency '2', ADD read_concurrency '8')")
     return Finding("rate limit", True, says)
 
 

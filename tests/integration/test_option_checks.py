@@ -43,7 +43,7 @@ BAD_SERVER_OPTIONS = [
     ("region 'mars'", "unknown Intercom region 'mars'", "au, eu, us"),
     ("pushdown 'maybe'", "invalid value 'maybe' for option pushdown", "'true' or 'false'"),
     ("concurrency '1000'", "invalid value '1000' for option concurrency", "from 1 to 32"),
-    ("scan_concurrency '0'", "invalid value '0' for option scan_concurrency", "from 1 to 64"),
+    ("read_concurrency '0'", "invalid value '0' for option read_concurrency", "from 1 to 64"),
     ("api_url 'ftp://example.com'", "invalid api_url 'ftp://example.com': not an http(s) URL", "api_url"),
     ("object 'contacts'", "unknown server option object", "valid server options"),
 ]

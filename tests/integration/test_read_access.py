@@ -7,6 +7,7 @@ import pytest
 from psycopg import sql
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+from intercom_fdw.client.http import FIRST_READS
 from tests.integration.read_fixtures import Api
 from tests.emulator_fixtures import set_knobs
 
@@ -187,7 +188,7 @@ def test_429_after_the_last_retry_is_an_sql_error_with_status_code_and_hint(pg, 
     assert api.counters()["by_route"] == {"GET /contacts": 1}  # max_retries '0': no wait-and-retry
     message = error.diag.message_primary
     assert "HTTP 429" in message and "rate_limit_exceeded" in message and "exceeded the rate limit" in message
-    assert "rate_limit_share, concurrency or scan_concurrency, or try later" in error.diag.message_hint
+    assert "rate_limit_share, concurrency or read_concurrency, or try later" in error.diag.message_hint
     assert failing_workspace.token not in shown(error)
 
 
@@ -248,9 +249,10 @@ def test_suppress_extended_requests_as_a_server_option(pg, read_db, emulator, ap
 
 def test_extended_requests_stop_with_the_rows_postgres_takes(read_db, api):
     # The WHERE stays with PostgreSQL, so it applies the LIMIT and stops pulling rows after one:
-    # the per-article requests made are the one row's and at most the client's window ahead of it.
+    # the per-article requests made are the one row's and the few sent ahead of it (the window starts
+    # at client/http.py's FIRST_READS and widens as rows are taken, up to read_concurrency).
     articles = api.all("/articles")
-    window = 8  # the server's concurrency (default)
+    window = FIRST_READS + 2
     assert len(articles) > window + 1
     rows, routes = read_db.calls("SELECT id, statistics_views FROM intercom.articles WHERE title IS NOT NULL LIMIT 1")
     extended = sum(n for route, n in routes.items() if route.startswith("GET /articles/"))

@@ -95,24 +95,24 @@ def test_full_scans_are_split_into_windows(part_db, api):
 def test_explain_shows_the_partitioning_and_warns_of_the_lag(part_db):
     plan = "\n".join(r[0] for r in part_db.execute("EXPLAIN SELECT id FROM part.contacts"))
     assert "partitioned search (created_at windows, read concurrently)" in plan
-    assert "up to 32 read concurrently (option scan_concurrency)" in plan and "split" in plan
+    assert "up to 32 read concurrently (option read_concurrency)" in plan and "split" in plan
     assert "objects created in the last minutes may be missing" in plan
     assert "Expected API calls: about" in plan
     sequential = "\n".join(r[0] for r in part_db.execute("EXPLAIN SELECT id FROM seq.contacts"))
     assert "full scan" in sequential and "partitioned" not in sequential
 
 
-def test_scan_concurrency_bounds_the_windows_in_flight_apart_from_concurrency(pg, db, workspace):
-    # The server's `concurrency` (lookups, writes) is 2 and leaves the windows alone; the table option
-    # scan_concurrency narrows them. A proxy counts the calls in flight; 150 ms a call overlaps them.
+def test_read_concurrency_bounds_the_windows_in_flight_apart_from_concurrency(pg, db, workspace):
+    # The server's `concurrency` (bulk writes) is 2 and leaves the windows alone; the table option
+    # read_concurrency narrows them. A proxy counts the calls in flight; 150 ms a call overlaps them.
     with RecordingProxy(workspace.url) as proxy, pg.connect(db) as conn:
         create_server(conn, "narrow", proxy.url, workspace.token, scan_mode="partitioned", concurrency=2)
         conn.execute("CREATE SCHEMA narrow")
         conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER narrow INTO narrow")
         conn.execute("CREATE FOREIGN TABLE narrow.contacts_3 (id text) SERVER narrow "
-                     "OPTIONS (object 'contacts', scan_concurrency '3')")
+                     "OPTIONS (object 'contacts', read_concurrency '3')")
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT id FROM narrow.contacts_3"))
-        assert "up to 3 read concurrently (option scan_concurrency)" in plan
+        assert "up to 3 read concurrently (option read_concurrency)" in plan
         knobs(workspace, latency_ms=150)
         try:
             widths = {}

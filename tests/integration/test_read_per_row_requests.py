@@ -1,9 +1,9 @@
 """Per-row requests (extended fields such as article statistics, and a child table read per parent row
-such as conversation parts) run `concurrency` at a time, each row leaving as its request completes.
+such as conversation parts) run `read_concurrency` at a time, each row leaving as its request completes.
 
 Latency is jittered so that requests complete out of order: every row still gets its own details,
 a scan whose ORDER BY the API gives keeps that order, and a LIMIT stops the requests (at most
-`concurrency` more than the rows taken).
+`read_concurrency` more than the rows taken).
 """
 import pytest
 import requests
@@ -27,7 +27,7 @@ def workspace():
 @pytest.fixture(scope="module")
 def per_row_db(pg, db, workspace):
     with pg.connect(db) as conn:
-        create_server(conn, "per_row", workspace.url, workspace.token, concurrency=CONCURRENCY)
+        create_server(conn, "per_row", workspace.url, workspace.token, read_concurrency=CONCURRENCY)
         conn.execute("CREATE SCHEMA per_row")
         conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (articles, conversation_parts) FROM SERVER per_row "
                      "INTO per_row")

@@ -83,7 +83,7 @@ def small_budget(pg, db):
             create_server(conn, "small_budget", server.url, server.token)
             conn.execute("CREATE FOREIGN TABLE public.small_budget_contacts (id text) SERVER small_budget "
                          "OPTIONS (object 'contacts')")
-            # read as windows, scan_concurrency at its default (32): a backend's windows race for the budget too
+            # read as windows, read_concurrency at its default (32): a backend's windows race for the budget too
             conn.execute("CREATE FOREIGN TABLE public.small_budget_windows (id text, created_at timestamptz) "
                          "SERVER small_budget OPTIONS (object 'contacts', scan_mode 'partitioned')")
         yield server, decisions

@@ -7,6 +7,7 @@ import pytest
 
 from intercom_fdw import __version__, errors
 from intercom_fdw.client import ApiRequest, IntercomClient, api_base_url, client_for
+from intercom_fdw.client.http import FIRST_READS
 from tests.unit.test_client_intercom_double import (
     TOKEN,
     FakeClock,
@@ -76,7 +77,7 @@ def test_429_after_the_last_retry_is_a_rate_limited_error():
     error = caught.value
     assert len(api.seen) == 3
     assert (error.status, error.code, error.request_id) == (429, "rate_limit_exceeded", "req-429")
-    assert error.hint == ("lower the server's rate_limit_share, concurrency or scan_concurrency, or try later; "
+    assert error.hint == ("lower the server's rate_limit_share, concurrency or read_concurrency, or try later; "
                           "the workspace's limit is shared with every app and session")
 
 
@@ -300,6 +301,29 @@ def test_get_as_completed_yields_each_as_it_completes_and_keeps_the_width_in_fli
     assert all(items == [{"id": str(tag)}] for tag, items in got)
     assert got[0][0] != 0  # the slow first request held back no other
     assert 2 <= api.max_in_flight <= 3
+
+
+@pytest.mark.parametrize("fan_out", ["get_many", "get_as_completed"])
+def test_per_row_reads_start_narrow_and_widen_as_their_results_are_taken(fan_out):
+    # A consumer that stops after one result (a LIMIT 1) has sent FIRST_READS + 2 requests at most;
+    # one that takes every result soon keeps the whole width (16) in flight.
+    def handler(request):
+        return Reply(body={"id": request.path}, delay=0.05)
+
+    def results(client, n):
+        requests = (ApiRequest("GET", f"/articles/{i}", items_key=None) for i in range(n))
+        if fan_out == "get_many":
+            return client.get_many(requests, concurrency=16)
+        return client.get_as_completed(((None, r) for r in requests), concurrency=16)
+
+    with serve(handler) as api:
+        client = client_against(api)
+        stream = results(client, 200)
+        next(stream)
+        stream.close()
+        assert len(api.seen) <= FIRST_READS + 2, len(api.seen)
+        assert len(list(results(client, 200))) == 200
+    assert api.max_in_flight == 16
 
 
 def test_get_many_missing_ids_give_empty_lists_and_errors_propagate():

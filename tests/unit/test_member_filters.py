@@ -16,7 +16,7 @@ COMPANIES = [
 class ListClient:
     """Answers every request with the same objects (as the list endpoint would, unfiltered)."""
 
-    concurrency = 2
+    read_concurrency = 2
 
     def __init__(self, items):
         self.items, self.requests = items, []

@@ -19,8 +19,8 @@ def error_of(*args) -> ConfigurationError:
 @pytest.mark.parametrize("kind,options,columns", [
     ("server", {"wrapper": "intercom_fdw.IntercomFdw", "region": "eu", "pushdown": "false"}, None),
     ("server", {"api_url": "http://127.0.0.1:9", "concurrency": "32", "max_retries": "0"}, None),
-    ("server", {"api_url": "http://127.0.0.1:9", "scan_mode": "partitioned", "scan_concurrency": "64"}, None),
-    ("table", {"object": "contacts", "scan_concurrency": "4"}, None),
+    ("server", {"api_url": "http://127.0.0.1:9", "scan_mode": "partitioned", "read_concurrency": "64"}, None),
+    ("table", {"object": "contacts", "read_concurrency": "4"}, None),
     ("table", {"object": "tickets", "ticket_type_id": "3", "row_estimate": "10"},
      {"size": {"ticket_attribute": "size", "data_type": "integer"}}),
     ("user_mapping", {"access_token": TOKEN}, None),
