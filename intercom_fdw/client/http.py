@@ -185,7 +185,7 @@ class IntercomClient:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _collect(self, request: ApiRequest) -> List[dict]:
-        # no read-ahead: `concurrency` bounds the calls in flight
+        # no read-ahead: the fan-out's window bounds the calls in flight
         return list(self.iter_items(request, read_ahead=False))
 
     # ---- one logical call ---------------------------------------------------------------------
@@ -365,8 +365,6 @@ def _path_and_query(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-# ---- one client per backend ------------------------------------------------------------------
-
 # Per-row and per-id reads start with this many in flight and widen by one for each result PostgreSQL
 # takes, up to the client's read_concurrency: a query that stops after a few rows (LIMIT 1, one probe of
 # a nested loop) sends a few requests more than it uses, a long read soon keeps the whole width busy.
@@ -377,6 +375,8 @@ def _widening(width: int) -> Callable[[int], int]:
     """How many requests may be in flight once `taken` results were yielded."""
     return lambda taken: min(width, FIRST_READS + taken)
 
+
+# ---- one client per backend ------------------------------------------------------------------
 
 _clients: dict = {}
 _clients_lock = threading.Lock()
