@@ -6,7 +6,7 @@ one throwaway PostgreSQL. Each run prints rows/s, wall time, API calls and 429 a
 
 - a plain sequential `requests` loop over GET /contacts?per_page=150 (in a process of its own);
 - today's sequential FDW scan (server option scan_mode 'sequential', the default);
-- the partitioned FDW scan (scan_mode 'partitioned'), at each `--scan-concurrency` (windows in flight;
+- the partitioned FDW scan (scan_mode 'partitioned'), at each `--read-concurrency` (windows in flight;
   the option's default, 32, is measured with the option left unset), after one partitioned scan that
   is not measured: it warms the emulator's search as the list scans before it warmed its list.
 
@@ -16,7 +16,7 @@ plain loop's process, of the FDW's backend (all its threads, from /proc). Calls 
 429s from a counter wrapped around its rate limiter (the emulator does not report them). The
 rate limit allows 166.6 calls/s, i.e. 25,000 rows/s at 150 rows a page.
 
-    .venv/bin/python bench/partitioned_scan.py [--contacts 20000] [--latency-ms 150] [--scan-concurrency 32 8]
+    .venv/bin/python bench/partitioned_scan.py [--contacts 20000] [--latency-ms 150] [--read-concurrency 32 8]
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from bench.profile_scan import cpu_seconds  # noqa: E402
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread  # noqa: E402
 from intercom_fdw.emulator.config import DEFAULT_RATE_LIMIT_PER_10S  # noqa: E402
 from intercom_fdw.tools.throwaway_pg import PgCluster  # noqa: E402
-from intercom_fdw.options import DEFAULT_SCAN_CONCURRENCY  # noqa: E402
+from intercom_fdw.options import DEFAULT_READ_CONCURRENCY  # noqa: E402
 
 PAGE = 150
 LIMIT_PER_S = DEFAULT_RATE_LIMIT_PER_10S / 10
@@ -91,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=float, default=150)
-    parser.add_argument("--scan-concurrency", type=int, nargs="+", default=[DEFAULT_SCAN_CONCURRENCY, 8])
+    parser.add_argument("--read-concurrency", type=int, nargs="+", default=[DEFAULT_READ_CONCURRENCY, 8])
     args = parser.parse_args()
 
     server = start_in_thread(EmulatorConfig(seed=42, token="bench-token", contacts=args.contacts, companies=50,
@@ -116,9 +116,9 @@ def main() -> None:
         with pg.connect("bench_partitioned") as conn:
             schemas = [("sequential", "seq", "")] + [
                 (f"partitioned, {c} windows (default)", f"part{n}", ", scan_mode 'partitioned'")
-                if c == DEFAULT_SCAN_CONCURRENCY else
-                (f"partitioned, scan_concurrency {c}", f"part{n}", f", scan_mode 'partitioned', scan_concurrency '{c}'")
-                for n, c in enumerate(args.scan_concurrency)]
+                if c == DEFAULT_READ_CONCURRENCY else
+                (f"partitioned, read_concurrency {c}", f"part{n}", f", scan_mode 'partitioned', read_concurrency '{c}'")
+                for n, c in enumerate(args.read_concurrency)]
             for _, schema, extra in schemas:
                 conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS "
                                      "(wrapper 'intercom_fdw.IntercomFdw', api_url {}" + extra + ")").format(
