@@ -49,7 +49,7 @@ CREATED_WINDOW_ROWS = 30000
 # How those windows are read: 'partitioned' (the default) or 'sequential' (one search per window,
 # paged in order: the FDW's scan_mode).
 SCAN_MODE_SETTING = "intercom_fdw.replicate_scan_mode"
-# Parents per window of a `parents` read (one call each, `concurrency` at a time).
+# Parents per window of a `parents` read (one call each, `read_concurrency` at a time).
 PARENTS_PER_WINDOW = 50
 # Ids per window of the by-id reads of `newest_first` objects (the setting overrides it).
 IDS_PER_WINDOW = 150
