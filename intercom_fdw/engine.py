@@ -89,7 +89,7 @@ def _calls_objects(plan: ScanPlan, client):
             yield item, call.inject
         return
     for batch in _batches(plan.calls):
-        for call, items in zip(batch, client.get_many(batch, client.read_concurrency)):
+        for call, items in zip(batch, client.get_many(batch)):
             for item in items:
                 yield item, call.inject
 
@@ -169,7 +169,7 @@ def _per_row(plan: ScanPlan, client, tagged):
                 if request is not None:
                     yield request
 
-        for items in client.get_many(in_order(), client.read_concurrency):
+        for items in client.get_many(in_order()):
             while True:
                 tag, sent = held.popleft()
                 yield tag, (items if sent else None)
@@ -187,7 +187,7 @@ def _per_row(plan: ScanPlan, client, tagged):
             else:
                 yield tag, request
 
-    for tag, items in client.get_as_completed(sendable(), client.read_concurrency):
+    for tag, items in client.get_as_completed(sendable()):
         while unsent:
             yield unsent.popleft(), None
         yield tag, items

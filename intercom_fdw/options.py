@@ -18,6 +18,7 @@ from typing import Mapping, Optional
 
 from intercom_fdw.client.regions import api_base_url
 from intercom_fdw.errors import ConfigurationError, register_secret
+from intercom_fdw.planning.scan import DEFAULT_READ_CONCURRENCY
 
 SERVER_OPTIONS = {
     "region": "us, eu or au (default us)",
@@ -61,12 +62,6 @@ ON_CONFLICT = ("skip", "update", "error")
 DEFAULT_ON_CONFLICT = "skip"
 # How full scans read (planning/scan.py): the list in order, or concurrent windows of the search.
 SCAN_MODES = ("sequential", "partitioned")
-# Reads in flight (a partitioned scan's windows, per-row and per-id requests): Intercom's default limit
-# (10,000 calls a minute, 166 a second) times a call's latency, up to 190 ms. More in flight than the
-# budget allows only wait for it (client/shared_budget.py); per-row reads start narrower and widen as
-# PostgreSQL takes their rows (client/http.py). `concurrency` (bulk writes) stays at 8, the careful
-# figure for writes.
-DEFAULT_READ_CONCURRENCY = 32
 # Decide where requests, and so every role's token, go: the merged options hold exactly one.
 ENDPOINT_OPTIONS = ("region", "api_url")
 # Added by the runtime itself, never by users.

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.errors import ConfigurationError
-from intercom_fdw.options import DEFAULT_READ_CONCURRENCY
 from intercom_fdw.planning.partition import (
     PAGES_PER_WINDOW, PartitionedSearch, first_window, placeholder_filters, wanted_windows,
 )
@@ -37,6 +36,15 @@ class SortKey:
     nulls_first: Optional[bool] = None
 
 
+# Reads in flight (a partitioned scan's windows, per-row and per-id requests; option read_concurrency):
+# Intercom's default limit (10,000 calls a minute, 166 a second) times a call's latency, up to 190 ms.
+# More in flight than the budget allows only wait for it (client/shared_budget.py); per-row reads start
+# narrower and widen as PostgreSQL takes their rows (client/http.py). `concurrency` (bulk writes) stays
+# at 8, the careful figure for writes. Here because planning shows it and imports no client; options.py
+# reads it.
+DEFAULT_READ_CONCURRENCY = 32
+
+
 @dataclass(frozen=True)
 class ScanOptions:
     pushdown: bool = True
@@ -53,6 +61,7 @@ class ScanOptions:
     # count_key -> the table's total_count a recent whole-table read reported (client/totals.py), or
     # None: the row estimate's base, before the row_estimate option and the spec's guess.
     table_counts: Optional[Callable[[str], Optional[int]]] = None
+
 
 PARTITION_LAG_NOTE = ("partitioned: read from the search index, which lags the list by minutes; objects created "
                       "in the last minutes may be missing (scan_mode 'sequential' reads the list where there is one)")

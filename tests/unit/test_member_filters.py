@@ -16,8 +16,6 @@ COMPANIES = [
 class ListClient:
     """Answers every request with the same objects (as the list endpoint would, unfiltered)."""
 
-    read_concurrency = 2
-
     def __init__(self, items):
         self.items, self.requests = items, []
 
@@ -25,7 +23,7 @@ class ListClient:
         self.requests.append(request)
         return iter(self.items)
 
-    def get_many(self, requests, concurrency):
+    def get_many(self, requests, concurrency=None):
         return [list(self.iter_items(r)) for r in requests]
 
 
