@@ -70,6 +70,12 @@ class ReadDb:
         self.pg, self.dbname, self.api = pg, dbname, api
         self.conn = pg.connect(dbname)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.close()
+
     def rows(self, query, params=None):
         return self.conn.execute(query, params).fetchall()
 
@@ -94,14 +100,19 @@ def create_server(conn, name, url, token, **options):
         sql.Identifier(name), sql.Literal(token)))
 
 
+def import_tables(conn, name, url, token, tables, **options):
+    """Schema `name` holding `tables`, imported from server `name` at `url` (made with `options`)."""
+    create_server(conn, name, url, token, **options)
+    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    conn.execute(sql.SQL("IMPORT FOREIGN SCHEMA intercom LIMIT TO ({}) FROM SERVER {} INTO {}").format(
+        sql.SQL(", ").join(sql.Identifier(t) for t in tables), sql.Identifier(name), sql.Identifier(name)))
+
+
 def sequential_and_partitioned(conn, url, token, tables, **options):
     """Schemas `seq` and `part` holding `tables`, each imported from its server of the same name at
     `url` (with `options`): `seq` in the default scan mode, `part` with scan_mode 'partitioned'."""
     for schema, mode in (("seq", {}), ("part", {"scan_mode": "partitioned"})):
-        create_server(conn, schema, url, token, **options, **mode)
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        conn.execute(sql.SQL("IMPORT FOREIGN SCHEMA intercom LIMIT TO ({}) FROM SERVER {} INTO {}").format(
-            sql.SQL(", ").join(sql.Identifier(t) for t in tables), sql.Identifier(schema), sql.Identifier(schema)))
+        import_tables(conn, schema, url, token, tables, **options, **mode)
 
 
 def create_servers(conn, url, token):
@@ -126,8 +137,5 @@ def api(emulator):
 def read_db(pg, db, emulator, api):
     with pg.connect(db) as conn:
         create_servers(conn, emulator.url, emulator.token)
-    reader = ReadDb(pg, db, api)
-    try:
+    with ReadDb(pg, db, api) as reader:
         yield reader
-    finally:
-        reader.conn.close()

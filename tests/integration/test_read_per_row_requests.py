@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
-from tests.integration.read_fixtures import Api, ReadDb, create_server
+from tests.integration.read_fixtures import Api, ReadDb, import_tables
 
 pytestmark = pytest.mark.timeout(120)
 ARTICLES, CONVERSATIONS, CONCURRENCY = 60, 90, 8
@@ -27,15 +27,10 @@ def workspace():
 @pytest.fixture(scope="module")
 def per_row_db(pg, db, workspace):
     with pg.connect(db) as conn:
-        create_server(conn, "per_row", workspace.url, workspace.token, read_concurrency=CONCURRENCY)
-        conn.execute("CREATE SCHEMA per_row")
-        conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (articles, conversation_parts) FROM SERVER per_row "
-                     "INTO per_row")
-    reader = ReadDb(pg, db, Api(workspace.url, workspace.token))
-    try:
+        import_tables(conn, "per_row", workspace.url, workspace.token, ("articles", "conversation_parts"),
+                      read_concurrency=CONCURRENCY)
+    with ReadDb(pg, db, Api(workspace.url, workspace.token)) as reader:
         yield reader
-    finally:
-        reader.conn.close()
 
 
 def test_every_row_gets_its_own_details_when_requests_complete_out_of_order(per_row_db):

@@ -10,7 +10,7 @@ import pytest
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 from intercom_fdw.tools import throwaway_pg
-from tests.integration.read_fixtures import Api, ReadDb, create_server
+from tests.integration.read_fixtures import Api, ReadDb, import_tables
 
 pytestmark = pytest.mark.timeout(120)
 CONTACTS = 40
@@ -20,15 +20,11 @@ CONTACTS = 40
 def whole_row_db(pg, db):
     config = EmulatorConfig(seed=31, token="tok-whole-row-5c1d", contacts=CONTACTS, companies=2,
                             conversations=2, tickets=1, articles=1)
-    with start_in_thread(config, port=0) as server, pg.connect(db) as conn:
-        create_server(conn, "whole_row", server.url, server.token)
-        conn.execute("CREATE SCHEMA whole_row")
-        conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER whole_row INTO whole_row")
-        reader = ReadDb(pg, db, Api(server.url, server.token))
-        try:
+    with start_in_thread(config, port=0) as server:
+        with pg.connect(db) as conn:
+            import_tables(conn, "whole_row", server.url, server.token, ("contacts",))
+        with ReadDb(pg, db, Api(server.url, server.token)) as reader:
             yield reader
-        finally:
-            reader.conn.close()
 
 
 def listed(api):
