@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from intercom_fdw.emulator import EmulatorConfig, start_in_thread
-from tests.integration.read_fixtures import Api, create_server, sequential_and_partitioned
+from tests.integration.read_fixtures import Api, import_tables, sequential_and_partitioned
 from tests.integration.recording_proxy import RecordingProxy
 
 pytestmark = pytest.mark.timeout(120)
@@ -106,9 +106,8 @@ def test_read_concurrency_bounds_the_windows_in_flight_apart_from_concurrency(pg
     # The server's `concurrency` (bulk writes) is 2 and leaves the windows alone; the table option
     # read_concurrency narrows them. A proxy counts the calls in flight; 150 ms a call overlaps them.
     with RecordingProxy(workspace.url) as proxy, pg.connect(db) as conn:
-        create_server(conn, "narrow", proxy.url, workspace.token, scan_mode="partitioned", concurrency=2)
-        conn.execute("CREATE SCHEMA narrow")
-        conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER narrow INTO narrow")
+        import_tables(conn, "narrow", proxy.url, workspace.token, ("contacts",), scan_mode="partitioned",
+                      concurrency=2)
         conn.execute("CREATE FOREIGN TABLE narrow.contacts_3 (id text) SERVER narrow "
                      "OPTIONS (object 'contacts', read_concurrency '3')")
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT id FROM narrow.contacts_3"))
