@@ -116,7 +116,7 @@ def _partitioned(plan: ScanPlan, client):
     def keep(window, item):
         return window.holds(dig(item, field))
 
-    for item in read_parts(client, [partitions.window], request_for, split_window, keep, partitions.concurrency):
+    for item in read_parts(client, [partitions.window], request_for, split_window, keep, partitions.read_concurrency):
         yield item, call.inject
 
 

@@ -162,7 +162,7 @@ class IntercomFdw(ForeignDataWrapper):
             pushdown=self.options.pushdown, suppress_extended_requests=self.options.suppress_extended_requests,
             table_options=self.options.table_options(), now=int(time.time()),
             row_estimate=self.options.row_estimate, strict=strict,
-            scan_mode=self.options.scan_mode, concurrency=self.options.read_concurrency,
+            scan_mode=self.options.scan_mode, read_concurrency=self.options.read_concurrency,
             table_counts=self._table_counts(),
         )
 

@@ -69,7 +69,7 @@ class PartitionedSearch:
     window: Window  # the first window (the query's own bounds on the field, if any)
     now: int  # the plan's clock: where the open last window is cut when split
     split_rows: int  # a window said to hold more rows than this is split
-    concurrency: int
+    read_concurrency: int  # windows read at once
 
 
 def placeholder_filters(partitioning: Partitioning) -> List[dict]:
@@ -156,13 +156,13 @@ def wanted_windows(total: int, top: bool, plan: PartitionedSearch) -> int:
     if top:
         per_page = max(1, plan.split_rows // PAGES_PER_WINDOW)
         per_worker = 1 if plan.partitioning.calendar_days else 2
-        wanted = max(wanted, min(per_worker * plan.concurrency, math.ceil(total / (2 * per_page))))
-        if wanted > plan.concurrency:
+        wanted = max(wanted, min(per_worker * plan.read_concurrency, math.ceil(total / (2 * per_page))))
+        if wanted > plan.read_concurrency:
             # Whole rounds, the nearest number of them: a last round of fewer windows than workers
             # leaves the others idle while it reads its windows page by page. 34 windows at concurrency
             # 32 were two rounds of about 24 pages (with the margins), the second read by 2 workers;
             # 32 windows are one round of 25 pages (64 would read 64 windows' margins: 11% more calls).
-            wanted = max(1, round(wanted / plan.concurrency)) * plan.concurrency
+            wanted = max(1, round(wanted / plan.read_concurrency)) * plan.read_concurrency
     return min(MAX_SPLIT, wanted)
 
 

@@ -178,7 +178,7 @@ def _partition_lines(p: PartitionedSearch):
     margin = ("widened by 2 days each side (contact search compares dates by calendar day in the workspace's time "
               "zone)" if p.partitioning.calendar_days else "widened by 1 second each side")
     return [
-        f"Partitions: {p.partitioning.column} windows over {p.window.describe()}, up to {p.concurrency} read "
+        f"Partitions: {p.partitioning.column} windows over {p.window.describe()}, up to {p.read_concurrency} read "
         f"concurrently (option read_concurrency); a window whose first page counts more than {p.split_rows} rows "
         f"(total_count) is split into parts cut evenly between the earliest {p.partitioning.column} of that page "
         f"and its end (the open last window at the plan's now)",

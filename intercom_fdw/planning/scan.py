@@ -57,7 +57,7 @@ class ScanOptions:
     # "sequential" (the list, or one search, paged in order) or "partitioned" (searches read as
     # concurrent created_at windows, where the spec declares partitioning); options.SCAN_MODES.
     scan_mode: str = "sequential"
-    concurrency: int = DEFAULT_READ_CONCURRENCY  # option read_concurrency: windows read at once (EXPLAIN shows it)
+    read_concurrency: int = DEFAULT_READ_CONCURRENCY  # option read_concurrency: windows read at once (EXPLAIN shows it)
     # count_key -> the table's total_count a recent whole-table read reported (client/totals.py), or
     # None: the row estimate's base, before the row_estimate option and the spec's guess.
     table_counts: Optional[Callable[[str], Optional[int]]] = None
@@ -233,7 +233,7 @@ class _Route:
         query, pushed = build_query(candidates, _fixed_filters(spec, table_values) + placeholder_filters(part))
         call = call_for(spec.search, body={"query": query})
         partitions = PartitionedSearch(part, window, options.now, PAGES_PER_WINDOW * (call.per_page or 50),
-                                       options.concurrency)
+                                       options.read_concurrency)
         plan = ScanPlan(spec.table, f"partitioned search ({part.column} windows, read concurrently)", (call,),
                         pushed=_table_filter_text(table_values), notes=(PARTITION_LAG_NOTE,), partitions=partitions)
         return cls(plan, bounded + pushed, (), kind="search", applies_table_values=True)

@@ -115,7 +115,7 @@ def test_ticket_type_tables_keep_their_type_in_every_window():
 @pytest.mark.parametrize("table", ["contacts", "conversations", "tickets"])
 @pytest.mark.parametrize("rows, concurrency", [(10_000, 8), (100_000, 32), (51_000, 32), (2_000, 8)])
 def test_explain_counts_the_windows_the_split_makes(table, rows, concurrency):
-    options = ScanOptions(scan_mode="partitioned", now=NOW, concurrency=concurrency, row_estimate=rows)
+    options = ScanOptions(scan_mode="partitioned", now=NOW, read_concurrency=concurrency, row_estimate=rows)
     plan = plan_scan(spec_for(table), [], ["id"], options=options)
     partitions = plan.partitions
     made = split(partitions.window, rows, NOW - 700 * DAY, partitions)
