@@ -88,11 +88,13 @@ JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw WHERE w.fdwname = 
 FIRST_GUESS_S = 2 * 365 * 86400
 
 # Each foreign table of the server with its `object` option, and the options that make it a part
-# of that object (a ticket-type table's ticket_type_id).
+# of that object (a ticket-type table's ticket_type_id). The name is always schema-qualified: the
+# search_path may find a run's own target table of the same name first (regclass::text would not qualify).
 _FOREIGN_TABLES = """
-SELECT c.oid::regclass::text AS foreign_table, c.relname AS name, o.object, o.options
+SELECT format('%%I.%%I', n.nspname, c.relname) AS foreign_table, c.relname AS name, o.object, o.options
 FROM pg_catalog.pg_foreign_table ft
 JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_foreign_server s ON s.oid = ft.ftserver
 CROSS JOIN LATERAL (SELECT max(substr(opt, 8)) FILTER (WHERE opt LIKE 'object=%%') AS object,
                            array_agg(split_part(opt, '=', 1)) AS options
@@ -109,6 +111,11 @@ _COLUMN_OPTIONS = """
 SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attfdwoptions AS options
 FROM pg_catalog.pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum"""
+
+# What a name in the target schema is, if anything: rows go only into tables (plain or partitioned).
+_RELKIND = "SELECT c.relkind::text AS kind FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(%s)"
+_NOT_TABLES = {"f": "a foreign table", "v": "a view", "m": "a materialized view", "S": "a sequence",
+               "i": "an index", "I": "an index", "c": "a composite type", "t": "a TOAST table"}
 
 _COLUMNS = """
 SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
@@ -219,6 +226,8 @@ class Replicator:
             if interrupted(error):
                 raise  # a cancel, statement_timeout or terminate ends the whole run, now (its windows stay)
             message = error.message if isinstance(error, IntercomError) else str(error).strip()
+            if isinstance(error, IntercomError) and error.hint:
+                message += f"\nHINT: {error.hint}"
             if not isinstance(error, (IntercomError, RunFailed)) and type(error).__name__ != "SPIError":
                 message = f"internal error: {type(error).__name__}: {message}\n{traceback.format_exc(limit=-3)}"
             self.db.rollback()
@@ -323,6 +332,7 @@ class Replicator:
         columns = tuple((r["name"], r["type"]) for r in self.db.rows(_COLUMNS % literal(foreign))
                         if r["name"] not in skipped)
         table = Table(self.schema, strategy.object, columns, strategy.key)
+        self._refuse_other_than_a_table(table.qualified)
         existing = self.db.rows(_COLUMNS.replace("%s::regclass", "to_regclass(%s)") % literal(table.qualified))
         if not existing:
             self.db.rows(sql.create_table(table))
@@ -333,9 +343,23 @@ class Replicator:
                 self.db.rows(sql.add_columns(table, missing))
         return table
 
+    def _refuse_other_than_a_table(self, qualified: str) -> None:
+        """Before any read: a name in the target schema that is not a table (the schema of the foreign
+        tables themselves, a view) must not receive the run's inserts, updates and deletes: through a
+        foreign table they would reach Intercom."""
+        found = self.db.rows(_RELKIND % literal(qualified))
+        kind = found[0]["kind"] if found else None
+        if kind is not None and kind not in ("r", "p"):
+            raise ConfigurationError(
+                f"{qualified} is {_NOT_TABLES.get(kind, 'not a table')}: replication and sync write their rows "
+                "only into tables of their own",
+                hint="replicate into a schema of its own (for example 'replica'); the foreign tables are the "
+                     "source, never the target")
+
     def _parent_table(self, strategy: Strategy) -> Table:
         parent = STRATEGIES_BY_OBJECT[strategy.parent]
         qualified = f"{ident(self.schema)}.{ident(parent.object)}"
+        self._refuse_other_than_a_table(qualified)
         if not self.db.rows(f"SELECT to_regclass({literal(qualified)}) IS NOT NULL AS ok")[0]["ok"]:
             raise RunFailed(f"{strategy.object} follows the changes of {parent.object}, which is not replicated "
                             f"into {self.schema}: replicate {parent.object} first (or with it)")

@@ -166,6 +166,37 @@ def test_a_child_without_its_parent_replica_fails_clearly(replica_db):
     assert report["status"] == "failed" and "replicate contacts first" in report["error"]
 
 
+@pytest.mark.parametrize("mode", ["full", "reconcile"])
+def test_the_foreign_tables_schema_is_never_a_target(replica_db, intercom, mode):
+    # Into the schema of the foreign tables, the run's upserts and a reconcile's deletes of what it did
+    # not see would go through the foreign tables to Intercom: refused before any call or write.
+    intercom.reset_counters()
+    with pytest.raises(psycopg.errors.Error, match="2 of 2 objects failed"):
+        replicate(replica_db, objects=["articles", "companies"], schema="intercom", mode=mode, deletes="delete")
+    report = state(replica_db, "intercom")
+    for obj in ("articles", "companies"):
+        assert report[obj]["status"] == "failed"
+        assert f'"intercom"."{obj}" is a foreign table: replication and sync write their rows only into ' \
+               "tables of their own" in report[obj]["error"]
+        assert "replicate into a schema of its own" in report[obj]["error"]
+    calls = intercom.calls()["by_route"]
+    assert not [route for route in calls if not route.startswith("GET ")], calls
+    assert not [route for route in calls if "articles" in route or "companies" in route], calls
+
+
+def test_a_search_path_that_finds_the_replica_first_still_reads_intercom(pg, db, replica_db):
+    # The target's tables share the foreign tables' names: the run names the foreign ones with their schema.
+    with psycopg.connect(pg.dsn(db), autocommit=True) as conn:
+        conn.execute("SET search_path = path_first, intercom, public")
+        replicate(conn, objects=["companies", "contacts"], schema="path_first", mode="full")
+    report = state(replica_db, "path_first")
+    assert {r["status"] for r in report.values()} == {"succeeded"}, report
+    for obj in ("companies", "contacts"):
+        assert report[obj]["rows_read"] == replica_db.execute(
+            f"SELECT count(*) FROM path_first.{obj}").fetchone()[0] == replica_db.execute(
+            f"SELECT count(*) FROM intercom.{obj}").fetchone()[0] > 0
+
+
 def test_inside_a_transaction_block_the_run_commits_with_the_caller(pg, db, replica_db):
     with psycopg.connect(pg.dsn(db)) as conn:  # not autocommit: psycopg opens a transaction
         notices = []
