@@ -434,6 +434,22 @@ COMMENT ON TABLE intercom_fdw.sync_changes IS
     'and what intercom_fdw.sync() made of them: pending, pushing (sent, outcome unknown), done or rejected (error)';
 SELECT pg_catalog.pg_extension_config_dump('intercom_fdw.sync_changes', '');
 SELECT pg_catalog.pg_extension_config_dump('intercom_fdw.sync_changes_change_id_seq', '');
+-- Who logged a change is the role that inserted its row, whatever the row says: sync() sends a change
+-- only when that role may make it on the replica table itself (intercom_fdw/sync/runner.py), so a
+-- role allowed to insert into the log, as every editor of a synced table is, gains nothing by writing
+-- rows of its own there. (A restore that loads the log with triggers enabled credits its rows to the
+-- restoring role: pg_restore --disable-triggers keeps them as they were.)
+CREATE FUNCTION intercom_fdw.sync_changes_logged_by() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $body$
+BEGIN
+    NEW.changed_by := current_user;
+    RETURN NEW;
+END
+$body$;
+CREATE TRIGGER sync_changes_logged_by BEFORE INSERT ON intercom_fdw.sync_changes
+    FOR EACH ROW EXECUTE FUNCTION intercom_fdw.sync_changes_logged_by();
 
 CREATE TABLE intercom_fdw.sync_conflicts (
     conflict_id bigserial PRIMARY KEY,

@@ -242,10 +242,20 @@ class Syncer:
             f"SELECT change_id, key, op, {self._canonical(table, 'c.old')} AS old, "
             f"{self._canonical(table, 'c.new')} AS new, "
             "extract(epoch FROM changed_at)::float8 AS at, "
-            "extract(epoch FROM first_attempt_at)::float8 AS first_attempt_at "
+            "extract(epoch FROM first_attempt_at)::float8 AS first_attempt_at, "
+            f"changed_by, {_may_make(table)} AS allowed "
             f"FROM {STATE_SCHEMA}.sync_changes c WHERE {self._where(obj)} AND status <> 'done' ORDER BY change_id")
         rows: Dict[str, List[dict]] = {}
         for entry in entries:
+            if not entry["allowed"]:  # not what the table's trigger logs for that role: never sent
+                message = (f"logged by role {entry['changed_by']}, which may not {entry['op']} "
+                           + ("these columns of " if entry["op"] != "delete" else "rows of ")
+                           + f"{table.qualified}: sync sends a change only when the role that logged it may "
+                           "make it on the replica table")
+                counters.rejected += 1
+                rejected.append(f"{entry['key']}: {message}")
+                self._mark([entry["change_id"]], "rejected", message)
+                continue
             entry["old"] = json.loads(entry["old"]) if entry["old"] else None
             entry["new"] = json.loads(entry["new"]) if entry["new"] else None
             rows.setdefault(entry["key"], []).append(entry)
@@ -493,6 +503,19 @@ class Syncer:
         self.db.rows(f"INSERT INTO {STATE_SCHEMA}.sync_conflicts (object, target_schema, key, \"column\", local_value, "
                      "intercom_value, base_value, local_changed_at, intercom_updated_at, rule, winner, change_ids) "
                      "VALUES " + ", ".join(values) + " ON CONFLICT DO NOTHING")
+
+
+def _may_make(table: Table) -> str:
+    """SQL: whether the role that logged change `c` (changed_by, set by the log's own trigger) may make
+    it on the replica table: DELETE on it, or INSERT/UPDATE on every column the change sets."""
+    relation = f"{literal(table.qualified)}::regclass"
+    return (f"coalesce((SELECT CASE WHEN c.op = 'delete' THEN has_table_privilege(r.oid, {relation}, 'DELETE') "
+            f"ELSE has_any_column_privilege(r.oid, {relation}, upper(c.op)) AND NOT EXISTS ("
+            "SELECT 1 FROM jsonb_object_keys(coalesce(c.new, '{}'::jsonb)) AS k "
+            f"WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = {relation} "
+            "AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped) "
+            f"OR NOT has_column_privilege(r.oid, {relation}, k, upper(c.op))) END "
+            "FROM pg_catalog.pg_roles r WHERE r.rolname = c.changed_by), false)")
 
 
 def _ids(change_ids: Sequence[int]) -> str:

@@ -99,3 +99,48 @@ def test_a_role_that_only_replicates_can_replicate_a_synced_table_with_pending_c
         replicator.execute("CALL intercom_fdw.replicate(ARRAY['contacts'])")
     row = local_row(replica_db, "contacts", key)
     assert (row["name"], row["phone"]) == ("Pending", "+31")
+
+
+# README, Synchronize: Roles (an editor of a synced table: its trigger logs the role's changes)
+EDITOR_GRANTS = [
+    "GRANT USAGE ON SCHEMA intercom_replica, intercom_fdw TO {role}",
+    "GRANT SELECT, UPDATE ON intercom_replica.contacts TO {role}",
+    "GRANT INSERT (object, target_schema, key, op, old, new) ON intercom_fdw.sync_changes TO {role}",
+    "GRANT USAGE ON SEQUENCE intercom_fdw.sync_changes_change_id_seq TO {role}",
+]
+
+
+def test_rows_an_editor_writes_into_the_log_itself_reach_intercom_only_as_its_own_grants_allow(
+        pg, db, replica_db, emulator, intercom):
+    sync(replica_db, objects=OBJECTS)
+    _role(replica_db, db, emulator, "editor", EDITOR_GRANTS)
+    company = replica_db.execute("SELECT id FROM intercom_replica.companies ORDER BY id LIMIT 1").fetchone()[0]
+    key, other = [r[0] for r in replica_db.execute("SELECT id FROM intercom_replica.contacts ORDER BY id LIMIT 2")]
+    # INSERT on the whole log (not only the columns the trigger writes) lets a role name changed_by itself
+    replica_db.execute("GRANT INSERT ON intercom_fdw.sync_changes TO editor")
+    last = replica_db.execute("SELECT coalesce(max(change_id), 0) FROM intercom_fdw.sync_changes").fetchone()[0]
+    with psycopg.connect(pg.dsn(db, user="editor"), autocommit=True) as editor:
+        editor.execute("UPDATE intercom_replica.contacts SET name = 'By The Editor' WHERE id = %s", (key,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            editor.execute("SELECT count(*) FROM intercom_replica.companies")
+        for obj, target in (("companies", company), ("contacts", other)):  # beyond the editor's grants
+            editor.execute("INSERT INTO intercom_fdw.sync_changes (object, target_schema, key, op, old, changed_by) "
+                           "VALUES (%s, 'intercom_replica', %s, 'delete', '{}', 'postgres')", (obj, target))
+    intercom.reset_counters()
+    # run by the tables' owner, whose token reaches Intercom: it ends saying what it refused to send
+    diag = sync_fails(replica_db, objects=OBJECTS)
+    assert "2 of 2 objects failed or had rejected changes" in diag.message_primary
+    assert "logged by role editor, which may not delete rows of" in diag.message_detail
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "By The Editor"  # the editor's own UPDATE
+    assert intercom.send("GET", f"/companies/{company}")["id"] == company
+    assert intercom.send("GET", f"/contacts/{other}")["id"] == other
+    writes = {route: n for route, n in intercom.calls()["by_route"].items()
+              if not route.startswith("GET ") and not route.endswith("/search")}  # the pull reads too
+    assert writes == {"PUT /contacts/{id}": 1}, writes
+    logged = {(c["key"], c["op"]): c for c in changes(replica_db)
+              if c["change_id"] > last}
+    assert {c["changed_by"] for c in logged.values()} == {"editor"}  # the log's trigger, not the row, says who
+    assert logged[(key, "update")]["status"] == "done"
+    for forged in ((company, "delete"), (other, "delete")):
+        assert logged[forged]["status"] == "rejected"
+        assert logged[forged]["error"].startswith("logged by role editor, which may not delete rows of")
