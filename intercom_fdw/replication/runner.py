@@ -153,6 +153,7 @@ class Replicator:
     def available(self, strategies: Sequence[Strategy]) -> List[Strategy]:
         """Those of `strategies` whose foreign table (and whose parent's) the server has: what
         `objects => NULL` replicates when only some tables were imported (the others get a NOTICE)."""
+        self.refuse_ambiguous(strategies)
         kept = [s for s in strategies if len(self.foreign.get(s.object, ())) == 1]
         kept = [s for s in kept if not s.parent or any(k.object == s.parent for k in kept)]
         skipped = [s.object for s in strategies if s not in kept]
@@ -161,8 +162,26 @@ class Replicator:
                            + ", ".join(skipped))
         return kept
 
+    def refuse_ambiguous(self, strategies: Sequence[Strategy]) -> None:
+        """Before anything runs: each object is read through one foreign table of the server. Two schemas
+        imported from the same server (a copy for testing, a second IMPORT) leave no way to choose."""
+        several = {s.object: self.foreign[s.object] for s in strategies if len(self.foreign.get(s.object, ())) > 1}
+        for s in strategies:
+            names = [p.object for p in self.parts.get(s.object, [])]
+            for name in sorted({n for n in names if names.count(n) > 1}):
+                several[name] = [p.foreign_table for p in self.parts[s.object] if p.object == name]
+        if several:
+            raise ConfigurationError(
+                f'several foreign tables of server "{self.server}" read the same Intercom objects: '
+                + "; ".join(f"{obj} ({', '.join(tables)})" for obj, tables in sorted(several.items())),
+                hint="replication and sync read each object through one foreign table: drop the copies not "
+                     "used (DROP FOREIGN TABLE, or DROP SCHEMA ... CASCADE), or import the other schema from a "
+                     "server of its own (CREATE SERVER ... FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper "
+                     "'intercom_fdw.IntercomFdw', ...), its user mapping, then IMPORT FOREIGN SCHEMA)")
+
     def run(self, strategies: Sequence[Strategy]) -> Dict[str, Optional[str]]:
         """Replicates each object in turn; returns object -> error (None when it succeeded)."""
+        self.refuse_ambiguous(strategies)
         self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
         applying = self.set_applying("on")
         self.db.commit()

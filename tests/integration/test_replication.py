@@ -184,6 +184,27 @@ def test_the_foreign_tables_schema_is_never_a_target(replica_db, intercom, mode)
     assert not [route for route in calls if "articles" in route or "companies" in route], calls
 
 
+@pytest.mark.parametrize("objects", [None, ["segments"], ["tickets"]])
+def test_two_schemas_imported_from_one_server_refuse_before_any_call(replica_db, intercom, objects):
+    # objects => NULL used to replicate nothing and succeed, saying no foreign table read them
+    replica_db.execute("CREATE SCHEMA twin")
+    try:
+        replica_db.execute("IMPORT FOREIGN SCHEMA intercom FROM SERVER intercom INTO twin")
+        intercom.reset_counters()
+        with pytest.raises(psycopg.errors.Error) as caught:
+            replicate(replica_db, objects=objects, schema="twin_replica")
+        message = caught.value.diag.message_primary
+        assert 'several foreign tables of server "intercom" read the same Intercom objects: ' in message
+        assert "segments (intercom.segments, twin.segments)" in message or objects == ["tickets"]
+        if objects != ["segments"]:  # a ticket type's table of each schema, too
+            assert "bug_report_tickets (intercom.bug_report_tickets, twin.bug_report_tickets)" in message
+        assert "import the other schema from a server of its own" in caught.value.diag.message_hint
+        assert intercom.calls()["total"] == 0
+        assert replica_db.execute("SELECT to_regnamespace('twin_replica')").fetchone()[0] is None
+    finally:
+        replica_db.execute("DROP SCHEMA twin CASCADE")
+
+
 def test_a_search_path_that_finds_the_replica_first_still_reads_intercom(pg, db, replica_db):
     # The target's tables share the foreign tables' names: the run names the foreign ones with their schema.
     with psycopg.connect(pg.dsn(db), autocommit=True) as conn:
