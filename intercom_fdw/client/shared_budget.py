@@ -4,7 +4,8 @@ Intercom counts calls per app in 10-second slices and tells each response how ma
 (`X-RateLimit-Remaining`, `X-RateLimit-Reset`). A backend on its own learns that from its own
 responses only: ten backends scanning at once each spend "the rest of the slice" and meet 429s.
 Here every backend of the same (base URL, token) draws from one count kept in a small file in the
-temp directory (named by a hash, never the token), under an flock:
+temp directory (named by the OS user and a hash, never the token), under an flock; where that file
+cannot be used (another user's, a symlink), each process keeps its own count:
 
 - `take()` spends one call of the current slice, or says how long to wait for the next one;
 - `observe(headers)` lowers the count to what Intercom says is left (other apps, other machines
@@ -42,7 +43,13 @@ def _process_lock(path: str) -> threading.Lock:
 
 
 def budget_path(key: str, directory: Optional[str] = None) -> str:
-    return os.path.join(directory or tempfile.gettempdir(), f"intercom_fdw-budget-{key}.json")
+    """One file per OS user: a file another user made first (a CLI run as root or as yourself on the
+    database host) would otherwise stop every backend that cannot open it."""
+    return os.path.join(directory or tempfile.gettempdir(), f"intercom_fdw-budget-{os.geteuid()}-{key}.json")
+
+
+# The count of a process whose budget file cannot be used (by path): its own backends' calls only.
+_PROCESS_STATES: dict = {}
 
 
 class SharedBudget:
@@ -59,11 +66,19 @@ class SharedBudget:
     # ---- the state, under the file's lock ----------------------------------------------------
     def _update(self, change: Callable[[dict], Optional[float]]) -> Optional[float]:
         with self._threads:
-            return self._update_file(change)
+            try:
+                return self._update_file(change)
+            except OSError:
+                # No usable file (a symlink or a directory in its place, a full or read-only temp
+                # directory): this process keeps its own count, and the queries go on.
+                return change(_PROCESS_STATES.setdefault(self.path, {}))
 
     def _update_file(self, change: Callable[[dict], Optional[float]]) -> Optional[float]:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Never through a symlink (fs.protected_symlinks is not everywhere), never a file of another user.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
+            if os.fstat(fd).st_uid != os.geteuid():
+                raise PermissionError(f"{self.path} belongs to another user")
             fcntl.flock(fd, fcntl.LOCK_EX)
             raw = os.pread(fd, 4096, 0)
             try:

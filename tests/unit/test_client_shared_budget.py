@@ -102,3 +102,40 @@ def test_a_raised_limit_is_taken_from_the_new_slice_s_first_answer(tmp_path):
     assert a.take() == 10.0
     a.observe(headers(99_999, 1020, limit=100_000))  # its answer: the limit is now 100,000
     assert [a.take() for _ in range(50)] == [0.0] * 50
+
+
+def test_a_file_that_cannot_be_used_leaves_each_process_its_own_count(tmp_path):
+    # Another user's file (a CLI run as someone else on the database host), a symlink or a directory in
+    # its place: the calls go on, counted by this process alone, and nothing is written through it.
+    import os
+
+    from intercom_fdw.client.shared_budget import budget_path
+
+    clock = Clock()
+    path = budget_path("k", str(tmp_path))
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    os.symlink(target, path)
+    a, b = budgets(tmp_path, clock)
+    assert a.take() == 0.0
+    a.observe(headers(2, 1010))
+    assert [a.take(), b.take(), a.take()] == [0.0, 0.0, 10.0]  # one count for the process still
+    assert target.read_text() == "" and os.path.islink(path)  # nothing written through the link
+    os.unlink(path)
+    if os.geteuid() == 0:  # a file of another user (only root can make one here)
+        with open(path, "w") as made:
+            made.write('{"reset": 1010, "left": 50, "slice": 50}')  # plenty, were it read
+        os.chown(path, 65534, 65534)
+        c = SharedBudget("k", 1.0, str(tmp_path), clock, clock.sleep)
+        assert c.take() == 10.0  # this process's own count (spent above), not the other user's file
+        assert open(path).read() == '{"reset": 1010, "left": 50, "slice": 50}'
+
+
+def test_the_file_name_holds_the_os_user_and_never_the_token(tmp_path):
+    import os
+
+    from intercom_fdw.client.scroll_lock import workspace_key
+    from intercom_fdw.client.shared_budget import budget_path
+
+    path = budget_path(workspace_key("https://api.intercom.io", "secret-token-123"), str(tmp_path))
+    assert f"-{os.geteuid()}-" in os.path.basename(path) and "secret-token-123" not in path
