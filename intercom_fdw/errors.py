@@ -97,6 +97,10 @@ class TransportError(IntercomError):
     """No usable HTTP response: connection refused or dropped, timeout, TLS."""
 
 
+class CanceledError(IntercomError):
+    """An edge's report of Interrupted where it cannot hand PostgreSQL its own cancel (PL/Python)."""
+
+
 class Interrupted(BaseException):
     """The backend was interrupted (query cancel, statement_timeout, terminate): every wait of the
     client ends with it. A BaseException, like KeyboardInterrupt, so that no `except Exception`
@@ -128,6 +132,7 @@ SQLSTATES = {
     AuthenticationError: "28000",  # invalid_authorization_specification
     UnsupportedOperationError: "0A000",  # feature_not_supported
     InternalError: "XX000",  # internal_error
+    CanceledError: "57014",  # query_canceled
 }
 FDW_ERROR_SQLSTATE = "HV000"  # fdw_error
 

@@ -75,6 +75,11 @@ def interrupted() -> bool:
     return _backend is not None and _backend.interrupted()
 
 
+def terminating() -> bool:
+    """Whether the backend is being terminated (pg_terminate_backend): it ends at PostgreSQL's next check."""
+    return _backend is not None and _backend.terminating()
+
+
 def in_backend() -> bool:
     return _backend is not None
 

@@ -1,11 +1,11 @@
 """The one engine behind every action: plan the request, call Intercom through the shared client."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 from intercom_fdw.actions.vocabulary import Action
 from intercom_fdw.client import client_for
-from intercom_fdw.errors import IntercomError, ServerError, TransportError
+from intercom_fdw.errors import CanceledError, IntercomError, Interrupted, ServerError, TransportError
 from intercom_fdw.options import FdwOptions
 
 # Said when a request that must not be repeated failed in a way that does not tell whether
@@ -16,12 +16,24 @@ MAY_HAVE_HAPPENED = (
 )
 
 
-def execute(action: Action, arguments: Mapping[str, Any], options: FdwOptions) -> dict:
-    """Send the action's request (arguments from `Action.bind`) and return Intercom's answer."""
+def execute(action: Action, arguments: Mapping[str, Any], options: FdwOptions,
+            interrupted: Optional[Callable[[], bool]] = None) -> dict:
+    """Send the action's request (arguments from `Action.bind`) and return Intercom's answer.
+
+    `interrupted` (pg_interrupts.interrupted in a backend): every wait of the call, for an answer,
+    a retry or the rate limit, ends when it says the statement was canceled or timed out."""
     call = action.plan(arguments)
-    client = client_for(options.base_url, options.token, options.api_version, **options.client_options())
+    client = client_for(options.base_url, options.token, options.api_version, interrupted=interrupted,
+                        **options.client_options())
     try:
         response = client.send(call)
+    except Interrupted as stop:
+        raise CanceledError(
+            "canceling statement due to user request or statement timeout",
+            detail=("intercom_fdw stopped waiting for Intercom's answer: the request had been sent, so "
+                    "Intercom may have carried out this action" if stop.in_flight else
+                    "intercom_fdw stopped waiting before the request was sent: nothing reached Intercom"),
+            hint="check the object before calling the function again" if stop.in_flight else None) from None
     except (TransportError, ServerError) as error:
         if not call.idempotent:
             error.detail = "; ".join(filter(None, [error.detail, MAY_HAVE_HAPPENED]))

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any, Optional, Sequence
 
+from intercom_fdw import pg_interrupts
 from intercom_fdw.actions import connection as conn
 from intercom_fdw.actions.option_checks import check_catalog_object
 from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.actions.executor import execute
 from intercom_fdw.actions.vocabulary import Param
 from intercom_fdw.errors import (
-    ConfigurationError, IntercomError, as_reported, reported_detail, sqlstate_of,
+    CanceledError, ConfigurationError, IntercomError, as_reported, reported_detail, sqlstate_of,
 )
 from intercom_fdw.options import FdwOptions
 
@@ -48,9 +49,11 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
         *values, server = args
         arguments = action.bind([_from_sql(plpy, p, v) for p, v in zip(action.params, values)])
         connection = _connection(plpy, server)
-        return json.dumps(execute(action, arguments, connection))
+        return json.dumps(execute(action, arguments, connection, pg_interrupts.interrupted))
     except Exception as error:  # ours, or a bug of ours: reported alike, never with a secret
         failure = as_reported(error)
+    if isinstance(failure, CanceledError) and pg_interrupts.terminating():  # the backend ends right after
+        failure.message = "terminating connection due to administrator command"
     # Raised outside the except block, so that no chained exception reaches PL/Python's report.
     _raise(plpy, f"intercom_fdw.{name}(): ", failure)
 

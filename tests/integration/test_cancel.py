@@ -255,3 +255,41 @@ def test_a_bulk_insert_stopped_part_way_says_what_reached_intercom(pg, cancel_db
     assert conn.execute("SELECT 1").fetchone() == (1,)
     conn.close()
 
+
+
+@pytest.fixture(scope="module")
+def actions_db(pg, server):
+    """A database with the extension's action functions, its server reading the module's emulator."""
+    name = pg.create_database("cancel_actions", extensions=("multicorn", "plpython3u", "intercom_fdw"))
+    with pg.connect(name) as conn:
+        create_server(conn, "intercom", server.url, TOKEN, read_timeout=60)
+        conn.execute("CREATE FOREIGN TABLE contacts (id text, email text, name text) SERVER intercom "
+                     "OPTIONS (object 'contacts')")
+        conn.execute("CREATE FOREIGN TABLE companies (id text, name text) SERVER intercom "
+                     "OPTIONS (object 'companies')")
+    return name
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_action_waiting_for_intercom(pg, actions_db, server, calm, kind):
+    # Reported as a cancel by the function (57014 on both runtimes: PL/Python sets the SQLSTATE), with
+    # what may have reached Intercom: the request had been sent when the wait was given up.
+    knobs(server, rate_limit_per_10s=100_000)
+    contact = Api(server.url, TOKEN).get("/contacts", per_page=1)["data"][0]["id"]
+    knobs(server, latency_ms=20_000)
+    result = interrupt(pg, actions_db, f"SELECT archive_contact('{contact}')", kind)
+    print(f"{kind}: error {result.latency:.3f} s after the interrupt")
+    assert result.error is not None and result.latency <= LATENCY_LIMIT, (result.error, result.latency)
+    if kind == "terminate":  # the function's ERROR says so, then PostgreSQL ends the backend
+        assert result.conn.broken or "terminating connection" in (result.error.diag.message_primary or "")
+        deadline = time.monotonic() + 2
+        with pg.connect() as admin:
+            while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (result.pid,)).fetchone()[0]:
+                assert time.monotonic() < deadline, "the terminated backend is still there"
+                time.sleep(0.05)
+        return
+    diag = result.error.diag
+    assert diag.sqlstate == "57014", diag.message_primary
+    assert "canceling statement due to user request or statement timeout" in diag.message_primary
+    assert "the request had been sent, so Intercom may have carried out this action" in diag.message_detail
+    assert result.conn.execute("SELECT 1").fetchone() == (1,)
