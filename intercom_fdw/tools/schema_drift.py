@@ -39,9 +39,15 @@ class Drift:
 
 
 def api_client(options: FdwOptions, **timeouts):
+    """The client of a command-line tool (doctor, setup). It keeps its own rate-limit count
+    (rate_limit_share=None): the machine's shared budget file (client/shared_budget.py) belongs to
+    the PostgreSQL server's OS user, and a tool run by another one (root, an admin's account) would
+    either create it mode 0600, so that every backend of the workspace then fails to open it, or fail
+    to open the backends' own. A tool's few calls need no share of it."""
     from intercom_fdw.client import client_for
 
-    return client_for(options.base_url, options.token, options.api_version, max_retries=1, **timeouts)
+    return client_for(options.base_url, options.token, options.api_version, max_retries=1,
+                      rate_limit_share=None, **timeouts)
 
 
 def foreign_tables(conn, server: str, schema: Optional[str]) -> Dict[str, Dict[str, Set[str]]]:

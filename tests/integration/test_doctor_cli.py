@@ -4,6 +4,7 @@ rate-limit headroom, drift, no server) reported with its fix and exit status 1."
 import os
 import re
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -184,3 +185,22 @@ def test_a_postgresql_without_any_multicorn(pg, capsys):
         if cluster is not None:
             cluster.stop()
         shutil.rmtree(copy, ignore_errors=True)
+
+
+def test_doctor_before_any_query_leaves_the_queries_working(pg, capsys):
+    """Doctor's GET /me as the first call of a workspace on this machine, by another OS user than the
+    server's (the suite runs as root, the cluster as postgres): the backends' rate budget file must stay
+    theirs to open. A token no earlier run used makes the workspace new to the machine."""
+    with running_emulator(contacts=10, token=f"doctor-first-{uuid.uuid4().hex}") as first:
+        db = pg.create_database("doctor_first", extensions=("multicorn",))
+        with psycopg.connect(pg.dsn(db), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SERVER intercom FOREIGN DATA WRAPPER multicorn OPTIONS "
+                                 "(wrapper 'intercom_fdw.IntercomFdw', api_url {})").format(sql.Literal(first.url)))
+            conn.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER intercom OPTIONS "
+                                 "(access_token {})").format(sql.Literal(first.token)))
+        status, out = doctor(capsys, "--dsn", pg.dsn(db))
+        assert "[ok] token: GET /me: admin" in out, out
+        with psycopg.connect(pg.dsn(db), autocommit=True) as conn:
+            conn.execute("CREATE SCHEMA intercom")
+            conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (admins) FROM SERVER intercom INTO intercom")
+            assert conn.execute("SELECT count(*) FROM intercom.admins").fetchone()[0] > 0
