@@ -17,7 +17,7 @@ import psycopg
 
 from intercom_fdw import errors
 from intercom_fdw.options import FdwOptions
-from intercom_fdw.tools import schema_drift
+from intercom_fdw.tools import schema_drift, token_check
 
 WRAPPER = "intercom_fdw.IntercomFdw"
 
@@ -155,9 +155,8 @@ def _server_and_mapping(conn, server, found) -> Optional[FdwOptions]:
 
 
 def _token(options, found):
-    client = schema_drift.api_client(options, connect_timeout=5, read_timeout=20)
     try:
-        me = client.call("GET", "/me")
+        client, me = token_check.check_token(options)
     except errors.AuthenticationError as error:
         found.append(Finding("token", False, error.message,
                              "a valid token: ALTER USER MAPPING FOR CURRENT_USER SERVER ... OPTIONS (SET access_token "
@@ -166,9 +165,7 @@ def _token(options, found):
     except errors.IntercomError as error:
         found.append(Finding("token", False, error.message, error.hint or "check the server's region or api_url"))
         return None
-    app = (me or {}).get("app") or {}
-    found.append(Finding("token", True, f"GET /me: admin {me.get('email')}, workspace {app.get('name')} "
-                                        f"({app.get('id_code')}, region {app.get('region')})"))
+    found.append(Finding("token", True, f"GET /me: {token_check.who(me)}"))
     found.append(_headroom(*client.rate_limit(), now=time.time()))
     return client
 
