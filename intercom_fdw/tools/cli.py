@@ -173,6 +173,10 @@ def _setup_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refresh", action="store_true",
                         help="catch an imported schema up with the workspace: ALTER/IMPORT the columns of new "
                              "custom attributes and the tables of new ticket types (views keep working)")
+    parser.add_argument("--no-check", action="store_true",
+                        help="write the token into the user mapping without asking Intercom first (by default "
+                             "setup checks a new or changed token with GET /me and writes nothing when Intercom "
+                             "rejects it or cannot be reached)")
     _sign_in_arguments(parser.add_argument_group("sign-in (with --login)"), required=False)
 
 

@@ -9,6 +9,13 @@ so views over the schema keep working. The token is read from an environment var
 the command line, which `ps` shows) or comes from a browser sign-in (`--login`, tools/login.py);
 it is registered as a secret so that no error shows it, and the statement carrying it runs with
 statement logging off, as `intercom-fdw login` writes its mapping.
+
+Before it writes a token (a new user mapping, or a token that differs from the mapping's), setup asks
+Intercom whether it takes it (tools/token_check.py, doctor's check), at the endpoint the server will
+have, before any other step: a token Intercom rejects, or one it could not be asked about (no answer, a
+5xx), stops setup with nothing written, since every query would fail with it. `--no-check` writes it
+unchecked: the check runs where setup runs, the queries from the PostgreSQL server, and only the
+server may reach Intercom.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ from psycopg import sql
 
 from intercom_fdw import errors
 from intercom_fdw.options import FdwOptions
-from intercom_fdw.tools import schema_drift
+from intercom_fdw.tools import schema_drift, token_check
 
 WRAPPER = "intercom_fdw.IntercomFdw"
 
@@ -36,6 +43,8 @@ class SetupRequest:
     schema: str = "intercom"
     server: str = "intercom"
     refresh: bool = False
+    check_token: bool = True  # False: --no-check
+    token_from: str = "the token"  # where it came from, for messages: "the token in $INTERCOM_TOKEN"
 
     @property
     def endpoint(self):
@@ -60,9 +69,13 @@ def setup(request: SetupRequest, say: Callable[[str], None] = print) -> List[str
                                         hint="a libpq connection string, e.g. 'host=... dbname=... user=...'") from None
     with conn:
         try:
+            server_options = _server_options(conn, request)
+            mapping = _mapping_options(conn, request)
+            if mapping is None or mapping.get("access_token") != request.token:
+                _check_token(request, server_options, say)  # before any step: a refused token writes nothing
             _extensions(conn, changed)
-            _server(conn, request, changed)
-            _user_mapping(conn, request, changed)
+            _server(conn, request, server_options, changed)
+            _user_mapping(conn, request, mapping, changed)
             imported_now = _schema(conn, request, changed)
             if request.refresh and not imported_now:
                 _refresh(conn, request, changed)
@@ -94,19 +107,61 @@ def _extensions(conn, changed):
         changed.append("created extension intercom_fdw (option checks and action functions)")
 
 
-def _server(conn, request, changed):
+def _server_options(conn, request) -> Optional[dict]:
+    """The options of the server named, None when there is none yet; refuses a server that is not ours."""
     row = conn.execute("SELECT srvoptions FROM pg_foreign_server WHERE srvname = %s", (request.server,)).fetchone()
-    name, value = request.endpoint or ("region", "us")
-    server = sql.Identifier(request.server)
     if row is None:
-        conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper {}, {} {})").format(
-            server, sql.Literal(WRAPPER), sql.Identifier(name), sql.Literal(value)))
-        changed.append(f"created server {request.server} ({name} {value})")
-        return
+        return None
     options = _options(row[0])
     if options.get("wrapper") != WRAPPER:
         raise errors.ConfigurationError(f"server {request.server!r} exists and is not an intercom_fdw server",
                                         hint="name another one with --server")
+    return options
+
+
+def _mapping_options(conn, request) -> Optional[dict]:
+    row = conn.execute("SELECT umoptions FROM pg_user_mappings WHERE srvname = %s AND usename = current_user",
+                       (request.server,)).fetchone()
+    return None if row is None else _options(row[0])
+
+
+def _check_token(request, server_options: Optional[dict], say) -> None:
+    """Ask Intercom whether it takes the token, at the endpoint the server will have once _server ran."""
+    if not request.check_token:
+        say(f"{request.token_from} not checked with Intercom (--no-check)")
+        return
+    options = dict(server_options or {"region": "us"})
+    if request.endpoint is not None:  # else the server keeps its endpoint (a new one: region us)
+        options = {k: v for k, v in options.items() if k not in ("region", "api_url")}
+        options.update([request.endpoint])
+    fdw_options = FdwOptions.parse({**options, "access_token": request.token})
+    try:
+        _client, me = token_check.check_token(fdw_options)
+    except errors.AuthenticationError as error:
+        raise errors.AuthenticationError(
+            f"Intercom at {fdw_options.base_url} rejected {request.token_from}, so setup wrote nothing: "
+            f"{error.message}",
+            hint="use an access token of this workspace (Intercom's Developer Hub: your app > Authentication); "
+                 "a token works only in its own workspace's region, so check --region/--api-url too",
+            status=error.status, code=error.code, request_id=error.request_id) from None
+    except errors.IntercomError as error:
+        raise type(error)(
+            f"cannot check {request.token_from} with Intercom at {fdw_options.base_url}, so setup wrote nothing: "
+            f"{error.message}",
+            hint=(f"{error.hint}; " if error.hint else "") + "to write the token without checking it, run setup "
+                 "again with --no-check",
+            status=error.status, code=error.code, request_id=error.request_id) from None
+    say(f"{request.token_from} checked with Intercom (GET /me): {token_check.who(me)}")
+
+
+def _server(conn, request, options: Optional[dict], changed):
+    name, value = request.endpoint or ("region", "us")
+    server = sql.Identifier(request.server)
+    if options is None:
+        conn.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER multicorn OPTIONS (wrapper {}, {} {})").format(
+            server, sql.Literal(WRAPPER), sql.Identifier(name), sql.Literal(value)))
+        changed.append(f"created server {request.server} ({name} {value})")
+        return
     if request.endpoint is None:
         return  # neither --region nor --api-url: the server keeps the endpoint it has
     if options.get(name) == value and not ({"region", "api_url"} - {name}) & set(options):
@@ -120,17 +175,15 @@ def _server(conn, request, changed):
     changed.append(f"changed server {request.server} to {name} {value}")
 
 
-def _user_mapping(conn, request, changed):
-    row = conn.execute("SELECT umoptions FROM pg_user_mappings WHERE srvname = %s AND usename = current_user",
-                       (request.server,)).fetchone()
-    if row is not None and _options(row[0]).get("access_token") == request.token:
+def _user_mapping(conn, request, mapping: Optional[dict], changed):
+    if mapping is not None and mapping.get("access_token") == request.token:
         return
     server, token = sql.Identifier(request.server), sql.Literal(request.token)
-    if row is None:
+    if mapping is None:
         statement = sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS (access_token {})").format(
             server, token)
     else:
-        verb = sql.SQL("SET" if "access_token" in _options(row[0]) else "ADD")
+        verb = sql.SQL("SET" if "access_token" in mapping else "ADD")
         statement = sql.SQL("ALTER USER MAPPING FOR CURRENT_USER SERVER {} OPTIONS ({} access_token {})").format(
             server, verb, token)
     if conn.info.parameter_status("is_superuser") == "on":
@@ -144,7 +197,7 @@ def _user_mapping(conn, request, changed):
         if conn.info.parameter_status("is_superuser") == "on":
             conn.execute("RESET log_statement")
             conn.execute("RESET log_min_error_statement")
-    changed.append(("created" if row is None else "updated") + f" the user mapping for {conn.info.user} "
+    changed.append(("created" if mapping is None else "updated") + f" the user mapping for {conn.info.user} "
                    f"on server {request.server} (token not shown)")
 
 
@@ -187,14 +240,16 @@ def _refresh(conn, request, changed):
 def run(args) -> int:
     try:
         if args.login:
-            token = _signed_in_token(args)
+            token, token_from = _signed_in_token(args), "the signed-in token"
         else:
+            token_from = f"the token in ${args.token_env}"
             token = os.environ.get(args.token_env or "")
             if not token:
                 raise errors.ConfigurationError(f"environment variable {args.token_env} is not set or empty",
                                                 hint=f"export {args.token_env}=... (the workspace's access token), "
                                                      "or sign in with --login --client-id ID")
-        setup(SetupRequest(args.dsn, token, args.region, args.api_url, args.schema, args.server, args.refresh))
+        setup(SetupRequest(args.dsn, token, args.region, args.api_url, args.schema, args.server, args.refresh,
+                           check_token=not args.no_check, token_from=token_from))
     except errors.IntercomError as error:
         print(f"intercom-fdw setup: {error.message}" + (f"\n  HINT: {error.hint}" if error.hint else ""),
               file=sys.stderr)

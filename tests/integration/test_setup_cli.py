@@ -1,5 +1,6 @@
 """`intercom-fdw setup` through a real PostgreSQL and the emulator: an empty database to working
-queries, a second run that changes nothing and says so, the token in no output nor server log;
+queries, a second run that changes nothing and says so, the token in no output nor server log; a
+token Intercom rejects or cannot be asked about writes nothing (`--no-check` writes it unchecked);
 `--refresh` after the workspace gained an attribute and a ticket type; `--login` by a browser sign-in."""
 import webbrowser
 
@@ -8,7 +9,7 @@ import pytest
 import requests
 
 from intercom_fdw.tools.cli import main
-from tests.emulator_fixtures import running_emulator
+from tests.emulator_fixtures import running_emulator, set_knobs
 from tests.integration.oauth_browser import SigningInBrowser, pasted_stdin  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.timeout(300)
@@ -41,6 +42,106 @@ def test_setup_twice_on_an_empty_database(pg, emulator, monkeypatch, capsys):
     assert "IMPORT FOREIGN SCHEMA intercom FROM SERVER" in log  # the log does show setup's statements
     for text in (first.out, first.err, second.out, second.err, pg.log.read_text(errors="replace")):
         assert emulator.token not in text
+
+
+def _written(dsn):
+    """What setup writes, as the catalog shows it: extensions, foreign servers, user mappings, schemas."""
+    with psycopg.connect(dsn) as conn:
+        return {"extensions": {r[0] for r in conn.execute("SELECT extname FROM pg_extension")},
+                "servers": {r[0] for r in conn.execute("SELECT srvname FROM pg_foreign_server")},
+                "mappings": sorted((r[0], tuple(r[1] or ())) for r in conn.execute(
+                    "SELECT srvname, umoptions FROM pg_user_mappings")),
+                "schemas": {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace")}}
+
+
+def _mapped_token(dsn):
+    with psycopg.connect(dsn) as conn:
+        return dict(o.split("=", 1) for o in conn.execute(
+            "SELECT umoptions FROM pg_user_mappings WHERE srvname = 'intercom'").fetchone()[0])["access_token"]
+
+
+def _me_calls(emulator):
+    return requests.get(emulator.url + "/__emulator/counters", timeout=10).json()["by_route"].get("GET /me", 0)
+
+
+def test_setup_refuses_a_token_intercom_rejects_and_writes_nothing(pg, emulator, monkeypatch, capsys):
+    db = pg.create_database("setup_rejected_token", extensions=())
+    dsn = pg.dsn(db)
+    before, me_calls = _written(dsn), _me_calls(emulator)
+    monkeypatch.setenv("SETUP_WRONG_TOKEN", "wrong-token-of-setup")
+    assert main(["setup", "--dsn", dsn, "--token-env", "SETUP_WRONG_TOKEN", "--api-url", emulator.url]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"Intercom at {emulator.url} rejected the token in $SETUP_WRONG_TOKEN, so setup wrote nothing" in err
+    assert "HTTP 401 to GET /me: unauthorized: Access Token Invalid" in err and "\n  HINT: " in err
+    assert _me_calls(emulator) == me_calls + 1
+    assert _written(dsn) == before  # not even the extensions
+    assert "wrong-token-of-setup" not in out + err + pg.log.read_text(errors="replace")
+
+
+def test_setup_keeps_a_working_token_when_the_new_one_is_rejected(pg, emulator, monkeypatch, capsys):
+    db = pg.create_database("setup_kept_token", extensions=())
+    dsn = pg.dsn(db)
+    argv = ["setup", "--dsn", dsn, "--token-env", "SETUP_KEPT_TOKEN", "--api-url", emulator.url]
+    monkeypatch.setenv("SETUP_KEPT_TOKEN", emulator.token)
+    assert main(argv) == 0
+    assert "the token in $SETUP_KEPT_TOKEN checked with Intercom (GET /me): admin " in capsys.readouterr().out
+    written = _written(dsn)
+
+    monkeypatch.setenv("SETUP_KEPT_TOKEN", "wrong-token-of-setup")
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert "rejected the token in $SETUP_KEPT_TOKEN" in err and "updated the user mapping" not in out
+    assert _written(dsn) == written and _mapped_token(dsn) == emulator.token
+    with psycopg.connect(dsn) as conn:  # the queries still work
+        assert conn.execute("SELECT count(*) FROM intercom.admins").fetchone()[0] > 0
+    assert "wrong-token-of-setup" not in out + err
+
+
+def test_setup_refuses_a_token_it_cannot_check(pg, monkeypatch, capsys):
+    db = pg.create_database("setup_unreachable", extensions=())
+    dsn = pg.dsn(db)
+    before = _written(dsn)
+    monkeypatch.setenv("SETUP_UNCHECKED_TOKEN", "token-nobody-answers")
+    assert main(["setup", "--dsn", dsn, "--token-env", "SETUP_UNCHECKED_TOKEN", "--api-url", "http://127.0.0.1:1"]) == 1
+    out, err = capsys.readouterr()
+    assert "cannot check the token in $SETUP_UNCHECKED_TOKEN with Intercom at http://127.0.0.1:1, so setup wrote " \
+           "nothing: no usable answer from Intercom for GET /me" in err
+    assert "HINT: check api_url/region and network; to write the token without checking it, run setup again " \
+           "with --no-check" in err
+    assert _written(dsn) == before
+    assert "token-nobody-answers" not in out + err
+
+
+def test_a_5xx_stops_setup_and_no_check_writes_the_token_unchecked(pg, monkeypatch, capsys):
+    rotated = "setup-rotated-token"  # a second workspace's: a valid token setup could not check
+    with running_emulator(contacts=20, extra_workspace_tokens=[rotated]) as emulator:
+        db = pg.create_database("setup_no_check", extensions=())
+        dsn = pg.dsn(db)
+        argv = ["setup", "--dsn", dsn, "--token-env", "SETUP_ROTATED_TOKEN", "--api-url", emulator.url]
+        monkeypatch.setenv("SETUP_ROTATED_TOKEN", emulator.token)
+        assert main(argv) == 0
+        written = _written(dsn)
+        monkeypatch.setenv("SETUP_ROTATED_TOKEN", rotated)
+        set_knobs(emulator.url, fault_rate=1.0)  # Intercom answers 500, 502 or 503 to everything
+        try:
+            assert main(argv) == 1
+            out, err = capsys.readouterr()
+            assert "cannot check the token in $SETUP_ROTATED_TOKEN" in err and "to GET /me" in err, err
+            assert "run setup again with --no-check" in err
+            assert _written(dsn) == written
+
+            me_calls = _me_calls(emulator)
+            assert main(argv + ["--no-check"]) == 0
+            out, err = capsys.readouterr()
+            assert "the token in $SETUP_ROTATED_TOKEN not checked with Intercom (--no-check)" in out
+            assert "updated the user mapping" in out and _me_calls(emulator) == me_calls
+        finally:
+            set_knobs(emulator.url, fault_rate=0.0)
+        assert _mapped_token(dsn) == rotated
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT count(*) FROM intercom.admins").fetchone()[0] > 0
+        assert rotated not in out + err and emulator.token not in out + err
 
 
 def test_setup_without_the_token_variable_says_which(pg, monkeypatch, capsys):
