@@ -98,8 +98,12 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     from intercom_fdw.tools.demo import run_demo
 
-    return run_demo(token=args.token, region=args.region, api_url=args.api_url, contacts=args.contacts,
-                    seed=args.seed, wait=args.wait)
+    try:
+        return run_demo(token=args.token, region=args.region, api_url=args.api_url, contacts=args.contacts,
+                        seed=args.seed, wait=args.wait)
+    except KeyboardInterrupt:  # Ctrl-C before the tour's end (during the wait it is the normal end)
+        print("intercom-fdw demo: cancelled; the emulator and PostgreSQL are stopped", file=sys.stderr)
+        return 130
 
 
 def _sign_in_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:

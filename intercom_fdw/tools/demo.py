@@ -4,15 +4,19 @@ Starts the emulator with seeded data (or uses a real workspace when given a toke
 PostgreSQL 15 with the Multicorn runtime, creates the server, the user mapping and the schema with
 IMPORT FOREIGN SCHEMA, then tours the tables: for each step it prints the SQL, the API plan that
 EXPLAIN shows, the rows, and (against the emulator) how many API calls the step made.
+A normal end, an error, Ctrl-C (SIGINT), `kill` (SIGTERM) and a closed terminal (SIGHUP) all stop
+the cluster and the emulator and remove the cluster's directory.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
+import threading
 import urllib.request
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence
 
 import psycopg
 from psycopg import sql
@@ -136,18 +140,60 @@ def first_ticket_type_table(conn: psycopg.Connection) -> str:
     return row[0] if row else "tickets"
 
 
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def cleaned_up_on_signals() -> Iterator[contextlib.ExitStack]:
+    """An ExitStack whose clean-ups run on every way out: a return, an exception, and SIGINT,
+    SIGTERM or SIGHUP. Python's default for SIGTERM and SIGHUP ends the process at once, without
+    running `finally` blocks; pg_ctl starts the postmaster in a session of its own, so it and its
+    directory would outlive the demo. Here they raise SystemExit(128 + signal), an exit status
+    like the signal's own, and SIGINT KeyboardInterrupt as by default. From the first of them (or
+    the start of the clean-up) on, these signals are ignored: a second Ctrl-C cannot cut the
+    clean-up short. Signals go to the main thread only: elsewhere this is a plain ExitStack."""
+    handled = ENDING_SIGNALS if threading.current_thread() is threading.main_thread() else ()
+    previous = {signum: signal.getsignal(signum) for signum in handled}
+
+    def ignore_them():
+        for signum in handled:
+            signal.signal(signum, signal.SIG_IGN)
+
+    def end(signum, _frame):
+        ignore_them()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    for signum in handled:
+        signal.signal(signum, end)
+    cleanups = contextlib.ExitStack()
+    try:
+        yield cleanups
+    finally:
+        ignore_them()
+        try:
+            cleanups.close()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
 def run_demo(token: Optional[str] = None, region: Optional[str] = None, api_url: Optional[str] = None,
              contacts: int = 500, seed: int = 42, wait: Optional[bool] = None,
              say: Callable[[str], None] = print) -> int:
-    emulator = None
-    if token is None:
-        from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+    with cleaned_up_on_signals() as cleanups:
+        emulator = None
+        if token is None:
+            from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 
-        emulator = start_in_thread(EmulatorConfig(seed=seed, token="demo-token", contacts=contacts), port=0)
-        api_url, token = emulator.url, emulator.token
-        say(f"Intercom emulator: {api_url} (seed {seed}, {contacts} contacts)")
-    cluster = PgCluster().start()
-    try:
+            emulator = start_in_thread(EmulatorConfig(seed=seed, token="demo-token", contacts=contacts), port=0)
+            cleanups.callback(emulator.stop)
+            api_url, token = emulator.url, emulator.token
+            say(f"Intercom emulator: {api_url} (seed {seed}, {contacts} contacts)")
+        cluster = PgCluster()  # its directory exists from here on: stop() removes it, started or not
+        cleanups.callback(cluster.stop)
+        cluster.start()
         cluster.create_database("intercom_demo", extensions=("multicorn",))
         with cluster.connect("intercom_demo") as conn:
             set_up_schema(conn, api_url, region, token)
@@ -171,7 +217,3 @@ def run_demo(token: Optional[str] = None, region: Optional[str] = None, api_url:
             say("\nThe throwaway PostgreSQL and the emulator stop now (not run in a terminal); "
                 "run `make demo` in a terminal to keep them running and connect with psql.")
         return 0
-    finally:
-        cluster.stop()
-        if emulator:
-            emulator.stop()
