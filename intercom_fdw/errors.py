@@ -97,6 +97,11 @@ class TransportError(IntercomError):
     """No usable HTTP response: connection refused or dropped, timeout, TLS."""
 
 
+# What intercom_fdw says of a statement it stopped waiting for on a cancel or statement_timeout, where
+# it cannot hand PostgreSQL its own report (multicorn2's foreign tables, the PL/Python functions).
+CANCELED_MESSAGE = "canceling statement due to user request or statement timeout"
+
+
 class CanceledError(IntercomError):
     """An edge's report of Interrupted where it cannot hand PostgreSQL its own cancel (PL/Python)."""
 

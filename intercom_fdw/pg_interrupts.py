@@ -31,6 +31,8 @@ from __future__ import annotations
 import ctypes
 from typing import Optional
 
+from intercom_fdw.errors import CANCELED_MESSAGE
+
 _FLAGS = ("InterruptPending", "QueryCancelPending", "ProcDiePending")
 _COUNTS = ("InterruptHoldoffCount", "QueryCancelHoldoffCount", "CritSectionCount")
 
@@ -96,7 +98,7 @@ class StatementCanceled(KeyboardInterrupt):
 
     def __init__(self, terminating: bool = False):
         self.message = ("terminating connection due to administrator command" if terminating
-                        else "canceling statement due to user request or statement timeout")
+                        else CANCELED_MESSAGE)
         self.code = 3  # multicorn.utils.REPORT_CODES[ERROR]: PostgreSQL ends a terminating backend itself
         self.hint = None
         self.detail = "intercom_fdw stopped waiting for Intercom when the backend was interrupted"

@@ -5,7 +5,9 @@ from typing import Any, Callable, Mapping, Optional
 
 from intercom_fdw.actions.vocabulary import Action
 from intercom_fdw.client import client_for
-from intercom_fdw.errors import CanceledError, IntercomError, Interrupted, ServerError, TransportError
+from intercom_fdw.errors import (
+    CANCELED_MESSAGE, CanceledError, IntercomError, Interrupted, ServerError, TransportError,
+)
 from intercom_fdw.options import FdwOptions
 
 # Said when a request that must not be repeated failed in a way that does not tell whether
@@ -29,7 +31,7 @@ def execute(action: Action, arguments: Mapping[str, Any], options: FdwOptions,
         response = client.send(call)
     except Interrupted as stop:
         raise CanceledError(
-            "canceling statement due to user request or statement timeout",
+            CANCELED_MESSAGE,
             detail=("intercom_fdw stopped waiting for Intercom's answer: the request had been sent, so "
                     "Intercom may have carried out this action" if stop.in_flight else
                     "intercom_fdw stopped waiting before the request was sent: nothing reached Intercom"),

@@ -16,7 +16,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Protocol, Sequence
 
 from intercom_fdw.actions.connection import choose_server, parse_options
 from intercom_fdw.client.http import backend_usage
-from intercom_fdw.errors import ConfigurationError, IntercomError
+from intercom_fdw.errors import CANCELED_MESSAGE, ConfigurationError, IntercomError
 from intercom_fdw.objects import SPECS
 from intercom_fdw.options import SCAN_MODES
 from intercom_fdw.planning.partition import MIN_CALENDAR_WINDOW
@@ -125,8 +125,30 @@ ORDER BY a.attnum"""
 
 def interrupted(error: Exception) -> bool:
     """PostgreSQL's "operator intervention" errors (SQLSTATE class 57: query_canceled, admin_shutdown),
-    as a statement inside the procedure raises them: they end a run instead of failing one object."""
-    return str(getattr(error, "sqlstate", "") or "").startswith("57")
+    as a statement inside the procedure raises them, or a foreign table's report of one on multicorn2
+    (XX000, pg_interrupts.StatementCanceled's message): they end a run instead of failing one object."""
+    return (str(getattr(error, "sqlstate", "") or "").startswith("57")
+            or CANCELED_MESSAGE in str(error))
+
+
+def canceled_reason(error: Exception) -> str:
+    """The first line of an interrupt's error, without PL/Python's exception name."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else "canceled"
+    return text.split(": ", 1)[1] if text.startswith(("spiexceptions.", "plpy.")) and ": " in text else text
+
+
+def after_an_interrupt(error: Exception, record: Callable[[str], None]) -> Exception:
+    """Records a run's interrupt (`record(reason)`) and returns the error to raise. On multicorn2 the
+    cancel PostgreSQL had pending may act only on the first statement after the foreign table's
+    report of it (XX000): then PostgreSQL's own report (57014) is recorded and raised."""
+    try:
+        record(canceled_reason(error))
+        return error
+    except Exception as own:  # noqa: BLE001
+        if not interrupted(own):
+            raise
+        record(canceled_reason(own))
+        return own
 
 
 class Replicator:
@@ -242,8 +264,8 @@ class Replicator:
             self._finish(strategy, counters, None)
             return None
         except Exception as error:  # recorded in the state table; the next object still runs
-            if interrupted(error):
-                raise  # a cancel, statement_timeout or terminate ends the whole run, now (its windows stay)
+            if interrupted(error):  # a cancel or statement_timeout ends the whole run, now (its windows stay)
+                raise self._canceled(strategy, error)
             message = error.message if isinstance(error, IntercomError) else str(error).strip()
             if isinstance(error, IntercomError) and error.hint:
                 message += f"\nHINT: {error.hint}"
@@ -265,9 +287,9 @@ class Replicator:
     def _start(self, strategy: Strategy) -> dict:
         prior = self.db.rows(f"SELECT * FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")
         prior = prior[0] if prior else {}
-        # A run of the same mode that never ended (killed, its backend terminated) is resumed: its
-        # committed windows stand, and a complete read keeps the keys it had seen.
-        resuming = prior.get("status") == "running" and prior.get("mode") == self.mode
+        # A run of the same mode that never ended (canceled, timed out, its backend terminated) is
+        # resumed: its committed windows stand, and a complete read keeps the keys it had seen.
+        resuming = prior.get("status") in ("running", "canceled") and prior.get("mode") == self.mode
         self.db.rows(
             f"INSERT INTO {STATE_SCHEMA}.replication_state AS s (object, target_schema, server, mode, status, "
             "run_started_at) "
@@ -289,6 +311,19 @@ class Replicator:
         return self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started, "
                             f"resume_at::text AS resume_at, resume_key "
                             f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
+
+    def _canceled(self, strategy: Strategy, error: Exception) -> Exception:
+        """The state row of the object a cancel or statement_timeout stopped says so (it said running);
+        returns the error to raise. PostgreSQL has reported the interrupt already: statements still run
+        until the error leaves the procedure. (A terminated backend ends at once: its row stays running,
+        and is resumed.)"""
+        def record(reason: str) -> None:
+            self.db.rollback()  # the window in flight; the committed ones stand
+            self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET status = 'canceled', error = "
+                         f"{literal(reason + ': the next run of the same mode resumes from the last committed window')}, "
+                         f"run_ended_at = clock_timestamp() WHERE {self._where(strategy)} AND status = 'running'")
+            self.db.commit()
+        return after_an_interrupt(error, record)
 
     def _finish(self, strategy: Strategy, counters: Counters, error: Optional[str]) -> None:
         status = "failed" if error else "succeeded"

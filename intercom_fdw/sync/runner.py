@@ -21,7 +21,7 @@ from intercom_fdw.client.http import backend_usage
 from intercom_fdw.errors import ConfigurationError, IntercomError
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
-from intercom_fdw.replication.runner import Database, Replicator, interrupted
+from intercom_fdw.replication.runner import Database, Replicator, after_an_interrupt, interrupted
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
 from intercom_fdw.sync.objects import (
     CREATED_SLACK, DEFAULT_SEARCH_LAG, SEARCH_LAG_SETTING, SYNC_OBJECTS, SYNC_OBJECTS_BY_NAME, SyncObject,
@@ -272,7 +272,8 @@ class Syncer:
             except Exception as error:  # noqa: BLE001  (recorded in the log; the next change still goes)
                 self.db.rollback()
                 if interrupted(error):  # a cancel, statement_timeout or terminate ends the run
-                    raise
+                    counters.push_api_calls = self.usage()["calls"] - before
+                    raise after_an_interrupt(error, lambda reason: self._state(obj, "canceled", counters, reason))
                 message = _message(error)
                 counters.rejected += 1
                 rejected.append(f"{key}: {message.splitlines()[0]}")
@@ -284,7 +285,8 @@ class Syncer:
         self.notice(f"{obj.object}: pushed: {counters.line()}")
         return ObjectResult(counters, None, rejected)
 
-    def _state(self, obj: SyncObject, when: str, counters: Optional[Counters] = None) -> None:
+    def _state(self, obj: SyncObject, when: str, counters: Optional[Counters] = None,
+               reason: Optional[str] = None) -> None:
         if when == "start":
             self.db.rows(
                 f"INSERT INTO {STATE_SCHEMA}.sync_state AS s (object, target_schema, server, conflict_rule, status, "
@@ -293,11 +295,13 @@ class Syncer:
                 "server = EXCLUDED.server, conflict_rule = EXCLUDED.conflict_rule, status = 'pushing', error = NULL, "
                 "run_started_at = EXCLUDED.run_started_at, run_ended_at = NULL, changes_pushed = 0, created = 0, "
                 "linked = 0, updated = 0, deleted = 0, conflicts = 0, rejected = 0, held = 0, push_api_calls = 0")
-        else:
+        else:  # "end", or "canceled": what was pushed before a cancel or statement_timeout stopped the run
             sets = ", ".join(f"{k} = {int(v)}" for k, v in vars(counters).items())
-            status = "rejected" if counters.rejected else "pushed"
+            status = "canceled" if when == "canceled" else "rejected" if counters.rejected else "pushed"
+            error = (f"{reason}: the changes not yet done are pushed by the next run (those sent when it "
+                     "stopped are checked against Intercom first)") if when == "canceled" else None
             self.db.rows(f"UPDATE {STATE_SCHEMA}.sync_state SET status = {literal(status)}, {sets}, "
-                         f"run_ended_at = clock_timestamp() WHERE {self._where(obj)}")
+                         f"error = {literal(error)}, run_ended_at = clock_timestamp() WHERE {self._where(obj)}")
         self.db.commit()
 
     def _mark(self, change_ids: Sequence[int], status: str, error: Optional[str] = None,

@@ -22,8 +22,10 @@ def emulator():
         yield server
 
 
-def _terminate_mid_run(pg, db, replica_db, mode, victim, objects=None, settings=()):
-    """Starts a run, terminates its backend once `victim` has committed two windows, returns the state."""
+def _terminate_mid_run(pg, db, replica_db, mode, victim, objects=None, settings=(), stop="pg_terminate_backend",
+                       schema="intercom_replica"):
+    """Starts a run, terminates its backend (or `stop`s it otherwise) once `victim` has committed two
+    windows, returns the state."""
     with psycopg.connect(pg.dsn(db), autocommit=True) as doomed:
         pid = doomed.info.backend_pid
         for setting in settings:
@@ -32,7 +34,7 @@ def _terminate_mid_run(pg, db, replica_db, mode, victim, objects=None, settings=
 
         def run():
             try:
-                replicate(doomed, mode=mode, objects=objects)
+                replicate(doomed, mode=mode, objects=objects, schema=schema)
             except psycopg.Error as error:
                 outcome["error"] = error
         thread = threading.Thread(target=run)
@@ -40,15 +42,15 @@ def _terminate_mid_run(pg, db, replica_db, mode, victim, objects=None, settings=
         deadline = time.monotonic() + 60
         while True:
             row = replica_db.execute("SELECT status, windows FROM intercom_fdw.replication_state "
-                                     "WHERE object = %s AND target_schema = 'intercom_replica'", (victim,)).fetchone()
+                                     "WHERE object = %s AND target_schema = %s", (victim, schema)).fetchone()
             if row and row[0] == "running" and row[1] >= 2:
                 break
             assert time.monotonic() < deadline and thread.is_alive(), "the run ended before it could be stopped"
             time.sleep(0.02)
-        assert replica_db.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+        assert replica_db.execute(f"SELECT {stop}(%s)", (pid,)).fetchone()[0]
         thread.join()
     assert "error" in outcome
-    return state(replica_db)[victim]
+    return {**state(replica_db, schema)[victim], "raised": outcome["error"]}
 
 
 def test_a_run_terminated_mid_way_resumes_and_ends_equal_to_a_clean_run(pg, db, replica_db, intercom):
@@ -70,6 +72,28 @@ def test_a_run_terminated_mid_way_resumes_and_ends_equal_to_a_clean_run(pg, db, 
         intercom.knobs(latency_ms=0)
     replicate(replica_db, schema="fresh", mode="full")
     assert differences(replica_db, "intercom_replica", "fresh") == {}
+
+
+def test_a_canceled_run_says_so_and_the_next_one_resumes(pg, db, replica_db, intercom):
+    # pg_cancel_backend (or statement_timeout) mid-run: the state row said running for ever after
+    replicate(replica_db, objects=["contacts"], schema="canceled")
+    intercom.knobs(latency_ms=20)
+    try:
+        stopped = _terminate_mid_run(pg, db, replica_db, "reconcile", "contacts", objects=["contacts"],
+                                     settings=["SET intercom_fdw.replicate_window_rows = 40"], stop="pg_cancel_backend",
+                                     schema="canceled")
+    finally:
+        intercom.knobs(latency_ms=0)
+    assert stopped["raised"].diag.sqlstate == "57014"
+    assert stopped["status"] == "canceled" and stopped["run_ended_at"] is not None, stopped
+    assert stopped["error"] == ("canceling statement due to user request: the next run of the same mode resumes "
+                                "from the last committed window")
+    assert stopped["resume_at"] is not None
+    replicate(replica_db, objects=["contacts"], schema="canceled", mode="reconcile")
+    resumed = state(replica_db, "canceled")["contacts"]
+    total = replica_db.execute("SELECT count(*) FROM intercom.contacts").fetchone()[0]
+    assert resumed["status"] == "succeeded" and resumed["error"] is None
+    assert resumed["rows_read"] <= total - stopped["rows_read"], (resumed["rows_read"], stopped["rows_read"], total)
 
 
 def test_a_reconcile_or_a_full_list_terminated_mid_way_resumes_instead_of_restarting(pg, db, replica_db, intercom):

@@ -260,6 +260,13 @@ def test_a_statement_timeout_ends_the_run_and_the_next_one_sends_the_rest_once(s
     assert time.monotonic() - started < 6
     left = [c for c in open_changes(db) if c["object"] == "contacts"]
     assert left and all(c["status"] in ("pending", "pushing") and c["error"] is None for c in left), left
+    # the object's state says the run was stopped, and what it had pushed (it said pushing, all counters 0)
+    stopped = dict(zip(("status", "error", "changes_pushed", "ended"), db.execute(
+        "SELECT status, error, changes_pushed, run_ended_at IS NOT NULL FROM intercom_fdw.sync_state "
+        "WHERE object = 'contacts' AND target_schema = 'intercom_replica'").fetchone()))
+    assert stopped["status"] == "canceled" and stopped["ended"], stopped
+    assert stopped["error"].startswith("canceling statement due to statement timeout: the changes not yet done")
+    assert stopped["changes_pushed"] == len(keys) - len({c["key"] for c in left}), (stopped, left)
     db.execute("UPDATE intercom_replica.contacts SET phone = '+1' WHERE id = %s", (keys[0],))  # still captured
     sync(db, objects=["contacts"])
     assert open_changes(db) == []
