@@ -153,7 +153,7 @@ def _compile_filter(node: dict, schema: SearchSchema, context: Any, tz) -> Predi
     target = _coerce(value, fld, name)
     read = fld.read
     if fld.type == DATE and schema.operators.dates_by_day and target is not None:
-        return _day_predicate(read, context, operator, target, tz)
+        return _day_predicate(read, context, operator, target, tz, name)
     test = _comparison(fld, operator, target, schema.operators.bounds_inclusive)
     return lambda obj: test(read(obj, context))
 
@@ -254,8 +254,13 @@ def day_bounds(timestamp: int, tz) -> tuple:
     return int(start.timestamp()), int(end.timestamp())
 
 
-def _day_predicate(read, context, operator: str, target: int, tz) -> Predicate:
-    start, end = day_bounds(target, tz)
+def _day_predicate(read, context, operator: str, target: int, tz, name: str) -> Predicate:
+    try:
+        start, end = day_bounds(target, tz)
+    except (OverflowError, OSError, ValueError):
+        # A value whose calendar day (or the day after it) in the workspace's time zone lies outside
+        # years 1 to 9999 is no date to compare by day: refused as a value of the wrong type.
+        raise _type_error(name, target, "UNIX seconds of a day in the years 1 to 9999") from None
     if operator == "=":
         return lambda obj: (lambda v: v is not None and start <= v < end)(read(obj, context))
     if operator == "<":

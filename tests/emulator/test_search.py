@@ -103,6 +103,17 @@ def test_wrong_value_types_and_unknown_fields_are_refused(raw_api):
     assert api.post("/contacts/search", json={"pagination": {"per_page": 5}}).status_code == 400
 
 
+@pytest.mark.parametrize("value", [253402300799 + 2 * 86400, -62135596800 - 2 * 86400, 253402300799])
+def test_a_contact_date_that_is_no_day_of_years_1_to_9999_is_a_400(raw_api, value):
+    # The day of 9999-12-31 ends in year 10000: no date to compare by day (a 500 before).
+    for operator in ("=", "<", ">"):
+        response = _search(raw_api, {"field": "created_at", "operator": operator, "value": value})
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["type"] == "error.list" and body["request_id"], body
+        assert body["errors"][0]["code"] == "parameter_invalid" and "created_at" in body["errors"][0]["message"]
+
+
 def _day_bounds(ts, tz):
     local = dt.datetime.fromtimestamp(ts, tz)
     start = dt.datetime(local.year, local.month, local.day, tzinfo=tz)

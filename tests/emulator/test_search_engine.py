@@ -60,3 +60,25 @@ def test_invalid_queries_raise_intercom_errors(query):
     with pytest.raises(ApiError) as raised:
         compile_query(query, _schema(CONTACT_OPERATORS), None, "UTC")
     assert raised.value.status == 400 and raised.value.message
+
+
+@pytest.mark.parametrize("value,tz", [
+    (253402300799, "UTC"), (253402300799, "Pacific/Kiritimati"), (253402300799, "Pacific/Pago_Pago"),
+    (253402300799 - 86400 + 1, "Pacific/Kiritimati"), (-62135596800 - 1, "UTC"), (-62135596800, "America/Los_Angeles"),
+    (10 ** 15, "UTC"), (-10 ** 15, "UTC"),
+])
+def test_a_contact_date_outside_years_1_to_9999_is_a_400_not_a_crash(value, tz):
+    # Compared by calendar day in the zone: the day of 9999-12-31 ends in year 10000; year 1 starts after year 0.
+    for operator in ("=", "<", ">"):
+        with pytest.raises(ApiError) as raised:
+            compile_query({"field": "at", "operator": operator, "value": value}, _schema(CONTACT_OPERATORS), None, tz)
+        assert (raised.value.status, raised.value.code) == (400, "parameter_invalid"), raised.value.message
+        assert "'at'" in raised.value.message
+
+
+def test_dates_two_days_inside_years_1_to_9999_compare_by_day_in_any_zone():
+    for tz in ("UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        for value in (253402300799 - 2 * 86400, -62135596800 + 2 * 86400):
+            for operator in ("=", "<", ">"):
+                compile_query({"field": "at", "operator": operator, "value": value}, _schema(CONTACT_OPERATORS),
+                              None, tz)
