@@ -178,6 +178,9 @@ def first_window(partitioning: Partitioning, conditions) -> Tuple[Window, list]:
         # so that a fractional constant never cuts off the second it falls in.
         low = c.value if c.op in (">", ">=", "=") else None
         high = c.value + 1 if c.op in ("<", "<=", "=") else None
+        # A bound outside the open ends narrows nothing the search holds, and one near year 1 or 9999
+        # moved out by DATE_MARGIN would be no date the search can take: the window stays open there.
+        low, high = (b if b is not None and OPEN_START <= b <= OPEN_END else None for b in (low, high))
         if low is not None:
             start = low if start is None else max(start, low)
         if high is not None:

@@ -44,7 +44,7 @@ def is_unknown_at_planning(value, pg_type: str) -> bool:
     if pg_types.is_moment(pg_type):
         try:
             return epoch_seconds(value) == _POSTGRES_EPOCH
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return False
     return False
 
@@ -121,9 +121,23 @@ def conditions_from_qual(column: str, operator, value, pg_type: str) -> Tuple[Co
     condition = condition_from_qual(column, operator, value, pg_type)
     if condition is None:
         return ()
-    if pg_types.is_zoned_timestamp(pg_type) and _zone_less(value):
-        return _any_zone(condition)
-    return (condition,)
+    conditions = _any_zone(condition) if pg_types.is_zoned_timestamp(pg_type) and _zone_less(value) else (condition,)
+    if pg_types.is_moment(pg_type):
+        # A bound past the instants a column holds is true or false for every row: not pushed.
+        conditions = tuple(c for c in conditions if _holdable(c.value))
+    return conditions
+
+
+# The instants a date or time column can hold: UNIX seconds of years 1 to 9999 (UTC), what Python's
+# datetime holds (shaping gives NULL for any other value Intercom returns). PostgreSQL's own range is
+# wider (4714 BC to 294276 AD, and infinity).
+FIRST_INSTANT = -62135596800  # 0001-01-01 00:00:00 UTC
+LAST_INSTANT = 253402300799  # 9999-12-31 23:59:59 UTC
+
+
+def _holdable(value) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    return all(not isinstance(v, int) or FIRST_INSTANT <= v <= LAST_INSTANT for v in values)  # (a Parameter, NULL)
 
 
 def _zone_less(value) -> bool:

@@ -21,7 +21,7 @@ from intercom_fdw.planning.partition import (
     PAGES_PER_WINDOW, PartitionedSearch, first_window, placeholder_filters, wanted_windows,
 )
 from intercom_fdw.planning.plan import ApiCall, ChildCalls, ExtendedRequests, ScanPlan, call_for, child_call
-from intercom_fdw.planning.quals import Condition, Parameter
+from intercom_fdw.planning.quals import FIRST_INSTANT, LAST_INSTANT, Condition, Parameter
 from intercom_fdw.planning.search import build_query, search_filters
 from intercom_fdw.spec import ObjectSpec
 
@@ -420,7 +420,8 @@ class _Route:
 def _describe(condition: Condition, spec: ObjectSpec) -> str:
     """The condition as SQL, timestamps shown as ISO text (the planner holds UNIX seconds)."""
     column = spec.column(condition.column)
-    if column is not None and column.convert in ("unix_timestamp", "unix_date") and isinstance(condition.value, int):
+    if column is not None and column.convert in ("unix_timestamp", "unix_date") and isinstance(condition.value, int) \
+            and FIRST_INSTANT <= condition.value <= LAST_INSTANT:  # (ISO text holds years 1 to 9999 only)
         when = dt.datetime.fromtimestamp(condition.value, dt.timezone.utc).isoformat()
         return f"{condition.column} {condition.op} '{when}'"
     return str(condition)

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
-from intercom_fdw.planning.quals import Condition, Parameter
+from intercom_fdw.planning.quals import FIRST_INSTANT, LAST_INSTANT, Condition, Parameter
 from intercom_fdw.spec import SEARCH_OPERATORS, SearchField
 
 MAX_FILTERS_PER_GROUP = 15
@@ -21,6 +21,12 @@ DAY = 86400
 # zone: more than the longest local day (25 hours where daylight saving time ends), so that the
 # moved bound always lies in the day before (or after) the bound's own day, whatever the zone.
 DATE_MARGIN = 2 * DAY
+# The date values a search can take: the API reads one as a calendar day of the workspace's time zone
+# (up to 14 hours from UTC) and compares with that day's start or the next day's, which must be dates
+# of years 1 to 9999 too (FIRST_INSTANT..LAST_INSTANT). A filter whose value would lie outside (a bound
+# within two days of either end, once widened by DATE_MARGIN) is not sent: the scan reads more rows and
+# PostgreSQL applies the bound.
+SEARCH_DATES = (FIRST_INSTANT + 2 * DAY, LAST_INSTANT - 2 * DAY)
 
 # Lower rank = more selective: pushed first when there are more than 15 candidates.
 _RANK = {"=": 0, "in": 1, "prefix": 2, "suffix": 2, "contains": 3, "<": 4, ">": 4, "<=": 4, ">=": 4,
@@ -133,14 +139,22 @@ def _date_filters(name: str, op: str, value: int) -> List[dict]:
     # "> d" starts at the next day and "< d" stops at the start of d's day (OpenAPI search docs).
     # DATE_MARGIN on each side covers any time zone (a day's margin would not cover a 25-hour day).
     if op == "=":
-        return [_leaf(name, "=", value)]
-    if op in (">", ">="):
-        return [_leaf(name, ">", value - DATE_MARGIN)]
-    if op in ("<", "<="):
-        return [_leaf(name, "<", value + DATE_MARGIN)]
-    if op == "in" and len(value) <= MAX_FILTERS_PER_GROUP:
-        return [{"operator": "OR", "value": [_leaf(name, "=", v) for v in value]}]
-    return []
+        filters = [_leaf(name, "=", value)]
+    elif op in (">", ">="):
+        filters = [_leaf(name, ">", value - DATE_MARGIN)]
+    elif op in ("<", "<="):
+        filters = [_leaf(name, "<", value + DATE_MARGIN)]
+    elif op == "in" and len(value) <= MAX_FILTERS_PER_GROUP:
+        filters = [{"operator": "OR", "value": [_leaf(name, "=", v) for v in value]}]
+    else:
+        return []
+    return filters if all(_searchable_date(f) for f in filters) else []
+
+
+def _searchable_date(search_filter: dict) -> bool:
+    if "field" not in search_filter:
+        return all(_searchable_date(f) for f in search_filter["value"])
+    return SEARCH_DATES[0] <= search_filter["value"] <= SEARCH_DATES[1]
 
 
 def _decimal_filters(field: SearchField, op: str, value) -> List[dict]:

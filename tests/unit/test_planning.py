@@ -103,6 +103,54 @@ def test_widened_date_bounds_keep_every_row_sql_keeps_in_any_time_zone(zone_name
                 assert _intercom_date_match(leaf, t, zone), (zone_name, op, t, leaf)
 
 
+FIRST, LAST = -62135596800, 253402300799  # 0001-01-01 00:00:00 and 9999-12-31 23:59:59 UTC
+
+
+NEAR_THE_ENDS = [("<", LAST), ("<=", LAST), ("<", LAST - DAY), ("=", LAST), ("=", LAST - DAY), (">", FIRST),
+                 (">=", FIRST), (">", FIRST + DAY), ("=", FIRST), ("in", (1_000_000, LAST)), ("in", (FIRST, 1_000_000))]
+
+
+@pytest.mark.parametrize("op,value", NEAR_THE_ENDS)
+def test_a_date_bound_widened_past_years_1_to_9999_is_not_pushed(op, value):
+    # Widened by DATE_MARGIN, these would be year 10000 or year 0: no date the search can read, and a
+    # bound that holds every row a column can hold; PostgreSQL checks it.
+    assert search_filters(Condition("created_at", op, value), SearchField("created_at", "created_at", "date")) == []
+
+
+def _leaf_values(filters):
+    for f in filters:
+        yield from (_leaf_values(f["value"]) if "field" not in f else [f["value"]])
+
+
+@pytest.mark.parametrize("op,value", NEAR_THE_ENDS + [("<", LAST - 3 * DAY), (">", FIRST + 3 * DAY)])
+def test_a_day_bound_near_the_ends_sends_only_dates_inside_years_1_to_9999(op, value):
+    # `d = D` is two bounds (D's first instant and the next day's): the one that stays inside is pushed.
+    filters = search_filters(Condition("created_at", op, value), SearchField("created_at", "created_at", "day"))
+    assert all(FIRST + 2 * DAY <= v <= LAST - 2 * DAY for v in _leaf_values(filters)), filters
+
+
+@pytest.mark.parametrize("op,value,expected", [
+    ("<", LAST - 5 * DAY, ("<", LAST - 3 * DAY)), (">", FIRST + 5 * DAY, (">", FIRST + 3 * DAY)),
+    ("=", LAST - 3 * DAY, ("=", LAST - 3 * DAY)),
+])
+def test_date_bounds_a_few_days_inside_years_1_to_9999_are_still_pushed(op, value, expected):
+    filters = search_filters(Condition("created_at", op, value), SearchField("created_at", "created_at", "date"))
+    assert [(f["operator"], f["value"]) for f in filters] == [expected]
+
+
+def test_contacts_near_the_end_of_the_range_are_listed_not_searched():
+    scan_plan = plan("contacts", [Condition("created_at", "<", LAST), Condition("created_at", ">", FIRST)])
+    assert (only_call(scan_plan).method, only_call(scan_plan).path) == ("GET", "/contacts")
+    inside = only_call(plan("contacts", [Condition("created_at", "<", LAST - 5 * DAY)]))
+    assert inside.body["query"] == {"field": "created_at", "operator": "<", "value": LAST - 3 * DAY}
+
+
+def test_explain_of_a_date_bound_past_year_9999_shows_its_seconds():
+    # (conditions_from_qual drops such bounds; plan_scan is given one here all the same)
+    scan_plan = plan("conversations", [Condition("created_at", "<", LAST + 16 * 3600)])
+    assert scan_plan.explain(True)
+
+
 def test_date_inequality_is_not_pushed():
     assert search_filters(Condition("created_at", "<>", 5), SearchField("created_at", "created_at", "date")) == []
 

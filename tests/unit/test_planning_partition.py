@@ -92,6 +92,18 @@ def test_bounds_on_created_at_make_the_first_window_one_second_wide_of_them():
     assert window == Window(100, 201) and len(used) == 2
 
 
+@pytest.mark.parametrize("partitioning", [CONTACTS, SECONDS])
+@pytest.mark.parametrize("op,value", [("<", 253402300799), ("<=", 253402300799), ("=", 253402300799),
+                                      (">", -62135596800), (">=", -62135596800), ("=", -62135596800),
+                                      (">", OPEN_END + 1), ("<", -2)])
+def test_bounds_outside_the_open_ends_leave_the_window_open(partitioning, op, value):
+    # Near year 1 or 9999, a bound moved out by DATE_MARGIN would be no date the search can take.
+    window, used = first_window(partitioning, [Condition("created_at", op, value)])
+    assert window == Window() and used == []
+    after, before = search_bounds(partitioning, window)
+    assert -62135596800 < after < before < 253402300799
+
+
 @pytest.mark.parametrize("table", ["contacts", "conversations", "tickets"])
 def test_partitioned_only_when_asked_and_useful(table):
     spec = spec_for(table)

@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from intercom_fdw.planning import Condition, condition_from_qual
-from intercom_fdw.planning.quals import epoch_seconds
+from intercom_fdw.planning.quals import conditions_from_qual, epoch_seconds
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -82,3 +82,40 @@ def test_an_array_parameter_is_one_unknown_value_not_its_characters():
     from intercom_fdw.planning.quals import Parameter
     condition = condition_from_qual("id", ("=", True), Parameter(), "text")
     assert condition.op == "in" and len(condition.value) == 1 and isinstance(condition.value[0], Parameter)
+
+
+TZ = "timestamp with time zone"
+
+
+@pytest.mark.parametrize("value", [
+    "infinity", "-infinity", "294276-12-31 23:59:59+00", "10000-01-01 00:00:00+00", "0044-03-15 00:00:00+00 BC",
+    "4714-11-24 00:00:00+00 BC", dt.datetime(9999, 12, 31, 23, 59, 59), dt.datetime(1, 1, 1), dt.date(1, 1, 1),
+    dt.date(9999, 12, 31), "0001-01-01 00:00:00+05", "9999-12-31 23:59:59-05", "0001-01-01 00:00:00+00:53:28",
+])
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "=", ("=", True)])
+def test_bounds_past_the_instants_a_column_holds_are_not_pushed(value, op):
+    # Years 1 to 9999 (UTC) are what a column can hold; a bound past them holds for every row or none.
+    values = [value] if isinstance(op, tuple) else value
+    for pg_type in (TZ, "timestamp without time zone", "date"):
+        for condition in conditions_from_qual("created_at", op, values, pg_type):
+            bounds = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+            assert all(-62135596800 <= v <= 253402300799 for v in bounds), (value, op, pg_type, condition)
+
+
+def test_the_first_and_last_instants_are_pushed():
+    assert conditions_from_qual("created_at", "<", "9999-12-31 23:59:59+00", TZ) == \
+        (Condition("created_at", "<", 253402300799),)
+    assert conditions_from_qual("created_at", ">", "0001-01-01 00:00:00+00", TZ) == \
+        (Condition("created_at", ">", -62135596800),)
+    # a zone-less bound may lie 16 hours either side: past the last instant it is not pushed
+    assert conditions_from_qual("created_at", "<", dt.datetime(9999, 12, 31, 23, 59, 59), TZ) == ()
+    assert conditions_from_qual("created_at", "=", dt.datetime(9999, 12, 31, 23, 59, 59), TZ) == (
+        Condition("created_at", ">=", 253402300799 - 16 * 3600),)
+
+
+def test_null_tests_and_parameters_on_time_columns_are_kept():
+    from intercom_fdw.planning.quals import Parameter
+
+    assert conditions_from_qual("created_at", "<>", None, TZ) == (Condition("created_at", "is not null"),)
+    assert conditions_from_qual("created_at", "=", None, "date") == (Condition("created_at", "is null"),)
+    assert conditions_from_qual("created_at", "<", Parameter(), TZ) == (Condition("created_at", "<", Parameter()),)
