@@ -95,6 +95,37 @@ DEFAULT_BATCH_SIZE = 50
 RUNTIME_KEEPS_RETURNING = bool(getattr(multicorn, "BATCHES_WITHOUT_RETURNING", False))
 
 
+def _clear_dropped_qual_error():
+    """Clear the error multicorn2 3.2 leaves set when it drops a qual value it cannot convert.
+
+    multicorn2 converts a date or timestamp (without time zone) qual value to a Python date or
+    datetime, which holds only years 1 to 9999: for 'infinity', '-infinity', a BC date or a year past
+    9999 (all valid in PostgreSQL) the conversion fails, and multicorn2 leaves that qual out of the
+    list but the ValueError set. Python raises it at the next check of the error indicator, in
+    whatever code runs then (the end of a loop over the quals); multicorn2's own check before it
+    calls execute() or explain() reports it as "Error in python: ValueError". The qual is rightly not
+    pushed (PostgreSQL re-checks every qual), so the error is cleared: an empty loop makes Python
+    check the indicator. The bundled runtime leaves no such error, so this is a no-op there."""
+    try:
+        for _ in ():
+            pass
+    except ValueError:
+        pass
+
+
+class _AfterDroppedQuals:
+    """A method multicorn2 looks up (and then checks for a Python error) after converting the quals
+    it passes: the lookup clears the error a dropped qual left set (_clear_dropped_qual_error)."""
+
+    def __init__(self, method):
+        self.method = method
+        functools.update_wrapper(self, method)
+
+    def __get__(self, instance, owner=None):
+        _clear_dropped_qual_error()
+        return self.method.__get__(instance, owner)
+
+
 def _sort_keys(sortkeys):
     # nulls_first None (a runtime that does not say): PostgreSQL's default for the direction
     return [SortKey(k.attname, bool(k.is_reversed), None if k.nulls_first is None else bool(k.nulls_first))
@@ -147,6 +178,7 @@ class IntercomFdw(ForeignDataWrapper):
         """Planning's conditions for the runtime's quals. While EXPLAIN runs, a parameter's value
         (a join's outer value, a subquery's result) is not known: the runtime passes UNBOUND or, on
         multicorn2, a stand-in (quals.is_unknown_at_planning), planned as a Parameter, so EXPLAIN shows the request that runs."""
+        _clear_dropped_qual_error()
         conditions = []
         for qual in quals:
             pg_type = self.pg_types.get(qual.field_name, "text")
@@ -195,6 +227,7 @@ class IntercomFdw(ForeignDataWrapper):
         # node: the engine applies both exactly (and stops paging early when it can).
         return self.options.pushdown
 
+    @_AfterDroppedQuals
     @_reported
     def explain(self, quals, columns, sortkeys=None, verbose=False, limit=None, offset=None):
         conditions = self._conditions(quals, explaining=True)
@@ -206,6 +239,7 @@ class IntercomFdw(ForeignDataWrapper):
         return [scrub(line) for line in plan.explain(verbose) + joined]
 
     # -- execution -------------------------------------------------------------------------------
+    @_AfterDroppedQuals
     @_reported
     def execute(self, quals, columns, sortkeys=None, limit=None, offset=None):
         plan = self._plan(self._conditions(quals), columns, sortkeys, limit, offset)
