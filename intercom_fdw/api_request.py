@@ -43,6 +43,9 @@ class ApiRequest:
     # A single call ("none"/"unpaged"): may it be sent again after it may have reached Intercom?
     # None lets the method decide (policy.is_idempotent); writes and actions say it from their rules.
     repeatable: Optional[bool] = None
+    # A single call that creates an object (an INSERT's): Intercom's 409 then means the object
+    # exists, while for any other call it means another object holds a value that must be unique.
+    creates: bool = False
     # Set when the request reads a whole table: its responses' total_count is recorded under this
     # key (client/totals.py) for the planner's row estimates.
     count_key: Optional[str] = None

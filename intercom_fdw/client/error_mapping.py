@@ -16,10 +16,14 @@ HINTS = {
     403: "the token lacks a permission this endpoint needs: check the app's permissions "
     "in Intercom's Developer Hub, then reinstall the app or issue a new token",
     404: "the object does not exist in this workspace (or was deleted, merged or archived)",
-    409: "the object already exists in Intercom; update it instead of creating it",
     429: "lower the server's rate_limit_share, concurrency or read_concurrency, or try later; the workspace's "
          "limit is shared with every app and session",
 }
+# 409: a create finds its object there already; any other request (an update, an action) sets a value
+# that another object holds and that Intercom keeps unique (contacts: email and external_id, api notes).
+CREATE_CONFLICT_HINT = "the object already exists in Intercom; update it instead of creating it"
+CONFLICT_HINT = ("another object in Intercom already holds a value this request sets that must be unique "
+                 "(a contact's email or external_id); change the value, or merge the two objects")
 CLIENT_ERROR_HINT = "Intercom rejected the request's values; check them against Intercom's message"
 SERVER_ERROR_HINT = "Intercom failed on its side; try again later (see https://www.intercomstatus.com)"
 TRANSPORT_HINT = "check api_url/region and network"
@@ -27,9 +31,10 @@ NOT_JSON_HINT = "check that api_url points at Intercom's API and not at a web pa
 
 
 def error_for_response(
-    status: int, body, method: str, path: str, request_id: Optional[str] = None
+    status: int, body, method: str, path: str, request_id: Optional[str] = None, creates: bool = False
 ) -> errors.IntercomError:
-    """The error for a non-2xx answer. `body` is the parsed JSON (Intercom's `error.list`) or text."""
+    """The error for a non-2xx answer. `body` is the parsed JSON (Intercom's `error.list`) or text;
+    `creates`: the request creates an object (ApiRequest.creates), which a 409 then says exists."""
     code, message, extra = intercom_error_fields(body)
     if isinstance(body, dict):
         request_id = body.get("request_id") or request_id
@@ -45,6 +50,8 @@ def error_for_response(
         return errors.RateLimitedError(what, hint=HINTS[429], **kwargs)
     if status >= 500:
         return errors.ServerError(what, hint=SERVER_ERROR_HINT, **kwargs)
+    if status == 409:
+        return errors.ApiRejectedError(what, hint=CREATE_CONFLICT_HINT if creates else CONFLICT_HINT, **kwargs)
     return errors.ApiRejectedError(what, hint=HINTS.get(status, CLIENT_ERROR_HINT), **kwargs)
 
 

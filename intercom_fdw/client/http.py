@@ -203,15 +203,18 @@ class IntercomClient:
         json: Optional[Mapping] = None,
         idempotent: Optional[bool] = None,
         allow_404: bool = False,
+        creates: bool = False,
     ) -> Optional[dict]:
-        """One logical call with retries: parsed JSON, {} for an empty 2xx body, None for an allowed 404."""
-        return self._send(method.upper(), path, params, json, idempotent, allow_404, self.interrupts)
+        """One logical call with retries: parsed JSON, {} for an empty 2xx body, None for an allowed 404.
+        `creates`: the call creates an object (ApiRequest.creates; it words a 409's hint)."""
+        return self._send(method.upper(), path, params, json, idempotent, allow_404, self.interrupts,
+                          creates=creates)
 
     def send(self, request: ApiRequest) -> Optional[dict]:
         """`call` for a single-call request (a write, an action): its method, path, params, body,
-        whether it may be sent again and whether a 404 is an answer."""
+        whether it may be sent again, whether a 404 is an answer and whether it creates an object."""
         return self.call(request.method, request.path, params=request.params or None, json=request.body,
-                         idempotent=request.idempotent, allow_404=request.allow_404)
+                         idempotent=request.idempotent, allow_404=request.allow_404, creates=request.creates)
 
     def _paging_context(self, request: ApiRequest, interrupts: Interrupts) -> PagingContext:
         count_key = request.count_key
@@ -250,7 +253,8 @@ class IntercomClient:
         return wait
 
     def _send(self, method, target, params, body, idempotent, allow_404, interrupts: Interrupts,
-              decode: Optional[Callable[[bytes], Any]] = None, page: bool = False) -> Optional[dict]:
+              decode: Optional[Callable[[bytes], Any]] = None, page: bool = False,
+              creates: bool = False) -> Optional[dict]:
         """One call with retries; `decode` reads a 2xx body (default: all of it, decoding.decode).
         page: the call reads a page, which an empty body cannot be (it is retried as a cut answer)."""
         url = target if target.startswith(("http://", "https://")) else self.base_url + target
@@ -307,7 +311,7 @@ class IntercomClient:
                 log.info("%s %s -> %d; retrying in %.2f s (attempt %d)", method, path, status, delay, attempt)
                 interrupts.sleep(delay)
                 continue
-            raise error_mapping.error_for_response(status, _body(response), method, path, request_id)
+            raise error_mapping.error_for_response(status, _body(response), method, path, request_id, creates)
 
 
 def _parsed(response: Response, method: str, path: str, decode: Callable[[bytes], Any]):

@@ -285,8 +285,8 @@ class TableWrites:
                 _set_path(body, target, self._converted(name, kind, value, row, verb))
         inject = {c.name: values.get(c.name) for c in self.spec.columns
                   if not c.source and c.name != "attrs" and values.get(c.name) is not None}
-        return WriteRequest(op.method, path, body=body, repeatable=op.idempotent, result_id=op.result_id,
-                            inject=inject)
+        return WriteRequest(op.method, path, body=body, repeatable=op.idempotent, creates=verb == "insert",
+                            result_id=op.result_id, inject=inject)
 
     def _converted(self, name, kind, value, row, verb):
         column = self.columns[name]

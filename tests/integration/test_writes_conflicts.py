@@ -110,3 +110,16 @@ def test_a_bad_on_conflict_value_is_an_error_before_any_call(wdb, existing):
                      "invalid value 'ignore' for option on_conflict")
     assert diag.message_hint == "on_conflict takes 'skip', 'update', 'error' (default 'skip')"
     assert wdb.calls() == {}
+
+
+def test_an_update_to_another_contacts_email_is_told_as_an_update(wdb, existing):
+    # Intercom's 409 on PUT /contacts/{id}: another contact holds the email. The hint of a create ("update it
+    # instead of creating it") does not fit: nothing was being created.
+    other = wdb.one("INSERT INTO intercom.contacts (email, name) VALUES ('other-of-update@x.io', 'Other') RETURNING id")
+    wdb.api.reset_counters()
+    diag = wdb.fails("UPDATE intercom.contacts SET email = %s WHERE id = %s", "UPDATE on contacts, row 1: Intercom "
+                     "answered HTTP 409 to PUT /contacts/", (existing["email"], other["id"]))
+    assert "instead of creating" not in diag.message_hint
+    assert diag.message_hint == ("another object in Intercom already holds a value this request sets that must be "
+                                 "unique (a contact's email or external_id); change the value, or merge the two objects")
+    assert wdb.writes() == {"PUT /contacts/{id}": 1}

@@ -7,6 +7,7 @@ import pytest
 
 from intercom_fdw import __version__, errors
 from intercom_fdw.client import ApiRequest, IntercomClient, api_base_url, client_for
+from intercom_fdw.client import error_mapping
 from intercom_fdw.client.http import FIRST_READS
 from tests.unit.test_client_intercom_double import (
     TOKEN,
@@ -177,7 +178,7 @@ def test_read_timeouts_are_retried_for_reads_and_reported():
         (401, errors.AuthenticationError, "check the access_token of your USER MAPPING"),
         (403, errors.AuthenticationError, "permission"),
         (404, errors.NotFoundError, "does not exist"),
-        (409, errors.ApiRejectedError, "already exists"),
+        (409, errors.ApiRejectedError, "must be unique"),
         (422, errors.ApiRejectedError, "rejected the request's values"),
         (400, errors.ApiRejectedError, "rejected the request's values"),
     ],
@@ -192,6 +193,18 @@ def test_error_mapping(status, cls, hint_part):
     assert (error.status, error.code, error.request_id) == (status, "some_code", "req-42")
     assert str(error) == f"Intercom answered HTTP {status} to GET /contacts/c1: some_code: Something is wrong"
     assert hint_part in error.hint
+
+
+@pytest.mark.parametrize("creates,hint", [(True, error_mapping.CREATE_CONFLICT_HINT),
+                                          (False, error_mapping.CONFLICT_HINT)])
+def test_a_409_is_told_as_an_existing_object_only_for_a_create(creates, hint):
+    body = error_list("conflict", "A contact matching those details already exists with id=c9")
+    with serve(replies(Reply(409, body))) as api:
+        request = ApiRequest("POST" if creates else "PUT", "/contacts" if creates else "/contacts/c1",
+                             body={"email": "a@b.c"}, creates=creates)
+        with pytest.raises(errors.ApiRejectedError) as caught:
+            client_against(api).send(request)
+    assert caught.value.hint == hint
 
 
 def test_further_intercom_errors_go_to_the_detail():

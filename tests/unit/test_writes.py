@@ -146,6 +146,15 @@ def test_update_of_a_read_only_column_is_refused():
 def test_tag_rename_always_names_the_tag():
     request = table("tags").update_request("9", {"id": "9", "name": "new"}, {"id": "9", "name": "old"}, 1)
     assert (request.method, request.path, request.body) == ("POST", "/tags", {"id": "9", "name": "new"})
+    assert not request.creates, "a POST that renames creates nothing (a 409's hint depends on it)"
+
+
+def test_only_an_insert_request_creates():
+    contacts = table("contacts")
+    assert contacts.insert_request({"email": "a@b.c"}, 1).creates
+    assert not contacts.update_request("c1", {**OLD_CONTACT, "email": "d@e.f"}, OLD_CONTACT, 1).creates
+    assert not contacts.upsert_request("c1", {"email": "a@b.c"}, 1).creates
+    assert not contacts.delete_request("c1", {}, 1).creates
 
 
 def test_child_delete_uses_the_parent_key_of_the_row():
