@@ -2,7 +2,8 @@
 
 Every error carries a message (what failed, where), an optional HINT and DETAIL, and, when it
 came from Intercom, the HTTP status, Intercom's error code and the request id. Messages are
-scrubbed of secrets in one place: `IntercomError.__init__`, so no path can forget it.
+scrubbed of secrets and their long values shortened in one place: `IntercomError.__init__` (and
+`reported_detail` for what is added later), so no path can forget it.
 """
 from __future__ import annotations
 
@@ -36,6 +37,36 @@ def scrub(text: Optional[str]) -> Optional[str]:
     return _SECRET_FIELDS.sub(r"\1[secret]", text)
 
 
+# A value echoed in an error (an id from SQL in a request path, a value of a row, Intercom's text) is
+# shown whole up to LONGEST_VALUE characters; a longer one keeps its first SHOWN_START characters and
+# says how long it was: `WHERE id = repeat('z', 100000)` made a 100 KB error. A value is a run of
+# characters without blanks, quotes, '/' (so a path keeps its other segments) or the punctuation
+# that follows a value in a message (':', ',', ';'); LONGEST_TEXT bounds whatever such runs leave
+# long (a long value with blanks).
+LONGEST_VALUE = 200
+SHOWN_START = 40
+LONGEST_TEXT = 4000
+_LONG_VALUE = re.compile(r"""[^\s/'":,;]{%d,}""" % (LONGEST_VALUE + 1))
+
+
+def _shortened(value: str) -> str:
+    return f"{value[:SHOWN_START]}…({len(value)} characters)"
+
+
+def shortened(text: Optional[str]) -> Optional[str]:
+    """`text` with every value longer than LONGEST_VALUE cut to its start and its length."""
+    if not text or len(text) <= LONGEST_VALUE:
+        return text
+    text = _LONG_VALUE.sub(lambda match: _shortened(match.group()), text)
+    return text if len(text) <= LONGEST_TEXT else text[:LONGEST_TEXT] + f"…({len(text)} characters in all)"
+
+
+def reported_text(text: Optional[str]) -> Optional[str]:
+    """What an error may show of `text`: scrubbed of secrets first (a shortened secret would show its
+    start), then shortened."""
+    return shortened(scrub(text))
+
+
 class IntercomError(Exception):
     """Base class. `str(error)` is the scrubbed message."""
 
@@ -48,9 +79,9 @@ class IntercomError(Exception):
         code: Optional[str] = None,
         request_id: Optional[str] = None,
     ):
-        self.message = scrub(message)
-        self.hint = scrub(hint)
-        self.detail = scrub(detail)
+        self.message = reported_text(message)
+        self.hint = reported_text(hint)
+        self.detail = reported_text(detail)
         self.status = status
         self.code = code
         self.request_id = request_id
@@ -173,4 +204,4 @@ def reported_detail(error: IntercomError) -> Optional[str]:
         parts.append(f"Intercom error code {error.code}")
     if error.request_id:
         parts.append(f"request id {error.request_id}")
-    return scrub("; ".join(parts)) if parts else None
+    return reported_text("; ".join(parts)) if parts else None

@@ -25,6 +25,10 @@ CREATE_CONFLICT_HINT = "the object already exists in Intercom; update it instead
 CONFLICT_HINT = ("another object in Intercom already holds a value this request sets that must be unique "
                  "(a contact's email or external_id); change the value, or merge the two objects")
 CLIENT_ERROR_HINT = "Intercom rejected the request's values; check them against Intercom's message"
+# A 4xx whose body is not Intercom's error list (a front end's plain text, e.g. for a request line
+# too long to read): there is no message of Intercom's to check against.
+UNEXPLAINED_CLIENT_ERROR_HINT = ("Intercom refused the request without an error message of its own; check the "
+                                 "values it sends: an id or value may be malformed or too long")
 SERVER_ERROR_HINT = "Intercom failed on its side; try again later (see https://www.intercomstatus.com)"
 TRANSPORT_HINT = "check api_url/region and network"
 NOT_JSON_HINT = "check that api_url points at Intercom's API and not at a web page or proxy login"
@@ -52,7 +56,9 @@ def error_for_response(
         return errors.ServerError(what, hint=SERVER_ERROR_HINT, **kwargs)
     if status == 409:
         return errors.ApiRejectedError(what, hint=CREATE_CONFLICT_HINT if creates else CONFLICT_HINT, **kwargs)
-    return errors.ApiRejectedError(what, hint=HINTS.get(status, CLIENT_ERROR_HINT), **kwargs)
+    explained = isinstance(body, dict) and bool(code or message)
+    return errors.ApiRejectedError(
+        what, hint=HINTS.get(status, CLIENT_ERROR_HINT if explained else UNEXPLAINED_CLIENT_ERROR_HINT), **kwargs)
 
 
 def error_for_transport(exc: BaseException, method: str, path: str, attempts: int) -> errors.TransportError:

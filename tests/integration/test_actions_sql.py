@@ -407,6 +407,18 @@ def test_intercom_rejection_is_reported_with_status_and_hint(conn, admin_id):
     assert "HTTP status 404" in error.diag.message_detail
 
 
+def test_a_very_long_id_is_shortened_in_the_error(conn):
+    # The emulator's HTTP stack refuses a request line this long with a 400 and a plain-text body, as a
+    # front end of Intercom would (a 400 or 414): the error names the id's start and length, not 100 KB of it.
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute("SELECT archive_contact(repeat('z', 100000))")
+    diag = caught.value.diag
+    assert "POST /contacts/" + "z" * 40 + "…(100000 characters)/archive" in diag.message_primary
+    assert len(diag.message_primary) < 500, diag.message_primary[:1000]
+    assert "Intercom's message" not in diag.message_hint  # its answer was not Intercom's error list
+    assert "too long" in diag.message_hint
+
+
 # --- retries: never a second write ----------------------------------------------------------------
 
 def test_writes_that_may_have_reached_intercom_are_not_retried(conn, tables, log, conversations, contacts, admin_id):

@@ -33,6 +33,13 @@ def test_events_join_runs_per_contact(read_db, api):
     assert routes == {"GET /events": len(emails)}
 
 
+def test_a_very_long_id_is_shortened_in_the_error(read_db):
+    error = sql_error(read_db, "SELECT * FROM intercom.contacts WHERE id = repeat('z', 100000)")
+    assert "GET /contacts/" + "z" * 40 + "…(100000 characters)" in error.diag.message_primary
+    assert len(error.diag.message_primary) < 500, error.diag.message_primary[:1000]
+    assert "Intercom's message" not in error.diag.message_hint and "too long" in error.diag.message_hint
+
+
 def test_unknown_option_lists_the_valid_ones(read_db, emulator):
     read_db.conn.execute("CREATE FOREIGN TABLE public.typo (id text) SERVER intercom "
                          "OPTIONS (object 'contacts', pushdwon 'false')")
