@@ -57,7 +57,7 @@ CONTACTS = ObjectSpec(
                                search_kinds=CONTACT_CUSTOM_SEARCH_KINDS),
     row_estimate=10000,
     writes=CONTACT_WRITES,
-    notes=("recently created contacts can take minutes to appear in search results",),
+    search_notes=("recently created contacts can take minutes to appear in search results",),
 )
 
 
@@ -117,7 +117,7 @@ def _member_contacts(member):
             hint=f"Add WHERE {column} = '...' (or join on it): the table lists the contacts of the {member}s "
                  f"it is given."),
         row_estimate=100,
-        notes=("recently tagged or created contacts can take minutes to appear in search results",),
+        search_notes=("recently tagged or created contacts can take minutes to appear in search results",),
     )
 
 

@@ -122,7 +122,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         plan = replace(plan, calls=(replace(plan.calls[0], count_key=key),))
     estimate = _estimate(spec, route, options, row_limit, counted)
     unbound = _unbound_filter_columns(spec, conditions, columns)
-    notes = plan.notes + spec.notes
+    notes = plan.notes + spec.notes + (spec.search_notes if _sends_search(plan) and not plan.partitions else ())
     if unbound and route.kind != "lookup":
         notes += (f"{', '.join(unbound)} NULL unless a WHERE {unbound[0]} = ... or a join's value reaches the scan "
                   f"(the row estimate is raised so that a join on {unbound[0]} runs as a parameterized nested loop)",)
@@ -138,6 +138,10 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         parameters=tuple(dict.fromkeys(c.column for c in conditions if _has_parameter(c.value))),
         partitions=plan.partitions, in_order=in_order,
     )
+
+
+def _sends_search(plan: ScanPlan) -> bool:
+    return any(call.paging == "search" for call in plan.calls)
 
 
 def _has_parameter(value) -> bool:

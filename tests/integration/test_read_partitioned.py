@@ -98,8 +98,11 @@ def test_explain_shows_the_partitioning_and_warns_of_the_lag(part_db):
     assert "up to 32 read concurrently (option read_concurrency)" in plan and "split" in plan
     assert "objects created in the last minutes may be missing" in plan
     assert "Expected API calls: about" in plan
+    assert "can take minutes to appear in search results" not in plan, "the lag is said once, by the partitioned note"
     sequential = "\n".join(r[0] for r in part_db.execute("EXPLAIN SELECT id FROM seq.contacts"))
     assert "full scan" in sequential and "partitioned" not in sequential
+    assert "Request: GET /contacts " in sequential
+    assert "search results" not in sequential, "GET /contacts is a list: the search's lag does not concern it"
 
 
 def test_read_concurrency_bounds_the_windows_in_flight_apart_from_concurrency(pg, db, workspace):

@@ -233,6 +233,15 @@ def test_explain_shows_the_api_plan(read_db, contact):
         f"SELECT id FROM intercom_plain.contacts WHERE email = '{contact['email']}'")
 
 
+def test_explain_notes_the_search_lag_only_for_a_search(read_db, contact):
+    lag = "Note: recently created contacts can take minutes to appear in search results"
+    searched = read_db.explain(f"SELECT id FROM intercom.contacts WHERE email = '{contact['email']}'")
+    assert "POST /contacts/search" in searched and searched.count(lag) == 1
+    for listed in (read_db.explain("SELECT id FROM intercom.contacts"),
+                   read_db.explain(f"SELECT id FROM intercom_plain.contacts WHERE email = '{contact['email']}'")):
+        assert "Request: GET /contacts " in listed and "search results" not in listed, listed
+
+
 def test_every_request_matches_the_openapi_file(read_db, api):
     """The requests of every table and of the pushdowns, checked against Intercom's OpenAPI file
     (the acceptance checks do the same with a proxy of their own)."""

@@ -54,6 +54,20 @@ def test_email_equality_is_one_search():
     assert call.per_page == 150
 
 
+SEARCH_LAG = "recently created contacts can take minutes to appear in search results"
+
+
+def test_the_search_lag_is_noted_only_for_a_plan_that_searches_and_once():
+    assert plan("contacts", [Condition("email", "=", "a@b.c")]).notes.count(SEARCH_LAG) == 1
+    assert SEARCH_LAG not in plan("contacts").notes  # GET /contacts: a list
+    assert SEARCH_LAG not in plan("contacts", [Condition("email", "=", "a@b.c")], pushdown=False).notes
+    assert SEARCH_LAG not in plan("contacts", [Condition("id", "=", "c1")]).notes
+    partitioned = plan("contacts", scan_mode="partitioned").notes
+    assert SEARCH_LAG not in partitioned and sum("lags" in note for note in partitioned) == 1
+    member = plan("tag_contacts", [Condition("tag_id", "=", "7")], columns=("id", "tag_id"))
+    assert any("can take minutes to appear in search results" in note for note in member.notes)
+
+
 def test_several_search_conditions_are_anded():
     call = only_call(plan("contacts", [Condition("email", "like", "ann%"), Condition("role", "=", "user")]))
     assert call.body["query"]["operator"] == "AND"
