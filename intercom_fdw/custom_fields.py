@@ -90,19 +90,27 @@ def custom_column(attribute_name: str, data_type: str, custom: CustomFields, tak
                   options=options, read_only=read_only)
 
 
-def custom_columns(attributes: Iterable[dict], custom: CustomFields, taken: Iterable[str]) -> List[Column]:
-    """Columns for the attributes (dicts with name and data_type), skipping archived ones."""
+def custom_columns(attributes: Iterable[dict], custom: CustomFields,
+                   taken: Iterable[str]) -> Tuple[List[Column], List[str]]:
+    """Columns for the attributes (dicts with name and data_type), skipping archived ones; and why
+    each attribute that cannot be a column was skipped (for IMPORT FOREIGN SCHEMA to say)."""
     taken = set(taken)
-    columns = []
+    columns, skipped = [], []
     for attribute in attributes:
         if attribute.get("archived"):
             continue
-        column = custom_column(attribute.get("name") or "", attribute.get("data_type") or "", custom, taken,
-                               attribute.get("id"))
+        name = attribute.get("name") or ""
+        if not name:
+            # Its column option would be custom_attribute '', which names no field: every scan of the
+            # table would fail (column_from_options). Intercom refuses such a name; a workspace may hold one.
+            skipped.append(f"custom attribute {name!r} (id {attribute.get('id')}) not imported: "
+                           f"its name is empty")
+            continue
+        column = custom_column(name, attribute.get("data_type") or "", custom, taken, attribute.get("id"))
         if column is not None:
             taken.add(column.name)
             columns.append(column)
-    return columns
+    return columns, skipped
 
 
 def column_name(attribute_name: str, taken: Set[str] = frozenset()) -> str:

@@ -371,6 +371,9 @@ class IntercomFdw(ForeignDataWrapper):
         client = client_for(parsed.base_url, parsed.token, parsed.api_version, interrupted=pg_interrupts.interrupted,
                             **parsed.client_options())
         definitions = schema_import.table_definitions(client, restriction_type, restricts, now=int(time.time()))
+        for table in definitions:
+            for reason in table.skipped:
+                log_to_postgres(f"{table.name}: {reason}", INFO)
         return [
             _ImportedTable(
                 table.name,

@@ -7,7 +7,7 @@ field columns record their attribute's name and type as column options, so scans
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from intercom_fdw import engine
 from intercom_fdw.custom_fields import custom_columns, ticket_type_table_name
@@ -23,6 +23,7 @@ class TableDefinition:
     name: str
     columns: Sequence[Column]
     options: Dict[str, str] = field(default_factory=dict)
+    skipped: Tuple[str, ...] = ()  # custom attributes left out, and why (the import tells each in a NOTICE)
 
 
 def table_definitions(client, restriction_type: Optional[str] = None, restricts: Iterable[str] = (),
@@ -41,11 +42,12 @@ def table_definitions(client, restriction_type: Optional[str] = None, restricts:
     for spec in sorted(SPECS.values(), key=lambda s: s.table):
         if not wanted(spec.table):
             continue
-        columns = list(spec.columns)
+        columns, skipped = list(spec.columns), []
         if spec.custom_fields and spec.custom_fields.model:
             attributes = _custom_data_attributes(client, spec.custom_fields.model, options)
-            columns += custom_columns(attributes, spec.custom_fields, spec.column_names)
-        tables.append(TableDefinition(spec.table, columns, {"object": spec.table}))
+            custom, skipped = custom_columns(attributes, spec.custom_fields, spec.column_names)
+            columns += custom
+        tables.append(TableDefinition(spec.table, columns, {"object": spec.table}, tuple(skipped)))
     if restriction_type != "limit" or restricts - set(SPECS):
         taken = set(SPECS)
         for table in _ticket_type_tables(client, options, taken):
@@ -70,8 +72,9 @@ def _ticket_type_tables(client, options: ScanOptions, taken: set) -> List[TableD
             continue
         attributes = [a for a in dig(ticket_type, ("ticket_type_attributes", "ticket_type_attributes")) or ()
                       if isinstance(a, dict) and not a.get("default")]
-        columns = list(tickets.columns) + custom_columns(attributes, tickets.custom_fields, tickets.column_names)
+        custom, skipped = custom_columns(attributes, tickets.custom_fields, tickets.column_names)
         name = ticket_type_table_name(ticket_type.get("name") or str(ticket_type["id"]), taken)
         taken.add(name)
-        tables.append(TableDefinition(name, columns, {"object": "tickets", "ticket_type_id": str(ticket_type["id"])}))
+        tables.append(TableDefinition(name, list(tickets.columns) + custom,
+                                      {"object": "tickets", "ticket_type_id": str(ticket_type["id"])}, tuple(skipped)))
     return tables

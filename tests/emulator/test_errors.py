@@ -47,6 +47,16 @@ def test_400_for_bodies_that_break_the_spec(raw_api):
     _error(raw_api.post("/messages", json={"message_type": "sms", "body": "x"}), 400, "parameter_invalid")
 
 
+@pytest.mark.parametrize("name", ["", "   "])
+def test_400_for_a_data_attribute_without_a_name(papi, name):
+    # The file's "Invalid name" example: Intercom validates the name, and an empty one names no attribute.
+    before = len(papi.get("/data_attributes").json()["data"])
+    error = _error(papi.post("/data_attributes", json={"name": name, "model": "contact", "data_type": "string"}),
+                   400, "parameter_invalid")
+    assert "name" in error["message"]
+    assert len(papi.get("/data_attributes").json()["data"]) == before
+
+
 def test_422_for_rules_intercom_enforces(papi):
     standard = next(a for a in papi.get("/data_attributes").json()["data"] if not a["custom"])
     _error(papi.put(f"/data_attributes/{standard['id']}", json={"description": "mine now"}), 422, "data_invalid")

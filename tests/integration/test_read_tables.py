@@ -231,6 +231,31 @@ def test_custom_fields_have_typed_columns(read_db, api):
                 assert pg_type == ("date" if model != "conversation" else "timestamp with time zone")
 
 
+def test_import_skips_a_custom_attribute_without_a_name_and_says_so(pg, db):
+    # Intercom refuses such a name (the emulator too, 400), but a workspace may hold one from before: its
+    # column would carry custom_attribute '', which names no field, and every scan of the table would fail.
+    from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+    from intercom_fdw.emulator.seed import data_attribute
+    from tests.integration.read_fixtures import import_tables
+
+    with start_in_thread(EmulatorConfig(seed=4, token="tok-nameless-3c1d", contacts=5, companies=3), port=0) as server:
+        attributes = server.state.workspace_for(server.token).data_attributes
+        for n, model in ((901, "contact"), (902, "company")):
+            attributes.add(str(n), data_attribute(n, model, "", "string", None, True, int(time.time())))
+        with pg.connect(db) as conn:
+            notices = []
+            conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+            import_tables(conn, "nameless", server.url, server.token, ("contacts", "companies"))
+            for table, n in (("contacts", 901), ("companies", 902)):
+                assert f"{table}: custom attribute '' (id {n}) not imported: its name is empty" in notices
+                options = conn.execute(
+                    "SELECT array_agg(a.attname) FILTER (WHERE 'custom_attribute=' = ANY(a.attfdwoptions)) "
+                    "FROM pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0",
+                    (f"nameless.{table}",)).fetchone()[0]
+                assert options is None
+                assert len(conn.execute(f"SELECT * FROM nameless.{table}").fetchall()) > 0
+
+
 def test_import_limit_to_and_except(read_db, emulator):
     conn = read_db.conn
     conn.execute("CREATE SCHEMA only_two")

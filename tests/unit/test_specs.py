@@ -1,7 +1,7 @@
 """The object specs, the custom field mapping and the options, checked as data."""
 import pytest
 
-from intercom_fdw.custom_fields import column_name, custom_column, text_type, ticket_type_table_name
+from intercom_fdw.custom_fields import column_name, custom_column, custom_columns, text_type, ticket_type_table_name
 from intercom_fdw.errors import ConfigurationError
 from intercom_fdw.objects import SPECS, spec_for
 from intercom_fdw.options import FdwOptions
@@ -95,6 +95,16 @@ def test_names_are_snake_case_unique_and_short():
     assert column_name("Ünïcødé Ättr") == "unicode_attr" and column_name("Größe") == "grosse"
     assert ticket_type_table_name("Réclamation Client") == "reclamation_client_tickets"
     assert ticket_type_table_name("Bug Report") == "bug_report_tickets"
+
+
+def test_custom_attributes_without_a_name_are_skipped_and_said():
+    custom = SPECS["contacts"].custom_fields
+    attributes = [{"id": 1, "name": "", "data_type": "string"}, {"id": 2, "name": None, "data_type": "integer"},
+                  {"id": 3, "name": "plan", "data_type": "string"}, {"id": 4, "name": "", "archived": True}]
+    columns, skipped = custom_columns(attributes, custom, SPECS["contacts"].column_names)
+    assert [(c.name, c.options[custom.option]) for c in columns] == [("plan", "plan")]
+    assert skipped == ["custom attribute '' (id 1) not imported: its name is empty",
+                       "custom attribute '' (id 2) not imported: its name is empty"]
 
 
 def test_options_parse_and_validate():

@@ -118,6 +118,10 @@ def _options(body: dict):
 def create_data_attribute(ws: Workspace, rt: Runtime, req: Req) -> dict:
     body = require_body(req)
     name = typed(body, "name", (str,), required=True)
+    if not name.strip():
+        # The OpenAPI file's "Invalid name" 400: Intercom validates the name's characters; none names nothing.
+        raise invalid("Your name for this attribute must only contain alphanumeric characters, currency symbols, "
+                      "and hyphens")
     model = body.get("model")
     if model not in ("contact", "company"):
         raise invalid("model must be 'contact' or 'company'")
