@@ -103,8 +103,7 @@ def custom_columns(attributes: Iterable[dict], custom: CustomFields,
         if not name:
             # Its column option would be custom_attribute '', which names no field: every scan of the
             # table would fail (column_from_options). Intercom refuses such a name; a workspace may hold one.
-            skipped.append(f"custom attribute {name!r} (id {attribute.get('id')}) not imported: "
-                           f"its name is empty")
+            skipped.append(f"custom attribute '' (id {attribute.get('id')}) not imported: its name is empty")
             continue
         column = custom_column(name, attribute.get("data_type") or "", custom, taken, attribute.get("id"))
         if column is not None:
