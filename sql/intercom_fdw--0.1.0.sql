@@ -510,7 +510,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $b
               AND c.op IN ('insert', 'update'))
 $body$;
 
--- The capture trigger of a synced table: TG_ARGV = (object, the operations Intercom allows).
+-- The capture trigger of a synced table: TG_ARGV = (object, the operations Intercom allows, and a JSON
+-- object of the columns Intercom's API sets on insert and on update: a change it could never send is
+-- refused here, when it is made, not rejected by every later sync).
 -- Rows written by replication or sync carry the session setting intercom_fdw.applying = on ('pushing' while
 -- sync writes what its push decided) and are not captured: what comes from Intercom is never sent
 -- back. Replication (sync's pull, or replicate()) writing Intercom's version of a row whose local
@@ -525,6 +527,7 @@ DECLARE
     new_values jsonb := '{}';
     kept jsonb;
     name text;
+    refused text;
     applying text := coalesce(current_setting('intercom_fdw.applying', true), '');
 BEGIN
     IF applying = 'pushing' OR (applying = 'on' AND TG_OP = 'DELETE') THEN
@@ -558,6 +561,18 @@ BEGIN
         IF NEW.id IS NULL THEN
             NEW.id := 'local:' || gen_random_uuid();
         END IF;
+        IF TG_NARGS > 2 THEN
+            SELECT string_agg(k, ', ' ORDER BY k) INTO refused
+            FROM jsonb_object_keys(jsonb_strip_nulls(to_jsonb(NEW) - 'id' - '_replicated_at' - '_deleted_at')) AS k
+            WHERE NOT coalesce(TG_ARGV[2]::jsonb -> 'insert', '[]') ? k;
+            IF refused IS NOT NULL THEN
+                RAISE EXCEPTION 'Intercom''s API cannot set % when it creates %: %.% is synced with Intercom', refused,
+                    TG_ARGV[0], quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME)
+                    USING ERRCODE = 'feature_not_supported',
+                          HINT = 'leave them NULL; the columns a create sets: '
+                                 || (SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(TG_ARGV[2]::jsonb -> 'insert') AS c);
+            END IF;
+        END IF;
         INSERT INTO intercom_fdw.sync_changes (object, target_schema, key, op, new)
         VALUES (TG_ARGV[0], TG_TABLE_SCHEMA, NEW.id, 'insert',
                 jsonb_strip_nulls(to_jsonb(NEW) - 'id' - '_replicated_at' - '_deleted_at'));
@@ -580,6 +595,19 @@ BEGIN
             new_values := new_values || jsonb_build_object(name, after -> name);
         END IF;
     END LOOP;
+    IF TG_NARGS > 2 THEN
+        SELECT string_agg(k, ', ' ORDER BY k) INTO refused FROM jsonb_object_keys(new_values) AS k
+        WHERE NOT coalesce(TG_ARGV[2]::jsonb -> 'update', '[]') ? k;
+        IF refused IS NOT NULL THEN
+            RAISE EXCEPTION 'Intercom''s API cannot change % of %: %.% is synced with Intercom', refused, TG_ARGV[0],
+                quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME)
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = 'the columns an update sets: '
+                             || (SELECT string_agg(c, ', ') FROM jsonb_array_elements_text(TG_ARGV[2]::jsonb -> 'update') AS c)
+                             || '; to edit only the local copy, SET intercom_fdw.applying = on first (it is then overwritten by '
+                             || 'the next sync)';
+        END IF;
+    END IF;
     IF new_values <> '{}' THEN
         INSERT INTO intercom_fdw.sync_changes (object, target_schema, key, op, old, new)
         VALUES (TG_ARGV[0], TG_TABLE_SCHEMA, NEW.id, 'update', old_values, new_values);

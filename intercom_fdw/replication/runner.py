@@ -542,8 +542,7 @@ class Replicator:
         options = {k: v for k, v in parse_options(found["options"]).items() if k != "scan_mode"}
         if "scan_mode" not in parse_options(found["server_options"]):
             options["scan_mode"] = mode
-        columns = [(r["name"], r["type"], parse_options(r["options"]))
-                   for r in self.db.rows(_COLUMN_OPTIONS % literal(foreign))]
+        columns = self.declared_columns(strategy.object)
         name = strategy.object
         if len(name.encode()) > 63:  # PostgreSQL's identifier limit: shortened, kept apart by a hash
             name = name.encode()[:50].decode(errors="ignore") + "_" + hashlib.md5(name.encode()).hexdigest()[:8]
@@ -552,6 +551,11 @@ class Replicator:
         self.db.rows(sql.create_foreign_table(reader, columns, found["server"], options))
         self.db.commit()
         return reader
+
+    def declared_columns(self, obj: str) -> List[tuple]:
+        """(name, type, options) of each column of the object's foreign table."""
+        return [(r["name"], r["type"], parse_options(r["options"]))
+                for r in self.db.rows(_COLUMN_OPTIONS % literal(self._foreign(obj)))]
 
     def _drop_reader(self, reader: str) -> None:
         try:

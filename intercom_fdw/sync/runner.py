@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from intercom_fdw.client.http import backend_usage
+from intercom_fdw.custom_fields import table_spec
 from intercom_fdw.errors import ConfigurationError, IntercomError
+from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
 from intercom_fdw.replication.runner import Database, Replicator, after_an_interrupt, interrupted
@@ -27,6 +29,7 @@ from intercom_fdw.sync.objects import (
     CREATED_SLACK, DEFAULT_SEARCH_LAG, SEARCH_LAG_SETTING, SYNC_OBJECTS, SYNC_OBJECTS_BY_NAME, SyncObject,
 )
 from intercom_fdw.sync.resolve import RULES, Conflict, NetChange, delete_wins, net_change, resolve
+from intercom_fdw.writing.requests import TableWrites
 
 NOTICE_PREFIX = "intercom_fdw.sync: "
 TRIGGER_NAME = "intercom_fdw_sync_capture"
@@ -208,9 +211,17 @@ class Syncer:
         table = self.replicator._target(strategy)
         self.db.rows(f"CREATE OR REPLACE TRIGGER {TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE ON {table.qualified} "
                      f"FOR EACH ROW EXECUTE FUNCTION {STATE_SCHEMA}.sync_capture("
-                     f"{literal(obj.object)}, {literal(','.join(obj.operations))})")
+                     f"{literal(obj.object)}, {literal(','.join(obj.operations))}, "
+                     f"{literal(json.dumps(self._writable(obj)))})")
         self.db.commit()
         return table
+
+    def _writable(self, obj: SyncObject) -> Dict[str, List[str]]:
+        """The columns Intercom's API sets on insert and on update, of the object's foreign table (its
+        custom fields included), as the foreign table's writes would take them."""
+        writes = TableWrites(table_spec(SPECS[obj.object], self.replicator.declared_columns(obj.object)))
+        return {op: sorted(writes.writable(getattr(writes.rules, op)))
+                for op in ("insert", "update") if getattr(writes.rules, op) is not None}
 
     def _last_start(self, obj: SyncObject) -> Optional[str]:
         rows = self.db.rows(f"SELECT run_started_at::text AS t FROM {STATE_SCHEMA}.sync_state WHERE {self._where(obj)}")

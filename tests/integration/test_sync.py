@@ -202,6 +202,27 @@ def test_a_rejected_change_is_reported_kept_and_retried_without_blocking_the_oth
     assert open_changes(db) == []
 
 
+def test_a_change_intercoms_api_could_never_send_is_refused_when_it_is_made(synced, intercom):
+    # email_domain is Intercom's own (read-only): the edit was taken, then rejected by every sync after
+    db = synced
+    key = _contact(db, 11)
+    before = len(open_changes(db))
+    with pytest.raises(psycopg.errors.FeatureNotSupported) as caught:
+        db.execute("UPDATE intercom_replica.contacts SET email_domain = 'zzz.com', name = 'Both' WHERE id = %s",
+                   (key,))
+    assert caught.value.diag.message_primary == ("Intercom's API cannot change email_domain of contacts: "
+                                                 "intercom_replica.contacts is synced with Intercom")
+    hint = caught.value.diag.message_hint
+    assert hint.startswith("the columns an update sets: ") and "name" in hint and "email_domain" not in hint
+    with pytest.raises(psycopg.errors.FeatureNotSupported) as caught:
+        db.execute("INSERT INTO intercom_replica.contacts (email, email_domain) VALUES ('ro@example.com', 'x.io')")
+    assert "cannot set email_domain when it creates contacts" in caught.value.diag.message_primary
+    assert len(open_changes(db)) == before  # nothing logged, nothing to reject later
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Only Writable' WHERE id = %s", (key,))
+    sync(db, objects=["contacts"])
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "Only Writable"
+
+
 def _readme_block():
     import re
 
