@@ -318,7 +318,10 @@ BEGIN
             FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
             WHERE e.extname = 'intercom_fdw';
         END IF;
-        IF item.kind = 'user_mapping' THEN  -- no token in the log: see sqlgen.py
+        IF item.kind = 'user_mapping' OR EXISTS (  -- no token in the log: see sqlgen.py
+            SELECT 1 FROM unnest(item.options || ARRAY(SELECT jsonb_array_elements_text(v)
+                                 FROM jsonb_each(coalesce(item.column_options, '{}')) AS c(k, v))) AS o
+            WHERE lower(split_part(o, '=', 1)) IN ('access_token', 'token', 'client_secret', 'password')) THEN
             statement_logging := current_setting('log_min_error_statement');
             PERFORM set_config('log_min_error_statement', 'panic', true);
         END IF;

@@ -93,8 +93,9 @@ def option_check_sql() -> str:
 
     A rejected user mapping must not put its token in the server log: PostgreSQL logs the text of
     a failing statement (log_min_error_statement, default error), here CREATE/ALTER USER MAPPING
-    ... access_token '...'. While a user mapping is checked, statement logging is therefore
-    raised to panic; the setting stays in force while PostgreSQL reports the error (it is undone
+    ... access_token '...'. While a user mapping is checked, or a server or foreign table whose
+    options (or column options) name a secret (access_token, token, client_secret, password: put
+    there by mistake, which the check refuses), statement logging is therefore raised to panic; the setting stays in force while PostgreSQL reports the error (it is undone
     only when the transaction aborts) and is put back when the check passes. Changing this
     superuser-only setting is allowed because the function runs as its superuser owner.
     """
@@ -130,7 +131,10 @@ def option_check_sql() -> str:
         "            FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace\n"
         "            WHERE e.extname = 'intercom_fdw';\n"
         "        END IF;\n"
-        "        IF item.kind = 'user_mapping' THEN  -- no token in the log: see sqlgen.py\n"
+        "        IF item.kind = 'user_mapping' OR EXISTS (  -- no token in the log: see sqlgen.py\n"
+        "            SELECT 1 FROM unnest(item.options || ARRAY(SELECT jsonb_array_elements_text(v)\n"
+        "                                 FROM jsonb_each(coalesce(item.column_options, '{}')) AS c(k, v))) AS o\n"
+        "            WHERE lower(split_part(o, '=', 1)) IN ('access_token', 'token', 'client_secret', 'password')) THEN\n"
         "            statement_logging := current_setting('log_min_error_statement');\n"
         "            PERFORM set_config('log_min_error_statement', 'panic', true);\n"
         "        END IF;\n"

@@ -305,6 +305,23 @@ def test_a_rejected_user_mapping_never_puts_its_token_in_the_server_log(pg, conn
     assert LOGGED_TOKEN not in log and TOKEN not in log
 
 
+def test_a_token_put_on_a_table_server_or_column_never_reaches_the_server_log(pg, conn):
+    # an easy mistake, which the check refuses: the statement's text must not be logged either
+    secret = "tok-misplaced-7171"
+    conn.execute("CREATE FOREIGN TABLE misplaced (id text) SERVER good OPTIONS (object 'contacts')")
+    try:
+        for statement in (f"ALTER FOREIGN TABLE misplaced OPTIONS (ADD access_token '{secret}')",
+                          f"ALTER FOREIGN TABLE misplaced ALTER COLUMN id OPTIONS (ADD token '{secret}')",
+                          f"CREATE SERVER misplaced FOREIGN DATA WRAPPER multicorn OPTIONS ({WRAPPER}, "
+                          f"access_token '{secret}')"):
+            failure(conn, statement)
+    finally:
+        conn.execute("DROP FOREIGN TABLE misplaced")
+    log = pg.log.read_text(errors="replace")
+    assert "misplaced" in log  # the errors themselves are logged
+    assert secret not in log
+
+
 def test_statement_logging_is_back_after_a_user_mapping_passes_its_check(conn):
     before = conn.execute("SHOW log_min_error_statement").fetchone()[0]
     with conn.transaction():
