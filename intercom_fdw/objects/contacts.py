@@ -32,10 +32,11 @@ _CONTACT_FIELDS = (
     WriteField("owner_id", kind="integer"), WriteField("unsubscribed_from_emails"),
 )
 
+# (checked on an update too when it changes one of them: Intercom's contact needs one left)
+_IDENTIFIED = Requirement(("email", "external_id"), "Intercom identifies a contact by email or external_id: set one")
 CONTACT_WRITES = WriteRules(
-    insert=WriteOperation("POST", "/contacts", _CONTACT_FIELDS, custom_fields=True, required=(
-        Requirement(("email", "external_id"), "Intercom identifies a contact by email or external_id: set one"),)),
-    update=WriteOperation("PUT", "/contacts/{id}", _CONTACT_FIELDS, custom_fields=True),
+    insert=WriteOperation("POST", "/contacts", _CONTACT_FIELDS, custom_fields=True, required=(_IDENTIFIED,)),
+    update=WriteOperation("PUT", "/contacts/{id}", _CONTACT_FIELDS, custom_fields=True, required=(_IDENTIFIED,)),
     delete=WriteOperation("DELETE", "/contacts/{id}"),
     # A duplicate email or external_id answers 409 "... already exists with id=<id>" (api notes).
     conflict=Conflict(409, r"id=([0-9A-Za-z_-]+)"),

@@ -407,3 +407,13 @@ def test_a_write_request_is_the_api_request_the_client_sends():
     assert (request.method, request.path, request.allow_404) == ("DELETE", "/contacts/c1", True)
     create = table("contacts").insert_request({"email": "a@b.c"}, 1)
     assert create.idempotent is None and not create.allow_404  # a POST: HTTP semantics, no resend
+
+
+def test_an_update_cannot_leave_a_contact_without_email_and_external_id():
+    old = {"id": "c1", "email": "a@x.io", "external_id": "e1", "name": "A"}
+    writes = table("contacts", ())
+    with pytest.raises(InvalidValueError, match="email or external_id must be set"):
+        writes.update_request("c1", {**old, "email": None, "external_id": None}, old, 1)
+    assert writes.update_request("c1", {**old, "email": None}, old, 1) is not None  # external_id is left
+    assert writes.update_request("c1", {**old, "name": "B"}, {**old, "email": None, "external_id": None}, 1) \
+        is not None  # a contact Intercom holds without either (a lead) can still be renamed
