@@ -547,7 +547,7 @@ class Replicator:
         if len(name.encode()) > 63:  # PostgreSQL's identifier limit: shortened, kept apart by a hash
             name = name.encode()[:50].decode(errors="ignore") + "_" + hashlib.md5(name.encode()).hexdigest()[:8]
         reader = f"pg_temp.{ident(name)}"
-        self.db.rows(f"DROP FOREIGN TABLE IF EXISTS {reader}")
+        self._drop_if_there(reader)
         self.db.rows(sql.create_foreign_table(reader, columns, found["server"], options))
         self.db.commit()
         return reader
@@ -557,9 +557,14 @@ class Replicator:
         return [(r["name"], r["type"], parse_options(r["options"]))
                 for r in self.db.rows(_COLUMN_OPTIONS % literal(self._foreign(obj)))]
 
+    def _drop_if_there(self, reader: str) -> None:
+        # (DROP ... IF EXISTS would send a NOTICE that it, or the session's temporary schema, is not there)
+        if self.db.rows(f"SELECT to_regclass({literal(reader)}) IS NOT NULL AS there")[0]["there"]:
+            self.db.rows(f"DROP FOREIGN TABLE {reader}")
+
     def _drop_reader(self, reader: str) -> None:
         try:
-            self.db.rows(f"DROP FOREIGN TABLE IF EXISTS {reader}")
+            self._drop_if_there(reader)
             self.db.commit()
         except Exception as error:  # a failed window's transaction: the next read replaces the table
             if interrupted(error):
