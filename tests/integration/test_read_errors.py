@@ -40,6 +40,13 @@ def test_a_very_long_id_is_shortened_in_the_error(read_db):
     assert "Intercom's message" not in error.diag.message_hint and "too long" in error.diag.message_hint
 
 
+def test_a_very_long_id_is_shortened_in_explain(read_db):
+    plan = read_db.explain("SELECT * FROM intercom.contacts WHERE id = repeat('z', 100000)", verbose=True)
+    assert "GET /contacts/" + "z" * 40 + "…(100000 characters)" in plan
+    ours = [line for line in plan.splitlines() if "Multicorn:" in line]  # (PostgreSQL's Filter: shows it whole)
+    assert ours and max(map(len, ours)) < 1000, max(map(len, ours))
+
+
 def test_unknown_option_lists_the_valid_ones(read_db, emulator):
     read_db.conn.execute("CREATE FOREIGN TABLE public.typo (id text) SERVER intercom "
                          "OPTIONS (object 'contacts', pushdwon 'false')")
