@@ -56,3 +56,18 @@ def test_an_unexpected_python_error_is_reported_with_its_place_and_without_secre
     assert raised.fields["sqlstate"] == "XX000"  # internal_error: a bug of ours
     assert "in execute" in raised.fields["detail"]  # the traceback's last frames say where
     assert "tok_live_abcdef123456" not in raised.fields["detail"]
+
+
+def test_an_interrupt_before_the_request_is_sent_says_nothing_reached_intercom():
+    # the client checks the backend's interrupt flags before it sends: a cancel then sends nothing
+    from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
+    from intercom_fdw.actions.executor import execute
+    from intercom_fdw.errors import CanceledError, sqlstate_of
+    from intercom_fdw.options import FdwOptions
+
+    action = ACTIONS_BY_NAME["archive_contact"]
+    options = FdwOptions.parse({"api_url": "http://127.0.0.1:9", "access_token": "tok-unit-cancel"})
+    with pytest.raises(CanceledError) as caught:
+        execute(action, action.bind(["c1"]), options, interrupted=lambda: True)
+    assert sqlstate_of(caught.value) == "57014"
+    assert caught.value.detail == "intercom_fdw stopped waiting before the request was sent: nothing reached Intercom"
