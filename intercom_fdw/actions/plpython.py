@@ -78,13 +78,24 @@ def check_options(plpy, kind: str, name: str, options, column_options: Optional[
 
 
 def _raise(plpy, prefix: str, failure: IntercomError):
-    # PL/Python prints a None detail or hint as the word "None": pass only what there is.
-    extras = {"detail": reported_detail(failure), "hint": failure.hint}
-    plpy.error(
-        prefix + failure.message,
-        sqlstate=sqlstate_of(failure),
-        **{key: value for key, value in extras.items() if value},
-    )
+    raise reported(plpy, prefix, failure.message, sqlstate_of(failure), reported_detail(failure), failure.hint)
+
+
+def reported(plpy, prefix: str, message: str, sqlstate: str, detail: Optional[str] = None,
+             hint: Optional[str] = None) -> Exception:
+    """The exception PL/Python reports as ERROR `<prefix><message>` with this SQLSTATE, DETAIL and HINT.
+
+    PL/Python writes an exception's class before its message, module included ("plpy.Error: ..."),
+    except for a class of module __main__: this one is a plpy.Error (whose sqlstate, detail and hint
+    PL/Python reads) named by the prefix ("intercom_fdw.archive_contact()"), so the ERROR reads as
+    intercom_fdw's own. A detail or hint that is None is left out (PL/Python would print "None")."""
+    name = prefix.rstrip().rstrip(":")
+    error = type(name, (plpy.Error,), {"__module__": "__main__"})(message)
+    error.sqlstate = sqlstate
+    for field, value in (("detail", detail), ("hint", hint)):
+        if value:
+            setattr(error, field, value)
+    return error
 
 
 def _from_sql(plpy, param: Param, value: Any) -> Any:

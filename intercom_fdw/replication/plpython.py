@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Iterator, List, Optional, Sequence
 
-from intercom_fdw.actions.plpython import _raise
-from intercom_fdw.errors import IntercomError
+from intercom_fdw.actions.plpython import _raise, reported
+from intercom_fdw.errors import FDW_ERROR_SQLSTATE, IntercomError
 from intercom_fdw.replication.runner import NOTICE_PREFIX, Replicator, check_arguments, choose_objects
 
 
@@ -69,8 +69,9 @@ def replicate(plpy, objects: Optional[Sequence[str]], target_schema: str, mode: 
         _raise(plpy, "intercom_fdw.replicate(): ", failure)
     failed = {obj: error for obj, error in results.items() if error}
     if failed:
-        plpy.error(
-            f"intercom_fdw.replicate(): {len(failed)} of {len(results)} objects failed: {', '.join(failed)}",
+        raise reported(
+            plpy, "intercom_fdw.replicate(): ", f"{len(failed)} of {len(results)} objects failed: {', '.join(failed)}",
+            FDW_ERROR_SQLSTATE,
             detail="\n".join(f"{obj}: {error.splitlines()[0]}" for obj, error in failed.items()),
             hint="SELECT object, status, error FROM intercom_fdw.replication_state WHERE status = 'failed'; "
                  "the next run resumes each one from its last committed window",

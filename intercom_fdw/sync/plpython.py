@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from intercom_fdw.actions.plpython import _raise
-from intercom_fdw.errors import ConfigurationError, IntercomError
+from intercom_fdw.actions.plpython import _raise, reported
+from intercom_fdw.errors import FDW_ERROR_SQLSTATE, ConfigurationError, IntercomError
 from intercom_fdw.replication.plpython import PlpyDatabase
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
 from intercom_fdw.sync.runner import NOTICE_PREFIX, Syncer, check_arguments, choose_objects
@@ -51,9 +51,10 @@ def sync(plpy, objects: Optional[Sequence[str]], target_schema: str, conflict: s
             if r.error:
                 lines.append(f"{name}: {r.error.splitlines()[0]}")
             lines += [f"{name} {line}" for line in r.rejected[:20]]
-        plpy.error(
-            f"intercom_fdw.sync(): {len(failed)} of {len(results)} objects failed or had rejected changes: "
-            + ", ".join(failed),
+        raise reported(
+            plpy, "intercom_fdw.sync(): ",
+            f"{len(failed)} of {len(results)} objects failed or had rejected changes: " + ", ".join(failed),
+            FDW_ERROR_SQLSTATE,
             detail="\n".join(lines),
             hint="SELECT object, key, op, error, attempts FROM intercom_fdw.sync_changes WHERE status = 'rejected'; "
                  "the next run retries them",

@@ -229,6 +229,8 @@ def test_a_wrong_id_is_named_by_its_argument(conn, tables, conversations, admin_
     unknown_tag = sql_error(conn, "add_tag_to_conversation", conversation_id=conversation_id, admin_id=admin_id,
                             tag_id="999999")
     assert unknown_tag.diag.message_primary.endswith("argument tag_id '999999' is not a tag of this workspace")
+    # the function's own name leads the ERROR, not PL/Python's exception class ("plpy.Error: ...")
+    assert unknown_tag.diag.message_primary.startswith("intercom_fdw.add_tag_to_conversation(): ")
     not_applied = sql_error(conn, "remove_tag_from_conversation", conversation_id=conversation_id,
                             tag_id=next(t for t in (r["id"] for r in tables.rows("SELECT id FROM intercom.tags"))
                                         if t not in tables.conversation_tag_ids(conversation_id)),

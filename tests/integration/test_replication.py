@@ -155,8 +155,9 @@ def test_bad_arguments_fail_before_any_call(replica_db, intercom):
     for args, message in ((dict(mode="sometimes"), "mode must be one of"),
                           (dict(objects=["contacts", "leads"]), "unknown object(s) to replicate: leads"),
                           (dict(deletes="shred"), "deletes must be one of")):
-        with pytest.raises(psycopg.errors.Error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(psycopg.errors.Error, match=message.replace("(", r"\(").replace(")", r"\)")) as caught:
             replicate(replica_db, **args)
+        assert caught.value.diag.message_primary.startswith("intercom_fdw.replicate(): "), caught.value
     assert intercom.calls()["total"] == 0
 
 

@@ -6,14 +6,21 @@ import pytest
 from intercom_fdw.actions.plpython import run
 
 
-class Raised(Exception):
-    def __init__(self, message, fields):
-        super().__init__(message)
-        self.message, self.fields = message, fields
+class Raised:
+    """What PL/Python reports of the exception the edge raised: its class's name (of module __main__:
+    no module printed) before its message, and the sqlstate, detail and hint it reads from it."""
+
+    def __init__(self, error):
+        assert type(error).__module__ == "__main__", type(error).__module__
+        self.message = f"{type(error).__name__}: {error}"
+        self.fields = {k: getattr(error, k) for k in ("sqlstate", "detail", "hint") if hasattr(error, k)}
 
 
 class StandInPlpy:
     """Only what `run` uses; `execute` fails with the given exception."""
+
+    class Error(Exception):
+        """plpy.Error"""
 
     def __init__(self, failure=None):
         self.failure = failure
@@ -21,14 +28,11 @@ class StandInPlpy:
     def execute(self, *args):
         raise self.failure
 
-    def error(self, message, **fields):
-        raise Raised(message, fields)
-
 
 def report(plpy, name, args):
-    with pytest.raises(Raised) as caught:
+    with pytest.raises(StandInPlpy.Error) as caught:
         run(plpy, name, args)
-    return caught.value
+    return Raised(caught.value)
 
 
 def test_bad_argument_is_invalid_parameter_value_with_detail_and_hint():
