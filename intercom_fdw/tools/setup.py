@@ -71,8 +71,10 @@ def setup(request: SetupRequest, say: Callable[[str], None] = print) -> List[str
         try:
             server_options = _server_options(conn, request)
             mapping = _mapping_options(conn, request)
-            if mapping is None or mapping.get("access_token") != request.token:
-                _check_token(request, server_options, say)  # before any step: a refused token writes nothing
+            moves = request.endpoint is not None and (server_options or {}).get(request.endpoint[0]) != request.endpoint[1]
+            if mapping is None or mapping.get("access_token") != request.token or moves:
+                # before any step: a refused token writes nothing (a token works in its own region only)
+                _check_token(request, server_options, say)
             _extensions(conn, changed)
             _server(conn, request, server_options, changed)
             _user_mapping(conn, request, mapping, changed)

@@ -113,6 +113,22 @@ def test_setup_refuses_a_token_it_cannot_check(pg, monkeypatch, capsys):
     assert "token-nobody-answers" not in out + err
 
 
+def test_moving_a_working_server_to_another_endpoint_checks_its_token_there(pg, monkeypatch, capsys):
+    # the same token, another --api-url: the token was checked only when it changed
+    with running_emulator(contacts=5) as emulator:
+        db = pg.create_database("setup_endpoint_moves", extensions=())
+        dsn = pg.dsn(db)
+        monkeypatch.setenv("SETUP_MOVED_TOKEN", emulator.token)
+        assert main(["setup", "--dsn", dsn, "--token-env", "SETUP_MOVED_TOKEN", "--api-url", emulator.url]) == 0
+        written = _written(dsn)
+        capsys.readouterr()
+        assert main(["setup", "--dsn", dsn, "--token-env", "SETUP_MOVED_TOKEN", "--api-url",
+                     "http://127.0.0.1:1"]) == 1
+        out, err = capsys.readouterr()
+        assert "with Intercom at http://127.0.0.1:1, so setup wrote nothing" in err
+        assert _written(dsn) == written  # the server keeps its working endpoint
+
+
 def test_a_5xx_stops_setup_and_no_check_writes_the_token_unchecked(pg, monkeypatch, capsys):
     rotated = "setup-rotated-token"  # a second workspace's: a valid token setup could not check
     with running_emulator(contacts=20, extra_workspace_tokens=[rotated]) as emulator:
