@@ -22,8 +22,7 @@ from intercom_fdw import engine, pg_interrupts, schema_import
 from intercom_fdw.client import client_for, table_counts
 from intercom_fdw.custom_fields import table_spec
 from intercom_fdw.errors import (
-    ConfigurationError, Interrupted, UnsupportedOperationError, as_reported, reported_detail, scrub,
-    shortened,
+    ConfigurationError, Interrupted, UnsupportedOperationError, as_reported, reported_detail, reported_text,
     sqlstate_of,
 )
 from intercom_fdw.objects import spec_for
@@ -237,7 +236,7 @@ class IntercomFdw(ForeignDataWrapper):
         # request were a parameterized nested loop to supply a path key (in a join planned later).
         joined = [] if plan.parameters else parameterized_lines(self.spec, conditions,
                                                                 self._scan_options(strict=False), verbose)
-        return [shortened(scrub(line)) for line in plan.explain(verbose) + joined]
+        return [reported_text(line) for line in plan.explain(verbose) + joined]
 
     # -- execution -------------------------------------------------------------------------------
     @_AfterDroppedQuals

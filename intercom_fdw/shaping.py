@@ -102,6 +102,11 @@ def _unix_seconds(value) -> Optional[float]:
     return None
 
 _UTC = dt.timezone.utc
+# The instants a date or time column can hold: UNIX seconds of years 1 to 9999 (UTC), what Python's
+# datetime holds (any other value Intercom returns becomes NULL). PostgreSQL's own range is wider
+# (4714 BC to 294276 AD, and infinity): planning pushes no bound outside this one.
+FIRST_INSTANT = -62135596800  # 0001-01-01 00:00:00 UTC
+LAST_INSTANT = 253402300799  # 9999-12-31 23:59:59 UTC
 
 
 def _moment(value) -> Optional[dt.datetime]:
@@ -184,7 +189,7 @@ _AS_IS = {
 # Converters with an inline form for their usual input (UNIX seconds as an int, years 1970-9999:
 # what _moment computes, without its call); anything else goes through the converter.
 _INLINE = {
-    "unix_timestamp": ("type(v) is int and 0 <= v <= 253402300799", "fromtimestamp(v, UTC)"),
+    "unix_timestamp": (f"type(v) is int and 0 <= v <= {LAST_INSTANT}", "fromtimestamp(v, UTC)"),
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 from intercom_fdw import pg_types
+from intercom_fdw.shaping import FIRST_INSTANT, LAST_INSTANT
 
 OPERATORS = frozenset(
     {"=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is null", "is not null"}
@@ -126,13 +127,6 @@ def conditions_from_qual(column: str, operator, value, pg_type: str) -> Tuple[Co
         # A bound past the instants a column holds is true or false for every row: not pushed.
         conditions = tuple(c for c in conditions if _holdable(c.value))
     return conditions
-
-
-# The instants a date or time column can hold: UNIX seconds of years 1 to 9999 (UTC), what Python's
-# datetime holds (shaping gives NULL for any other value Intercom returns). PostgreSQL's own range is
-# wider (4714 BC to 294276 AD, and infinity).
-FIRST_INSTANT = -62135596800  # 0001-01-01 00:00:00 UTC
-LAST_INSTANT = 253402300799  # 9999-12-31 23:59:59 UTC
 
 
 def _holdable(value) -> bool:

@@ -21,8 +21,9 @@ from intercom_fdw.planning.partition import (
     PAGES_PER_WINDOW, PartitionedSearch, first_window, placeholder_filters, wanted_windows,
 )
 from intercom_fdw.planning.plan import ApiCall, ChildCalls, ExtendedRequests, ScanPlan, call_for, child_call
-from intercom_fdw.planning.quals import FIRST_INSTANT, LAST_INSTANT, Condition, Parameter
+from intercom_fdw.planning.quals import Condition, Parameter
 from intercom_fdw.planning.search import build_query, search_filters
+from intercom_fdw.shaping import FIRST_INSTANT, LAST_INSTANT
 from intercom_fdw.spec import ObjectSpec
 
 MAX_CONCURRENT_LOOKUPS = 500  # ids or parent values beyond this: a scan is cheaper than lookups

@@ -12,7 +12,8 @@ import unicodedata
 from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
-from intercom_fdw.planning.quals import FIRST_INSTANT, LAST_INSTANT, Condition, Parameter
+from intercom_fdw.planning.quals import Condition, Parameter
+from intercom_fdw.shaping import FIRST_INSTANT, LAST_INSTANT
 from intercom_fdw.spec import SEARCH_OPERATORS, SearchField
 
 MAX_FILTERS_PER_GROUP = 15
@@ -26,7 +27,7 @@ DATE_MARGIN = 2 * DAY
 # of years 1 to 9999 too (FIRST_INSTANT..LAST_INSTANT). A filter whose value would lie outside (a bound
 # within two days of either end, once widened by DATE_MARGIN) is not sent: the scan reads more rows and
 # PostgreSQL applies the bound.
-SEARCH_DATES = (FIRST_INSTANT + 2 * DAY, LAST_INSTANT - 2 * DAY)
+SEARCH_DATES = (FIRST_INSTANT + DATE_MARGIN, LAST_INSTANT - DATE_MARGIN)
 
 # Lower rank = more selective: pushed first when there are more than 15 candidates.
 _RANK = {"=": 0, "in": 1, "prefix": 2, "suffix": 2, "contains": 3, "<": 4, ">": 4, "<=": 4, ">=": 4,
