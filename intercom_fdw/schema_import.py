@@ -11,10 +11,10 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from intercom_fdw import engine
 from intercom_fdw.custom_fields import custom_columns, ticket_type_table_name
-from intercom_fdw.objects import SPECS, spec_for
+from intercom_fdw.objects import SPECS
 from intercom_fdw.planning import Condition, ScanOptions, plan_scan
 from intercom_fdw.shaping import dig
-from intercom_fdw.spec import Column, ObjectSpec
+from intercom_fdw.spec import Column, CustomFields, ObjectSpec
 
 
 
@@ -44,37 +44,37 @@ def table_definitions(client, restriction_type: Optional[str] = None, restricts:
             continue
         columns, skipped = list(spec.columns), []
         if spec.custom_fields and spec.custom_fields.model:
-            attributes = _custom_data_attributes(client, spec.custom_fields.model, options)
+            attributes = _custom_data_attributes(client, spec.custom_fields, options)
             custom, skipped = custom_columns(attributes, spec.custom_fields, spec.column_names)
             columns += custom
         tables.append(TableDefinition(spec.table, columns, {"object": spec.table}, tuple(skipped)))
     if restriction_type != "limit" or restricts - set(SPECS):
         taken = set(SPECS)
-        for table in _ticket_type_tables(client, options, taken):
-            if wanted(table.name):
-                tables.append(table)
+        for spec in SPECS.values():
+            if spec.custom_fields and spec.custom_fields.per_row:
+                tables += [table for table in _per_type_tables(client, spec, options, taken) if wanted(table.name)]
     return tables
 
 
-def _custom_data_attributes(client, model: str, options: ScanOptions) -> List[dict]:
-    spec = spec_for("data_attributes")
-    plan = plan_scan(spec, [Condition("model", "=", model)], spec.column_names, options=options)
+def _custom_data_attributes(client, custom: CustomFields, options: ScanOptions) -> List[dict]:
+    spec = custom.definitions_spec
+    plan = plan_scan(spec, [Condition("model", "=", custom.model)], spec.column_names, options=options)
     return [item for item, _ in engine.objects(plan, client) if item.get("custom")]
 
 
-def _ticket_type_tables(client, options: ScanOptions, taken: set) -> List[TableDefinition]:
-    tickets: ObjectSpec = spec_for("tickets")
-    types_spec = spec_for("ticket_types")
+def _per_type_tables(client, spec: ObjectSpec, options: ScanOptions, taken: set) -> List[TableDefinition]:
+    """One table per (ticket) type, of `spec`'s columns and the type's own attributes."""
+    custom = spec.custom_fields
+    types_spec = custom.definitions_spec
     plan = plan_scan(types_spec, (), types_spec.column_names, options=options)
     tables = []
     for ticket_type, _ in engine.objects(plan, client):
         if ticket_type.get("archived") or ticket_type.get("id") is None:
             continue
-        attributes = [a for a in dig(ticket_type, ("ticket_type_attributes", "ticket_type_attributes")) or ()
-                      if isinstance(a, dict) and not a.get("default")]
-        custom, skipped = custom_columns(attributes, tickets.custom_fields, tickets.column_names)
+        attributes = [a for a in dig(ticket_type, custom.per_row) or () if isinstance(a, dict) and not a.get("default")]
+        columns, skipped = custom_columns(attributes, custom, spec.column_names)
         name = ticket_type_table_name(ticket_type.get("name") or str(ticket_type["id"]), taken)
         taken.add(name)
-        tables.append(TableDefinition(name, list(tickets.columns) + custom,
-                                      {"object": "tickets", "ticket_type_id": str(ticket_type["id"])}, tuple(skipped)))
+        tables.append(TableDefinition(name, list(spec.columns) + columns,
+                                      {"object": spec.table, "ticket_type_id": str(ticket_type["id"])}, tuple(skipped)))
     return tables

@@ -393,9 +393,14 @@ class CustomFields:
 
     container: str  # 'custom_attributes' or 'ticket_attributes'
     option: str  # column option recording the attribute's name
-    # The data attributes model listing them (GET /data_attributes?model=...); None: they come with
-    # their ticket type (ticket_type_attributes).
+    # The table whose rows define the attributes (IMPORT FOREIGN SCHEMA reads it): with `model`, the
+    # data attributes of that model (GET /data_attributes?model=...); with `per_row` instead, a table
+    # (ticket_types) each row of which is a type embedding its attributes at that path, and gets one
+    # foreign table of its own. `definitions_spec` is that table's spec, filled in by the registry.
+    definitions: Optional[str] = None
     model: Optional[str] = None
+    per_row: Tuple[str, ...] = ()
+    definitions_spec: Optional["ObjectSpec"] = field(default=None, repr=False, compare=False)
     # The type of every Text attribute: contacts' and companies' keep at most 255 characters. None:
     # chosen from the attribute's name (custom_fields.text_type).
     text_type: Optional[str] = None

@@ -59,8 +59,8 @@ COMPANIES = ObjectSpec(
                  caveat="Intercom does not document where companies without last_request_at come in this order; "
                         "WHERE last_request_at IS NOT NULL makes the order exact either way")
         for descending in (True, False)),
-    custom_fields=CustomFields("custom_attributes", "custom_attribute", model="company", text_type="varchar(255)",
-                               dates_are_days=True),
+    custom_fields=CustomFields("custom_attributes", "custom_attribute", "data_attributes", model="company",
+                               text_type="varchar(255)", dates_are_days=True),
     row_estimate=5000,
     writes=COMPANY_WRITES,
     notes=("companies without contacts are not returned by a full scan; WHERE id = ... finds them",),

@@ -110,7 +110,7 @@ CONVERSATIONS = ObjectSpec(
     orderings=search_orderings("created_at", "updated_at"),
     # Searched as custom_attributes.<name> like contacts' (as the product's design says, and the emulator; the 2.14
     # file's conversation field table does not list custom attributes).
-    custom_fields=CustomFields("custom_attributes", "custom_attribute", model="conversation",
+    custom_fields=CustomFields("custom_attributes", "custom_attribute", "data_attributes", model="conversation",
                                search_field="custom_attributes.{custom_attribute}",
                                search_kinds=LOOSE_CUSTOM_SEARCH_KINDS),
     row_estimate=10000,

@@ -65,7 +65,8 @@ TICKETS = ObjectSpec(
     orderings=search_orderings("created_at", "updated_at"),
     # The ticket search names an attribute by id (OpenAPI: ticket_attribute.{id}); IMPORT FOREIGN
     # SCHEMA records it as the column option attribute_id.
-    custom_fields=CustomFields("ticket_attributes", "ticket_attribute", dates_read_only=True,
+    custom_fields=CustomFields("ticket_attributes", "ticket_attribute", "ticket_types",
+                               per_row=("ticket_type_attributes", "ticket_type_attributes"), dates_read_only=True,
                                search_field="ticket_attribute.{attribute_id}", search_kinds=LOOSE_CUSTOM_SEARCH_KINDS),
     row_estimate=5000,
     writes=TICKET_WRITES,

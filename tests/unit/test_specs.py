@@ -107,6 +107,12 @@ def test_custom_attributes_without_a_name_are_skipped_and_said():
                        "custom attribute '' (id 2) not imported: its name is empty"]
 
 
+def test_the_registry_hands_custom_fields_their_definitions():
+    assert {t: s.custom_fields.definitions_spec.table for t, s in SPECS.items() if s.custom_fields} == {
+        "contacts": "data_attributes", "companies": "data_attributes", "conversations": "data_attributes",
+        "tickets": "ticket_types"}
+
+
 def test_options_parse_and_validate():
     options = FdwOptions.parse({"api_url": "http://127.0.0.1:9/", "access_token": "tok-secret-1",
                                 "object": "contacts", "pushdown": "false", "wrapper": "x"})
