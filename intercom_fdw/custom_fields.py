@@ -92,23 +92,33 @@ def custom_column(attribute_name: str, data_type: str, custom: CustomFields, tak
 
 def custom_columns(attributes: Iterable[dict], custom: CustomFields,
                    taken: Iterable[str]) -> Tuple[List[Column], List[str]]:
-    """Columns for the attributes (dicts with name and data_type), skipping archived ones; and why
-    each attribute that cannot be a column was skipped (for IMPORT FOREIGN SCHEMA to say)."""
+    """Columns for the attributes (dicts with name and data_type); and why each attribute that is not
+    a column was left out (for IMPORT FOREIGN SCHEMA to say): one reason per attribute that cannot be
+    one, and one for all the archived ones (a workspace may hold many; archiving is a choice made in
+    Intercom, not a problem)."""
     taken = set(taken)
-    columns, skipped = [], []
+    columns, skipped, archived = [], [], []
     for attribute in attributes:
-        if attribute.get("archived"):
-            continue
         name = attribute.get("name") or ""
+        if attribute.get("archived"):
+            archived.append(name)
+            continue
         if not name:
             # Its column option would be custom_attribute '', which names no field: every scan of the
             # table would fail (column_from_options). Intercom refuses such a name; a workspace may hold one.
             skipped.append(f"custom attribute '' (id {attribute.get('id')}) not imported: its name is empty")
             continue
-        column = custom_column(name, attribute.get("data_type") or "", custom, taken, attribute.get("id"))
-        if column is not None:
-            taken.add(column.name)
-            columns.append(column)
+        data_type = attribute.get("data_type") or ""
+        column = custom_column(name, data_type, custom, taken, attribute.get("id"))
+        if column is None:
+            skipped.append(f"custom attribute '{name}' (id {attribute.get('id')}) not imported: its data type "
+                           f"'{data_type}' is not one intercom_fdw knows (its value is in attrs)")
+            continue
+        taken.add(column.name)
+        columns.append(column)
+    if archived:
+        skipped.append(f"{len(archived)} archived custom attribute{'s' if len(archived) > 1 else ''} not imported: "
+                       + ", ".join(f"'{name}'" for name in archived))
     return columns, skipped
 
 

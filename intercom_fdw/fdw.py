@@ -373,7 +373,7 @@ class IntercomFdw(ForeignDataWrapper):
         definitions = schema_import.table_definitions(client, restriction_type, restricts, now=int(time.time()))
         for table in definitions:
             for reason in table.skipped:
-                log_to_postgres(f"{table.name}: {reason}", INFO)
+                log_to_postgres(reported_text(f"{table.name}: {reason}"), INFO)
         return [
             _ImportedTable(
                 table.name,

@@ -256,6 +256,38 @@ def test_import_skips_a_custom_attribute_without_a_name_and_says_so(pg, db):
                 assert len(conn.execute(f"SELECT * FROM nameless.{table}").fetchall()) > 0
 
 
+def test_import_says_each_attribute_it_leaves_out(pg, db):
+    # An attribute of a data type intercom_fdw does not know was left out without a word, and so were
+    # archived ticket type attributes (a ticket type embeds them; GET /data_attributes leaves archived
+    # ones out unless asked): each unknown type gets its NOTICE, the archived ones of a table one together.
+    from intercom_fdw.custom_fields import column_name, ticket_type_table_name
+    from intercom_fdw.emulator import EmulatorConfig, start_in_thread
+    from intercom_fdw.emulator.seed import data_attribute
+    from tests.integration.read_fixtures import import_tables
+
+    with start_in_thread(EmulatorConfig(seed=4, token="tok-leftout-7b2e", contacts=5, companies=3), port=0) as server:
+        ws = server.state.workspace_for(server.token)
+        ws.data_attributes.add("911", data_attribute(911, "contact", "hologram", "hologram", None, True,
+                                                     int(time.time())))
+        ticket_type = next(t for t in ws.ticket_types.values() if not t.get("archived"))
+        archived = [a for a in ticket_type["ticket_type_attributes"]["ticket_type_attributes"] if not a["default"]][:2]
+        for attribute in archived:
+            attribute["archived"] = True
+        table = ticket_type_table_name(ticket_type["name"])
+        with pg.connect(db) as conn:
+            notices = []
+            conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
+            import_tables(conn, "leftout", server.url, server.token, ("contacts", table))
+            columns = {r[0] for r in conn.execute("SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass",
+                                                  (f"leftout.{table}",))}
+        assert ("contacts: custom attribute 'hologram' (id 911) not imported: its data type 'hologram' is not one "
+                "intercom_fdw knows (its value is in attrs)") in notices
+        assert (f"{table}: 2 archived custom attributes not imported: "
+                + ", ".join(f"'{a['name']}'" for a in archived)) in notices
+        assert not {column_name(a["name"]) for a in archived} & columns
+        assert len(notices) == 2, notices
+
+
 def test_import_limit_to_and_except(read_db, emulator):
     conn = read_db.conn
     conn.execute("CREATE SCHEMA only_two")

@@ -104,7 +104,19 @@ def test_custom_attributes_without_a_name_are_skipped_and_said():
     columns, skipped = custom_columns(attributes, custom, SPECS["contacts"].column_names)
     assert [(c.name, c.options[custom.option]) for c in columns] == [("plan", "plan")]
     assert skipped == ["custom attribute '' (id 1) not imported: its name is empty",
-                       "custom attribute '' (id 2) not imported: its name is empty"]
+                       "custom attribute '' (id 2) not imported: its name is empty",
+                       "1 archived custom attribute not imported: ''"]
+
+
+def test_attributes_of_unknown_types_and_archived_ones_are_said():
+    custom = SPECS["contacts"].custom_fields
+    attributes = [{"id": 1, "name": "hologram", "data_type": "hologram"}, {"id": 2, "name": "old", "archived": True},
+                  {"id": 3, "name": "plan", "data_type": "string"}, {"id": 4, "name": "", "archived": True}]
+    columns, skipped = custom_columns(attributes, custom, SPECS["contacts"].column_names)
+    assert [c.name for c in columns] == ["plan"]
+    assert skipped == ["custom attribute 'hologram' (id 1) not imported: its data type 'hologram' is not one "
+                       "intercom_fdw knows (its value is in attrs)",
+                       "2 archived custom attributes not imported: 'old', ''"]
 
 
 def test_the_registry_hands_custom_fields_their_definitions():
