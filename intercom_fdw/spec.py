@@ -172,6 +172,16 @@ class ListFilter:
 
 
 @dataclass(frozen=True)
+class ListOmission:
+    """Objects that every list of the API leaves out (companies without contacts), and the columns
+    whose lookup still finds them. EXPLAIN says `note` for a plan that reads a list (a full scan, a
+    LIMIT, an order, a filtered list), not for one that reads by a `found_by` column's `=`/`IN`."""
+
+    note: str
+    found_by: Tuple[str, ...] = ("id",)
+
+
+@dataclass(frozen=True)
 class MemberFilter:
     """A filter column for a list parameter or search field that matches objects by membership
     (GET /companies?tag_id=..., a conversation search on contact_ids), where the object has no
@@ -460,7 +470,8 @@ class ObjectSpec:
     table_filters: Mapping[str, str] = field(default_factory=dict)  # option -> column
     row_estimate: int = 1000
     writes: WriteRules = field(default_factory=WriteRules)
-    notes: Tuple[str, ...] = ()  # EXPLAIN notes of every plan
+    # Objects the API's lists leave out: EXPLAIN says so for a plan that reads a list.
+    list_omits: Optional[ListOmission] = None
     # EXPLAIN notes of a plan that sends a search only (the search index lags the list); a
     # partitioned search says the lag in its own note, and not twice.
     search_notes: Tuple[str, ...] = ()

@@ -2,8 +2,8 @@
 from intercom_fdw.objects._columns import COMPANY_COLUMNS, CONTACT_COLUMNS, SEGMENT_COLUMNS
 from intercom_fdw.spec import (
     Requirement, WriteField, WriteOperation, WriteRules,
-    CustomFields, Endpoint, LimitedList, ListFilter, MemberFilter, ObjectSpec, Ordering, ParentKey, filter_column,
-    parent_key,
+    CustomFields, Endpoint, LimitedList, ListFilter, ListOmission, MemberFilter, ObjectSpec, Ordering, ParentKey,
+    filter_column, parent_key,
 )
 
 # GET /companies filters by these parameters and pages by page number (at most 60 a page).
@@ -63,7 +63,9 @@ COMPANIES = ObjectSpec(
                                text_type="varchar(255)", dates_are_days=True),
     row_estimate=5000,
     writes=COMPANY_WRITES,
-    notes=("companies without contacts are not returned by a full scan; WHERE id = ... finds them",),
+    # GET /companies?company_id= reads one company, as GET /companies/{id} does: it finds them.
+    list_omits=ListOmission("companies without contacts are not returned by Intercom's list or scroll; "
+                            "WHERE id = ... or company_id = ... finds them", found_by=("id", "company_id")),
 )
 
 COMPANY_CONTACTS = ObjectSpec(

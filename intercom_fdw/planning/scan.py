@@ -123,7 +123,8 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         plan = replace(plan, calls=(replace(plan.calls[0], count_key=key),))
     estimate = _estimate(spec, route, options, row_limit, counted)
     unbound = _unbound_filter_columns(spec, conditions, columns)
-    notes = plan.notes + spec.notes + (spec.search_notes if _sends_search(plan) and not plan.partitions else ())
+    notes = plan.notes + _omission_notes(spec, route) + (
+        spec.search_notes if _sends_search(plan) and not plan.partitions else ())
     if unbound and route.kind != "lookup":
         notes += (f"{', '.join(unbound)} NULL unless a WHERE {unbound[0]} = ... or a join's value reaches the scan "
                   f"(the row estimate is raised so that a join on {unbound[0]} runs as a parameterized nested loop)",)
@@ -139,6 +140,13 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         parameters=tuple(dict.fromkeys(c.column for c in conditions if _has_parameter(c.value))),
         partitions=plan.partitions, in_order=in_order,
     )
+
+
+def _omission_notes(spec: ObjectSpec, route: "_Route") -> Tuple[str, ...]:
+    omits = spec.list_omits
+    if omits is None or {c.column for c in route.pushed if c.op in ("=", "in")} & set(omits.found_by):
+        return ()
+    return (omits.note,)
 
 
 def _sends_search(plan: ScanPlan) -> bool:

@@ -242,6 +242,22 @@ def test_explain_notes_the_search_lag_only_for_a_search(read_db, contact):
         assert "Request: GET /contacts " in listed and "search results" not in listed, listed
 
 
+def test_explain_notes_companies_without_contacts_only_for_a_plan_that_reads_a_list(read_db, api):
+    # The note was on every companies plan, a get by id too, which does find such a company.
+    note = "Note: companies without contacts are not returned by"
+    company = api.scroll_all("/companies/scroll")[0]
+    for listed in ("SELECT id FROM intercom.companies", "SELECT id FROM intercom.companies LIMIT 3",
+                   f"SELECT id FROM intercom.companies WHERE name = '{company['name']}'",
+                   "SELECT id FROM intercom.companies ORDER BY last_request_at DESC LIMIT 3",
+                   f"SELECT id FROM intercom_plain.companies WHERE id = '{company['id']}'"):
+        assert read_db.explain(listed).count(note) == 1, listed
+    for found in (f"SELECT id FROM intercom.companies WHERE id = '{company['id']}'",
+                  f"SELECT id FROM intercom.companies WHERE id IN ('{company['id']}', 'x')",
+                  f"SELECT id FROM intercom.companies WHERE company_id = '{company['company_id']}'"):
+        text = read_db.explain(found)
+        assert "GET /companies" in text and "without contacts" not in text, text
+
+
 def test_every_request_matches_the_openapi_file(read_db, api):
     """The requests of every table and of the pushdowns, checked against Intercom's OpenAPI file
     (the acceptance checks do the same with a proxy of their own)."""
