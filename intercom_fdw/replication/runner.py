@@ -327,8 +327,11 @@ class Replicator:
 
     def _finish(self, strategy: Strategy, counters: Counters, error: Optional[str]) -> None:
         status = "failed" if error else "succeeded"
+        # resume_at/resume_key say where the next run goes on, and only a canceled or terminated run
+        # (status canceled, running) is resumed: an ended one, failed too, starts over (_start).
         self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET status = {literal(status)}, "
-                     f"error = {literal(error)}, run_ended_at = clock_timestamp() WHERE {self._where(strategy)}")
+                     f"error = {literal(error)}, run_ended_at = clock_timestamp(), resume_at = NULL, "
+                     f"resume_key = NULL WHERE {self._where(strategy)}")
         self.db.commit()
         self.db.notice(f"{strategy.object}: {status}: read={counters.read} inserted={counters.inserted} "
                        f"updated={counters.updated} deleted={counters.deleted} calls={counters.calls} "

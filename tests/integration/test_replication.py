@@ -120,6 +120,22 @@ def test_reconcile_can_delete_instead_of_marking(replica_db, intercom):
     assert state(replica_db, "deleting")["articles"]["rows_marked_deleted"] == 1
 
 
+def test_a_run_that_ends_leaves_no_resume_point(replica_db):
+    # resume_at and resume_key say where an unfinished run goes on: a run that ended kept the last
+    # window's (contacts in created_at windows, notes after the last parent of a reconcile), as if
+    # it had stopped there.
+    replica_db.execute("SET intercom_fdw.replicate_window_rows = 40")
+    try:
+        for mode in ("full", "reconcile"):
+            replicate(replica_db, objects=["contacts", "notes"], schema="resumeless", mode=mode)
+            for obj in ("contacts", "notes"):
+                row = state(replica_db, "resumeless")[obj]
+                assert row["status"] == "succeeded" and row["windows"] > 1, (mode, row)
+                assert (row["resume_at"], row["resume_key"]) == (None, None), (mode, row)
+    finally:
+        replica_db.execute("RESET intercom_fdw.replicate_window_rows")
+
+
 def test_a_second_run_at_once_refuses(pg, db, replica_db, intercom):
     intercom.knobs(latency_ms=150)
     try:
