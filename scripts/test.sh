@@ -31,7 +31,7 @@ stop_runs() {
   for pid in "${pids[@]}"; do kill -INT -- "-$pid" 2>/dev/null; done
   wait
 }
-trap 'stop_runs; echo "make test: interrupted; the logs so far are in $logs/"; rm -rf "$work"; exit 130' INT TERM
+trap 'stop_runs; echo "make test: interrupted; the logs so far are in $logs/"; rm -rf "$work"; exit 130' INT TERM HUP
 trap 'rm -rf "$work"' EXIT
 
 started=$SECONDS

@@ -13,13 +13,14 @@ to a file, that last line is also appended to it (scripts/test.sh prints one per
 """
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 
 from intercom_fdw.tools import throwaway_pg
-from intercom_fdw.tools.throwaway_pg import PgCluster, backend_pythonpath
+from intercom_fdw.tools.throwaway_pg import PgCluster, backend_pythonpath, cleaned_up_on_signals
 
 # Tests that import `multicorn` in this process get the package the backend runs (the one of
 # this checkout when throwaway_pg puts multicorn_compat/python on the backend's PYTHONPATH),
@@ -95,13 +96,20 @@ def pytest_unconfigure(config):
             f.write(line + "\n")
 
 
+def _session_ended(signum: int) -> BaseException:
+    # pytest's Exit ends the session, its fixtures torn down (this cluster stopped); a SystemExit in a
+    # test would only fail that test, and the run would go on with the signals ignored.
+    return pytest.exit.Exception(f"ended by {signal.Signals(signum).name}", returncode=128 + signum)
+
+
 @pytest.fixture(scope="session")
 def pg():
-    cluster = PgCluster().start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    """The cluster stops, and its directory goes, at the session's end, and also when pytest is
+    ended by SIGTERM or SIGHUP (as `make demo` stops its own: throwaway_pg.cleaned_up_on_signals)."""
+    with cleaned_up_on_signals(_session_ended) as cleanups:
+        cluster = PgCluster()  # its directory exists from here on: stop() removes it, started or not
+        cleanups.callback(cluster.stop)
+        yield cluster.start()
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,17 @@ the cluster and the emulator and remove the cluster's directory.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import sys
-import threading
 import urllib.request
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import psycopg
 from psycopg import sql
 
-from intercom_fdw.tools.throwaway_pg import PgCluster
+from intercom_fdw.tools.throwaway_pg import PgCluster, cleaned_up_on_signals
 
 SERVER = "intercom"
 SCHEMA = "intercom"
@@ -138,45 +136,6 @@ def first_ticket_type_table(conn: psycopg.Connection) -> str:
         "WHERE foreign_table_schema = %s AND foreign_table_name LIKE '%%\\_tickets' "
         "AND foreign_table_name <> 'tickets' ORDER BY 1 LIMIT 1", (SCHEMA,)).fetchone()
     return row[0] if row else "tickets"
-
-
-ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@contextlib.contextmanager
-def cleaned_up_on_signals() -> Iterator[contextlib.ExitStack]:
-    """An ExitStack whose clean-ups run on every way out: a return, an exception, and SIGINT,
-    SIGTERM or SIGHUP. Python's default for SIGTERM and SIGHUP ends the process at once, without
-    running `finally` blocks; pg_ctl starts the postmaster in a session of its own, so it and its
-    directory would outlive the demo. Here they raise SystemExit(128 + signal), an exit status
-    like the signal's own, and SIGINT KeyboardInterrupt as by default. From the first of them (or
-    the start of the clean-up) on, these signals are ignored: a second Ctrl-C cannot cut the
-    clean-up short. Signals go to the main thread only: elsewhere this is a plain ExitStack."""
-    handled = ENDING_SIGNALS if threading.current_thread() is threading.main_thread() else ()
-    previous = {signum: signal.getsignal(signum) for signum in handled}
-
-    def ignore_them():
-        for signum in handled:
-            signal.signal(signum, signal.SIG_IGN)
-
-    def end(signum, _frame):
-        ignore_them()
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise SystemExit(128 + signum)
-
-    for signum in handled:
-        signal.signal(signum, end)
-    cleanups = contextlib.ExitStack()
-    try:
-        yield cleanups
-    finally:
-        ignore_them()
-        try:
-            cleanups.close()
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
 
 
 def run_demo(token: Optional[str] = None, region: Optional[str] = None, api_url: Optional[str] = None,

@@ -13,15 +13,19 @@ libpython, which knows nothing of the virtual environment.
   builds under .cache/multicorn2/ (`INTERCOM_FDW_MULTICORN2_DIR` to use another build)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sysconfig
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import psycopg
 
@@ -29,6 +33,51 @@ REPO = Path(__file__).resolve().parents[2]
 SUPERUSER = "postgres"
 RUNTIMES = ("bundled", "multicorn2")
 PORT_ATTEMPTS = 5  # pg_ctl start, each time on a new port while the last one was taken
+
+
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _exit_status(signum: int) -> BaseException:
+    return SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def cleaned_up_on_signals(ended_by: Callable[[int], BaseException] = _exit_status) -> Iterator[contextlib.ExitStack]:
+    """An ExitStack whose clean-ups (a cluster's stop) run on every way out: a return, an exception,
+    and SIGINT, SIGTERM or SIGHUP. Python's default for SIGTERM and SIGHUP ends the process at once,
+    without running `finally` blocks; pg_ctl starts the postmaster in a session of its own, so it and
+    its directory would outlive the process. Here SIGTERM and SIGHUP raise `ended_by(signal)`, by
+    default SystemExit(128 + signal), an exit status like the signal's own (the demo; the suite's
+    `pg` fixture raises pytest's Exit, which ends the session, where a SystemExit would only fail one
+    test), and SIGINT KeyboardInterrupt as by default. From the first of them (or the start of the
+    clean-up) on, these signals are ignored: a second Ctrl-C cannot cut the clean-up short. Signals
+    go to the main thread only: elsewhere this is a plain ExitStack."""
+    handled = ENDING_SIGNALS if threading.current_thread() is threading.main_thread() else ()
+    previous = {signum: signal.getsignal(signum) for signum in handled}
+
+    def ignore_them():
+        for signum in handled:
+            signal.signal(signum, signal.SIG_IGN)
+
+    def end(signum, _frame):
+        ignore_them()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise ended_by(signum)
+
+    for signum in handled:
+        signal.signal(signum, end)
+    cleanups = contextlib.ExitStack()
+    try:
+        yield cleanups
+    finally:
+        ignore_them()
+        try:
+            cleanups.close()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def runtime(name: str | None = None) -> str:
