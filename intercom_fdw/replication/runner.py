@@ -204,7 +204,10 @@ class Replicator:
     def run(self, strategies: Sequence[Strategy]) -> Dict[str, Optional[str]]:
         """Replicates each object in turn; returns object -> error (None when it succeeded)."""
         self.refuse_ambiguous(strategies)
-        self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
+        # Asked first: CREATE SCHEMA IF NOT EXISTS alone tells every later run that it exists (IF NOT
+        # EXISTS stays for a run into the same new schema that creates it meanwhile).
+        if not self.db.rows(f"SELECT 1 FROM pg_namespace WHERE nspname = {literal(self.schema)}"):
+            self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
         applying = self.set_applying("on")
         self.db.commit()
         strategies = self.with_parts(strategies)
