@@ -86,7 +86,9 @@ def _run_emulator(args: argparse.Namespace) -> int:
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--token", help="a real workspace's access token (default: use the seeded emulator)")
+    parser.add_argument("--token-env", metavar="VAR",
+                        help="environment variable holding a real workspace's access token (kept off the command "
+                             "line; default: use the seeded emulator)")
     parser.add_argument("--region", choices=("us", "eu", "au"), help="the real workspace's region (default us)")
     parser.add_argument("--api-url", help="an Intercom API base URL (overrides --region)")
     parser.add_argument("--contacts", type=int, default=500, help="contacts in the emulator's workspace")
@@ -96,11 +98,17 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from intercom_fdw import errors
     from intercom_fdw.tools.demo import run_demo
+    from intercom_fdw.tools.token_check import token_from_environment
 
     try:
-        return run_demo(token=args.token, region=args.region, api_url=args.api_url, contacts=args.contacts,
+        token = token_from_environment(args.token_env) if args.token_env else None
+        return run_demo(token=token, region=args.region, api_url=args.api_url, contacts=args.contacts,
                         seed=args.seed, wait=args.wait)
+    except errors.ConfigurationError as error:
+        print(f"intercom-fdw demo: {error.message}\n  HINT: {error.hint}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C before the tour's end (during the wait it is the normal end)
         print("intercom-fdw demo: cancelled; the emulator and PostgreSQL are stopped", file=sys.stderr)
         return 130

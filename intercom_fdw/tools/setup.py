@@ -19,7 +19,6 @@ server may reach Intercom.
 """
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from typing import Callable, List, Optional
@@ -245,11 +244,7 @@ def run(args) -> int:
             token, token_from = _signed_in_token(args), "the signed-in token"
         else:
             token_from = f"the token in ${args.token_env}"
-            token = os.environ.get(args.token_env or "")
-            if not token:
-                raise errors.ConfigurationError(f"environment variable {args.token_env} is not set or empty",
-                                                hint=f"export {args.token_env}=... (the workspace's access token), "
-                                                     "or sign in with --login --client-id ID")
+            token = token_check.token_from_environment(args.token_env, ", or sign in with --login --client-id ID")
         setup(SetupRequest(args.dsn, token, args.region, args.api_url, args.schema, args.server, args.refresh,
                            check_token=not args.no_check, token_from=token_from))
     except errors.IntercomError as error:

@@ -5,10 +5,22 @@ valid token, whatever permissions its app was given, and refuses with 401 for an
 """
 from __future__ import annotations
 
+import os
 from typing import Tuple
 
+from intercom_fdw import errors
 from intercom_fdw.options import FdwOptions
 from intercom_fdw.tools import schema_drift
+
+
+def token_from_environment(var: str, other_way: str = "") -> str:
+    """The token in environment variable `var` (setup's and demo's --token-env: a token given on the
+    command line shows in `ps` and the shell's history). `other_way` ends the HINT when it is unset."""
+    token = os.environ.get(var or "")
+    if not token:
+        raise errors.ConfigurationError(f"environment variable {var} is not set or empty",
+                                        hint=f"export {var}=... (the workspace's access token)" + other_way)
+    return token
 
 
 def check_token(options: FdwOptions) -> Tuple[object, dict]:

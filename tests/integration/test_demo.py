@@ -43,6 +43,21 @@ def test_in_a_terminal_the_psql_command_reaches_the_running_cluster(pg, monkeypa
     assert answered and answered[0] > 0
 
 
+def test_against_a_workspace_the_token_comes_from_an_environment_variable(pg, emulator, monkeypatch, capsys):
+    # The README's "against a real workspace" passed the token as --token, where `ps` and the shell's
+    # history show it, while setup reads it from a variable: demo does the same with --token-env.
+    from intercom_fdw.tools.cli import main
+
+    monkeypatch.setenv("DEMO_WORKSPACE_TOKEN", emulator.token)
+    assert main(["demo", "--token-env", "DEMO_WORKSPACE_TOKEN", "--api-url", emulator.url, "--no-wait"]) == 0
+    said = capsys.readouterr().out
+    assert "IMPORT FOREIGN SCHEMA intercom FROM SERVER intercom INTO intercom" in said and "(3 rows)" in said
+    assert emulator.token not in said
+    monkeypatch.delenv("DEMO_WORKSPACE_TOKEN")
+    assert main(["demo", "--token-env", "DEMO_WORKSPACE_TOKEN", "--api-url", emulator.url, "--no-wait"]) == 1
+    assert "environment variable DEMO_WORKSPACE_TOKEN is not set or empty" in capsys.readouterr().err
+
+
 def _processes_of(postmaster_pid: int) -> List[int]:
     """The postmaster and its children (the backends, the checkpointer...) still running; a zombie
     (exited, not yet reaped by a container's init) is not running."""
