@@ -16,8 +16,9 @@ from typing import Iterable, Optional
 # would show them. Bearer-looking strings are scrubbed even when nobody registered them.
 _secrets: set = set()
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+# A value of dots only is a placeholder ("export INTERCOM_TOKEN=..." in a HINT), no secret to hide.
 _SECRET_FIELDS = re.compile(
-    r"""((?:access_token|client_secret|token|password)['"]?\s*[:=]\s*['"]?)[^'"\s,&}]+""",
+    r"""((?:access_token|client_secret|token|password)['"]?\s*[:=]\s*['"]?)(?!\.+(?:['"\s,&}]|$))[^'"\s,&}]+""",
     re.IGNORECASE,
 )
 

@@ -55,7 +55,9 @@ def test_against_a_workspace_the_token_comes_from_an_environment_variable(pg, em
     assert emulator.token not in said
     monkeypatch.delenv("DEMO_WORKSPACE_TOKEN")
     assert main(["demo", "--token-env", "DEMO_WORKSPACE_TOKEN", "--api-url", emulator.url, "--no-wait"]) == 1
-    assert "environment variable DEMO_WORKSPACE_TOKEN is not set or empty" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "environment variable DEMO_WORKSPACE_TOKEN is not set or empty" in said
+    assert "HINT: export DEMO_WORKSPACE_TOKEN=... (the workspace's access token)" in said  # not =[secret]
 
 
 def _processes_of(postmaster_pid: int) -> List[int]:

@@ -34,6 +34,15 @@ def test_a_long_secret_is_scrubbed_before_it_could_be_shortened():
     assert error.message == "token [secret] refused"
 
 
+def test_a_placeholder_in_a_hint_is_not_taken_for_a_secret():
+    # setup's HINT for an unset --token-env variable read "export INTERCOM_TOKEN=[secret]"
+    error = errors.ConfigurationError("environment variable INTERCOM_TOKEN is not set or empty",
+                                      hint="export INTERCOM_TOKEN=... (the workspace's access token)")
+    assert error.hint == "export INTERCOM_TOKEN=... (the workspace's access token)"
+    assert errors.scrub("token=...abc, password: '....x'") == "token=[secret], password: '[secret]'"
+    assert errors.scrub("access_token=tok-1234 token: ...") == "access_token=[secret] token: ..."
+
+
 def test_the_hint_points_at_intercoms_message_only_when_there_is_one():
     listed = {"type": "error.list", "errors": [{"code": "parameter_invalid", "message": "email is invalid"}]}
     assert error_mapping.error_for_response(400, listed, "POST", "/contacts").hint == error_mapping.CLIENT_ERROR_HINT
