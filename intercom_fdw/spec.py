@@ -496,6 +496,18 @@ class ObjectSpec:
     def column_names(self) -> Tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    @property
+    def never_null(self) -> frozenset:
+        """Columns that no row of the table holds NULL: the id of an object that is read by id, a
+        child table's parent key and the column of a search filter the table requires (both filled
+        in from the value that was read). `col IS NULL` on one of them matches no row."""
+        columns = {"id"} if self.get else set()
+        if self.parent:
+            columns.add(self.parent.column)
+        if self.required and self.required.search:
+            columns.update(self.required.params)
+        return frozenset(columns)
+
     def search_field(self, column: str) -> Optional[SearchField]:
         for search_field in self.search_fields:
             if search_field.column == column:

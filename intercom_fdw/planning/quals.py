@@ -87,8 +87,11 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
             return None
         if isinstance(value, Parameter):
             return Condition(column, op, (value,))  # `= ANY($1)` while EXPLAIN runs: the array is unknown
-        values = tuple(typed_value(v, pg_type) for v in value)
-        if any(v is None for v in values):
+        # A NULL in the list equals nothing: `IN (x, NULL)` holds the rows of `IN (x)`, and `NOT IN`
+        # with a NULL holds none, so the values without it are a superset (it was sent as 'None').
+        # `IN` of NULLs only is `in ()`: no row (planning reads nothing); `NOT IN` of them: not pushed.
+        values = tuple(typed_value(v, pg_type) for v in value if v is not None)
+        if any(v is None for v in values) or (op == "not in" and not values):
             return None
         return Condition(column, op, values)
     op = _SCALAR_OPERATORS.get(operator)

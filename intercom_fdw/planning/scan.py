@@ -202,9 +202,11 @@ class _Route:
         # (column, value) a table option fixes (a ticket-type table's ticket_type_id)
         table_values = tuple((column, options.table_options[option])
                              for option, column in spec.table_filters.items() if options.table_options.get(option))
-        routes = [lambda: cls._by_required_filter(spec, conditions, options)]
+        routes = [lambda: cls._matching_nothing(spec, conditions),
+                  lambda: cls._by_required_filter(spec, conditions, options)]
         if options.pushdown:
             routes = [
+                routes[0],
                 lambda: cls._by_id(spec, conditions),
                 lambda: cls._by_parent_value(spec, conditions),
                 *routes,
@@ -252,6 +254,21 @@ class _Route:
         return cls(plan, bounded + pushed, (), kind="search", applies_table_values=True)
 
     # -- routes ---------------------------------------------------------------------------------
+    @classmethod
+    def _matching_nothing(cls, spec, conditions):
+        """No request when a condition matches no row: `IN` of NULLs only, and `col IS NULL` on a
+        column no row leaves NULL (spec.never_null). multicorn passes a parameter that is NULL (a
+        nested loop's NULL outer value: `c.id = NULL`) as IS NULL, so this is also the scan of such an
+        outer row, which used to read the whole table (or fail: a required filter had no value)."""
+        for condition in conditions:
+            if (condition.op == "is null" and condition.column in spec.never_null) or \
+                    (condition.op == "in" and not condition.value):
+                what = f"{condition.column} is NULL (IS NULL, or a NULL join value)" if condition.op == "is null" \
+                    else f"{condition.column} IN holds only NULLs"
+                plan = ScanPlan(spec.table, f"no request: {what}, which no row matches", ())
+                return cls(plan, [condition], [condition], kind="lookup", rows_per_call=0)
+        return None
+
     @classmethod
     def _by_id(cls, spec, conditions):
         if not spec.get:
@@ -516,7 +533,7 @@ def _estimate(spec, route, options, row_limit, counted=None) -> int:
         # path) always wins.
         return 10 ** 9
     if route.kind == "lookup":
-        per_call = route.rows_per_call or base
+        per_call = base if route.rows_per_call is None else route.rows_per_call
         estimate = max(1, len(plan.calls)) * per_call
     elif route.kind == "children":
         # every parent row's children: far more than one parent's, which makes PostgreSQL prefer
