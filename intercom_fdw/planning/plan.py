@@ -143,6 +143,8 @@ class ScanPlan:
             else:
                 lines.append(f"Per {self.child_calls.column}: {endpoint.method} {endpoint.path}")
         shown = self.calls[:5]
+        if not self.calls and not self.child_calls and not self.partitions:
+            lines.append("Request: none" + (" (LIMIT 0)" if self.row_limit == 0 else ""))
         for call in shown:
             lines.append(f"Request: {call.describe()}")
             if verbose and call.body is not None:

@@ -178,6 +178,8 @@ def _member_values(spec, conditions):
 
 
 def _limit_calls(calls: Tuple[ApiCall, ...], row_limit: Optional[int]) -> Tuple[ApiCall, ...]:
+    if row_limit == 0:
+        return ()  # LIMIT 0 (every qual applied exactly): nothing to read, nothing sent
     if row_limit is None or len(calls) != 1 or calls[0].max_items is not None:
         return calls
     call = calls[0]
@@ -556,6 +558,8 @@ def _estimate(spec, route, options, row_limit, counted=None) -> int:
 
 def _expected_calls(spec, route, row_limit, extended, estimate) -> str:
     plan = route.plan
+    if row_limit == 0:
+        return "0"  # LIMIT 0: the engine stops before the first call
     if plan.child_calls and plan.child_calls.embedded:
         text = plan.child_calls.parent_plan.expected_calls
     elif plan.child_calls:
@@ -563,6 +567,8 @@ def _expected_calls(spec, route, row_limit, extended, estimate) -> str:
     else:
         total = 0
         for call in plan.calls:
+            if call.max_items == 0:
+                continue  # not sent: its value cannot be an Intercom id (call_for)
             if call.paging in ("none", "unpaged"):
                 total += 1
             else:

@@ -1,11 +1,12 @@
-"""NULL where a request wants a value: a join's NULL outer value, and NULL in an IN list.
+"""NULL where a request wants a value: a join's NULL outer value, NULL in an IN list, and LIMIT 0.
 
 multicorn hands `col = NULL` (a parameter that evaluated to NULL, in a parameterized nested loop)
 the same way as `col IS NULL`. On a column no row leaves NULL (the id of an object read by id, a
 child table's parent key, the tag_id of tag_contacts) neither matches a row: such a scan must send
 nothing. It used to read the whole table per NULL outer row (GET /contacts for `c.id = NULL`,
 every contact's tags for contact_tags) or fail the query (tag_contacts: "needs a filter"). NULL in
-an IN list was sent as the text 'None' (GET /contacts/None).
+an IN list was sent as the text 'None' (GET /contacts/None). EXPLAIN's count of calls is checked
+against the emulator's counters.
 """
 import pytest
 
@@ -65,3 +66,17 @@ def test_null_in_an_in_list_is_not_sent(read_db, outer):
         plan = read_db.explain(query)
         assert "Expected API calls: 0" in plan and "None" not in plan, plan
         assert read_db.calls(query) == ([], {})
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT id FROM intercom.contacts LIMIT 0",
+    "SELECT id FROM intercom.companies LIMIT 0",
+    "SELECT id FROM intercom.contacts WHERE id = '..'",
+    "SELECT id FROM intercom.contacts WHERE id IS NULL",
+])
+def test_explain_counts_no_call_where_none_is_sent(read_db, query):
+    plan = read_db.explain(query)
+    assert "Expected API calls: 0" in plan, plan
+    if "'..'" not in query:  # the reason EXPLAIN gives is the query's own
+        assert "cannot be an Intercom id" not in plan, plan
+    assert read_db.calls(query) == ([], {})
