@@ -122,11 +122,22 @@ class InternalError(IntercomError):
 
 
 class ServerError(IntercomError):
-    """5xx from Intercom after the last retry."""
+    """5xx from Intercom after the last retry (Intercom may have carried the request out first)."""
+
+    sent = True
+
+
+def may_have_reached_intercom(error: BaseException) -> bool:
+    """Whether a failed request may have been carried out all the same: a 5xx, or no usable answer
+    to a request that was sent (a cut connection, a timeout), as opposed to Intercom's refusal."""
+    return isinstance(error, (ServerError, TransportError)) and bool(error.sent)
 
 
 class TransportError(IntercomError):
-    """No usable HTTP response: connection refused or dropped, timeout, TLS."""
+    """No usable HTTP response: connection refused or dropped, timeout, TLS. `sent`: the request may
+    have reached Intercom (false only when the connection was never made)."""
+
+    sent = True
 
 
 # What intercom_fdw says of a statement it stopped waiting for on a cancel or statement_timeout, where

@@ -61,12 +61,16 @@ def error_for_response(
         what, hint=HINTS.get(status, CLIENT_ERROR_HINT if explained else UNEXPLAINED_CLIENT_ERROR_HINT), **kwargs)
 
 
-def error_for_transport(exc: BaseException, method: str, path: str, attempts: int) -> errors.TransportError:
+def error_for_transport(exc: BaseException, method: str, path: str, attempts: int,
+                        sent: bool = True) -> errors.TransportError:
+    """`sent`: the last attempt may have reached Intercom (not a failure to connect)."""
     reason = f"{type(exc).__name__}: {exc}"
-    return errors.TransportError(
+    error = errors.TransportError(
         f"no usable answer from Intercom for {method} {path} after {attempts} attempt(s): {reason}",
         hint=TRANSPORT_HINT,
     )
+    error.sent = sent
+    return error
 
 
 def error_for_redirect(status: int, method: str, path: str, location: Optional[str]) -> errors.IntercomError:

@@ -42,6 +42,7 @@ from intercom_fdw.client.policy import resend_delay, should_resend_create
 from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.errors import (
     ApiRejectedError, IntercomError, Interrupted, InvalidValueError, ServerError, TransportError,
+    may_have_reached_intercom,
 )
 from intercom_fdw.options import DEFAULT_ON_CONFLICT
 from intercom_fdw.shaping import RowShaper
@@ -55,21 +56,25 @@ class WriteFailed(IntercomError):
     """A row of the statement failed; `written` lists the objects already written by the statement."""
 
     def __init__(self, message, hint=None, detail=None, written: Sequence[str] = (), written_count: int = 0,
-                 cause=None, existing_notice: Optional[Tuple[str, str]] = None):
+                 cause=None, existing_notice: Optional[Tuple[str, str]] = None, unsure: Sequence[int] = ()):
         super().__init__(message, hint=hint, detail=detail, status=getattr(cause, "status", None),
                          code=getattr(cause, "code", None), request_id=getattr(cause, "request_id", None))
         self.cause = cause  # what failed: its class gives the report's SQLSTATE (errors.sqlstate_of)
         self.written = list(written)
         self.written_count = max(written_count, len(self.written))
         self.existing_notice = existing_notice  # StatementWriter.existing_notice() at the failure
+        self.unsure = sorted(unsure)  # rows that failed without a usable answer: they may have been written
 
     def notice(self) -> Optional[Tuple[str, str]]:
         """(message, detail) telling what reached Intercom before the failure, or None when nothing did."""
         return _written_notice(self.written, self.written_count)
 
     def notices(self) -> List[Tuple[str, str]]:
-        """Every NOTICE due before the error: what was written, and which rows already existed."""
-        return [n for n in (self.notice(), self.existing_notice) if n]
+        """Every NOTICE due before the error: what was written, which rows may have been, and which
+        rows already existed."""
+        unsure = (f"{len(self.unsure)} row(s) failed without a usable answer and may have reached Intercom",
+                  "rows: " + ", ".join(map(str, self.unsure))) if self.unsure else None
+        return [n for n in (self.notice(), unsure, self.existing_notice) if n]
 
 
 def _written_notice(written: Sequence[str], count: int) -> Optional[Tuple[str, str]]:
@@ -287,7 +292,16 @@ class StatementWriter:
             detail = "; ".join(filter(None, [error.detail] + others[:10]))
             message = error.message if isinstance(error, InvalidValueError) else \
                 f"{verb} on {self.table.label}, row {row}: {error.message}"
-            raise self._failed(message, error, error.hint, detail or None)
+            hint = error.hint
+            # A 5xx or a lost answer does not tell whether Intercom carried the write out (the client
+            # does not resend a create that could make a second object): say so, or a re-run may
+            # write the row twice (a conversation: a second message to the customer).
+            unsure = [n for n, e in failures.items() if may_have_reached_intercom(e)]
+            if row in unsure:
+                message += f" (row {row} may have reached Intercom: whether it was written is unknown)"
+                hint = (f"look in Intercom for row {row} (and any other row the NOTICE lists) before running it "
+                        f"again: it may have been written, though no usable answer came back")
+            raise self._failed(message, error, hint, detail or None, unsure)
         return results
 
     def _count_written(self, object_id: str) -> None:
@@ -323,11 +337,11 @@ class StatementWriter:
                        f"reached Intercom is unknown", "rows: " + ", ".join(map(str, rows)))
         return [n for n in (_written_notice(self.written, self.written_count), unknown, self.existing_notice()) if n]
 
-    def _failed(self, message, cause, hint, detail=None) -> WriteFailed:
+    def _failed(self, message, cause, hint, detail=None, unsure=()) -> WriteFailed:
         self.reported = True
         return WriteFailed(message, hint=hint, detail=detail if detail is not None else getattr(cause, "detail", None),
                            written=self.written, written_count=self.written_count, cause=cause,
-                           existing_notice=self.existing_notice())
+                           existing_notice=self.existing_notice(), unsure=unsure)
 
     def _describe(self, rowid, row: Mapping) -> str:
         keys = [str(row.get(k)) for k in self.table.path_keys("delete") or self.table.path_keys("insert")]

@@ -1,0 +1,71 @@
+"""A write whose answer was lost (the connection cut after Intercom carried it out, or a 5xx) tells
+that its row may have reached Intercom. A create that must not be sent twice (a conversation: a
+second send is a second message to the customer) used to fail with only "no usable answer from
+Intercom ... HINT check api_url/region and network", while the conversation was there: re-running
+the INSERT, as that suggests, wrote it twice."""
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from tests.integration.read_fixtures import Api
+from tests.integration.write_fixtures import WriteDb, import_schema, start_write_emulator
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def wdb(pg, db):
+    server = start_write_emulator()
+    conn = pg.connect(db, row_factory=dict_row)
+    try:
+        import_schema(conn, server.url, server.token)
+        wdb = WriteDb(conn, Api(server.url, server.token))
+        wdb.notices = []
+        conn.add_notice_handler(lambda diag: wdb.notices.append((diag.message_primary, diag.message_detail)))
+        yield wdb
+    finally:
+        conn.close()
+        server.stop()
+
+
+@pytest.fixture
+def calm(wdb):
+    wdb.notices.clear()
+    yield
+    wdb.knobs(drop_route="", drop_rate=0, fault_rate=0)
+
+
+def conversations_with(wdb, body):
+    return [c["id"] for c in wdb.api.all("/conversations", items_key="conversations")
+            if body in ((c.get("source") or {}).get("body") or "")]
+
+
+def test_a_create_whose_answer_was_lost_says_it_may_have_reached_intercom(wdb, calm):
+    author = wdb.api.all("/contacts")[0]["id"]
+    wdb.knobs(drop_route="POST /conversations", drop_rate=1)
+    with pytest.raises(psycopg.Error) as caught:
+        wdb.rows("INSERT INTO intercom.conversations (source_author_type, source_author_id, source_body) "
+                 "VALUES ('user', %s, 'lost answer one')", (author,))
+    diag = caught.value.diag
+    assert conversations_with(wdb, "lost answer one"), "the emulator carried out the create"
+    assert "INSERT on conversations, row 1" in diag.message_primary
+    assert "may have reached Intercom" in diag.message_primary, diag.message_primary
+    assert "before running it again" in (diag.message_hint or ""), diag.message_hint
+    assert "check api_url/region and network" not in (diag.message_hint or "")
+    unknown = [(text, detail) for text, detail in wdb.notices if "may have reached Intercom" in text]
+    assert unknown == [("1 row(s) failed without a usable answer and may have reached Intercom", "rows: 1")], \
+        wdb.notices
+
+
+def test_a_create_answered_with_a_server_error_says_it_may_have_reached_intercom(wdb, calm):
+    wdb.knobs(fault_rate=1)
+    with pytest.raises(psycopg.Error) as caught:
+        wdb.rows("INSERT INTO intercom.tags (name) VALUES ('fault one'), ('fault two')")
+    assert "may have reached Intercom" in caught.value.diag.message_primary, caught.value.diag.message_primary
+
+
+def test_a_refused_create_says_nothing_of_the_kind(wdb, calm):
+    diag = wdb.fails("INSERT INTO intercom.data_attributes (name, model, data_type) VALUES "
+                     "('created_at', 'contact', 'string')", "INSERT on data_attributes, row 1")
+    assert "may have reached" not in diag.message_primary
+    assert not [text for text, _ in wdb.notices if "may have reached" in text]
