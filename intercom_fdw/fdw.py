@@ -33,7 +33,7 @@ from intercom_fdw.planning import (
 from intercom_fdw.planning.parameterized import parameterized_lines
 from intercom_fdw.planning.quals import Parameter, is_unknown_at_planning
 from intercom_fdw.writing.requests import ROWID_COLUMN, TableWrites
-from intercom_fdw.writing.statement import ScanMemory, StatementWriter, WriteFailed
+from intercom_fdw.writing.statement import LISTED_IDS, ScanMemory, StatementWriter, WriteFailed, listed_ids
 
 # multicorn2 3.2 gives explain() a stand-in for a parameter's value ('?', PostgreSQL's epoch); the
 # bundled runtime gives multicorn.UNBOUND, so a literal '?' there is a literal.
@@ -164,6 +164,10 @@ class IntercomFdw(ForeignDataWrapper):
         self._writer = None
         self._modify_planned = False
         self._rowid_asked = False
+        # What the transaction's finished write statements wrote, as (subtransaction level, ids, count):
+        # a ROLLBACK or ROLLBACK TO SAVEPOINT undoes nothing in Intercom, and says what stays there.
+        self._level = 1
+        self._transaction_writes = []
         # Scans still open: multicorn2 never releases the rows of a failed or cancelled scan (no
         # EndForeignScan after an error), so the transaction's end closes them (its pages read
         # ahead, a companies scroll's lock); the bundled runtime releases them itself.
@@ -311,19 +315,49 @@ class IntercomFdw(ForeignDataWrapper):
         return self._writer
 
     def end_modify(self):
-        notice = self._writer.existing_notice() if self._writer is not None else None
+        writer = self._writer
+        notice = writer.existing_notice() if writer is not None else None
+        if writer is not None and writer.written_count:
+            room = max(0, LISTED_IDS - sum(len(ids) for _, ids, _ in self._transaction_writes))
+            self._transaction_writes.append((self._level, writer.written[:room], writer.written_count))
         self._end_statement()
         if notice:
             log_to_postgres(notice[0], INFO, detail=notice[1])
 
+    def begin(self, serializable):
+        self._level, self._transaction_writes = 1, []
+
+    def sub_begin(self, level):
+        self._level = level
+
+    def sub_commit(self, level):
+        # RELEASE SAVEPOINT: what was written since is the enclosing (sub)transaction's now
+        self._transaction_writes = [(min(lvl, level - 1), ids, count) for lvl, ids, count in self._transaction_writes]
+        self._level = level - 1
+
     def commit(self):
+        self._transaction_writes = []
         self._end_statement()
         self._close_scans()
 
     def rollback(self):
         self._report_stopped_statement()
+        self._report_rolled_back(1, lambda count: (
+            f"{self.spec.table}: the transaction rolled back, but {count} row(s) its statements wrote to Intercom "
+            f"stay there (a remote write cannot be rolled back)"))
         self._end_statement()
         self._close_scans()
+
+    def _report_rolled_back(self, level, message):
+        """A WARNING naming what the finished statements of the (sub)transactions at `level` and deeper
+        wrote, which the rollback leaves in Intercom (interrupts are held off during an abort)."""
+        undone = [(ids, count) for lvl, ids, count in self._transaction_writes if lvl >= level]
+        self._transaction_writes = [entry for entry in self._transaction_writes if entry[0] < level]
+        self._level = max(1, level - 1)
+        count = sum(n for _, n in undone)
+        if count:
+            ids = [i for listed, _ in undone for i in listed][:LISTED_IDS]
+            log_to_postgres(message(count), WARNING, detail="written ids: " + listed_ids(ids, count))
 
     def _close_scans(self):
         for scan in list(self._scans):
@@ -332,6 +366,9 @@ class IntercomFdw(ForeignDataWrapper):
 
     def sub_rollback(self, level):
         self._report_stopped_statement()
+        self._report_rolled_back(level, lambda count: (
+            f"{self.spec.table}: the rollback of a savepoint (or subtransaction) undid nothing in Intercom: "
+            f"{count} row(s) written there since it began stay (a remote write cannot be rolled back)"))
         self._end_statement()
 
     def _report_stopped_statement(self):

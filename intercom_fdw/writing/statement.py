@@ -81,10 +81,11 @@ def _written_notice(written: Sequence[str], count: int) -> Optional[Tuple[str, s
     if not count:
         return None
     return (f"{count} row(s) had already been written to Intercom and stay there "
-            f"(a remote write cannot be rolled back)", "written ids: " + _listed(written, count))
+            f"(a remote write cannot be rolled back)", "written ids: " + listed_ids(written, count))
 
 
-def _listed(ids: Sequence[str], count: int) -> str:
+def listed_ids(ids: Sequence[str], count: int) -> str:
+    """The ids, and how many more there were than listed."""
     more = count - len(ids)
     return ", ".join(ids) + (f", and {more} more" if more else "")
 
@@ -180,7 +181,7 @@ class StatementWriter:
         resent = (f"; {self.existing_on_resend} of them answered a create resent after a failed attempt, which "
                   f"may have created them" if self.existing_on_resend else "")
         return (f"{self.existing_count} row(s) already existed in Intercom as {self.table.spec.table} and {done}"
-                + resent, "existing ids: " + _listed(self.existing, self.existing_count))
+                + resent, "existing ids: " + listed_ids(self.existing, self.existing_count))
 
     # -- UPDATE / DELETE -----------------------------------------------------------------------------
     def update(self, rowid, new: Mapping[str, Any], remembered: Optional[Mapping[str, Any]]) -> Optional[dict]:
