@@ -103,6 +103,10 @@ def _unix(value):
         text = str(value).strip()
         if re.fullmatch(r"-?\d+", text):
             return int(text)
+        if text.lower() in ("infinity", "-infinity") or text.endswith(" BC") or re.match(r"\d{5,}-", text):
+            # valid in PostgreSQL, but no time Intercom holds (and none a column could read back)
+            raise _BadValue(f"Intercom holds times of the years 1 to 9999 (UNIX seconds), not {text}: "
+                            "write a finite time of those years, or NULL")
         # PostgreSQL writes '+00' and '+05:30'; fromisoformat wants '+00:00' before 3.11 only, but
         # whole-hour offsets like '+05' are accepted as well in 3.11.
         try:
