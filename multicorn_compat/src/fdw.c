@@ -752,8 +752,16 @@ mcExplainForeignScan(ForeignScanState *node, ExplainState *explain)
 		texts = lappend(texts, py_object_to_server_str(PySequence_Fast_GET_ITEM(lines, i),
 													   "an explain() line"));
 	Py_DECREF(lines);
-	foreach(lc, texts)
-		ExplainPropertyText("Multicorn", lfirst(lc), explain);
+	/*
+	 * Text shows one "Multicorn:" line each.  The other formats get one property holding the
+	 * list: a property per line would repeat the key in one JSON object (and YAML mapping), of
+	 * which a parser keeps only the last.
+	 */
+	if (explain->format == EXPLAIN_FORMAT_TEXT)
+		foreach(lc, texts)
+			ExplainPropertyText("Multicorn", lfirst(lc), explain);
+	else if (texts != NIL)
+		ExplainPropertyList("Multicorn", texts, explain);
 }
 
 /* ------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """What execute() receives: quals in every form multicorn2 produces, parameterized
 paths for joins, sort and LIMIT/OFFSET pushdown, and EXPLAIN lines."""
+import json
+
 import psycopg
 import pytest
 
@@ -175,6 +177,23 @@ def test_explain_shows_python_lines(fdw):
     assert "  Multicorn: verbose: True" in lines
     assert "  Multicorn: sortkeys: ['n']" in lines
     assert not fdw.calls("execute")
+
+
+@pytest.mark.parametrize("fmt", ["JSON", "YAML", "XML"])
+def test_explain_in_a_machine_format_keeps_every_python_line(fdw, fmt):
+    # One "Multicorn" property per line made a JSON object with the key N times (and YAML with a
+    # key repeated): a JSON parser (psycopg's, a BI tool's plan viewer) kept only the last line.
+    fdw.table("explained_formats", "n int", rows="[]")
+    [[text]] = fdw.sql(f"EXPLAIN (FORMAT {fmt}) SELECT n FROM explained_formats WHERE n > 3")
+    text = text if isinstance(text, str) else json.dumps(text)
+    if fmt == "JSON":
+        plan = json.loads(text)[0]["Plan"]
+        assert plan["Multicorn"] == ["quals: [['n', '>', {'type': 'int', 'repr': '3'}]]", "verbose: False",
+                                     "sortkeys: []", "limit: None None"], text
+    assert text.count("Multicorn") == (2 if fmt == "XML" else 1), text
+    assert "verbose: False" in text and "limit: None None" in text, text
+    text_lines = [r[0] for r in fdw.sql("EXPLAIN SELECT n FROM explained_formats WHERE n > 3")]
+    assert "  Multicorn: verbose: False" in text_lines and "  Multicorn: sortkeys: []" in text_lines
 
 
 def test_path_key_given_as_a_string_warns_and_adds_no_path(fdw):
