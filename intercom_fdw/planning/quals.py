@@ -26,11 +26,15 @@ _LIST_OPERATORS = {("=", True): "in", ("<>", False): "not in", ("!=", False): "n
 
 
 class Parameter(str):
-    """A value known only at execution (a join's outer value, a subquery's result) while EXPLAIN
-    runs: shown as `$param`."""
+    """A value known only at execution (a join's outer value, a subquery's result, `$1` of a generic
+    plan) while EXPLAIN runs: shown as `$param`. `family` is the column's type family
+    (pg_types.family, None when not known): whether the value that comes will be a date, a number or
+    text decides which search filters it makes, so EXPLAIN shows the filter execution sends."""
 
-    def __new__(cls):
-        return super().__new__(cls, "$param")
+    def __new__(cls, family: Optional[str] = None):
+        parameter = super().__new__(cls, "$param")
+        parameter.family = family
+        return parameter
 
 
 def is_unknown_at_planning(value, pg_type: str) -> bool:
@@ -85,8 +89,8 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
         op = _LIST_OPERATORS.get((operator[0], bool(operator[1])))
         if op is None or value is None:
             return None
-        if isinstance(value, Parameter):
-            return Condition(column, op, (value,))  # `= ANY($1)` while EXPLAIN runs: the array is unknown
+        if isinstance(value, Parameter):  # `= ANY($1)` while EXPLAIN runs: the array is unknown
+            return Condition(column, op, (typed_value(value, pg_type),))
         # A NULL in the list equals nothing: `IN (x, NULL)` holds the rows of `IN (x)`, and `NOT IN`
         # with a NULL holds none, so the values without it are a superset (it was sent as 'None').
         # `IN` of NULLs only is `in ()`: no row (planning reads nothing); `NOT IN` of them: not pushed.
@@ -165,7 +169,7 @@ def _any_zone(condition: Condition) -> Tuple[Condition, ...]:
 def typed_value(value, pg_type: str):
     """Value in the form planning compares: int, float, bool, str, or epoch seconds for date/time types."""
     if isinstance(value, Parameter):
-        return value
+        return Parameter(pg_types.family(pg_type))
     kind = pg_types.family(pg_type)
     try:
         if pg_types.is_moment(pg_type):

@@ -149,6 +149,13 @@ def _omission_notes(spec: ObjectSpec, route: "_Route") -> Tuple[str, ...]:
     return (omits.note,)
 
 
+def _tightest(bounds, pick):
+    """The bound that narrows most (`pick` of the known ones); a parameter's while EXPLAIN runs, whose
+    value is unknown; None without any."""
+    unknown = [b for b in bounds if isinstance(b, Parameter)]
+    return unknown[0] if unknown else (pick(bounds) if bounds else None)
+
+
 def _sends_search(plan: ScanPlan) -> bool:
     return any(call.paging == "search" for call in plan.calls)
 
@@ -411,18 +418,21 @@ class _Route:
     @classmethod
     def _windowed(cls, spec, conditions, options):
         window = spec.window
-        after = before = None
+        afters, befores = [], []
         pushed = []
         if options.pushdown:
             for condition in conditions:
-                if condition.column != window.column or not isinstance(condition.value, int):
+                value = condition.value
+                if condition.column != window.column or not isinstance(value, (int, Parameter)):
                     continue
+                # (EXPLAIN of a parameter, a generic plan's $1: the request names it, a second wider)
                 if condition.op in (">", ">=", "="):
-                    after = max(after or condition.value - 1, condition.value - 1)
+                    afters.append(value if isinstance(value, Parameter) else value - 1)
                     pushed.append(condition)
                 if condition.op in ("<", "<=", "="):
-                    before = min(before or condition.value + 1, condition.value + 1)
+                    befores.append(value if isinstance(value, Parameter) else value + 1)
                     pushed.append(condition)
+        after, before = _tightest(afters, max), _tightest(befores, min)
         notes = ()
         if after is None:
             # The API needs a lower bound; any default later than the epoch would drop rows that

@@ -66,7 +66,7 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
         op, value = translated
     if op in ("is null", "is not null"):
         return []
-    if field.kind in _NUMERIC and op in ("<", "<=", ">", ">=") and not isinstance(value, _NUMERIC[field.kind]):
+    if field.kind in _NUMERIC and op in ("<", "<=", ">", ">=") and not _numeric(value, field.kind):
         # A text column holding integers (owner_id, admin_assignee_id) compares as text in SQL
         # ('10' < '9'): a numeric range on Intercom's side could drop rows SQL wants.
         return []
@@ -83,7 +83,10 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
         return _decimal_filters(replace(field, kind=_DECIMAL_AS_INTEGER[field.kind]), op, value)
     if field.kind == "integer_loose" and op in (">=", "<="):
         # "> v - 1" is ">= v" if Intercom's > is strict and wider if it is inclusive.
-        op, value = (">", value - 1) if op == ">=" else ("<", value + 1)
+        if _unknown(value):
+            op = ">" if op == ">=" else "<"  # (EXPLAIN: by one less or more than the value that comes)
+        else:
+            op, value = (">", value - 1) if op == ">=" else ("<", value + 1)
     if field.kind == "words" and not _single_words(value):
         # Intercom searches source.body word by word: "need support" matches no word, though SQL's
         # LIKE '%need support%' matches the body. A literal of word characters only lies within one
@@ -111,6 +114,29 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
 _NEGATED = ("<>", "not in", "not contains")
 # Numeric kinds and the Python types a range value must have (bool is an int: excluded by typing).
 _NUMERIC = {"integer": int, "integer_loose": int, "float": (int, float), "float_loose": (int, float)}
+# The type families (pg_types.family) of the columns whose parameter brings such a value.
+_NUMERIC_FAMILIES = ("integer", "number")
+
+
+def _unknown(value) -> bool:
+    """A parameter's value (or an array of them), unknown while EXPLAIN runs (quals.Parameter)."""
+    return isinstance(value, Parameter) or (isinstance(value, tuple) and any(isinstance(v, Parameter) for v in value))
+
+
+def _numeric(value, kind: str) -> bool:
+    if isinstance(value, Parameter):
+        return value.family in _NUMERIC_FAMILIES
+    return isinstance(value, _NUMERIC[kind])
+
+
+# Which parameters (by their column's type family) bring a value that a field of each kind takes:
+# a date column's parameter a date, an integer column's a number, and so on. A text column holding
+# integers (owner_id) brings text, which an integer field takes in the integers' own spelling.
+_PARAMETER_FAMILIES = {
+    "integer": ("integer", "number", "text"), "integer_loose": ("integer", "number", "text"),
+    "float": _NUMERIC_FAMILIES, "float_loose": _NUMERIC_FAMILIES, "boolean": ("boolean",),
+    "date": ("date", "timestamp", "timestamptz"), "day": ("date", "timestamp", "timestamptz"),
+}
 
 
 _CONTEXT_CASED = frozenset("\u03a3\u03c3\u03c2\u0130\u0131")  # Σ σ ς İ ı
@@ -139,6 +165,12 @@ def _date_filters(name: str, op: str, value: int) -> List[dict]:
     # Dates compare by calendar day in the workspace's (unknown) time zone and accept only =, <, >;
     # "> d" starts at the next day and "< d" stops at the start of d's day (OpenAPI search docs).
     # DATE_MARGIN on each side covers any time zone (a day's margin would not cover a 25-hour day).
+    if _unknown(value):
+        # EXPLAIN of a parameter (a generic plan's $1, a join's value): the filter execution sends,
+        # its value moved by DATE_MARGIN then (and not sent for a value too near years 1 or 9999).
+        return {"=": [_leaf(name, "=", value)], ">": [_leaf(name, ">", value)], ">=": [_leaf(name, ">", value)],
+                "<": [_leaf(name, "<", value)], "<=": [_leaf(name, "<", value)],
+                "in": [{"operator": "OR", "value": [_leaf(name, "=", v) for v in value]}]}.get(op, [])
     if op == "=":
         filters = [_leaf(name, "=", value)]
     elif op in (">", ">="):
@@ -162,6 +194,8 @@ def _decimal_filters(field: SearchField, op: str, value) -> List[dict]:
     # Search values are never decimals (OpenAPI single_filter_search_request: string, integer,
     # boolean, or a list of strings and integers): a fractional bound becomes the integer just
     # outside it (x >= 2.5 is searched as x > 2), which holds every row SQL wants.
+    if _unknown(value):  # EXPLAIN of a parameter: whether its value is whole decides it at execution
+        return search_filters(Condition(field.column, op, value), field)
     values = value if isinstance(value, tuple) else (value,)
     if all(float(v).is_integer() for v in values):
         whole = tuple(int(v) for v in values) if isinstance(value, tuple) else int(value)
@@ -178,6 +212,10 @@ def _day_filters(name: str, op: str, value) -> List[dict]:
     # A `date` column holds the UTC day of the attribute's UNIX seconds: `d = D` is the instant
     # range [D, D + 1 day), `d <= D` is `t < D + 1 day`, `d > D` is `t >= D + 1 day`. Each bound
     # is then widened as for timestamps (the workspace's day boundaries are unknown).
+    if _unknown(value):  # EXPLAIN of a parameter: the bounds execution sends, around its day
+        value = value[0] if isinstance(value, tuple) else value
+        bounds = {"=": (">=", "<"), "in": (">=", "<"), "<": ("<",), "<=": ("<",), ">": (">=",), ">=": (">=",)}
+        return [f for bound in bounds.get(op, ()) for f in _date_filters(name, bound, value)]
     if op == "in":
         op, value = "between", (min(value), max(value))
     elif op == "=":
@@ -206,6 +244,9 @@ def _translated(value, terms):
 
 def _search_value(value, kind: str):
     """The value in the JSON type the field's kind expects, or None if it has none (not pushed)."""
+    if isinstance(value, Parameter):
+        families = _PARAMETER_FAMILIES.get(kind)
+        return value if families is None or value.family in families else None
     if isinstance(value, tuple):
         converted = tuple(_search_value(v, kind) for v in value)
         return None if any(v is None for v in converted) else converted

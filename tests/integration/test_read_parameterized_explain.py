@@ -57,3 +57,39 @@ def test_a_literal_question_mark_is_a_parameter_only_where_the_runtime_gives_sta
     plan = read_db.explain("SELECT name FROM intercom.contact_tags WHERE contact_id = '?'")
     shown = "$param" if RUNTIME == "multicorn2" else "%3F"
     assert f"Request: GET /contacts/{shown}/tags" in plan, plan
+
+
+GENERIC_PLANS = [
+    # (parameter type, query with $1, the value, the request EXPLAIN and execution make)
+    ("timestamptz", "SELECT count(*) FROM {schema}.contacts WHERE created_at >= $1", "2026-01-01 00:00+00",
+     "POST /contacts/search", "created_at >= '$param'"),
+    ("timestamptz", "SELECT count(*) FROM {schema}.conversations WHERE created_at < $1", "2026-03-01 00:00+00",
+     "POST /conversations/search", "created_at < '$param'"),
+    ("timestamptz", "SELECT count(*) FROM {schema}.activity_logs WHERE created_at >= $1", "2026-01-01 00:00+00",
+     "GET /admins/activity_logs", "created_at >= '$param'"),
+]
+
+
+@pytest.mark.parametrize("pg_type, query, value, route, pushed", GENERIC_PLANS,
+                         ids=[q[1].split("}.")[1].split()[0] for q in GENERIC_PLANS])
+def test_explain_execute_of_a_generic_plan_shows_the_request_that_runs(read_db, pg_type, query, value, route, pushed):
+    # A generic plan (plan_cache_mode force_generic_plan, or PostgreSQL's own choice from the 6th
+    # EXECUTE of a prepared statement on, as psycopg and JDBC prepare them) plans $1 unknown. Its
+    # EXPLAIN said "full scan: GET /contacts, Pushed filters: none, about 67 calls" for a date
+    # parameter, while each EXECUTE sent one search with it.
+    conn = read_db.conn
+    conn.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        for schema in ("intercom", "intercom_plain"):
+            conn.execute(f"PREPARE generic_{schema}({pg_type}) AS " + query.format(schema=schema))
+        plan = read_db.explain(f"EXECUTE generic_intercom('{value}')")
+        assert "$1" in plan, plan  # the generic plan indeed
+        lines = foreign_scan_lines(plan)
+        assert any(line.startswith(f"Multicorn: Request: {route}") for line in lines), plan
+        assert f"Multicorn: Pushed filters: {pushed}" in lines, plan
+        (rows, routes) = read_db.calls(f"EXECUTE generic_intercom('{value}')")
+        assert rows == read_db.rows(f"EXECUTE generic_intercom_plain('{value}')")
+        assert set(routes) == {route}, routes
+    finally:
+        conn.execute("DEALLOCATE ALL")
+        conn.execute("RESET plan_cache_mode")

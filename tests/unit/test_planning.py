@@ -427,3 +427,38 @@ def test_a_full_scan_of_companies_may_read_the_plain_list_when_no_scroll_can_be_
     listed, reach = call.stand_in
     assert (listed.path, listed.paging, listed.per_page, reach) == ("/companies", "page", 60, 10_000)
     assert plan("contacts").calls[0].stand_in is None
+
+
+def parameter_of(pg_type):
+    """The value a runtime's parameter (UNBOUND, or multicorn2's stand-in) becomes in EXPLAIN."""
+    from intercom_fdw.planning.quals import Parameter, conditions_from_qual
+    [condition] = conditions_from_qual("c", "=", Parameter(), pg_type)
+    return condition.value
+
+
+@pytest.mark.parametrize("kind, pg_type, op, expected", [
+    ("date", "timestamp with time zone", ">=", [{"field": "f", "operator": ">", "value": "$param"}]),
+    ("date", "timestamp with time zone", "<=", [{"field": "f", "operator": "<", "value": "$param"}]),
+    ("day", "date", "=", [{"field": "f", "operator": ">", "value": "$param"},
+                          {"field": "f", "operator": "<", "value": "$param"}]),
+    ("integer", "integer", ">", [{"field": "f", "operator": ">", "value": "$param"}]),
+    ("integer_loose", "bigint", ">=", [{"field": "f", "operator": ">", "value": "$param"}]),
+    ("float", "double precision", "<", [{"field": "f", "operator": "<", "value": "$param"}]),
+    ("boolean", "boolean", "=", [{"field": "f", "operator": "=", "value": "$param"}]),
+    ("integer_loose", "text", "=", [{"field": "f", "operator": "=", "value": "$param"}]),
+    # a text column holding integers compares as text: no numeric range, whatever the value
+    ("integer_loose", "text", ">", []),
+    ("date", "text", ">", []),
+])
+def test_a_parameter_while_explain_runs_makes_the_filter_its_value_makes(kind, pg_type, op, expected):
+    # EXPLAIN of a generic plan ($1) or a join's parameter: a date, number or boolean parameter made
+    # no filter (its placeholder is text), so EXPLAIN showed a full scan where execution searched.
+    assert search_filters(Condition("c", op, parameter_of(pg_type)), SearchField("c", "f", kind)) == expected
+
+
+def test_a_date_parameter_plans_the_search_and_window_that_execution_sends():
+    moment = parameter_of("timestamp with time zone")
+    searched = plan("contacts", [Condition("created_at", ">=", moment)])
+    assert only_call(searched).path == "/contacts/search" and searched.pushed == ("created_at >= '$param'",)
+    windowed = plan("activity_logs", [Condition("created_at", ">=", moment), Condition("created_at", "<", 10 ** 9)])
+    assert only_call(windowed).params == {"created_at_after": "$param", "created_at_before": str(10 ** 9 + 1)}
