@@ -66,6 +66,9 @@ def setup(request: SetupRequest, say: Callable[[str], None] = print) -> List[str
     except psycopg.Error as exc:
         raise errors.ConfigurationError(f"cannot connect to PostgreSQL with --dsn: {exc}",
                                         hint="a libpq connection string, e.g. 'host=... dbname=... user=...'") from None
+    # What the statements tell (IMPORT FOREIGN SCHEMA: the custom attributes it leaves out, and why)
+    told: List[str] = []
+    conn.add_notice_handler(lambda diag: told.append(diag.message_primary))
     with conn:
         try:
             server_options = _server_options(conn, request)
@@ -87,6 +90,8 @@ def setup(request: SetupRequest, say: Callable[[str], None] = print) -> List[str
                 detail=exc.diag.message_detail) from None
     for line in changed:
         say(line)
+    for notice in told:
+        say(f"NOTICE: {notice}")
     say("nothing to change: the database is set up" + ("" if request.refresh else
         " (--refresh adds the tables and columns of ticket types and attributes new since the import)")
         if not changed else f"done: {len(changed)} change(s); `intercom-fdw setup` again changes nothing")
