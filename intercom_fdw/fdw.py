@@ -93,6 +93,9 @@ DEFAULT_BATCH_SIZE = 50
 # Whether the runtime turns batching off for INSERT ... RETURNING (as postgres_fdw does): the bundled
 # runtime does and says so; real multicorn2 3.2 does not.
 RUNTIME_KEEPS_RETURNING = bool(getattr(multicorn, "BATCHES_WITHOUT_RETURNING", False))
+# Whether a scan a join parameter drives keeps the join's other conditions: the bundled runtime's does;
+# real multicorn2 3.2 applies none of them (README, multicorn2 differences), which EXPLAIN then says.
+_PARAMETERIZED_SCANS_KEEP_JOIN_CONDITIONS = bool(getattr(multicorn, "PARAMETERIZED_SCANS_KEEP_JOIN_CONDITIONS", False))
 
 
 def _clear_dropped_qual_error():
@@ -240,6 +243,10 @@ class IntercomFdw(ForeignDataWrapper):
         # request were a parameterized nested loop to supply a path key (in a join planned later).
         joined = [] if plan.parameters else parameterized_lines(self.spec, conditions,
                                                                 self._scan_options(strict=False), verbose)
+        if plan.parameters and not _PARAMETERIZED_SCANS_KEEP_JOIN_CONDITIONS:
+            joined.append(f"Warning: if this scan is the inner side of a join, multicorn2 3.2 applies none of the "
+                          f"join's conditions other than those on {', '.join(plan.parameters)} (wrong results: "
+                          f"see the README's multicorn2 differences for the way round it)")
         return [reported_text(line) for line in plan.explain(verbose) + joined]
 
     # -- execution -------------------------------------------------------------------------------

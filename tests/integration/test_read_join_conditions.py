@@ -43,6 +43,14 @@ def test_the_join_runs_as_one_get_by_id_per_local_row(join_db):
     assert "Nested Loop" in plan and "get by id" in plan, plan
 
 
+def test_explain_warns_of_the_lost_conditions_on_multicorn2_only(join_db):
+    plan = join_db.explain(f"SELECT count(*) FROM {JOINED} WHERE l.name <> c.name")
+    warned = "multicorn2 3.2 applies none of the join's conditions other than those on id" in plan
+    assert warned == (throwaway_pg.runtime() == "multicorn2"), plan
+    # a scan no parameter drives has no such warning
+    assert "applies none of" not in join_db.explain("SELECT count(*) FROM joined.contacts WHERE id = 'x'")
+
+
 @pytest.mark.parametrize("query", [
     f"SELECT count(*) FROM (SELECT l.name AS here, c.name AS there FROM {JOINED} OFFSET 0) s WHERE here <> there",
     f"SELECT count(*) FROM (SELECT l.name AS here, c.name AS there FROM {JOINED} OFFSET 0) s "

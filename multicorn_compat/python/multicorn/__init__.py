@@ -26,6 +26,10 @@ PARAMETERS_AS_UNBOUND = True
 # jsonb_in gives for its json.dumps() text; multicorn2 3.2 refuses dicts and str()s lists): an FDW
 # may hand its objects over instead of serialising them for the input function to parse again.
 JSONB_FROM_PYTHON = True
+# A parameterized scan (the inner side of a nested loop, by a key of get_path_keys()) applies every
+# join condition PostgreSQL moves into it, not only the key's (multicorn2 3.2 builds that scan's
+# ParamPathInfo from the key's clauses alone, so a join's other conditions are applied nowhere).
+PARAMETERIZED_SCANS_KEEP_JOIN_CONDITIONS = True
 
 # Markers returned by Qual.list_any_or_all.
 ANY = object()
