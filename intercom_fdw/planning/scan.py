@@ -81,6 +81,21 @@ def supported_sortkeys(spec: ObjectSpec, sortkeys: Sequence[SortKey], pushdown: 
     return []
 
 
+# What one call per execution of a parameterized scan costs, in rows. multicorn prices a scan at
+# rows * width (its rows, the path key's): a lookup priced at its one row cost what one row of a full
+# scan costs, so PostgreSQL joined two foreign tables (conversations to contacts on id, a self-join)
+# with a GET per outer row, 121 calls where reading each table once takes 3. A call is priced as the
+# page of rows a list call brings (Intercom's largest per_page), so a nested loop wins where its calls
+# are fewer than the full scan's pages. (Its EXPLAIN shows these rows for each execution.) Not for a
+# table whose full scan is a scroll: one may be open per workspace, so a query reading such a table
+# twice (a self-join) runs only with one side looked up per row.
+ROWS_PER_CALL = 150
+
+
+def _rows_per_lookup(spec: ObjectSpec) -> int:
+    return 1 if spec.list is not None and spec.list.paging == "scroll" else ROWS_PER_CALL
+
+
 def path_keys(spec: ObjectSpec, pushdown: bool = True) -> List[Tuple[Tuple[str, ...], int]]:
     """Columns whose `=` value makes a cheap request: parameterized nested loops use them.
 
@@ -88,15 +103,16 @@ def path_keys(spec: ObjectSpec, pushdown: bool = True) -> List[Tuple[Tuple[str, 
     when their qual reaches the scan, so a join on them is right only as a parameterized loop.
     """
     keys = []
+    per_call = _rows_per_lookup(spec)
     if pushdown and spec.get:
-        keys.append((("id",), 1))
+        keys.append((("id",), per_call))
     if pushdown and spec.parent and not spec.parent.values:
         keys.append(((spec.parent.column,), spec.row_estimate))
     if spec.required:
         keys += [((column,), spec.row_estimate) for column in spec.required.params]
     if pushdown:
-        keys += [((f.column,), 1) for f in spec.list_filters]
-        keys += [((f.column,), 1) for f in spec.search_fields
+        keys += [((f.column,), per_call) for f in spec.list_filters]
+        keys += [((f.column,), per_call) for f in spec.search_fields
                  if f.kind in ("string", "id", "member") and f.column != "id"]
     keys += [((m.column,), 1) for m in spec.member_filters if ((m.column,), 1) not in keys]
     present = set(spec.column_names)  # a hand-written table may leave key columns out

@@ -112,7 +112,9 @@ def test_join_of_ten_local_rows_to_contact_tags_is_ten_calls(read_db, local_cont
 
 
 def test_join_on_external_id_is_one_search_per_local_row(read_db, api):
-    contacts = [c for c in api.all("/contacts") if c.get("external_id")][:4]
+    # Fewer local rows than the contacts list has pages (2, once this backend has counted 300): more,
+    # and PostgreSQL rightly reads the list instead (planning/scan.py ROWS_PER_CALL).
+    contacts = [c for c in api.all("/contacts") if c.get("external_id")][:1]
     read_db.conn.execute("CREATE TABLE my_accounts (user_id text PRIMARY KEY)")
     with read_db.conn.cursor() as cursor:
         cursor.executemany("INSERT INTO my_accounts VALUES (%s)", [(c["external_id"],) for c in contacts])
@@ -120,7 +122,7 @@ def test_join_on_external_id_is_one_search_per_local_row(read_db, api):
     query = "SELECT c.id FROM my_accounts a JOIN {schema}.contacts c ON c.external_id = a.user_id"
     rows, routes = read_db.calls(query.format(schema="intercom"))
     assert sorted(r[0] for r in rows) == sorted(c["id"] for c in contacts)
-    assert routes == {"POST /contacts/search": 4}
+    assert routes == {"POST /contacts/search": 1}
 
 
 def test_article_statistics_only_when_selected(read_db, api):
