@@ -31,6 +31,7 @@ with its own absolute URLs).
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from urllib.parse import urlsplit
 from intercom_fdw import errors
 from intercom_fdw.api_request import ApiRequest
 from intercom_fdw.client.policy import list_can_replace_scroll
+from intercom_fdw.client.scroll_lock import ScrollOpenInThisSession
 
 log = logging.getLogger("intercom_fdw.client")
 
@@ -180,7 +182,22 @@ class CompanyScroll:
         self.ctx = ctx
 
     def __iter__(self) -> Iterator[Page]:
-        with self.ctx.scroll_lock():
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(self.ctx.scroll_lock())
+            except ScrollOpenInThisSession:
+                # This session's own scroll is open (a cursor still reading companies, the other side of
+                # a self-join): the list reads the same companies, where it reaches them all.
+                if self.request.stand_in is None:
+                    raise
+                listed = self._stand_in()
+                first = next(listed, None)
+                if first is None or not list_can_replace_scroll(first.get("total_count"), self.request.stand_in[1]):
+                    listed.close()
+                    raise
+                log.info("companies scroll: this session's scroll is open; reading the list instead")
+                yield from _unseen_pages(itertools.chain([first], listed), self.request.stand_in[0], set())
+                return
             yield from self._scan()
 
     def _scan(self) -> Iterator[Page]:

@@ -23,10 +23,16 @@ _POLL_SECONDS = 0.05
 _MAX_POLL_SECONDS = 1.0
 
 # Which thread of this process holds each key's lock. A second scroll from the same thread (a
-# self-join of companies: the outer scan is suspended while the inner one runs) would wait for
-# itself, so it fails at once with an explanation; another thread simply waits like a backend.
+# self-join of companies: the outer scan is suspended while the inner one runs; a cursor of the
+# session still reading companies) would wait for itself, so it is refused at once
+# (ScrollOpenInThisSession: the scan may read the plain list instead); another thread simply waits
+# like a backend.
 _holders: dict = {}
 _holders_lock = threading.Lock()
+
+
+class ScrollOpenInThisSession(errors.UnsupportedOperationError):
+    """This backend's own scan of companies holds the workspace's scroll."""
 
 
 def workspace_key(base_url: str, token: str) -> str:
@@ -49,11 +55,12 @@ def workspace_scroll_lock(
     me = threading.get_ident()
     with _holders_lock:
         if _holders.get(key) == me:
-            raise errors.UnsupportedOperationError(
-                "this query already has a scan of companies open, and Intercom allows only one "
-                "companies scroll per workspace at a time",
-                hint="a query that scans companies twice at once (e.g. a self-join) needs one side "
-                "filtered by id or company_id, or materialized first",
+            raise ScrollOpenInThisSession(
+                "this session already has a scan of companies open (another scan of companies in this "
+                "query, or an open cursor's), and Intercom allows only one companies scroll per workspace "
+                "at a time",
+                hint="close the cursor that reads companies, or give one of the query's scans of companies "
+                "a filter by id or company_id (or materialize it first)",
             )
     fd = _open_lock_file(lock_path(key, directory))
     try:

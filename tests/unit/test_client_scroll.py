@@ -244,3 +244,26 @@ def test_a_list_that_cannot_reach_every_company_is_not_used(tmp_path):
         assert ids(client.iter_items(with_stand_in())) == ids(COMPANIES)
     assert len(client._clock.sleeps) == 1 and client._clock.sleeps[0] >= 1.0  # waited, then scrolled
     assert [r.path for r in api.seen][:3] == ["/companies/scroll", "/companies", "/companies/scroll"]
+
+
+def test_a_second_scan_while_this_session_scrolls_reads_the_list(tmp_path):
+    # A cursor of the session still reading companies (or a self-join's other side) holds the scroll:
+    # a second scan failed ("this query already has a scan of companies open") where the list reaches
+    # every company.
+    with serve(ScrollAndList()) as api:
+        client = client_against(api, scroll_lock_dir=str(tmp_path))
+        cursor = client.iter_items(with_stand_in())
+        first = next(cursor)
+        assert ids(client.iter_items(with_stand_in())) == ids(COMPANIES)
+        assert [first["id"]] + ids(cursor) == ids(COMPANIES)
+    assert [r.path for r in api.seen].count("/companies/scroll") == 4  # one scroll, read to its end
+
+
+def test_a_second_scan_while_this_session_scrolls_fails_where_the_list_falls_short(tmp_path):
+    with serve(ScrollAndList(total=REACH + 1)) as api:
+        client = client_against(api, scroll_lock_dir=str(tmp_path))
+        cursor = client.iter_items(with_stand_in())
+        next(cursor)
+        with pytest.raises(errors.UnsupportedOperationError, match="one companies scroll per workspace") as caught:
+            next(client.iter_items(with_stand_in()))
+        assert "close the cursor" in caught.value.hint
