@@ -141,7 +141,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
     unbound = _unbound_filter_columns(spec, conditions, columns)
     notes = plan.notes + _omission_notes(spec, route) + (
         spec.search_notes if _sends_search(plan) and not plan.partitions else ())
-    if unbound and route.kind != "lookup":
+    if unbound and route.kind not in ("lookup", "nothing"):
         notes += (f"{', '.join(unbound)} NULL unless a WHERE {unbound[0]} = ... or a join's value reaches the scan "
                   f"(the row estimate is raised so that a join on {unbound[0]} runs as a parameterized nested loop)",)
     return ScanPlan(
@@ -152,7 +152,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         member_values=_member_values(spec, conditions), distinct_key=plan.distinct_key,
         limit=limit, offset=offset or 0,
         expected_calls=_expected_calls(spec, route, row_limit, extended, estimate),
-        estimated_rows=UNBOUND_FILTER_ESTIMATE if unbound and route.kind != "lookup" else estimate,
+        estimated_rows=UNBOUND_FILTER_ESTIMATE if unbound and route.kind not in ("lookup", "nothing") else estimate,
         parameters=tuple(dict.fromkeys(c.column for c in conditions if _has_parameter(c.value))),
         partitions=plan.partitions, in_order=in_order,
     )
@@ -281,17 +281,20 @@ class _Route:
     # -- routes ---------------------------------------------------------------------------------
     @classmethod
     def _matching_nothing(cls, spec, conditions):
-        """No request when a condition matches no row: `IN` of NULLs only, and `col IS NULL` on a
-        column no row leaves NULL (spec.never_null). multicorn passes a parameter that is NULL (a
-        nested loop's NULL outer value: `c.id = NULL`) as IS NULL, so this is also the scan of such an
-        outer row, which used to read the whole table (or fail: a required filter had no value)."""
+        """No row, and no call, when a condition matches no row: `IN` of NULLs only, and `col IS NULL`
+        on a column no row leaves NULL (spec.never_null). That is also how a join hands over an outer
+        row's NULL value: multicorn passes `key = NULL` as it passes `key IS NULL`. A child table read
+        for a NULL parent was read for every parent (a call per contact), and a table that needs a
+        filter (tag_contacts) refused the whole query."""
         for condition in conditions:
-            if (condition.op == "is null" and condition.column in spec.never_null) or \
-                    (condition.op == "in" and not condition.value):
-                what = f"{condition.column} is NULL (IS NULL, or a NULL join value)" if condition.op == "is null" \
-                    else f"{condition.column} IN holds only NULLs"
-                plan = ScanPlan(spec.table, f"no request: {what}, which no row matches", ())
-                return cls(plan, [condition], [condition], kind="lookup", rows_per_call=0)
+            if condition.op == "is null" and condition.column in spec.never_null:
+                what = f"{condition.column} is NULL"
+            elif condition.op == "in" and not condition.value:
+                what = f"{condition.column} IN holds only NULLs"
+            else:
+                continue
+            return cls(ScanPlan(spec.table, f"no row can match ({what})", ()), [condition], [condition],
+                       kind="nothing")
         return None
 
     @classmethod
@@ -342,6 +345,15 @@ class _Route:
                     strategy = f"one request per {column}"
                 return cls(ScanPlan(spec.table, strategy, calls), used, used, kind="lookup")
         if options.strict:
+            nulled = [c.column for c in conditions if c.op == "is null" and c.column in required.params]
+            if nulled:
+                # multicorn passes a join's NULL value as `IS NULL`: the join names no contact for that row
+                raise ConfigurationError(
+                    f"a query on {spec.table} needs a filter on one of: {', '.join(required.params)}; "
+                    f"{nulled[0]} is NULL here (IS NULL, or a joined row's NULL value), which names none",
+                    hint=f"Keep the NULLs out of the join (WHERE <joined column> IS NOT NULL on the other "
+                         f"side), or {required.hint[0].lower()}{required.hint[1:]}",
+                )
             raise ConfigurationError(
                 f"a query on {spec.table} needs a filter on one of: {', '.join(required.params)}",
                 hint=required.hint,
@@ -513,6 +525,7 @@ def _table_filter_text(table_values) -> Tuple[str, ...]:
     return tuple(f"{column} = '{value}' (table option)" for column, value in table_values)
 
 
+
 def _equal_values(conditions, column) -> Tuple[Optional[list], list]:
     """Values the column must take (from = and IN, intersected), and the conditions that say so."""
     values, used = None, []
@@ -560,8 +573,10 @@ def _estimate(spec, route, options, row_limit, counted=None) -> int:
         # Fails at execution: priced out, so that a join supplying the filter (a parameterized
         # path) always wins.
         return 10 ** 9
+    if route.kind == "nothing":
+        return 1  # (PostgreSQL's least estimate)
     if route.kind == "lookup":
-        per_call = base if route.rows_per_call is None else route.rows_per_call
+        per_call = route.rows_per_call or base
         estimate = max(1, len(plan.calls)) * per_call
     elif route.kind == "children":
         # every parent row's children: far more than one parent's, which makes PostgreSQL prefer

@@ -475,3 +475,19 @@ def test_a_lookup_per_outer_row_is_priced_as_a_page_of_rows_where_a_full_scan_ca
     assert companies[("id",)] == companies[("company_id",)] == 1
     # a child table read per parent value keeps its rows: its full scan is a call per parent anyway
     assert dict(path_keys(SPECS["contact_tags"]))[("contact_id",)] == SPECS["contact_tags"].row_estimate
+
+
+@pytest.mark.parametrize("table, column", [("contact_tags", "contact_id"), ("contacts", "id"),
+                                           ("tag_contacts", "tag_id"), ("conversation_parts", "conversation_id")])
+def test_is_null_on_a_column_every_row_holds_makes_no_call(table, column):
+    # how multicorn hands over a joined row's NULL key: contact_tags read every contact's tags for it
+    found = plan(table, [Condition(column, "is null")], strict=True)
+    assert found.calls == () and found.child_calls is None and found.expected_calls == "0"
+    assert found.estimated_rows == 1 and found.strategy == f"no row can match ({column} is NULL)"
+
+
+def test_is_null_on_a_column_rows_may_leave_null_is_no_such_shortcut():
+    assert only_call(plan("contacts", [Condition("email", "is null")])).path == "/contacts"
+    with pytest.raises(ConfigurationError, match="email is NULL here") as caught:
+        plan("events", [Condition("email", "is null")], strict=True)
+    assert caught.value.hint.startswith("Keep the NULLs out of the join")
