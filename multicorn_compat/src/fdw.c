@@ -319,7 +319,12 @@ ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 		((Var *) expr)->varattno == *(AttrNumber *) arg;
 }
 
-/* A join clause that binds column attnum to other relations, or NULL. */
+/*
+ * A join clause that binds column attnum to other relations, or NULL: an equality (`col = outer`),
+ * as multicorn2 finds them (equivalence classes, outer-join clauses).  Any other join clause on the
+ * column (`col < outer.x`) gives the scan no value, so a path parameterized by it would be priced as
+ * a lookup per outer row and read the whole table for each.
+ */
 static RestrictInfo *
 join_clause_for_column(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attnum)
 {
@@ -339,8 +344,15 @@ join_clause_for_column(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attnum
 			bms_is_subset(ri->clause_relids, baserel->relids))
 			continue;
 		extract_quals(root, baserel, list_make1(ri), &specs, &exprs);
-		if (specs != NIL && intVal(linitial((List *) linitial(specs))) == attnum)
-			return ri;
+		if (specs != NIL)
+		{
+			List	   *spec = linitial(specs);
+
+			/* (attnum, operator name, is_array, use_or, expression index): extract_qual() */
+			if (intVal(linitial(spec)) == attnum && strcmp(strVal(lsecond(spec)), "=") == 0 &&
+				!intVal(lthird(spec)))
+				return ri;
+		}
 	}
 	return NULL;
 }

@@ -99,7 +99,8 @@ def test_filtered_scans_record_no_count_and_ticket_type_tables_are_counted_apart
     ("SELECT a.id, b.email FROM {schema}.contacts a JOIN {schema}.contacts b ON b.id = a.id",
      {"GET /contacts": 4}),
     ("SELECT a.id, b.name FROM {schema}.admins a JOIN {schema}.admins b USING (id)", {"GET /admins": 2}),
-], ids=["conversations_to_contacts", "contacts_self_join", "admins_self_join"])
+    ("SELECT a.id, b.id FROM {schema}.admins a JOIN {schema}.admins b ON b.id < a.id", {"GET /admins": 2}),
+], ids=["conversations_to_contacts", "contacts_self_join", "admins_self_join", "admins_inequality_join"])
 def test_two_foreign_tables_are_joined_by_reading_each_once(estimates_db, api, query, routes):
     # A lookup per outer row was priced as one row of a full scan, so PostgreSQL looked up every
     # conversation's contact (GET /contacts/{id}: 121 calls for 120 conversations), with or without counts.
@@ -113,3 +114,13 @@ def test_a_self_join_of_companies_still_looks_one_side_up(estimates_db, api):
     # the loop of lookups stays (README, Row estimates).
     rows, made = estimates_db.calls("SELECT count(*) FROM intercom.companies a JOIN intercom.companies b USING (id)")
     assert rows[0][0] > 0 and made["GET /companies/{id}"] == rows[0][0], made
+
+
+def test_a_join_on_an_inequality_reads_the_inner_table_once(estimates_db, api):
+    # The bundled runtime took `b.id < a.id` for the path key id (as if `b.id = a.id`) and priced a
+    # scan per outer row as a lookup: each read all companies (35 list reads for 35 companies).
+    query = "SELECT count(*) FROM intercom.companies a JOIN intercom.companies b ON b.id < a.id"
+    rows, made = estimates_db.calls(query)
+    companies = len(api.scroll_all("/companies/scroll"))
+    assert rows == [(companies * (companies - 1) // 2,)]
+    assert "GET /companies/{id}" not in made and sum(made.values()) <= 4, made

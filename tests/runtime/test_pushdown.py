@@ -196,6 +196,23 @@ def test_explain_in_a_machine_format_keeps_every_python_line(fdw, fmt):
     assert "  Multicorn: verbose: False" in text_lines and "  Multicorn: sortkeys: []" in text_lines
 
 
+def test_only_an_equality_join_clause_parameterizes_a_path_key(fdw):
+    # `f.owner_id < o.id` gave the path key owner_id a parameterized path, priced as one row per
+    # outer row, whose every execution had no value to look up: a full read per outer row.
+    fdw.sql("DROP TABLE IF EXISTS owners3; CREATE TABLE owners3 (id int); INSERT INTO owners3 VALUES (1), (2), (3)")
+    fdw.sql("ANALYZE owners3")
+    fdw.table("owned3", "id text, owner_id int", estimated_rows=1000000, path_keys="[(('owner_id',), 1)]",
+              rows="[{'id': 'a', 'owner_id': 1}, {'id': 'b', 'owner_id': 2}]")
+    for clause, parameterized in (("f.owner_id < o.id", False), ("f.owner_id = o.id", True),
+                                  ("f.owner_id = ANY(ARRAY[o.id, 2])", False)):
+        fdw.reset()
+        rows = fdw.sql(f"SELECT o.id, f.id FROM owners3 o JOIN owned3 f ON {clause} ORDER BY 1, 2")
+        assert len(fdw.calls("execute")) == (3 if parameterized else 1), (clause, fdw.calls("execute"))
+        plain = fdw.sql(f"SELECT o.id, f.id FROM owners3 o JOIN (SELECT * FROM owned3 OFFSET 0) f ON {clause} "
+                        "ORDER BY 1, 2")
+        assert rows == plain, clause
+
+
 def test_path_key_given_as_a_string_warns_and_adds_no_path(fdw):
     fdw.sql("DROP TABLE IF EXISTS parents2; CREATE TABLE parents2 (id int); INSERT INTO parents2 VALUES (1)")
     fdw.table("children2", "id text, parent_id int", estimated_rows=1000000, path_keys="[('parent_id', 1)]",
