@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+from intercom_fdw.planning.quals import Parameter
 from intercom_fdw.planning.search import DATE_MARGIN
 from intercom_fdw.spec import Partitioning
 
@@ -56,6 +57,8 @@ class Window:
 
     def describe(self) -> str:
         def when(t):
+            if isinstance(t, Parameter):  # EXPLAIN of a parameter's bound (a generic plan's $1)
+                return t
             return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
         return f"[{'-inf' if self.start is None else when(self.start)}, {'+inf' if self.end is None else when(self.end)})"
@@ -172,19 +175,31 @@ def first_window(partitioning: Partitioning, conditions) -> Tuple[Window, list]:
     start = end = None
     used = []
     for c in conditions:
-        if c.column != partitioning.column or not isinstance(c.value, int) or isinstance(c.value, bool):
+        if c.column != partitioning.column or not isinstance(c.value, (int, Parameter)) or isinstance(c.value, bool):
             continue
-        # Values are whole seconds rounded down (planning/quals.py): a bound is kept one second wide
-        # so that a fractional constant never cuts off the second it falls in.
-        low = c.value if c.op in (">", ">=", "=") else None
-        high = c.value + 1 if c.op in ("<", "<=", "=") else None
-        # A bound outside the open ends narrows nothing the search holds, and one near year 1 or 9999
-        # moved out by DATE_MARGIN would be no date the search can take: the window stays open there.
-        low, high = (b if b is not None and OPEN_START <= b <= OPEN_END else None for b in (low, high))
+        if isinstance(c.value, Parameter):
+            # EXPLAIN of a parameter (a generic plan's $1): the window execution starts from its value
+            low = c.value if c.op in (">", ">=", "=") else None
+            high = c.value if c.op in ("<", "<=", "=") else None
+        else:
+            # Values are whole seconds rounded down (planning/quals.py): a bound is kept one second wide
+            # so that a fractional constant never cuts off the second it falls in.
+            low = c.value if c.op in (">", ">=", "=") else None
+            high = c.value + 1 if c.op in ("<", "<=", "=") else None
+            # A bound outside the open ends narrows nothing the search holds, and one near year 1 or 9999
+            # moved out by DATE_MARGIN would be no date the search can take: the window stays open there.
+            low, high = (b if b is not None and OPEN_START <= b <= OPEN_END else None for b in (low, high))
         if low is not None:
-            start = low if start is None else max(start, low)
+            start = _narrower(start, low, max)
         if high is not None:
-            end = high if end is None else min(end, high)
+            end = _narrower(end, high, min)
         if low is not None or high is not None:
             used.append(c)
     return Window(start, end), used
+
+
+def _narrower(bound, other, pick):
+    """`pick` of two window bounds; a parameter's (unknown while EXPLAIN runs) over a known one."""
+    if bound is None or isinstance(other, Parameter):
+        return other
+    return bound if isinstance(bound, Parameter) else pick(bound, other)

@@ -93,3 +93,23 @@ def test_explain_execute_of_a_generic_plan_shows_the_request_that_runs(read_db, 
     finally:
         conn.execute("DEALLOCATE ALL")
         conn.execute("RESET plan_cache_mode")
+
+
+def test_explain_execute_of_a_partitioned_scan_starts_its_windows_at_the_parameter(read_db, emulator):
+    from tests.integration.read_fixtures import import_tables
+    import_tables(read_db.conn, "explain_part", emulator.url, emulator.token, ["contacts"], scan_mode="partitioned")
+    conn = read_db.conn
+    conn.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        conn.execute("PREPARE windows(timestamptz) AS SELECT count(*) FROM explain_part.contacts WHERE created_at >= $1")
+        plan = read_db.explain("EXECUTE windows('2026-01-01 00:00+00')", verbose=True)
+        lines = foreign_scan_lines(plan)
+        assert any("Partitions: created_at windows over [$param, +inf)" in line for line in lines), plan
+        body = next(line for line in lines if line.startswith("Multicorn: Request body:"))
+        assert "$param" not in body, body  # the bound is the window's, not one more filter
+        rows, routes = read_db.calls("EXECUTE windows('2026-01-01 00:00+00')")
+        assert rows == read_db.rows("SELECT count(*) FROM intercom_plain.contacts WHERE created_at >= '2026-01-01 00:00+00'")
+        assert set(routes) == {"POST /contacts/search"}
+    finally:
+        conn.execute("DEALLOCATE ALL")
+        conn.execute("RESET plan_cache_mode")

@@ -1,5 +1,6 @@
 """Partitioned search planning (pure): windows cover every value exactly once, search bounds hold
 each window, and the planner picks partitioned reads only where they read no more than needed."""
+import json
 import random
 
 import pytest
@@ -134,3 +135,16 @@ def test_explain_counts_the_windows_the_split_makes(table, rows, concurrency):
     pages = -(-rows // 150)
     expected = f"about {pages + len(made) + 1} (" if len(made) > 1 else f"about {pages}"
     assert plan.expected_calls.startswith(expected), (plan.expected_calls, len(made))
+
+
+def test_a_parameter_bound_is_the_first_window_while_explain_runs():
+    # EXPLAIN EXECUTE of a generic plan (created_at >= $1): the windows started at -inf with the
+    # bound in the search body, where execution starts the windows at the value and sends no such filter
+    from intercom_fdw.planning.quals import Parameter, conditions_from_qual
+    [bound] = conditions_from_qual("created_at", ">=", Parameter(), "timestamp with time zone")
+    planned = plan_scan(spec_for("contacts"), [bound], ["id"], (), None, None,
+                        ScanOptions(now=NOW, scan_mode="partitioned"))
+    assert planned.partitions.window.start == "$param" and planned.partitions.window.end is None
+    assert "created_at windows over [$param, +inf)" in "\n".join(planned.explain())
+    assert "$param" not in json.dumps(planned.calls[0].body)
+    assert planned.pushed == ("created_at >= '$param'",)
