@@ -140,6 +140,25 @@ def test_a_joined_null_key_of_a_table_that_needs_a_filter_says_so(read_db):
     assert caught.value.diag.message_hint.startswith("Keep the NULLs out of the join")
 
 
+def test_repeated_join_keys_are_looked_up_once_where_the_runtime_lets_postgresql_memoize(read_db, api):
+    # PostgreSQL puts a Memoize node over the per-row scan on the bundled runtime; over multicorn2 3.2's
+    # parameterized paths (made of the query's own equality clauses) it puts none: a call per outer row,
+    # repeated keys included (README, multicorn2 differences).
+    from tests.conftest import RUNTIME
+    ids = [c["id"] for c in api.all("/contacts")[:3]]
+    read_db.conn.execute("CREATE TABLE repeated_keys AS SELECT k AS contact_id FROM unnest(%s::text[]) k, "
+                         "generate_series(1, 4)", (ids,))
+    read_db.conn.execute("ANALYZE repeated_keys")
+    query = "SELECT k.contact_id, t.id FROM repeated_keys k JOIN {schema}.contact_tags t ON t.contact_id = k.contact_id"
+    plan = read_db.explain(query.format(schema="intercom"))
+    rows, routes = read_db.calls(query.format(schema="intercom"))
+    assert sorted(rows, key=repr) == same_as_unpushed(read_db, query)
+    if RUNTIME == "multicorn2":
+        assert "Memoize" not in plan and routes == {"GET /contacts/{id}/tags": 12}, (plan, routes)
+    else:
+        assert "Memoize" in plan and routes == {"GET /contacts/{id}/tags": 3}, (plan, routes)
+
+
 def test_join_on_external_id_is_one_search_per_local_row(read_db, api):
     # Fewer local rows than the contacts list has pages (2, once this backend has counted 300): more,
     # and PostgreSQL rightly reads the list instead (planning/scan.py ROWS_PER_CALL).
