@@ -91,6 +91,12 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
             return None
         if isinstance(value, Parameter):  # `= ANY($1)` while EXPLAIN runs: the array is unknown
             return Condition(column, op, (typed_value(value, pg_type),))
+        if not isinstance(value, (list, tuple)):
+            # No list for a list operator: multicorn2 3.2 converts an array built at execution
+            # (`id IN (t.a, t.b)` in a correlated subquery or LATERAL, `IN ($1, $2)` in a generic plan)
+            # with its element type, and hands over the array's bytes read as one text ('\x01'):
+            # pushed, it matched nothing. PostgreSQL applies the condition instead.
+            return None
         # A NULL in the list equals nothing: `IN (x, NULL)` holds the rows of `IN (x)`, and `NOT IN`
         # with a NULL holds none, so the values without it are a superset (it was sent as 'None').
         # `IN` of NULLs only is `in ()`: no row (planning reads nothing); `NOT IN` of them: not pushed.
@@ -127,13 +133,40 @@ def conditions_from_qual(column: str, operator, value, pg_type: str) -> Tuple[Co
     bounds of every zone the session may be in: `= t` becomes `>= t - 16 h AND <= t + 16 h`, so the
     pushed request holds every row PostgreSQL keeps (it re-checks the exact qual); `<>` is not pushed."""
     condition = condition_from_qual(column, operator, value, pg_type)
-    if condition is None:
+    if condition is None or (pg_types.family(pg_type) in ("timestamp", "timestamptz") and _date_read_as_time(value)):
         return ()
     conditions = _any_zone(condition) if pg_types.is_zoned_timestamp(pg_type) and _zone_less(value) else (condition,)
     if pg_types.is_moment(pg_type):
         # A bound past the instants a column holds is true or false for every row: not pushed.
         conditions = tuple(c for c in conditions if _holdable(c.value))
     return conditions
+
+
+def _date_read_as_time(value) -> bool:
+    """Whether a timestamp value is what multicorn2 3.2 hands over for an expression of type date
+    compared with a timestamp column (`created_at < now()::date`, Metabase's `CAST(now() AS date)`).
+
+    For an expression it evaluates at execution (anything but a constant, a parameter or an
+    operator) multicorn2 reads the value's type from the wrong field and falls back to the column's
+    type, so a date's day count since 2000-01-01 is read as microseconds: an instant within a second
+    of 2000-01-01 00:00:00 UTC, never a bound a query writes. Pushed, `created_at < now()::date`
+    read no row; PostgreSQL applies the condition instead."""
+    try:
+        seconds = _exact_seconds(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return seconds is not None and 0 < abs(seconds - _POSTGRES_EPOCH) < 1
+
+
+def _exact_seconds(value) -> Optional[float]:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("infinity", "-infinity") or text.endswith(" BC"):
+            return None
+        value = dt.datetime.fromisoformat(text)
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
+    return None
 
 
 def _holdable(value) -> bool:
