@@ -61,6 +61,16 @@ def _reported(method):
     return wrapper
 
 
+def _read_before_writing(rows):
+    """The scan's rows, all read before the first is handed on: the statement writes the table it
+    reads (DELETE/UPDATE ... WHERE, INSERT INTO t SELECT ... FROM t). Streamed, the writes changed the
+    pages still to come: deletes shifted rows out of the next page (a DELETE of 262 contacts deleted
+    150), and created rows came on later pages (an INSERT ... SELECT copied its own new rows). Read
+    first, the statement sees the table as it was when it started, as PostgreSQL's own tables do.
+    The cost is memory for the rows (a DELETE reads only their ids)."""
+    yield from list(rows)
+
+
 def _reported_rows(rows):
     try:
         yield from rows
@@ -259,6 +269,8 @@ class IntercomFdw(ForeignDataWrapper):
         selected = set(columns) | set(memory.keys) if memory else columns
         # (rows remembered for an UPDATE keep JSON text: up to ScanMemory's limit of them, text is smaller)
         rows = engine.rows(plan, client, self.spec.columns, selected, () if memory else self.jsonb_objects)
+        if self._modify_planned:
+            rows = _read_before_writing(rows)
         scan = _reported_rows(memory.watch(rows) if memory else rows)
         self._scans.add(scan)
         return scan

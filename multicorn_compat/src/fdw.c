@@ -875,6 +875,19 @@ mcBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo, List *fdw_
 					 errmsg("could not find the rowid column \"%s\" of foreign table \"%s\"",
 							column, es->relname)));
 	}
+	else
+	{
+		/*
+		 * multicorn2 reads rowid_column whenever a write starts, INSERT included, before the
+		 * statement's scans run: the FDW can tell that the statement writes the table it may
+		 * also read (INSERT INTO t SELECT ... FROM t; intercom_fdw then reads the scan first).
+		 */
+		PyObject   *name = PyObject_GetAttrString(es->instance, "rowid_column");
+
+		if (name == NULL)
+			py_raise_fdw_error(ERROR, "rowid_column of foreign table \"%s\"", es->relname);
+		Py_DECREF(name);
+	}
 }
 
 /* COPY FROM and tuple routing into a foreign partition insert without a ModifyTable plan. */

@@ -41,6 +41,13 @@ def test_delete_gets_rowid_and_returning_shows_the_deleted_row(people):
     assert call["rowid"] == {"type": "str", "repr": "'a'"}
 
 
+def test_an_insert_reads_rowid_column_before_its_scan_runs(people):
+    # as multicorn2 does: an FDW can tell that the statement writes the table it reads
+    people.sql("INSERT INTO people (id, name) SELECT id || '2', name FROM people")
+    methods = [c["method"] for c in people.calls() if c["method"] in ("rowid_column", "execute", "insert")]
+    assert methods[:2] == ["rowid_column", "execute"], methods
+
+
 def test_batched_insert_uses_bulk_insert(fdw):
     fdw.table("batched", "id int, name text", batch_size=3, rows="[]")
     fdw.reset()

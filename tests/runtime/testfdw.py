@@ -165,6 +165,7 @@ class RecordingFdw(ForeignDataWrapper):
     @property
     def rowid_column(self):
         self._fail("rowid_column")
+        report("rowid_column")
         return self.options.get("rowid", list(self.columns)[0])
 
     @property

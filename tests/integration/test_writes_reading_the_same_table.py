@@ -1,0 +1,50 @@
+"""A statement that writes a table while reading it (DELETE ... WHERE, INSERT INTO t SELECT ... FROM t)
+sees the table as it was when the statement started, as PostgreSQL's own tables do. The scan read
+page after page while the writes went on: `DELETE FROM intercom.contacts WHERE email LIKE 'h%'` of 262
+contacts deleted 150 and reported DELETE 150 (the deletes shifted the rest out of the next page), and
+`INSERT INTO intercom.contacts (email) SELECT 'h' || email FROM intercom.contacts` of 162 contacts
+inserted 262, copying 100 of its own new rows (they came on later pages)."""
+import pytest
+from psycopg.rows import dict_row
+
+from tests.integration.read_fixtures import Api
+from tests.integration.write_fixtures import WriteDb, import_schema, start_write_emulator
+
+pytestmark = pytest.mark.timeout(300)
+
+CONTACTS = 180  # more than one page (150) of the contacts list and search
+
+
+@pytest.fixture(scope="module")
+def wdb(pg, db):
+    server = start_write_emulator(contacts=CONTACTS)
+    conn = pg.connect(db, row_factory=dict_row)
+    try:
+        import_schema(conn, server.url, server.token)
+        yield WriteDb(conn, Api(server.url, server.token))
+    finally:
+        conn.close()
+        server.stop()
+
+
+def emails(wdb):
+    return [c.get("email") for c in wdb.api.all("/contacts")]
+
+
+def test_insert_select_from_the_same_table_copies_each_row_once(wdb):
+    before = [e for e in emails(wdb) if e]
+    assert len(before) > 150
+    result = wdb.conn.execute("INSERT INTO intercom.contacts (email) "
+                              "SELECT 'copy-' || email FROM intercom.contacts WHERE email IS NOT NULL")
+    after = emails(wdb)
+    assert result.rowcount == len(before)
+    assert not [e for e in after if e and e.startswith("copy-copy-")]
+    assert sorted(e for e in after if e and e.startswith("copy-")) == sorted("copy-" + e for e in before)
+
+
+def test_delete_of_more_than_a_page_deletes_every_row(wdb):
+    copies = [e for e in emails(wdb) if e and e.startswith("copy-")]
+    assert len(copies) > 150
+    result = wdb.conn.execute("DELETE FROM intercom.contacts WHERE email LIKE 'copy-%'")
+    assert result.rowcount == len(copies)
+    assert not [e for e in emails(wdb) if e and e.startswith("copy-")]
