@@ -135,7 +135,7 @@ def may_have_reached_intercom(error: BaseException) -> bool:
 
 class TransportError(IntercomError):
     """No usable HTTP response: connection refused or dropped, timeout, TLS. `sent`: the request may
-    have reached Intercom (false only when the connection was never made)."""
+    have reached Intercom (false when the connection was never made or the request never written)."""
 
     sent = True
 

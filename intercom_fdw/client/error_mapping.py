@@ -63,7 +63,8 @@ def error_for_response(
 
 def error_for_transport(exc: BaseException, method: str, path: str, attempts: int,
                         sent: bool = True) -> errors.TransportError:
-    """`sent`: the last attempt may have reached Intercom (not a failure to connect)."""
+    """`sent`: the last attempt may have reached Intercom (not a failure to connect, not a request
+    that could not be written)."""
     reason = f"{type(exc).__name__}: {exc}"
     error = errors.TransportError(
         f"no usable answer from Intercom for {method} {path} after {attempts} attempt(s): {reason}",

@@ -23,7 +23,6 @@ from intercom_fdw.client.paging import PagingContext, iter_pages
 from intercom_fdw.client.prefetch import PagesAhead
 from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.client.policy import (
-    CONNECT,
     TRANSPORT,
     backoff_delay,
     is_idempotent,
@@ -282,7 +281,7 @@ class IntercomClient:
                 if should_retry(method, idempotent, None, kind, attempt, self.max_retries):
                     interrupts.sleep(backoff_delay(attempt, *self._backoff, self._rng))
                     continue
-                raise error_mapping.error_for_transport(exc, method, path, attempt, sent=kind != CONNECT) from None
+                raise error_mapping.error_for_transport(exc, method, path, attempt, sent=kind == TRANSPORT) from None
             self._throttle.observe(response.headers)
             status = response.status_code
             request_id = response.headers.get("X-Request-Id")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -72,9 +73,13 @@ def _float(value):
     if isinstance(value, bool):
         raise _BadValue("a number is expected")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise _BadValue("a number is expected") from None
+    if not math.isfinite(number):
+        # PostgreSQL's double precision holds them; JSON, and so Intercom, does not
+        raise _BadValue("a finite number is expected: Intercom's JSON has no NaN or Infinity")
+    return number
 
 
 _TRUE, _FALSE = frozenset({"t", "true", "on", "yes", "1"}), frozenset({"f", "false", "off", "no", "0"})

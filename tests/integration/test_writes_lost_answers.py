@@ -64,6 +64,17 @@ def test_a_create_answered_with_a_server_error_says_it_may_have_reached_intercom
     assert "may have reached Intercom" in caught.value.diag.message_primary, caught.value.diag.message_primary
 
 
+def test_a_value_json_cannot_hold_is_refused_before_any_call(wdb, calm):
+    contact = wdb.api.all("/contacts")[0]["id"]
+    wdb.api.reset_counters()
+    for value in ("NaN", "Infinity", "-Infinity"):
+        diag = wdb.fails(f"UPDATE intercom.contacts SET lifetime_value = '{value}' WHERE id = %s",
+                         "invalid value", (contact,))
+        assert "column lifetime_value" in diag.message_primary and "reached" not in diag.message_primary
+        assert "finite number" in diag.message_hint, diag.message_hint
+    assert wdb.writes() == {} and not wdb.notices
+
+
 def test_a_refused_create_says_nothing_of_the_kind(wdb, calm):
     diag = wdb.fails("INSERT INTO intercom.data_attributes (name, model, data_type) VALUES "
                      "('created_at', 'contact', 'string')", "INSERT on data_attributes, row 1")

@@ -108,6 +108,17 @@ def test_a_create_is_never_resent_after_a_dropped_connection():
     assert caught.value.hint == "check api_url/region and network"
 
 
+def test_only_a_request_that_was_sent_may_have_reached_intercom():
+    with serve(replies(Reply(drop=True))) as api:
+        with pytest.raises(errors.TransportError) as dropped:
+            client_against(api).call("POST", "/conversations", json={"body": "hi"})
+    assert errors.may_have_reached_intercom(dropped.value)
+    with serve(replies(OK)) as api:
+        with pytest.raises(errors.TransportError, match="MalformedRequest") as unwritable:
+            client_against(api).call("POST", "/conversations", json={"n": float("nan")})
+    assert api.seen == [] and not errors.may_have_reached_intercom(unwritable.value)
+
+
 def test_a_body_cut_short_is_retried_for_reads_only():
     cut = Reply(body={"data": [{"id": "c1"}]}, cut_short=True)
     with serve(replies(cut, OK)) as api:
