@@ -26,7 +26,7 @@ from intercom_fdw.errors import (
     sqlstate_of,
 )
 from intercom_fdw.objects import spec_for
-from intercom_fdw.options import FdwOptions, validate_options
+from intercom_fdw.options import FdwOptions, import_options, validate_options
 from intercom_fdw.planning import (
     ScanOptions, SortKey, conditions_from_qual, path_keys, plan_scan, supported_sortkeys,
 )
@@ -422,7 +422,7 @@ class IntercomFdw(ForeignDataWrapper):
     @classmethod
     @_reported
     def import_schema(cls, schema, srv_options, options, restriction_type, restricts):
-        merged = {**(srv_options or {}), **(options or {})}
+        merged = import_options(srv_options, options)
         parsed = FdwOptions.parse({k: v for k, v in merged.items() if k not in ("object", "ticket_type_id")})
         client = client_for(parsed.base_url, parsed.token, parsed.api_version, interrupted=pg_interrupts.interrupted,
                             **parsed.client_options())

@@ -134,6 +134,21 @@ def _endpoint(options: Mapping[str, str], required: bool) -> str:
     return api_base_url(options.get("region"), options.get("api_url"))
 
 
+def import_options(server_options: Mapping[str, str], statement_options: Mapping[str, str]) -> Mapping[str, str]:
+    """The options IMPORT FOREIGN SCHEMA reads Intercom with: the server's and the role's user
+    mapping's (multicorn hands them over together). The statement's own OPTIONS (...) are refused:
+    none is used, and merged over the server's an api_url, region or access_token would decide where
+    the mapping's token goes (a PUBLIC mapping's token, which its users cannot read, to any URL)."""
+    given = sorted(statement_options or {})
+    if given:
+        raise ConfigurationError(
+            f"IMPORT FOREIGN SCHEMA option {given[0]} is not allowed: the import takes no options",
+            hint="where requests go and with which token are the server's and the user mapping's: drop "
+                 "OPTIONS (...) from the statement (ALTER SERVER sets region or api_url; table options are "
+                 "set on the imported tables with ALTER FOREIGN TABLE ... OPTIONS)")
+    return dict(server_options or {})
+
+
 def _server_name(options: Mapping[str, str]) -> str:
     """The server as hints name it: the name IMPORT FOREIGN SCHEMA recorded in the table's options
     (quoted as an identifier), or, for a table written by hand, a placeholder and where to look."""

@@ -223,6 +223,43 @@ def test_a_table_api_url_never_receives_another_roles_token(pg, plain_db, listen
             conn.execute("REVOKE CREATE ON SCHEMA public FROM mallory")
 
 
+@pytest.mark.parametrize("server_options, import_options", [
+    ("region 'us'", "api_url {url}"),
+    ("api_url {emulator}", "api_url {url}"),
+    ("api_url {emulator}", "region 'eu'"),
+    ("api_url {emulator}", "access_token 'mine'"),
+])
+def test_import_foreign_schema_options_never_send_a_token_elsewhere(pg, plain_db, listener, emulator,
+                                                                    server_options, import_options):
+    # A PUBLIC user mapping's token is one its users cannot read (pg_user_mappings shows its options
+    # to the server's owner only); IMPORT's OPTIONS (api_url ...) used to override the server's and
+    # send it to any URL (GET /data_attributes with the Bearer token).
+    shared_token = "team-token-9c4e1a7b2d"
+    literal = lambda text: sql.Literal(text).as_string(None)  # noqa: E731
+    with pg.connect(plain_db) as conn:
+        conn.execute(f"CREATE SERVER team FOREIGN DATA WRAPPER multicorn OPTIONS ({WRAPPER}, "
+                     + server_options.format(emulator=literal(emulator.url)) + ")")
+        try:
+            conn.execute("GRANT USAGE ON FOREIGN SERVER team TO mallory")
+            conn.execute(f"CREATE USER MAPPING FOR PUBLIC SERVER team OPTIONS (access_token '{shared_token}')")
+            conn.execute("DROP SCHEMA IF EXISTS loot CASCADE")
+            conn.execute("CREATE SCHEMA loot AUTHORIZATION mallory")
+            conn.execute("SET ROLE mallory")
+            with pytest.raises(psycopg.errors.Error) as caught:
+                conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (admins) FROM SERVER team INTO loot OPTIONS ("
+                             + import_options.format(url=literal(listener.url)) + ")")
+            conn.execute("RESET ROLE")
+            assert listener.seen == [], "the shared token reached the IMPORT's api_url"
+            option = import_options.split()[0]
+            assert f"IMPORT FOREIGN SCHEMA option {option}" in caught.value.diag.message_primary
+            assert "server" in caught.value.diag.message_hint
+            assert shared_token not in str(caught.value)
+        finally:
+            conn.execute("RESET ROLE")
+            conn.execute("DROP SCHEMA IF EXISTS loot CASCADE")
+            conn.execute("DROP SERVER team CASCADE")
+
+
 def test_a_server_setting_neither_region_nor_api_url_serves_no_table(pg, plain_db):
     # So no server in service is in that state, where a table's api_url would look like the server's.
     with pg.connect(plain_db) as conn:
