@@ -56,18 +56,20 @@ class WriteFailed(IntercomError):
     """A row of the statement failed; `written` lists the objects already written by the statement."""
 
     def __init__(self, message, hint=None, detail=None, written: Sequence[str] = (), written_count: int = 0,
-                 cause=None, existing_notice: Optional[Tuple[str, str]] = None, unsure: Sequence[int] = ()):
+                 cause=None, existing_notice: Optional[Tuple[str, str]] = None, unsure: Sequence[int] = (),
+                 written_rows: Sequence[int] = ()):
         super().__init__(message, hint=hint, detail=detail, status=getattr(cause, "status", None),
                          code=getattr(cause, "code", None), request_id=getattr(cause, "request_id", None))
         self.cause = cause  # what failed: its class gives the report's SQLSTATE (errors.sqlstate_of)
         self.written = list(written)
+        self.written_rows = list(written_rows)  # the statement's row numbers of `written`
         self.written_count = max(written_count, len(self.written))
         self.existing_notice = existing_notice  # StatementWriter.existing_notice() at the failure
         self.unsure = sorted(unsure)  # rows that failed without a usable answer: they may have been written
 
     def notice(self) -> Optional[Tuple[str, str]]:
         """(message, detail) telling what reached Intercom before the failure, or None when nothing did."""
-        return _written_notice(self.written, self.written_count)
+        return _written_notice(self.written, self.written_count, self.written_rows)
 
     def notices(self) -> List[Tuple[str, str]]:
         """Every NOTICE due before the error: what was written, which rows may have been, and which
@@ -77,11 +79,24 @@ class WriteFailed(IntercomError):
         return [n for n in (self.notice(), unsure, self.existing_notice) if n]
 
 
-def _written_notice(written: Sequence[str], count: int) -> Optional[Tuple[str, str]]:
+def _written_notice(written: Sequence[str], count: int, rows: Sequence[int] = ()) -> Optional[Tuple[str, str]]:
     if not count:
         return None
+    which = (f"row{'s' if count > 1 else ''} {row_ranges(rows)}{', and more' if count > len(rows) else ''}; "
+             if rows else "")
     return (f"{count} row(s) had already been written to Intercom and stay there "
-            f"(a remote write cannot be rolled back)", "written ids: " + listed_ids(written, count))
+            f"({which}a remote write cannot be rolled back)", "written ids: " + listed_ids(written, count))
+
+
+def row_ranges(rows: Sequence[int]) -> str:
+    """Row numbers as ranges, in order: 1-5, 7, 9-14."""
+    ranges: List[List[int]] = []
+    for row in sorted(set(rows)):
+        if ranges and row == ranges[-1][1] + 1:
+            ranges[-1][1] = row
+        else:
+            ranges.append([row, row])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
 
 
 def listed_ids(ids: Sequence[str], count: int) -> str:
@@ -98,6 +113,7 @@ class StatementWriter:
         self.on_conflict = on_conflict
         self.rows_seen = 0
         self.written: List[str] = []  # the first LISTED_IDS of them
+        self.written_rows: List[int] = []  # their row numbers in the statement
         self.written_count = 0
         self.existing: List[str] = []  # ids of rows that already existed (on_conflict), the first LISTED_IDS
         self.existing_count = 0
@@ -280,17 +296,23 @@ class StatementWriter:
                 failures[first + i] = error
             elif isinstance(result, _Existing):
                 results[i] = result.row
-                self._count_existing(result, written_id)
+                self._count_existing(result, written_id, first + i)
             elif result is not _SKIPPED:
                 results[i] = result
-                self._count_written(written_id(result))
+                self._count_written(written_id(result), first + i)
         if interrupt is not None:
             raise interrupt  # stopped_notices() tells, at the rollback
         if failures:
             row = min(failures)
             error = failures[row]
             others = [f"row {n}: {e.message}" for n, e in sorted(failures.items()) if n != row]
-            detail = "; ".join(filter(None, [error.detail] + others[:10]))
+            # rows of this call that the failure stopped before they were sent (a batch is sent
+            # `concurrency` rows at a time: rows after the failed one may be written, these were not)
+            skipped = [first + i for i, (result, _) in enumerate(outcomes) if result is _SKIPPED]
+            last = first + len(jobs) - 1
+            not_sent = (f"not sent: rows {row_ranges(skipped)}, nor any row after row {last}" if skipped
+                        else f"not sent: any row after row {last}")
+            detail = "; ".join(filter(None, [error.detail] + others[:10] + [not_sent]))
             message = error.message if isinstance(error, InvalidValueError) else \
                 f"{verb} on {self.table.label}, row {row}: {error.message}"
             hint = error.hint
@@ -305,18 +327,19 @@ class StatementWriter:
             raise self._failed(message, error, hint, detail or None, unsure)
         return results
 
-    def _count_written(self, object_id: str) -> None:
+    def _count_written(self, object_id: str, row: int) -> None:
         self.written_count += 1
         if len(self.written) < LISTED_IDS:
             self.written.append(object_id)
+            self.written_rows.append(row)
 
-    def _count_existing(self, existing: "_Existing", written_id) -> None:
+    def _count_existing(self, existing: "_Existing", written_id, row: int) -> None:
         self.existing_count += 1
         self.existing_on_resend += existing.resent
         if len(self.existing) < LISTED_IDS:
             self.existing.append(existing.id)
         if self.on_conflict == "update":  # an update reached Intercom: it stays whatever follows
-            self._count_written(written_id(existing.row))
+            self._count_written(written_id(existing.row), row)
 
     @staticmethod
     def _outcome(job, stop: threading.Event):
@@ -336,13 +359,14 @@ class StatementWriter:
             rows = sorted(self.unknown)
             unknown = (f"{len(rows)} request(s) were in flight when the statement was stopped: whether they "
                        f"reached Intercom is unknown", "rows: " + ", ".join(map(str, rows)))
-        return [n for n in (_written_notice(self.written, self.written_count), unknown, self.existing_notice()) if n]
+        return [n for n in (_written_notice(self.written, self.written_count, self.written_rows), unknown,
+                            self.existing_notice()) if n]
 
     def _failed(self, message, cause, hint, detail=None, unsure=()) -> WriteFailed:
         self.reported = True
         return WriteFailed(message, hint=hint, detail=detail if detail is not None else getattr(cause, "detail", None),
                            written=self.written, written_count=self.written_count, cause=cause,
-                           existing_notice=self.existing_notice(), unsure=unsure)
+                           existing_notice=self.existing_notice(), unsure=unsure, written_rows=self.written_rows)
 
     def _describe(self, rowid, row: Mapping) -> str:
         keys = [str(row.get(k)) for k in self.table.path_keys("delete") or self.table.path_keys("insert")]
