@@ -5,27 +5,16 @@ Intercom ... HINT check api_url/region and network", while the conversation was 
 the INSERT, as that suggests, wrote it twice."""
 import psycopg
 import pytest
-from psycopg.rows import dict_row
 
-from tests.integration.read_fixtures import Api
-from tests.integration.write_fixtures import WriteDb, import_schema, start_write_emulator
+from tests.integration.write_fixtures import own_write_db
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
 def wdb(pg, db):
-    server = start_write_emulator()
-    conn = pg.connect(db, row_factory=dict_row)
-    try:
-        import_schema(conn, server.url, server.token)
-        wdb = WriteDb(conn, Api(server.url, server.token))
-        wdb.notices = []
-        conn.add_notice_handler(lambda diag: wdb.notices.append((diag.message_primary, diag.message_detail)))
+    with own_write_db(pg, db) as wdb:
         yield wdb
-    finally:
-        conn.close()
-        server.stop()
 
 
 @pytest.fixture
@@ -52,7 +41,7 @@ def test_a_create_whose_answer_was_lost_says_it_may_have_reached_intercom(wdb, c
     assert "may have reached Intercom" in diag.message_primary, diag.message_primary
     assert "before running it again" in (diag.message_hint or ""), diag.message_hint
     assert "check api_url/region and network" not in (diag.message_hint or "")
-    unknown = [(text, detail) for text, detail in wdb.notices if "may have reached Intercom" in text]
+    unknown = [(text, detail) for _, text, detail in wdb.notices if "may have reached Intercom" in text]
     assert unknown == [("1 row(s) failed without a usable answer and may have reached Intercom", "rows: 1")], \
         wdb.notices
 
@@ -79,7 +68,7 @@ def test_a_refused_create_says_nothing_of_the_kind(wdb, calm):
     diag = wdb.fails("INSERT INTO intercom.data_attributes (name, model, data_type) VALUES "
                      "('created_at', 'contact', 'string')", "INSERT on data_attributes, row 1")
     assert "may have reached" not in diag.message_primary
-    assert not [text for text, _ in wdb.notices if "may have reached" in text]
+    assert not [text for _, text, _ in wdb.notices if "may have reached" in text]
 
 
 def row_numbers(text):
@@ -108,7 +97,7 @@ def test_a_batch_stopped_by_a_failed_row_says_which_rows_were_written_and_which_
     assert "row 6" in diag.message_primary
     there = {a["name"] for a in wdb.api.get("/data_attributes", model="contact")["data"]}
     written = {n for n, name in enumerate(names, 1) if name in there and name != "created_at"}
-    (message, _), = [(m, d) for m, d in wdb.notices if "had already been written" in m]
+    (message, _), = [(m, d) for _, m, d in wdb.notices if "had already been written" in m]
     assert message.startswith(f"{len(written)} row(s) had already been written")
     listed = message.split("(row", 1)[1].split(";")[0].lstrip("s ")
     assert row_numbers(listed) == written, message

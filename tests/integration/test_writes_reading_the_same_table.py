@@ -5,10 +5,8 @@ contacts deleted 150 and reported DELETE 150 (the deletes shifted the rest out o
 `INSERT INTO intercom.contacts (email) SELECT 'h' || email FROM intercom.contacts` of 162 contacts
 inserted 262, copying 100 of its own new rows (they came on later pages)."""
 import pytest
-from psycopg.rows import dict_row
 
-from tests.integration.read_fixtures import Api
-from tests.integration.write_fixtures import WriteDb, import_schema, start_write_emulator
+from tests.integration.write_fixtures import own_write_db
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -17,14 +15,8 @@ CONTACTS = 180  # more than one page (150) of the contacts list and search
 
 @pytest.fixture(scope="module")
 def wdb(pg, db):
-    server = start_write_emulator(contacts=CONTACTS)
-    conn = pg.connect(db, row_factory=dict_row)
-    try:
-        import_schema(conn, server.url, server.token)
-        yield WriteDb(conn, Api(server.url, server.token))
-    finally:
-        conn.close()
-        server.stop()
+    with own_write_db(pg, db, contacts=CONTACTS) as wdb:
+        yield wdb
 
 
 def emails(wdb):

@@ -2,37 +2,25 @@
 the rows the rolled-back statements wrote, which stay there. Both used to be silent: after
 `BEGIN; INSERT INTO intercom.tags ...; ROLLBACK;` the tag was in Intercom and nothing said it."""
 import pytest
-from psycopg.rows import dict_row
 
-from tests.integration.read_fixtures import Api
-from tests.integration.write_fixtures import WriteDb, import_schema, start_write_emulator
+from tests.integration.write_fixtures import own_write_db
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
 def wdb(pg, db):
-    server = start_write_emulator()
-    conn = pg.connect(db, row_factory=dict_row)
-    try:
-        import_schema(conn, server.url, server.token)
-        wdb = WriteDb(conn, Api(server.url, server.token))
-        wdb.warnings = []
-        conn.add_notice_handler(lambda diag: wdb.warnings.append((diag.message_primary, diag.message_detail))
-                                if diag.severity_nonlocalized == "WARNING" else None)
+    with own_write_db(pg, db) as wdb:
         yield wdb
-    finally:
-        conn.close()
-        server.stop()
 
 
 def run(wdb, *statements):
     """Each statement's WARNINGs, in order."""
     said = []
     for statement in statements:
-        wdb.warnings.clear()
+        wdb.notices.clear()
         wdb.rows(statement)
-        said.append(list(wdb.warnings))
+        said.append([(message, detail) for severity, message, detail in wdb.notices if severity == "WARNING"])
     return said
 
 

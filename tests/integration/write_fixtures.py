@@ -1,6 +1,8 @@
 """Shared by the write tests: an emulator of their own (writes change its data) and a database with
 its workspace imported into schema `intercom`, plus helpers to count the API calls a statement made.
 """
+import contextlib
+
 import psycopg
 import pytest
 from psycopg import sql
@@ -64,6 +66,24 @@ def import_schema(conn, url, token, schema="intercom", server="intercom", **serv
     conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     conn.execute(sql.SQL("IMPORT FOREIGN SCHEMA intercom FROM SERVER {} INTO {}").format(
         sql.Identifier(server), sql.Identifier(schema)))
+
+
+@contextlib.contextmanager
+def own_write_db(pg, db, **sizes):
+    """A WriteDb reading an emulator of its own (`sizes` as start_write_emulator's), whose `notices`
+    list records every NOTICE and WARNING of the connection as (severity, message, detail)."""
+    server = start_write_emulator(**sizes)
+    conn = pg.connect(db, row_factory=dict_row)
+    try:
+        import_schema(conn, server.url, server.token)
+        wdb = WriteDb(conn, Api(server.url, server.token))
+        wdb.notices = []
+        conn.add_notice_handler(lambda diag: wdb.notices.append(
+            (diag.severity_nonlocalized, diag.message_primary, diag.message_detail)))
+        yield wdb
+    finally:
+        conn.close()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
