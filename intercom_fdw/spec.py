@@ -270,6 +270,9 @@ class Ordering:
     search_sort: Optional[str] = None
     # What the claim rests on that Intercom does not document: EXPLAIN shows it when the order is used.
     caveat: Optional[str] = None
+    # The endpoint returns at most this many rows (a page-numbered companies list stops at 10,000):
+    # it is read only for a LIMIT within them; otherwise the table is scanned and sorted locally.
+    max_rows: Optional[int] = None
 
     @property
     def sort_body(self) -> Mapping[str, str]:

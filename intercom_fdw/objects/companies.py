@@ -57,7 +57,8 @@ COMPANIES = ObjectSpec(
         Ordering("last_request_at", descending,
                  Endpoint("POST", "/companies/list", "page", "data", 60, {"order": "desc" if descending else "asc"}),
                  caveat="Intercom does not document where companies without last_request_at come in this order; "
-                        "WHERE last_request_at IS NOT NULL makes the order exact either way")
+                        "WHERE last_request_at IS NOT NULL makes the order exact either way",
+                 max_rows=10_000)
         for descending in (True, False)),
     custom_fields=CustomFields("custom_attributes", "custom_attribute", "data_attributes", model="company",
                                text_type="varchar(255)", dates_are_days=True),
