@@ -52,6 +52,8 @@ class ApiRequest:
     # The top-level keys of each item the reader uses (None: all of them): the client then decodes
     # only those (client/decoding.py). Only what the rows need; never part of what is sent.
     item_fields: Optional[FrozenSet[str]] = None
+    # "page" paging: the list returns at most this many items (Endpoint.reach)
+    reach: Optional[int] = None
 
     def __post_init__(self):
         if self.paging not in PAGING_STYLES:

@@ -103,6 +103,9 @@ class Endpoint:
     items_key: Optional[str] = "data"
     per_page_cap: Optional[int] = None
     params: Mapping[str, str] = field(default_factory=dict)
+    # A page-numbered list that returns at most this many items, whatever its total_count says
+    # (Intercom's companies lists stop at 10,000): a read that meets the end there fails (paging.py).
+    reach: Optional[int] = None
 
     def __post_init__(self):
         if self.paging not in PAGING_STYLES:
@@ -270,9 +273,6 @@ class Ordering:
     search_sort: Optional[str] = None
     # What the claim rests on that Intercom does not document: EXPLAIN shows it when the order is used.
     caveat: Optional[str] = None
-    # The endpoint returns at most this many rows (a page-numbered companies list stops at 10,000):
-    # it is read only for a LIMIT within them; otherwise the table is scanned and sorted locally.
-    max_rows: Optional[int] = None
 
     @property
     def sort_body(self) -> Mapping[str, str]:

@@ -7,7 +7,7 @@ from intercom_fdw.spec import (
 )
 
 # GET /companies filters by these parameters and pages by page number (at most 60 a page).
-_FILTERED_LIST = Endpoint("GET", "/companies", "page", "data", per_page_cap=60)
+_FILTERED_LIST = Endpoint("GET", "/companies", "page", "data", per_page_cap=60, reach=10_000)
 
 # The fields of POST /companies and PUT /companies/{id} (OpenAPI create_or_update_company_request).
 _COMPANY_FIELDS = (
@@ -55,10 +55,10 @@ COMPANIES = ObjectSpec(
     # caveat in EXPLAIN and the README.
     orderings=tuple(
         Ordering("last_request_at", descending,
-                 Endpoint("POST", "/companies/list", "page", "data", 60, {"order": "desc" if descending else "asc"}),
+                 Endpoint("POST", "/companies/list", "page", "data", 60, {"order": "desc" if descending else "asc"},
+                          reach=10_000),
                  caveat="Intercom does not document where companies without last_request_at come in this order; "
-                        "WHERE last_request_at IS NOT NULL makes the order exact either way",
-                 max_rows=10_000)
+                        "WHERE last_request_at IS NOT NULL makes the order exact either way")
         for descending in (True, False)),
     custom_fields=CustomFields("custom_attributes", "custom_attribute", "data_attributes", model="company",
                                text_type="varchar(255)", dates_are_days=True),

@@ -55,7 +55,7 @@ def call_for(endpoint: Endpoint, path_values: Mapping[str, str] = None, params: 
     return ApiCall(
         method=endpoint.method, path=path, params={**endpoint.params, **(params or {})}, body=body,
         paging=endpoint.paging, items_key=endpoint.items_key, per_page=per_page, max_items=max_items,
-        allow_404=allow_404, inject=dict(inject or {}),
+        allow_404=allow_404, inject=dict(inject or {}), reach=endpoint.reach,
         stand_in=(call_for(stand_in.endpoint), stand_in.max_rows) if stand_in else None,
     )
 

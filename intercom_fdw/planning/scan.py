@@ -237,7 +237,7 @@ class _Route:
                 *routes,
                 lambda: cls._by_list_filter(spec, conditions),
                 lambda: cls._by_search(spec, conditions, table_values, sortkeys),
-                lambda: cls._ordered(spec, sortkeys, table_values, wanted_rows),
+                lambda: cls._ordered(spec, sortkeys, table_values),
                 lambda: cls._limited(spec, conditions, sortkeys, wanted_rows),
             ]
         route = next((r for r in (make() for make in routes) if r), None)
@@ -403,17 +403,13 @@ class _Route:
         return cls(plan, pushed, (), ordered=ordering is not None, kind="search", applies_table_values=True)
 
     @classmethod
-    def _ordered(cls, spec, sortkeys, table_values, wanted_rows=None):
+    def _ordered(cls, spec, sortkeys, table_values):
         ordering = _search_ordering(spec, sortkeys)
         if ordering:
             return cls._search(spec, _match_all_query(spec, table_values), "search matching everything",
                                table_values, ordering)
         for key in supported_sortkeys(spec, sortkeys):
             ordering = next(o for o in spec.orderings if o.column == key.column and o.descending == key.descending)
-            if ordering.max_rows is not None and (wanted_rows is None or wanted_rows > ordering.max_rows):
-                # The sorted list stops short of the rows wanted (it returned the first 10,000 companies
-                # as if they were all): the full scan, sorted locally, keeps the claimed order.
-                return None
             endpoint = ordering.endpoint or spec.list
             strategy = f"list in API order ({key.column}{' DESC' if key.descending else ''})"
             return cls(ScanPlan(spec.table, strategy, (call_for(endpoint),), notes=_caveats(ordering)), ordered=True)
