@@ -162,6 +162,7 @@ def search_responses(request: ApiRequest, ctx: PagingContext) -> Iterator[dict]:
     """The search's responses whole (their `total_count` too), page by page, while they hold items."""
     pagination = {"per_page": request.page_size} if request.page_size else {}
     cursor = None
+    seen_cursors = set()
     while True:
         body = dict(request.body or {})
         body["pagination"] = {**pagination, **({"starting_after": cursor} if cursor else {})}
@@ -170,8 +171,9 @@ def search_responses(request: ApiRequest, ctx: PagingContext) -> Iterator[dict]:
             return
         yield page
         link = next_link(page)
-        if link is None or link[0] != "cursor" or link[1] == cursor:
-            return
+        if link is None or link[0] != "cursor" or link[1] in seen_cursors or link[1] == cursor:
+            return  # a cursor met before (A -> B -> A) would page forever, as in _follow_pages_next
+        seen_cursors.add(link[1])
         cursor = link[1]
 
 

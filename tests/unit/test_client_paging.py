@@ -188,6 +188,20 @@ def test_search_follows_the_cursor():
     assert [r.body["pagination"] for r in api.seen] == [{}, {"starting_after": "3"}, {"starting_after": "6"}]
 
 
+def test_a_search_whose_cursors_go_round_in_a_cycle_ends():
+    # A -> B -> A: only an immediately repeated cursor used to end the search, so this one paged forever
+    def handler(request):
+        cursor = request.body["pagination"].get("starting_after")
+        following = "B" if cursor in (None, "A") else "A"
+        return Reply(body={"data": [{"id": f"after-{cursor}"}], "pages": {"next": {"starting_after": following}}})
+
+    with serve(handler) as api:
+        got = list(client_against(api).iter_items(ApiRequest("POST", "/contacts/search", body={"query": {}},
+                                                               paging="search", items_key="data", max_items=50)))
+    assert ids(got) == ["after-None", "after-B", "after-A"]
+    assert len(api.seen) == 3
+
+
 def test_unpaged_and_none():
     def handler(request):
         if request.path == "/admins":
