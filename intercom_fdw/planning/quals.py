@@ -159,6 +159,8 @@ def _date_read_as_time(value) -> bool:
 
 
 def _exact_seconds(value) -> Optional[float]:
+    """UNIX seconds, fraction included, of a timestamp given as text (PostgreSQL output) or datetime;
+    None for infinity, a BC date or another type."""
     if isinstance(value, str):
         text = value.strip()
         if text.lower() in ("infinity", "-infinity") or text.endswith(" BC"):
@@ -235,15 +237,7 @@ def boolean_value(value) -> Optional[bool]:
 
 def epoch_seconds(value) -> Optional[int]:
     """UNIX seconds of a timestamp given as text (PostgreSQL output), datetime or date; None for infinity."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in ("infinity", "-infinity") or text.endswith(" BC"):
-            return None
-        value = dt.datetime.fromisoformat(text)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return math.floor(value.timestamp())
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).timestamp())
-    return None
+    seconds = _exact_seconds(value)
+    return None if seconds is None else math.floor(seconds)
