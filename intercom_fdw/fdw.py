@@ -430,6 +430,8 @@ class IntercomFdw(ForeignDataWrapper):
         for table in definitions:
             for reason in table.skipped:
                 log_to_postgres(reported_text(f"{table.name}: {reason}"), INFO)
+        for unmatched in schema_import.unmatched_names(definitions, restriction_type, restricts):
+            log_to_postgres(reported_text(unmatched), INFO)
         return [
             _ImportedTable(
                 table.name,

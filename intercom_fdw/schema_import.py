@@ -6,6 +6,7 @@ field columns record their attribute's name and type as column options, so scans
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -54,6 +55,22 @@ def table_definitions(client, restriction_type: Optional[str] = None, restricts:
             if spec.custom_fields and spec.custom_fields.per_row:
                 tables += [table for table in _per_type_tables(client, spec, options, taken) if wanted(table.name)]
     return tables
+
+
+def unmatched_names(tables: Sequence[TableDefinition], restriction_type: Optional[str],
+                    restricts: Iterable[str]) -> List[str]:
+    """What to say of each `LIMIT TO` name that no table of the workspace has, with the likeliest table
+    meant: PostgreSQL ignores such names, so `LIMIT TO (contact)` imported nothing without a word."""
+    if restriction_type != "limit":
+        return []
+    found = {table.name for table in tables}
+    known = sorted(found | {spec.table for spec in SPECS.values()})
+    said = []
+    for name in sorted(set(restricts or ()) - found):
+        likely = difflib.get_close_matches(name.lower(), known, n=1)
+        said.append(f"LIMIT TO names {name!r}, which is no table of this workspace: nothing imported for it"
+                    + (f" (did you mean {likely[0]!r}?)" if likely else ""))
+    return said
 
 
 def _custom_data_attributes(client, custom: CustomFields, options: ScanOptions) -> List[dict]:

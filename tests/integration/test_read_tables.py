@@ -288,6 +288,32 @@ def test_import_says_each_attribute_it_leaves_out(pg, db):
         assert len(notices) == 2, notices
 
 
+def test_import_says_which_limit_to_names_no_table_has(read_db):
+    # PostgreSQL ignores a LIMIT TO name that the FDW returns no table for: a typo imported nothing, silently
+    conn = read_db.conn
+    notices = []
+
+    def told(diag):
+        notices.append(diag.message_primary)
+
+    conn.add_notice_handler(told)
+    conn.execute("CREATE SCHEMA typo")
+    try:
+        conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contact, admins, \"No such table\") "
+                     "FROM SERVER intercom INTO typo")
+        tables = [r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables "
+                                             "WHERE table_schema = 'typo'").fetchall()]
+    finally:
+        conn.remove_notice_handler(told)
+        conn.execute("DROP SCHEMA typo CASCADE")
+    assert tables == ["admins"]
+    assert notices == [
+        "LIMIT TO names 'No such table', which is no table of this workspace: nothing imported for it",
+        "LIMIT TO names 'contact', which is no table of this workspace: nothing imported for it "
+        "(did you mean 'contacts'?)",
+    ], notices
+
+
 def test_import_limit_to_and_except(read_db, emulator):
     conn = read_db.conn
     conn.execute("CREATE SCHEMA only_two")
