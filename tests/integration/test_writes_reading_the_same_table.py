@@ -40,3 +40,18 @@ def test_delete_of_more_than_a_page_deletes_every_row(wdb):
     result = wdb.conn.execute("DELETE FROM intercom.contacts WHERE email LIKE 'copy-%'")
     assert result.rowcount == len(copies)
     assert not [e for e in emails(wdb) if e and e.startswith("copy-")]
+
+
+def test_a_select_after_an_explained_update_in_the_same_transaction_streams_again(wdb):
+    # EXPLAIN UPDATE plans a write it never runs: the SELECT after it, in the same transaction, is no
+    # write's scan and must stop at the first page that gives its row, not read the table first.
+    query = "SELECT id FROM intercom.contacts WHERE email ~ '@' LIMIT 1"
+    wdb.api.reset_counters()
+    wdb.conn.execute(query).fetchall()
+    alone = wdb.api.counters()["total"]
+    with wdb.conn.transaction():
+        wdb.conn.execute("EXPLAIN UPDATE intercom.contacts SET name = 'x' WHERE email ~ '@'").fetchall()
+        wdb.api.reset_counters()
+        assert len(wdb.conn.execute(query).fetchall()) == 1
+        after_explain = wdb.api.counters()["total"]
+    assert alone == 1 and after_explain == alone, (alone, after_explain)
