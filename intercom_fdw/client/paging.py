@@ -171,8 +171,8 @@ def search_responses(request: ApiRequest, ctx: PagingContext) -> Iterator[dict]:
             return
         yield page
         link = next_link(page)
-        if link is None or link[0] != "cursor" or link[1] in seen_cursors or link[1] == cursor:
-            return  # a cursor met before (A -> B -> A) would page forever, as in _follow_pages_next
+        if link is None or link[0] != "cursor" or link[1] in seen_cursors:
+            return  # a cursor met before (A -> A, A -> B -> A) would page forever, as in _follow_pages_next
         seen_cursors.add(link[1])
         cursor = link[1]
 

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from intercom_fdw.planning.quals import Parameter
+from intercom_fdw.planning.quals import Parameter, narrowest
 from intercom_fdw.planning.search import DATE_MARGIN
 from intercom_fdw.spec import Partitioning
 
@@ -190,16 +190,9 @@ def first_window(partitioning: Partitioning, conditions) -> Tuple[Window, list]:
             # moved out by DATE_MARGIN would be no date the search can take: the window stays open there.
             low, high = (b if b is not None and OPEN_START <= b <= OPEN_END else None for b in (low, high))
         if low is not None:
-            start = _narrower(start, low, max)
+            start = narrowest([start, low], max)
         if high is not None:
-            end = _narrower(end, high, min)
+            end = narrowest([end, high], min)
         if low is not None or high is not None:
             used.append(c)
     return Window(start, end), used
-
-
-def _narrower(bound, other, pick):
-    """`pick` of two window bounds; a parameter's (unknown while EXPLAIN runs) over a known one."""
-    if bound is None or isinstance(other, Parameter):
-        return other
-    return bound if isinstance(bound, Parameter) else pick(bound, other)

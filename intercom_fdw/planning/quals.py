@@ -37,6 +37,19 @@ class Parameter(str):
         return parameter
 
 
+def has_parameter(value) -> bool:
+    """A parameter's value, or a list of values holding one: unknown while EXPLAIN runs."""
+    return isinstance(value, Parameter) or (isinstance(value, tuple) and any(isinstance(v, Parameter) for v in value))
+
+
+def narrowest(bounds, pick):
+    """`pick` (max for lower bounds, min for upper ones) of the bounds that are not None; a
+    parameter's, whose value is unknown while EXPLAIN runs, over known ones; None without any."""
+    bounds = [b for b in bounds if b is not None]
+    unknown = [b for b in bounds if isinstance(b, Parameter)]
+    return unknown[0] if unknown else (pick(bounds) if bounds else None)
+
+
 def is_unknown_at_planning(value, pg_type: str) -> bool:
     """Whether explain() got this value for a parameter, whose value is known only at execution.
 

@@ -21,7 +21,7 @@ from intercom_fdw.planning.partition import (
     PAGES_PER_WINDOW, PartitionedSearch, first_window, placeholder_filters, wanted_windows,
 )
 from intercom_fdw.planning.plan import ApiCall, ChildCalls, ExtendedRequests, ScanPlan, call_for, child_call
-from intercom_fdw.planning.quals import Condition, Parameter
+from intercom_fdw.planning.quals import Condition, Parameter, has_parameter, narrowest
 from intercom_fdw.planning.search import build_query, search_filters
 from intercom_fdw.shaping import FIRST_INSTANT, LAST_INSTANT
 from intercom_fdw.spec import ObjectSpec
@@ -153,7 +153,7 @@ def plan_scan(spec: ObjectSpec, conditions: Iterable[Condition], columns: Iterab
         limit=limit, offset=offset or 0,
         expected_calls=_expected_calls(spec, route, row_limit, extended, estimate),
         estimated_rows=UNBOUND_FILTER_ESTIMATE if unbound and route.kind not in ("lookup", "nothing") else estimate,
-        parameters=tuple(dict.fromkeys(c.column for c in conditions if _has_parameter(c.value))),
+        parameters=tuple(dict.fromkeys(c.column for c in conditions if has_parameter(c.value))),
         partitions=plan.partitions, in_order=in_order,
     )
 
@@ -165,19 +165,8 @@ def _omission_notes(spec: ObjectSpec, route: "_Route") -> Tuple[str, ...]:
     return (omits.note,)
 
 
-def _tightest(bounds, pick):
-    """The bound that narrows most (`pick` of the known ones); a parameter's while EXPLAIN runs, whose
-    value is unknown; None without any."""
-    unknown = [b for b in bounds if isinstance(b, Parameter)]
-    return unknown[0] if unknown else (pick(bounds) if bounds else None)
-
-
 def _sends_search(plan: ScanPlan) -> bool:
     return any(call.paging == "search" for call in plan.calls)
-
-
-def _has_parameter(value) -> bool:
-    return isinstance(value, Parameter) or (isinstance(value, tuple) and any(isinstance(v, Parameter) for v in value))
 
 
 # A scan reading a filter column no qual binds: priced out like a scan missing its required
@@ -460,7 +449,7 @@ class _Route:
                 if condition.op in ("<", "<=", "="):
                     befores.append(value if isinstance(value, Parameter) else value + 1)
                     pushed.append(condition)
-        after, before = _tightest(afters, max), _tightest(befores, min)
+        after, before = narrowest(afters, max), narrowest(befores, min)
         notes = ()
         if after is None:
             # The API needs a lower bound; any default later than the epoch would drop rows that
@@ -523,7 +512,6 @@ def _fixed_filters(spec, table_values):
 
 def _table_filter_text(table_values) -> Tuple[str, ...]:
     return tuple(f"{column} = '{value}' (table option)" for column, value in table_values)
-
 
 
 def _equal_values(conditions, column) -> Tuple[Optional[list], list]:

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
-from intercom_fdw.planning.quals import Condition, Parameter
+from intercom_fdw.planning.quals import Condition, Parameter, has_parameter
 from intercom_fdw.shaping import FIRST_INSTANT, LAST_INSTANT
 from intercom_fdw.spec import SEARCH_OPERATORS, SearchField
 
@@ -83,7 +83,7 @@ def search_filters(condition: Condition, field: SearchField) -> List[dict]:
         return _decimal_filters(replace(field, kind=_DECIMAL_AS_INTEGER[field.kind]), op, value)
     if field.kind == "integer_loose" and op in (">=", "<="):
         # "> v - 1" is ">= v" if Intercom's > is strict and wider if it is inclusive.
-        if _unknown(value):
+        if has_parameter(value):
             op = ">" if op == ">=" else "<"  # (EXPLAIN: by one less or more than the value that comes)
         else:
             op, value = (">", value - 1) if op == ">=" else ("<", value + 1)
@@ -116,11 +116,6 @@ _NEGATED = ("<>", "not in", "not contains")
 _NUMERIC = {"integer": int, "integer_loose": int, "float": (int, float), "float_loose": (int, float)}
 # The type families (pg_types.family) of the columns whose parameter brings such a value.
 _NUMERIC_FAMILIES = ("integer", "number")
-
-
-def _unknown(value) -> bool:
-    """A parameter's value (or an array of them), unknown while EXPLAIN runs (quals.Parameter)."""
-    return isinstance(value, Parameter) or (isinstance(value, tuple) and any(isinstance(v, Parameter) for v in value))
 
 
 def _numeric(value, kind: str) -> bool:
@@ -165,7 +160,7 @@ def _date_filters(name: str, op: str, value: int) -> List[dict]:
     # Dates compare by calendar day in the workspace's (unknown) time zone and accept only =, <, >;
     # "> d" starts at the next day and "< d" stops at the start of d's day (OpenAPI search docs).
     # DATE_MARGIN on each side covers any time zone (a day's margin would not cover a 25-hour day).
-    if _unknown(value):
+    if has_parameter(value):
         # EXPLAIN of a parameter (a generic plan's $1, a join's value): the filter execution sends,
         # its value moved by DATE_MARGIN then (and not sent for a value too near years 1 or 9999).
         return {"=": [_leaf(name, "=", value)], ">": [_leaf(name, ">", value)], ">=": [_leaf(name, ">", value)],
@@ -194,7 +189,7 @@ def _decimal_filters(field: SearchField, op: str, value) -> List[dict]:
     # Search values are never decimals (OpenAPI single_filter_search_request: string, integer,
     # boolean, or a list of strings and integers): a fractional bound becomes the integer just
     # outside it (x >= 2.5 is searched as x > 2), which holds every row SQL wants.
-    if _unknown(value):  # EXPLAIN of a parameter: whether its value is whole decides it at execution
+    if has_parameter(value):  # EXPLAIN of a parameter: whether its value is whole decides it at execution
         return search_filters(Condition(field.column, op, value), field)
     values = value if isinstance(value, tuple) else (value,)
     if all(float(v).is_integer() for v in values):
@@ -212,7 +207,7 @@ def _day_filters(name: str, op: str, value) -> List[dict]:
     # A `date` column holds the UTC day of the attribute's UNIX seconds: `d = D` is the instant
     # range [D, D + 1 day), `d <= D` is `t < D + 1 day`, `d > D` is `t >= D + 1 day`. Each bound
     # is then widened as for timestamps (the workspace's day boundaries are unknown).
-    if _unknown(value):  # EXPLAIN of a parameter: the bounds execution sends, around its day
+    if has_parameter(value):  # EXPLAIN of a parameter: the bounds execution sends, around its day
         value = value[0] if isinstance(value, tuple) else value
         bounds = {"=": (">=", "<"), "in": (">=", "<"), "<": ("<",), "<=": ("<",), ">": (">=",), ">=": (">=",)}
         return [f for bound in bounds.get(op, ()) for f in _date_filters(name, bound, value)]
