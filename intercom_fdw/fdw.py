@@ -106,6 +106,11 @@ RUNTIME_KEEPS_RETURNING = bool(getattr(multicorn, "BATCHES_WITHOUT_RETURNING", F
 # Whether a scan a join parameter drives keeps the join's other conditions: the bundled runtime's does;
 # real multicorn2 3.2 applies none of them (README, multicorn2 differences), which EXPLAIN then says.
 _PARAMETERIZED_SCANS_KEEP_JOIN_CONDITIONS = bool(getattr(multicorn, "PARAMETERIZED_SCANS_KEEP_JOIN_CONDITIONS", False))
+# Whether the runtime starts COPY FROM and rows routed into a foreign partition (BeginForeignInsert):
+# the bundled runtime does; real multicorn2 3.2 does not, and such a write crashes the backend before
+# the FDW is called. The extension's event trigger asks (actions/plpython.py) before a foreign table
+# of ours becomes a partition.
+ROUTES_TO_FOREIGN_PARTITIONS = bool(getattr(multicorn, "BEGIN_FOREIGN_INSERT", False))
 
 
 def _clear_dropped_qual_error():

@@ -4,7 +4,8 @@
 --
 -- Each function runs as its caller (SECURITY INVOKER) and uses the caller's own user mapping
 -- for the Intercom server (the last argument, or the only Intercom server when NULL).
--- Then an event trigger that validates intercom_fdw options when they are written, and, in the
+-- Then an event trigger that validates intercom_fdw options when they are written, two that keep
+-- a foreign table from becoming a partition on a runtime that cannot write through one, and, in the
 -- schema intercom_fdw, the replication procedure and its tables (intercom_fdw/replication/sqlgen.py)
 -- and the sync procedure, its change log, conflicts table and capture trigger (intercom_fdw/sync/sqlgen.py).
 
@@ -338,6 +339,85 @@ $body$;
 CREATE EVENT TRIGGER intercom_fdw_check_options ON ddl_command_end
     WHEN TAG IN ('CREATE SERVER', 'ALTER SERVER', 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'ALTER TABLE', 'IMPORT FOREIGN SCHEMA', 'CREATE USER MAPPING', 'ALTER USER MAPPING')
     EXECUTE FUNCTION intercom_options_written();
+
+CREATE FUNCTION check_intercom_partitions(partitions text[], parents text[])
+RETURNS void
+LANGUAGE plpython3u
+VOLATILE SECURITY INVOKER
+AS $body$
+from intercom_fdw.actions.plpython import check_new_partitions
+check_new_partitions(plpy, partitions, parents)
+$body$;
+COMMENT ON FUNCTION check_intercom_partitions(text[], text[]) IS 'Raises an error when the runtime cannot write through these Intercom foreign tables as partitions (multicorn2 3.2: the backend would crash).';
+
+CREATE FUNCTION intercom_partitions_before()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $body$
+BEGIN
+    PERFORM set_config('intercom_fdw.partitions_before', coalesce((
+        SELECT string_agg(p.partition || ':' || p.parent, ',') FROM (
+        SELECT f.ftrelid AS partition, a.relid AS parent
+        FROM pg_foreign_table f
+        JOIN pg_foreign_server s ON s.oid = f.ftserver AND 'wrapper=intercom_fdw.IntercomFdw' = ANY(s.srvoptions)
+        JOIN pg_class c ON c.oid = f.ftrelid AND c.relispartition
+        CROSS JOIN LATERAL pg_partition_ancestors(f.ftrelid) AS a
+        WHERE a.relid <> f.ftrelid) AS p), ''), true);
+END
+$body$;
+
+CREATE FUNCTION intercom_partitions_made()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    before text[] := string_to_array(current_setting('intercom_fdw.partitions_before', true), ',');
+    made oid[];
+    parents oid[];
+    validator text;
+    server_options text[];
+    checker text;
+BEGIN
+    SELECT array_agg(p.partition ORDER BY p.partition, p.parent), array_agg(p.parent ORDER BY p.partition, p.parent)
+    INTO made, parents FROM (
+        SELECT f.ftrelid AS partition, a.relid AS parent
+        FROM pg_foreign_table f
+        JOIN pg_foreign_server s ON s.oid = f.ftserver AND 'wrapper=intercom_fdw.IntercomFdw' = ANY(s.srvoptions)
+        JOIN pg_class c ON c.oid = f.ftrelid AND c.relispartition
+        CROSS JOIN LATERAL pg_partition_ancestors(f.ftrelid) AS a
+        WHERE a.relid <> f.ftrelid) AS p
+    WHERE NOT (p.partition || ':' || p.parent) = ANY(coalesce(before, '{}'))
+      AND EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() AS w
+                  WHERE w.classid = 'pg_class'::regclass
+                    AND w.objid IN (SELECT relid FROM pg_partition_ancestors(p.partition)));
+    IF made IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT w.fdwvalidator::regproc::text, s.srvoptions INTO validator, server_options
+    FROM pg_foreign_table f JOIN pg_foreign_server s ON s.oid = f.ftserver
+    JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+    WHERE f.ftrelid = made[1] AND w.fdwvalidator <> 0;
+    IF validator IS NOT NULL THEN  -- the runtime imports the FDW first: see plpython.check_new_partitions
+        EXECUTE format('SELECT %s($1, $2)', validator) USING server_options, 'pg_foreign_server'::regclass;
+    END IF;
+    SELECT format('%I.check_intercom_partitions', n.nspname) INTO checker
+    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+    WHERE e.extname = 'intercom_fdw';
+    EXECUTE format('SELECT %s($1, $2)', checker)
+        USING ARRAY(SELECT m::regclass::text FROM unnest(made) WITH ORDINALITY AS u(m, i) ORDER BY i),
+              ARRAY(SELECT m::regclass::text FROM unnest(parents) WITH ORDINALITY AS u(m, i) ORDER BY i);
+END
+$body$;
+
+CREATE EVENT TRIGGER intercom_fdw_partitions_before ON ddl_command_start
+    WHEN TAG IN ('CREATE FOREIGN TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION intercom_partitions_before();
+
+CREATE EVENT TRIGGER intercom_fdw_check_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE FOREIGN TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION intercom_partitions_made();
 
 -- Replication of Intercom into local tables (intercom_fdw/replication/): CALL intercom_fdw.replicate().
 DO $schema$

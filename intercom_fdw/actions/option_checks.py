@@ -11,12 +11,18 @@ It also keeps a table from contradicting its server: multicorn2 merges a table's
 server's, the server's value winning, so a table setting suppress_extended_requests or
 modify_batch_size to a value its server sets otherwise would be silently overruled. A table is
 checked against its server's options, a server against those of each of its tables.
+
+And it keeps a foreign table from becoming a partition where the runtime cannot write through one
+(check_partitions): multicorn2 3.2 has no BeginForeignInsert, so an INSERT, UPDATE or COPY that
+PostgreSQL routes through a partitioned table into a foreign partition crashes the backend (signal
+11, which restarts every session of the cluster) before the FDW is called. The DDL that makes the
+partition is the last point where SQL can still say no.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence, Tuple
 
-from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.errors import ConfigurationError, UnsupportedOperationError
 from intercom_fdw.objects import spec_for
 from intercom_fdw.options import option_conflicts, validate_options
 
@@ -27,6 +33,10 @@ COMMAND_TAGS = (
     "CREATE FOREIGN TABLE", "ALTER FOREIGN TABLE", "ALTER TABLE", "IMPORT FOREIGN SCHEMA",
     "CREATE USER MAPPING", "ALTER USER MAPPING",
 )
+# Commands that can make a foreign table a partition: CREATE FOREIGN TABLE ... PARTITION OF, and
+# ALTER TABLE parent ATTACH PARTITION (of the foreign table, or of a partitioned table holding one).
+# ALTER TABLE ... INHERIT makes an inheritance child, which PostgreSQL never routes rows to.
+PARTITION_COMMAND_TAGS = ("CREATE FOREIGN TABLE", "ALTER TABLE")
 
 
 def check_catalog_object(kind: str, name: str, options: Mapping[str, str],
@@ -100,3 +110,21 @@ def _check_against_related(kind, options, related_options):
         message, detail="the server's value would apply to those tables: a server's options win over its tables'",
         hint=f"set {option} on only the server or only the tables: drop it from the server, or from {tables} "
              f"(ALTER FOREIGN TABLE ... OPTIONS (DROP {option})), or give them the same value")
+
+
+def check_partitions(partitions: Sequence[Tuple[str, str]], runtime_routes_to_foreign_partitions: bool) -> None:
+    """Refuse the Intercom foreign tables the command made partitions, as (foreign table, partitioned
+    table it is now a partition of, at any level), unless the runtime routes rows into them."""
+    if runtime_routes_to_foreign_partitions or not partitions:
+        return
+    table, parent = partitions[0]
+    others = sorted({other for other, _ in partitions[1:] if other != table})
+    raise UnsupportedOperationError(
+        f"{table} cannot be a partition of {parent} on multicorn2 3.2"
+        + (f" (nor {', '.join(others)})" if others else ""),
+        detail="multicorn2 3.2 has no BeginForeignInsert: an INSERT, UPDATE or COPY that PostgreSQL routes "
+               f"through {parent} into {table} would crash the server's backend (signal 11, which restarts "
+               "every session of the cluster) before intercom_fdw is called",
+        hint=f"query and write {table} directly, and read it together with local tables through a view "
+             f"(CREATE VIEW ... AS SELECT ... FROM <local table> UNION ALL SELECT ... FROM {table}); "
+             "the bundled runtime (multicorn_compat) supports foreign partitions")

@@ -4,7 +4,8 @@ It turns SQL values into Python ones, reads the server and the caller's user map
 catalog as the calling role (the functions are SECURITY INVOKER), runs the action and raises
 errors through plpy with message, detail and hint. Every argument is checked before the catalog
 is read or Intercom is called. `check_options` is the body of the event trigger that validates
-options when they are written (option_checks.py).
+options when they are written (option_checks.py), `check_new_partitions` that of its check of
+foreign tables made partitions.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, Optional, Sequence
 
 from intercom_fdw import pg_interrupts
 from intercom_fdw.actions import connection as conn
-from intercom_fdw.actions.option_checks import check_catalog_object
+from intercom_fdw.actions.option_checks import check_catalog_object, check_partitions
 from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.actions.executor import execute
 from intercom_fdw.actions.vocabulary import Param
@@ -70,6 +71,27 @@ def check_options(plpy, kind: str, name: str, options, column_options: Optional[
         check_catalog_object(kind, name, conn.parse_options(options),
                              {column: conn.parse_options(these) for column, these in columns.items()},
                              {other: conn.parse_options(these) for other, these in related.items()})
+    except IntercomError as error:
+        failure = error
+    else:
+        return
+    _raise(plpy, "intercom_fdw: ", failure)
+
+
+def check_new_partitions(plpy, partitions: Sequence[str], parents: Sequence[str]) -> None:
+    """Body of the function the event trigger calls when the command made Intercom foreign tables
+    partitions (partitions[i] of parents[i]): refused unless the runtime routes rows into them.
+
+    The runtime is asked through fdw.py, the one module that imports multicorn. The trigger has had
+    the runtime import it first (it calls the wrapper's validator): ALTER TABLE ... ATTACH PARTITION
+    calls no FDW function, and were this the session's first import of multicorn.utils, its
+    multicorn._utils (which the runtime provides once it has started Python: multicorn2 links it
+    against multicorn.so, the bundled runtime registers it) would fail to import, and multicorn.utils
+    then makes log_to_postgres a no-op for the rest of the session: the FDW's NOTICEs would be lost."""
+    from intercom_fdw.fdw import ROUTES_TO_FOREIGN_PARTITIONS
+
+    try:
+        check_partitions(list(zip(partitions, parents)), ROUTES_TO_FOREIGN_PARTITIONS)
     except IntercomError as error:
         failure = error
     else:

@@ -10,7 +10,7 @@ import sys
 
 from intercom_fdw.actions.connection import WRAPPER_CLASS
 from intercom_fdw.actions.definitions import ACTIONS
-from intercom_fdw.actions.option_checks import COMMAND_TAGS
+from intercom_fdw.actions.option_checks import COMMAND_TAGS, PARTITION_COMMAND_TAGS
 from intercom_fdw.actions.vocabulary import Action
 from intercom_fdw.replication.sqlgen import replication_sql
 from intercom_fdw.sync.sqlgen import sync_sql
@@ -22,7 +22,8 @@ HEADER = """\
 --
 -- Each function runs as its caller (SECURITY INVOKER) and uses the caller's own user mapping
 -- for the Intercom server (the last argument, or the only Intercom server when NULL).
--- Then an event trigger that validates intercom_fdw options when they are written, and, in the
+-- Then an event trigger that validates intercom_fdw options when they are written, two that keep
+-- a foreign table from becoming a partition on a runtime that cannot write through one, and, in the
 -- schema intercom_fdw, the replication procedure and its tables (intercom_fdw/replication/sqlgen.py)
 -- and the sync procedure, its change log, conflicts table and capture trigger (intercom_fdw/sync/sqlgen.py).
 
@@ -154,9 +155,106 @@ def option_check_sql() -> str:
     )
 
 
+# Every (Intercom foreign table that is a partition, partitioned table above it at any level), as oids.
+_INTERCOM_FOREIGN_PARTITIONS = f"""
+        SELECT f.ftrelid AS partition, a.relid AS parent
+        FROM pg_foreign_table f
+        JOIN pg_foreign_server s ON s.oid = f.ftserver AND {_literal('wrapper=' + WRAPPER_CLASS)} = ANY(s.srvoptions)
+        JOIN pg_class c ON c.oid = f.ftrelid AND c.relispartition
+        CROSS JOIN LATERAL pg_partition_ancestors(f.ftrelid) AS a
+        WHERE a.relid <> f.ftrelid"""
+
+
+def partition_check_sql() -> str:
+    """The event triggers that refuse making an Intercom foreign table a partition on a runtime that
+    cannot write through one (option_checks.check_partitions; the runtime answers in fdw.py).
+
+    ATTACH PARTITION reports only the partitioned table as written, whichever partitions it already
+    had, so the command's new partitions are told by comparison: ddl_command_start records every
+    (Intercom foreign partition, partitioned table above it) pair in a transaction-local setting, and
+    ddl_command_end looks for pairs that were not there, among the written tables' partitions. So a
+    DETACH, or any other ALTER TABLE of a table that already had such a partition (attached before the
+    extension existed: intercom-fdw doctor names those), is left alone, while ATTACH of a partitioned
+    table holding one is refused. Only then is Python asked, once the runtime itself has imported the FDW
+    (see plpython.check_new_partitions): the trigger calls the wrapper's validator with the server's
+    options, as CREATE SERVER does. SECURITY DEFINER with a fixed search_path, as the option check."""
+    tags = ", ".join(_literal(tag) for tag in PARTITION_COMMAND_TAGS)
+    return (
+        "CREATE FUNCTION check_intercom_partitions(partitions text[], parents text[])\n"
+        "RETURNS void\n"
+        "LANGUAGE plpython3u\n"
+        "VOLATILE SECURITY INVOKER\n"
+        "AS $body$\n"
+        "from intercom_fdw.actions.plpython import check_new_partitions\n"
+        "check_new_partitions(plpy, partitions, parents)\n"
+        "$body$;\n"
+        "COMMENT ON FUNCTION check_intercom_partitions(text[], text[]) IS "
+        "'Raises an error when the runtime cannot write through these Intercom foreign tables as partitions "
+        "(multicorn2 3.2: the backend would crash).';\n"
+        "\n"
+        "CREATE FUNCTION intercom_partitions_before()\n"
+        "RETURNS event_trigger\n"
+        "LANGUAGE plpgsql\n"
+        "SET search_path = pg_catalog, pg_temp\n"
+        "AS $body$\n"
+        "BEGIN\n"
+        "    PERFORM set_config('intercom_fdw.partitions_before', coalesce((\n"
+        "        SELECT string_agg(p.partition || ':' || p.parent, ',') FROM ("
+        f"{_INTERCOM_FOREIGN_PARTITIONS}) AS p), ''), true);\n"
+        "END\n"
+        "$body$;\n"
+        "\n"
+        "CREATE FUNCTION intercom_partitions_made()\n"
+        "RETURNS event_trigger\n"
+        "LANGUAGE plpgsql\n"
+        "SECURITY DEFINER SET search_path = pg_catalog, pg_temp\n"
+        "AS $body$\n"
+        "DECLARE\n"
+        "    before text[] := string_to_array(current_setting('intercom_fdw.partitions_before', true), ',');\n"
+        "    made oid[];\n"
+        "    parents oid[];\n"
+        "    validator text;\n"
+        "    server_options text[];\n"
+        "    checker text;\n"
+        "BEGIN\n"
+        "    SELECT array_agg(p.partition ORDER BY p.partition, p.parent), array_agg(p.parent ORDER BY p.partition, p.parent)\n"
+        f"    INTO made, parents FROM ({_INTERCOM_FOREIGN_PARTITIONS}) AS p\n"
+        "    WHERE NOT (p.partition || ':' || p.parent) = ANY(coalesce(before, '{}'))\n"
+        "      AND EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() AS w\n"
+        "                  WHERE w.classid = 'pg_class'::regclass\n"
+        "                    AND w.objid IN (SELECT relid FROM pg_partition_ancestors(p.partition)));\n"
+        "    IF made IS NULL THEN\n"
+        "        RETURN;\n"
+        "    END IF;\n"
+        "    SELECT w.fdwvalidator::regproc::text, s.srvoptions INTO validator, server_options\n"
+        "    FROM pg_foreign_table f JOIN pg_foreign_server s ON s.oid = f.ftserver\n"
+        "    JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw\n"
+        "    WHERE f.ftrelid = made[1] AND w.fdwvalidator <> 0;\n"
+        "    IF validator IS NOT NULL THEN  -- the runtime imports the FDW first: see plpython.check_new_partitions\n"
+        "        EXECUTE format('SELECT %s($1, $2)', validator) USING server_options, 'pg_foreign_server'::regclass;\n"
+        "    END IF;\n"
+        "    SELECT format('%I.check_intercom_partitions', n.nspname) INTO checker\n"
+        "    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace\n"
+        "    WHERE e.extname = 'intercom_fdw';\n"
+        "    EXECUTE format('SELECT %s($1, $2)', checker)\n"
+        "        USING ARRAY(SELECT m::regclass::text FROM unnest(made) WITH ORDINALITY AS u(m, i) ORDER BY i),\n"
+        "              ARRAY(SELECT m::regclass::text FROM unnest(parents) WITH ORDINALITY AS u(m, i) ORDER BY i);\n"
+        "END\n"
+        "$body$;\n"
+        "\n"
+        "CREATE EVENT TRIGGER intercom_fdw_partitions_before ON ddl_command_start\n"
+        f"    WHEN TAG IN ({tags})\n"
+        "    EXECUTE FUNCTION intercom_partitions_before();\n"
+        "\n"
+        "CREATE EVENT TRIGGER intercom_fdw_check_partitions ON ddl_command_end\n"
+        f"    WHEN TAG IN ({tags})\n"
+        "    EXECUTE FUNCTION intercom_partitions_made();\n"
+    )
+
+
 def extension_script() -> str:
     return (HEADER + "".join("\n" + function_sql(action) for action in ACTIONS) + "\n" + option_check_sql()
-            + replication_sql() + sync_sql())
+            + "\n" + partition_check_sql() + replication_sql() + sync_sql())
 
 
 if __name__ == "__main__":

@@ -272,7 +272,8 @@ def test_the_event_trigger_belongs_to_the_extension(conn):
         SELECT t.evtevent, t.evtenabled, t.evttags
         FROM pg_event_trigger t
         JOIN pg_depend d ON d.classid = 'pg_event_trigger'::regclass AND d.objid = t.oid AND d.deptype = 'e'
-        JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'intercom_fdw'""").fetchone()
+        JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'intercom_fdw'
+        WHERE t.evtname = 'intercom_fdw_check_options'""").fetchone()
     assert row[0] == "ddl_command_end" and row[1] == "O"
     assert "IMPORT FOREIGN SCHEMA" in row[2] and "CREATE USER MAPPING" in row[2]
 

@@ -6,7 +6,7 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest
 
 from intercom_fdw.actions import connection as conn
 from intercom_fdw.actions.definitions import ACTIONS, ACTIONS_BY_NAME
-from intercom_fdw.actions.sqlgen import extension_script, option_check_sql
+from intercom_fdw.actions.sqlgen import extension_script, option_check_sql, partition_check_sql
 from intercom_fdw.errors import AuthenticationError, ConfigurationError
 from intercom_fdw.sync.sqlgen import sync_sql
 from tests.harness.openapi_file import REPO
@@ -303,8 +303,8 @@ def test_extension_script_is_generated_from_the_definitions():
 
 
 def test_every_function_takes_an_optional_server_last():
-    # the event trigger's functions take no server; sync's trigger function neither (its procedure does)
-    script = extension_script().replace(option_check_sql(), "").replace(sync_sql(), "")
+    # the event triggers' functions take no server; sync's trigger function neither (its procedure does)
+    script = extension_script().replace(option_check_sql(), "").replace(partition_check_sql(), "").replace(sync_sql(), "")
     assert script.count("CREATE FUNCTION") == len(ACTIONS)
     assert script.count("    server name DEFAULT NULL\n)") == len(ACTIONS)
 

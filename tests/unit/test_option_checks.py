@@ -1,8 +1,8 @@
 """What the extension's event trigger checks (option_checks.py): pure, no PostgreSQL."""
 import pytest
 
-from intercom_fdw.actions.option_checks import check_catalog_object
-from intercom_fdw.errors import ConfigurationError
+from intercom_fdw.actions.option_checks import check_catalog_object, check_partitions
+from intercom_fdw.errors import ConfigurationError, UnsupportedOperationError
 from intercom_fdw.options import FdwOptions
 
 TOKEN = "tok-unit-secret-777"
@@ -121,3 +121,18 @@ def test_a_tables_server_name_must_be_its_servers():
     check_catalog_object("table", "t", {"object": "contacts", "server_name": "prod"}, None, {"server prod": {}})
     check_catalog_object("table", "t", {"object": "contacts", "server_name": "My Server"}, None,
                          {'server "My Server"': {}})
+
+
+def test_a_foreign_partition_is_refused_where_the_runtime_cannot_route_into_it():
+    with pytest.raises(UnsupportedOperationError) as raised:
+        check_partitions([("public.ft", "public.sub"), ("public.ft", "public.parted"), ("public.ft2", "public.sub")],
+                         runtime_routes_to_foreign_partitions=False)
+    error = raised.value
+    assert error.message == "public.ft cannot be a partition of public.sub on multicorn2 3.2 (nor public.ft2)"
+    assert "BeginForeignInsert" in error.detail and "signal 11" in error.detail
+    assert "query and write public.ft directly" in error.hint and "UNION ALL" in error.hint
+
+
+def test_a_foreign_partition_passes_where_the_runtime_routes_into_it():
+    check_partitions([("public.ft", "public.parted")], runtime_routes_to_foreign_partitions=True)
+    check_partitions([], runtime_routes_to_foreign_partitions=False)

@@ -30,6 +30,10 @@ JSONB_FROM_PYTHON = True
 # join condition PostgreSQL moves into it, not only the key's (multicorn2 3.2 builds that scan's
 # ParamPathInfo from the key's clauses alone, so a join's other conditions are applied nowhere).
 PARAMETERIZED_SCANS_KEEP_JOIN_CONDITIONS = True
+# COPY FROM into a foreign table, and rows PostgreSQL routes into a foreign partition of a partitioned
+# table, start their writes through BeginForeignInsert, which this runtime implements (multicorn2 3.2
+# has none, and such a write crashes the backend there): an FDW may allow its tables as partitions.
+BEGIN_FOREIGN_INSERT = True
 
 # Markers returned by Qual.list_any_or_all.
 ANY = object()
