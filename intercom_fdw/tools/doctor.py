@@ -1,7 +1,8 @@
 """`intercom-fdw doctor`: what stands between this database and working queries, each with its fix.
 
 Looks, changes nothing: the Multicorn runtime (which one, its version), the extensions, the package
-as the server's Python imports it, the server and the caller's user mapping, the token (GET /me from
+as the server's Python imports it, on real multicorn2 what would let a statement crash a backend there
+(foreign partitions, auto_explain, who may COPY FROM), the server and the caller's user mapping, the token (GET /me from
 here, with the server's region or api_url), the rate-limit headroom its answer's X-RateLimit-*
 headers show, and the schema's drift from the workspace (the tables and custom-attribute columns
 IMPORT FOREIGN SCHEMA would create today that are missing; tools/schema_drift.py). The exit
@@ -48,7 +49,8 @@ def diagnose(dsn: str, server: str = "intercom", schema: Optional[str] = None) -
     with conn:
         _runtime(conn, found)
         _extension(conn, found)
-        _package(conn, found)
+        if _package(conn, found) == "multicorn2":
+            _multicorn2_crashes(conn, found)
         options = _server_and_mapping(conn, server, found)
         if options is not None:
             client = _token(options, found)
@@ -104,17 +106,18 @@ plpy.notice(repr(found))
 $probe$"""
 
 
-def _package(conn, found):
+def _package(conn, found) -> Optional[str]:
+    """The runtime the server's Python imports ("bundled" or "multicorn2"), None when not told."""
     if conn.execute("SELECT 1 FROM pg_language WHERE lanname = 'plpython3u'").fetchone() is None:
         found.append(Finding("package", True, "not checked (plpython3u not created: the first query will tell)"))
-        return
+        return None
     notices = []
     conn.add_notice_handler(lambda diag: notices.append(diag.message_primary))
     try:
         conn.execute(_PROBE)
     except psycopg.Error as exc:
         found.append(Finding("package", True, f"not checked ({exc.diag.message_primary})"))
-        return
+        return None
     import ast
 
     seen = ast.literal_eval(notices[-1]) if notices else {}
@@ -123,10 +126,74 @@ def _package(conn, found):
         found.append(Finding("package", False, "the server's Python cannot import " + "; ".join(
             f"{k} ({v[6:]})" for k, v in broken.items()),
             "pip install intercom_fdw into the Python PostgreSQL embeds, or put it on the server's PYTHONPATH"))
-        return
-    runtime = "bundled (multicorn_compat)" if "multicorn_compat" in str(seen.get("multicorn")) else "multicorn2"
+        return None
+    bundled = "multicorn_compat" in str(seen.get("multicorn"))
+    runtime = "bundled (multicorn_compat)" if bundled else "multicorn2"
     found.append(Finding("package", True, f"the server's Python imports intercom_fdw from {seen.get('intercom_fdw')}; "
                                           f"runtime {runtime}"))
+    return "bundled" if bundled else "multicorn2"
+
+
+# Intercom foreign tables that are partitions, with the table each is attached to.
+_FOREIGN_PARTITIONS = f"""
+SELECT f.ftrelid::regclass::text, i.inhparent::regclass::text
+FROM pg_foreign_table f
+JOIN pg_foreign_server s ON s.oid = f.ftserver AND 'wrapper={WRAPPER}' = ANY(s.srvoptions)
+JOIN pg_class c ON c.oid = f.ftrelid AND c.relispartition
+JOIN pg_inherits i ON i.inhrelid = f.ftrelid
+ORDER BY 1"""
+
+# Roles that may log in, are not superusers, and may INSERT into some Intercom foreign table.
+_INSERTING_ROLES = f"""
+SELECT r.rolname
+FROM pg_roles r
+WHERE r.rolcanlogin AND NOT r.rolsuper AND EXISTS (
+    SELECT 1 FROM pg_foreign_table f
+    JOIN pg_foreign_server s ON s.oid = f.ftserver AND 'wrapper={WRAPPER}' = ANY(s.srvoptions)
+    WHERE has_any_column_privilege(r.oid, f.ftrelid, 'INSERT'))
+ORDER BY 1"""
+
+_AUTO_EXPLAIN = """
+SELECT concat_ws(',', current_setting('shared_preload_libraries'), current_setting('session_preload_libraries'),
+                 current_setting('local_preload_libraries')),
+       current_setting('auto_explain.log_min_duration', true)"""
+
+
+def _multicorn2_crashes(conn, found):
+    """What lets a statement crash a backend on multicorn2 3.2 (README, multicorn2 differences), and
+    restart every session of the cluster: a foreign partition made before the extension's check
+    existed, auto_explain printing plans, and (told, not a problem in itself) who may COPY FROM."""
+    partitions = conn.execute(_FOREIGN_PARTITIONS).fetchall()
+    if partitions:
+        found.append(Finding(
+            "foreign partitions", False,
+            "an INSERT, UPDATE or COPY routed into " + ", ".join(f"{t} (a partition of {p})" for t, p in partitions)
+            + " crashes the backend on multicorn2 3.2 (no BeginForeignInsert), restarting every session",
+            "; ".join(f"ALTER TABLE {p} DETACH PARTITION {t}" for t, p in partitions)
+            + " (write the foreign table directly; read it with local tables through a UNION ALL view)"))
+    else:
+        found.append(Finding("foreign partitions", True, "no Intercom foreign table is a partition"))
+    libraries, duration = conn.execute(_AUTO_EXPLAIN).fetchone()
+    loaded = any(lib.strip().split("/")[-1].removesuffix(".so") == "auto_explain" for lib in libraries.split(","))
+    if loaded and duration not in (None, "-1"):
+        found.append(Finding(
+            "auto_explain", False,
+            f"auto_explain is preloaded and logs plans (log_min_duration {duration}): on multicorn2 3.2 printing the "
+            "plan of a scan driven by a parameter of a by-reference type other than text (an array as in id = ANY($1) "
+            "of a generic plan or ANY(ARRAY(SELECT ...)), numeric, jsonb, uuid) crashes the backend, as EXPLAIN does, "
+            "so such a query crashes it when it runs",
+            "ALTER ROLE ... SET auto_explain.log_min_duration = -1 (or ALTER DATABASE ...) for the roles that query "
+            "Intercom tables, or drop auto_explain from the *_preload_libraries"))
+    roles = [row[0] for row in conn.execute(_INSERTING_ROLES).fetchall()]
+    if roles:
+        more = f" and {len(roles) - 10} more" if len(roles) > 10 else ""
+        who = (f"roles besides superusers that may: {', '.join(roles[:10])}{more} "
+               "(REVOKE INSERT from those that do not write to Intercom)")
+    else:
+        who = "no role besides superusers may"
+    found.append(Finding("COPY FROM", True, "COPY ... FROM into an Intercom foreign table crashes the backend on "
+                                            "multicorn2 3.2, and only the INSERT privilege keeps a role from it "
+                                            f"(INSERT ... SELECT from a table COPY filled is safe); {who}"))
 
 
 def _server_and_mapping(conn, server, found) -> Optional[FdwOptions]:

@@ -114,6 +114,54 @@ def test_low_rate_limit_headroom(set_up, workspace, capsys):
         api("PATCH", "/__emulator/config", json={"rate_limit_per_10s": before})
 
 
+def test_what_would_crash_a_multicorn2_backend(pg, set_up, capsys):
+    """On multicorn2: an Intercom foreign table that is a partition (made before the extension's check,
+    here with its trigger disabled), auto_explain preloaded with a log_min_duration, and the roles that
+    may COPY FROM into the tables. The bundled runtime routes, explains and copies safely: none of it."""
+    dbname = psycopg.conninfo.conninfo_to_dict(set_up)["dbname"]
+    with psycopg.connect(set_up, autocommit=True) as conn:
+        conn.execute("CREATE TABLE doctor_parted (id text, name text) PARTITION BY LIST (name)")
+        conn.execute("CREATE FOREIGN TABLE doctor_ft (id text, name text) SERVER intercom OPTIONS (object 'tags')")
+        conn.execute("ALTER EVENT TRIGGER intercom_fdw_check_partitions DISABLE")
+        try:
+            conn.execute("ALTER TABLE doctor_parted ATTACH PARTITION doctor_ft FOR VALUES IN ('d')")
+        finally:
+            conn.execute("ALTER EVENT TRIGGER intercom_fdw_check_partitions ENABLE")
+        conn.execute(f'ALTER DATABASE "{dbname}" SET session_preload_libraries = auto_explain')
+        conn.execute(f'ALTER DATABASE "{dbname}" SET auto_explain.log_min_duration = 0')
+        conn.execute("DO $$ BEGIN CREATE ROLE doctor_writer LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+        conn.execute("GRANT USAGE ON SCHEMA intercom TO doctor_writer")
+        conn.execute("GRANT INSERT (name) ON intercom.tags TO doctor_writer")
+    try:
+        capsys.readouterr()
+        status, out = doctor(capsys, "--dsn", set_up)
+        if pg.runtime == "multicorn2":
+            assert status == 1, out
+            assert ("[FAIL] foreign partitions: an INSERT, UPDATE or COPY routed into doctor_ft (a partition of "
+                    "doctor_parted) crashes the backend on multicorn2 3.2") in out, out
+            assert "fix: ALTER TABLE doctor_parted DETACH PARTITION doctor_ft" in out
+            assert "[FAIL] auto_explain: auto_explain is preloaded and logs plans (log_min_duration 0)" in out
+            assert "fix: ALTER ROLE ... SET auto_explain.log_min_duration = -1" in out
+            assert "[ok] COPY FROM: COPY ... FROM into an Intercom foreign table crashes the backend" in out
+            assert "roles besides superusers that may: doctor_writer (REVOKE INSERT" in out
+        else:
+            assert status == 0, out
+            assert "foreign partitions" not in out and "auto_explain" not in out and "COPY FROM" not in out
+    finally:
+        with psycopg.connect(set_up, autocommit=True) as conn:
+            conn.execute("DROP TABLE doctor_parted CASCADE")
+            conn.execute(f'ALTER DATABASE "{dbname}" RESET ALL')
+            conn.execute("REVOKE ALL ON intercom.tags FROM doctor_writer")
+            conn.execute("REVOKE ALL ON SCHEMA intercom FROM doctor_writer")
+            conn.execute("DROP ROLE doctor_writer")
+    with psycopg.connect(set_up, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('doctor_ft')").fetchone()[0] is None
+    if pg.runtime == "multicorn2":
+        status, out = doctor(capsys, "--dsn", set_up)
+        assert "[ok] foreign partitions: no Intercom foreign table is a partition" in out, out
+        assert "auto_explain" not in out and "[ok] COPY FROM:" in out and "no role besides superusers may" in out
+
+
 def test_no_runtime_in_the_database(pg, capsys):
     db = pg.create_database("doctor_no_runtime", extensions=())
     status, out = doctor(capsys, "--dsn", pg.dsn(db))
