@@ -370,7 +370,7 @@ $body$;
 CREATE FUNCTION intercom_partitions_made()
 RETURNS event_trigger
 LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET search_path = pg_catalog, pg_temp
 AS $body$
 DECLARE
     before text[] := string_to_array(current_setting('intercom_fdw.partitions_before', true), ',');

@@ -177,7 +177,9 @@ def partition_check_sql() -> str:
     extension existed: intercom-fdw doctor names those), is left alone, while ATTACH of a partitioned
     table holding one is refused. Only then is Python asked, once the runtime itself has imported the FDW
     (see plpython.check_new_partitions): the trigger calls the wrapper's validator with the server's
-    options, as CREATE SERVER does. SECURITY DEFINER with a fixed search_path, as the option check."""
+    options, as CREATE SERVER does. Both run as the role that runs the DDL (SECURITY INVOKER, with a fixed
+    search_path): they read only catalogs every role may read, so they need no more (the option check
+    is SECURITY DEFINER because it reads user mappings and turns statement logging off)."""
     tags = ", ".join(_literal(tag) for tag in PARTITION_COMMAND_TAGS)
     return (
         "CREATE FUNCTION check_intercom_partitions(partitions text[], parents text[])\n"
@@ -207,7 +209,7 @@ def partition_check_sql() -> str:
         "CREATE FUNCTION intercom_partitions_made()\n"
         "RETURNS event_trigger\n"
         "LANGUAGE plpgsql\n"
-        "SECURITY DEFINER SET search_path = pg_catalog, pg_temp\n"
+        "SET search_path = pg_catalog, pg_temp\n"
         "AS $body$\n"
         "DECLARE\n"
         "    before text[] := string_to_array(current_setting('intercom_fdw.partitions_before', true), ',');\n"
