@@ -100,28 +100,63 @@ def format_table(rows: List[dict], columns=SUMMARY_COLUMNS) -> str:
     return "\n".join(lines)
 
 
+# The exit status of a run stopped by Ctrl-C: a shell's for a process SIGINT ended (128 + 2).
+CANCELED_EXIT = 130
+
+
+class Outcome:
+    """How a CALL ended: `failure` (its ERROR's message, detail and hint), or `canceled` by Ctrl-C."""
+
+    def __init__(self):
+        self.failure = self.detail = self.hint = None
+        self.canceled = False
+
+
+def call(conn, query: str, params, canceled_hint: str) -> Outcome:
+    """Runs the CALL. Ctrl-C (SIGINT) is not an error of ours: psycopg has sent PostgreSQL a cancel and
+    waited for the CALL to end, so the procedure has recorded the stop in its state table, which the
+    summary shows; `canceled_hint` says what the next run does with it."""
+    outcome = Outcome()
+    try:
+        conn.execute(query, params)
+    except psycopg.Error as error:
+        outcome.failure = error.diag.message_primary or str(error)
+        outcome.detail, outcome.hint = error.diag.message_detail, error.diag.message_hint
+    except KeyboardInterrupt:
+        outcome.canceled = True
+        outcome.failure, outcome.hint = "canceled (Ctrl-C)", canceled_hint
+    return outcome
+
+
+def reading(conn, dsn: str):
+    """A connection to read the summary on: `conn`, or a new one when psycopg closed it (a second
+    Ctrl-C while it waited for the cancel, or a CALL that did not end after it)."""
+    return conn if not conn.closed else psycopg.connect(dsn, autocommit=True)
+
+
 def run(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
     objects = args.objects or [s.object for s in STRATEGIES]
     progress = Progress(enabled=args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty()))
-    failure: Optional[str] = None
-    hint: Optional[str] = None
     with psycopg.connect(args.dsn, autocommit=True) as conn:  # autocommit: the procedure commits per window
         conn.add_notice_handler(progress.notice)
         since = conn.execute("SELECT now()::text").fetchone()[0]
         try:
-            conn.execute("CALL intercom_fdw.replicate(%s, %s, %s, %s, %s)",
-                         (objects, args.schema, args.mode or "incremental", args.server,
-                          "delete" if args.delete else "mark"))
-        except psycopg.Error as error:
-            failure = error.diag.message_primary or str(error)
-            hint = error.diag.message_hint
+            outcome = call(conn, "CALL intercom_fdw.replicate(%s, %s, %s, %s, %s)",
+                           (objects, args.schema, args.mode or "incremental", args.server,
+                            "delete" if args.delete else "mark"),
+                           "the objects it stopped are canceled in the summary; the next run of the same mode "
+                           "resumes them from their last committed window")
         finally:
             progress.close()
-        rows = summary(conn, args.schema, objects, since) if conn.execute(
-            "SELECT to_regclass('intercom_fdw.replication_state') IS NOT NULL").fetchone()[0] else []
+        with reading(conn, args.dsn) as summary_conn:
+            rows = summary(summary_conn, args.schema, objects, since) if summary_conn.execute(
+                "SELECT to_regclass('intercom_fdw.replication_state') IS NOT NULL").fetchone()[0] else []
     if rows:
         print(format_table(rows), file=out)
-    if failure:
-        print(f"intercom-fdw replicate: {failure}" + (f"\nHINT: {hint}" if hint else ""), file=sys.stderr)
-    return 1 if failure or any(r["status"] != "succeeded" for r in rows) else 0
+    if outcome.failure:
+        print(f"intercom-fdw replicate: {outcome.failure}" + (f"\nHINT: {outcome.hint}" if outcome.hint else ""),
+              file=sys.stderr)
+    if outcome.canceled:
+        return CANCELED_EXIT
+    return 1 if outcome.failure or any(r["status"] != "succeeded" for r in rows) else 0

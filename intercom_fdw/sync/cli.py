@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import List, Optional
+from typing import List
 
 import psycopg
 
-from intercom_fdw.replication.cli import Progress, format_table
+from intercom_fdw.replication.cli import CANCELED_EXIT, Progress, call, format_table, reading
 from intercom_fdw.sync.objects import SYNC_OBJECTS
 from intercom_fdw.sync.resolve import RULES
 from intercom_fdw.sync.runner import NOTICE_PREFIX
@@ -82,22 +82,23 @@ def run(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
     objects = args.objects or [s.object for s in SYNC_OBJECTS]
     progress = SyncProgress(enabled=args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty()))
-    failure: Optional[str] = None
-    detail = hint = None
     with psycopg.connect(args.dsn, autocommit=True) as conn:  # autocommit: the procedure commits per change
         conn.add_notice_handler(progress.notice)
         try:
-            conn.execute("CALL intercom_fdw.sync(%s, %s, %s, %s)", (objects, args.schema, args.conflict, args.server))
-        except psycopg.Error as error:
-            failure = error.diag.message_primary or str(error)
-            detail, hint = error.diag.message_detail, error.diag.message_hint
+            outcome = call(conn, "CALL intercom_fdw.sync(%s, %s, %s, %s)",
+                           (objects, args.schema, args.conflict, args.server),
+                           "the objects it stopped are canceled in the summary; the changes not yet done are "
+                           "pushed by the next run (those sent when it stopped are checked against Intercom first)")
         finally:
             progress.close()
-        rows = summary(conn, args.schema, objects) if conn.execute(
-            "SELECT to_regclass('intercom_fdw.sync_state') IS NOT NULL").fetchone()[0] else []
+        with reading(conn, args.dsn) as summary_conn:
+            rows = summary(summary_conn, args.schema, objects) if summary_conn.execute(
+                "SELECT to_regclass('intercom_fdw.sync_state') IS NOT NULL").fetchone()[0] else []
     if rows:
         print(format_table(rows, SUMMARY_COLUMNS), file=out)
-    if failure:
-        print(f"intercom-fdw sync: {failure}" + (f"\nDETAIL: {detail}" if detail else "")
-              + (f"\nHINT: {hint}" if hint else ""), file=sys.stderr)
-    return 1 if failure or any(r["push"] != "pushed" or r["pull"] != "succeeded" for r in rows) else 0
+    if outcome.failure:
+        print(f"intercom-fdw sync: {outcome.failure}" + (f"\nDETAIL: {outcome.detail}" if outcome.detail else "")
+              + (f"\nHINT: {outcome.hint}" if outcome.hint else ""), file=sys.stderr)
+    if outcome.canceled:
+        return CANCELED_EXIT
+    return 1 if outcome.failure or any(r["push"] != "pushed" or r["pull"] != "succeeded" for r in rows) else 0

@@ -223,3 +223,30 @@ def intercom(emulator):
 
 def open_connection(pg, db):
     return psycopg.connect(pg.dsn(db), autocommit=True)
+
+
+def ctrl_c_during(argv, ready, env=None, deadline_s=60):
+    """Runs the command `argv` (an `intercom-fdw replicate` or `sync`), presses Ctrl-C (SIGINT) once `ready()`
+    is true, and returns (the finished process's stdout, stderr and exit status, seconds from the
+    SIGINT to its exit)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
+    try:
+        deadline = time.monotonic() + deadline_s
+        while not ready():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the run never got under way"
+            time.sleep(0.05)
+        pressed = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        return out, err, process.returncode, time.monotonic() - pressed
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from tests.emulator_fixtures import running_emulator
-from tests.integration.replication_fixtures import replica_db, state  # noqa: F401  (fixtures)
+from tests.integration.replication_fixtures import ctrl_c_during, intercom, replica_db, state  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -46,3 +46,37 @@ def test_a_failed_object_makes_the_exit_status_non_zero(pg, db, replica_db):
     assert "succeeded" in lines["segments"] and "failed" in lines["company_segments"]
     assert "replicate companies first" in lines["company_segments"]
     assert "1 of 2 objects failed: company_segments" in done.stderr
+
+
+def test_ctrl_c_stops_the_run_says_so_and_the_next_run_resumes(pg, db, replica_db, intercom):
+    # Ctrl-C during the CALL printed a Python traceback (KeyboardInterrupt), no summary and no word of what
+    # became of the run, and the process died by the signal. psycopg cancels the CALL in the server; the
+    # procedure records it. Now: the summary (contacts canceled), what the next run does, exit status 130.
+    replica_db.execute("DROP SCHEMA IF EXISTS cli_ctrl_c CASCADE")
+    replica_db.execute("DELETE FROM intercom_fdw.replication_state WHERE target_schema = 'cli_ctrl_c'")
+
+    def windows_committed():
+        row = replica_db.execute("SELECT windows FROM intercom_fdw.replication_state WHERE object = 'contacts' "
+                                 "AND target_schema = 'cli_ctrl_c' AND status = 'running'").fetchone()
+        return row is not None and row[0] >= 1
+
+    intercom.knobs(latency_ms=300)
+    try:
+        out, err, status, seconds = ctrl_c_during(
+            [sys.executable, "-m", "intercom_fdw.tools.cli", "replicate", "--dsn", pg.dsn(db), "--schema",
+             "cli_ctrl_c", "contacts"], windows_committed, env={"PGOPTIONS": "-c intercom_fdw.replicate_window_rows=10"})
+    finally:
+        intercom.knobs(latency_ms=0)
+    print(f"exit {status} {seconds:.2f} s after Ctrl-C\n{out}\n{err}")
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert status == 130 and seconds < 2
+    assert "intercom-fdw replicate: canceled (Ctrl-C)" in err and "resumes them from their last committed window" in err
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert lines["contacts"][1] == "canceled", out
+    stopped = state(replica_db, "cli_ctrl_c")["contacts"]
+    assert stopped["status"] == "canceled" and 0 < stopped["rows_read"] < 60, stopped
+    done = _cli("--dsn", pg.dsn(db), "--schema", "cli_ctrl_c", "contacts")
+    assert done.returncode == 0, done.stderr
+    resumed = state(replica_db, "cli_ctrl_c")["contacts"]
+    assert resumed["status"] == "succeeded" and resumed["rows_read"] <= 60 - stopped["rows_read"], resumed
+    assert replica_db.execute("SELECT count(*) FROM cli_ctrl_c.contacts").fetchone()[0] == 60

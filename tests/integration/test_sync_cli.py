@@ -5,7 +5,8 @@ import sys
 import pytest
 
 from tests.emulator_fixtures import running_emulator
-from tests.integration.replication_fixtures import intercom, replica_db  # noqa: F401  (fixtures)
+from tests.integration.replication_fixtures import ctrl_c_during, intercom, replica_db  # noqa: F401  (fixtures)
+from tests.integration.sync_fixtures import open_changes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -52,3 +53,35 @@ def test_a_rejected_change_makes_the_exit_status_non_zero(pg, db, replica_db):
     assert "1 of 1 objects failed or had rejected changes: contacts" in done.stderr and "HINT" in done.stderr
     replica_db.execute("DELETE FROM intercom_replica.contacts WHERE name = 'Nobody'")
     assert _cli("--dsn", pg.dsn(db), "contacts").returncode == 0
+
+
+def test_ctrl_c_stops_the_run_says_so_and_the_next_run_pushes_the_rest_once(pg, db, replica_db, intercom):
+    # Ctrl-C during the CALL printed a Python traceback (KeyboardInterrupt), no summary and no word of what
+    # became of the changes, and the process died by the signal. Now: the summary (contacts' push canceled),
+    # what the next run does, exit status 130; the next run pushes the rest.
+    assert _cli("--dsn", pg.dsn(db), "contacts").returncode == 0
+    keys = [r[0] for r in replica_db.execute("SELECT id FROM intercom_replica.contacts WHERE id NOT LIKE 'local:%' "
+                                             "ORDER BY id LIMIT 10").fetchall()]
+    for key in keys:
+        replica_db.execute("UPDATE intercom_replica.contacts SET name = %s WHERE id = %s", (f"Ctrl-C {key}", key))
+
+    def one_pushed():
+        return replica_db.execute("SELECT count(*) FROM intercom_fdw.sync_changes WHERE object = 'contacts' "
+                                  "AND status = 'done' AND key = ANY(%s) AND new->>'name' LIKE 'Ctrl-C %%'",
+                                  (keys,)).fetchone()[0] >= 1
+
+    intercom.knobs(latency_ms=300)
+    try:
+        out, err, status, seconds = ctrl_c_during(
+            [sys.executable, "-m", "intercom_fdw.tools.cli", "sync", "--dsn", pg.dsn(db), "contacts"], one_pushed)
+    finally:
+        intercom.knobs(latency_ms=0)
+    print(f"exit {status} {seconds:.2f} s after Ctrl-C\n{out}\n{err}")
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert status == 130 and seconds < 2
+    assert "intercom-fdw sync: canceled (Ctrl-C)" in err and "pushed by the next run" in err
+    assert _lines(subprocess.CompletedProcess((), status, out, err))["contacts"][1] == "canceled", out
+    assert [c for c in open_changes(replica_db) if c["object"] == "contacts"]  # stopped part-way
+    assert _cli("--dsn", pg.dsn(db), "contacts").returncode == 0
+    assert open_changes(replica_db) == []
+    assert {intercom.send("GET", f"/contacts/{k}")["name"] for k in keys} == {f"Ctrl-C {k}" for k in keys}
