@@ -10,7 +10,7 @@ from typing import Iterator, List, Optional, Sequence
 
 from intercom_fdw.actions.plpython import _raise, reported
 from intercom_fdw.errors import FDW_ERROR_SQLSTATE, IntercomError
-from intercom_fdw.replication.runner import NOTICE_PREFIX, Replicator, check_arguments, choose_objects
+from intercom_fdw.replication.runner import NOTICE_PREFIX, Replicator, RunCanceled, check_arguments, choose_objects
 
 
 class PlpyDatabase:
@@ -63,8 +63,12 @@ def replicate(plpy, objects: Optional[Sequence[str]], target_schema: str, mode: 
         results = replicator.run(strategies if objects else replicator.available(strategies))
     except IntercomError as error:
         failure = error
+    except RunCanceled as error:
+        failure = error
     else:
         failure = None
+    if isinstance(failure, RunCanceled):  # a cancel or statement_timeout: said as the procedure's own
+        raise reported(plpy, "intercom_fdw.replicate(): ", failure.reason, failure.sqlstate, failure.detail, failure.hint)
     if failure is not None:  # raised outside the except block: no chained traceback in the report
         _raise(plpy, "intercom_fdw.replicate(): ", failure)
     failed = {obj: error for obj, error in results.items() if error}

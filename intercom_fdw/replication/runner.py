@@ -137,18 +137,33 @@ def canceled_reason(error: Exception) -> str:
     return text.split(": ", 1)[1] if text.startswith(("spiexceptions.", "plpy.")) and ": " in text else text
 
 
-def after_an_interrupt(error: Exception, record: Callable[[str], None]) -> Exception:
-    """Records a run's interrupt (`record(reason)`) and returns the error to raise. On multicorn2 the
-    cancel PostgreSQL had pending may act only on the first statement after the foreign table's
-    report of it (XX000): then PostgreSQL's own report (57014) is recorded and raised."""
+class RunCanceled(Exception):
+    """A run that a cancel or statement_timeout stopped, as the procedure reports it: PostgreSQL's reason
+    (without PL/Python's exception name: the CALL said "spiexceptions.QueryCanceled: canceling ..."), its
+    SQLSTATE (class 57; 57014 for a foreign table's report of it on multicorn2, XX000), and a detail
+    and hint saying where the run stopped and what the next one does."""
+
+    def __init__(self, reason: str, sqlstate: str, detail: str, hint: str):
+        super().__init__(reason)
+        self.reason, self.sqlstate, self.detail, self.hint = reason, sqlstate, detail, hint
+
+
+def after_an_interrupt(error: Exception, record: Callable[[str], None], detail: str, hint: str) -> Exception:
+    """Records a run's interrupt (`record(reason)`) and returns the error to raise (RunCanceled, with
+    `detail` and `hint`). On multicorn2 the cancel PostgreSQL had pending may act only on the first
+    statement after the foreign table's report of it (XX000): then PostgreSQL's own report (57014) is
+    recorded and raised."""
+    if isinstance(error, RunCanceled):  # an inner run (sync's pull) recorded it already
+        return error
     try:
         record(canceled_reason(error))
-        return error
     except Exception as own:  # noqa: BLE001
         if not interrupted(own):
             raise
         record(canceled_reason(own))
-        return own
+        error = own
+    sqlstate = str(getattr(error, "sqlstate", "") or "")
+    return RunCanceled(canceled_reason(error), sqlstate if sqlstate.startswith("57") else "57014", detail, hint)
 
 
 class Replicator:
@@ -326,7 +341,10 @@ class Replicator:
                          f"{literal(reason + ': the next run of the same mode resumes from the last committed window')}, "
                          f"run_ended_at = clock_timestamp() WHERE {self._where(strategy)} AND status = 'running'")
             self.db.commit()
-        return after_an_interrupt(error, record)
+        return after_an_interrupt(
+            error, record, f"{strategy.object} into {self.schema} was stopped part-way (replication_state says "
+                           "canceled); the objects after it did not run",
+            "the next run of the same mode resumes it from its last committed window")
 
     def _finish(self, strategy: Strategy, counters: Counters, error: Optional[str]) -> None:
         status = "failed" if error else "succeeded"

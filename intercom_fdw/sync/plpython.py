@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 from intercom_fdw.actions.plpython import _raise, reported
 from intercom_fdw.errors import FDW_ERROR_SQLSTATE, ConfigurationError, IntercomError
 from intercom_fdw.replication.plpython import PlpyDatabase
+from intercom_fdw.replication.runner import RunCanceled
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
 from intercom_fdw.sync.runner import NOTICE_PREFIX, Syncer, check_arguments, choose_objects
 
@@ -40,8 +41,12 @@ def sync(plpy, objects: Optional[Sequence[str]], target_schema: str, conflict: s
         results = syncer.run(chosen)
     except IntercomError as error:
         failure = error
+    except RunCanceled as error:
+        failure = error
     else:
         failure = None
+    if isinstance(failure, RunCanceled):  # a cancel or statement_timeout: said as the procedure's own
+        raise reported(plpy, "intercom_fdw.sync(): ", failure.reason, failure.sqlstate, failure.detail, failure.hint)
     if failure is not None:  # raised outside the except block: no chained traceback in the report
         _raise(plpy, "intercom_fdw.sync(): ", failure)
     failed = {name: r for name, r in results.items() if r.error or r.rejected}

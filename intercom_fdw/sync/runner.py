@@ -284,7 +284,12 @@ class Syncer:
                 self.db.rollback()
                 if interrupted(error):  # a cancel, statement_timeout or terminate ends the run
                     counters.push_api_calls = self.usage()["calls"] - before
-                    raise after_an_interrupt(error, lambda reason: self._state(obj, "canceled", counters, reason))
+                    raise after_an_interrupt(
+                        error, lambda reason: self._state(obj, "canceled", counters, reason),
+                        f"the push of {obj.object} was stopped after {counters.changes_pushed} of {len(rows)} "
+                        "changed rows (sync_state says canceled); the objects after it did not run",
+                        "the changes not yet done are pushed by the next run (those sent when it stopped are "
+                        "checked against Intercom first)")
                 message = _message(error)
                 counters.rejected += 1
                 rejected.append(f"{key}: {message.splitlines()[0]}")

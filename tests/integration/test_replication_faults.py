@@ -84,7 +84,13 @@ def test_a_canceled_run_says_so_and_the_next_one_resumes(pg, db, replica_db, int
                                      schema="canceled")
     finally:
         intercom.knobs(latency_ms=0)
-    assert stopped["raised"].diag.sqlstate == "57014"
+    diag = stopped["raised"].diag
+    assert diag.sqlstate == "57014"
+    # the procedure's own error (it said "spiexceptions.QueryCanceled: canceling statement ...", no more)
+    assert diag.message_primary == "intercom_fdw.replicate(): canceling statement due to user request"
+    assert diag.message_detail == ("contacts into canceled was stopped part-way (replication_state says canceled); "
+                                   "the objects after it did not run")
+    assert diag.message_hint == "the next run of the same mode resumes it from its last committed window"
     assert stopped["status"] == "canceled" and stopped["run_ended_at"] is not None, stopped
     assert stopped["error"] == ("canceling statement due to user request: the next run of the same mode resumes "
                                 "from the last committed window")

@@ -251,11 +251,18 @@ def test_a_statement_timeout_ends_the_run_and_the_next_one_sends_the_rest_once(s
     started = time.monotonic()
     try:
         db.execute("SET statement_timeout = '1500ms'")
-        with pytest.raises(psycopg.errors.QueryCanceled):
+        with pytest.raises(psycopg.errors.QueryCanceled) as caught:
             sync(db, objects=["contacts"])
     finally:
         db.execute("RESET statement_timeout")
         intercom.knobs(latency_ms=0)
+    # the procedure's own error (it said "spiexceptions.QueryCanceled: canceling statement ...", no more)
+    diag = caught.value.diag
+    assert diag.message_primary == "intercom_fdw.sync(): canceling statement due to statement timeout", diag.message_primary
+    assert diag.message_detail.startswith("the push of contacts was stopped after "), diag.message_detail
+    assert diag.message_detail.endswith(f" of {len(keys)} changed rows (sync_state says canceled); the objects "
+                                        "after it did not run"), diag.message_detail
+    assert diag.message_hint.startswith("the changes not yet done are pushed by the next run")
     # the run ended at the timeout: the changes after it were not tried one after the other (rejected)
     assert time.monotonic() - started < 6
     left = [c for c in open_changes(db) if c["object"] == "contacts"]
