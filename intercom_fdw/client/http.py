@@ -266,6 +266,19 @@ class IntercomClient:
             raise errors.ConfigurationError(f"refusing to send {method} {path}: the path has a '.' or '..' segment",
                                             hint="an id in the request is '.' or '..', which no Intercom object has")
         idempotent = is_idempotent(method, idempotent)
+        unanswered = []  # an attempt sent without a usable answer (a 5xx, a cut connection): it may have been carried out
+        try:
+            return self._attempts(method, url, path, params, body, idempotent, allow_404, interrupts, decode, page,
+                                  creates, unanswered)
+        except errors.Interrupted as stop:
+            # Stopped in a wait for the next attempt (backoff, the rate limit): the request "was not in
+            # flight", but an earlier attempt may have reached Intercom, which the caller must say.
+            if unanswered and not stop.in_flight:
+                raise errors.Interrupted(in_flight=True) from None
+            raise
+
+    def _attempts(self, method, url, path, params, body, idempotent, allow_404, interrupts: Interrupts, decode,
+                  page, creates, unanswered: list) -> Optional[dict]:
         attempt = 0
         while True:
             attempt += 1
@@ -277,6 +290,8 @@ class IntercomClient:
                 response = send(interrupts, self._transport.request, method, url, params, body)
             except TRANSPORT_ERRORS as exc:
                 kind = transport_kind(exc)
+                if kind == TRANSPORT:
+                    unanswered.append(attempt)
                 log.warning("%s %s: %s (attempt %d)", method, path, type(exc).__name__, attempt)
                 if should_retry(method, idempotent, None, kind, attempt, self.max_retries):
                     interrupts.sleep(backoff_delay(attempt, *self._backoff, self._rng))
@@ -304,6 +319,8 @@ class IntercomClient:
                 raise error_mapping.error_for_redirect(status, method, path, response.headers.get("Location"))
             if status == 404 and allow_404:
                 return None
+            if status >= 500 or status == 408:
+                unanswered.append(attempt)
             if should_retry(method, idempotent, status, None, attempt, self.max_retries):
                 delay = retry_after_429(response.headers, self._clock()) if status == 429 else None
                 if delay is None:

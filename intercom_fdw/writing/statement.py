@@ -118,7 +118,9 @@ class StatementWriter:
         self.existing: List[str] = []  # ids of rows that already existed (on_conflict), the first LISTED_IDS
         self.existing_count = 0
         self.existing_on_resend = 0  # of those, found by a resend: the first attempt may have created them
-        self.unknown: List[int] = []  # rows whose request was in flight when the statement was interrupted
+        # rows whose request was in flight when the statement was interrupted, or had been sent without a
+        # usable answer (and was waiting to be sent again): whether they were written is unknown
+        self.unknown: List[int] = []
         self.reported = False  # a report of what was written went out with the statement's error
         self._shaper = RowShaper(table.spec.columns)
         self._interrupts = getattr(client, "interrupts", None) or Interrupts()
@@ -164,14 +166,21 @@ class StatementWriter:
     def _send_create(self, request: WriteRequest):
         resend = self.table.rules.conflict is not None
         attempt = 0
+        unanswered = False  # an earlier send failed without a usable answer: it may have created the object
         while True:
             attempt += 1
             try:
                 return self._call(request)
-            except (ServerError, TransportError):
+            except (ServerError, TransportError) as error:
+                unanswered = unanswered or may_have_reached_intercom(error)
                 if not should_resend_create(resend, attempt, self.client.max_retries):
                     raise
-                self._sleep(resend_delay(attempt, self._rng))
+                try:
+                    self._sleep(resend_delay(attempt, self._rng))
+                except Interrupted:
+                    raise Interrupted(in_flight=unanswered) from None
+            except Interrupted as stop:  # the resend waited (for the rate limit) or was in flight
+                raise Interrupted(in_flight=stop.in_flight or unanswered) from None
             except ApiRejectedError as error:
                 existing = self.table.existing_id(error)
                 if attempt > 1 and existing is not None:
@@ -357,8 +366,8 @@ class StatementWriter:
         unknown = None
         if self.unknown:
             rows = sorted(self.unknown)
-            unknown = (f"{len(rows)} request(s) were in flight when the statement was stopped: whether they "
-                       f"reached Intercom is unknown", "rows: " + ", ".join(map(str, rows)))
+            unknown = (f"{len(rows)} request(s) were in flight (or sent without a usable answer) when the statement "
+                       f"was stopped: whether they reached Intercom is unknown", "rows: " + ", ".join(map(str, rows)))
         return [n for n in (_written_notice(self.written, self.written_count, self.written_rows), unknown,
                             self.existing_notice()) if n]
 

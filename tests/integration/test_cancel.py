@@ -56,10 +56,14 @@ class Interrupted:
         self.error, self.latency, self.pid, self.conn = error, latency, pid, conn
 
 
-def interrupt(pg, db, query, kind, after=0.5, timeout_s=1.0):
-    """Run `query` in a backend of its own and interrupt it `after` seconds in; the error and the
-    seconds from the interrupt (for statement_timeout: from when it was due) to the error."""
+def interrupt(pg, db, query, kind, after=0.5, timeout_s=1.0, ready=None, notices=None):
+    """Run `query` in a backend of its own and interrupt it `after` seconds in (or once `ready()`); the
+    error and the seconds from the interrupt (for statement_timeout: from when it was due) to the error.
+    `notices`: a list the backend's notices and warnings are added to, as (severity, message, detail)."""
     conn = pg.connect(db)
+    if notices is not None:
+        conn.add_notice_handler(lambda diag: notices.append((diag.severity_nonlocalized, diag.message_primary,
+                                                             diag.message_detail)))
     pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
     for table in ("contacts", "companies"):  # Python, intercom_fdw and the tables' objects ready: no API call
         conn.execute(f"EXPLAIN SELECT * FROM {table}")
@@ -82,7 +86,13 @@ def interrupt(pg, db, query, kind, after=0.5, timeout_s=1.0):
         thread.join(30)
         due = outcome["started"] + timeout_s
     else:
-        time.sleep(after)
+        if ready is None:
+            time.sleep(after)
+        else:
+            deadline = time.monotonic() + 30
+            while not ready():
+                assert thread.is_alive() and time.monotonic() < deadline, f"never ready: {outcome}"
+                time.sleep(0.01)
         assert thread.is_alive(), f"the query ended before it was interrupted: {outcome}"
         with pg.connect() as admin:
             due = time.monotonic()
@@ -297,3 +307,72 @@ def test_an_action_waiting_for_intercom(pg, actions_db, server, calm, kind):
     assert "canceling statement due to user request or statement timeout" in diag.message_primary
     assert "the request had been sent, so Intercom may have carried out this action" in diag.message_detail
     assert result.conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def fresh_slice(server, limit):
+    """A rate-limit slice of `limit` calls that has just begun, one of them spent here: the next
+    `limit - 1` calls go, the one after meets a 429 and waits for the slice's end (6 s or more away)."""
+    session = Api(server.url, TOKEN).session
+    knobs(server, rate_limit_per_10s=limit)
+    while True:
+        answer = session.get(server.url + "/me", timeout=30)
+        left = int(answer.headers["X-RateLimit-Reset"]) - time.time()
+        if answer.status_code == 200 and int(answer.headers["X-RateLimit-Remaining"]) == limit - 1 and left >= 6:
+            return
+        time.sleep(max(left, 0) + 0.05)
+
+
+def calls_to(server, route) -> int:
+    return Api(server.url, TOKEN).counters()["by_route"].get(route, 0)
+
+
+@pytest.fixture
+def lost_answers(server):
+    yield
+    knobs(server, drop_rate=0, drop_route="", rate_limit_per_10s=100_000)
+
+
+def test_a_create_stopped_while_waiting_to_be_resent_says_it_may_have_reached_intercom(pg, cancel_db, server,
+                                                                                        lost_answers):
+    # The first POST /contacts is carried out, its answer lost (the connection cut); the writer resends
+    # it (a contact's create is found again by its email), and that resend waits for a 429's reset when
+    # the cancel comes. The statement said nothing at all (the row's request was not in flight at that
+    # moment), though the contact was in Intercom. Now the row is named as one whose outcome is unknown.
+    email = "resent-then-canceled@example.com"
+    route = "POST /contacts"
+    before = calls_to(server, route)
+    fresh_slice(server, limit=2)
+    knobs(server, drop_rate=1.0, drop_route=route)
+    notices = []
+    result = interrupt(pg, cancel_db, f"INSERT INTO contacts (email) VALUES ('{email}')", "cancel",
+                       ready=lambda: calls_to(server, route) >= before + 2, notices=notices)  # sent, then refused
+    assert_interrupted_cleanly(pg, cancel_db, result, "cancel")
+    assert calls_to(server, route) == before + 2  # the first send (carried out, its answer cut) and the refused resend
+    knobs(server, drop_rate=0, drop_route="", rate_limit_per_10s=100_000)
+    assert contact_ids_with_prefix(server, email)  # the first send created it
+    warnings = [(message, detail) for severity, message, detail in notices if severity == "WARNING"]
+    assert warnings == [("1 request(s) were in flight (or sent without a usable answer) when the statement was "
+                         "stopped: whether they reached Intercom is unknown", "rows: 1")], notices
+
+
+def test_an_action_stopped_while_waiting_to_be_retried_says_it_may_have_been_carried_out(pg, actions_db, server,
+                                                                                        lost_answers):
+    # archive_contact's first send is carried out and its answer lost; the client sends it again (it is
+    # idempotent), and that retry waits for a 429's reset when the cancel comes. The DETAIL said
+    # "intercom_fdw stopped waiting before the request was sent: nothing reached Intercom".
+    contact = Api(server.url, TOKEN).get("/contacts", per_page=5)["data"][-1]["id"]
+    route = "POST /contacts/{id}/archive"
+    before = calls_to(server, route)
+    fresh_slice(server, limit=2)
+    knobs(server, drop_rate=1.0, drop_route=route)
+    result = interrupt(pg, actions_db, f"SELECT archive_contact('{contact}')", "cancel",
+                       ready=lambda: calls_to(server, route) >= before + 2)
+    assert result.error is not None and result.latency <= LATENCY_LIMIT, (result.error, result.latency)
+    diag = result.error.diag
+    assert diag.sqlstate == "57014", diag.message_primary
+    assert "the request had been sent, so Intercom may have carried out this action" in diag.message_detail, \
+        diag.message_detail
+    assert result.conn.execute("SELECT 1").fetchone() == (1,)
+    assert calls_to(server, route) == before + 2  # the first send (carried out, its answer cut) and the refused retry
+    knobs(server, drop_rate=0, drop_route="", rate_limit_per_10s=100_000)
+    Api(server.url, TOKEN).post(f"/contacts/{contact}/unarchive", {})
