@@ -241,7 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return SUBCOMMANDS[args.command][2](args)
+    try:
+        return SUBCOMMANDS[args.command][2](args)
+    except KeyboardInterrupt:
+        # Ctrl-C where the subcommand has nothing to say of it (doctor's checks: they write nothing): a
+        # line instead of Python's traceback, and the status a shell gives a process SIGINT ended.
+        print(f"intercom-fdw {args.command}: canceled (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

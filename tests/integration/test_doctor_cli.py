@@ -252,3 +252,36 @@ def test_doctor_before_any_query_leaves_the_queries_working(pg, capsys):
             conn.execute("CREATE SCHEMA intercom")
             conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (admins) FROM SERVER intercom INTO intercom")
             assert conn.execute("SELECT count(*) FROM intercom.admins").fetchone()[0] > 0
+
+
+def test_ctrl_c_during_a_check_ends_with_a_line_not_a_traceback(set_up, workspace):
+    # Ctrl-C while doctor waited for GET /me printed Python's KeyboardInterrupt traceback (urllib3's
+    # frames) and the process died by the signal. Now one line and exit status 130, at once.
+    import signal
+    import subprocess
+    import sys
+
+    def gets_of_me():
+        return httpx.get(workspace.url + "/__emulator/counters", timeout=10).json()["by_route"].get("GET /me", 0)
+
+    before = gets_of_me()
+    httpx.patch(workspace.url + "/__emulator/config", json={"latency_ms": 20_000}, timeout=10)
+    process = subprocess.Popen([sys.executable, "-m", "intercom_fdw.tools.cli", "doctor", "--dsn", set_up],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while gets_of_me() == before:  # doctor waits for Intercom's answer
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.05)
+        pressed = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        seconds = time.monotonic() - pressed
+    finally:
+        httpx.patch(workspace.url + "/__emulator/config", json={"latency_ms": 0}, timeout=10)
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().endswith("intercom-fdw doctor: canceled (Ctrl-C)"), err
+    assert process.returncode == 130 and seconds < 2, (process.returncode, seconds)
