@@ -4,7 +4,9 @@ table read from intercom_fdw.replication_state. Exit status 1 when an object fai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import signal
 import sys
 from typing import Dict, List, Optional
 
@@ -100,31 +102,60 @@ def format_table(rows: List[dict], columns=SUMMARY_COLUMNS) -> str:
     return "\n".join(lines)
 
 
-# The exit status of a run stopped by Ctrl-C: a shell's for a process SIGINT ended (128 + 2).
-CANCELED_EXIT = 130
-
-
 class Outcome:
-    """How a CALL ended: `failure` (its ERROR's message, detail and hint), or `canceled` by Ctrl-C."""
+    """How a CALL ended: `failure` (its ERROR's message, detail and hint), or `stopped_by` a signal
+    (Ctrl-C, kill, a closed terminal), whose exit status (128 + the signal, as a shell gives a process
+    the signal ended) is `status`."""
 
     def __init__(self):
         self.failure = self.detail = self.hint = None
-        self.canceled = False
+        self.stopped_by: Optional[int] = None
+
+    @property
+    def status(self) -> Optional[int]:
+        return None if self.stopped_by is None else 128 + self.stopped_by
+
+
+_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
+
+
+class _Stopped(KeyboardInterrupt):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stopped_by_signals():
+    """SIGTERM and SIGHUP (kill, a closed terminal) stop the CALL as Ctrl-C does: raised as a
+    KeyboardInterrupt in psycopg's wait, which then cancels the CALL in the server. Python's default
+    ended the process at once, and the CALL went on in its backend, calling Intercom, until its next
+    NOTICE found the client gone (after the window in progress: up to 30,000 rows)."""
+    def stop(signum, frame):
+        raise _Stopped(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def call(conn, query: str, params, canceled_hint: str) -> Outcome:
-    """Runs the CALL. Ctrl-C (SIGINT) is not an error of ours: psycopg has sent PostgreSQL a cancel and
-    waited for the CALL to end, so the procedure has recorded the stop in its state table, which the
-    summary shows; `canceled_hint` says what the next run does with it."""
+    """Runs the CALL. Ctrl-C (SIGINT), SIGTERM or SIGHUP is not an error of ours: psycopg has sent
+    PostgreSQL a cancel and waited for the CALL to end, so the procedure has recorded the stop in its
+    state table, which the summary shows; `canceled_hint` says what the next run does with it."""
     outcome = Outcome()
     try:
-        conn.execute(query, params)
+        with _stopped_by_signals():
+            conn.execute(query, params)
     except psycopg.Error as error:
         outcome.failure = error.diag.message_primary or str(error)
         outcome.detail, outcome.hint = error.diag.message_detail, error.diag.message_hint
-    except KeyboardInterrupt:
-        outcome.canceled = True
-        outcome.failure, outcome.hint = "canceled (Ctrl-C)", canceled_hint
+    except KeyboardInterrupt as stop:
+        outcome.stopped_by = getattr(stop, "signum", signal.SIGINT)
+        outcome.failure, outcome.hint = f"canceled ({_NAMES[outcome.stopped_by]})", canceled_hint
     return outcome
 
 
@@ -157,6 +188,6 @@ def run(args: argparse.Namespace, out=None) -> int:
     if outcome.failure:
         print(f"intercom-fdw replicate: {outcome.failure}" + (f"\nHINT: {outcome.hint}" if outcome.hint else ""),
               file=sys.stderr)
-    if outcome.canceled:
-        return CANCELED_EXIT
+    if outcome.status is not None:
+        return outcome.status
     return 1 if outcome.failure or any(r["status"] != "succeeded" for r in rows) else 0

@@ -11,7 +11,7 @@ from typing import List
 
 import psycopg
 
-from intercom_fdw.replication.cli import CANCELED_EXIT, Progress, call, format_table, reading
+from intercom_fdw.replication.cli import Progress, call, format_table, reading
 from intercom_fdw.sync.objects import SYNC_OBJECTS
 from intercom_fdw.sync.resolve import RULES
 from intercom_fdw.sync.runner import NOTICE_PREFIX
@@ -99,6 +99,6 @@ def run(args: argparse.Namespace, out=None) -> int:
     if outcome.failure:
         print(f"intercom-fdw sync: {outcome.failure}" + (f"\nDETAIL: {outcome.detail}" if outcome.detail else "")
               + (f"\nHINT: {outcome.hint}" if outcome.hint else ""), file=sys.stderr)
-    if outcome.canceled:
-        return CANCELED_EXIT
+    if outcome.status is not None:
+        return outcome.status
     return 1 if outcome.failure or any(r["push"] != "pushed" or r["pull"] != "succeeded" for r in rows) else 0

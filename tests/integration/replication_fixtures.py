@@ -225,10 +225,10 @@ def open_connection(pg, db):
     return psycopg.connect(pg.dsn(db), autocommit=True)
 
 
-def ctrl_c_during(argv, ready, env=None, deadline_s=60):
-    """Runs the command `argv` (an `intercom-fdw replicate` or `sync`), presses Ctrl-C (SIGINT) once `ready()`
-    is true, and returns (the finished process's stdout, stderr and exit status, seconds from the
-    SIGINT to its exit)."""
+def ctrl_c_during(argv, ready, env=None, deadline_s=60, signum=None):
+    """Runs the command `argv` (an `intercom-fdw replicate` or `sync`), presses Ctrl-C (SIGINT; or sends
+    `signum`) once `ready()` is true, and returns (the finished process's stdout, stderr and exit
+    status, seconds from the signal to its exit)."""
     import os
     import signal
     import subprocess
@@ -243,7 +243,7 @@ def ctrl_c_during(argv, ready, env=None, deadline_s=60):
             assert time.monotonic() < deadline, "the run never got under way"
             time.sleep(0.05)
         pressed = time.monotonic()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum or signal.SIGINT)
         out, err = process.communicate(timeout=30)
         return out, err, process.returncode, time.monotonic() - pressed
     finally:

@@ -1,6 +1,8 @@
 """`intercom-fdw replicate` as a user runs it: progress per object, a summary table, the exit status."""
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -80,3 +82,29 @@ def test_ctrl_c_stops_the_run_says_so_and_the_next_run_resumes(pg, db, replica_d
     resumed = state(replica_db, "cli_ctrl_c")["contacts"]
     assert resumed["status"] == "succeeded" and resumed["rows_read"] <= 60 - stopped["rows_read"], resumed
     assert replica_db.execute("SELECT count(*) FROM cli_ctrl_c.contacts").fetchone()[0] == 60
+
+
+def test_a_killed_or_hung_up_run_is_canceled_in_the_server_too(pg, db, replica_db, intercom):
+    # kill (SIGTERM) or a closed terminal (SIGHUP) ended the process at once, and its CALL went on in the
+    # backend, calling Intercom, until its next NOTICE found the client gone (the window in progress:
+    # here a page answered 5 s late; up to 30,000 rows in a real workspace). Now they stop it as Ctrl-C
+    # does: the CALL is canceled, the summary says so, the exit status is 128 + the signal.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        schema = f"cli_signal_{signum}"
+        route = "POST /contacts/search"
+        before = intercom.calls()["by_route"].get(route, 0)
+        intercom.knobs(latency_ms=5000)
+        try:
+            out, err, status, _ = ctrl_c_during(
+                [sys.executable, "-m", "intercom_fdw.tools.cli", "replicate", "--dsn", pg.dsn(db), "--schema", schema,
+                 "contacts"], lambda: intercom.calls()["by_route"].get(route, 0) > before, signum=signum)
+            deadline = time.monotonic() + 2
+            while replica_db.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                                     "AND query LIKE 'CALL intercom_fdw.replicate%'").fetchone()[0]:
+                assert time.monotonic() < deadline, f"the CALL still runs after {signal.Signals(signum).name}"
+                time.sleep(0.05)
+        finally:
+            intercom.knobs(latency_ms=0)
+        assert status == 128 + signum, (status, err)
+        assert f"intercom-fdw replicate: canceled ({signal.Signals(signum).name})" in err, err
+        assert state(replica_db, schema)["contacts"]["status"] == "canceled"
