@@ -75,3 +75,18 @@ def test_an_interrupt_before_the_request_is_sent_says_nothing_reached_intercom()
         execute(action, action.bind(["c1"]), options, interrupted=lambda: True)
     assert sqlstate_of(caught.value) == "57014"
     assert caught.value.detail == "intercom_fdw stopped waiting before the request was sent: nothing reached Intercom"
+
+
+def test_a_cancel_met_by_the_edges_own_query_is_a_cancel_not_an_internal_error():
+    # PL/Python raises spiexceptions.QueryCanceled (sqlstate 57014) from plpy.execute when a cancel or
+    # statement_timeout comes while the edge reads the server and user mapping. It was reported as
+    # "internal error: QueryCanceled: canceling statement due to user request" (XX000, HINT: a bug of
+    # intercom_fdw): a cancel of SELECT archive_contact(c) FROM unnest(...) met it one time in three.
+    class QueryCanceled(Exception):
+        sqlstate = "57014"
+
+    raised = report(StandInPlpy(QueryCanceled("canceling statement due to user request")), "archive_contact",
+                    ["1", None])
+    assert raised.message == "intercom_fdw.archive_contact(): canceling statement due to user request"
+    assert raised.fields == {"sqlstate": "57014", "detail": "the statement was interrupted before the request was "
+                                                            "sent: nothing reached Intercom"}
