@@ -277,6 +277,8 @@ class Replicator:
         counters = Counters()
         try:
             state = self._start(strategy)
+            if self._add_new_columns(strategy):  # its cursor went: the state the run goes by changed
+                state = self._state_row(strategy)
             runner = getattr(self, "_" + strategy.change)
             runner(strategy, state, counters)
             self._finish(strategy, counters, None)
@@ -326,6 +328,9 @@ class Replicator:
             self.db.notice(f"{strategy.object}: " + (f"last reconciled {age['age']} ago ({age['at']})" if age["at"]
                            else "never reconciled: deletes are marked by mode 'reconcile' or 'full'"))
         self.db.commit()
+        return self._state_row(strategy)
+
+    def _state_row(self, strategy: Strategy) -> dict:
         return self.db.rows(f"SELECT cursor::text AS cursor, cursor_key, run_started_at::text AS started, "
                             f"resume_at::text AS resume_at, resume_key "
                             f"FROM {STATE_SCHEMA}.replication_state WHERE {self._where(strategy)}")[0]
@@ -402,7 +407,16 @@ class Replicator:
         raise ConfigurationError(f"several foreign tables of server \"{self.server}\" read Intercom {obj}: "
                                  f"{', '.join(tables)}", hint="keep one, or replicate through another server")
 
-    def _target(self, strategy: Strategy, create: bool = True) -> Table:
+    def _target(self, strategy: Strategy) -> Table:
+        """The replica table, created with the foreign table's columns, or given those it lacks."""
+        table = self._table(strategy)
+        if not self._existing_columns(table):
+            self.db.rows(sql.create_table(table))
+        else:
+            self._add_new_columns(strategy, table)
+        return table
+
+    def _table(self, strategy: Strategy) -> Table:
         foreign = self._foreign(strategy.object)
         spec = SPECS.get(strategy.spec_object)
         # Filter columns (the API's membership filters) are NULL in every scan: nothing to replicate.
@@ -411,15 +425,33 @@ class Replicator:
                         if r["name"] not in skipped)
         table = Table(self.schema, strategy.object, columns, strategy.key)
         self._refuse_other_than_a_table(table.qualified)
-        existing = self.db.rows(_COLUMNS.replace("%s::regclass", "to_regclass(%s)") % literal(table.qualified))
-        if not existing:
-            self.db.rows(sql.create_table(table))
-        else:
-            have = {r["name"] for r in existing}
-            missing = [(n, t) for n, t in columns if n not in have]
-            if missing:  # new custom fields since the table was made (re-run IMPORT FOREIGN SCHEMA first)
-                self.db.rows(sql.add_columns(table, missing))
         return table
+
+    def _existing_columns(self, table: Table) -> List[dict]:
+        return self.db.rows(_COLUMNS.replace("%s::regclass", "to_regclass(%s)") % literal(table.qualified))
+
+    def _add_new_columns(self, strategy: Strategy, table: Optional[Table] = None) -> bool:
+        """Adds to an existing replica table the columns its foreign table has gained (a custom field
+        imported since, IMPORT FOREIGN SCHEMA run again); True when it did.
+
+        The rows the replica holds were read without them, and an incremental run reads only the rows
+        changed since its cursor, while Intercom has the new columns' values for old rows too: the
+        object's cursor (and any resume point) goes, in the same transaction as the ALTER, so this run
+        (or the next, when sync added them) reads every row once, as a first run does."""
+        table = table or self._table(strategy)
+        existing = self._existing_columns(table)
+        have = {r["name"] for r in existing}
+        missing = [(n, t) for n, t in table.columns if n not in have]
+        if not existing or not missing:
+            return False
+        self.db.rows(sql.add_columns(table, missing))
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET cursor = NULL, cursor_key = NULL, "
+                     f"resume_at = NULL, resume_key = NULL WHERE {self._where(strategy)}")
+        self.db.notice(f"{strategy.object}: new column{'s' if len(missing) > 1 else ''} "
+                       f"{', '.join(n for n, _ in missing)} in the foreign table, added to {table.qualified}: "
+                       "this run reads every row once to fill them (the rows already replicated were read "
+                       "without them), then goes on from a cursor again")
+        return True
 
     def _refuse_other_than_a_table(self, qualified: str) -> None:
         """Before any read: a name in the target schema that is not a table (the schema of the foreign
