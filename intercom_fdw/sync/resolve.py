@@ -27,6 +27,9 @@ class NetChange:
     attempted: bool = False  # an earlier run sent it: a create may have reached Intercom
     first_attempt_at: Optional[float] = None
     deleted_at: Optional[float] = None  # when the row was deleted locally (op delete)
+    # op update: the row was deleted locally and inserted again with its Intercom id; its other
+    # columns are what the insert left NULL, so the local row is read again from Intercom
+    reinserted: bool = False
 
 
 def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
@@ -40,10 +43,19 @@ def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
     new: Dict[str, Any] = {}
     at: Dict[str, float] = {}
     deleted_at: Optional[float] = None
+    reinserted = False
     for entry in entries:
         kind = entry["op"]
-        if kind == "insert":
-            op, base, new = "insert", None, dict(entry["new"] or {})
+        if kind == "insert" and op == "delete" and base is not None:
+            # A row Intercom has (its entries began with an update or a delete, not an insert), deleted
+            # and inserted again with its id: an undo, or a tool that writes by delete + insert. The row
+            # is still that object, so the delete is undone and the columns the insert sets are an update
+            # of it (those it leaves NULL keep Intercom's values); a create would make a second object.
+            op, deleted_at, reinserted = "update", None, True
+            new = dict(entry["new"] or {})
+            at = {c: entry["at"] for c in new}
+        elif kind == "insert":
+            op, base, new, reinserted = "insert", None, dict(entry["new"] or {}), False
             at = {c: entry["at"] for c in new}
         elif kind == "update":
             if op is None:
@@ -58,11 +70,11 @@ def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
             if op == "insert" and not attempted:
                 op = None
             else:
-                op, deleted_at = "delete", entry["at"]
+                op, deleted_at, reinserted = "delete", entry["at"], False
                 if base is not None:
                     base = {**(entry["old"] or {}), **base}
             new = {}
-    return NetChange(op, ids, base, new, at, attempted, first, deleted_at)
+    return NetChange(op, ids, base, new, at, attempted, first, deleted_at, reinserted)
 
 
 @dataclass(frozen=True)

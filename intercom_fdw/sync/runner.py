@@ -394,9 +394,10 @@ class Syncer:
             if not self._update_remote(table, foreign, key, resolution.push):
                 raise Rejected(f"{obj.object} {key} is not in Intercom any more: the update found no row")
             counters.updated += 1
-        if resolution.push.keys() != net.new.keys():
-            # Intercom kept some columns (it won a conflict, or already had the value): the local row
-            # takes Intercom's now. Pushed columns are the local values already; the pull brings the rest.
+        if resolution.push.keys() != net.new.keys() or net.reinserted:
+            # Intercom kept some columns (it won a conflict, or already had the value), or the row was
+            # inserted again with only some of them: the local row takes Intercom's now. Pushed columns
+            # are the local values already; the pull brings the rest.
             self._refresh(table, foreign, key)
         self._mark(net.change_ids, "done")
 

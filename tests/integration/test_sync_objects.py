@@ -91,3 +91,33 @@ def test_local_insert_update_and_delete_reach_intercom(synced, intercom, obj):
     intercom.reset_counters()
     sync(db, objects=[obj])
     assert writes(intercom) == {} and open_changes(db) == []
+
+
+@pytest.mark.parametrize("obj", ["articles", "collections"])
+def test_a_row_deleted_and_inserted_again_with_its_id_is_an_update_not_a_second_object(synced, intercom, obj):
+    # DELETE then INSERT of a row with its Intercom id kept (an undo from a copy, a tool that writes by
+    # delete + insert) was sent as a create: Intercom kept the object and gained a second one, and the
+    # replica, its row renamed to the new id, lost the first for good (unchanged, no run reads it again).
+    db = synced
+    _, column, path, field, _ = _cases(db, intercom)[obj]
+    listed = {"articles": "/articles", "collections": "/help_center/collections"}[obj]
+    before = len(intercom.send("GET", listed, per_page=150)["data"])
+    undone, edited = [r[0] for r in db.execute(
+        f"SELECT id FROM intercom_replica.{obj} WHERE id NOT LIKE 'local:%%' ORDER BY id LIMIT 2").fetchall()]
+    kept = _one(db, f'SELECT "{column}" FROM intercom_replica.{obj} WHERE id = %s', undone)
+    for key, value in ((undone, kept), (edited, f"Put back {obj}")):
+        db.execute(f"DELETE FROM intercom_replica.{obj} WHERE id = %s", (key,))
+        db.execute(f'INSERT INTO intercom_replica.{obj} (id, "{column}") VALUES (%s, %s)', (key, value))
+    intercom.reset_counters()
+    sync(db, objects=[obj])
+    assert writes(intercom) == {f"PUT {path.format('{id}')}": 1}, writes(intercom)
+    assert len(intercom.send("GET", listed, per_page=150)["data"]) == before
+    assert field(intercom.send("GET", path.format(edited))) == f"Put back {obj}"
+    assert field(intercom.send("GET", path.format(undone))) == kept
+    for key in (undone, edited):
+        row = local_row(db, obj, key)
+        assert row is not None and row["created_at"] is not None and row["_deleted_at"] is None, row
+    assert open_changes(db) == []
+    intercom.reset_counters()
+    sync(db, objects=[obj])
+    assert writes(intercom) == {} and open_changes(db) == []

@@ -31,6 +31,20 @@ def test_update_then_delete_is_a_delete_with_the_synced_base():
     assert net.op == "delete" and net.base == {"name": "a", "updated_at": "t0"} and net.new == {}
 
 
+def test_a_row_of_intercom_deleted_and_inserted_again_is_an_update_of_the_columns_the_insert_sets():
+    net = net_change([entry(1, "update", {"phone": "0"}, {"phone": "1"}, 1.0),
+                      entry(2, "delete", {"name": "a", "phone": "1", "updated_at": "t0"}, None, 2.0),
+                      entry(3, "insert", None, {"name": "b"}, 3.0)])
+    assert (net.op, net.new, net.changed_at, net.deleted_at) == ("update", {"name": "b"}, {"name": 3.0}, None)
+    assert net.base["name"] == "a" and net.base["phone"] == "0" and net.reinserted
+    # a row made locally is still a create, and a delete after the insert again a delete
+    assert net_change([entry(1, "insert", None, {"name": "x"}), entry(2, "delete", {}),
+                       entry(3, "insert", None, {"name": "y"})]).op == "insert"
+    again = net_change([entry(1, "delete", {"name": "a"}), entry(2, "insert", None, {"name": "b"}),
+                        entry(3, "delete", {"name": "b"}, None, 4.0)])
+    assert (again.op, again.deleted_at, again.reinserted) == ("delete", 4.0, False)
+
+
 @pytest.mark.parametrize("rule, local_at, winner", [
     ("intercom_wins", 20.0, "intercom"), ("local_wins", 0.0, "local"),
     ("newest_wins", 20.0, "local"), ("newest_wins", 5.0, "intercom"), ("newest_wins", 10.0, "intercom"),
