@@ -600,7 +600,8 @@ $body$;
 -- sync writes what its push decided) and are not captured: what comes from Intercom is never sent
 -- back. Replication (sync's pull, or replicate()) writing Intercom's version of a row whose local
 -- changes are not sent yet keeps the local values of those columns, and does not bring back a row
--- deleted locally: a user's edit does not revert while the log still holds it.
+-- deleted locally: a user's edit does not revert while the log still holds it. A row made locally and not
+-- created in Intercom yet (its id local:...) is left alone by replication, which has never read it.
 CREATE FUNCTION intercom_fdw.sync_capture() RETURNS trigger
 LANGUAGE plpgsql AS $body$
 DECLARE
@@ -613,6 +614,12 @@ DECLARE
     refused text;
     applying text := coalesce(current_setting('intercom_fdw.applying', true), '');
 BEGIN
+    IF applying = 'on' AND TG_OP <> 'INSERT' AND OLD.id LIKE 'local:%' THEN
+        -- A row made locally that Intercom has not created yet: no read of Intercom can have seen it,
+        -- so replication's marks and deletes of what its read did not see pass it by (its upserts
+        -- match Intercom's ids only); sync's push creates it.
+        RETURN NULL;
+    END IF;
     IF applying = 'pushing' OR (applying = 'on' AND TG_OP = 'DELETE') THEN
         RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
     END IF;

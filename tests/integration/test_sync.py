@@ -413,3 +413,27 @@ def test_sync_refuses_to_run_inside_a_transaction_block(synced, intercom):
     assert writes(intercom) == {} and [c["status"] for c in open_changes(db)] == ["pending"]
     sync(db, objects=["contacts"])
     assert intercom.send("GET", f"/contacts/{key}")["name"] == "Sent Outside A Block"
+
+
+def test_replicate_leaves_a_row_made_locally_and_not_yet_created_alone(synced, intercom):
+    # Companies are re-read whole on every run, which marks what the read did not see: a replicate()
+    # between a local insert and the next sync marked the new row _deleted_at (with deletes => 'delete'
+    # removed it) and counted it in rows_marked_deleted, though Intercom had never had it.
+    db = synced
+    sync(db, objects=["companies"], schema="made_here")  # a schema of its own: no other test's marks
+    db.execute("INSERT INTO made_here.companies (company_id, name) VALUES ('made-here', 'Made Here')")
+    key = db.execute("SELECT id FROM made_here.companies WHERE company_id = 'made-here'").fetchone()[0]
+    assert key.startswith("local:")
+    for mode, deletes in (("incremental", "mark"), ("full", "delete"), ("reconcile", "delete")):
+        db.execute("CALL intercom_fdw.replicate(ARRAY['companies'], 'made_here', mode => %s, deletes => %s)",
+                   (mode, deletes))
+        row = local_row(db, "companies", key, schema="made_here")
+        assert row is not None and row["_deleted_at"] is None, (mode, row)
+        assert db.execute("SELECT rows_marked_deleted FROM intercom_fdw.replication_state WHERE object = 'companies' "
+                          "AND target_schema = 'made_here'").fetchone()[0] == 0, mode
+    intercom.reset_counters()
+    sync(db, objects=["companies"], schema="made_here")
+    assert writes(intercom) == {"POST /companies": 1}, writes(intercom)
+    made = [c for c in changes(db, "companies", schema="made_here") if c["key"] == key][-1]
+    assert made["status"] == "done"
+    assert local_row(db, "companies", made["intercom_id"], schema="made_here")["_deleted_at"] is None
