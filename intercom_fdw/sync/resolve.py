@@ -30,6 +30,9 @@ class NetChange:
     # op update: the row was deleted locally and inserted again with its Intercom id; its other
     # columns are what the insert left NULL, so the local row is read again from Intercom
     reinserted: bool = False
+    # op delete of a row made locally whose create was sent: the values of that create, which may have
+    # made an object in Intercom (its answer lost, its run killed) that the delete is then for
+    created: Optional[Dict[str, Any]] = None
 
 
 def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
@@ -44,6 +47,7 @@ def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
     at: Dict[str, float] = {}
     deleted_at: Optional[float] = None
     reinserted = False
+    created: Optional[Dict[str, Any]] = None
     for entry in entries:
         kind = entry["op"]
         if kind == "insert" and op == "delete" and base is not None:
@@ -55,7 +59,7 @@ def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
             new = dict(entry["new"] or {})
             at = {c: entry["at"] for c in new}
         elif kind == "insert":
-            op, base, new, reinserted = "insert", None, dict(entry["new"] or {}), False
+            op, base, new, reinserted, created = "insert", None, dict(entry["new"] or {}), False, None
             at = {c: entry["at"] for c in new}
         elif kind == "update":
             if op is None:
@@ -70,11 +74,13 @@ def net_change(entries: Sequence[Mapping[str, Any]]) -> NetChange:
             if op == "insert" and not attempted:
                 op = None
             else:
+                if op == "insert":
+                    created = new
                 op, deleted_at, reinserted = "delete", entry["at"], False
                 if base is not None:
                     base = {**(entry["old"] or {}), **base}
             new = {}
-    return NetChange(op, ids, base, new, at, attempted, first, deleted_at, reinserted)
+    return NetChange(op, ids, base, new, at, attempted, first, deleted_at, reinserted, created)
 
 
 @dataclass(frozen=True)

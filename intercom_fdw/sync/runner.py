@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from intercom_fdw.client.http import backend_usage
@@ -402,6 +402,23 @@ class Syncer:
         self._mark(net.change_ids, "done")
 
     def _send_delete(self, obj, table, foreign, key, net, counters) -> None:
+        if net.created is not None:
+            # The row was made locally and deleted before its id came back, and its create was sent:
+            # the object that create may have made is the one to delete (else it stays in Intercom and
+            # the pull brings the deleted row back). Only one created since the attempt: a unique key may
+            # also find an object that was there before, which the local insert was linked to.
+            key = self._find_existing(obj, table, foreign, replace(net, new=net.created))
+            since = net.first_attempt_at - CREATED_SLACK.total_seconds()
+            if key is None or not self.db.rows(f"SELECT 1 FROM {foreign} WHERE id = {literal(key)} "
+                                               f"AND created_at >= to_timestamp({since!r})"):
+                self._mark(net.change_ids, "done")
+                return
+            self._attempt(net)
+            self.db.rows(f"DELETE FROM {foreign} WHERE id = {literal(key)} RETURNING id")
+            self.db.rows(f"DELETE FROM {table.qualified} WHERE id = {literal(key)}")  # a pull may have brought it
+            counters.deleted += 1
+            self._mark(net.change_ids, "done", intercom_id=key)
+            return
         remote = self._read(table, foreign, key)
         if remote is None:  # gone from Intercom already
             self._mark(net.change_ids, "done")

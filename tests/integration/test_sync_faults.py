@@ -295,3 +295,36 @@ def test_a_ticket_type_the_fdw_refused_is_not_taken_for_one_created_meanwhile(sy
     assert made["intercom_id"] != someone["id"]
     assert intercom.send("GET", f"/ticket_types/{made['intercom_id']}")["name"] == "Mine"
     assert intercom.send("GET", f"/ticket_types/{someone['id']}")["description"] != "no name"
+
+
+@pytest.mark.parametrize("obj", ["contacts", "collections"])
+def test_a_local_row_deleted_after_a_create_that_may_have_reached_intercom_deletes_that_object(synced, intercom,
+                                                                                                obj):
+    # The create's answer was lost (it reached Intercom), then the row was deleted locally before the next
+    # sync: the delete was marked done without a call (the row's key was still local), so the object
+    # stayed in Intercom and the pull brought the deleted row back.
+    db = synced
+    tag = f"deleted-after-a-lost-create-{obj}"
+    listed, mine = _insert(db, obj, tag, intercom)
+    key = db.execute(f"SELECT id FROM intercom_replica.{obj} WHERE id LIKE 'local:%%' ORDER BY _replicated_at DESC "
+                     "LIMIT 1").fetchone()[0]
+    intercom.knobs(drop_rate=1.0, drop_route=_POST[obj])
+    try:
+        if obj == "contacts":  # the FDW resends a contact's create and finds it (409); the link's read is lost
+            intercom.knobs(drop_route="GET /contacts/{id}")
+            sync_fails(db, objects=[obj])
+        else:
+            sync_fails(db, objects=[obj])
+    finally:
+        intercom.knobs(drop_rate=0, drop_route="")
+    assert [c["status"] for c in changes(db, obj) if c["key"] == key] == ["rejected"]
+    assert len([o for o in listed() if mine(o)]) == 1  # it reached Intercom
+    db.execute(f"DELETE FROM intercom_replica.{obj} WHERE id = %s", (key,))
+    intercom.reset_counters()
+    sync(db, objects=[obj])
+    assert [o for o in listed() if mine(o)] == []
+    assert sum(n for route, n in writes(intercom).items() if route.startswith("DELETE")) == 1, writes(intercom)
+    assert _POST[obj] not in writes(intercom)
+    assert db.execute(f"SELECT count(*) FROM intercom_replica.{obj} WHERE _deleted_at IS NULL AND id IN "
+                      f"(SELECT intercom_id FROM intercom_fdw.sync_changes WHERE key = %s)", (key,)).fetchone()[0] == 0
+    assert open_changes(db) == []

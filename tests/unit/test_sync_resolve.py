@@ -23,6 +23,9 @@ def test_an_insert_absorbs_later_updates_and_an_unsent_insert_then_delete_is_not
     # once a create was sent it may exist in Intercom: the delete goes
     sent = net_change([entry(1, "insert", None, {"email": "x"}, first_attempt_at=5.0), entry(2, "delete", {})])
     assert sent.op == "delete" and sent.attempted and sent.first_attempt_at == 5.0
+    assert sent.created == {"email": "x"}  # what finds the object that create may have made
+    assert net_change([entry(1, "update", {"name": "a"}, {"name": "b"}, first_attempt_at=5.0),
+                       entry(2, "delete", {"name": "b"})]).created is None
 
 
 def test_update_then_delete_is_a_delete_with_the_synced_base():
