@@ -181,10 +181,16 @@ def _gone_statement(table: Table, where: str, action: str) -> str:
     return f"UPDATE {table.qualified} AS t SET _deleted_at = now() WHERE t._deleted_at IS NULL AND {where}"
 
 
-def mark_unseen(table: Table, obj: str, schema: str, action: str = "mark") -> str:
-    """After a complete read: every row whose key the read did not see is gone from Intercom."""
+def mark_unseen(table: Table, obj: str, schema: str, action: str = "mark",
+                unseen_since: Optional[Tuple[str, str]] = None) -> str:
+    """After a complete read: every row whose key the read did not see is gone from Intercom, except,
+    with `unseen_since` = (column, time), rows whose column is at least that time (a read that shows
+    objects late could not have seen them)."""
     where = (f"NOT EXISTS (SELECT 1 FROM {STATE_SCHEMA}.replication_seen s WHERE s.object = {literal(obj)} "
              f"AND s.target_schema = {literal(schema)} AND s.key = {key_json('t.', table.key)})")
+    if unseen_since is not None:
+        column = f"t.{ident(unseen_since[0])}"
+        where += f" AND ({column} IS NULL OR {column} < {literal(unseen_since[1])}::timestamptz)"
     return _gone_statement(table, where, action)
 
 

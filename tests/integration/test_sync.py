@@ -437,3 +437,24 @@ def test_replicate_leaves_a_row_made_locally_and_not_yet_created_alone(synced, i
     made = [c for c in changes(db, "companies", schema="made_here") if c["key"] == key][-1]
     assert made["status"] == "done"
     assert local_row(db, "companies", made["intercom_id"], schema="made_here")["_deleted_at"] is None
+
+
+def test_a_reconcile_does_not_mark_deleted_a_contact_sync_created_that_search_does_not_list_yet(synced, intercom):
+    # Sync writes the contact it created into the replica at once (read by id); Intercom's search shows
+    # it minutes later, so a reconcile (or full run) in between, which reads the search, marked it
+    # deleted and counted it, though Intercom has it.
+    db = synced
+    sync(db, objects=["contacts"], schema="unindexed")
+    intercom.knobs(search_index_delay_s=3600)
+    try:
+        db.execute("INSERT INTO unindexed.contacts (email, name) VALUES ('unindexed-sync@example.com', 'Not Searched')")
+        sync(db, objects=["contacts"], schema="unindexed")
+        made = db.execute("SELECT id FROM unindexed.contacts WHERE email = 'unindexed-sync@example.com'").fetchone()[0]
+        assert not made.startswith("local:")
+        for mode in ("reconcile", "full"):
+            db.execute("CALL intercom_fdw.replicate(ARRAY['contacts'], 'unindexed', mode => %s)", (mode,))
+            assert local_row(db, "contacts", made, schema="unindexed")["_deleted_at"] is None, mode
+            assert db.execute("SELECT rows_marked_deleted FROM intercom_fdw.replication_state WHERE object = 'contacts' "
+                              "AND target_schema = 'unindexed'").fetchone()[0] == 0, mode
+    finally:
+        intercom.knobs(search_index_delay_s=0)
