@@ -167,7 +167,9 @@ def reading(conn, dsn: str):
 
 def run(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
-    objects = args.objects or [s.object for s in STRATEGIES]
+    # none named: NULL, as CALL intercom_fdw.replicate() without them (the objects the server has foreign
+    # tables for, a NOTICE naming the others); naming all would fail each one not imported
+    objects = args.objects or None
     progress = Progress(enabled=args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty()))
     with psycopg.connect(args.dsn, autocommit=True) as conn:  # autocommit: the procedure commits per window
         conn.add_notice_handler(progress.notice)
@@ -181,7 +183,7 @@ def run(args: argparse.Namespace, out=None) -> int:
         finally:
             progress.close()
         with reading(conn, args.dsn) as summary_conn:
-            rows = summary(summary_conn, args.schema, objects, since) if summary_conn.execute(
+            rows = summary(summary_conn, args.schema, objects or [], since) if summary_conn.execute(
                 "SELECT to_regclass('intercom_fdw.replication_state') IS NOT NULL").fetchone()[0] else []
     if rows:
         print(format_table(rows), file=out)

@@ -64,7 +64,8 @@ class SyncProgress(Progress):
             bar.close()
 
 
-def summary(conn, schema: str, objects: List[str]) -> List[dict]:
+def summary(conn, schema: str, objects: List[str], since: Optional[str] = None) -> List[dict]:
+    """The state rows of `objects`, or (none named) of those whose push started since `since`."""
     rows = conn.execute(
         "SELECT s.object, s.status, s.changes_pushed, s.created, s.linked, s.updated, s.deleted, s.conflicts, "
         "s.rejected, s.held, s.push_api_calls, r.status, r.rows_inserted + r.rows_updated + r.rows_marked_deleted, "
@@ -73,17 +74,21 @@ def summary(conn, schema: str, objects: List[str]) -> List[dict]:
         "AND c.status = 'rejected' ORDER BY c.change_id LIMIT 1)) "
         "FROM intercom_fdw.sync_state s LEFT JOIN intercom_fdw.replication_state r "
         "ON r.object = s.object AND r.target_schema = s.target_schema "
-        "WHERE s.target_schema = %s AND s.object = ANY(%s)", (schema, objects)).fetchall()
+        "WHERE s.target_schema = %s AND (s.object = ANY(%s) OR s.run_started_at >= %s::timestamptz)",
+        (schema, objects, since or "infinity")).fetchall()
     order = {s.object: i for i, s in enumerate(SYNC_OBJECTS)}
     return sorted((dict(zip(SUMMARY_COLUMNS, r)) for r in rows), key=lambda r: order.get(r["object"], 99))
 
 
 def run(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
-    objects = args.objects or [s.object for s in SYNC_OBJECTS]
+    # none named: NULL, as CALL intercom_fdw.sync() without them (those of the 7 the server has foreign
+    # tables for); naming all would fail each one not imported
+    objects = args.objects or None
     progress = SyncProgress(enabled=args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty()))
     with psycopg.connect(args.dsn, autocommit=True) as conn:  # autocommit: the procedure commits per change
         conn.add_notice_handler(progress.notice)
+        since = conn.execute("SELECT now()::text").fetchone()[0]
         try:
             outcome = call(conn, "CALL intercom_fdw.sync(%s, %s, %s, %s)",
                            (objects, args.schema, args.conflict, args.server),
@@ -92,7 +97,7 @@ def run(args: argparse.Namespace, out=None) -> int:
         finally:
             progress.close()
         with reading(conn, args.dsn) as summary_conn:
-            rows = summary(summary_conn, args.schema, objects) if summary_conn.execute(
+            rows = summary(summary_conn, args.schema, objects or [], since) if summary_conn.execute(
                 "SELECT to_regclass('intercom_fdw.sync_state') IS NOT NULL").fetchone()[0] else []
     if rows:
         print(format_table(rows, SUMMARY_COLUMNS), file=out)

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from tests.emulator_fixtures import running_emulator
-from tests.integration.replication_fixtures import ctrl_c_during, intercom, replica_db  # noqa: F401  (fixtures)
+from tests.integration.replication_fixtures import ctrl_c_during, intercom, replica_db, setup_database  # noqa: F401  (fixtures)
 from tests.integration.sync_fixtures import open_changes
 
 pytestmark = pytest.mark.timeout(120)
@@ -85,3 +85,13 @@ def test_ctrl_c_stops_the_run_says_so_and_the_next_run_pushes_the_rest_once(pg, 
     assert _cli("--dsn", pg.dsn(db), "contacts").returncode == 0
     assert open_changes(replica_db) == []
     assert {intercom.send("GET", f"/contacts/{k}")["name"] for k in keys} == {f"Ctrl-C {k}" for k in keys}
+
+def test_no_object_named_syncs_those_imported_as_the_procedure_does(pg, emulator):
+    # As intercom-fdw replicate: given no object, the CLI named all 7, so a server with only contacts
+    # failed the other six ('no foreign table ...') and exited 1.
+    name = pg.create_database("sync_cli_some_tables", extensions=("multicorn", "plpython3u"))
+    with pg.connect(name) as conn:
+        setup_database(conn, emulator.url, emulator.token, limit_to=("contacts",))
+    done = _cli("--dsn", pg.dsn(name))
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert list(_lines(done)) == ["contacts"]
