@@ -383,6 +383,14 @@ class Syncer:
 
     def _send_update(self, obj, table, foreign, key, net, counters) -> None:
         remote = self._read(table, foreign, key)
+        if remote is None and not self.db.rows(f"SELECT 1 FROM {table.qualified} WHERE id = {literal(key)}"):
+            # Deleted in Intercom and, since, in the replica (replicate() with deletes => 'delete'): no row is
+            # left on either side to send the update to, or to delete to drop it. Intercom's delete wins
+            # (an id cannot be made again), a conflict on the row, as a local delete of a changed row is.
+            conflict = Conflict("_row", net.new, None, net.base, "intercom")
+            self._record(obj, key, [conflict], net, {"row": None, "updated": None}, counters)
+            self._mark(net.change_ids, "done")
+            return
         if remote is None:
             raise Rejected(f"{obj.object} {key} is not in Intercom any more (deleted there?): the update cannot "
                            "be sent (HINT: the next reconcile marks the row deleted; delete it locally to drop "

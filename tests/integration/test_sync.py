@@ -458,3 +458,22 @@ def test_a_reconcile_does_not_mark_deleted_a_contact_sync_created_that_search_do
                               "AND target_schema = 'unindexed'").fetchone()[0] == 0, mode
     finally:
         intercom.knobs(search_index_delay_s=0)
+
+
+def test_an_update_of_a_row_intercom_deleted_and_a_reconcile_removed_is_a_conflict_not_rejected_for_ever(synced,
+                                                                                                       intercom):
+    # A local update pending on a contact deleted in Intercom, then replicate(mode => 'reconcile',
+    # deletes => 'delete') removed the row: every later sync rejected the update ('not in Intercom any
+    # more ... delete it locally to drop the change') and ended in an ERROR, with no row left to delete.
+    db = synced
+    key = _contact(db, 20)
+    db.execute("UPDATE intercom_replica.contacts SET name = 'Edited Here' WHERE id = %s", (key,))
+    intercom.send("DELETE", f"/contacts/{key}")
+    db.execute("CALL intercom_fdw.replicate(ARRAY['contacts'], mode => 'reconcile', deletes => 'delete')")
+    assert local_row(db, "contacts", key) is None
+    sync(db, objects=["contacts"])
+    assert [c["status"] for c in changes(db, "contacts") if c["key"] == key] == ["done"]
+    assert [(c["column"], c["winner"], c["intercom_value"]) for c in conflicts(db, "contacts") if c["key"] == key] \
+        == [("_row", "intercom", None)]
+    assert local_row(db, "contacts", key) is None
+    sync(db, objects=["contacts"])
