@@ -117,6 +117,20 @@ _RELKIND = "SELECT c.relkind::text AS kind FROM pg_catalog.pg_class c WHERE c.oi
 _NOT_TABLES = {"f": "a foreign table", "v": "a view", "m": "a materialized view", "S": "a sequence",
                "i": "an index", "I": "an index", "c": "a composite type", "t": "a TOAST table"}
 
+# Replica columns of a type the foreign column's values reach only by an assignment cast (lossy) or no
+# cast at all (_refuse_narrower_columns).
+_NARROWER_COLUMNS = """
+SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS replica_type,
+       pg_catalog.format_type(f.atttypid, f.atttypmod) AS foreign_type
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_attribute f ON f.attrelid = {foreign}::regclass AND f.attname = a.attname AND f.attnum > 0
+     AND NOT f.attisdropped
+WHERE a.attrelid = to_regclass({replica}) AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid <> f.atttypid
+  AND (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = a.atttypid) <> 'S'  -- text holds any value
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castsource = f.atttypid AND c.casttarget = a.atttypid
+                  AND c.castcontext = 'i')
+ORDER BY a.attnum"""
+
 _COLUMNS = """
 SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
 FROM pg_catalog.pg_attribute a WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
@@ -413,8 +427,26 @@ class Replicator:
         if not self._existing_columns(table):
             self.db.rows(sql.create_table(table))
         else:
+            self._refuse_narrower_columns(strategy, table)
             self._add_new_columns(strategy, table)
         return table
+
+    def _refuse_narrower_columns(self, strategy: Strategy, table: Table) -> None:
+        """Before any read: a replica column whose type (a user's ALTER TABLE, or the foreign table's
+        since) takes the foreign column's values only by an assignment cast, or not at all, would round
+        them without a word (double precision into integer) or fail every run on a cast PostgreSQL names
+        without a remedy. A type that holds them (an implicit cast: integer into bigint; text) is kept."""
+        narrower = self.db.rows(_NARROWER_COLUMNS.format(
+            replica=literal(table.qualified), foreign=literal(self._foreign(strategy.object))))
+        if not narrower:
+            return
+        raise ConfigurationError(
+            f"{table.qualified} cannot hold what its foreign table reads: "
+            + ", ".join(f"{r['name']} is {r['replica_type']}, the foreign table's {r['foreign_type']}"
+                        for r in narrower),
+            hint="; ".join(f"ALTER TABLE {table.qualified} ALTER COLUMN {ident(r['name'])} TYPE {r['foreign_type']}"
+                           for r in narrower)
+                 + " (or DROP COLUMN it: the next run adds it back and reads every row once to fill it)")
 
     def _table(self, strategy: Strategy) -> Table:
         foreign = self._foreign(strategy.object)

@@ -45,3 +45,31 @@ def test_a_column_the_foreign_table_gains_is_filled_in_every_row_not_only_in_cha
     intercom.reset_counters()
     replicate(db, objects=["contacts"])
     assert state(db)["contacts"]["api_calls"] == 1
+
+
+def test_a_replica_column_altered_to_a_type_that_cannot_hold_the_foreign_one_is_refused_by_name(replica_db,
+                                                                                               intercom):
+    # lifetime_value (double precision) altered to integer in the replica: a full run rounded 12.5 into
+    # 13 without a word (an assignment cast), while the newest-first read failed on '12.5' (and a type
+    # with no cast at all failed with PostgreSQL's 'is of type ... but expression is of type ...', no
+    # word of what to do). A widening (seats integer -> bigint, is_vip boolean -> text) stays fine.
+    db = replica_db
+    replicate(db, objects=["contacts"])
+    db.execute("ALTER TABLE intercom_replica.contacts ALTER COLUMN lifetime_value TYPE integer, "
+               "ALTER COLUMN seats TYPE bigint, ALTER COLUMN is_vip TYPE text")
+    contact = db.execute("SELECT id FROM intercom.contacts ORDER BY id LIMIT 1").fetchone()[0]
+    intercom.send("PUT", f"/contacts/{contact}", {"custom_attributes": {"lifetime_value": 12.5}})
+    before = db.execute("SELECT to_jsonb(t) FROM intercom_replica.contacts t WHERE id = %s", (contact,)).fetchone()[0]
+    with pytest.raises(Exception, match="1 of 1 objects failed: contacts"):
+        replicate(db, objects=["contacts"], mode="full")
+    error = state(db)["contacts"]["error"]
+    assert "lifetime_value" in error and "integer" in error and "double precision" in error, error
+    assert "seats" not in error and "is_vip" not in error, error
+    assert 'HINT: ALTER TABLE "intercom_replica"."contacts" ALTER COLUMN "lifetime_value" TYPE double precision' \
+        in error, error
+    assert db.execute("SELECT to_jsonb(t) FROM intercom_replica.contacts t WHERE id = %s",
+                      (contact,)).fetchone()[0] == before  # nothing written
+    db.execute("ALTER TABLE intercom_replica.contacts ALTER COLUMN lifetime_value TYPE double precision")
+    replicate(db, objects=["contacts"])
+    assert db.execute("SELECT lifetime_value FROM intercom_replica.contacts WHERE id = %s",
+                      (contact,)).fetchone()[0] == 12.5
