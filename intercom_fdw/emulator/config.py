@@ -30,6 +30,9 @@ class Knobs:
     custom_attribute_delay_s: float = 0.0  # list/search show old custom attributes this long
     search_index_delay_s: float = 0.0  # contact search misses contacts created less than this ago
     timezone: str = "UTC"  # workspace time zone for day-granular search on dates
+    # seconds the workspace's clock is ahead of the machine's (negative: behind): the created_at and
+    # updated_at it stamps, for clock skew between Intercom and the database
+    clock_offset_s: float = 0.0
 
     def update(self, changes: dict) -> None:
         """Apply a partial update; raises ValueError naming the bad knob."""
@@ -48,7 +51,7 @@ class Knobs:
                                      "e.g. 'GET /companies/scroll' (or '' for every route)")
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"knob {key!r} takes a number")
-            elif value < 0:
+            elif value < 0 and key != "clock_offset_s":
                 raise ValueError(f"knob {key!r} must not be negative")
             elif key in ("fault_rate", "drop_rate") and value > 1:
                 raise ValueError(f"knob {key!r} is a share between 0 and 1")

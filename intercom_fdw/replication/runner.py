@@ -713,10 +713,14 @@ class Replicator:
         # put the cursor beyond changes made before that time comes. And never past the run's start
         # minus the search lag: what changed then may not have been in the search yet, and the next
         # run reads from the cursor. (Once a lag has passed without changes, the cursor is the newest
-        # change, and a run with nothing new reads one page.)
+        # change, and a run with nothing new reads one page.) The lag's bound is floored to the second:
+        # Intercom stamps whole seconds, so a change the search may not show yet, made later in the
+        # bound's second, is stamped below the bound, and a run stops at the first row older than the
+        # cursor. (A child's cursor follows the replica's own times, to the microsecond, lag 0.)
+        bound = f"run_started_at - interval '{int(strategy.lag.total_seconds())} seconds'"
+        bound = f"date_trunc('second', {bound})" if strategy.lag else bound
         self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET cursor = "
-                     f"least({literal(value)}::timestamptz, run_started_at - "
-                     f"interval '{int(strategy.lag.total_seconds())} seconds'), cursor_key = {literal(key)} "
+                     f"least({literal(value)}::timestamptz, {bound}), cursor_key = {literal(key)} "
                      f"WHERE {self._where(strategy)}")
         self.db.commit()
 

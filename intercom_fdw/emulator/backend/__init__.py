@@ -35,7 +35,8 @@ class Runtime:
     clock: Callable[[], float] = time.time
 
     def now(self) -> int:
-        return int(self.clock())
+        """The time the workspace stamps on what it creates and changes (its clock, skewed by a knob)."""
+        return int(self.clock() + self.knobs.clock_offset_s)
 
 
 class SearchContext:
