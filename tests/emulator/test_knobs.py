@@ -10,7 +10,8 @@ from intercom_fdw.emulator import EmulatorConfig, start_in_thread
 def test_config_reads_and_patches_knobs(admin_client):
     knobs = admin_client.get("/__emulator/config").json()
     assert set(knobs) == {"latency_ms", "latency_jitter_ms", "rate_limit_per_10s", "fault_rate", "drop_rate",
-                          "drop_route", "slow_body_ms", "custom_attribute_delay_s", "search_index_delay_s", "timezone"}
+                          "drop_route", "slow_body_ms", "custom_attribute_delay_s", "search_index_delay_s", "timezone",
+                          "clock_offset_s"}
     assert admin_client.patch("/__emulator/config", json={"latency_ms": 5}).json()["latency_ms"] == 5
     for bad in ({"no_such_knob": 1}, {"fault_rate": 2}, {"latency_ms": -1}, {"timezone": "Mars/Olympus"},
                 {"latency_ms": "fast"}, {"drop_route": "/companies/scroll"}, {"drop_route": 1}):
@@ -231,3 +232,12 @@ def test_search_index_delay_from_the_command_line():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_clock_offset_stamps_what_the_workspace_creates_and_may_be_negative(papi, admin_client):
+    admin_client.patch("/__emulator/config", json={"clock_offset_s": -7200})
+    try:
+        created = papi.post("/contacts", json={"email": "behind.clock@example.com"}).json()
+        assert abs(created["created_at"] - (time.time() - 7200)) < 5 and created["updated_at"] == created["created_at"]
+    finally:
+        admin_client.patch("/__emulator/config", json={"clock_offset_s": 0})
