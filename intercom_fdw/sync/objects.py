@@ -50,14 +50,17 @@ class SyncObject:
         return SPECS[self.object].writes.operations
 
 
+# In the order a run pushes them: an object before those whose rows may name one of its rows (an
+# article's collection, a ticket's type and contacts, a conversation's author), so a row made locally
+# is created in Intercom before a row that refers to it by its local id is sent (runner.py maps the id).
 SYNC_OBJECTS: Tuple[SyncObject, ...] = (
     SyncObject("contacts", unique=(("email",), ("external_id",))),
     SyncObject("companies", unique=(("company_id",),), listed_partially=True),
-    SyncObject("articles", recover=("title", "author_id")),
     SyncObject("collections", recover=("name", "parent_id")),
-    SyncObject("conversations", recover=("source_author_id", "source_body"), searched=True, contains=("source_body",)),
-    SyncObject("tickets", recover=("ticket_type_id", "title"), searched=True),
+    SyncObject("articles", recover=("title", "author_id")),
     SyncObject("ticket_types", recover=("name",)),
+    SyncObject("tickets", recover=("ticket_type_id", "title"), searched=True),
+    SyncObject("conversations", recover=("source_author_id", "source_body"), searched=True, contains=("source_body",)),
 )
 
 SYNC_OBJECTS_BY_NAME: Dict[str, SyncObject] = {s.object: s for s in SYNC_OBJECTS}

@@ -13,6 +13,7 @@ recovery columns and the time of the first attempt) before creating anything.
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
@@ -32,6 +33,8 @@ from intercom_fdw.sync.resolve import RULES, Conflict, NetChange, delete_wins, n
 from intercom_fdw.writing.requests import TableWrites
 
 NOTICE_PREFIX = "intercom_fdw.sync: "
+# The id the capture trigger gives a row made locally until its push writes Intercom's back (sqlgen.py).
+LOCAL_ID = re.compile(r"^local:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TRIGGER_NAME = "intercom_fdw_sync_capture"
 # Runs of sync exclude each other per object and schema (a replicate of the same object waits for
 # its own lock only while the pull runs).
@@ -274,6 +277,7 @@ class Syncer:
         for done, (key, group) in enumerate(rows.items(), 1):
             net = net_change(group)
             try:
+                net.new = self._with_intercom_ids(net.new)
                 self._send(obj, table, foreign, key, net, counters)
                 counters.changes_pushed += 1
             except Held as held:
@@ -300,6 +304,46 @@ class Syncer:
         self._state(obj, "end", counters)
         self.notice(f"{obj.object}: pushed: {counters.line()}")
         return ObjectResult(counters, None, rejected)
+
+    def _with_intercom_ids(self, values: Dict[str, Any]) -> Dict[str, Any]:
+        """`values` with each local id (a row made locally, named by the id INSERT ... RETURNING gave it:
+        an article's collection, a ticket's type) replaced by the Intercom id that row was created with.
+        Objects are pushed referenced first (SYNC_OBJECTS); a row not created yet cannot be named."""
+        found: set = set()
+
+        def collect(value):
+            if isinstance(value, str) and LOCAL_ID.match(value):
+                found.add(value)
+            elif isinstance(value, dict):
+                for v in value.values():
+                    collect(v)
+            elif isinstance(value, list):
+                for v in value:
+                    collect(v)
+        collect(values)
+        if not found:
+            return values
+        # (a text that merely looks like a local id, but is no row's, is sent as it is)
+        logged = {r["key"]: r["intercom_id"] for r in self.db.rows(
+            f"SELECT key, max(intercom_id) AS intercom_id FROM {STATE_SCHEMA}.sync_changes "
+            f"WHERE target_schema = {literal(self.schema)} AND op = 'insert' "
+            f"AND key = ANY({sql.text_array(sorted(found))}) GROUP BY key")}
+        known = {k: v for k, v in logged.items() if v is not None}
+        missing = sorted(logged.keys() - known.keys())
+        if missing:
+            raise Rejected(f"it refers to {', '.join(missing)}, a row made locally that is not in Intercom yet (not "
+                           "synced, or rejected): it is sent once that row is created (HINT: sync that row first, "
+                           "or fix its rejected change)")
+
+        def mapped(value):
+            if isinstance(value, str):
+                return known.get(value, value)
+            if isinstance(value, dict):
+                return {k: mapped(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [mapped(v) for v in value]
+            return value
+        return mapped(values)
 
     def _state(self, obj: SyncObject, when: str, counters: Optional[Counters] = None,
                reason: Optional[str] = None) -> None:

@@ -121,3 +121,54 @@ def test_a_row_deleted_and_inserted_again_with_its_id_is_an_update_not_a_second_
     intercom.reset_counters()
     sync(db, objects=[obj])
     assert writes(intercom) == {} and open_changes(db) == []
+
+
+def test_a_row_that_refers_to_another_row_made_locally_is_sent_with_that_rows_intercom_id(synced, intercom):
+    # An article filed in a collection made locally (parent_id = the collection's local:... id, as
+    # INSERT ... RETURNING id gave it), a ticket of a ticket type made locally: articles were pushed
+    # before collections and tickets before ticket types, and the local id itself was sent, so both
+    # were rejected on every run ('local:...' is no Intercom id), even once the parent existed.
+    db = synced
+    admin = intercom.send("GET", "/admins")["admins"][0]["id"]
+    contact = _one(db, "SELECT id FROM intercom.contacts ORDER BY id LIMIT 1")
+    collection = _one(db, "INSERT INTO intercom_replica.collections (name) VALUES ('Parent made here') RETURNING id")
+    ticket_type = _one(db, "INSERT INTO intercom_replica.ticket_types (name) VALUES ('Type made here') RETURNING id")
+    assert collection.startswith("local:") and ticket_type.startswith("local:")
+    db.execute("INSERT INTO intercom_replica.articles (title, author_id, parent_id, parent_type) "
+               "VALUES ('Child made here', %s, %s, 'collection')", (admin, collection))
+    db.execute("INSERT INTO intercom_replica.tickets (ticket_type_id, contacts, title) VALUES (%s, %s, 'Typed here')",
+               (ticket_type, psycopg.types.json.Jsonb([{"id": contact}])))
+    lookalike = "local:00000000-0000-4000-8000-000000000000"  # a text like a local id, of no row: sent as it is
+    db.execute("INSERT INTO intercom_replica.collections (name) VALUES (%s)", (lookalike,))
+    sync(db, objects=OBJECTS)
+    made = {c["key"]: c["intercom_id"] for c in changes(db) if c["op"] == "insert" and c["status"] == "done"}
+    assert [c["name"] for c in intercom.send("GET", "/help_center/collections", per_page=150)["data"]].count(lookalike) == 1
+    assert collection in made and ticket_type in made
+    article = [a for a in intercom.send("GET", "/articles", per_page=150)["data"] if a["title"] == "Child made here"]
+    assert len(article) == 1 and str(article[0]["parent_id"]) == made[collection]
+    ticket = intercom.send("POST", "/tickets/search", {"query": {"field": "created_at", "operator": ">", "value": 0},
+                                                       "pagination": {"per_page": 150}})["tickets"]
+    ticket = [t for t in ticket if t["ticket_attributes"].get("_default_title_") == "Typed here"]
+    assert len(ticket) == 1 and str(ticket[0]["ticket_type"]["id"]) == made[ticket_type]
+    assert open_changes(db) == []
+    assert _one(db, "SELECT parent_id FROM intercom_replica.articles WHERE title = 'Child made here'") == made[collection]
+
+
+def test_a_row_that_refers_to_a_local_row_not_created_yet_waits_for_it_saying_so(synced, intercom):
+    db = synced
+    admin = intercom.send("GET", "/admins")["admins"][0]["id"]
+    collection = _one(db, "INSERT INTO intercom_replica.collections (description) VALUES ('no name yet') RETURNING id")
+    db.execute("INSERT INTO intercom_replica.articles (title, author_id, parent_id, parent_type) "
+               "VALUES ('Waits for its collection', %s, %s, 'collection')", (admin, collection))
+    with pytest.raises(psycopg.errors.Error) as failed:
+        sync(db, objects=["collections", "articles"])
+    article = [c for c in open_changes(db) if c["object"] == "articles"]
+    assert [c["status"] for c in article] == ["rejected"]
+    assert f"refers to {collection}, a row made locally that is not in Intercom yet" in article[0]["error"]
+    assert "Waits for its collection" not in str(intercom.send("GET", "/articles", per_page=150))
+    db.execute("UPDATE intercom_replica.collections SET name = 'Named now' WHERE id = %s", (collection,))
+    sync(db, objects=["collections", "articles"])
+    assert open_changes(db) == [] and "collections" in failed.value.diag.message_primary
+    made = [c["intercom_id"] for c in changes(db, "collections") if c["key"] == collection][0]
+    assert [str(a["parent_id"]) for a in intercom.send("GET", "/articles", per_page=150)["data"]
+            if a["title"] == "Waits for its collection"] == [made]
