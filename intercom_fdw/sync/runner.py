@@ -396,7 +396,7 @@ class Syncer:
             self._link(obj, table, foreign, intercom_id, net, remote, counters)
             counters.linked += 1
             self._write_back(obj, table, key, intercom_id, net)
-            self._refresh(table, foreign, intercom_id)
+            self._refresh_row(obj, table, foreign, intercom_id, net)
         else:
             self._attempt(net)
             cols = ", ".join(ident(c) for c in net.new)
@@ -406,13 +406,13 @@ class Syncer:
                 "RETURNING id")[0]["id"]
             counters.created += 1
             self._write_back(obj, table, key, intercom_id, net)
-            self._refresh(table, foreign, intercom_id)
+            self._refresh_row(obj, table, foreign, intercom_id, net)
             if obj.unique:
                 # The FDW's no-duplicate rule may have answered with an object that existed (a contact
                 # that search did not list yet, 409): its values then differ from the row's and go
                 # through the conflict rule as a linked row's do. Created by us, they are the row's.
                 if self._link(obj, table, foreign, intercom_id, net, self._local(table, intercom_id), counters):
-                    self._refresh(table, foreign, intercom_id)
+                    self._refresh_row(obj, table, foreign, intercom_id, net)
         self._mark(net.change_ids, "done", intercom_id=intercom_id)
 
     def _link(self, obj, table, foreign, intercom_id, net, remote, counters) -> bool:
@@ -450,7 +450,7 @@ class Syncer:
             # Intercom kept some columns (it won a conflict, or already had the value), or the row was
             # inserted again with only some of them: the local row takes Intercom's now. Pushed columns
             # are the local values already; the pull brings the rest.
-            self._refresh(table, foreign, key)
+            self._refresh_row(obj, table, foreign, key, net)
         self._mark(net.change_ids, "done")
 
     def _send_delete(self, obj, table, foreign, key, net, counters) -> None:
@@ -483,7 +483,7 @@ class Syncer:
             conflict = Conflict("_row", None, remote["row"], net.base, "local" if verdict else "intercom")
             self._record(obj, key, [conflict], net, remote, counters)
         if verdict is False:  # Intercom's newer version stays, and comes back into the local table
-            self._refresh(table, foreign, key)
+            self._refresh_row(obj, table, foreign, key, net)
         else:
             self._attempt(net)
             self.db.rows(f"DELETE FROM {foreign} WHERE id = {literal(key)} RETURNING id")
@@ -515,14 +515,26 @@ class Syncer:
         return {"row": json.loads(rows[0]["row"]), "updated": rows[0]["updated"]}
 
     def _update_remote(self, table: Table, foreign: str, key: str, values: Dict[str, Any]) -> bool:
-        record = f"jsonb_populate_record(NULL::{table.qualified}, {literal(json.dumps(values))}::jsonb)"
-        sets = ", ".join(f"{ident(c)} = ({record}).{ident(c)}" for c in values)
-        return bool(self.db.rows(f"UPDATE {foreign} SET {sets} WHERE id = {literal(key)} RETURNING id"))
+        return bool(self.db.rows(_update_by_id(foreign, table, key, values) + " RETURNING id"))
 
     def _refresh(self, table: Table, foreign: str, key: Union[str, Sequence[str]]) -> None:
         """The replica row (or rows) as Intercom now has it (GET by id; current at once, unlike search)."""
         keys = [key] if isinstance(key, str) else list(key)
         self.db.rows(sql.upsert(table, Source(sql.by_values(foreign, table.names, "id", keys))))
+
+    def _refresh_row(self, obj: SyncObject, table: Table, foreign: str, key: str, net: NetChange) -> None:
+        """The pushed row as Intercom has it now, but for the columns of local edits logged after this run
+        read the log (made while it pushed): those keep their local values, as a pull keeps them, and
+        are the next run's to send."""
+        self._refresh(table, foreign, key)
+        later: Dict[str, Any] = {}
+        for row in self.db.rows(f"SELECT new FROM {STATE_SCHEMA}.sync_changes WHERE {self._where(obj)} "
+                                f"AND key = {literal(key)} AND status <> 'done' AND op IN ('insert', 'update') "
+                                f"AND NOT change_id = ANY({_ids(net.change_ids)}) ORDER BY change_id"):
+            later.update(json.loads(row["new"]) if isinstance(row["new"], str) else row["new"] or {})
+        later = {c: v for c, v in later.items() if c in table.names}
+        if later:
+            self.db.rows(_update_by_id(table.qualified, table, key, later))
 
     def _find_existing(self, obj: SyncObject, table: Table, foreign: str, net: NetChange) -> Optional[str]:
         """The Intercom object a local insert already is: by a natural key, or (after an attempt that may
@@ -606,6 +618,14 @@ def _may_make(table: Table) -> str:
             "AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped) "
             f"OR NOT has_column_privilege(r.oid, {relation}, k, upper(c.op))) END "
             "FROM pg_catalog.pg_roles r WHERE r.rolname = c.changed_by), false)")
+
+
+def _update_by_id(relation: str, table: Table, key: str, values: Dict[str, Any]) -> str:
+    """SQL: UPDATE `relation` (the replica table or its foreign table) setting `values` (JSON values,
+    read as the replica table's types) on the row `key`."""
+    record = f"jsonb_populate_record(NULL::{table.qualified}, {literal(json.dumps(values))}::jsonb)"
+    sets = ", ".join(f"{ident(c)} = ({record}).{ident(c)}" for c in values)
+    return f"UPDATE {relation} SET {sets} WHERE id = {literal(key)}"
 
 
 def _ids(change_ids: Sequence[int]) -> str:
