@@ -718,4 +718,4 @@ from intercom_fdw.sync.plpython import sync
 sync(plpy, objects, target_schema, conflict, server)
 $body$;
 COMMENT ON PROCEDURE intercom_fdw.sync(text[], name, text, name) IS
-    'Synchronizes replica tables with Intercom both ways (NULL: all of contacts, companies, articles, collections, conversations, tickets, ticket_types): pushes the local changes of intercom_fdw.sync_changes through the foreign tables, then replicates Intercom''s; conflict intercom_wins | local_wins | newest_wins. Commits per change when CALLed outside a transaction block.';
+    'Synchronizes replica tables with Intercom both ways (NULL: all of contacts, companies, collections, articles, ticket_types, tickets, conversations): pushes the local changes of intercom_fdw.sync_changes through the foreign tables, then replicates Intercom''s; conflict intercom_wins | local_wins | newest_wins. Commits per change when CALLed outside a transaction block.';
