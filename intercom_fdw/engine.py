@@ -13,6 +13,7 @@ from itertools import islice
 from typing import Any, FrozenSet, Iterable, Iterator, Mapping, Optional, Sequence, Tuple
 
 from intercom_fdw.client.partitioned import read_parts
+from intercom_fdw.scan_gc import fewer_collections
 from intercom_fdw.planning import ScanPlan
 from intercom_fdw.planning.partition import split, window_query
 from intercom_fdw.shaping import RowShaper, dig
@@ -48,8 +49,7 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
     found = objects(plan, client)
     if plan.member_values:
         found = _with_member_values(found, plan.member_values)
-    shape = shaper.shape
-    stream = (shape(item, inject) for item, inject in found)
+    stream = _shaped(found, shaper.shape)
     if plan.required_values:
         stream = (row for row in stream if _has_required_values(row, plan.required_values))
     if plan.sort_locally:
@@ -58,6 +58,13 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
         stop = None if plan.limit is None else plan.offset + plan.limit
         stream = islice(stream, plan.offset, stop)
     return stream
+
+
+def _shaped(found, shape) -> Iterator[dict]:
+    # (the rows' one generator, so the collector's threshold is raised for no extra layer per row)
+    with fewer_collections():
+        for item, inject in found:
+            yield shape(item, inject)
 
 
 def item_fields(plan: ScanPlan, columns: Iterable[Column]) -> Optional[FrozenSet[str]]:
