@@ -16,7 +16,7 @@ from intercom_fdw.client.partitioned import read_parts
 from intercom_fdw.scan_gc import fewer_collections
 from intercom_fdw.planning import ScanPlan
 from intercom_fdw.planning.partition import split, window_query
-from intercom_fdw.shaping import RowShaper, dig
+from intercom_fdw.shaping import Row, RowShaper, dig
 from intercom_fdw.spec import Column, path_of
 
 # A plan's own calls (several ids looked up at once) handed to the client per concurrent batch.
@@ -36,13 +36,16 @@ def objects(plan: ScanPlan, client) -> Iterator[Tuple[dict, Mapping[str, Any]]]:
 
 
 def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iterable[str],
-         jsonb_objects: Iterable[str] = ()) -> Iterator[dict]:
+         jsonb_objects: Iterable[str] = (), order: Optional[Sequence[str]] = None) -> Iterator[Row]:
     """Rows holding the `selected` columns (of the table's columns), with the plan's table-option
-    check, local sort and LIMIT/OFFSET applied; `jsonb_objects`: the RowShaper's (the runtime's choice)."""
+    check, local sort and LIMIT/OFFSET applied; `jsonb_objects`: the RowShaper's (the runtime's choice).
+    Given `order` (column names), rows may be tuples of the columns in that order, the RowShaper's:
+    where the plan reads rows by name (the table-option check, a local sort), they stay dicts."""
     compared = {name for name, _ in plan.required_values} | {name for name, _ in plan.sort_locally}
     needed = set(selected) | compared
     # (columns compared here keep their text: JSON text compares and sorts, dicts do not)
-    shaper = RowShaper((c for c in table_columns if c.name in needed), set(jsonb_objects) - compared)
+    shaper = RowShaper((c for c in table_columns if c.name in needed), set(jsonb_objects) - compared,
+                       None if compared else order)
     fields = item_fields(plan, shaper.columns)
     if fields is not None:
         plan = replace(plan, calls=tuple(replace(call, item_fields=fields) for call in plan.calls))
@@ -60,7 +63,7 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
     return stream
 
 
-def _shaped(found, shape) -> Iterator[dict]:
+def _shaped(found, shape) -> Iterator[Row]:
     # (the rows' one generator, so the collector's threshold is raised for no extra layer per row)
     with fewer_collections():
         for item, inject in found:

@@ -174,6 +174,10 @@ class IntercomFdw(ForeignDataWrapper):
         self.jsonb_objects = frozenset(name for name, type_name in self.pg_types.items()
                                        if _JSONB_FROM_PYTHON and type_name == "jsonb")
         declared = [(name, c.type_name, c.options or {}) for name, c in fdw_columns.items()]
+        # Scans hand rows over as tuples of every column in the table's order (fdw_columns's, its
+        # columns but the dropped ones), which both runtimes take as a row (multicorn2's
+        # pythonSequenceToTuple): no dict to build, no look-up of each column by name.
+        self.column_order = tuple(fdw_columns)
         self.spec = table_spec(base, declared)
         self.writes = TableWrites(self.spec, self.options.table_options())
         rules = self.spec.writes
@@ -272,8 +276,10 @@ class IntercomFdw(ForeignDataWrapper):
         client = self._client()
         memory = self.scan_memory if self._modify_planned and ROWID_COLUMN in columns else None
         selected = set(columns) | set(memory.keys) if memory else columns
-        # (rows remembered for an UPDATE keep JSON text: up to ScanMemory's limit of them, text is smaller)
-        rows = engine.rows(plan, client, self.spec.columns, selected, () if memory else self.jsonb_objects)
+        # (rows remembered for an UPDATE keep JSON text: up to ScanMemory's limit of them, text is smaller;
+        # and they stay dicts, which ScanMemory reads by column name)
+        rows = engine.rows(plan, client, self.spec.columns, selected, () if memory else self.jsonb_objects,
+                           None if memory else self.column_order)
         if self._modify_planned:
             rows = _read_before_writing(rows)
         scan = _reported_rows(memory.watch(rows) if memory else rows)

@@ -15,9 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Set
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from intercom_fdw.spec import Column
+
+# A row: its values by column name, or (RowShaper's `order`) in the order of the table's columns.
+Row = Union[Dict[str, Any], Tuple[Any, ...]]
 
 def dig(item: Any, path: Sequence[str]) -> Any:
     """The value at `path` in nested dicts, or None if any step is missing."""
@@ -193,19 +196,21 @@ _INLINE = {
 }
 
 
-def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any], jsonb_objects: Set[str]) -> str:
+def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any], jsonb_objects: Set[str],
+                   order: Optional[Sequence[str]] = None) -> str:
     """One straight-line function for the columns: read, inject and convert each value in turn
-    (`attrs`, the whole object, last). A path of one key is item.get(key), of two keys a get in
-    the inner dict (read once for all the columns under it), a longer one dig(). Names and keys
-    enter the source only as Python literals (repr of a str)."""
-    lines, values, wholes, inner = ["def shape(item, inject=None):", "    get = item.get"], [], [], {}
+    (`attrs`, the whole object, last), returning a dict of them or, given `order`, a tuple. A path
+    of one key is item.get(key), of two keys a get in the inner dict (read once for all the columns
+    under it), a longer one dig(). Names and keys enter the source only as Python literals (repr of
+    a str)."""
+    lines, values, wholes, inner = ["def shape(item, inject=None):", "    get = item.get"], {}, {}, {}
     for n, column in enumerate(columns):
         path = column.source or ()
         if column.name == "attrs":
             whole = "attrs_of(item)"
             if column.name in jsonb_objects:
                 whole = f"item if type(item) is dict else {whole}"
-            wholes.append(f"{column.name!r}: {whole}")
+            wholes[column.name] = whole
             continue
         if not path:
             lines.append("    v = None")
@@ -227,8 +232,12 @@ def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any], jsonb_o
                   f"        v = inject.get({column.name!r}) if inject else None",
                   f"    r{n} = None if v is None else "
                   + (f"{inline} if {test} else convert{n}(v)" if test else f"convert{n}(v)")]
-        values.append(f"{column.name!r}: r{n}")
-    lines.append("    return {" + ", ".join(values + wholes) + "}")
+        values[column.name] = f"r{n}"
+    results = {**values, **wholes}
+    if order is None:
+        lines.append("    return {" + ", ".join(f"{name!r}: {value}" for name, value in results.items()) + "}")
+    else:
+        lines.append("    return (" + "".join(f"{results.get(name, 'None')}, " for name in order) + ")")
     return "\n".join(lines) + "\n"
 
 
@@ -240,18 +249,21 @@ class RowShaper:
     passed through inline). Only Python literals of the column names and keys go into the source.
     """
 
-    def __init__(self, columns: Iterable[Column], jsonb_objects: Iterable[str] = ()):
+    def __init__(self, columns: Iterable[Column], jsonb_objects: Iterable[str] = (),
+                 order: Optional[Sequence[str]] = None):
         """`jsonb_objects`: the columns (jsonb ones) whose JSON objects and arrays leave as dicts
-        and lists, for a runtime that builds jsonb from them (multicorn.JSONB_FROM_PYTHON)."""
+        and lists, for a runtime that builds jsonb from them (multicorn.JSONB_FROM_PYTHON).
+        `order`: rows are tuples of these columns' values in this order (None for a name not among
+        `columns`), instead of dicts by column name."""
         self.columns = tuple(columns)
         if any(type(c.name) is not str or not all(type(k) is str for k in c.source or ()) for c in self.columns):
             raise TypeError("column names and source keys must be str")
         namespace = {"dig": dig, "attrs_of": _json, "EMPTY": {}, "fromtimestamp": dt.datetime.fromtimestamp,
                      "UTC": _UTC}
-        source = _shaper_source(self.columns, namespace, set(jsonb_objects))
+        source = _shaper_source(self.columns, namespace, set(jsonb_objects), order)
         exec(compile(source, f"<RowShaper of {len(self.columns)} columns>", "exec"), namespace)
         # shape(item, inject=None) -> row: what the row path calls (one call less than the object)
-        self.shape: Callable[[Mapping, Optional[Mapping[str, Any]]], Dict[str, Any]] = namespace["shape"]
+        self.shape: Callable[[Mapping, Optional[Mapping[str, Any]]], Row] = namespace["shape"]
 
-    def __call__(self, item: Mapping, inject: Mapping[str, Any] = None) -> Dict[str, Any]:
+    def __call__(self, item: Mapping, inject: Mapping[str, Any] = None) -> Row:
         return self.shape(item, inject)

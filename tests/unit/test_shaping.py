@@ -101,3 +101,15 @@ def test_timestamps_inline_and_through_the_converter_agree():
     for value in (0, 1, 1704067200, 253402300799, 253402300800, -1, -86400 * 365 * 100, 2 ** 70, 1.5,
                   "1704067200", True):
         assert shape([timestamp("t")], {"t": value}) == {"t": CONVERT["unix_timestamp"](value)}, value
+
+
+def test_rows_in_a_column_order_are_tuples_of_the_same_values():
+    columns = [text("id"), text("location_city", "location.city"), timestamp("created_at"), ATTRS, integer("n")]
+    item = {"id": "5", "location": {"city": "Paris"}, "created_at": 1704067200, "n": 7}
+    by_name = RowShaper(columns, jsonb_objects={"attrs"})(item, {"n": 1})
+    order = ["n", "attrs", "not_shaped", "id", "created_at", "location_city"]
+    row = RowShaper(columns, jsonb_objects={"attrs"}, order=order)(item, {"n": 1})
+    assert row == tuple(by_name.get(name) for name in order)
+    assert row[1] is item and row[2] is None
+    assert RowShaper(columns, order=["id"])({"id": None}, {"id": "7"}) == ("7",)
+    assert RowShaper(columns, order=[])(item) == ()
