@@ -378,8 +378,11 @@ class Replicator:
                        f"windows={counters.windows}" + (f" error={error.splitlines()[0]}" if error else ""))
 
     def _window(self, strategy: Strategy, counters: Counters, statement: Callable[[], dict],
-                reconciled: bool = False) -> dict:
-        """Runs one window's statement and commits it with the state row."""
+                reconciled: bool = False, reached: Sequence[str] = ()) -> dict:
+        """Runs one window's statement and commits it with the state row: its counters and `reached`,
+        the position the window got to (_resume_to, _cursor_to). One commit for both: a cancel between
+        two commits left a window counted and its rows kept while the position still said the window
+        before, and the resumed run read that window again."""
         before = self.usage()
         result = statement()
         after = self.usage()
@@ -399,6 +402,7 @@ class Replicator:
             sets.append(f"rate_limit_remaining = {int(after['remaining'])}")
         if reconciled:
             sets.append("last_reconciled_at = run_started_at")
+        sets.extend(reached)
         self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET {', '.join(sets)} WHERE {self._where(strategy)}")
         self.db.commit()
         self.db.notice(f"{strategy.object}: window {counters.windows}: read={counters.read} "
@@ -601,10 +605,11 @@ class Replicator:
                 high = None if span is None or base + span >= end else int(base + span)
                 source = Source(sql.time_window(reader, table.names, column, self._timestamp(start),
                                                 self._timestamp(high), since), strategy.cursor)
-                result = self._window(strategy, counters, lambda: self._upsert(table, source, seen=complete))
+                reached = [self._resume_to(self._timestamp(high))] if high is not None else []
+                result = self._window(strategy, counters, lambda: self._upsert(table, source, seen=complete),
+                                      reached=reached)
                 if high is None:
                     break
-                self._set_resume(strategy, self._timestamp(high))
                 read = result["read"]
                 span = max(narrowest, int(span * (min(4.0, max(0.25, target / read)) if read else 4.0)))
                 start = base = high
@@ -703,12 +708,18 @@ class Replicator:
             self._set_cursor(strategy, result["high"])
         return outcome["reached"]
 
-    def _set_resume(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
-        self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET resume_at = {literal(value)}::timestamptz, "
-                     f"resume_key = {literal(key)} WHERE {self._where(strategy)}")
-        self.db.commit()
+    @staticmethod
+    def _resume_to(value: str, key: Optional[str] = None) -> str:
+        """The state row's SET clause of where a stopped run of the same mode goes on (_window commits it)."""
+        return f"resume_at = {literal(value)}::timestamptz, resume_key = {literal(key)}"
 
     def _set_cursor(self, strategy: Strategy, value: str, key: Optional[str] = None) -> None:
+        self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET {self._cursor_to(strategy, value, key)} "
+                     f"WHERE {self._where(strategy)}")
+        self.db.commit()
+
+    @staticmethod
+    def _cursor_to(strategy: Strategy, value: str, key: Optional[str] = None) -> str:
         # Never past the run's start: an object stamped in the future (a clock ahead) would otherwise
         # put the cursor beyond changes made before that time comes. And never past the run's start
         # minus the search lag: what changed then may not have been in the search yet, and the next
@@ -719,10 +730,7 @@ class Replicator:
         # cursor. (A child's cursor follows the replica's own times, to the microsecond, lag 0.)
         bound = f"run_started_at - interval '{int(strategy.lag.total_seconds())} seconds'"
         bound = f"date_trunc('second', {bound})" if strategy.lag else bound
-        self.db.rows(f"UPDATE {STATE_SCHEMA}.replication_state SET cursor = "
-                     f"least({literal(value)}::timestamptz, {bound}), cursor_key = {literal(key)} "
-                     f"WHERE {self._where(strategy)}")
-        self.db.commit()
+        return f"cursor = least({literal(value)}::timestamptz, {bound}), cursor_key = {literal(key)}"
 
     def _list_keys(self, strategy: Strategy, table: Table, counters: Counters) -> None:
         foreign = self._foreign(strategy.object)
@@ -787,8 +795,8 @@ class Replicator:
                 f"SELECT least({literal(low)}::timestamptz + interval '{int(CREATED_WINDOW.total_seconds())} seconds',"
                 f" {literal(end)}::timestamptz)::text AS t")[0]["t"]
             source = Source(sql.time_window(foreign, table.names, strategy.cursor, low, high))
-            self._window(strategy, counters, lambda: self._upsert(table, source))
-            self._set_cursor(strategy, high)
+            self._window(strategy, counters, lambda: self._upsert(table, source),
+                         reached=[self._cursor_to(strategy, high)])
             if high == end:
                 break
             low = high
@@ -816,11 +824,9 @@ class Replicator:
                                 scope_column=(strategy.parent_key if strategy.marks_deletes and not strategy.ages_out
                                               else None),
                                 scope_values=keys)
-                self._window(strategy, counters, lambda: self._upsert(table, source))
-                if self.mode == "reconcile":
-                    self._set_resume(strategy, batch[-1]["at"], batch[-1]["key"])
-                else:
-                    self._set_cursor(strategy, batch[-1]["at"], batch[-1]["key"])
+                at, last = batch[-1]["at"], batch[-1]["key"]
+                reached = self._resume_to(at, last) if self.mode == "reconcile" else self._cursor_to(strategy, at, last)
+                self._window(strategy, counters, lambda: self._upsert(table, source), reached=[reached])
                 if strategy.cap:
                     self._record_capped(strategy, table, keys)
             if self.mode != "reconcile" and (parents or covered):

@@ -102,6 +102,45 @@ def test_a_canceled_run_says_so_and_the_next_one_resumes(pg, db, replica_db, int
     assert resumed["rows_read"] <= total - stopped["rows_read"], (resumed["rows_read"], stopped["rows_read"], total)
 
 
+@pytest.mark.parametrize("victim", ["contacts", "notes"])
+def test_a_window_and_its_resume_point_are_committed_together(pg, db, replica_db, intercom, victim):
+    """A reconcile canceled at the moment its second window's resume point is written (created_at
+    windows of contacts, 50-parent windows of notes): the window counted in the state row and its
+    resume point are committed together or not at all. They were two commits, and a cancel between
+    them left the window counted while resume_at still said the window before: the next run read that
+    window again (a cancel sent as soon as a poll saw two windows counted met that gap 2 times in 16).
+
+    The cancel is PostgreSQL's own (pg_cancel_backend of the run's backend), sent from a trigger on
+    the state row's update that moves the resume point, then met by the trigger's pg_sleep."""
+    schema = f"window_{victim}"
+    replicate(replica_db, objects=["contacts", "notes"], schema=schema)
+    total = replica_db.execute(f"SELECT count(*) FROM {schema}.{victim} WHERE _deleted_at IS NULL").fetchone()[0]
+    replica_db.execute("CREATE FUNCTION public.cancel_me() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$BEGIN PERFORM pg_cancel_backend(pg_backend_pid()); PERFORM pg_sleep(30); RETURN NEW; END$$")
+    replica_db.execute(f"CREATE TRIGGER cancel_me BEFORE UPDATE ON intercom_fdw.replication_state FOR EACH ROW "
+                       f"WHEN (NEW.object = '{victim}' AND NEW.target_schema = '{schema}' AND NEW.windows = 2 "
+                       "AND (NEW.resume_at, NEW.resume_key) IS DISTINCT FROM (OLD.resume_at, OLD.resume_key)) "
+                       "EXECUTE FUNCTION public.cancel_me()")
+    replica_db.commit()
+    try:
+        with psycopg.connect(pg.dsn(db), autocommit=True) as doomed:
+            doomed.execute("SET intercom_fdw.replicate_window_rows = 40")
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                replicate(doomed, objects=[victim], schema=schema, mode="reconcile")
+    finally:
+        replica_db.execute("DROP TRIGGER cancel_me ON intercom_fdw.replication_state")
+        replica_db.execute("DROP FUNCTION public.cancel_me()")
+        replica_db.commit()
+    stopped = state(replica_db, schema)[victim]
+    assert stopped["status"] == "canceled" and stopped["resume_at"] is not None, stopped
+    replicate(replica_db, objects=[victim], schema=schema, mode="reconcile")
+    resumed = state(replica_db, schema)[victim]
+    assert resumed["status"] == "succeeded", resumed
+    # each row read once over both runs (it was read twice: the window in both)
+    assert stopped["rows_read"] + resumed["rows_read"] == total, (stopped["rows_read"], resumed["rows_read"], total)
+    assert stopped["windows"] == 1  # the window met by the cancel is not counted: nothing of it was kept
+
+
 def test_a_reconcile_or_a_full_list_terminated_mid_way_resumes_instead_of_restarting(pg, db, replica_db, intercom):
     objects = ["contacts", "notes", "articles", "collections"]
     replicate(replica_db, objects=objects, schema="intercom_replica")
