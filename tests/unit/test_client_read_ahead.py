@@ -50,7 +50,9 @@ def test_the_third_page_is_read_while_the_second_is_consumed():
     with serve(slow(cursor_list(ROWS), 0.2)) as api:
         waited, total = timed_scan(client_against(api), CONTACTS, 0.2)
         waited_before, total_before = timed_scan(client_against(api, read_ahead=False), CONTACTS, 0.2)
-    assert 0.4 <= waited < 0.5, waited
+    # (no absolute upper bound: on a loaded machine both scans wait longer than their pages take;
+    # what reading ahead saves shows in the comparison of the two, measured side by side)
+    assert waited >= 0.4, waited
     assert waited_before >= 0.6 and total_before >= 1.2
     assert waited < waited_before - 0.14 and total < total_before - 0.14
     assert len(api.seen) == 6  # 3 calls each: reading ahead never adds one at the end of a scan
