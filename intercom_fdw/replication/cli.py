@@ -126,35 +126,49 @@ class _Stopped(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def _stopped_by_signals():
-    """SIGTERM and SIGHUP (kill, a closed terminal) stop the CALL as Ctrl-C does: raised as a
-    KeyboardInterrupt in psycopg's wait, which then cancels the CALL in the server. Python's default
-    ended the process at once, and the CALL went on in its backend, calling Intercom, until its next
-    NOTICE found the client gone (after the window in progress: up to 30,000 rows)."""
-    def stop(signum, frame):
-        raise _Stopped(signum)
+def _canceling_on_signals(conn):
+    """Ctrl-C (SIGINT), kill (SIGTERM) or a closed terminal (SIGHUP) during the CALL cancels it in the
+    server; the CALL then ends with the procedure's 57014 error, the stop recorded in its state table.
+    Python's default ended the process at once on SIGTERM or SIGHUP, and the CALL went on in its backend,
+    calling Intercom, until its next NOTICE found the client gone (up to a window of 30,000 rows). The
+    handler only asks the server to cancel, and raises nothing: a KeyboardInterrupt raised while the
+    progress NOTICE handler runs is swallowed by psycopg's notice callback (a traceback printed, the
+    CALL run on to its end). A second signal stops the wait itself (KeyboardInterrupt, which psycopg
+    answers by canceling again). Yields the signals received."""
+    received: List[int] = []
 
-    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    def stop(signum, frame):
+        received.append(signum)
+        if len(received) > 1:
+            raise _Stopped(signum)
+        conn.cancel_safe(timeout=5)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        yield
+        yield received
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
 def call(conn, query: str, params, canceled_hint: str) -> Outcome:
-    """Runs the CALL. Ctrl-C (SIGINT), SIGTERM or SIGHUP is not an error of ours: psycopg has sent
-    PostgreSQL a cancel and waited for the CALL to end, so the procedure has recorded the stop in its
-    state table, which the summary shows; `canceled_hint` says what the next run does with it."""
+    """Runs the CALL. Ctrl-C (SIGINT), SIGTERM or SIGHUP is not an error of ours: the CALL was canceled
+    in the server and the procedure has recorded the stop in its state table, which the summary shows;
+    `canceled_hint` says what the next run does with it. (A CALL that ended before the cancel reached
+    it stopped nothing, and is reported as it ended.)"""
     outcome = Outcome()
-    try:
-        with _stopped_by_signals():
+    with _canceling_on_signals(conn) as received:
+        try:
             conn.execute(query, params)
-    except psycopg.Error as error:
-        outcome.failure = error.diag.message_primary or str(error)
-        outcome.detail, outcome.hint = error.diag.message_detail, error.diag.message_hint
-    except KeyboardInterrupt as stop:
-        outcome.stopped_by = getattr(stop, "signum", signal.SIGINT)
+        except psycopg.Error as error:
+            if received and error.diag.sqlstate == "57014":
+                outcome.stopped_by = received[0]
+            else:
+                outcome.failure = error.diag.message_primary or str(error)
+                outcome.detail, outcome.hint = error.diag.message_detail, error.diag.message_hint
+        except KeyboardInterrupt as stop:
+            outcome.stopped_by = getattr(stop, "signum", signal.SIGINT)
+    if outcome.stopped_by is not None:
         outcome.failure, outcome.hint = f"canceled ({_NAMES[outcome.stopped_by]})", canceled_hint
     return outcome
 

@@ -120,3 +120,40 @@ def test_no_object_named_replicates_those_imported_as_the_procedure_does(pg, emu
     assert done.returncode == 0, (done.stdout, done.stderr)
     assert [line.split()[:2] for line in done.stdout.splitlines()[2:]] == [["segments", "succeeded"],
                                                                          ["help_centers", "succeeded"]]
+
+
+def test_a_signal_that_lands_in_the_progress_notice_handler_still_cancels_the_call(pg, db):
+    # The CLIs print progress from NOTICEs, in a handler psycopg calls from its notice callback. Ctrl-C
+    # raised a KeyboardInterrupt wherever Python was, and in that handler psycopg swallowed it ('Exception
+    # ignored in: psycopg_binary.pq.notice_receiver', a traceback on stderr): the CALL ran on to its end and
+    # the CLI said it succeeded (seen in a CI rehearsal). Here the signal is delivered from inside the
+    # handler itself, every time: the statement must end canceled, long before its 30 s of sleep.
+    import os
+
+    import psycopg
+
+    from intercom_fdw.replication.cli import call
+
+    with psycopg.connect(pg.dsn(db), autocommit=True) as conn:
+        seen = []
+
+        def notice(diag):
+            seen.append(diag.message_primary)
+            if len(seen) == 50:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        conn.add_notice_handler(notice)
+        # Ctrl-C as the CLI's process has it (pytest's process cleans its clusters up on SIGINT)
+        suite_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            started = time.monotonic()
+            outcome = call(conn, "DO $$ BEGIN FOR i IN 1..100 LOOP RAISE NOTICE 'step %', i; END LOOP; "
+                                 "PERFORM pg_sleep(30); END $$", None, "what the next run does")
+            seconds = time.monotonic() - started
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the CLI's own handling is back
+        finally:
+            signal.signal(signal.SIGINT, suite_handler)
+        assert outcome.stopped_by == signal.SIGINT and outcome.status == 130, vars(outcome)
+        assert (outcome.failure, outcome.hint) == ("canceled (Ctrl-C)", "what the next run does")
+        assert seconds < 10 and len(seen) == 100
+        assert conn.execute("SELECT 1").fetchone() == (1,)  # the connection is usable for the summary
