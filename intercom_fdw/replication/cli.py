@@ -141,7 +141,10 @@ def _canceling_on_signals(conn):
         received.append(signum)
         if len(received) > 1:
             raise _Stopped(signum)
-        conn.cancel_safe(timeout=5)
+        try:
+            conn.cancel_safe(timeout=5)
+        except psycopg.Error:  # not sent: raised here it could land in the notice callback; a second signal stops the wait
+            pass
 
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
