@@ -25,7 +25,8 @@ import tempfile
 import threading
 from typing import Callable, Mapping, Optional
 
-from intercom_fdw.client.policy import rate_limit_state
+from intercom_fdw.client.policy import INTERRUPT_POLL_SECONDS, rate_limit_state
+from intercom_fdw.errors import Interrupted
 
 # A reset further ahead than this is not from a 10-second slice (a stale file, a skewed clock): ignored.
 MAX_RESET_AHEAD_S = 60
@@ -35,6 +36,10 @@ SLICE_S = 10
 # flock: otherwise they all queue on the flock, each waking the others (profiled: 17% of a scan's samples).
 _PROCESS_LOCKS: dict = {}
 _PROCESS_LOCKS_LOCK = threading.Lock()
+# A holder keeps the file's lock for a read and a write of a few hundred bytes. A backend that finds it
+# taken tries again after these waits (growing to the last), never blocking in flock: a blocked flock
+# ends on no cancel, so one holder stopped (SIGSTOP, a debugger) would hang every backend of the workspace.
+LOCK_RETRY_S = (0.0005, 0.001, 0.002, 0.005)
 
 
 def _process_lock(path: str) -> threading.Lock:
@@ -64,22 +69,35 @@ class SharedBudget:
         self._sleep = sleep or time.sleep
 
     # ---- the state, under the file's lock ----------------------------------------------------
-    def _update(self, change: Callable[[dict], Optional[float]]) -> Optional[float]:
-        with self._threads:
+    def _update(self, change: Callable[[dict], Optional[float]], sleep: Callable[[float], None]) -> Optional[float]:
+        """`change` applied to the state under both locks; `sleep` waits between tries for a lock and
+        raises errors.Interrupted when the statement is interrupted (the client's interruptible sleep)."""
+        while not self._threads.acquire(timeout=INTERRUPT_POLL_SECONDS):
+            sleep(0)  # an interrupt check: a thread of this backend holds the lock (waiting for the file's)
+        try:
             try:
-                return self._update_file(change)
+                return self._update_file(change, sleep)
             except OSError:
                 # No usable file (a symlink or a directory in its place, a full or read-only temp
                 # directory): this process keeps its own count, and the queries go on.
                 return change(_PROCESS_STATES.setdefault(self.path, {}))
+        finally:
+            self._threads.release()
 
-    def _update_file(self, change: Callable[[dict], Optional[float]]) -> Optional[float]:
+    def _update_file(self, change: Callable[[dict], Optional[float]], sleep) -> Optional[float]:
         # Never through a symlink (fs.protected_symlinks is not everywhere), never a file of another user.
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             if os.fstat(fd).st_uid != os.geteuid():
                 raise PermissionError(f"{self.path} belongs to another user")
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            tries = 0
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:  # another process holds it
+                    sleep(LOCK_RETRY_S[min(tries, len(LOCK_RETRY_S) - 1)])
+                    tries += 1
             raw = os.pread(fd, 4096, 0)
             try:
                 state = json.loads(raw) if raw else {}
@@ -95,8 +113,9 @@ class SharedBudget:
         finally:
             os.close(fd)  # releases the lock
 
-    def take(self) -> float:
-        """Spend one call: 0.0 when it may go now, else the seconds to wait before asking again."""
+    def take(self, sleep: Optional[Callable[[float], None]] = None) -> float:
+        """Spend one call: 0.0 when it may go now, else the seconds to wait before asking again. `sleep`
+        (default: the budget's) waits for the lock, and raises errors.Interrupted on an interrupt."""
         now = self._clock()
 
         def spend(state):
@@ -124,14 +143,14 @@ class SharedBudget:
                 return 0.0
             return reset - now
 
-        return self._update(spend)
+        return self._update(spend, sleep or self._sleep)
 
     def wait_turn(self, sleep=None) -> None:
         """Returns when this backend may send; `sleep` (default: the budget's) waits (interruptibly, from
         the client) for the next slice."""
         sleep = sleep or self._sleep
         while True:
-            wait = self.take()
+            wait = self.take(sleep)
             if wait <= 0:
                 return
             sleep(wait)  # only a new slice brings budget back
@@ -167,7 +186,12 @@ class SharedBudget:
                 state["left"] = usable if left is None else min(left, usable)
             return None
 
-        self._update(learn)
+        try:
+            self._update(learn, self._sleep)
+        except Interrupted:
+            # The statement was interrupted while this waited for the lock: the answer is not counted (the
+            # next one will tell), and the caller, holding a response, sees the interrupt at its next check.
+            pass
 
 
 class BudgetedThrottle:

@@ -1,5 +1,12 @@
 """client/shared_budget.py: one count per workspace, shared through a file by every client."""
-from intercom_fdw.client.shared_budget import SharedBudget
+import fcntl
+import os
+import time
+
+import pytest
+
+from intercom_fdw.client.shared_budget import LOCK_RETRY_S, SharedBudget
+from intercom_fdw.errors import Interrupted
 
 
 class Clock:
@@ -139,3 +146,69 @@ def test_the_file_name_holds_the_os_user_and_never_the_token(tmp_path):
 
     path = budget_path(workspace_key("https://api.intercom.io", "secret-token-123"), str(tmp_path))
     assert f"-{os.geteuid()}-" in os.path.basename(path) and "secret-token-123" not in path
+
+
+class Interrupting:
+    """An interruptible sleep as the client's: raises errors.Interrupted once `after` waits have passed."""
+
+    def __init__(self, after):
+        self.after, self.waits = after, []
+
+    def __call__(self, seconds):
+        if len(self.waits) >= self.after:
+            raise Interrupted()
+        self.waits.append(seconds)
+
+
+def held(path):
+    """The budget file's lock taken by another open file (as another backend would hold it)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_a_budget_file_locked_by_a_stopped_backend_does_not_stop_a_cancel(tmp_path):
+    clock = Clock()
+    (a,) = budgets(tmp_path, clock, n=1)
+    a.observe(headers(3, 1010))
+    fd = held(a.path)
+    try:
+        sleep = Interrupting(after=5)
+        with pytest.raises(Interrupted):
+            a.wait_turn(sleep)  # a blocking flock would never return
+        assert sleep.waits == list(LOCK_RETRY_S) + [LOCK_RETRY_S[-1]]
+        # observe() holds an answer already: an interrupt while it waits loses the count, not the answer
+        b = SharedBudget("k", 1.0, str(tmp_path), clock, Interrupting(after=2))
+        b.observe(headers(0, 1010))
+    finally:
+        os.close(fd)
+    assert a.take() == 0.0  # the lock is free again; the skipped answer (0 left) was not counted
+
+
+def test_the_budget_lock_is_taken_once_its_holder_lets_go(tmp_path):
+    clock = Clock()
+    (a,) = budgets(tmp_path, clock, n=1)
+    a.observe(headers(3, 1010))
+    fd = held(a.path)
+
+    def sleep(seconds):
+        sleep.waits += 1
+        if sleep.waits == 3:
+            os.close(fd)  # the other backend is done
+
+    sleep.waits = 0
+    assert a.take(sleep) == 0.0 and sleep.waits == 3
+    assert [a.take(), a.take(), a.take()] == [0.0, 0.0, 10.0]  # the count goes on from the file: 3 left, then 2, 1, 0
+
+
+def test_a_thread_waiting_for_another_threads_turn_sees_an_interrupt(tmp_path):
+    clock = Clock()
+    (a,) = budgets(tmp_path, clock, n=1)
+    a._threads.acquire()  # another thread of this backend is in the file (and stuck there)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Interrupted):
+            a.take(Interrupting(after=1))
+        assert time.monotonic() - started < 5
+    finally:
+        a._threads.release()
