@@ -155,12 +155,17 @@ def option_check_sql() -> str:
     )
 
 
+# The FROM of catalog queries about Intercom foreign tables (f, their servers s; also tools/doctor.py).
+INTERCOM_FOREIGN_TABLES = f"""pg_foreign_table f
+        JOIN pg_foreign_server s ON s.oid = f.ftserver AND {_literal('wrapper=' + WRAPPER_CLASS)} = ANY(s.srvoptions)"""
+# ... of those that are partitions (c, their pg_class row).
+INTERCOM_FOREIGN_PARTITIONS = INTERCOM_FOREIGN_TABLES + """
+        JOIN pg_class c ON c.oid = f.ftrelid AND c.relispartition"""
+
 # Every (Intercom foreign table that is a partition, partitioned table above it at any level), as oids.
 _INTERCOM_FOREIGN_PARTITIONS = f"""
         SELECT f.ftrelid AS partition, a.relid AS parent
-        FROM pg_foreign_table f
-        JOIN pg_foreign_server s ON s.oid = f.ftserver AND {_literal('wrapper=' + WRAPPER_CLASS)} = ANY(s.srvoptions)
-        JOIN pg_class c ON c.oid = f.ftrelid AND c.relispartition
+        FROM {INTERCOM_FOREIGN_PARTITIONS}
         CROSS JOIN LATERAL pg_partition_ancestors(f.ftrelid) AS a
         WHERE a.relid <> f.ftrelid"""
 

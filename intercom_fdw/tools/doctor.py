@@ -17,10 +17,10 @@ from typing import Callable, List, Optional
 import psycopg
 
 from intercom_fdw import errors
+from intercom_fdw.actions.connection import WRAPPER_CLASS
+from intercom_fdw.actions.sqlgen import INTERCOM_FOREIGN_PARTITIONS, INTERCOM_FOREIGN_TABLES
 from intercom_fdw.options import FdwOptions
 from intercom_fdw.tools import schema_drift, token_check
-
-WRAPPER = "intercom_fdw.IntercomFdw"
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,7 @@ def _package(conn, found) -> Optional[str]:
 # Intercom foreign tables that are partitions, with the table each is attached to.
 _FOREIGN_PARTITIONS = f"""
 SELECT f.ftrelid::regclass::text, i.inhparent::regclass::text
-FROM pg_foreign_table f
-JOIN pg_foreign_server s ON s.oid = f.ftserver AND 'wrapper={WRAPPER}' = ANY(s.srvoptions)
-JOIN pg_class c ON c.oid = f.ftrelid AND c.relispartition
+FROM {INTERCOM_FOREIGN_PARTITIONS}
 JOIN pg_inherits i ON i.inhrelid = f.ftrelid
 ORDER BY 1"""
 
@@ -148,8 +146,7 @@ _INSERTING_ROLES = f"""
 SELECT r.rolname
 FROM pg_roles r
 WHERE r.rolcanlogin AND NOT r.rolsuper AND EXISTS (
-    SELECT 1 FROM pg_foreign_table f
-    JOIN pg_foreign_server s ON s.oid = f.ftserver AND 'wrapper={WRAPPER}' = ANY(s.srvoptions)
+    SELECT 1 FROM {INTERCOM_FOREIGN_TABLES}
     WHERE has_any_column_privilege(r.oid, f.ftrelid, 'INSERT'))
 ORDER BY 1"""
 
@@ -198,7 +195,7 @@ def _multicorn2_crashes(conn, found):
 
 def _server_and_mapping(conn, server, found) -> Optional[FdwOptions]:
     row = conn.execute("SELECT srvoptions FROM pg_foreign_server WHERE srvname = %s", (server,)).fetchone()
-    if row is None or _options(row[0]).get("wrapper") != WRAPPER:
+    if row is None or _options(row[0]).get("wrapper") != WRAPPER_CLASS:
         found.append(Finding("server", False, f"no intercom_fdw server named {server!r}",
                              "intercom-fdw setup --dsn ... --token-env VAR (or --server NAME)"))
         return None
