@@ -348,7 +348,7 @@ join_clause_for_column(PlannerInfo *root, RelOptInfo *baserel, AttrNumber attnum
 		{
 			List	   *spec = linitial(specs);
 
-			/* (attnum, operator name, is_array, use_or, expression index): extract_qual() */
+			/* (attnum, operator name, is_array, use_or, expression index, null_test): extract_quals() */
 			if (intVal(linitial(spec)) == attnum && strcmp(strVal(lsecond(spec)), "=") == 0 &&
 				!intVal(lthird(spec)))
 				return ri;

@@ -12,6 +12,10 @@
  *   bool col / NOT bool col    -> Qual(col, '=' / '<>', 't')   (text output of true),
  *   col IS [NOT] TRUE / FALSE  -> Qual(col, 'IS' / 'IS NOT', 't' / 'f'),
  *   col IS [NOT] UNKNOWN       -> Qual(col, 'IS' / 'IS NOT', None).
+ * The quals of the null tests (IS [NOT] NULL, IS [NOT] UNKNOWN) also carry null_test = True
+ * (multicorn2 has no such attribute): `col = None` from `col IS NULL` is then told apart from a
+ * comparison whose value is NULL (`col = $1` with NULL, a join's NULL outer value), which no row
+ * satisfies.
  * At planning only Const values are known: get_rel_size() gets those quals alone, and
  * explain() gets the others with the value multicorn.UNBOUND (a str equal to '?').
  * Anything else is simply not passed on; PostgreSQL re-checks every clause anyway
@@ -37,6 +41,7 @@
 #define QS_ISARRAY	2
 #define QS_USEOR	3
 #define QS_EXPRIDX	4
+#define QS_NULLTEST	5
 
 static Node *
 strip_relabel(Node *node)
@@ -72,12 +77,13 @@ computable_before_scan(PlannerInfo *root, Node *expr, RelOptInfo *baserel)
 
 static void
 add_qual(List **specs, List **exprs, AttrNumber attnum, const char *opname,
-		 Expr *value, bool is_array, bool use_or)
+		 Expr *value, bool is_array, bool use_or, bool null_test)
 {
 	*exprs = lappend(*exprs, value);
-	*specs = lappend(*specs, list_make5(makeInteger(attnum), makeString(pstrdup(opname)),
-										makeInteger(is_array), makeInteger(use_or),
-										makeInteger(list_length(*exprs) - 1)));
+	*specs = lappend(*specs, lappend(list_make5(makeInteger(attnum), makeString(pstrdup(opname)),
+												makeInteger(is_array), makeInteger(use_or),
+												makeInteger(list_length(*exprs) - 1)),
+									 makeInteger(null_test)));
 }
 
 static Expr *
@@ -108,12 +114,12 @@ extract_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 
 			if ((attnum = own_column(left, baserel)) != 0 &&
 				computable_before_scan(root, right, baserel))
-				add_qual(specs, exprs, attnum, get_opname(op->opno), (Expr *) right, false, false);
+				add_qual(specs, exprs, attnum, get_opname(op->opno), (Expr *) right, false, false, false);
 			else if ((attnum = own_column(right, baserel)) != 0 &&
 					 computable_before_scan(root, left, baserel) &&
 					 OidIsValid(get_commutator(op->opno)))
 				add_qual(specs, exprs, attnum, get_opname(get_commutator(op->opno)),
-						 (Expr *) left, false, false);
+						 (Expr *) left, false, false, false);
 		}
 		else if (IsA(clause, ScalarArrayOpExpr))
 		{
@@ -122,7 +128,7 @@ extract_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 
 			if ((attnum = own_column(linitial(op->args), baserel)) != 0 &&
 				computable_before_scan(root, right, baserel))
-				add_qual(specs, exprs, attnum, get_opname(op->opno), (Expr *) right, true, op->useOr);
+				add_qual(specs, exprs, attnum, get_opname(op->opno), (Expr *) right, true, op->useOr, false);
 		}
 		else if (IsA(clause, NullTest) && !((NullTest *) clause)->argisrow)
 		{
@@ -130,7 +136,7 @@ extract_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 
 			if ((attnum = own_column((Node *) test->arg, baserel)) != 0)
 				add_qual(specs, exprs, attnum, test->nulltesttype == IS_NULL ? "=" : "<>",
-						 (Expr *) makeNullConst(INT4OID, -1, InvalidOid), false, false);
+						 (Expr *) makeNullConst(INT4OID, -1, InvalidOid), false, false, true);
 		}
 		else if (IsA(clause, BooleanTest))
 		{
@@ -145,16 +151,17 @@ extract_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 				value = (Expr *) makeNullConst(BOOLOID, -1, InvalidOid);
 			else
 				value = (Expr *) makeBoolConst(kind == IS_TRUE || kind == IS_NOT_TRUE, false);
-			add_qual(specs, exprs, attnum, negated ? "IS NOT" : "IS", value, false, false);
+			add_qual(specs, exprs, attnum, negated ? "IS NOT" : "IS", value, false, false,
+					 kind == IS_UNKNOWN || kind == IS_NOT_UNKNOWN);
 		}
 		else if (IsA(clause, Var) && ((Var *) clause)->vartype == BOOLOID &&
 				 (attnum = own_column(clause, baserel)) != 0)
-			add_qual(specs, exprs, attnum, "=", bool_true_const(), false, false);
+			add_qual(specs, exprs, attnum, "=", bool_true_const(), false, false, false);
 		else if (is_notclause(clause) &&
 				 IsA(get_notclausearg((Expr *) clause), Var) &&
 				 ((Var *) get_notclausearg((Expr *) clause))->vartype == BOOLOID &&
 				 (attnum = own_column((Node *) get_notclausearg((Expr *) clause), baserel)) != 0)
-			add_qual(specs, exprs, attnum, "<>", bool_true_const(), false, false);
+			add_qual(specs, exprs, attnum, "<>", bool_true_const(), false, false, false);
 	}
 }
 
@@ -247,6 +254,9 @@ quals_to_python(List *specs, List *exprs, List *expr_states, RelationIO *rio,
 		qual = p_op ? PyObject_CallFunctionObjArgs(qual_class, col->pyname, p_op, p_value, NULL) : NULL;
 		Py_XDECREF(p_op);
 		Py_XDECREF(p_value);
+		if (qual != NULL && intVal(list_nth(spec, QS_NULLTEST)) &&
+			PyObject_SetAttrString(qual, "null_test", Py_True) != 0)
+			Py_CLEAR(qual);
 		if (qual == NULL || PyList_Append(result, qual) != 0)
 		{
 			Py_XDECREF(qual);

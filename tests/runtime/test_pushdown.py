@@ -68,6 +68,47 @@ def test_null_tests(quals_of):
     assert quals_of("name IS NOT NULL") == [("name", "<>", ("NoneType", "None"))]
 
 
+def test_null_tests_are_marked_and_null_comparison_values_are_not(fdw):
+    # Qual.null_test (this runtime only; multicorn2 3.2 has no such attribute and hands both over as
+    # `name = None`) tells `name IS NULL` from `name = $1` executed with NULL, which no row satisfies.
+    fdw.table("marked", "name text, n int, flag bool", rows="[]")
+    NULL = {"type": "NoneType", "repr": "None"}
+
+    def execute(where, params=None):
+        fdw.reset()
+        fdw.sql(f"SELECT * FROM marked WHERE {where}", params)
+        [call] = fdw.calls("execute")
+        return call["quals"], call["null_tests"]
+
+    assert execute("name IS NULL") == ([["name", "=", NULL]], ["name"])
+    assert execute("name IS NOT NULL AND n = 1") == ([["n", "=", {"type": "int", "repr": "1"}], ["name", "<>", NULL]],
+                                                     ["name"])
+    assert execute("flag IS NOT UNKNOWN") == ([["flag", "IS NOT", NULL]], ["flag"])
+    assert execute("flag IS TRUE") == ([["flag", "IS", {"type": "str", "repr": "'t'"}]], [])
+    assert execute("n = ANY(ARRAY[NULL]::int[])") == ([["n", ["=", True], [NULL]]], [])
+    # values known only at execution: a stable expression, a generic plan's parameter
+    assert execute("name = nullif(current_setting('application_name'), current_setting('application_name'))") == (
+        [["name", "=", NULL]], [])
+    fdw.sql("PREPARE marked_p(text) AS SELECT * FROM marked WHERE name = $1")
+    try:
+        fdw.sql("SET plan_cache_mode = force_generic_plan")
+        fdw.reset()
+        fdw.sql("EXECUTE marked_p(NULL)")
+        [call] = fdw.calls("execute")
+        assert (call["quals"], call["null_tests"]) == ([["name", "=", NULL]], [])
+    finally:
+        fdw.sql("RESET plan_cache_mode")
+        fdw.sql("DEALLOCATE marked_p")
+
+
+def test_null_test_quals_differ_from_null_comparison_quals_in_python():
+    from multicorn import Qual
+    marked = Qual("name", "=", None)
+    marked.null_test = True
+    assert Qual("name", "=", None).null_test is False and Qual("name", "=", None) != marked
+    assert len({Qual("name", "=", None), marked}) == 2 and repr(marked) == "name = None"
+
+
 def test_list_quals(quals_of):
     assert quals_of("n IN (1, 2)") == [("n", ["=", True], [("int", "1"), ("int", "2")])]
     assert quals_of("name <> ALL(ARRAY['a', 'b'])") == [("name", ["<>", False], [("str", "'a'"), ("str", "'b'")])]

@@ -138,6 +138,7 @@ class RecordingFdw(ForeignDataWrapper):
     def execute(self, quals, columns, sortkeys=None, **limits):
         self._fail("execute")
         report("execute", quals=describe_quals(quals), columns=sorted(columns),
+               null_tests=sorted(q.field_name for q in quals if getattr(q, "null_test", False)),
                columns_type=type(columns).__name__,
                sortkeys=[list(k) for k in sortkeys] if sortkeys is not None else None, **limits)
         if self.options.get("endless") == "true":

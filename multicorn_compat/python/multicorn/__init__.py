@@ -76,7 +76,15 @@ class Qual(object):
 
     For `col = ANY(array)` / `col IN (...)` / `col <> ALL(array)` the operator is a
     tuple `(operator, True)` for ANY and `(operator, False)` for ALL, and value is a list.
+
+    `null_test` is True for the qual of `col IS [NOT] NULL` (`col = None`, `col <> None`) and of
+    `col IS [NOT] UNKNOWN`, False for every other, so that `col = None` from `col IS NULL` can be
+    told from a comparison whose value is NULL (`col = $1` executed with NULL, a join's NULL outer
+    value), which no row satisfies. multicorn2 3.2's Qual has no such attribute and hands both
+    over alike: `getattr(qual, "null_test", None)` is None there.
     """
+
+    null_test = False
 
     def __init__(self, field_name, operator, value):
         self.field_name = field_name
@@ -102,11 +110,11 @@ class Qual(object):
     def __eq__(self, other):
         if not isinstance(other, Qual):
             return False
-        return (self.field_name, self.operator, self.value) == (
-            other.field_name, other.operator, other.value)
+        return (self.field_name, self.operator, self.value, self.null_test) == (
+            other.field_name, other.operator, other.value, other.null_test)
 
     def __hash__(self):
-        return hash((self.field_name, self.operator, _hashable(self.value)))
+        return hash((self.field_name, self.operator, _hashable(self.value), self.null_test))
 
 
 def _hashable(value):
