@@ -203,7 +203,8 @@ class IntercomFdw(ForeignDataWrapper):
     def _conditions(self, quals, explaining=False):
         """Planning's conditions for the runtime's quals. While EXPLAIN runs, a parameter's value
         (a join's outer value, a subquery's result) is not known: the runtime passes UNBOUND or, on
-        multicorn2, a stand-in (quals.is_unknown_at_planning), planned as a Parameter, so EXPLAIN shows the request that runs."""
+        multicorn2, a stand-in (quals.is_unknown_at_planning), planned as a Parameter, so EXPLAIN shows the request that runs.
+        The bundled runtime marks the quals of null tests (Qual.null_test); multicorn2 3.2 has no such mark."""
         _clear_dropped_qual_error()
         conditions = []
         for qual in quals:
@@ -212,7 +213,8 @@ class IntercomFdw(ForeignDataWrapper):
             if value is UNBOUND or (explaining and _PARAMETERS_AS_STAND_INS
                                     and is_unknown_at_planning(value, pg_type)):
                 value = Parameter()
-            conditions += conditions_from_qual(qual.field_name, qual.operator, value, pg_type)
+            conditions += conditions_from_qual(qual.field_name, qual.operator, value, pg_type,
+                                               getattr(qual, "null_test", None))
         return conditions
 
     def _scan_options(self, strict):

@@ -5,6 +5,12 @@ multicorn2 hands quals over as (column, operator, value) with operator names fro
 output ('2024-01-01 00:00:00+00', 't'). `condition_from_qual` turns one of those into a typed
 `Condition` whose value suits the column's type, or None when it cannot be represented (the qual
 then stays a PostgreSQL filter only, which is always correct).
+
+A comparison with NULL (`col = $1` executed with NULL, a join's NULL outer value, `= ANY` of NULLs
+only, `<> ALL` of a list holding a NULL) is never true: it becomes the Condition `never`, for which
+planning reads nothing. Both runtimes hand `col IS NULL` over as `col = None` (and IS NOT NULL as
+`col <> None`); the bundled runtime marks a null test's qual (`Qual.null_test`), multicorn2 3.2
+does not, so there `col = None` and `col <> None` stay null tests (the wider reading).
 """
 from __future__ import annotations
 
@@ -17,12 +23,16 @@ from intercom_fdw import pg_types
 from intercom_fdw.shaping import FIRST_INSTANT, LAST_INSTANT
 
 OPERATORS = frozenset(
-    {"=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is null", "is not null"}
+    {"=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "not like", "is null", "is not null", "never"}
 )
 
 _SCALAR_OPERATORS = {"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
                      "~~": "like", "!~~": "not like"}
 _LIST_OPERATORS = {("=", True): "in", ("<>", False): "not in", ("!=", False): "not in"}
+# Operators (pg_operator names) that are NULL, so never true, when a side is NULL: PostgreSQL's
+# comparison and pattern operators are strict (pg_operator.oprcode's proisstrict).
+_STRICT_OPERATORS = frozenset({"=", "<>", "!=", "<", "<=", ">", ">=", "~~", "!~~", "~~*", "!~~*"})
+_SQL_NAMES = {"!=": "<>", "~~": "LIKE", "!~~": "NOT LIKE", "~~*": "ILIKE", "!~~*": "NOT ILIKE"}
 
 
 class Parameter(str):
@@ -72,7 +82,9 @@ _POSTGRES_EPOCH = 946684800  # 2000-01-01 00:00:00 UTC
 
 @dataclass(frozen=True)
 class Condition:
-    """`column op value` with a typed value (epoch seconds for timestamps, a tuple for IN lists)."""
+    """`column op value` with a typed value (epoch seconds for timestamps, a tuple for IN lists).
+    `never` is a comparison with NULL, which no row satisfies; its value is the comparison as SQL
+    shows it after the column ('< NULL', '= ANY (only NULLs)')."""
 
     column: str
     op: str
@@ -85,6 +97,8 @@ class Condition:
     def __str__(self):
         if self.op in ("is null", "is not null"):
             return f"{self.column} {self.op}"
+        if self.op == "never":
+            return f"{self.column} {self.value}"
         if self.op in ("in", "not in"):
             return f"{self.column} {self.op} ({', '.join(_literal(v) for v in self.value)})"
         return f"{self.column} {self.op} {_literal(self.value)}"
@@ -96,9 +110,19 @@ def _literal(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[Condition]:
-    """A Condition for a Multicorn qual on a column of `pg_type`, or None if it cannot be represented."""
+def condition_from_qual(column: str, operator, value, pg_type: str,
+                        null_test: Optional[bool] = None) -> Optional[Condition]:
+    """A Condition for a Multicorn qual on a column of `pg_type`, or None if it cannot be represented.
+
+    null_test: what the runtime says of the qual (Qual.null_test): True for `col IS [NOT] NULL`,
+    False for any other (so `col = None` compares with a NULL value), None when it does not say
+    (multicorn2 3.2): then `col = None` and `col <> None` are taken as the null tests they may be
+    (a comparison with NULL holds fewer rows: none), and only the comparisons a null test never
+    arrives as (<, LIKE, ANY, ALL, ...) are known to compare with NULL."""
     if isinstance(operator, (tuple, list)):
+        never = _compared_with_null_in_list(column, operator[0], bool(operator[1]), value)
+        if never is not None:
+            return never
         op = _LIST_OPERATORS.get((operator[0], bool(operator[1])))
         if op is None or value is None:
             return None
@@ -110,17 +134,22 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
             # with its element type, and hands over the array's bytes read as one text ('\x01'):
             # pushed, it matched nothing. PostgreSQL applies the condition instead.
             return None
-        # A NULL in the list equals nothing: `IN (x, NULL)` holds the rows of `IN (x)`, and `NOT IN`
-        # with a NULL holds none, so the values without it are a superset (it was sent as 'None').
-        # `IN` of NULLs only is `in ()`: no row (planning reads nothing); `NOT IN` of them: not pushed.
+        # A NULL in the list equals nothing: `IN (x, NULL)` holds the rows of `IN (x)` (it was sent
+        # as 'None'); NULLs only, or `NOT IN` with a NULL, are `never` (above). `IN` of an empty
+        # array is `in ()`: no row (planning reads nothing); `NOT IN` of one holds every row.
         values = tuple(typed_value(v, pg_type) for v in value if v is not None)
         if any(v is None for v in values) or (op == "not in" and not values):
             return None
         return Condition(column, op, values)
+    if value is None and operator in _STRICT_OPERATORS and not null_test \
+            and not (null_test is None and operator in ("=", "<>")):
+        return Condition(column, "never", f"{_SQL_NAMES.get(operator, operator)} NULL")
     op = _SCALAR_OPERATORS.get(operator)
     if op is None:
         return None
     if value is None:
+        if null_test is False:
+            return None
         return {"=": Condition(column, "is null"), "<>": Condition(column, "is not null")}.get(op)
     if op in ("like", "not like"):
         return Condition(column, op, value) if isinstance(value, str) and pg_types.is_text(pg_type) else None
@@ -133,19 +162,41 @@ def condition_from_qual(column: str, operator, value, pg_type: str) -> Optional[
     return Condition(column, op, typed)
 
 
+def _compared_with_null_in_list(column: str, operator: str, is_any: bool, value) -> Optional[Condition]:
+    """`never` for `col op ANY/ALL (array)` that no row satisfies because of its NULLs: ANY of a NULL
+    array or of NULLs only, ALL of a NULL array or of a list holding a NULL (false or NULL for every
+    row); None otherwise (an empty array: ANY holds no row, ALL every row)."""
+    if operator not in _STRICT_OPERATORS:
+        return None
+    if value is None:
+        held = "NULL"
+    elif not isinstance(value, (list, tuple)) or not value:
+        return None  # (a parameter while EXPLAIN runs, or multicorn2's mangled array: not known)
+    elif is_any and all(v is None for v in value):
+        held = "only NULLs"
+    elif not is_any and any(v is None for v in value):
+        held = "with a NULL"
+    else:
+        return None
+    return Condition(column, "never", f"{_SQL_NAMES.get(operator, operator)} {'ANY' if is_any else 'ALL'} ({held})")
+
+
 # PostgreSQL compares a timestamptz column with a timestamp or date constant in the session's
 # TimeZone, which the FDW is not told: such a bound may lie this far either side of its UTC reading
 # (PostgreSQL's zones stay within +-15:59 of UTC).
 MAX_UTC_OFFSET = 16 * 3600
 
 
-def conditions_from_qual(column: str, operator, value, pg_type: str) -> Tuple[Condition, ...]:
+def conditions_from_qual(column: str, operator, value, pg_type: str,
+                         null_test: Optional[bool] = None) -> Tuple[Condition, ...]:
     """The Conditions planning may push for a Multicorn qual (none when it cannot be represented).
 
     A timestamptz column compared with a zone-less value (a timestamp or date constant) gets the
     bounds of every zone the session may be in: `= t` becomes `>= t - 16 h AND <= t + 16 h`, so the
     pushed request holds every row PostgreSQL keeps (it re-checks the exact qual); `<>` is not pushed."""
-    condition = condition_from_qual(column, operator, value, pg_type)
+    condition = condition_from_qual(column, operator, value, pg_type, null_test)
+    if condition is not None and condition.op == "never":
+        return (condition,)
     if condition is None or (pg_types.family(pg_type) in ("timestamp", "timestamptz") and _date_read_as_time(value)):
         return ()
     conditions = _any_zone(condition) if pg_types.is_zoned_timestamp(pg_type) and _zone_less(value) else (condition,)

@@ -270,16 +270,19 @@ class _Route:
     # -- routes ---------------------------------------------------------------------------------
     @classmethod
     def _matching_nothing(cls, spec, conditions):
-        """No row, and no call, when a condition matches no row: `IN` of NULLs only, and `col IS NULL`
-        on a column no row leaves NULL (spec.never_null). That is also how a join hands over an outer
-        row's NULL value: multicorn passes `key = NULL` as it passes `key IS NULL`. A child table read
-        for a NULL parent was read for every parent (a call per contact), and a table that needs a
-        filter (tag_contacts) refused the whole query."""
+        """No row, and no call, when a condition matches no row: a comparison with NULL (quals.py:
+        `never`), `IN` of an empty array, and `col IS NULL` on a column no row leaves NULL
+        (spec.never_null). The last is also how multicorn2 3.2 hands over an outer row's NULL join
+        value (it passes `key = NULL` as it passes `key IS NULL`). Each used to read the whole table
+        for PostgreSQL to filter to nothing (a child table: a call per parent), or, on a table that
+        needs a filter (tag_contacts), to refuse the query."""
         for condition in conditions:
-            if condition.op == "is null" and condition.column in spec.never_null:
+            if condition.op == "never":
+                what = f"{condition}: a comparison with NULL is never true"
+            elif condition.op == "is null" and condition.column in spec.never_null:
                 what = f"{condition.column} is NULL"
             elif condition.op == "in" and not condition.value:
-                what = f"{condition.column} IN holds only NULLs"
+                what = f"{condition.column} = ANY of an empty array"
             else:
                 continue
             return cls(ScanPlan(spec.table, f"no row can match ({what})", ()), [condition], [condition],

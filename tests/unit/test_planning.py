@@ -486,6 +486,18 @@ def test_is_null_on_a_column_every_row_holds_makes_no_call(table, column):
     assert found.estimated_rows == 1 and found.strategy == f"no row can match ({column} is NULL)"
 
 
+@pytest.mark.parametrize("table, column", [("contacts", "email"), ("companies", "company_id"), ("events", "email"),
+                                           ("contact_tags", "contact_id"), ("activity_logs", "created_at")])
+def test_a_comparison_with_null_makes_no_call(table, column):
+    # a NULL join key or `$1` on a nullable column read the whole table; on events it refused the query
+    found = plan(table, [Condition(column, "never", "= NULL"), Condition("id", "=", "abc")], strict=True)
+    assert found.calls == () and found.child_calls is None and found.expected_calls == "0"
+    assert found.estimated_rows == 1 and found.partitions is None
+    assert found.strategy == f"no row can match ({column} = NULL: a comparison with NULL is never true)"
+    assert "Request: none" in found.explain()
+    assert plan(table, [Condition(column, "never", "= NULL")], scan_mode="partitioned").calls == ()
+
+
 def test_is_null_on_a_column_rows_may_leave_null_is_no_such_shortcut():
     assert only_call(plan("contacts", [Condition("email", "is null")])).path == "/contacts"
     with pytest.raises(ConfigurationError, match="email is NULL here") as caught:

@@ -43,6 +43,48 @@ def test_null_tests_and_like():
     assert condition_from_qual("email", "~~*", "a%", "text") is None
 
 
+NEVER = Condition("c", "never", "= NULL")
+
+
+@pytest.mark.parametrize("operator, value, null_test, found", [
+    # what the runtime says: a null test (bundled: Qual.null_test), a comparison, or nothing (multicorn2)
+    ("=", None, True, Condition("c", "is null")),
+    ("<>", None, True, Condition("c", "is not null")),
+    ("=", None, False, NEVER),
+    ("<>", None, False, Condition("c", "never", "<> NULL")),
+    # multicorn2: `c = $1` with NULL cannot be told from `c IS NULL`; the null test is the wider reading
+    ("=", None, None, Condition("c", "is null")),
+    ("<>", None, None, Condition("c", "is not null")),
+    # no null test arrives as these: a comparison with NULL on every runtime
+    ("<", None, None, Condition("c", "never", "< NULL")),
+    (">=", None, False, Condition("c", "never", ">= NULL")),
+    ("~~", None, None, Condition("c", "never", "LIKE NULL")),
+    ("!~~*", None, None, Condition("c", "never", "NOT ILIKE NULL")),
+    # IS UNKNOWN (a null test) and operators not known to be strict: not pushed, not `never`
+    ("IS", None, True, None),
+    ("IS", None, None, None),
+    ("@>", None, False, None),
+    # lists: ANY of NULLs only or of a NULL array, ALL holding a NULL
+    (("=", True), [None, None], None, Condition("c", "never", "= ANY (only NULLs)")),
+    (("=", True), None, None, Condition("c", "never", "= ANY (NULL)")),
+    (("<", True), [None], None, Condition("c", "never", "< ANY (only NULLs)")),
+    (("<>", False), ["a", None], None, Condition("c", "never", "<> ALL (with a NULL)")),
+    (("<>", False), None, None, Condition("c", "never", "<> ALL (NULL)")),
+    (("=", True), ["a", None], None, Condition("c", "in", ("a",))),  # a NULL among values: the values
+    (("=", True), [], None, Condition("c", "in", ())),  # an empty array: no row, for another reason
+    (("<>", False), [], None, None),  # every row
+    (("<", True), ["a", None], None, None),
+])
+def test_comparisons_with_null_are_never_true(operator, value, null_test, found):
+    assert condition_from_qual("c", operator, value, "text", null_test) == found
+    if found is not None and found.op == "never":  # kept as it is on a time column (no zone widening)
+        assert conditions_from_qual("c", operator, value, "timestamp with time zone", null_test) == (found,)
+
+
+def test_a_never_condition_says_what_it_compares():
+    assert str(Condition("email", "never", "= ANY (only NULLs)")) == "email = ANY (only NULLs)"
+
+
 def test_unrepresentable_values_are_left_to_postgres():
     assert condition_from_qual("n", "=", "not a number", "integer") is None
     assert condition_from_qual("attrs", "=", "{}", "jsonb") is None
