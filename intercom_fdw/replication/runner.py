@@ -29,8 +29,12 @@ from intercom_fdw.replication.strategies import (
 
 MODES = ("incremental", "full", "reconcile")
 DELETES = ("mark", "delete")
-# One advisory lock space for all runs: (this class id, hashtext(target.object)).
+# One advisory lock space for all runs that write replica tables: (this class id, hashtext(target.object)).
+# replicate() holds it for each object it runs; sync() (sync/runner.py) for each object it syncs, for
+# the whole run (its push writes the replica rows too), beside a lock of its own (SYNC_LOCK_CLASS, same
+# key) that only syncs take: holding both says the run is a sync.
 LOCK_CLASS = "hashtext('intercom_fdw.replicate')"
+SYNC_LOCK_CLASS = "hashtext('intercom_fdw.sync')"
 NOTICE_PREFIX = "intercom_fdw.replicate: "
 # Session setting on while a run writes replica tables: sync's capture triggers (sync/) skip those rows.
 APPLYING_SETTING = "intercom_fdw.applying"
@@ -240,14 +244,13 @@ class Replicator:
         applying = self.set_applying("on")
         self.db.commit()
         strategies = self.with_parts(strategies)
-        self._lock_all(strategies)
+        self.lock(strategies)
         results: Dict[str, Optional[str]] = {}
         try:
             for strategy in strategies:
                 results[strategy.object] = self._run_object(strategy)
         finally:
-            for strategy in self._locked(strategies):
-                self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(strategy)})")
+            self.unlock(strategies)
             self.set_applying(applying)
             self.db.commit()
         return results
@@ -264,8 +267,11 @@ class Replicator:
     def _lock_key(self, strategy: Strategy) -> str:
         return f"hashtext({literal(self.schema + '.' + strategy.object)})"
 
-    def _lock_all(self, strategies: Sequence[Strategy]) -> None:
-        """Session advisory locks (they outlive the per-window commits): a second run refuses.
+    def lock(self, strategies: Sequence[Strategy]) -> None:
+        """Session advisory locks (they outlive the per-window commits) on the objects of `strategies`
+        (with their parts: with_parts) for this schema: a second run refuses at once, naming the backend
+        that holds them, rather than writing the same rows from what it read before the other's commits.
+        A session takes them again (a sync's pull) without waiting; each lock() wants its unlock().
 
         A child object also locks its parent: no parent window is then in flight while it picks the
         parents changed since its cursor, so the cursor on the parents' `_replicated_at` needs no overlap.
@@ -277,15 +283,26 @@ class Replicator:
                 taken.append(key)
                 continue
             holder = self.db.rows(
-                f"SELECT string_agg(pid::text, ', ') AS pids FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                f"AND classid = ({LOCK_CLASS})::oid AND objid = ({key})::oid")[0]["pids"]
+                f"SELECT string_agg(l.pid::text, ', ') AS pids, bool_or(EXISTS (SELECT 1 FROM pg_locks s "
+                f"WHERE s.pid = l.pid AND s.locktype = 'advisory' AND s.granted AND s.classid = ({SYNC_LOCK_CLASS})::oid "
+                f"AND s.objid = ({key})::oid)) AS syncing FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+                f"AND l.classid = ({LOCK_CLASS})::oid AND l.objid = ({key})::oid")[0]
             for other in taken:
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {other})")
+            pids = holder["pids"]
             raise ConfigurationError(
-                f"{strategy.object} is being replicated into {self.schema} by another run (backend {holder})",
-                hint="wait for that run to end (intercom_fdw.replication_state shows its progress), "
-                     f"or stop it with SELECT pg_terminate_backend({holder})",
+                (f"{strategy.object} in {self.schema} is being synced by another run (backend {pids})"
+                 if holder["syncing"] else
+                 f"{strategy.object} is being replicated into {self.schema} by another run (backend {pids})"),
+                hint="wait for that run to end (intercom_fdw."
+                     + ("sync_state" if holder["syncing"] else "replication_state")
+                     + f" shows its progress), or stop it with SELECT pg_terminate_backend({pids})",
             )
+
+    def unlock(self, strategies: Sequence[Strategy]) -> None:
+        """Lets go of what lock(strategies) took."""
+        for strategy in self._locked(strategies):
+            self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(strategy)})")
 
     def _run_object(self, strategy: Strategy) -> Optional[str]:
         counters = Counters()

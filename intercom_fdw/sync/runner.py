@@ -24,7 +24,7 @@ from intercom_fdw.errors import ConfigurationError, IntercomError
 from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
-from intercom_fdw.replication.runner import Database, Replicator, after_an_interrupt, interrupted
+from intercom_fdw.replication.runner import SYNC_LOCK_CLASS, Database, Replicator, after_an_interrupt, interrupted
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
 from intercom_fdw.sync.objects import (
     CREATED_SLACK, DEFAULT_SEARCH_LAG, SEARCH_LAG_SETTING, SYNC_OBJECTS, SYNC_OBJECTS_BY_NAME, SyncObject,
@@ -36,9 +36,11 @@ NOTICE_PREFIX = "intercom_fdw.sync: "
 # The id the capture trigger gives a row made locally until its push writes Intercom's back (sqlgen.py).
 LOCAL_ID = re.compile(r"^local:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TRIGGER_NAME = "intercom_fdw_sync_capture"
-# Runs of sync exclude each other per object and schema (a replicate of the same object waits for
-# its own lock only while the pull runs).
-LOCK_CLASS = "hashtext('intercom_fdw.sync')"
+# Runs of sync exclude each other per object and schema. A run also holds replication's lock on each
+# of its objects (Replicator.lock), for the whole run: its push writes the replica rows (ids written
+# back, rows read again) as replication's windows do, and a window read from Intercom before a push
+# and written after it would bring back what the push replaced.
+LOCK_CLASS = SYNC_LOCK_CLASS
 # APPLYING_SETTING's value while the push writes what it decided (ids written back, Intercom's values
 # of columns it won): not captured, and, unlike 'on' (replication's pull), not keeping the local
 # values of pending changes (sqlgen.py's trigger).
@@ -118,11 +120,15 @@ class Syncer:
         applying = self.replicator.set_applying("on")
         self.db.commit()
         locked: List[SyncObject] = []
+        replicated = self.replicator.with_parts([STRATEGIES_BY_OBJECT[o.object] for o in objects])
+        replication_locked = False
         results: Dict[str, ObjectResult] = {}
         try:
             for obj in objects:
                 self._lock(obj)
                 locked.append(obj)
+            self.replicator.lock(replicated)  # before any write (the trigger's DDL too): a replicate() refuses
+            replication_locked = True
             tables: Dict[str, Table] = {}
             fresh: List[str] = []  # replicated by this run for the first time: pulled already, nothing to push
             for obj in objects:
@@ -159,6 +165,8 @@ class Syncer:
                     if not results[name].error:
                         results[name].error = f"checking the rows the pull marked deleted failed: {_message(error)}"
         finally:
+            if replication_locked:
+                self.replicator.unlock(replicated)
             for obj in locked:
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(obj)})")
             self.replicator.set_applying(applying)
