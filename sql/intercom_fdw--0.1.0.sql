@@ -593,9 +593,28 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $b
               AND c.op IN ('insert', 'update'))
 $body$;
 
+-- Whether `name` is a column that the foreign table of a synced table has gained since its capture
+-- trigger was installed: `capture` (the trigger's TG_ARGV[2]) lists the foreign table's columns of then
+-- (`columns`) and names it (`foreign_schema`, `foreign_table`). A custom attribute imported since
+-- (IMPORT FOREIGN SCHEMA again, intercom-fdw setup --refresh) reaches the replica through replicate()
+-- or the user's ALTER TABLE before the next sync installs the trigger again; its edits are captured
+-- rather than refused with a column list that is out of date, and the push's write through the foreign
+-- table decides. Looked up by name in the catalog (no privilege on the foreign table's schema needed):
+-- IMPORT after a DROP gives the table another oid.
+CREATE FUNCTION intercom_fdw.sync_gained_column(capture jsonb, name text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $body$
+    SELECT $1 ? 'columns' AND NOT ($1 -> 'columns') ? $2 AND EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute a
+        JOIN pg_catalog.pg_class c ON c.oid = a.attrelid AND c.relkind = 'f'
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 ->> 'foreign_schema' AND c.relname = $1 ->> 'foreign_table'
+          AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)
+$body$;
+
 -- The capture trigger of a synced table: TG_ARGV = (object, the operations Intercom allows, and a JSON
 -- object of the columns Intercom's API sets on insert and on update: a change it could never send is
--- refused here, when it is made, not rejected by every later sync).
+-- refused here, when it is made, not rejected by every later sync; a column the foreign table gained
+-- since the trigger was installed is captured, sync_gained_column above).
 -- Rows written by replication or sync carry the session setting intercom_fdw.applying = on ('pushing' while
 -- sync writes what its push decided) and are not captured: what comes from Intercom is never sent
 -- back. Replication (sync's pull, or replicate()) writing Intercom's version of a row whose local
@@ -654,7 +673,8 @@ BEGIN
         IF TG_NARGS > 2 THEN
             SELECT string_agg(k, ', ' ORDER BY k) INTO refused
             FROM jsonb_object_keys(jsonb_strip_nulls(to_jsonb(NEW) - 'id' - '_replicated_at' - '_deleted_at')) AS k
-            WHERE NOT coalesce(TG_ARGV[2]::jsonb -> 'insert', '[]') ? k;
+            WHERE NOT coalesce(TG_ARGV[2]::jsonb -> 'insert', '[]') ? k
+              AND NOT intercom_fdw.sync_gained_column(TG_ARGV[2]::jsonb, k);
             IF refused IS NOT NULL THEN
                 RAISE EXCEPTION 'Intercom''s API cannot set % when it creates %: %.% is synced with Intercom', refused,
                     TG_ARGV[0], quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME)
@@ -687,7 +707,8 @@ BEGIN
     END LOOP;
     IF TG_NARGS > 2 THEN
         SELECT string_agg(k, ', ' ORDER BY k) INTO refused FROM jsonb_object_keys(new_values) AS k
-        WHERE NOT coalesce(TG_ARGV[2]::jsonb -> 'update', '[]') ? k;
+        WHERE NOT coalesce(TG_ARGV[2]::jsonb -> 'update', '[]') ? k
+          AND NOT intercom_fdw.sync_gained_column(TG_ARGV[2]::jsonb, k);
         IF refused IS NOT NULL THEN
             RAISE EXCEPTION 'Intercom''s API cannot change % of %: %.% is synced with Intercom', refused, TG_ARGV[0],
                 quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME)

@@ -111,6 +111,7 @@ class Syncer:
         self.notice = notice or db.notice
         self.replicator = Replicator(db, target_schema, "incremental", "mark", server, usage)
         self.server = self.replicator.server
+        self.capture: Dict[str, Dict[str, Any]] = {}  # object -> its trigger's columns (_capture_columns)
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self, objects: Sequence[SyncObject]) -> Dict[str, ObjectResult]:
@@ -220,19 +221,29 @@ class Syncer:
                 raise RuntimeError(f"the first replication of {obj.object} failed: {error.splitlines()[0]}")
             fresh.append(obj.object)
         table = self.replicator._target(strategy)
+        self.capture[obj.object] = self._capture_columns(obj)
         self.db.rows(f"CREATE OR REPLACE TRIGGER {TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE ON {table.qualified} "
                      f"FOR EACH ROW EXECUTE FUNCTION {STATE_SCHEMA}.sync_capture("
                      f"{literal(obj.object)}, {literal(','.join(obj.operations))}, "
-                     f"{literal(json.dumps(self._writable(obj)))})")
+                     f"{literal(json.dumps(self.capture[obj.object]))})")
         self.db.commit()
         return table
 
-    def _writable(self, obj: SyncObject) -> Dict[str, List[str]]:
-        """The columns Intercom's API sets on insert and on update, of the object's foreign table (its
-        custom fields included), as the foreign table's writes would take them."""
-        writes = TableWrites(table_spec(SPECS[obj.object], self.replicator.declared_columns(obj.object)))
-        return {op: sorted(writes.writable(getattr(writes.rules, op)))
-                for op in ("insert", "update") if getattr(writes.rules, op) is not None}
+    def _capture_columns(self, obj: SyncObject) -> Dict[str, Any]:
+        """The trigger's third argument: the columns Intercom's API sets on insert and on update, of the
+        object's foreign table (its custom fields included) as the foreign table's writes would take
+        them, and which foreign table and columns that was computed from. A column the foreign table
+        gains later (a custom attribute imported since) is none of those: the trigger captures it,
+        and the next run installs the trigger again, from the columns of then (sqlgen.py)."""
+        declared = self.replicator.declared_columns(obj.object)
+        writes = TableWrites(table_spec(SPECS[obj.object], declared))
+        found = self.db.rows(f"SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c "
+                             f"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                             f"WHERE c.oid = {literal(self.replicator._foreign(obj.object))}::regclass")[0]
+        return {**{op: sorted(writes.writable(getattr(writes.rules, op)))
+                   for op in ("insert", "update") if getattr(writes.rules, op) is not None},
+                "columns": sorted(name for name, _, _ in declared),
+                "foreign_schema": found["schema"], "foreign_table": found["name"]}
 
     def _last_start(self, obj: SyncObject) -> Optional[str]:
         rows = self.db.rows(f"SELECT run_started_at::text AS t FROM {STATE_SCHEMA}.sync_state WHERE {self._where(obj)}")
@@ -285,6 +296,7 @@ class Syncer:
         for done, (key, group) in enumerate(rows.items(), 1):
             net = net_change(group)
             try:
+                self._refuse_unsendable(obj, foreign, net, group)
                 net.new = self._with_intercom_ids(net.new)
                 self._send(obj, table, foreign, key, net, counters)
                 counters.changes_pushed += 1
@@ -312,6 +324,36 @@ class Syncer:
         self._state(obj, "end", counters)
         self.notice(f"{obj.object}: pushed: {counters.line()}")
         return ObjectResult(counters, None, rejected)
+
+    def _refuse_unsendable(self, obj: SyncObject, foreign: str, net: NetChange, group: Sequence[dict]) -> None:
+        """A change of columns the foreign table's writes do not set as it is now, refused with the way out.
+        The trigger refuses those when the change is made, from the columns of when it was installed:
+        a column imported since it was is captured (sqlgen.py's sync_gained_column) and checked here,
+        and one captured before the foreign table lost it (a custom attribute archived, the schema
+        imported again) would fail on every run with PostgreSQL's "column ... does not exist"."""
+        if net.op not in ("insert", "update"):
+            return
+        capture = self.capture[obj.object]
+        unsendable: Dict[str, List[int]] = {}
+        for entry in group:
+            if entry["op"] in ("insert", "update"):
+                for column in entry["new"] or {}:
+                    if column not in capture.get(entry["op"], ()):
+                        unsendable.setdefault(column, []).append(entry["change_id"])
+        if not unsendable:
+            return
+        columns = sorted(unsendable)
+        gone = [c for c in columns if c not in capture["columns"]]
+        ids = sorted({i for found in unsendable.values() for i in found})
+        names = "ARRAY[" + ", ".join(literal(c) for c in columns) + "]"
+        raise Rejected(
+            f"Intercom's API cannot {'set' if net.op == 'insert' else 'change'} {', '.join(columns)} of {obj.object} "
+            f"through {foreign} as it is now"
+            + (f" ({', '.join(gone)}: no such column of it any more)" if gone else "")
+            + f": the change cannot be sent (HINT: to send the rest of it, drop those columns from it: UPDATE "
+            f"{STATE_SCHEMA}.sync_changes SET new = new - {names}, old = old - {names} WHERE change_id IN "
+            f"({', '.join(str(int(i)) for i in ids)}){'; or import the column again' if gone else ''}; the columns "
+            f"{'a create' if net.op == 'insert' else 'an update'} sets: {', '.join(capture.get(net.op, ()))})")
 
     def _with_intercom_ids(self, values: Dict[str, Any]) -> Dict[str, Any]:
         """`values` with each local id (a row made locally, named by the id INSERT ... RETURNING gave it:
