@@ -4,12 +4,14 @@ Looks, changes nothing: the Multicorn runtime (which one, its version), the exte
 as the server's Python imports it, on real multicorn2 what would let a statement crash a backend there
 (foreign partitions, auto_explain, who may COPY FROM), the server and the caller's user mapping, the token (GET /me from
 here, with the server's region or api_url), the rate-limit headroom its answer's X-RateLimit-*
-headers show, and the schema's drift from the workspace (the tables and custom-attribute columns
-IMPORT FOREIGN SCHEMA would create today that are missing; tools/schema_drift.py). The exit
+headers show, the schema's drift from the workspace (the tables and custom-attribute columns
+IMPORT FOREIGN SCHEMA would create today that are missing; tools/schema_drift.py), and the capture
+triggers of synced tables made for other columns than their foreign tables have now. The exit
 status is 1 when any check fails. The token is registered as a secret: no message shows it.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional
@@ -20,6 +22,7 @@ from intercom_fdw import errors
 from intercom_fdw.actions.connection import WRAPPER_CLASS
 from intercom_fdw.actions.sqlgen import INTERCOM_FOREIGN_PARTITIONS, INTERCOM_FOREIGN_TABLES
 from intercom_fdw.options import FdwOptions
+from intercom_fdw.sync.runner import TRIGGER_NAME
 from intercom_fdw.tools import schema_drift, token_check
 
 
@@ -49,6 +52,7 @@ def diagnose(dsn: str, server: str = "intercom", schema: Optional[str] = None) -
     with conn:
         _runtime(conn, found)
         _extension(conn, found)
+        _capture_triggers(conn, found)
         if _package(conn, found) == "multicorn2":
             _multicorn2_crashes(conn, found)
         options = _server_and_mapping(conn, server, found)
@@ -90,6 +94,78 @@ def _extension(conn, found):
                              f"ALTER EXTENSION intercom_fdw UPDATE TO '{row[0]}'"))
     else:
         found.append(Finding("intercom_fdw extension", True, row[1]))
+
+
+# The capture triggers of synced tables (sync/runner.py installs them): the replica table, its object
+# and the trigger's arguments (object, operations, and the JSON of the columns it was made for).
+_CAPTURE_TRIGGERS = """
+SELECT n.nspname AS schema, c.relname AS name, t.tgargs AS args
+FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE t.tgname = %s AND NOT t.tgisinternal ORDER BY 1, 2"""
+
+_FOREIGN_COLUMNS = """
+SELECT a.attname FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid AND c.relkind = 'f'
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped"""
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _capture_triggers(conn, found):
+    """Each synced table's capture trigger against its foreign table as it is now. The trigger refuses
+    an edit Intercom's API cannot make from the columns of when a sync installed it (every sync installs
+    it again): a column imported since is captured and checked by the push (fine, said); one it still
+    takes as settable that the foreign table has lost is captured and then rejected by every push; a
+    trigger from before it knew its columns refuses the edits of a column imported since."""
+    triggers = conn.execute(_CAPTURE_TRIGGERS, (TRIGGER_NAME,)).fetchall()
+    if not triggers:
+        found.append(Finding("sync triggers", True, "no synced table"))
+        return
+    problems, fixes, notes = [], [], []
+    for schema, name, raw in triggers:
+        args = [a.decode() for a in bytes(raw).split(b"\0")[:-1]]
+        obj, replica = args[0] if args else name, f"{schema}.{name}"
+        try:
+            capture = json.loads(args[2]) if len(args) > 2 else {}
+        except ValueError:  # not what sync installs (a trigger of that name made by hand)
+            capture = {}
+        if not isinstance(capture, dict):
+            capture = {}
+        fix = f"CALL intercom_fdw.sync(ARRAY[{_quoted(obj)}], {_quoted(schema)})"
+        if "columns" not in capture:
+            problems.append(f"{replica}: installed before the trigger knew its foreign table's columns, so it "
+                            "refuses edits of columns imported since")
+            fixes.append(fix)
+            continue
+        foreign = f"{capture['foreign_schema']}.{capture['foreign_table']}"
+        now = {r[0] for r in conn.execute(_FOREIGN_COLUMNS, (capture["foreign_schema"], capture["foreign_table"]))}
+        if not now:
+            problems.append(f"{replica}: its foreign table {foreign} is gone, so the next sync of {obj} fails")
+            fixes.append(f"IMPORT FOREIGN SCHEMA intercom LIMIT TO ({obj}) FROM SERVER ... INTO "
+                         f"{capture['foreign_schema']}, then {fix}")
+            continue
+        settable = sorted(set(capture.get("insert", ())) | set(capture.get("update", ())))
+        lost = [c for c in settable if c not in now]
+        gained = sorted(now - set(capture["columns"]))
+        if lost:
+            problems.append(f"{replica}: captures edits of {', '.join(lost)}, which {foreign} no longer has, "
+                            "and every sync rejects them")
+            fixes.append(fix)
+        elif gained:
+            notes.append(f"{replica} captures {', '.join(gained)}, imported since its trigger was installed "
+                         "(checked when sync pushes them; the next sync installs the trigger again)")
+    if problems:
+        found.append(Finding("sync triggers", False, "capture triggers out of date: " + "; ".join(problems),
+                             "; ".join(fixes) + " (a sync installs the trigger again from the foreign table's "
+                             "columns; it also sends the pending changes)"))
+        return
+    found.append(Finding("sync triggers", True, f"{len(triggers)} synced table{'s' if len(triggers) > 1 else ''}"
+                         + ("; " + "; ".join(notes) if notes
+                            else ", each capture trigger made for its foreign table's columns")))
 
 
 _PROBE = """

@@ -70,6 +70,43 @@ def test_a_new_custom_attribute_is_drift(set_up, workspace, capsys):
     assert status == 0 and "[ok] schema:" in out, out
 
 
+def test_a_synced_table_whose_foreign_table_changed_since_its_capture_trigger(set_up, workspace, capsys):
+    def api(method, path, body=None):
+        answer = httpx.request(method, workspace.url + path, json=body, timeout=30, headers={
+            "Authorization": f"Bearer {workspace.token}", "Intercom-Version": "2.14"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def imported_again(conn):
+        conn.execute("DROP FOREIGN TABLE intercom.contacts")
+        conn.execute("IMPORT FOREIGN SCHEMA intercom LIMIT TO (contacts) FROM SERVER intercom INTO intercom")
+
+    with psycopg.connect(set_up, autocommit=True) as conn:
+        conn.execute("CALL intercom_fdw.sync(ARRAY['contacts'])")
+        status, out = doctor(capsys, "--dsn", set_up)
+        assert "[ok] sync triggers: 1 synced table, each capture trigger made for its foreign table's columns" \
+            in out, out
+        attribute = api("POST", "/data_attributes", {"name": "membership_level", "model": "contact",
+                                                     "data_type": "string"})["id"]
+        imported_again(conn)
+        status, out = doctor(capsys, "--dsn", set_up)
+        assert status == 0, out  # captured, and checked when sync pushes it
+        assert ("[ok] sync triggers: 1 synced table; intercom_replica.contacts captures membership_level, imported "
+                "since its trigger was installed") in out, out
+        conn.execute("CALL intercom_fdw.sync(ARRAY['contacts'])")  # the trigger knows it now
+        api("PUT", f"/data_attributes/{attribute}", {"archived": True})
+        imported_again(conn)
+        status, out = doctor(capsys, "--dsn", set_up)
+        assert status == 1, out
+        assert ("[FAIL] sync triggers: capture triggers out of date: intercom_replica.contacts: captures edits of "
+                "membership_level, which intercom.contacts no longer has, and every sync rejects them") in out, out
+        fix = "CALL intercom_fdw.sync(ARRAY['contacts'], 'intercom_replica')"
+        assert f"fix: {fix} (a sync installs the trigger again" in out, out
+        conn.execute(fix)
+        status, out = doctor(capsys, "--dsn", set_up)
+        assert status == 0 and "[ok] sync triggers: 1 synced table, each capture trigger made for" in out, out
+
+
 def test_an_unreachable_api_url(set_up, workspace, capsys):
     with psycopg.connect(set_up, autocommit=True) as conn:
         conn.execute("ALTER SERVER intercom OPTIONS (SET api_url 'http://127.0.0.1:1')")
