@@ -146,7 +146,10 @@ CANCELED_MESSAGE = "canceling statement due to user request or statement timeout
 
 
 class CanceledError(IntercomError):
-    """An edge's report of Interrupted where it cannot hand PostgreSQL its own cancel (PL/Python)."""
+    """An edge's report of Interrupted where it cannot hand PostgreSQL its own cancel (PL/Python).
+    `in_flight`: as Interrupted's, the request had been sent, so whether it reached Intercom is unknown."""
+
+    in_flight = False
 
 
 class Interrupted(BaseException):

@@ -186,6 +186,7 @@ ACTIONS = (
         body={"event_name": Arg("event_name"), "created_at": Arg("created_at"),
               "id": Arg("id"), "metadata": Arg("metadata")},
         empty_response={"accepted": True},
+        target="id",  # the contact's
     ),
     Action(
         name="create_email_message",
@@ -193,6 +194,7 @@ ACTIONS = (
         method="POST", path="/messages",
         params=_message_params(subject_and_template_needed=True),
         body=_message_body("email"),
+        target="to_id",
     ),
     Action(
         name="create_in_app_message",
@@ -201,6 +203,7 @@ ACTIONS = (
         method="POST", path="/messages",
         params=_message_params(subject_and_template_needed=False),
         body=_message_body("in_app"),
+        target="to_id",
     ),
     Action(
         name="create_ticket_type_attribute",
@@ -230,6 +233,7 @@ ACTIONS = (
         body={"name": Arg("name"), "description": Arg("description"),
               **{flag: Arg(flag) for flag in (*_ATTRIBUTE_FLAGS, "archived")}, "list_items": Arg("list_items")},
         idempotent=True,  # PUT of the same values
+        target="attribute_id",
     ),
 )
 

@@ -30,12 +30,14 @@ def execute(action: Action, arguments: Mapping[str, Any], options: FdwOptions,
     try:
         response = client.send(call)
     except Interrupted as stop:
-        raise CanceledError(
+        canceled = CanceledError(
             CANCELED_MESSAGE,
             detail=("intercom_fdw stopped waiting for Intercom's answer: the request had been sent, so "
                     "Intercom may have carried out this action" if stop.in_flight else
                     "intercom_fdw stopped waiting before the request was sent: nothing reached Intercom"),
-            hint="check the object before calling the function again" if stop.in_flight else None) from None
+            hint="check the object before calling the function again" if stop.in_flight else None)
+        canceled.in_flight = stop.in_flight
+        raise canceled from None
     except (TransportError, ServerError) as error:
         if not call.idempotent:
             error.detail = "; ".join(filter(None, [error.detail, MAY_HAVE_HAPPENED]))

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 from typing import Any, Optional, Sequence
 
-from intercom_fdw import pg_interrupts
+from intercom_fdw import pg_interrupts, pg_statement
 from intercom_fdw.actions import connection as conn
 from intercom_fdw.actions.option_checks import check_catalog_object, check_partitions
 from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.actions.executor import execute
+from intercom_fdw.actions.statement_calls import StatementCalls, call_label
 from intercom_fdw.actions.vocabulary import Param
 from intercom_fdw.errors import (
-    CANCELED_MESSAGE, CanceledError, ConfigurationError, IntercomError, as_reported, reported_detail, sqlstate_of,
+    CANCELED_MESSAGE, CanceledError, ConfigurationError, IntercomError, as_reported, may_have_reached_intercom,
+    reported_detail, reported_text, sqlstate_of,
 )
 from intercom_fdw.options import FdwOptions
 
@@ -44,19 +46,48 @@ LEFT JOIN pg_catalog.pg_user_mappings m
 
 
 def run(plpy, name: str, args: Sequence[Any]) -> str:
-    """Body of every action function: `args` are its SQL arguments, the server name last."""
+    """Body of every action function: `args` are its SQL arguments, the server name last.
+
+    Its error, when one stops the statement, also says what the statement's earlier calls did in
+    Intercom (statement_calls.py). An interrupt that came between two calls, or while Intercom
+    answered this one, is reported here as a cancel, with that list, rather than left to PostgreSQL's
+    next check of interrupts, whose report could not name them."""
     action = ACTIONS_BY_NAME[name]
-    try:
-        *values, server = args
-        arguments = action.bind([_from_sql(plpy, p, v) for p, v in zip(action.params, values)])
-        connection = _connection(plpy, server)
-        return json.dumps(execute(action, arguments, connection, pg_interrupts.interrupted))
-    except Exception as error:  # ours, or a bug of ours: reported alike, never with a secret
-        failure = _interrupted_query(error) or as_reported(error)
+    number = _CALLS.begin(pg_statement.statement_started())
+    label = None
+    if pg_interrupts.interrupted():  # came after the call before: nothing of this one is sent
+        failure = CanceledError(CANCELED_MESSAGE, detail=_NOTHING_SENT)
+    else:
+        try:
+            *values, server = args
+            arguments = action.bind([_from_sql(plpy, p, v) for p, v in zip(action.params, values)])
+            label = call_label(action, arguments)
+            connection = _connection(plpy, server)
+            answer = execute(action, arguments, connection, pg_interrupts.interrupted)
+        except Exception as error:  # ours, or a bug of ours: reported alike, never with a secret
+            failure = _interrupted_query(error) or as_reported(error)
+        else:
+            _CALLS.add_reached(label)
+            if not pg_interrupts.interrupted():
+                return json.dumps(answer)
+            failure = CanceledError(CANCELED_MESSAGE, detail="the statement was interrupted as Intercom's answer "
+                                                             "to this call came back: this call reached Intercom")
+            label = None  # counted among those that reached Intercom
     if isinstance(failure, CanceledError) and pg_interrupts.terminating():  # the backend ends right after
         failure.message = "terminating connection due to administrator command"
+    # scrubbed and shortened again: the calls' labels hold the ids they were called for
+    message, detail, hint = map(reported_text, _CALLS.reported(number, failure.message, reported_detail(failure),
+                                                              failure.hint))
+    if label is not None and (may_have_reached_intercom(failure) or getattr(failure, "in_flight", False)):
+        _CALLS.add_unsure(label)  # for a later call's error, should a handler catch this one (PL/pgSQL EXCEPTION)
     # Raised outside the except block, so that no chained exception reaches PL/Python's report.
-    _raise(plpy, f"intercom_fdw.{name}(): ", failure)
+    raise reported(plpy, f"intercom_fdw.{name}(): ", message, sqlstate_of(failure), detail, hint)
+
+
+# The action calls of the statement the backend runs (one per backend process: PL/Python keeps this
+# module imported for the session).
+_CALLS = StatementCalls()
+_NOTHING_SENT = "the statement was interrupted before the request was sent: nothing reached Intercom"
 
 
 def _interrupted_query(error: Exception) -> Optional[CanceledError]:
@@ -67,8 +98,7 @@ def _interrupted_query(error: Exception) -> Optional[CanceledError]:
     if not str(getattr(error, "sqlstate", "") or "").startswith("57"):  # PostgreSQL's operator intervention
         return None
     reason = (str(error).strip().splitlines() or [CANCELED_MESSAGE])[0]
-    return CanceledError(reason, detail="the statement was interrupted before the request was sent: nothing "
-                                        "reached Intercom")
+    return CanceledError(reason, detail=_NOTHING_SENT)
 
 
 def check_options(plpy, kind: str, name: str, options, column_options: Optional[str],

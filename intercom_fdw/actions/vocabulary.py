@@ -81,7 +81,9 @@ class Action:
     `Arg`s. `idempotent` tells the client whether a request that may have reached Intercom can be
     sent again: true only when a second send leaves Intercom in the same state and gives the same
     answer. `empty_response` is returned when Intercom answers 2xx without a body. `checks` are
-    rules between arguments, run after each argument passed its own.
+    rules between arguments, run after each argument passed its own. `target` names the parameter
+    that says which object the action is for (its first when empty): an error that stops a statement
+    part-way names its earlier calls by it (statement_calls.py).
     """
 
     name: str
@@ -93,6 +95,11 @@ class Action:
     idempotent: bool = False
     empty_response: Mapping[str, Any] = field(default_factory=dict)
     checks: Tuple[Check, ...] = ()
+    target: str = ""
+
+    @property
+    def target_name(self) -> str:
+        return self.target or self.params[0].name
 
     def bind(self, values, now: Optional[float] = None) -> dict:
         """Check positional SQL argument values and return them by name, converted for the API.
