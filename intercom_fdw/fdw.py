@@ -18,7 +18,8 @@ import multicorn
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNBOUND
 from multicorn.utils import ERROR, INFO, REPORT_CODES, WARNING, MulticornException, log_to_postgres
 
-from intercom_fdw import engine, pg_interrupts, schema_import
+from intercom_fdw import engine, pg_interrupts, pg_statement, schema_import
+from intercom_fdw.actions import statement_calls
 from intercom_fdw.client import client_for, table_counts
 from intercom_fdw.custom_fields import table_spec
 from intercom_fdw.errors import (
@@ -411,6 +412,13 @@ class IntercomFdw(ForeignDataWrapper):
         if writer is not None and not writer.reported:
             for message, detail in writer.stopped_notices():
                 log_to_postgres(message, WARNING, detail=detail)
+        # The action functions' calls of the statement (per row, from a statement this table takes part
+        # in) when no action's error named them: the statement failed elsewhere (another error, a cancel
+        # while the scan or PostgreSQL ran). Said once, whichever table's rollback comes first.
+        actions = statement_calls.CALLS.untold(pg_statement.statement_started())
+        if actions:
+            message, detail, hint = map(reported_text, actions)  # the calls' labels hold ids
+            log_to_postgres(message, WARNING, detail=detail, hint=hint)
 
     def _end_statement(self):
         # A statement's row numbers and written ids start afresh with the next statement, also

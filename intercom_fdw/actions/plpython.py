@@ -17,7 +17,8 @@ from intercom_fdw.actions import connection as conn
 from intercom_fdw.actions.option_checks import check_catalog_object, check_partitions
 from intercom_fdw.actions.definitions import ACTIONS_BY_NAME
 from intercom_fdw.actions.executor import execute
-from intercom_fdw.actions.statement_calls import StatementCalls, call_label
+from intercom_fdw.actions import statement_calls
+from intercom_fdw.actions.statement_calls import call_label
 from intercom_fdw.actions.vocabulary import Param
 from intercom_fdw.errors import (
     CANCELED_MESSAGE, CanceledError, ConfigurationError, IntercomError, as_reported, may_have_reached_intercom,
@@ -84,9 +85,7 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
     raise reported(plpy, f"intercom_fdw.{name}(): ", message, sqlstate_of(failure), detail, hint)
 
 
-# The action calls of the statement the backend runs (one per backend process: PL/Python keeps this
-# module imported for the session).
-_CALLS = StatementCalls()
+_CALLS = statement_calls.CALLS
 _NOTHING_SENT = "the statement was interrupted before the request was sent: nothing reached Intercom"
 
 

@@ -55,6 +55,7 @@ class StatementCalls:
         self.calls = 0
         self.reached = _Calls()
         self.unsure = _Calls()  # failed without a usable answer: they may have reached Intercom
+        self.told = False  # an error (or WARNING) has named the calls so far
 
     def begin(self, statement: Any) -> int:
         """A call of `statement` begins: its number among the statement's calls. A new statement (or an
@@ -63,6 +64,7 @@ class StatementCalls:
             self.__init__()
             self.statement = statement
         self.calls += 1
+        self.told = False
         return self.calls
 
     def add_reached(self, label: str) -> None:
@@ -78,16 +80,40 @@ class StatementCalls:
         reached, unsure = self.reached.count, self.unsure.count
         if not reached and not unsure:
             return message, detail, hint
-        said = f"{reached} call(s) of it had already reached Intercom and stay there"
-        if unsure:
-            said += f", {unsure} more may have"
-        lists = [f"calls of it that reached Intercom: {self.reached.text()}"] if reached else []
-        if unsure:
+        self.told = True
+        return (f"{message} (call {call} of the statement; {self._counted('call(s) of it')})",
+                "; ".join(filter(None, [detail, self._listed()])),
+                "\n".join(filter(None, [hint, _ADVICE])))
+
+    def untold(self, statement: Any) -> Optional[Tuple[str, str, str]]:
+        """(message, detail, hint) of a WARNING naming what the calls of `statement` did in Intercom, when
+        no error has named them since the last call: the statement failed outside any action call (a
+        cancel while PostgreSQL or a foreign table's scan ran, another error), and is rolled back. Once."""
+        if statement is None or statement != self.statement or self.told or not (self.reached.count or
+                                                                                 self.unsure.count):
+            return None
+        self.told = True
+        return (f"the rollback undid nothing in Intercom: {self._counted('action call(s) of the statement')}",
+                self._listed(), _ADVICE)
+
+    def _counted(self, calls: str) -> str:
+        said = f"{self.reached.count} {calls} had already reached Intercom and stay there"
+        return said + (f", {self.unsure.count} more may have" if self.unsure.count else "")
+
+    def _listed(self) -> str:
+        lists = [f"calls of it that reached Intercom: {self.reached.text()}"] if self.reached.count else []
+        if self.unsure.count:
             lists.append(f"calls of it that failed without a usable answer and may have reached Intercom: "
                          f"{self.unsure.text()}")
-        advice = ("the rollback undoes none of the calls that reached Intercom (the DETAIL names the first "
-                  f"{LISTED_CALLS}, in the order the statement made them): check those objects in Intercom, and "
-                  "leave their rows out when running the statement again, or those actions are done twice")
-        return (f"{message} (call {call} of the statement; {said})",
-                "; ".join(filter(None, [detail] + lists)),
-                "\n".join(filter(None, [hint, advice])))
+        return "; ".join(lists)
+
+
+_ADVICE = ("the rollback undoes none of the calls that reached Intercom (the DETAIL names the first "
+           f"{LISTED_CALLS}, in the order the statement made them): check those objects in Intercom, and "
+           "leave their rows out when running the statement again, or those actions are done twice")
+
+# The action calls of the statement this backend runs: one per backend process (PL/Python and the
+# runtime share its interpreter and keep this module imported for the session). plpython.py counts the
+# calls and names them in an action's error; fdw.py names them when a statement a foreign table took part
+# in is rolled back without such an error.
+CALLS = StatementCalls()

@@ -185,3 +185,38 @@ def test_a_call_without_a_usable_answer_and_one_caught_by_a_handler(conn, server
     assert posted(server, CLOSE, since) == [f"/conversations/{other}/parts"]
     states = {c["id"]: c["state"] for c in api.all("/conversations", items_key="conversations")}
     assert (states[conversation], states[other]) == ("closed", "closed")  # both were carried out, answers lost
+
+
+@pytest.fixture(scope="module")
+def contacts_table(pg, actions_db):
+    with pg.connect(actions_db) as conn:
+        conn.execute("CREATE FOREIGN TABLE contacts (id text, email text) SERVER intercom OPTIONS (object 'contacts')")
+    return "contacts"
+
+
+def test_a_statement_stopped_by_another_error_names_the_calls_in_a_warning(conn, server, api, contacts_table):
+    # The statement calls the action per row of a foreign table and then fails of its own (a division by
+    # zero in the third row, after its call): no action's error speaks, so the rollback that the foreign
+    # table takes part in names the calls, once, in a WARNING.
+    notices = []
+    conn.add_notice_handler(lambda diag: notices.append((diag.severity_nonlocalized, diag.message_primary,
+                                                         diag.message_detail, diag.message_hint)))
+    conn.execute("CREATE SEQUENCE rows_done")
+    since = log_length(server)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        conn.execute("SELECT unarchive_contact(c.id), 1 / (3 - nextval('rows_done')) FROM contacts c")
+    called = [p.split("/")[2] for p in posted(server, UNARCHIVE, since)]
+    assert len(called) == 3, called
+    warnings = [n for n in notices if n[0] == "WARNING" and "action call" in n[1]]
+    assert [w[1:3] for w in warnings] == [(
+        "the rollback undid nothing in Intercom: 3 action call(s) of the statement had already reached Intercom "
+        "and stay there",
+        "calls of it that reached Intercom: " + ", ".join(f"unarchive_contact(id => '{i}')" for i in called))], notices
+    assert "the rollback undoes none of the calls that reached Intercom" in warnings[0][3]
+    # an action's own error says it already: no WARNING repeats it
+    notices.clear()
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute("SELECT unarchive_contact(CASE WHEN nextval('rows_done') = 6 THEN 'no-such-contact' ELSE c.id END) "
+                     "FROM contacts c")
+    assert "2 call(s) of it had already reached Intercom" in caught.value.diag.message_primary
+    assert [n for n in notices if n[0] == "WARNING"] == [], notices

@@ -61,3 +61,22 @@ def test_a_new_statement_forgets_the_one_before_and_an_unknown_one_is_its_own():
 
 def test_outside_a_backend_no_statement_is_known():
     assert statement_started() is None
+
+
+def test_a_statement_stopped_outside_any_call_is_told_once_and_only_when_no_error_told_it():
+    calls = StatementCalls()
+    calls.begin("s1")
+    calls.add_reached(label(1))
+    assert calls.untold("s2") is None  # another statement's rollback (a later ROLLBACK command)
+    message, detail, hint = calls.untold("s1")
+    assert message == ("the rollback undid nothing in Intercom: 1 action call(s) of the statement had already "
+                       "reached Intercom and stay there")
+    assert detail == f"calls of it that reached Intercom: {label(1)}"
+    assert hint.startswith("the rollback undoes none")
+    assert calls.untold("s1") is None  # said once, whichever table's rollback comes first
+    calls.begin("s1")
+    calls.reported(2, "failed", None, None)  # the action's error named them
+    assert calls.untold("s1") is None
+    calls.begin("s1")  # a handler caught that error and the statement went on: untold again
+    assert calls.untold("s1")[0].startswith("the rollback undid nothing in Intercom: 1 action call(s)")
+    assert calls.untold(None) is None
