@@ -283,6 +283,23 @@ def test_convert_conversation_to_ticket(conn, tables, conversations, ticket_type
     assert stored["ticket_type_id"] == ticket_type_id
 
 
+def test_a_conversation_converted_again_makes_a_second_ticket_and_links_both(conn, tables, conversations,
+                                                                             ticket_type_id):
+    # Intercom's API file says nothing of converting a conversation again; the function does not refuse it
+    # (sql/README.md): each call makes a ticket, and the conversation's linked_objects lists every ticket,
+    # which is how a statement leaves converted conversations out.
+    conversation_id = next(conversations)
+    first = call(conn, "convert_conversation_to_ticket", conversation_id, ticket_type_id)
+    unconverted_only = (
+        "SELECT convert_conversation_to_ticket(c.id, %s) FROM intercom.conversations c WHERE c.id = %s "
+        "AND NOT jsonb_path_exists(c.linked_objects, '$[*] ? (@.type == \"ticket\")')")
+    assert tables.rows(unconverted_only, ticket_type_id, conversation_id) == []
+    second = call(conn, "convert_conversation_to_ticket", conversation_id, ticket_type_id)
+    assert first["id"] != second["id"]
+    linked = tables.one("SELECT linked_objects FROM intercom.conversations WHERE id = %s", conversation_id)
+    assert [o["id"] for o in linked["linked_objects"] if o["type"] == "ticket"] == [first["id"], second["id"]]
+
+
 def test_submit_event(conn, tables, contacts):
     contact_id = next(contacts)
     # Intercom lists a contact's events of the last 90 days only.

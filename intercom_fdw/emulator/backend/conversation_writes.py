@@ -271,8 +271,11 @@ def convert_conversation(ws: Workspace, rt: Runtime, req: Req) -> dict:
     ticket = _new_ticket(ws, rt, ttype, contacts, attributes)
     link = {"type": "conversation", "id": conversation["id"], "category": None}
     ticket["linked_objects"] = {"type": "list", "data": [link], "total_count": 1, "has_more": False}
-    conversation["linked_objects"] = {"type": "list", "total_count": 1, "has_more": False,
-                                      "data": [{"type": "ticket", "id": ticket["id"], "category": ttype["category"]}]}
+    # Added to the conversation's links, not in their place: converted again (which the API file does not
+    # forbid) it keeps the first ticket's link too.
+    links = conversation["linked_objects"]["data"] + [
+        {"type": "ticket", "id": ticket["id"], "category": ttype["category"]}]
+    conversation["linked_objects"] = {"type": "list", "data": links, "total_count": len(links), "has_more": False}
     return views.ticket(ws, ticket, with_parts=True)
 
 
