@@ -131,16 +131,20 @@ def test_a_statement_timeout_names_the_calls_that_reached_intercom(conn, server,
     assert reached == contacts[:len(reached)]
     assert f"(call {len(reached) + 1} of the statement; {len(reached)} call(s) of it had already reached Intercom " \
            "and stay there)" in diag.message_primary, diag.message_primary
-    assert "Intercom may have carried out this action" in diag.message_detail  # the call in flight
+    # the timeout comes while a call waits for its answer (400 ms of each call's few), rarely between two
+    if "nothing reached Intercom" in diag.message_detail:
+        in_flight = []
+    else:
+        assert "Intercom may have carried out this action" in diag.message_detail, diag.message_detail
+        in_flight = [contacts[len(reached)]]
     assert "the rollback undoes none of the calls that reached Intercom" in diag.message_hint
     time.sleep(0.6)  # the emulator carries out the request in flight after its latency
     set_knobs(server.url, latency_ms=0)
     # exactly the listed calls and the one in flight reached the emulator, and they archived those contacts
-    in_flight = contacts[len(reached)]
-    assert posted(server, ARCHIVE, since) == [f"/contacts/{i}/archive" for i in reached + [in_flight]]
+    assert posted(server, ARCHIVE, since) == [f"/contacts/{i}/archive" for i in reached + in_flight]
     listed = {c["id"] for c in api.all("/contacts")}  # archived contacts are left out of the list
-    assert [i for i in contacts if i not in listed] == reached + [in_flight]
-    for contact in reached + [in_flight]:
+    assert [i for i in contacts if i not in listed] == reached + in_flight
+    for contact in reached + in_flight:
         api.post(f"/contacts/{contact}/unarchive", {})
 
 
