@@ -50,8 +50,13 @@ def call_label(action: Action, arguments: Mapping[str, Any]) -> str:
 
 
 class StatementCalls:
+    """The calls of one statement: how many began, and those that reached Intercom or may have."""
+
     def __init__(self):
-        self.statement: Any = None
+        self._forget(None)
+
+    def _forget(self, statement: Any) -> None:
+        self.statement = statement
         self.calls = 0
         self.reached = _Calls()
         self.unsure = _Calls()  # failed without a usable answer: they may have reached Intercom
@@ -61,8 +66,7 @@ class StatementCalls:
         """A call of `statement` begins: its number among the statement's calls. A new statement (or an
         unknown one, None: each call is then a statement of its own) forgets the one before."""
         if statement is None or statement != self.statement:
-            self.__init__()
-            self.statement = statement
+            self._forget(statement)
         self.calls += 1
         self.told = False
         return self.calls
