@@ -3,6 +3,7 @@ statement reached Intercom (a rollback undoes none of them), and the emulator pr
 those. Stops: an id the emulator answers 404 for, and a statement_timeout while a call waits on a slow
 emulator; a DO block's loop counts as its one statement; the next statement starts afresh."""
 import re
+import threading
 import time
 
 import psycopg
@@ -224,3 +225,50 @@ def test_a_statement_stopped_by_another_error_names_the_calls_in_a_warning(conn,
                      "FROM contacts c")
     assert "2 call(s) of it had already reached Intercom" in caught.value.diag.message_primary
     assert [n for n in notices if n[0] == "WARNING"] == [], notices
+
+
+def test_a_cancel_while_the_foreign_scan_waits_names_the_calls_in_a_warning(pg, conn, server, api, contacts_table):
+    # Each row's contact is read through the foreign table (a subquery per row), then unarchived: the
+    # cancel comes while the third row's read waits for the emulator, so it is the scan's cancel (the
+    # runtime's, or PostgreSQL's own), not an action's, and the rollback names the two calls that reached
+    # Intercom.
+    contacts = [c["id"] for c in api.all("/contacts")][33:39]
+    notices = []
+    conn.add_notice_handler(lambda diag: notices.append((diag.severity_nonlocalized, diag.message_primary,
+                                                         diag.message_detail)))
+    pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    conn.execute(f"SELECT unarchive_contact('{contacts[0]}')")  # Python and intercom_fdw loaded
+    set_knobs(server.url, latency_ms=500)
+    since = log_length(server)
+    outcome = {}
+
+    def run():
+        try:
+            conn.execute("SELECT unarchive_contact((SELECT c.id FROM contacts c WHERE c.id = i)) "
+                         f"FROM unnest({array(contacts)}) AS i")
+        except psycopg.Error as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        logged = requests.get(server.url + "/__emulator/requests", params={"limit": 100_000}, timeout=30).json()
+        routes = [r["route"] for r in logged["requests"][since:]]
+        if routes.count(UNARCHIVE) == 2 and routes[-1].startswith("GET /contacts"):
+            break
+        time.sleep(0.02)
+    with pg.connect() as admin:
+        admin.execute("SELECT pg_cancel_backend(%s)", (pid,))
+    thread.join(30)
+    set_knobs(server.url, latency_ms=0)
+    error = outcome["error"]
+    assert "canceling statement due to" in error.diag.message_primary, error.diag.message_primary
+    assert not error.diag.message_primary.startswith("intercom_fdw.unarchive_contact()")  # the scan's cancel
+    assert posted(server, UNARCHIVE, since) == [f"/contacts/{i}/unarchive" for i in contacts[:2]]
+    warnings = [n[1:] for n in notices if n[0] == "WARNING" and "action call" in n[1]]
+    assert warnings == [(
+        "the rollback undid nothing in Intercom: 2 action call(s) of the statement had already reached Intercom "
+        "and stay there",
+        "calls of it that reached Intercom: " + ", ".join(f"unarchive_contact(id => '{i}')" for i in contacts[:2]))], \
+        notices
