@@ -139,18 +139,26 @@ def test_a_run_that_ends_leaves_no_resume_point(replica_db):
 
 
 def test_a_second_run_at_once_refuses(pg, db, replica_db, intercom):
+    replicate(replica_db, objects=["conversations"])  # the parent of conversation_parts: replicated first
     intercom.knobs(latency_ms=150)
     try:
         with psycopg.connect(pg.dsn(db), autocommit=True) as first:
-            running = threading.Thread(target=replicate, args=(first,), kwargs=dict(objects=["conversation_parts"],
-                                                                                    mode="full"))
+            failed = []
+
+            def run():
+                try:
+                    replicate(first, objects=["conversation_parts"], mode="full")
+                except psycopg.Error as error:  # reported below
+                    failed.append(error)
+
+            running = threading.Thread(target=run)
             running.start()
             try:
                 pid = first.info.backend_pid
                 deadline = time.monotonic() + 30
                 while not replica_db.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory'",
                                              (pid,)).fetchone()[0]:
-                    assert time.monotonic() < deadline
+                    assert running.is_alive() and time.monotonic() < deadline, failed
                     time.sleep(0.05)
                 with pytest.raises(psycopg.errors.Error) as refused:
                     replicate(replica_db, objects=["conversation_parts"])
@@ -165,7 +173,7 @@ def test_a_second_run_at_once_refuses(pg, db, replica_db, intercom):
                 running.join()
     finally:
         intercom.knobs(latency_ms=0)
-    assert state(replica_db)["conversation_parts"]["status"] == "succeeded"
+    assert not failed and state(replica_db)["conversation_parts"]["status"] == "succeeded"
 
 
 def test_bad_arguments_fail_before_any_call(replica_db, intercom):
