@@ -184,6 +184,23 @@ def after_an_interrupt(error: Exception, record: Callable[[str], None], detail: 
     return RunCanceled(canceled_reason(error), sqlstate if sqlstate.startswith("57") else "57014", detail, hint)
 
 
+def advisory_lock_holders(db: "Database", lock_class: str, key: str) -> Optional[str]:
+    """The pids (', '-separated) of the backends holding the advisory lock (lock_class, key), SQL expressions."""
+    return db.rows(f"SELECT string_agg(pid::text, ', ') AS pids FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                   f"AND classid = ({lock_class})::oid AND objid = ({key})::oid")[0]["pids"]
+
+
+def busy(what: str, state_table: str, pids: Optional[str]) -> ConfigurationError:
+    """The refusal of a run that finds another run holding its lock: `what` and the holder's backend
+    (`pids`; None when it let go in between: then running again is the way on)."""
+    if not pids:
+        return ConfigurationError(what + " (it has just ended)", hint="run this again")
+    return ConfigurationError(
+        f"{what} (backend {pids})",
+        hint=f"wait for that run to end (intercom_fdw.{state_table} shows its progress), "
+             f"or stop it with SELECT pg_terminate_backend({pids})")
+
+
 class Replicator:
     def __init__(self, db: Database, target_schema: str, mode: str, deletes: str, server: Optional[str],
                  usage: Callable[[], dict] = backend_usage):
@@ -289,15 +306,11 @@ class Replicator:
                 f"AND l.classid = ({LOCK_CLASS})::oid AND l.objid = ({key})::oid")[0]
             for other in taken:
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {other})")
-            pids = holder["pids"]
-            raise ConfigurationError(
-                (f"{strategy.object} in {self.schema} is being synced by another run (backend {pids})"
-                 if holder["syncing"] else
-                 f"{strategy.object} is being replicated into {self.schema} by another run (backend {pids})"),
-                hint="wait for that run to end (intercom_fdw."
-                     + ("sync_state" if holder["syncing"] else "replication_state")
-                     + f" shows its progress), or stop it with SELECT pg_terminate_backend({pids})",
-            )
+            if holder["syncing"]:
+                raise busy(f"{strategy.object} in {self.schema} is being synced by another run", "sync_state",
+                           holder["pids"])
+            raise busy(f"{strategy.object} is being replicated into {self.schema} by another run", "replication_state",
+                       holder["pids"])
 
     def unlock(self, strategies: Sequence[Strategy]) -> None:
         """Lets go of what lock(strategies) took."""

@@ -24,7 +24,8 @@ from intercom_fdw.errors import ConfigurationError, IntercomError
 from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
-from intercom_fdw.replication.runner import SYNC_LOCK_CLASS, Database, Replicator, after_an_interrupt, interrupted
+from intercom_fdw.replication.runner import (
+    SYNC_LOCK_CLASS, Database, Replicator, advisory_lock_holders, after_an_interrupt, busy, interrupted)
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
 from intercom_fdw.sync.objects import (
     CREATED_SLACK, DEFAULT_SEARCH_LAG, SEARCH_LAG_SETTING, SYNC_OBJECTS, SYNC_OBJECTS_BY_NAME, SyncObject,
@@ -207,8 +208,8 @@ class Syncer:
 
     def _lock(self, obj: SyncObject) -> None:
         if not self.db.rows(f"SELECT pg_try_advisory_lock({LOCK_CLASS}, {self._lock_key(obj)}) AS ok")[0]["ok"]:
-            raise ConfigurationError(f"{obj.object} in {self.schema} is being synced by another run",
-                                     hint="wait for it to end (intercom_fdw.sync_state shows its progress)")
+            raise busy(f"{obj.object} in {self.schema} is being synced by another run", "sync_state",
+                       advisory_lock_holders(self.db, LOCK_CLASS, self._lock_key(obj)))
 
     def _enable(self, obj: SyncObject, fresh: List[str]) -> Table:
         """The replica table (replicated first when it does not exist yet: its name then goes into `fresh`)

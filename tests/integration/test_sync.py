@@ -271,8 +271,10 @@ def test_a_role_that_edits_a_synced_table_is_recorded_and_a_second_run_refuses(p
     assert [(c["key"], c["changed_by"]) for c in open_changes(synced)] == [(key, "sync_editor")]
     with psycopg.connect(pg.dsn(db), autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(hashtext('intercom_fdw.sync'), hashtext('intercom_replica.contacts'))")
+        holder = other.execute("SELECT pg_backend_pid()").fetchone()[0]
         diag = sync_fails(synced, objects=["contacts"])
-        assert "contacts in intercom_replica is being synced by another run" in diag.message_primary
+        assert f"contacts in intercom_replica is being synced by another run (backend {holder})" in diag.message_primary
+        assert f"pg_terminate_backend({holder})" in diag.message_hint
         # Released here, not by closing: a closed connection's backend may end (and let go) only
         # after the next run has started, on a loaded machine.
         other.execute("SELECT pg_advisory_unlock(hashtext('intercom_fdw.sync'), hashtext('intercom_replica.contacts'))")
