@@ -22,6 +22,7 @@ from intercom_fdw import errors
 from intercom_fdw.actions.connection import WRAPPER_CLASS
 from intercom_fdw.actions.sqlgen import INTERCOM_FOREIGN_PARTITIONS, INTERCOM_FOREIGN_TABLES
 from intercom_fdw.options import FdwOptions
+from intercom_fdw.replication.planning import literal
 from intercom_fdw.sync.runner import TRIGGER_NAME
 from intercom_fdw.tools import schema_drift, token_check
 
@@ -111,10 +112,6 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped"""
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _capture_triggers(conn, found):
     """Each synced table's capture trigger against its foreign table as it is now. The trigger refuses
     an edit Intercom's API cannot make from the columns of when a sync installed it (every sync installs
@@ -135,7 +132,7 @@ def _capture_triggers(conn, found):
             capture = {}
         if not isinstance(capture, dict):
             capture = {}
-        fix = f"CALL intercom_fdw.sync(ARRAY[{_quoted(obj)}], {_quoted(schema)})"
+        fix = f"CALL intercom_fdw.sync(ARRAY[{literal(obj)}], {literal(schema)})"
         if "columns" not in capture:
             problems.append(f"{replica}: installed before the trigger knew its foreign table's columns, so it "
                             "refuses edits of columns imported since")
