@@ -83,6 +83,23 @@ def test_random_values_give_what_jsonb_in_gives_for_their_json_text(fdw):
         assert (built, equal, built_size) == (text, True, text_size), value
 
 
+def test_objects_of_one_size_in_any_key_order_sort_as_jsonb_in_sorts_them(fdw):
+    """The runtime starts each object's key sort from the order of the last object of its size: objects
+    of that size with the same keys in the same order, shuffled, other keys, and keys that differ in one
+    byte, one after another in a scan, each give what jsonb_in gives."""
+    rng = random.Random(20261202)
+    keys = [f"k{i}" if i % 3 else f"{'x' * (i % 7)}key{i}" for i in range(40)]
+    values = []
+    for n in range(240):
+        chosen = keys if n % 4 == 0 else rng.sample(keys + ["ké", "kê", "k", ""], len(keys))
+        if n % 4 == 1:
+            rng.shuffle(chosen)
+        values.append({key: {"b": n, "a": [n], key: None} if n % 5 == 0 else n for key in chosen})
+    results = compare(fdw, [f"json.loads({json.dumps(v)!r})" for v in values], [reference_text(v) for v in values])
+    for value, (built, text, equal, built_size, text_size) in zip(values, results):
+        assert (built, equal, built_size) == (text, True, text_size), value
+
+
 def test_tuples_are_arrays_and_subclasses_their_base(fdw):
     # (a tuple itself is no JSON value for the runtime: multicorn2's str() of it, as before)
     values = ["[(1, [2, (3,)], ())]", "[type('S', (str,), {})('s'), type('I', (int,), {'__repr__': lambda s: 'x'})(5)]",
