@@ -36,16 +36,19 @@ def objects(plan: ScanPlan, client) -> Iterator[Tuple[dict, Mapping[str, Any]]]:
 
 
 def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iterable[str],
-         jsonb_objects: Iterable[str] = (), order: Optional[Sequence[str]] = None) -> Iterator[Row]:
+         jsonb_objects: Iterable[str] = (), order: Optional[Sequence[str]] = None,
+         unix_seconds: Iterable[str] = ()) -> Iterator[Row]:
     """Rows holding the `selected` columns (of the table's columns), with the plan's table-option
-    check, local sort and LIMIT/OFFSET applied; `jsonb_objects`: the RowShaper's (the runtime's choice).
+    check, local sort and LIMIT/OFFSET applied; `jsonb_objects`, `unix_seconds`: the RowShaper's (the
+    runtime's choice).
     Given `order` (column names), rows may be tuples of the columns in that order, the RowShaper's:
     where the plan reads rows by name (the table-option check, a local sort), they stay dicts."""
     compared = {name for name, _ in plan.required_values} | {name for name, _ in plan.sort_locally}
     needed = set(selected) | compared
-    # (columns compared here keep their text: JSON text compares and sorts, dicts do not)
+    # (columns compared here keep their text and datetimes: JSON text compares and sorts, dicts do
+    # not, and the values compared with are datetimes)
     shaper = RowShaper((c for c in table_columns if c.name in needed), set(jsonb_objects) - compared,
-                       None if compared else order)
+                       None if compared else order, set(unix_seconds) - compared)
     fields = item_fields(plan, shaper.columns)
     if fields is not None:
         plan = replace(plan, calls=tuple(replace(call, item_fields=fields) for call in plan.calls))

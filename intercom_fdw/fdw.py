@@ -42,6 +42,7 @@ _PARAMETERS_AS_STAND_INS = not getattr(multicorn, "PARAMETERS_AS_UNBOUND", False
 # The bundled runtime builds jsonb from a dict or list itself (the value jsonb_in gives for its JSON
 # text), so scans hand it jsonb columns' objects as they are; multicorn2 3.2 needs the text.
 _JSONB_FROM_PYTHON = bool(getattr(multicorn, "JSONB_FROM_PYTHON", False))
+_TIMESTAMPTZ_FROM_UNIX_SECONDS = bool(getattr(multicorn, "TIMESTAMPTZ_FROM_UNIX_SECONDS", False))
 
 
 def _reported(method):
@@ -174,6 +175,9 @@ class IntercomFdw(ForeignDataWrapper):
         # (a domain over jsonb, or an array of it, takes text as before)
         self.jsonb_objects = frozenset(name for name, type_name in self.pg_types.items()
                                        if _JSONB_FROM_PYTHON and type_name == "jsonb")
+        # (likewise: a domain over timestamptz takes datetimes)
+        self.unix_seconds = frozenset(name for name, type_name in self.pg_types.items()
+                                      if _TIMESTAMPTZ_FROM_UNIX_SECONDS and type_name == "timestamp with time zone")
         declared = [(name, c.type_name, c.options or {}) for name, c in fdw_columns.items()]
         # Scans hand rows over as tuples of every column in the table's order (fdw_columns's, its
         # columns but the dropped ones), which both runtimes take as a row (multicorn2's
@@ -282,7 +286,7 @@ class IntercomFdw(ForeignDataWrapper):
         # (rows remembered for an UPDATE keep JSON text: up to ScanMemory's limit of them, text is smaller;
         # and they stay dicts, which ScanMemory reads by column name)
         rows = engine.rows(plan, client, self.spec.columns, selected, () if memory else self.jsonb_objects,
-                           None if memory else self.column_order)
+                           None if memory else self.column_order, () if memory else self.unix_seconds)
         if self._modify_planned:
             rows = _read_before_writing(rows)
         scan = _reported_rows(memory.watch(rows) if memory else rows)

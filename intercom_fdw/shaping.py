@@ -7,7 +7,8 @@ text, which timestamptz_in and date_in parse; multicorn_compat computes the same
 (its README). A runtime that builds jsonb from Python objects itself (multicorn_compat's
 JSONB_FROM_PYTHON, told by fdw.py) gets the objects and arrays of the columns named in
 `jsonb_objects` as they are, `attrs` included: the same jsonb, without writing JSON text for the
-column's input function to parse again. Anything of the wrong shape becomes NULL rather than an
+column's input function to parse again; one that takes an int for timestamptz as UNIX seconds
+(TIMESTAMPTZ_FROM_UNIX_SECONDS) gets the columns named in `unix_seconds` as Intercom's ints. Anything of the wrong shape becomes NULL rather than an
 error: one odd field must not fail a whole scan, and `attrs` still holds the raw value.
 """
 from __future__ import annotations
@@ -194,10 +195,13 @@ _AS_IS = {
 _INLINE = {
     "unix_timestamp": (f"type(v) is int and 0 <= v <= {LAST_INSTANT}", "fromtimestamp(v, UTC)"),
 }
+# The same for the columns of `unix_seconds` (a runtime that takes an int for timestamptz as UNIX
+# seconds): the int itself, the instant the datetime above would be.
+_AS_SECONDS = {"unix_timestamp": (_INLINE["unix_timestamp"][0], "v")}
 
 
 def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any], jsonb_objects: Set[str],
-                   order: Optional[Sequence[str]] = None) -> str:
+                   order: Optional[Sequence[str]] = None, unix_seconds: Set[str] = frozenset()) -> str:
     """One straight-line function for the columns: read, inject and convert each value in turn
     (`attrs`, the whole object, last), returning a dict of them or, given `order`, a tuple. A path
     of one key is item.get(key), of two keys a get in the inner dict (read once for all the columns
@@ -227,7 +231,8 @@ def _shaper_source(columns: Sequence[Column], constants: Dict[str, Any], jsonb_o
             lines.append(f"    v = dig(item, path{n})")
         objects = column.name in jsonb_objects and column.convert in _AS_OBJECTS
         constants[f"convert{n}"] = _AS_OBJECTS[column.convert] if objects else CONVERT[column.convert]
-        test, inline = _INLINE.get(column.convert) or (_AS_IS.get(column.convert), "v")
+        inlines = _AS_SECONDS if column.name in unix_seconds else _INLINE
+        test, inline = inlines.get(column.convert) or (_AS_IS.get(column.convert), "v")
         lines += ["    if v is None:",
                   f"        v = inject.get({column.name!r}) if inject else None",
                   f"    r{n} = None if v is None else "
@@ -250,9 +255,12 @@ class RowShaper:
     """
 
     def __init__(self, columns: Iterable[Column], jsonb_objects: Iterable[str] = (),
-                 order: Optional[Sequence[str]] = None):
+                 order: Optional[Sequence[str]] = None, unix_seconds: Iterable[str] = ()):
         """`jsonb_objects`: the columns (jsonb ones) whose JSON objects and arrays leave as dicts
         and lists, for a runtime that builds jsonb from them (multicorn.JSONB_FROM_PYTHON).
+        `unix_seconds`: the columns (timestamptz ones) whose UNIX seconds leave as the int they
+        are, for a runtime that takes them so (multicorn.TIMESTAMPTZ_FROM_UNIX_SECONDS); other
+        values of theirs (ISO text, floats) still become datetimes.
         `order`: rows are tuples of these columns' values in this order (None for a name not among
         `columns`), instead of dicts by column name."""
         self.columns = tuple(columns)
@@ -260,7 +268,7 @@ class RowShaper:
             raise TypeError("column names and source keys must be str")
         namespace = {"dig": dig, "attrs_of": _json, "EMPTY": {}, "fromtimestamp": dt.datetime.fromtimestamp,
                      "UTC": _UTC}
-        source = _shaper_source(self.columns, namespace, set(jsonb_objects), order)
+        source = _shaper_source(self.columns, namespace, set(jsonb_objects), order, set(unix_seconds))
         exec(compile(source, f"<RowShaper of {len(self.columns)} columns>", "exec"), namespace)
         # shape(item, inject=None) -> row: what the row path calls (one call less than the object)
         self.shape: Callable[[Mapping, Optional[Mapping[str, Any]]], Row] = namespace["shape"]

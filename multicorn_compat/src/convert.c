@@ -509,6 +509,36 @@ datetime_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
 }
 
 /*
+ * An exact int for a timestamptz column: UNIX seconds (multicorn.TIMESTAMPTZ_FROM_UNIX_SECONDS),
+ * the instant to_timestamp(v) gives, where the column can hold it; false (the text path, whose
+ * timestamptz_in refuses the digits as before) beyond that.
+ */
+static bool
+unix_seconds_datum(ColumnIO *col, PyObject *obj, Datum *result)
+{
+	int			overflow;
+	long long	v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+	/* seconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01 */
+	const int64 epoch_shift = (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	Timestamp	ts;
+
+	if (overflow || (v == -1 && PyErr_Occurred()))
+	{
+		PyErr_Clear();
+		return false;
+	}
+	/* the range of timestamptz, in seconds (no product below can overflow within it) */
+	if (v < (MIN_TIMESTAMP / USECS_PER_SEC) + epoch_shift || v > (END_TIMESTAMP / USECS_PER_SEC) + epoch_shift - 1)
+		return false;
+	ts = (Timestamp) ((int64) v - epoch_shift) * USECS_PER_SEC;
+	if (!IS_VALID_TIMESTAMP(ts))
+		return false;
+	AdjustTimestampForTypmod(&ts, col->typmod);
+	*result = TimestampGetDatum(ts);
+	return true;
+}
+
+/*
  * The Datum for a fast-path Python value, or false when the text path must be used.  Each
  * gives what the column's input function gives for the value's text (tested side by side).
  */
@@ -575,6 +605,8 @@ python_fast_datum(ColumnIO *col, PyObject *obj, Datum *result)
 			return false;
 		case TIMESTAMPOID:
 		case TIMESTAMPTZOID:
+			if (col->typoid == TIMESTAMPTZOID && PyLong_CheckExact(obj))
+				return unix_seconds_datum(col, obj, result);
 			/* a subclass may format itself otherwise: only the exact type */
 			return PyDateTime_CheckExact(obj) && datetime_fast_datum(col, obj, result);
 		case DATEOID:

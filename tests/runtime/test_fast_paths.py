@@ -135,3 +135,45 @@ STR = "type('S', (str,), {})"  # a str subclass takes the text path
 def test_strings(fdw, column_type, value):
     fast, slow = side_by_side(fdw, column_type, value, f"{STR}({value})")
     assert fast == slow, (fast, slow)
+
+
+# UNIX seconds at timestamptz's edges (4714-11-24 BC and 294276-12-31 AD, UTC), either side, and in between
+UNIX_SECONDS = ["0", "1", "-1", "1700000000", "253402300799", "253402300800", "-62135596800", "-62135596801",
+                "-210866803200", "-210866803201", "9224318015999", "9224318016000", "2 ** 63 - 1", "-2 ** 63", "2 ** 70"]
+
+
+def test_the_runtime_says_it_takes_unix_seconds_for_timestamptz():
+    import multicorn
+
+    assert multicorn.TIMESTAMPTZ_FROM_UNIX_SECONDS is True
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+@pytest.mark.parametrize("column_type", ["timestamptz", "timestamptz(0)"])
+def test_unix_seconds_for_timestamptz_are_the_instants_they_count(fdw, zone, column_type):
+    fdw.sql(f"SET TimeZone = '{zone}'")
+    beyond = 0
+    for value in UNIX_SECONDS:
+        fast, slow = side_by_side(fdw, column_type, value, "None")[0], side_by_side(fdw, column_type, f"str({value})", "None")[0]
+        try:
+            # to_timestamp(v) exactly (its float8 loses microseconds at the far end): days and seconds apart
+            # (in UTC: a day of the session's zone is not always 86,400 s)
+            [(expected,)] = fdw.sql(f"SELECT ((timestamp 'epoch' + div(({value})::numeric, 86400) * interval '1 day'"
+                                    f" + mod(({value})::numeric, 86400) * interval '1 second') AT TIME ZONE 'UTC')"
+                                    f"::{column_type}::text")
+        except psycopg.Error:
+            # beyond timestamptz: the digits go to timestamptz_in, which refuses them, as before
+            assert fast == slow and fast[0] == "error", (value, fast, slow)
+            beyond += 1
+            continue
+        assert fast == ("ok", expected), (value, fast, expected)
+    assert beyond == 5
+
+
+@pytest.mark.parametrize("column_type, value", [
+    ("timestamp", "1700000000"), ("timestamptz", "type('I', (int,), {})(1700000000)"), ("timestamptz", "True"),
+])
+def test_other_ints_take_the_text_path(fdw, column_type, value):
+    """A timestamp without time zone, an int subclass and a bool: timestamptz_in's error, as before."""
+    fast, slow = side_by_side(fdw, column_type, value, "None")[0], side_by_side(fdw, column_type, f"str({value})", "None")[0]
+    assert fast == slow and fast[0] == "error", (fast, slow)

@@ -103,6 +103,19 @@ def test_timestamps_inline_and_through_the_converter_agree():
         assert shape([timestamp("t")], {"t": value}) == {"t": CONVERT["unix_timestamp"](value)}, value
 
 
+def test_unix_seconds_leave_as_ints_for_a_runtime_that_takes_them():
+    # the ints a datetime would be made of leave as they are; anything else is converted as before
+    for value in (0, 1, 1704067200, 253402300799, 253402300800, -1, 2 ** 70, 1.5, "1704067200", True, None):
+        row = RowShaper([timestamp("t")], unix_seconds={"t"})({"t": value})
+        converted = CONVERT["unix_timestamp"](value) if value is not None else None
+        if type(value) is int and 0 <= value <= 253402300799:
+            assert row == {"t": value} and converted.timestamp() == value, value
+        else:
+            assert row == {"t": converted}, value
+    # an injected value is converted as a read one is
+    assert RowShaper([timestamp("t")], unix_seconds={"t"})({}, {"t": 5}) == {"t": 5}
+
+
 def test_rows_in_a_column_order_are_tuples_of_the_same_values():
     columns = [text("id"), text("location_city", "location.city"), timestamp("created_at"), ATTRS, integer("n")]
     item = {"id": "5", "location": {"city": "Paris"}, "created_at": 1704067200, "n": 7}

@@ -26,6 +26,10 @@ PARAMETERS_AS_UNBOUND = True
 # jsonb_in gives for its json.dumps() text; multicorn2 3.2 refuses dicts and str()s lists): an FDW
 # may hand its objects over instead of serialising them for the input function to parse again.
 JSONB_FROM_PYTHON = True
+# An int in a row for a timestamptz column is UNIX seconds, the instant to_timestamp(int) gives (multicorn2
+# 3.2 hands its digits to timestamptz_in, which refuses them): an FDW may hand Intercom's timestamps over
+# as they come instead of making a datetime of each for the runtime to take apart again.
+TIMESTAMPTZ_FROM_UNIX_SECONDS = True
 # A parameterized scan (the inner side of a nested loop, by a key of get_path_keys()) applies every
 # join condition PostgreSQL moves into it, not only the key's (multicorn2 3.2 builds that scan's
 # ParamPathInfo from the key's clauses alone, so a join's other conditions are applied nowhere).
