@@ -6,6 +6,7 @@ about SQL: callers describe reads as ApiRequest and get dicts back.
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import itertools
 import logging
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 from intercom_fdw import __version__, errors
 from intercom_fdw.client import decoding, error_mapping, totals
 from intercom_fdw.client.interrupts import Interrupts, send
-from intercom_fdw.client.paging import PagingContext, iter_pages
+from intercom_fdw.client.paging import PAGERS_READING_ITEMS, PagingContext, iter_pages
 from intercom_fdw.client.prefetch import PagesAhead
 from intercom_fdw.client.workers import worker_pool
 from intercom_fdw.client.policy import (
@@ -115,7 +116,9 @@ class IntercomClient:
             return
         read_ahead = self.read_ahead if read_ahead is None else read_ahead
         scope = self.interrupts.scope()  # stopped by PagesAhead.close() for a page read ahead
-        pages = PagesAhead(iter_pages(request, self._paging_context(request, scope)), scope)
+        # (items decoded one by one as they are taken, where the pager reads none: decoding.deferred)
+        context = self._paging_context(request, scope, defer=request.paging not in PAGERS_READING_ITEMS)
+        pages = PagesAhead(iter_pages(request, context), scope)
         count = 0
         try:
             for number in itertools.count(1):
@@ -124,7 +127,7 @@ class IntercomClient:
                     return
                 if read_ahead and number > 1 and (request.max_items is None or count + len(page) < request.max_items):
                     pages.read_ahead()
-                for item in page:
+                for item in decoding.decoded(page):
                     yield item
                     count += 1
                     if request.max_items is not None and count >= request.max_items:
@@ -216,9 +219,11 @@ class IntercomClient:
         return self.call(request.method, request.path, params=request.params or None, json=request.body,
                          idempotent=request.idempotent, allow_404=request.allow_404, creates=request.creates)
 
-    def _paging_context(self, request: ApiRequest, interrupts: Interrupts) -> PagingContext:
+    def _paging_context(self, request: ApiRequest, interrupts: Interrupts, defer: bool = False) -> PagingContext:
+        """`defer`: whole items stay JSON text in the pages (decoding.deferred) for a consumer that
+        decodes them (decoding.decoded)."""
         count_key = request.count_key
-        decode = decoding.decoder_for(request.items_key, request.item_fields)
+        decode = decoding.decoder_for(request.items_key, request.item_fields, defer)
 
         def fetch(target, params, body, idempotent):
             page = self._send(request.method.upper(), target, params, body, idempotent, request.allow_404, interrupts,
@@ -360,11 +365,25 @@ def _parsed_json(response: Response, body: bytes, method: str, path: str, decode
         try:
             # msgspec (decoding.py); what it refuses (not UTF-8, a BOM, lone surrogates, NaN, a page
             # a projection cannot read) goes to requests' parser, whole, as before
-            return decode(body)
+            parsed = decode(body)
         except decoding.MsgspecError:
             pass
+        else:
+            for items in parsed.values() if type(parsed) is dict else ():
+                if type(items) is decoding.DeferredItems:  # for an item only a full decode refuses
+                    items.whole = functools.partial(_whole_items, response, method, path, items.key)
+            return parsed
     try:
         return response.json()
+    except ValueError:
+        raise error_mapping.error_for_unreadable_body(response.status_code, method, path, response.text) from None
+
+
+def _whole_items(response: Response, method: str, path: str, key: str) -> list:
+    """The items under `key` of a page read whole by requests' parser (a deferred page's, whose
+    items msgspec could bound but one of which it cannot decode)."""
+    try:
+        return response.json()[key]
     except ValueError:
         raise error_mapping.error_for_unreadable_body(response.status_code, method, path, response.text) from None
 

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 from intercom_fdw import errors
 from intercom_fdw.api_request import ApiRequest
+from intercom_fdw.client.decoding import DeferredItems
 from intercom_fdw.client.policy import list_can_replace_scroll
 from intercom_fdw.client.scroll_lock import ScrollOpenInThisSession
 
@@ -307,6 +308,9 @@ PAGERS = {
     "scroll": CompanyScroll,
     "search": search_pages,
 }
+# The pagers that look into items (a scroll skips those it yielded, by id): their pages' items are
+# decoded whole; the other pagers' may stay JSON text until the consumer decodes them (decoding.deferred).
+PAGERS_READING_ITEMS = frozenset({"scroll"})
 
 
 # ---- reading a page -------------------------------------------------------------------------
@@ -320,6 +324,8 @@ def items_of(page: Optional[dict], items_key: Optional[str]) -> Page:
     value = page
     for part in items_key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
+    if type(value) is DeferredItems:
+        return value  # a list already, its consumer decodes it (decoding.decoded)
     return list(value or [])
 
 

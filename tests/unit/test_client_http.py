@@ -428,6 +428,11 @@ def test_a_nul_character_in_any_string_arrives_as_the_replacement_character():
     with serve(replies(Reply(body=body, headers={"Content-Type": "application/json"}))) as api:
         got = client_against(api).call("GET", "/contacts/c1")
     assert got == {"type": "contact", "id": "c1", "name": "a\ufffdb", "tags": [{"n\ufffd": "\ufffd"}], "n": 1}
+    # in the items of a page too (whose items are otherwise decoded one by one, decoding.deferred)
+    page = b'{"type": "list", "data": [{"id": "c1"}, {"id": "c2", "name": "a\\u0000b"}], "pages": {}}'
+    with serve(replies(Reply(body=page, headers={"Content-Type": "application/json"}))) as api:
+        got = list(client_against(api).iter_items(ApiRequest("GET", "/contacts", paging="cursor")))
+    assert got == [{"id": "c1"}, {"id": "c2", "name": "a\ufffdb"}]
 
 
 def test_the_environment_s_proxy_and_ca_bundle_are_read_once_when_the_client_is_made(monkeypatch):

@@ -21,6 +21,10 @@ BIG = 123456789012345678901234567890
     (b'{"data": [{"s": "caf\xc3\xa9"}]}', "iso-8859-1"),  # valid UTF-8, but declared otherwise
     (b'{"data": [{"s": "caf\xe9"}]}', None),  # not UTF-8: requests replaces the byte
     (b'\xef\xbb\xbf{"data": []}', None),  # a BOM: not JSON to requests either
+    # an item only a full decode refuses, after one it decodes (a deferred page: decoding.deferred)
+    (b'{"data": [{"id": "1", "s": "\xc3\xa9"}, {"s": "caf\xe9"}, {"id": "3"}]}', None),
+    (b'{"data": [{"id": "1", "k": 1}, {"k": 1e400}, {"k": 2}]}', None),
+    (b'{"data": [{"id": "1"}], "pages": {"next": null}, "total_count": 1}', None),
 ])
 @pytest.mark.parametrize("fields", [None, frozenset({"n", "s", "absent"})], ids=["whole", "projected"])
 def test_parsed_as_requests_parses_it(raw, charset, fields):
