@@ -23,6 +23,7 @@ NaN, items that are not objects); the client then decodes the body as requests w
 from __future__ import annotations
 
 import functools
+import operator
 from operator import attrgetter
 from typing import Any, Callable, FrozenSet, Iterator, List, Optional
 
@@ -95,14 +96,11 @@ def decoded(items: List[Any]) -> Iterator[Any]:
     if type(items) is not DeferredItems:
         yield from items
         return
-    decode = _ANY.decode
-    for position, raw in enumerate(items):
-        try:
-            item = decode(raw)
-        except MsgspecError:
-            yield from items.whole()[position:]
-            return
-        yield item
+    rest = iter(items)  # (map and yield from: no bytecode per item)
+    try:
+        yield from map(_ANY.decode, rest)
+    except MsgspecError:  # raised by the decode of the item before `rest`
+        yield from items.whole()[len(items) - operator.length_hint(rest) - 1:]
 
 
 def decoder_for(items_key: Optional[str], fields: Optional[FrozenSet[str]],

@@ -127,10 +127,13 @@ class IntercomClient:
                     return
                 if read_ahead and number > 1 and (request.max_items is None or count + len(page) < request.max_items):
                     pages.read_ahead()
+                if request.max_items is None:
+                    yield from decoding.decoded(page)
+                    continue
                 for item in decoding.decoded(page):
                     yield item
                     count += 1
-                    if request.max_items is not None and count >= request.max_items:
+                    if count >= request.max_items:
                         return
         finally:
             pages.close()  # abandons a page in flight; releases a scroll's workspace lock
