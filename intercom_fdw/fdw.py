@@ -18,7 +18,7 @@ import multicorn
 from multicorn import ColumnDefinition, ForeignDataWrapper, TableDefinition, UNBOUND
 from multicorn.utils import ERROR, INFO, REPORT_CODES, WARNING, MulticornException, log_to_postgres
 
-from intercom_fdw import engine, pg_interrupts, pg_statement, schema_import
+from intercom_fdw import engine, pg_interrupts, pg_statement, pg_types, schema_import
 from intercom_fdw.actions import statement_calls
 from intercom_fdw.client import client_for, table_counts
 from intercom_fdw.custom_fields import table_spec
@@ -175,9 +175,9 @@ class IntercomFdw(ForeignDataWrapper):
         # (a domain over jsonb, or an array of it, takes text as before)
         self.jsonb_objects = frozenset(name for name, type_name in self.pg_types.items()
                                        if _JSONB_FROM_PYTHON and type_name == "jsonb")
-        # (likewise: a domain over timestamptz takes datetimes)
+        # (likewise: a domain over timestamptz, or an array of it, takes datetimes)
         self.unix_seconds = frozenset(name for name, type_name in self.pg_types.items()
-                                      if _TIMESTAMPTZ_FROM_UNIX_SECONDS and type_name == "timestamp with time zone")
+                                      if _TIMESTAMPTZ_FROM_UNIX_SECONDS and pg_types.is_zoned_timestamp(type_name))
         declared = [(name, c.type_name, c.options or {}) for name, c in fdw_columns.items()]
         # Scans hand rows over as tuples of every column in the table's order (fdw_columns's, its
         # columns but the dropped ones), which both runtimes take as a row (multicorn2's

@@ -26,9 +26,14 @@ _FAMILIES = {
 _VARCHAR = re.compile(r"\s*(?:character varying|varchar)\s*\((\d+)\)\s*", re.IGNORECASE)
 
 
+_MODIFIER = re.compile(r"\s*\([\d\s,]*\)")
+
+
 def base_type(pg_type: str) -> str:
-    """The type's name without its modifier, lower case: 'character varying(255)' -> 'character varying'."""
-    return (pg_type or "").split("(")[0].strip().lower()
+    """The type's name without its modifier, lower case: 'character varying(255)' -> 'character varying',
+    'timestamp(3) with time zone' -> 'timestamp with time zone' (PostgreSQL prints the precision of a
+    time type inside its name)."""
+    return " ".join(_MODIFIER.sub("", pg_type or "").split()).lower()
 
 
 def family(pg_type: str) -> str:

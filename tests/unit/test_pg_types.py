@@ -11,6 +11,8 @@ from intercom_fdw import pg_types
     ("boolean", "boolean"), ("bool", "boolean"), ("date", "date"),
     ("timestamp with time zone", "timestamptz"), ("timestamptz", "timestamptz"),
     ("timestamp without time zone", "timestamp"), ("timestamp(3) without time zone", "timestamp"),
+    ("timestamp(3) with time zone", "timestamptz"), ("timestamptz(0)", "timestamptz"), ("numeric(10, 2)", "number"),
+    ("character varying(10)[]", "other"),
     ("jsonb", "json"), ("json", "json"), ("text[]", "other"), ("uuid", "other"), ("", "other"),
 ])
 def test_family(name, family):

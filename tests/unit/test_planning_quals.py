@@ -108,6 +108,9 @@ def test_zone_less_values_on_timestamptz_columns_cover_every_session_zone():
     assert conditions_from_qual("created_at", "=", "2026-07-25 09:22:12+00", tz) == (Condition("created_at", "=", t),)
     assert conditions_from_qual("created_at", "=", naive, "timestamp without time zone") == (
         Condition("created_at", "=", t),)
+    # a declared precision: PostgreSQL prints it inside the name ('timestamp(3) with time zone'), still zoned
+    assert conditions_from_qual("created_at", "=", naive, "timestamp(3) with time zone") == (
+        Condition("created_at", ">=", t - MAX_UTC_OFFSET), Condition("created_at", "<=", t + MAX_UTC_OFFSET))
 
 
 def test_multicorn2_placeholders_for_parameters_are_recognised():
