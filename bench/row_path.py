@@ -38,6 +38,8 @@ from intercom_fdw.tools.throwaway_pg import PgCluster  # noqa: E402
 
 QUERY = "SELECT count(c) FROM intercom.contacts c"
 PAGE = 150
+# The plain loop's rows per CPU second on the machine the issue measured (its target, 25,000, is 0.54 of it).
+ISSUE_PLAIN_LOOP = 46_000
 
 
 def plain_loop(url: str) -> tuple:
@@ -126,11 +128,20 @@ def main() -> None:
     for label, runs in list(figures.items())[1:]:
         if not label.startswith(QUERY + " ["):
             continue
-        cpu = statistics.median(rows / max(used, 1e-9) for rows, _, used in runs)
+        rates = [rows / max(used, 1e-9) for rows, _, used in runs]
+        cpu = statistics.median(rates)
         verdict = "met" if cpu >= 25_000 else "NOT met"
         if label.endswith("[multicorn2]"):  # README: multicorn2 passes no column for a whole-row reference
             verdict = "not comparable (multicorn2 asks for no column here: nothing is shaped)"
-        print(f"  {label}: {verdict} ({cpu:,.0f})")
+            print(f"  {label}: {verdict} ({cpu:,.0f})")
+            continue
+        print(f"  {label}: {verdict} on this machine now ({cpu:,.0f} rows per CPU second)")
+        # The same rounds' ratio at the speed of the issue's machine, where the plain loop made 46,000 rows
+        # per CPU second: this machine's shared cores change speed by up to 2x from hour to hour, which
+        # the ratio to the plain loop of the same round takes out (it held within 0.50 to 0.58 across it).
+        scaled = statistics.median(one / loop for one, loop in zip(rates, plain)) * ISSUE_PLAIN_LOOP
+        print(f"  {label}: {'met' if scaled >= 25_000 else 'NOT met'} at the issue machine's speed "
+              f"(x plain {scaled / ISSUE_PLAIN_LOOP:.2f} x {ISSUE_PLAIN_LOOP:,}: {scaled:,.0f})")
 
 
 if __name__ == "__main__":
