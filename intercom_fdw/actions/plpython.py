@@ -74,8 +74,9 @@ def run(plpy, name: str, args: Sequence[Any]) -> str:
             failure = CanceledError(CANCELED_MESSAGE, detail="the statement was interrupted as Intercom's answer "
                                                              "to this call came back: this call reached Intercom")
             label = None  # counted among those that reached Intercom
-    if isinstance(failure, CanceledError) and pg_interrupts.terminating():  # the backend ends right after
-        failure.message = "terminating connection due to administrator command"
+    ending = pg_interrupts.ending() if isinstance(failure, CanceledError) else None
+    if ending:  # the backend ends right after (terminated, or its client gone)
+        failure.message = ending
     # scrubbed and shortened again: the calls' labels hold the ids they were called for
     message, detail, hint = map(reported_text, _CALLS.reported(number, failure.message, reported_detail(failure),
                                                               failure.hint))

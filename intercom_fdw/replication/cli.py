@@ -176,6 +176,19 @@ def call(conn, query: str, params, canceled_hint: str) -> Outcome:
     return outcome
 
 
+def connect(dsn: str):
+    """The session a CLI CALLs its procedure in: autocommit (the procedures commit as they go), and
+    client_connection_check_interval set (PostgreSQL 14+). Killed (SIGKILL) or cut off by the network,
+    the CLI cannot cancel its CALL, and PostgreSQL notices a lost client only when it next writes to
+    it: the run went on calling Intercom until the second NOTICE after it (a window of up to 30,000
+    rows). With the setting, the backend checks the socket every second, the FDW's waits see that
+    check (pg_interrupts), and the backend ends within about a second."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    conn.execute("SELECT set_config('client_connection_check_interval', '1s', false) "
+                 "WHERE current_setting('server_version_num')::int >= 140000")
+    return conn
+
+
 def reading(conn, dsn: str):
     """A connection to read the summary on: `conn`, or a new one when psycopg closed it (a second
     Ctrl-C while it waited for the cancel, or a CALL that did not end after it)."""
@@ -188,7 +201,7 @@ def run(args: argparse.Namespace, out=None) -> int:
     # tables for, a NOTICE naming the others); naming all would fail each one not imported
     objects = args.objects or None
     progress = Progress(enabled=args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty()))
-    with psycopg.connect(args.dsn, autocommit=True) as conn:  # autocommit: the procedure commits per window
+    with connect(args.dsn) as conn:  # (the procedure commits per window)
         conn.add_notice_handler(progress.notice)
         since = conn.execute("SELECT now()::text").fetchone()[0]
         try:

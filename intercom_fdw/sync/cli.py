@@ -7,11 +7,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from typing import List
+from typing import List, Optional
 
-import psycopg
-
-from intercom_fdw.replication.cli import Progress, call, format_table, reading
+from intercom_fdw.replication.cli import Progress, call, connect, format_table, reading
 from intercom_fdw.sync.objects import SYNC_OBJECTS
 from intercom_fdw.sync.resolve import RULES
 from intercom_fdw.sync.runner import NOTICE_PREFIX
@@ -86,7 +84,7 @@ def run(args: argparse.Namespace, out=None) -> int:
     # tables for); naming all would fail each one not imported
     objects = args.objects or None
     progress = SyncProgress(enabled=args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty()))
-    with psycopg.connect(args.dsn, autocommit=True) as conn:  # autocommit: the procedure commits per change
+    with connect(args.dsn) as conn:  # (the procedure commits per change)
         conn.add_notice_handler(progress.notice)
         since = conn.execute("SELECT now()::text").fetchone()[0]
         try:

@@ -1,5 +1,7 @@
 """Interrupts: every wait of the client ends soon after `interrupted()` says so, a request in flight
 is abandoned (its connection shut down, its thread gone), and the pure decisions behind them."""
+import socket
+import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -69,6 +71,29 @@ def test_the_list_replaces_a_scroll_only_when_it_reaches_every_object(total, ok)
 ])
 def test_an_interrupt_is_due_when_process_interrupts_would_act_on_it(flags, due):
     assert pg_interrupts.interrupt_due(*flags) is due
+
+
+@pytest.mark.parametrize("flags, due", [
+    ((1, 0, 0, 0, 0, 0), True),  # the client is gone: the backend ends (FATAL) at the next check
+    ((1, 0, 0, 0, 1, 0), True),  # ... cancels held off do not keep it
+    ((1, 0, 0, 1, 0, 0), False),  # ... interrupts held off do
+    ((0, 0, 0, 0, 0, 0), False),  # InterruptPending not set yet
+])
+def test_a_lost_client_is_due_as_a_terminate_is(flags, due):
+    assert pg_interrupts.interrupt_due(*flags, client_lost=True) is due
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POLLRDHUP is Linux's")
+def test_a_socket_whose_peer_went_is_closed_and_one_whose_peer_is_there_is_not():
+    ours, peer = socket.socketpair()
+    try:
+        peer.sendall(b"unread")  # data waiting is not a close
+        assert not pg_interrupts.socket_closed(ours.fileno())
+        peer.close()
+        assert pg_interrupts.socket_closed(ours.fileno())
+    finally:
+        ours.close()
+    assert not pg_interrupts.socket_closed(-1)  # PGINVALID_SOCKET
 
 
 def test_outside_a_backend_nothing_is_interrupted():
