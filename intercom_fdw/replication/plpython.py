@@ -10,7 +10,9 @@ from typing import Iterator, List, Optional, Sequence
 
 from intercom_fdw.actions.plpython import _raise, reported
 from intercom_fdw.errors import FDW_ERROR_SQLSTATE, IntercomError
-from intercom_fdw.replication.runner import NOTICE_PREFIX, Replicator, RunCanceled, check_arguments, choose_objects
+from intercom_fdw.replication.runner import (
+    NOTICE_PREFIX, Replicator, RunCanceled, check_arguments, choose_objects, setting_up_replication,
+)
 
 
 class PlpyDatabase:
@@ -59,8 +61,10 @@ def replicate(plpy, objects: Optional[Sequence[str]], target_schema: str, mode: 
         check_arguments(mode, deletes, target_schema)
         strategies = choose_objects(objects)
         db = PlpyDatabase(plpy)
-        replicator = Replicator(db, target_schema, mode, deletes, server)
-        results = replicator.run(strategies if objects else replicator.available(strategies))
+        with setting_up_replication(target_schema):
+            replicator = Replicator(db, target_schema, mode, deletes, server)
+            chosen = strategies if objects else replicator.available(strategies)
+        results = replicator.run(chosen)
     except IntercomError as error:
         failure = error
     except RunCanceled as error:

@@ -8,6 +8,7 @@ stops anywhere resumes from its last committed window.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import traceback
@@ -166,6 +167,33 @@ class RunCanceled(Exception):
         self.reason, self.sqlstate, self.detail, self.hint = reason, sqlstate, detail, hint
 
 
+def canceled_means(error: Exception, detail: str, hint: str) -> Optional[RunCanceled]:
+    """What an interrupt (`interrupted`) means for the run it stopped, as the procedure reports it: a
+    RunCanceled with PostgreSQL's reason and SQLSTATE, and `detail` (what the run had done) and `hint`
+    (what the next run does). None for any other error; an inner run's RunCanceled (sync's pull) as it is."""
+    if isinstance(error, RunCanceled):
+        return error
+    if not interrupted(error):
+        return None
+    sqlstate = str(getattr(error, "sqlstate", "") or "")
+    return RunCanceled(canceled_reason(error), sqlstate if sqlstate.startswith("57") else "57014", detail, hint)
+
+
+@contextlib.contextmanager
+def setting_up(detail: str, hint: str) -> Iterator[None]:
+    """Around a run's setup, before its first object starts (the catalog read, the locks taken, the
+    tables prepared): a cancel or statement_timeout there ends the run with the procedure's own
+    cancel error (canceled_means), as one during an object's run does, not with PostgreSQL's raw one
+    and a Python traceback, nor as one object's failure. There is no state row to record it in."""
+    try:
+        yield
+    except Exception as error:
+        canceled = canceled_means(error, detail, hint)
+        if canceled is None:
+            raise
+        raise canceled from None
+
+
 def after_an_interrupt(error: Exception, record: Callable[[str], None], detail: str, hint: str) -> Exception:
     """Records a run's interrupt (`record(reason)`) and returns the error to raise (RunCanceled, with
     `detail` and `hint`). On multicorn2 the cancel PostgreSQL had pending may act only on the first
@@ -180,8 +208,14 @@ def after_an_interrupt(error: Exception, record: Callable[[str], None], detail: 
             raise
         record(canceled_reason(own))
         error = own
-    sqlstate = str(getattr(error, "sqlstate", "") or "")
-    return RunCanceled(canceled_reason(error), sqlstate if sqlstate.startswith("57") else "57014", detail, hint)
+    return canceled_means(error, detail, hint)
+
+
+def setting_up_replication(schema: str):
+    """setting_up, as replicate() says it."""
+    return setting_up(f"the run was stopped while it prepared, before any object started: nothing was replicated "
+                      f"into {schema}", "the next run of the same mode resumes each object from its last committed "
+                                        "window")
 
 
 def advisory_lock_holders(db: "Database", lock_class: str, key: str) -> Optional[str]:
@@ -253,23 +287,29 @@ class Replicator:
 
     def run(self, strategies: Sequence[Strategy]) -> Dict[str, Optional[str]]:
         """Replicates each object in turn; returns object -> error (None when it succeeded)."""
-        self.refuse_ambiguous(strategies)
-        # Asked first: CREATE SCHEMA IF NOT EXISTS alone tells every later run that it exists (IF NOT
-        # EXISTS stays for a run into the same new schema that creates it meanwhile).
-        if not self.db.rows(f"SELECT 1 FROM pg_namespace WHERE nspname = {literal(self.schema)}"):
-            self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
-        applying = self.set_applying("on")
-        self.db.commit()
-        strategies = self.with_parts(strategies)
-        self.lock(strategies)
+        applying: Optional[str] = None  # the session's value, once set (a refused run restores it too)
+        locked: Optional[List[Strategy]] = None
         results: Dict[str, Optional[str]] = {}
         try:
-            for strategy in strategies:
+            with setting_up_replication(self.schema):
+                self.refuse_ambiguous(strategies)
+                # Asked first: CREATE SCHEMA IF NOT EXISTS alone tells every later run that it exists (IF
+                # NOT EXISTS stays for a run into the same new schema that creates it meanwhile).
+                if not self.db.rows(f"SELECT 1 FROM pg_namespace WHERE nspname = {literal(self.schema)}"):
+                    self.db.rows(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
+                applying = self.set_applying("on")
+                self.db.commit()
+                strategies = self.with_parts(strategies)
+                self.lock(strategies)
+                locked = strategies
+            for strategy in locked:
                 results[strategy.object] = self._run_object(strategy)
         finally:
-            self.unlock(strategies)
-            self.set_applying(applying)
-            self.db.commit()
+            if locked is not None:
+                self.unlock(locked)
+            if applying is not None:
+                self.set_applying(applying)
+                self.db.commit()
         return results
 
     def with_parts(self, strategies: Sequence[Strategy]) -> List[Strategy]:

@@ -8,7 +8,7 @@ from intercom_fdw.errors import FDW_ERROR_SQLSTATE, ConfigurationError, Intercom
 from intercom_fdw.replication.plpython import PlpyDatabase
 from intercom_fdw.replication.runner import RunCanceled
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
-from intercom_fdw.sync.runner import NOTICE_PREFIX, Syncer, check_arguments, choose_objects
+from intercom_fdw.sync.runner import NOTICE_PREFIX, Syncer, check_arguments, choose_objects, setting_up_sync
 
 
 def _outside_a_transaction_block(plpy) -> None:
@@ -30,14 +30,15 @@ def _outside_a_transaction_block(plpy) -> None:
 def sync(plpy, objects: Optional[Sequence[str]], target_schema: str, conflict: str, server: Optional[str]) -> None:
     try:
         check_arguments(conflict, target_schema)
-        _outside_a_transaction_block(plpy)
         chosen = choose_objects(objects)
-        # the pull's notices keep replication's prefix (the CLI reads both)
-        syncer = Syncer(PlpyDatabase(plpy), target_schema, conflict, server,
-                        notice=lambda message: plpy.notice(NOTICE_PREFIX + message))
-        if not objects:  # those of the 7 whose foreign table the server has
-            kept = {s.object for s in syncer.replicator.available([STRATEGIES_BY_OBJECT[o.object] for o in chosen])}
-            chosen = [o for o in chosen if o.object in kept]
+        with setting_up_sync():
+            _outside_a_transaction_block(plpy)
+            # the pull's notices keep replication's prefix (the CLI reads both)
+            syncer = Syncer(PlpyDatabase(plpy), target_schema, conflict, server,
+                            notice=lambda message: plpy.notice(NOTICE_PREFIX + message))
+            if not objects:  # those of the 7 whose foreign table the server has
+                kept = {s.object for s in syncer.replicator.available([STRATEGIES_BY_OBJECT[o.object] for o in chosen])}
+                chosen = [o for o in chosen if o.object in kept]
         results = syncer.run(chosen)
     except IntercomError as error:
         failure = error

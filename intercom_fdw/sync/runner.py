@@ -25,7 +25,7 @@ from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
 from intercom_fdw.replication.runner import (
-    SYNC_LOCK_CLASS, Database, Replicator, advisory_lock_holders, after_an_interrupt, busy, interrupted)
+    SYNC_LOCK_CLASS, Database, Replicator, advisory_lock_holders, after_an_interrupt, busy, interrupted, setting_up)
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
 from intercom_fdw.sync.objects import (
     CREATED_SLACK, DEFAULT_SEARCH_LAG, SEARCH_LAG_SETTING, SYNC_OBJECTS, SYNC_OBJECTS_BY_NAME, SyncObject,
@@ -46,6 +46,12 @@ LOCK_CLASS = SYNC_LOCK_CLASS
 # of columns it won): not captured, and, unlike 'on' (replication's pull), not keeping the local
 # values of pending changes (sqlgen.py's trigger).
 PUSHING = "pushing"
+
+
+def setting_up_sync():
+    """replication's setting_up, as sync() says it (a table replicated for the first time stays so)."""
+    return setting_up("the run was stopped while it prepared its tables, before any change was pushed: nothing was "
+                      "pushed to Intercom", "the next run pushes the changes not yet done, then pulls Intercom's")
 
 
 class Rejected(Exception):
@@ -116,34 +122,39 @@ class Syncer:
 
     # ---- the run ---------------------------------------------------------------------------
     def run(self, objects: Sequence[SyncObject]) -> Dict[str, ObjectResult]:
-        self.check_privileges(objects)
-        if self.db.rows(f"SELECT to_regnamespace({literal(ident(self.schema))}) IS NULL AS missing")[0]["missing"]:
-            self.db.rows(f"CREATE SCHEMA {ident(self.schema)}")  # (IF NOT EXISTS would say so in a NOTICE each run)
-        applying = self.replicator.set_applying("on")
-        self.db.commit()
+        applying: Optional[str] = None  # the session's value, once set (restored however the run ends)
         locked: List[SyncObject] = []
         replicated = self.replicator.with_parts([STRATEGIES_BY_OBJECT[o.object] for o in objects])
         replication_locked = False
         results: Dict[str, ObjectResult] = {}
         try:
-            for obj in objects:
-                self._lock(obj)
-                locked.append(obj)
-            self.replicator.lock(replicated)  # before any write (the trigger's DDL too): a replicate() refuses
-            replication_locked = True
-            tables: Dict[str, Table] = {}
-            fresh: List[str] = []  # replicated by this run for the first time: pulled already, nothing to push
-            for obj in objects:
-                try:
-                    tables[obj.object] = self._enable(obj, fresh)
-                except Exception as error:  # noqa: BLE001  (reported per object; the others go on)
-                    self.db.rollback()
-                    results[obj.object] = ObjectResult(Counters(), _message(error))
-            # rows marked deleted since the last run started (by its pull, or a replicate() since) are checked
-            # again when the list leaves some out; read before the push overwrites the state row
-            since = {o.object: self._last_start(o) for o in objects if o.listed_partially and o.object in tables}
-            self.replicator.set_applying(PUSHING)
-            self.db.commit()  # committed: a change's rollback does not undo it
+            with setting_up_sync():
+                self.check_privileges(objects)
+                if self.db.rows(f"SELECT to_regnamespace({literal(ident(self.schema))}) IS NULL AS missing"
+                                )[0]["missing"]:
+                    self.db.rows(f"CREATE SCHEMA {ident(self.schema)}")  # (IF NOT EXISTS: a NOTICE each run)
+                applying = self.replicator.set_applying("on")
+                self.db.commit()
+                for obj in objects:
+                    self._lock(obj)
+                    locked.append(obj)
+                self.replicator.lock(replicated)  # before any write (the trigger's DDL too): a replicate() refuses
+                replication_locked = True
+                tables: Dict[str, Table] = {}
+                fresh: List[str] = []  # replicated by this run for the first time: pulled already, nothing to push
+                for obj in objects:
+                    try:
+                        tables[obj.object] = self._enable(obj, fresh)
+                    except Exception as error:  # noqa: BLE001  (reported per object; the others go on)
+                        self.db.rollback()
+                        if interrupted(error):  # a cancel or statement_timeout ends the run (setting_up)
+                            raise
+                        results[obj.object] = ObjectResult(Counters(), _message(error))
+                # rows marked deleted since the last run started (by its pull, or a replicate() since) are
+                # checked again when the list leaves some out; read before the push overwrites the state row
+                since = {o.object: self._last_start(o) for o in objects if o.listed_partially and o.object in tables}
+                self.replicator.set_applying(PUSHING)
+                self.db.commit()  # committed: a change's rollback does not undo it
             for obj in objects:
                 if obj.object in tables:
                     results[obj.object] = self._push(obj, tables[obj.object])
@@ -171,8 +182,9 @@ class Syncer:
                 self.replicator.unlock(replicated)
             for obj in locked:
                 self.db.rows(f"SELECT pg_advisory_unlock({LOCK_CLASS}, {self._lock_key(obj)})")
-            self.replicator.set_applying(applying)
-            self.db.commit()
+            if applying is not None:
+                self.replicator.set_applying(applying)
+                self.db.commit()
         return results
 
     def check_privileges(self, objects: Sequence[SyncObject]) -> None:

@@ -6,12 +6,15 @@ The extension must be the one of this checkout (sql/): run the tests with PG_BIN
 PostgreSQL where `make -C sql install` put it.
 """
 import random
+import threading
+import time
 
 import psycopg
 import pytest
 import requests
 from psycopg import sql
 
+from intercom_fdw.replication.runner import APPLYING_SETTING
 from intercom_fdw.replication.strategies import STRATEGIES
 
 OBJECTS = tuple(s.object for s in STRATEGIES)
@@ -70,6 +73,43 @@ def state(conn, schema="intercom_replica"):
     rows = conn.execute("SELECT * FROM intercom_fdw.replication_state WHERE target_schema = %s", (schema,))
     names = [c.name for c in rows.description]
     return {r[0]: dict(zip(names, r)) for r in rows.fetchall()}
+
+
+def applying(conn) -> str:
+    """The session's APPLYING_SETTING: sync's capture triggers skip the session's writes while it is on."""
+    return conn.execute("SELECT coalesce(current_setting(%s, true), '')", (APPLYING_SETTING,)).fetchone()[0]
+
+
+def canceled_while_blocked(pg, db, call):
+    """Runs `call(conn)` in a session of its own, cancels it once it waits for a lock, and returns the
+    error's diag, having checked that the run left the session as it found it: APPLYING_SETTING off
+    (the session's own edits of a synced table are captured again) and no advisory lock held."""
+    conn = psycopg.connect(pg.dsn(db), autocommit=True)
+    try:
+        failed = []
+
+        def run():
+            try:
+                call(conn)
+            except psycopg.Error as error:
+                failed.append(error)
+        thread = threading.Thread(target=run)
+        thread.start()
+        with psycopg.connect(pg.dsn(db), autocommit=True) as admin:
+            deadline = time.monotonic() + 30
+            while not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s "
+                                    "AND wait_event_type = 'Lock'", (conn.info.backend_pid,)).fetchone()[0]:
+                assert thread.is_alive() and time.monotonic() < deadline, failed
+                time.sleep(0.02)
+            admin.execute("SELECT pg_cancel_backend(%s)", (conn.info.backend_pid,))
+        thread.join(30)
+        assert failed, "not canceled"
+        assert applying(conn) == ""
+        assert not conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                "AND pid = pg_backend_pid()").fetchone()[0]
+        return failed[0].diag
+    finally:
+        conn.close()
 
 
 def columns(conn, schema, table):

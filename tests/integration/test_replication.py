@@ -8,10 +8,11 @@ import time
 import psycopg
 import pytest
 
+from intercom_fdw.replication.runner import LOCK_CLASS
 from tests.emulator_fixtures import running_emulator
 from tests.integration.replication_fixtures import (  # noqa: F401  (fixtures)
-    OBJECTS, differences, intercom, random_changes, replica_db, replicate, setup_database, state,
-    ticket_type_tables, unseen_by_incremental,
+    OBJECTS, applying, canceled_while_blocked, differences, intercom, random_changes, replica_db, replicate,
+    setup_database, state, ticket_type_tables, unseen_by_incremental,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -174,6 +175,32 @@ def test_a_second_run_at_once_refuses(pg, db, replica_db, intercom):
     finally:
         intercom.knobs(latency_ms=0)
     assert not failed and state(replica_db)["conversation_parts"]["status"] == "succeeded"
+
+
+def test_a_refused_run_leaves_the_session_captured_again(pg, db, replica_db):
+    # A run refused (another run holds the object's lock) left the session's intercom_fdw.applying 'on':
+    # the session's own edits of a synced table were no longer captured, and never reached Intercom.
+    with psycopg.connect(pg.dsn(db), autocommit=True) as other:
+        other.execute(f"SELECT pg_advisory_lock({LOCK_CLASS}, hashtext('intercom_replica.segments'))")
+        with pytest.raises(psycopg.Error, match="segments is being replicated into intercom_replica by another run"):
+            replicate(replica_db, objects=["segments"])
+    assert applying(replica_db) == ""
+
+
+def test_a_cancel_while_the_run_prepares_is_the_procedures_own(pg, db, replica_db, intercom):
+    # A cancel before the first object started (here: creating the target schema, which another session
+    # is creating in a transaction still open) said "spiexceptions.QueryCanceled: canceling statement ..."
+    # with a Python traceback, not what the run had done and what the next one does.
+    with psycopg.connect(pg.dsn(db)) as other:  # (a transaction: the schema is not committed)
+        other.execute("CREATE SCHEMA being_prepared")
+        diag = canceled_while_blocked(pg, db, lambda conn: replicate(conn, objects=["segments"],
+                                                                     schema="being_prepared"))
+        other.rollback()
+    assert (diag.sqlstate, diag.message_primary, diag.message_detail, diag.message_hint) == (
+        "57014", "intercom_fdw.replicate(): canceling statement due to user request",
+        "the run was stopped while it prepared, before any object started: nothing was replicated into being_prepared",
+        "the next run of the same mode resumes each object from its last committed window")
+    assert state(replica_db, "being_prepared") == {}
 
 
 def test_bad_arguments_fail_before_any_call(replica_db, intercom):

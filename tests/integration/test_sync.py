@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from tests.emulator_fixtures import running_emulator
-from tests.integration.replication_fixtures import intercom, replica_db  # noqa: F401  (fixtures)
+from tests.integration.replication_fixtures import canceled_while_blocked, intercom, replica_db  # noqa: F401  (fixtures)
 from tests.integration.sync_fixtures import (
     all_of, changes, conflicts, local_row, open_changes, sync, sync_fails, writes,
 )
@@ -401,6 +401,26 @@ def test_a_pull_keeps_the_local_values_of_changes_not_sent_yet(synced, intercom)
     intercom.send("PUT", f"/contacts/{edited}", {"name": "Intercom Again"})
     sync(db, objects=["contacts"])
     assert local_row(db, "contacts", edited)["name"] == "Intercom Again" and open_changes(db) == []
+
+
+def test_a_cancel_while_sync_prepares_its_tables_is_the_procedures_own(pg, db, synced, intercom):
+    # A cancel while sync prepared a table (its capture trigger installed, here waiting for another
+    # session's lock on the table) was taken for that object's failure (HV000 "... objects failed or had
+    # rejected changes: contacts"), and the run went on with the next object. It ends the run.
+    key = _contact(synced, 17)
+    synced.execute("UPDATE intercom_replica.contacts SET name = 'Sent By The Next Run' WHERE id = %s", (key,))
+    intercom.reset_counters()
+    with psycopg.connect(pg.dsn(db)) as other:  # (a transaction: the lock is held until it ends)
+        other.execute("LOCK TABLE intercom_replica.contacts IN ACCESS EXCLUSIVE MODE")
+        diag = canceled_while_blocked(pg, db, lambda conn: sync(conn, objects=["contacts", "companies"]))
+        other.rollback()
+    assert (diag.sqlstate, diag.message_primary, diag.message_detail, diag.message_hint) == (
+        "57014", "intercom_fdw.sync(): canceling statement due to user request",
+        "the run was stopped while it prepared its tables, before any change was pushed: nothing was pushed to Intercom",
+        "the next run pushes the changes not yet done, then pulls Intercom's")
+    assert writes(intercom) == {} and [c["status"] for c in open_changes(synced)] == ["pending"]
+    sync(synced, objects=["contacts"])
+    assert intercom.send("GET", f"/contacts/{key}")["name"] == "Sent By The Next Run"
 
 
 def test_sync_refuses_to_run_inside_a_transaction_block(synced, intercom):
