@@ -290,3 +290,40 @@ def ctrl_c_during(argv, ready, env=None, deadline_s=60, signum=None):
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def killed_while_calling(conn, intercom, argv, call, env=None, latency_ms=5000):
+    """Runs the CLI `argv` with each Intercom answer `latency_ms` late, SIGKILLs it once its CALL
+    (`call`: how its query starts) has a request in flight, and asserts that the CALL's backend ends
+    within 3 s and Intercom is called no more (`conn`: a session of the test's own)."""
+    import os
+    import subprocess
+
+    before = intercom.calls()["total"]
+    intercom.knobs(latency_ms=latency_ms)
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, **(env or {})})
+    try:
+        deadline = time.monotonic() + 60
+        backend = None
+        while backend is None or intercom.calls()["total"] == before:  # the CALL has a request in flight
+            assert process.poll() is None and time.monotonic() < deadline, "the run never got under way"
+            time.sleep(0.05)
+            found = conn.execute("SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s",
+                                 (call + "%",)).fetchone()
+            backend = found and found[0]
+        process.kill()
+        process.wait(10)
+        killed = time.monotonic()
+        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,)).fetchone()[0]:
+            assert time.monotonic() - killed < 3, "the backend of the killed CLI still runs its CALL"
+            time.sleep(0.05)
+        print(f"the backend ended {time.monotonic() - killed:.2f} s after the kill")
+        calls = intercom.calls()["total"]
+        time.sleep(2)
+        assert intercom.calls()["total"] == calls  # nothing calls Intercom any more
+    finally:
+        intercom.knobs(latency_ms=0)
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)

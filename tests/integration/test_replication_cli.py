@@ -1,5 +1,4 @@
 """`intercom-fdw replicate` as a user runs it: progress per object, a summary table, the exit status."""
-import os
 import signal
 import subprocess
 import sys
@@ -8,7 +7,9 @@ import time
 import pytest
 
 from tests.emulator_fixtures import running_emulator
-from tests.integration.replication_fixtures import ctrl_c_during, intercom, replica_db, setup_database, state  # noqa: F401  (fixtures)
+from tests.integration.replication_fixtures import (  # noqa: F401  (fixtures)
+    ctrl_c_during, intercom, killed_while_calling, replica_db, setup_database, state,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -115,36 +116,11 @@ def test_a_run_whose_cli_was_killed_stops_calling_intercom(pg, db, replica_db, i
     # when it next writes to its socket, and the backend went on calling Intercom, window after window, until
     # the second NOTICE after the kill failed. The CLI sets client_connection_check_interval, and the FDW's
     # waits see the lost client as an interrupt (pg_interrupts): the backend ends within about a second.
-    schema = "cli_sigkill"
-    route = "POST /contacts/search"
-    before = intercom.calls()["by_route"].get(route, 0)
-    intercom.knobs(latency_ms=5000)
-    process = subprocess.Popen([sys.executable, "-m", "intercom_fdw.tools.cli", "replicate", "--dsn", pg.dsn(db),
-                                "--schema", schema, "contacts"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "PGOPTIONS": "-c intercom_fdw.replicate_window_rows=10"})
-    try:
-        deadline = time.monotonic() + 60
-        while intercom.calls()["by_route"].get(route, 0) == before:  # a request of the run in flight
-            assert process.poll() is None and time.monotonic() < deadline, "the run never got under way"
-            time.sleep(0.05)
-        backend = replica_db.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'CALL intercom_fdw.replicate%' "
-                                     "AND state = 'active'").fetchone()[0]
-        process.kill()
-        process.wait(10)
-        killed = time.monotonic()
-        while replica_db.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,)).fetchone()[0]:
-            assert time.monotonic() - killed < 3, "the backend of the killed CLI still runs its CALL"
-            time.sleep(0.05)
-        print(f"the backend ended {time.monotonic() - killed:.2f} s after the kill")
-        calls = intercom.calls()["total"]
-        time.sleep(2)
-        assert intercom.calls()["total"] == calls  # nothing calls Intercom any more
-    finally:
-        intercom.knobs(latency_ms=0)
-        if process.poll() is None:
-            process.kill()
+    killed_while_calling(replica_db, intercom, [sys.executable, "-m", "intercom_fdw.tools.cli", "replicate", "--dsn",
+                                                pg.dsn(db), "--schema", "cli_sigkill", "contacts"],
+                         "CALL intercom_fdw.replicate", env={"PGOPTIONS": "-c intercom_fdw.replicate_window_rows=10"})
     # the run's committed windows stand: its state row says running, and the next run resumes it
-    assert state(replica_db, schema)["contacts"]["status"] == "running"
+    assert state(replica_db, "cli_sigkill")["contacts"]["status"] == "running"
 
 
 def test_no_object_named_replicates_those_imported_as_the_procedure_does(pg, emulator):

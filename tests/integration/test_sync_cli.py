@@ -5,7 +5,9 @@ import sys
 import pytest
 
 from tests.emulator_fixtures import running_emulator
-from tests.integration.replication_fixtures import ctrl_c_during, intercom, replica_db, setup_database  # noqa: F401  (fixtures)
+from tests.integration.replication_fixtures import (  # noqa: F401  (fixtures)
+    ctrl_c_during, intercom, killed_while_calling, replica_db, setup_database,
+)
 from tests.integration.sync_fixtures import open_changes
 
 pytestmark = pytest.mark.timeout(120)
@@ -55,15 +57,21 @@ def test_a_rejected_change_makes_the_exit_status_non_zero(pg, db, replica_db):
     assert _cli("--dsn", pg.dsn(db), "contacts").returncode == 0
 
 
+def _renamed_after_a_sync(pg, db, replica_db, prefix, count):
+    """Syncs contacts, then renames `count` of them locally ("<prefix> <id>"); their ids."""
+    assert _cli("--dsn", pg.dsn(db), "contacts").returncode == 0
+    keys = [r[0] for r in replica_db.execute("SELECT id FROM intercom_replica.contacts WHERE id NOT LIKE 'local:%%' "
+                                             "ORDER BY id LIMIT %s", (count,)).fetchall()]
+    for key in keys:
+        replica_db.execute("UPDATE intercom_replica.contacts SET name = %s WHERE id = %s", (f"{prefix} {key}", key))
+    return keys
+
+
 def test_ctrl_c_stops_the_run_says_so_and_the_next_run_pushes_the_rest_once(pg, db, replica_db, intercom):
     # Ctrl-C during the CALL printed a Python traceback (KeyboardInterrupt), no summary and no word of what
     # became of the changes, and the process died by the signal. Now: the summary (contacts' push canceled),
     # what the next run does, exit status 130; the next run pushes the rest.
-    assert _cli("--dsn", pg.dsn(db), "contacts").returncode == 0
-    keys = [r[0] for r in replica_db.execute("SELECT id FROM intercom_replica.contacts WHERE id NOT LIKE 'local:%' "
-                                             "ORDER BY id LIMIT 10").fetchall()]
-    for key in keys:
-        replica_db.execute("UPDATE intercom_replica.contacts SET name = %s WHERE id = %s", (f"Ctrl-C {key}", key))
+    keys = _renamed_after_a_sync(pg, db, replica_db, "Ctrl-C", 10)
 
     def one_pushed():
         return replica_db.execute("SELECT count(*) FROM intercom_fdw.sync_changes WHERE object = 'contacts' "
@@ -85,6 +93,18 @@ def test_ctrl_c_stops_the_run_says_so_and_the_next_run_pushes_the_rest_once(pg, 
     assert _cli("--dsn", pg.dsn(db), "contacts").returncode == 0
     assert open_changes(replica_db) == []
     assert {intercom.send("GET", f"/contacts/{k}")["name"] for k in keys} == {f"Ctrl-C {k}" for k in keys}
+
+
+def test_a_run_whose_cli_was_killed_stops_calling_intercom(pg, db, replica_db, intercom):
+    # As replicate's: SIGKILL left the push going on, a change after another, until the second NOTICE after
+    # the kill failed. The backend ends within about a second; the next run pushes the rest.
+    keys = _renamed_after_a_sync(pg, db, replica_db, "Killed", 5)
+    killed_while_calling(replica_db, intercom, [sys.executable, "-m", "intercom_fdw.tools.cli", "sync", "--dsn",
+                                                pg.dsn(db), "contacts"], "CALL intercom_fdw.sync")
+    assert [c for c in open_changes(replica_db) if c["object"] == "contacts"]  # stopped part-way
+    assert _cli("--dsn", pg.dsn(db), "contacts").returncode == 0
+    assert {intercom.send("GET", f"/contacts/{k}")["name"] for k in keys} == {f"Killed {k}" for k in keys}
+
 
 def test_no_object_named_syncs_those_imported_as_the_procedure_does(pg, emulator):
     # As intercom-fdw replicate: given no object, the CLI named all 7, so a server with only contacts
