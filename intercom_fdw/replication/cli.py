@@ -182,7 +182,8 @@ def connect(dsn: str):
     the CLI cannot cancel its CALL, and PostgreSQL notices a lost client only when it next writes to
     it: the run went on calling Intercom until the second NOTICE after it (a window of up to 30,000
     rows). With the setting, the backend checks the socket every second, the FDW's waits see that
-    check (pg_interrupts), and the backend ends within about a second."""
+    check (pg_interrupts), and the backend ends within about a second of the socket's close (a network
+    gone without a word is seen once TCP itself gives the connection up: the server's keepalives)."""
     conn = psycopg.connect(dsn, autocommit=True)
     conn.execute("SELECT set_config('client_connection_check_interval', '1s', false) "
                  "WHERE current_setting('server_version_num')::int >= 140000")
