@@ -49,15 +49,14 @@ def projection(items_key: str, fields: FrozenSet[str]) -> Callable[[bytes], Any]
     values = attrgetter(*slots) if len(slots) > 1 else (lambda one, get=attrgetter(slots[0]): (get(one),))
 
     def decode_page(body: bytes) -> Any:
-        page = {}
-        for key, raw in _TOP.decode(body).items():
-            if key == items_key:
-                page[key] = [dict(zip(names, values(one))) for one in items.decode(raw)]
-            else:
-                page[key] = _ANY.decode(raw)
-        return page
+        return _page(body, items_key, lambda raw: [dict(zip(names, values(one))) for one in items.decode(raw)])
 
     return decode_page
+
+
+def _page(body: bytes, items_key: str, decode_items: Callable[[msgspec.Raw], Any]) -> dict:
+    """A page with its `items_key` read by `decode_items`, its other keys decoded whole."""
+    return {key: decode_items(raw) if key == items_key else _ANY.decode(raw) for key, raw in _TOP.decode(body).items()}
 
 
 class DeferredItems(list):
@@ -76,17 +75,13 @@ def deferred(items_key: str) -> Callable[[bytes], Any]:
     whole); a body holding the escape of U+0000 is decoded whole (the client replaces that
     character in every string of a page it reads)."""
 
+    def deferred_items(raw: msgspec.Raw) -> DeferredItems:
+        items = DeferredItems(_RAW_ITEMS.decode(raw))
+        items.key, items.whole = items_key, None
+        return items
+
     def decode_page(body: bytes) -> Any:
-        if b"\\u0000" in body:
-            return _ANY.decode(body)
-        page = {}
-        for key, raw in _TOP.decode(body).items():
-            if key == items_key:
-                page[key] = items = DeferredItems(_RAW_ITEMS.decode(raw))
-                items.key, items.whole = key, None
-            else:
-                page[key] = _ANY.decode(raw)
-        return page
+        return _ANY.decode(body) if b"\\u0000" in body else _page(body, items_key, deferred_items)
 
     return decode_page
 

@@ -376,6 +376,10 @@ def _parsed_json(response: Response, body: bytes, method: str, path: str, decode
                 if type(items) is decoding.DeferredItems:  # for an item only a full decode refuses
                     items.whole = functools.partial(_whole_items, response, method, path, items.key)
             return parsed
+    return _parsed_by_requests(response, method, path)
+
+
+def _parsed_by_requests(response: Response, method: str, path: str):
     try:
         return response.json()
     except ValueError:
@@ -385,10 +389,7 @@ def _parsed_json(response: Response, body: bytes, method: str, path: str, decode
 def _whole_items(response: Response, method: str, path: str, key: str) -> list:
     """The items under `key` of a page read whole by requests' parser (a deferred page's, whose
     items msgspec could bound but one of which it cannot decode)."""
-    try:
-        return response.json()[key]
-    except ValueError:
-        raise error_mapping.error_for_unreadable_body(response.status_code, method, path, response.text) from None
+    return _parsed_by_requests(response, method, path)[key]
 
 
 def _is_utf8(encoding: Optional[str]) -> bool:
