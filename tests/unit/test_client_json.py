@@ -75,3 +75,32 @@ def test_a_page_a_projection_cannot_read_is_read_whole(body):
                              item_fields=frozenset({"id"}))
         got = list(client_against(api).iter_items(request))
     assert got == (list(body["data"]) if isinstance(body, dict) else [body])  # as a whole parse gives it
+
+
+@pytest.mark.parametrize("body", [
+    b'{"type": "list", "data": [{"id": "1", "n": {"deep": [1, 2]}}, {"id": "2"}], "total_count": 2,'
+    b' "pages": {"type": "pages", "next": {"starting_after": "x"}}}',  # a page of the usual keys: one pass
+    b'{"pages": null, "data": [], "type": "list"}',  # another order, an empty list, a key null
+    b'{"data": [{"a": 1}], "data": [{"b": 2}], "total_count": 1, "total_count": 2}',  # repeated keys: the last
+    b'{"data": [{"a": 1}], "scroll_param": "s", "total_count": 1}',  # another key: two passes
+    b'{"type": "list", "total_count": 0}',  # no items
+    b'{"data": [1, "x", null, [2]], "type": "list"}',  # items that are not objects
+    b' { "data" : [ { "id" : "1" } ] , "type" : "list" } ',  # blanks
+])
+@pytest.mark.parametrize("items_key", ["data", "type"])
+def test_a_deferred_page_decodes_as_the_whole_body_does(body, items_key):
+    """Both ways of splitting a page (decoding.deferred: one pass over a page of the usual keys, two
+    otherwise) give what decoding the body whole gives, once the items are decoded."""
+    from intercom_fdw.client import decoding
+
+    whole = decoding.decode(body)
+    try:
+        page = decoding.deferred(items_key)(body)
+    except decoding.MsgspecError:  # items that are not a list: the client then reads the body whole
+        assert not isinstance(whole.get(items_key), list)
+        return
+    items = page.get(items_key)
+    if items_key in whole:
+        assert type(items) is decoding.DeferredItems
+        page = {**page, items_key: list(decoding.decoded(items))}
+    assert page == whole
