@@ -211,6 +211,8 @@ build_object(PyObject *dict, JsonbValue *out)
 			   *value;
 	int			i = 0,
 				kept = 0;
+	/* distinct str have distinct UTF-8: keys of the same bytes only in another server encoding */
+	bool		may_repeat = GetDatabaseEncoding() != PG_UTF8;
 
 	while (i < n && PyDict_Next(dict, &pos, &key, &value))
 	{
@@ -231,7 +233,7 @@ build_object(PyObject *dict, JsonbValue *out)
 		JsonbPair  *pair;
 
 		/* keys of the same bytes (distinct str in another encoding): the later wins, as in jsonb_in */
-		if (j > 0 && same_key(&sorted[j - 1]->key, &sorted[j]->key))
+		if (may_repeat && j > 0 && same_key(&sorted[j - 1]->key, &sorted[j]->key))
 			kept--;
 		pair = &out->val.object.pairs[kept++];
 		pair->key = sorted[j]->key;
@@ -264,8 +266,6 @@ build_array(PyObject *seq, JsonbValue *out)
 static void
 build_value(PyObject *obj, JsonbValue *out)
 {
-	/* nested (even self-referencing) containers recurse here: stop with an ERROR, not a crash */
-	check_stack_depth();
 	if (obj == Py_None)
 		out->type = jbvNull;
 	else if (PyBool_Check(obj))
@@ -279,10 +279,15 @@ build_value(PyObject *obj, JsonbValue *out)
 		build_int(obj, out);
 	else if (PyFloat_Check(obj))
 		build_float(obj, out);
-	else if (PyDict_Check(obj))
-		build_object(obj, out);
-	else if (PyList_Check(obj) || PyTuple_Check(obj))
-		build_array(obj, out);
+	else if (PyDict_Check(obj) || PyList_Check(obj) || PyTuple_Check(obj))
+	{
+		/* nested (even self-referencing) containers recurse here: stop with an ERROR, not a crash */
+		check_stack_depth();
+		if (PyDict_Check(obj))
+			build_object(obj, out);
+		else
+			build_array(obj, out);
+	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
