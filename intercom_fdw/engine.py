@@ -48,7 +48,7 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
     # (columns compared here keep their text and datetimes: JSON text compares and sorts, dicts do
     # not, and the values compared with are datetimes)
     shaper = RowShaper((c for c in table_columns if c.name in needed), set(jsonb_objects) - compared,
-                       None if compared else order, set(unix_seconds) - compared)
+                       None if compared else order, set(unix_seconds) - compared, injected_columns(plan))
     fields = item_fields(plan, shaper.columns)
     if fields is not None:
         plan = replace(plan, calls=tuple(replace(call, item_fields=fields) for call in plan.calls))
@@ -64,6 +64,17 @@ def rows(plan: ScanPlan, client, table_columns: Sequence[Column], selected: Iter
         stop = None if plan.limit is None else plan.offset + plan.limit
         stream = islice(stream, plan.offset, stop)
     return stream
+
+
+def injected_columns(plan: ScanPlan) -> FrozenSet[str]:
+    """The columns whose values the plan's objects may come with (objects()' and
+    _with_member_values' second element): its calls' inject, a child scan's parent key column
+    (ChildCalls.call and _children), the MemberFilter columns."""
+    names = {name for call in plan.calls for name in call.inject}
+    if plan.child_calls:
+        names.add(plan.child_calls.column)
+    names.update(column for column, _, _, _ in plan.member_values)
+    return frozenset(names)
 
 
 def _shaped(found, shape) -> Iterator[Row]:

@@ -351,6 +351,14 @@ def test_child_table_without_parent_values_scans_the_parent():
     assert scan_plan.calls == () and scan_plan.child_calls.parent_plan.calls[0].path == "/contacts"
 
 
+def test_the_injected_columns_are_those_the_objects_come_with():
+    from intercom_fdw.engine import injected_columns
+
+    assert injected_columns(plan("contact_tags")) == {"contact_id"}  # a scan of the parent
+    assert injected_columns(plan("contact_tags", [Condition("contact_id", "=", "c1")])) == {"contact_id"}
+    assert injected_columns(plan("contacts")) == set()
+
+
 def test_conversation_parts_come_from_the_conversation():
     call = only_call(plan("conversation_parts", [Condition("conversation_id", "=", "9")]))
     assert (call.path, call.items_key) == ("/conversations/9", "conversation_parts.conversation_parts")

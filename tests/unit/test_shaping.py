@@ -40,6 +40,9 @@ def test_injected_parent_key_and_fallback():
     assert row == {"contact_id": "c1", "id": "t1"}
     row = shape([text("email")], {"email": "own@x"}, {"email": "asked@x"})
     assert row["email"] == "own@x"
+    # only the columns named injected take a value from `inject` (engine.injected_columns)
+    shaper = RowShaper([parent_key("contact_id"), text("email")], injected={"contact_id"})
+    assert shaper({}, {"contact_id": "c1", "email": "asked@x"}) == {"contact_id": "c1", "email": None}
 
 
 def test_custom_attribute_names_with_dots():
