@@ -180,11 +180,13 @@ def canceled_means(error: Exception, detail: str, hint: str) -> Optional[RunCanc
 
 
 @contextlib.contextmanager
-def setting_up(detail: str, hint: str) -> Iterator[None]:
-    """Around a run's setup, before its first object starts (the catalog read, the locks taken, the
-    tables prepared): a cancel or statement_timeout there ends the run with the procedure's own
-    cancel error (canceled_means), as one during an object's run does, not with PostgreSQL's raw one
-    and a Python traceback, nor as one object's failure. There is no state row to record it in."""
+def canceled_as(detail: str, hint: str) -> Iterator[None]:
+    """Around a part of a run that has no state row to record a stop in (its setup, before its first
+    object starts: the catalog read, the locks taken, the tables prepared; sync's steps after its
+    push): a cancel or statement_timeout there ends the run with the procedure's own cancel error
+    (canceled_means), saying `detail` and `hint`, as one during an object's run does, not with
+    PostgreSQL's raw one and a Python traceback, nor as one object's failure. An inner run's
+    RunCanceled (sync's pull) leaves as it is."""
     try:
         yield
     except Exception as error:
@@ -212,8 +214,8 @@ def after_an_interrupt(error: Exception, record: Callable[[str], None], detail: 
 
 
 def setting_up_replication(schema: str):
-    """setting_up, as replicate() says it."""
-    return setting_up(f"the run was stopped while it prepared, before any object started: nothing was replicated "
+    """canceled_as, as replicate() says it."""
+    return canceled_as(f"the run was stopped while it prepared, before any object started: nothing was replicated "
                       f"into {schema}", "the next run of the same mode resumes each object from its last committed "
                                         "window")
 

@@ -25,7 +25,7 @@ from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
 from intercom_fdw.replication.planning import STATE_SCHEMA, Source, Table, ident, literal
 from intercom_fdw.replication.runner import (
-    SYNC_LOCK_CLASS, Database, Replicator, advisory_lock_holders, after_an_interrupt, busy, interrupted, setting_up)
+    SYNC_LOCK_CLASS, Database, Replicator, advisory_lock_holders, after_an_interrupt, busy, interrupted, canceled_as)
 from intercom_fdw.replication.strategies import STRATEGIES_BY_OBJECT
 from intercom_fdw.sync.objects import (
     CREATED_SLACK, DEFAULT_SEARCH_LAG, SEARCH_LAG_SETTING, SYNC_OBJECTS, SYNC_OBJECTS_BY_NAME, SyncObject,
@@ -48,9 +48,18 @@ LOCK_CLASS = SYNC_LOCK_CLASS
 PUSHING = "pushing"
 
 
+def after_the_push(results: Dict[str, "ObjectResult"]):
+    """replication's canceled_as for the steps after the push (the pull, the rows it marked deleted
+    read back by id): what the push sent is done (sync_changes), and the next run pulls again."""
+    pushed = sum(r.counters.changes_pushed for r in results.values())
+    return canceled_as(f"the run was stopped after its push, before its pull ended: the {pushed} changed rows it "
+                       "pushed reached Intercom (done in intercom_fdw.sync_changes)",
+                       "the next run pulls Intercom's changes again (and pushes what is still pending)")
+
+
 def setting_up_sync():
-    """replication's setting_up, as sync() says it (a table replicated for the first time stays so)."""
-    return setting_up("the run was stopped while it prepared its tables, before any change was pushed: nothing was "
+    """replication's canceled_as, as sync() says it (a table replicated for the first time stays so)."""
+    return canceled_as("the run was stopped while it prepared its tables, before any change was pushed: nothing was "
                       "pushed to Intercom", "the next run pushes the changes not yet done, then pulls Intercom's")
 
 
@@ -147,7 +156,7 @@ class Syncer:
                         tables[obj.object] = self._enable(obj, fresh)
                     except Exception as error:  # noqa: BLE001  (reported per object; the others go on)
                         self.db.rollback()
-                        if interrupted(error):  # a cancel or statement_timeout ends the run (setting_up)
+                        if interrupted(error):  # a cancel or statement_timeout ends the run (canceled_as)
                             raise
                         results[obj.object] = ObjectResult(Counters(), _message(error))
                 # rows marked deleted since the last run started (by its pull, or a replicate() since) are
@@ -158,25 +167,8 @@ class Syncer:
             for obj in objects:
                 if obj.object in tables:
                     results[obj.object] = self._push(obj, tables[obj.object])
-            self.replicator.set_applying("on")
-            self.db.commit()
-            pull_start = self.db.rows("SELECT now()::text AS t")[0]["t"]
-            to_pull = [STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables and o.object not in fresh]
-            pulled = self.replicator.run(to_pull) if to_pull else {}
-            for name, error in pulled.items():  # the pull may also replicate parts of an object (tables of its own)
-                result = results.setdefault(name, ObjectResult(Counters()))
-                if error and not result.error:
-                    result.error = f"pull (replication) failed: {error.splitlines()[0]}"
-            for name, last_start in since.items():
-                obj = SYNC_OBJECTS_BY_NAME[name]
-                try:
-                    self._restore_unlisted(obj, tables[name], last_start or pull_start)
-                except Exception as error:  # noqa: BLE001  (reported per object)
-                    self.db.rollback()
-                    if interrupted(error):
-                        raise
-                    if not results[name].error:
-                        results[name].error = f"checking the rows the pull marked deleted failed: {_message(error)}"
+            with after_the_push(results):
+                self._pull(objects, tables, fresh, since, results)
         finally:
             if replication_locked:
                 self.replicator.unlock(replicated)
@@ -186,6 +178,30 @@ class Syncer:
                 self.replicator.set_applying(applying)
                 self.db.commit()
         return results
+
+    def _pull(self, objects: Sequence[SyncObject], tables: Dict[str, Table], fresh: List[str],
+              since: Dict[str, Optional[str]], results: Dict[str, ObjectResult]) -> None:
+        """The run's pull (replication of the objects pushed, but those it replicated first), then the rows
+        the pull marked deleted that Intercom's list leaves out, read back by id."""
+        self.replicator.set_applying("on")
+        self.db.commit()
+        pull_start = self.db.rows("SELECT now()::text AS t")[0]["t"]
+        to_pull = [STRATEGIES_BY_OBJECT[o.object] for o in objects if o.object in tables and o.object not in fresh]
+        pulled = self.replicator.run(to_pull) if to_pull else {}
+        for name, error in pulled.items():  # the pull may also replicate parts of an object (tables of its own)
+            result = results.setdefault(name, ObjectResult(Counters()))
+            if error and not result.error:
+                result.error = f"pull (replication) failed: {error.splitlines()[0]}"
+        for name, last_start in since.items():
+            obj = SYNC_OBJECTS_BY_NAME[name]
+            try:
+                self._restore_unlisted(obj, tables[name], last_start or pull_start)
+            except Exception as error:  # noqa: BLE001  (reported per object)
+                self.db.rollback()
+                if interrupted(error):  # a cancel or statement_timeout ends the run (after_the_push)
+                    raise
+                if not results[name].error:
+                    results[name].error = f"checking the rows the pull marked deleted failed: {_message(error)}"
 
     def check_privileges(self, objects: Sequence[SyncObject]) -> None:
         """What the caller lacks of what a run needs (README, Synchronize: Roles), said at once rather than

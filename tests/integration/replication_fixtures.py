@@ -80,8 +80,9 @@ def applying(conn) -> str:
     return conn.execute("SELECT coalesce(current_setting(%s, true), '')", (APPLYING_SETTING,)).fetchone()[0]
 
 
-def canceled_while_blocked(pg, db, call):
-    """Runs `call(conn)` in a session of its own, cancels it once it waits for a lock, and returns the
+def canceled_while_blocked(pg, db, call, waiting_for="Lock"):
+    """Runs `call(conn)` in a session of its own, cancels it once it waits for a lock (or another
+    `waiting_for`, a wait_event_type of pg_stat_activity: 'Timeout' for a pg_sleep), and returns the
     error's diag, having checked that the run left the session as it found it: APPLYING_SETTING off
     (the session's own edits of a synced table are captured again) and no advisory lock held."""
     conn = psycopg.connect(pg.dsn(db), autocommit=True)
@@ -98,7 +99,7 @@ def canceled_while_blocked(pg, db, call):
         with psycopg.connect(pg.dsn(db), autocommit=True) as admin:
             deadline = time.monotonic() + 30
             while not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s "
-                                    "AND wait_event_type = 'Lock'", (conn.info.backend_pid,)).fetchone()[0]:
+                                    "AND wait_event_type = %s", (conn.info.backend_pid, waiting_for)).fetchone()[0]:
                 assert thread.is_alive() and time.monotonic() < deadline, failed
                 time.sleep(0.02)
             admin.execute("SELECT pg_cancel_backend(%s)", (conn.info.backend_pid,))

@@ -423,6 +423,37 @@ def test_a_cancel_while_sync_prepares_its_tables_is_the_procedures_own(pg, db, s
     assert intercom.send("GET", f"/contacts/{key}")["name"] == "Sent By The Next Run"
 
 
+def test_a_cancel_after_the_push_is_the_procedures_own_and_says_what_was_pushed(pg, db, synced, intercom):
+    # A cancel after the push (here while the run read back by id a company that Intercom's list leaves
+    # out) left with PostgreSQL's raw error and PL/Python's traceback.
+    alone = intercom.send("POST", "/companies", {"company_id": "alone-canceled", "name": "Alone In Intercom"})
+    synced.execute("INSERT INTO intercom_replica.companies (company_id, name) VALUES ('alone-canceled', 'Linked')")
+    sync(synced, objects=["companies"], conflict="local_wins")
+    assert local_row(synced, "companies", alone["id"])["_deleted_at"] is None
+    key = synced.execute("SELECT id FROM intercom_replica.companies WHERE _deleted_at IS NULL AND id <> %s "
+                         "ORDER BY id LIMIT 1", (alone["id"],)).fetchone()[0]
+    synced.execute("UPDATE intercom_replica.companies SET name = 'Pushed Before The Cancel' WHERE id = %s", (key,))
+    # the read-back of the company the pull marked deleted waits (a row trigger of its own) until canceled
+    synced.execute("CREATE FUNCTION public.slow_restore() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN PERFORM pg_sleep(60); RETURN NEW; END $$")
+    synced.execute("CREATE TRIGGER slow_restore BEFORE UPDATE ON intercom_replica.companies FOR EACH ROW "
+                   "WHEN (OLD._deleted_at IS NOT NULL AND NEW._deleted_at IS NULL) EXECUTE FUNCTION public.slow_restore()")
+    try:
+        diag = canceled_while_blocked(pg, db, lambda conn: sync(conn, objects=["companies"]), waiting_for="Timeout")
+    finally:
+        synced.execute("DROP TRIGGER slow_restore ON intercom_replica.companies")
+        synced.execute("DROP FUNCTION public.slow_restore()")
+    assert (diag.sqlstate, diag.message_primary, diag.message_detail, diag.message_hint) == (
+        "57014", "intercom_fdw.sync(): canceling statement due to user request",
+        "the run was stopped after its push, before its pull ended: the 1 changed rows it pushed reached Intercom "
+        "(done in intercom_fdw.sync_changes)",
+        "the next run pulls Intercom's changes again (and pushes what is still pending)")
+    assert intercom.send("GET", f"/companies/{key}")["name"] == "Pushed Before The Cancel"
+    assert open_changes(synced) == []
+    sync(synced, objects=["companies"])  # the next run reads it back
+    assert local_row(synced, "companies", alone["id"])["_deleted_at"] is None
+
+
 def test_sync_refuses_to_run_inside_a_transaction_block(synced, intercom):
     db = synced
     key = _contact(db, 15)

@@ -5,7 +5,7 @@ import pytest
 
 from intercom_fdw.objects import SPECS
 from intercom_fdw.replication import planning as sql
-from intercom_fdw.replication.runner import RunCanceled, canceled_means, check_arguments, choose_objects, setting_up
+from intercom_fdw.replication.runner import RunCanceled, canceled_means, check_arguments, choose_objects, canceled_as
 from intercom_fdw.replication.strategies import STRATEGIES, STRATEGIES_BY_OBJECT
 from intercom_fdw.errors import ConfigurationError
 
@@ -120,17 +120,17 @@ class _SpiError(Exception):
 
 def test_a_cancel_while_a_run_prepares_is_the_procedures_cancel_and_other_errors_pass():
     with pytest.raises(RunCanceled) as canceled:
-        with setting_up("nothing was done", "the next run does it"):
+        with canceled_as("nothing was done", "the next run does it"):
             raise _SpiError("canceling statement due to statement timeout", "57014")
     assert (canceled.value.reason, canceled.value.sqlstate, canceled.value.detail, canceled.value.hint) == (
         "canceling statement due to statement timeout", "57014", "nothing was done", "the next run does it")
     assert canceled.value.__suppress_context__  # no chained traceback in the report
     inner = RunCanceled("canceling statement due to user request", "57014", "an inner run's", "its hint")
     with pytest.raises(RunCanceled) as passed:
-        with setting_up("nothing was done", "the next run does it"):
+        with canceled_as("nothing was done", "the next run does it"):
             raise inner  # an inner run's (sync's first replication of a table): as it is
     assert passed.value is inner
     with pytest.raises(ConfigurationError):
-        with setting_up("nothing was done", "the next run does it"):
+        with canceled_as("nothing was done", "the next run does it"):
             raise ConfigurationError("refused")
     assert canceled_means(_SpiError("duplicate key", "23505"), "d", "h") is None
