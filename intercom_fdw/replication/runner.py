@@ -483,7 +483,8 @@ class Replicator:
         return result
 
     # ---- tables ----------------------------------------------------------------------------
-    def _foreign(self, obj: str) -> str:
+    def foreign_table(self, obj: str) -> str:
+        """The foreign table (qualified) that reads Intercom `obj` for this server (sync reads through it too)."""
         part = next((p for parts in self.parts.values() for p in parts if p.object == obj), None)
         if part is not None:
             return part.foreign_table
@@ -497,7 +498,7 @@ class Replicator:
         raise ConfigurationError(f"several foreign tables of server \"{self.server}\" read Intercom {obj}: "
                                  f"{', '.join(tables)}", hint="keep one, or replicate through another server")
 
-    def _target(self, strategy: Strategy) -> Table:
+    def target_table(self, strategy: Strategy) -> Table:
         """The replica table, created with the foreign table's columns, or given those it lacks."""
         table = self._table(strategy)
         if not self._existing_columns(table):
@@ -513,7 +514,7 @@ class Replicator:
         them without a word (double precision into integer) or fail every run on a cast PostgreSQL names
         without a remedy. A type that holds them (an implicit cast: integer into bigint; text) is kept."""
         narrower = self.db.rows(_NARROWER_COLUMNS.format(
-            replica=literal(table.qualified), foreign=literal(self._foreign(strategy.object))))
+            replica=literal(table.qualified), foreign=literal(self.foreign_table(strategy.object))))
         if not narrower:
             return
         raise ConfigurationError(
@@ -525,7 +526,7 @@ class Replicator:
                  + " (or DROP COLUMN it: the next run adds it back and reads every row once to fill it)")
 
     def _table(self, strategy: Strategy) -> Table:
-        foreign = self._foreign(strategy.object)
+        foreign = self.foreign_table(strategy.object)
         spec = SPECS.get(strategy.spec_object)
         # Filter columns (the API's membership filters) are NULL in every scan: nothing to replicate.
         skipped = {f.column for f in spec.member_filters} if spec else set()
@@ -619,8 +620,8 @@ class Replicator:
 
     # ---- the change kinds (strategies.py) ----------------------------------------------------
     def _search(self, strategy: Strategy, state: dict, counters: Counters) -> None:
-        table = self._target(strategy)
-        foreign = self._foreign(strategy.object)
+        table = self.target_table(strategy)
+        foreign = self.foreign_table(strategy.object)
         complete = self.mode in ("full", "reconcile")
         if self.mode == "reconcile" and strategy.reconcile == "keys":
             self._list_keys(strategy, table, counters)
@@ -711,7 +712,7 @@ class Replicator:
         if mode not in SCAN_MODES:
             raise ConfigurationError(f"invalid value {mode!r} for setting {SCAN_MODE_SETTING}",
                                      hint="partitioned (the default) or sequential")
-        foreign = self._foreign(strategy.object)
+        foreign = self.foreign_table(strategy.object)
         found = self.db.rows(_FOREIGN_TABLE % literal(foreign))[0]
         options = {k: v for k, v in parse_options(found["options"]).items() if k != "scan_mode"}
         if "scan_mode" not in parse_options(found["server_options"]):
@@ -729,7 +730,7 @@ class Replicator:
     def declared_columns(self, obj: str) -> List[tuple]:
         """(name, type, options) of each column of the object's foreign table."""
         return [(r["name"], r["type"], parse_options(r["options"]))
-                for r in self.db.rows(_COLUMN_OPTIONS % literal(self._foreign(obj)))]
+                for r in self.db.rows(_COLUMN_OPTIONS % literal(self.foreign_table(obj)))]
 
     def _drop_if_there(self, reader: str) -> None:
         # (DROP ... IF EXISTS would send a NOTICE that it, or the session's temporary schema, is not there)
@@ -805,7 +806,7 @@ class Replicator:
         return f"cursor = least({literal(value)}::timestamptz, {bound}), cursor_key = {literal(key)}"
 
     def _list_keys(self, strategy: Strategy, table: Table, counters: Counters) -> None:
-        foreign = self._foreign(strategy.object)
+        foreign = self.foreign_table(strategy.object)
 
         def listed():
             key = sql.key_json("", table.key)
@@ -818,8 +819,8 @@ class Replicator:
         self._mark_unseen(strategy, table, counters)
 
     def _newest_first(self, strategy: Strategy, state: dict, counters: Counters) -> None:
-        table = self._target(strategy)
-        foreign = self._foreign(strategy.object)
+        table = self.target_table(strategy)
+        foreign = self.foreign_table(strategy.object)
         if self.mode == "reconcile" and strategy.reconcile == "keys":
             self._list_keys(strategy, table, counters)
             return
@@ -855,8 +856,8 @@ class Replicator:
                 "newest": rows[0]["_cursor"] if rows else None}
 
     def _created_windows(self, strategy: Strategy, state: dict, counters: Counters) -> None:
-        table = self._target(strategy)
-        foreign = self._foreign(strategy.object)
+        table = self.target_table(strategy)
+        foreign = self.foreign_table(strategy.object)
         if self.mode == "reconcile":
             self.db.notice(f"{strategy.object}: append-only, nothing to reconcile")
             return
@@ -875,8 +876,8 @@ class Replicator:
 
     def _parents(self, strategy: Strategy, state: dict, counters: Counters) -> None:
         parent = self._parent_table(strategy)
-        table = self._target(strategy)
-        foreign = self._foreign(strategy.object)
+        table = self.target_table(strategy)
+        foreign = self.foreign_table(strategy.object)
         if not (self.mode == "reconcile" and strategy.reconcile == "parent"):
             # (time, key) of the last parent done: a resumed run goes on after it (a full one too;
             # a reconcile keeps its own position)
@@ -948,7 +949,7 @@ class Replicator:
         self.db.commit()
 
     def _reread(self, strategy: Strategy, state: dict, counters: Counters) -> None:
-        table = self._target(strategy)
-        source = Source(sql.everything(self._foreign(strategy.object), table.names))
+        table = self.target_table(strategy)
+        source = Source(sql.everything(self.foreign_table(strategy.object), table.names))
         self._window(strategy, counters, lambda: self._upsert(table, source, seen=True))
         self._mark_unseen(strategy, table, counters)

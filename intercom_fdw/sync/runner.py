@@ -212,7 +212,7 @@ class Syncer:
                   for s in ("sync_changes_change_id_seq", "sync_conflicts_conflict_id_seq")]
         for obj in objects:
             try:
-                foreign = self.replicator._foreign(obj.object)
+                foreign = self.replicator.foreign_table(obj.object)
             except ConfigurationError:
                 continue  # reported for this object alone when it is enabled
             needs += [(foreign, "table", p) for p in ("SELECT",) + tuple(op.upper() for op in obj.operations)]
@@ -249,7 +249,7 @@ class Syncer:
             if error:
                 raise RuntimeError(f"the first replication of {obj.object} failed: {error.splitlines()[0]}")
             fresh.append(obj.object)
-        table = self.replicator._target(strategy)
+        table = self.replicator.target_table(strategy)
         self.capture[obj.object] = self._capture_columns(obj)
         self.db.rows(f"CREATE OR REPLACE TRIGGER {TRIGGER_NAME} BEFORE INSERT OR UPDATE OR DELETE ON {table.qualified} "
                      f"FOR EACH ROW EXECUTE FUNCTION {STATE_SCHEMA}.sync_capture("
@@ -268,7 +268,7 @@ class Syncer:
         writes = TableWrites(table_spec(SPECS[obj.object], declared))
         found = self.db.rows(f"SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c "
                              f"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                             f"WHERE c.oid = {literal(self.replicator._foreign(obj.object))}::regclass")[0]
+                             f"WHERE c.oid = {literal(self.replicator.foreign_table(obj.object))}::regclass")[0]
         return {**{op: sorted(writes.writable(getattr(writes.rules, op)))
                    for op in ("insert", "update") if getattr(writes.rules, op) is not None},
                 "columns": sorted(name for name, _, _ in declared),
@@ -284,7 +284,7 @@ class Syncer:
         marked = [r["id"] for r in self.db.rows(
             f"SELECT id FROM {table.qualified} WHERE _deleted_at >= {literal(since)}::timestamptz ORDER BY id")]
         if marked:
-            self._refresh(table, self.replicator._foreign(obj.object), marked)
+            self._refresh(table, self.replicator.foreign_table(obj.object), marked)
             left = self.db.rows(f"SELECT count(*) AS n FROM {table.qualified} WHERE _deleted_at IS NOT NULL "
                                 f"AND id = ANY({sql.text_array(marked)})")[0]["n"]
             self.db.commit()
@@ -321,7 +321,7 @@ class Syncer:
             entry["old"] = json.loads(entry["old"]) if entry["old"] else None
             entry["new"] = json.loads(entry["new"]) if entry["new"] else None
             rows.setdefault(entry["key"], []).append(entry)
-        foreign = self.replicator._foreign(obj.object)
+        foreign = self.replicator.foreign_table(obj.object)
         for done, (key, group) in enumerate(rows.items(), 1):
             net = net_change(group)
             try:
