@@ -11,6 +11,7 @@ import sys
 from typing import Dict, List, Optional
 
 import psycopg
+import psycopg.conninfo
 
 from intercom_fdw.replication.runner import NOTICE_PREFIX
 from intercom_fdw.replication.strategies import STRATEGIES
@@ -176,17 +177,33 @@ def call(conn, query: str, params, canceled_hint: str) -> Outcome:
     return outcome
 
 
+# TCP keepalives for a CLI's session, both ways (a DSN's own libpq keepalive settings are kept, and a
+# server's shorter tcp_keepalives_* too): a network gone without a word is seen in about a minute, not
+# after the OS's two hours. The backend then ends its CALL (client_connection_check_interval sees the
+# dead socket), and the CLI's wait for the CALL ends with an error instead of hanging.
+KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 30, 10, 3
+_CLIENT_KEEPALIVES = {"keepalives": "1", "keepalives_idle": str(KEEPALIVE_IDLE_S),
+                      "keepalives_interval": str(KEEPALIVE_INTERVAL_S), "keepalives_count": str(KEEPALIVE_COUNT)}
+_SERVER_KEEPALIVES = {"tcp_keepalives_idle": KEEPALIVE_IDLE_S, "tcp_keepalives_interval": KEEPALIVE_INTERVAL_S,
+                      "tcp_keepalives_count": KEEPALIVE_COUNT}
+
+
 def connect(dsn: str):
     """The session a CLI CALLs its procedure in: autocommit (the procedures commit as they go), and
     client_connection_check_interval set (PostgreSQL 14+). Killed (SIGKILL) or cut off by the network,
     the CLI cannot cancel its CALL, and PostgreSQL notices a lost client only when it next writes to
     it: the run went on calling Intercom until the second NOTICE after it (a window of up to 30,000
     rows). With the setting, the backend checks the socket every second, the FDW's waits see that
-    check (pg_interrupts), and the backend ends within about a second of the socket's close (a network
-    gone without a word is seen once TCP itself gives the connection up: the server's keepalives)."""
-    conn = psycopg.connect(dsn, autocommit=True)
+    check (pg_interrupts), and the backend ends within about a second of the socket's close; a network
+    gone without a word is seen once TCP gives the connection up, which the keepalives above make
+    about a minute (over TCP; a Unix socket has none)."""
+    given = psycopg.conninfo.conninfo_to_dict(dsn)
+    conn = psycopg.connect(dsn, autocommit=True, **{k: v for k, v in _CLIENT_KEEPALIVES.items() if k not in given})
     conn.execute("SELECT set_config('client_connection_check_interval', '1s', false) "
                  "WHERE current_setting('server_version_num')::int >= 140000")
+    for name, value in _SERVER_KEEPALIVES.items():  # (0: the OS's default)
+        conn.execute(f"SELECT set_config('{name}', '{value}', false) "
+                     f"WHERE current_setting('{name}')::int NOT BETWEEN 1 AND {value}")
     return conn
 
 

@@ -123,6 +123,25 @@ def test_a_run_whose_cli_was_killed_stops_calling_intercom(pg, db, replica_db, i
     assert state(replica_db, "cli_sigkill")["contacts"]["status"] == "running"
 
 
+def test_a_cli_session_has_tcp_keepalives_both_ways_and_keeps_a_dsns_own(pg, db):
+    # A network gone without a word (no FIN, no RST) left the CALL running and the CLI waiting for the
+    # OS's keepalives: two hours. The CLI's session asks for keepalives of about a minute, both ways.
+    from intercom_fdw.replication.cli import connect
+
+    def settings(conn):
+        return [conn.execute(f"SELECT current_setting('{n}')").fetchone()[0]
+                for n in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")]
+
+    with connect(pg.dsn(db)) as conn:  # (TCP: 127.0.0.1)
+        assert settings(conn) == ["30", "10", "3"]
+        given = conn.info.get_parameters()
+        assert (given["keepalives"], given["keepalives_idle"], given["keepalives_interval"],
+                given["keepalives_count"]) == ("1", "30", "10", "3")
+    with connect(pg.dsn(db) + " keepalives_idle=7 options='-c tcp_keepalives_count=2'") as conn:
+        assert conn.info.get_parameters()["keepalives_idle"] == "7"  # the DSN's own
+        assert settings(conn) == ["30", "10", "2"]  # a shorter one kept
+
+
 def test_no_object_named_replicates_those_imported_as_the_procedure_does(pg, emulator):
     # The CLI named all 16 objects when given none, so on a server with only some foreign tables every
     # other object failed ('no foreign table ... reads Intercom contacts') and the exit status was 1,
