@@ -8,7 +8,7 @@ row and the medians. Only Python differs: both clusters load the runtime (multic
 checkout built, so a revision's C changes are not compared here.
 
     .venv/bin/python bench/compare_revisions.py --base REV [--query "SELECT count(c) FROM intercom.contacts c"]
-        [--contacts 20000] [--rounds 10] [--runtime bundled|multicorn2]
+        [--contacts 20000] [--rounds 10] [--runtime bundled|multicorn2] [--server-options "scan_mode 'partitioned'"]
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from bench.profile_scan import contacts_table, cpu_seconds, start_emulator  # no
 from intercom_fdw.tools import throwaway_pg  # noqa: E402
 
 
-def cluster(runtime: str, root: Path, url: str):
+def cluster(runtime: str, root: Path, url: str, server_options: str = ""):
     """A started cluster whose backends import intercom_fdw from `root`, and (conn, backend pid)."""
     own = throwaway_pg.backend_pythonpath
     throwaway_pg.backend_pythonpath = lambda name=None: own(name).replace(str(ROOT), str(root), 1)
@@ -36,7 +36,7 @@ def cluster(runtime: str, root: Path, url: str):
         throwaway_pg.backend_pythonpath = own
     pg.create_database("compare")
     conn = pg.connect("compare")
-    return pg, conn, contacts_table(conn, url)
+    return pg, conn, contacts_table(conn, url, server_options)
 
 
 def main() -> None:
@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--runtime", default="bundled", choices=["bundled", "multicorn2"])
+    parser.add_argument("--server-options", default="",
+                        help="more options of the server, SQL text: \"scan_mode 'partitioned'\"")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         Path(folder).chmod(0o755)  # (the clusters' backends run as another OS user, and read the worktree)
@@ -55,8 +57,8 @@ def main() -> None:
         emulator, url = start_emulator(args.contacts)
         sides = {}
         try:
-            sides["this checkout"] = cluster(args.runtime, ROOT, url)
-            sides[f"base {args.base}"] = cluster(args.runtime, worktree, url)
+            sides["this checkout"] = cluster(args.runtime, ROOT, url, args.server_options)
+            sides[f"base {args.base}"] = cluster(args.runtime, worktree, url, args.server_options)
             per_row = {label: [] for label in sides}
             for _ in range(args.rounds):
                 for label, (_, conn, pid) in sides.items():
@@ -70,7 +72,8 @@ def main() -> None:
             emulator.terminate()
             emulator.wait(timeout=30)
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
-    print(f"{args.query} [{args.runtime}], {args.contacts:,} contacts at 0 ms, {args.rounds} alternate rounds: "
+    options = f", server options {args.server_options}" if args.server_options else ""
+    print(f"{args.query} [{args.runtime}{options}], {args.contacts:,} contacts at 0 ms, {args.rounds} alternate rounds: "
           f"backend CPU us a row")
     for label, values in per_row.items():
         print(f"  {label:<24} median {statistics.median(values):6.1f}   " + " ".join(f"{v:.1f}" for v in values))

@@ -8,7 +8,10 @@ keeps (`keep`). Nothing here knows SQL or which field the parts cut.
   signals stay with the backend thread); every call goes through the client's `_send`, so its
   throttle, retries and error mapping apply as to any read.
 - Pages are handed over through a queue of `concurrency` pages: a worker waits while it is full,
-  so memory holds at most about 2 x concurrency pages whatever the size of the scan.
+  so memory holds at most about 2 x concurrency pages whatever the size of the scan. A page's whole
+  items stay JSON text until the consumer takes them (decoding.deferred), which decodes each and
+  applies `keep` just before its row is made, as a sequential scan does (the first page of a part,
+  whose items `split` reads, is decoded in its worker).
 - A part that is split gives up its first page (the smaller parts read it again) and its parts
   are queued for the workers; the reader ends when no part is left. The count of parts left holds
   one more while the consumer hands out the first ones: a part of one page may end before the
@@ -19,11 +22,13 @@ keeps (`keep`). Nothing here knows SQL or which field the parts cut.
 """
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
 from intercom_fdw.api_request import ApiRequest
+from intercom_fdw.client import decoding
 from intercom_fdw.client.paging import items_of, search_responses
 from intercom_fdw.client.workers import worker_pool
 
@@ -85,19 +90,21 @@ def read_parts(client, parts: Iterable[Any], request_for: Callable[[Any], ApiReq
         scope = client.interrupts.scope()  # stopped with the scan: its requests in flight are abandoned
         with lock:
             scopes.append(scope)
-        responses = search_responses(request, client._paging_context(request, scope))
+        # (whole items stay JSON text, decoded by the consumer: decoding.deferred)
+        responses = search_responses(request, client._paging_context(request, scope, defer=True))
         try:
             for number, response in enumerate(responses):
                 if stop.is_set():
                     return
+                items = items_of(response, request.items_key)
                 if number == 0:
-                    smaller = split(part, response)
+                    items = list(decoding.decoded(items))  # split reads the first page's items
+                    smaller = split(part, {**response, request.items_key: items})
                     if smaller:
                         for each in smaller:
                             submit(each)
                         return
-                kept = [item for item in items_of(response, request.items_key) if keep(part, item)]
-                if kept and not put(kept):
+                if items and not put((part, items)):
                     return
         finally:
             responses.close()
@@ -120,7 +127,8 @@ def read_parts(client, parts: Iterable[Any], request_for: Callable[[Any], ApiReq
                 return
             if isinstance(page, _Failed):
                 raise page.error
-            yield from page
+            part, items = page
+            yield from filter(functools.partial(keep, part), decoding.decoded(items))
     finally:
         stop.set()
         with lock:

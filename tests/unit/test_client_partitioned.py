@@ -1,10 +1,12 @@
 """client/partitioned.py: parts read concurrently, split, filtered, through a bounded queue."""
+import json
 import threading
 import time
 
 import pytest
 
 from intercom_fdw.api_request import ApiRequest
+from intercom_fdw.client import decoding
 from intercom_fdw.client.interrupts import Interrupts
 from intercom_fdw.client.paging import PagingContext
 from intercom_fdw.client.partitioned import read_parts
@@ -21,7 +23,8 @@ class FakeSearch:
         self.lock = threading.Lock()
         self.interrupts = Interrupts()  # nothing interrupts a unit test
 
-    def _paging_context(self, request, interrupts):
+    def _paging_context(self, request, interrupts, defer=False):
+        """defer: pages whose items are JSON text, as the client's deferred decoder gives them."""
         def fetch(path, params, body, idempotent):
             with self.lock:
                 self.calls += 1
@@ -37,8 +40,9 @@ class FakeSearch:
                 start = int(body["pagination"].get("starting_after") or 0)
                 page = values[start:start + 10]
                 more = start + 10 < len(values)
-                return {"data": [{"v": v} for v in page], "total_count": len(values),
-                        "pages": {"next": {"starting_after": str(start + 10)} if more else None}}
+                found = {"data": [{"v": v} for v in page], "total_count": len(values),
+                         "pages": {"next": {"starting_after": str(start + 10)} if more else None}}
+                return decoding.deferred("data")(json.dumps(found).encode()) if defer else found
             finally:
                 with self.lock:
                     self.in_flight -= 1
@@ -69,6 +73,23 @@ def test_keep_filters_rows():
     client = FakeSearch(100)
     got = list(read_parts(client, [(0, 100)], request_for, lambda p, r: None, lambda p, i: i["v"] % 2 == 0))
     assert sorted(i["v"] for i in got) == list(range(0, 100, 2))
+
+
+def test_items_are_decoded_and_kept_in_the_consumers_thread_but_the_first_pages_split_reads():
+    # each item is decoded just before its row (decoding.deferred), as in a sequential scan, not in a worker
+    client, kept_in, split_saw = FakeSearch(100), set(), []
+
+    def split(part, response):
+        split_saw.extend(type(item) for item in response["data"])
+        return halves(part, response)
+
+    def keep(part, item):
+        kept_in.add(threading.current_thread() is threading.main_thread())
+        return True
+
+    got = list(read_parts(client, [(0, 100)], request_for, split, keep))
+    assert sorted(i["v"] for i in got) == list(range(100))
+    assert kept_in == {True} and set(split_saw) == {dict}
 
 
 def test_an_error_reaches_the_consumer_and_stops_the_workers():
@@ -116,8 +137,8 @@ def test_parts_that_end_before_the_reader_waits_for_them_lose_no_row():
     served = threading.Event()
 
     class Served(FakeSearch):
-        def _paging_context(self, request, interrupts):
-            ctx = super()._paging_context(request, interrupts)
+        def _paging_context(self, request, interrupts, defer=False):
+            ctx = super()._paging_context(request, interrupts, defer)
 
             def fetch(*args):
                 page = ctx.fetch(*args)
