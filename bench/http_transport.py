@@ -7,7 +7,10 @@ time of this process per row (the body's JSON is not parsed: that costs the same
 - requests: a Session with the client's headers (what the client sent with until this change);
 - transport: intercom_fdw.client.transport.Transport (urllib3's pool manager), what it sends with now;
 - client: IntercomClient.iter_items over the same pages, JSON parsing and paging included, no rows;
-  once whole, once projected to the 2 fields a `SELECT count(id)` reads (client/decoding.py).
+  once whole, once projected to the 2 fields a `SELECT count(id)` reads (client/decoding.py);
+- the page split of a deferred read (client/decoding.py's `deferred`, items left as JSON text) over
+  the same bodies read beforehand: in one pass (a page of the usual keys), and in two (the same
+  bodies with one key more, `"scroll_param": null`, which the one pass refuses).
 
     .venv/bin/python bench/http_transport.py [--contacts 20000] [--repeat 3]
 """
@@ -27,6 +30,7 @@ import requests  # noqa: E402
 
 from bench.profile_scan import TOKEN, start_emulator  # noqa: E402
 from intercom_fdw.api_request import ApiRequest  # noqa: E402
+from intercom_fdw.client import decoding  # noqa: E402
 from intercom_fdw.client.http import USER_AGENT, IntercomClient  # noqa: E402
 from intercom_fdw.client.transport import Transport  # noqa: E402
 
@@ -64,12 +68,17 @@ def main() -> None:
         transport = Transport(url, TOKEN, HEADERS, (10, 60), max_connections=10)
         client = IntercomClient(url, TOKEN, read_ahead=False, rate_limit_share=None)
         contacts = ApiRequest("GET", "/contacts", paging="cursor", per_page=PAGE)
+        bodies = [transport.request("GET", f"{url}/contacts", p).content for p in pages]
+        with_a_key_more = [body.rstrip()[:-1] + b', "scroll_param": null}' for body in bodies]
+        split = decoding.deferred("data")
         projected = ApiRequest("GET", "/contacts", paging="cursor", per_page=PAGE, item_fields=frozenset({"id", "type"}))
         ways = {
             "requests.Session": lambda: [session.get(f"{url}/contacts", params=p, timeout=60).content for p in pages],
             "Transport (urllib3)": lambda: [transport.request("GET", f"{url}/contacts", p).content for p in pages],
             "IntercomClient.iter_items": lambda: sum(1 for _ in client.iter_items(contacts)),
             "  the same, 2 fields": lambda: sum(1 for _ in client.iter_items(projected)),
+            "page split, one pass": lambda: [split(body) for body in bodies],
+            "page split, two passes": lambda: [split(body) for body in with_a_key_more],
         }
         figures = {label: [] for label in ways}
         for _ in range(args.repeat):
